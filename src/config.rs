@@ -1,0 +1,202 @@
+//! The TOML configuration: serde structs that reject unknown keys, and a loader that reports
+//! every problem at once with the file name.
+//!
+//! `config/iocd.toml` documents every key; a test loads every file in `config/`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name of this sensor in events; the hostname when unset.
+    pub sensor: Option<String>,
+    /// Worker threads; available cores when unset.
+    pub workers: Option<usize>,
+    /// Where IoA events go.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// Indicator feeds.
+    #[serde(default)]
+    pub feeds: Vec<FeedConfig>,
+}
+
+/// `[output]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// JSON-lines file, or `-` for stdout (the default).
+    pub path: Option<PathBuf>,
+}
+
+/// One `[[feeds]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Name carried in events as `indicator.feed`; the file stem when unset.
+    pub name: Option<String>,
+    /// Path of the feed file; relative paths are relative to the config file's directory.
+    pub path: PathBuf,
+    /// Format of the file.
+    #[serde(default)]
+    pub format: FeedFormat,
+}
+
+impl FeedConfig {
+    /// A feed given on the command line: plain format, named after the file stem.
+    pub fn from_path(path: PathBuf) -> Self {
+        FeedConfig {
+            name: None,
+            path,
+            format: FeedFormat::Plain,
+        }
+    }
+
+    /// The feed's name: `name`, else the file stem, else the path.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+}
+
+/// Feed file formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedFormat {
+    /// One indicator per line: IP, CIDR or domain; `#` comments.
+    #[default]
+    Plain,
+}
+
+/// A configuration that cannot be used, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid config {path}: {}", problems.join("; "))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+impl Config {
+    /// Read, parse and check a config file. Relative feed paths are resolved against the
+    /// directory of the config file, so a config works from any working directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for feed in &mut config.feeds {
+            if feed.path.is_relative() {
+                feed.path = base.join(&feed.path);
+            }
+        }
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Parse TOML text; the message names the offending key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " | "))
+    }
+
+    /// Every semantic problem, not just the first.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.workers == Some(0) {
+            out.push("workers must be at least 1".to_owned());
+        }
+        if let Some(s) = &self.sensor {
+            if s.trim().is_empty() {
+                out.push("sensor must not be empty".to_owned());
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, feed) in self.feeds.iter().enumerate() {
+            let name = feed.display_name();
+            if name.trim().is_empty() {
+                out.push(format!("feeds[{i}]: name must not be empty"));
+            }
+            if !names.insert(name.clone()) {
+                out.push(format!("feeds[{i}]: duplicate feed name {name:?}"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_rejected_by_name() {
+        let err = Config::parse("sensor = \"a\"\nworkerz = 2\n").unwrap_err();
+        assert!(err.contains("workerz"), "{err}");
+        let err = Config::parse("[[feeds]]\npath = \"x\"\nfromat = \"plain\"\n").unwrap_err();
+        assert!(err.contains("fromat"), "{err}");
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let c = Config::parse(
+            "workers = 0\n[[feeds]]\nname = \"a\"\npath = \"x\"\n[[feeds]]\nname = \"a\"\npath = \"y\"\n",
+        )
+        .unwrap();
+        let p = c.problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+    }
+
+    #[test]
+    fn every_file_in_config_dir_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                for f in &c.feeds {
+                    assert!(f.path.exists(), "{}: feed {} missing", path.display(), f.path.display());
+                }
+                n += 1;
+            }
+        }
+        assert!(n >= 1, "no config files in {}", dir.display());
+    }
+
+    #[test]
+    fn relative_feed_paths_resolve_against_the_config_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[[feeds]]\npath = \"feeds/a.txt\"\n").unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.feeds[0].path, dir.path().join("feeds/a.txt"));
+        assert_eq!(c.feeds[0].display_name(), "a");
+    }
+}
