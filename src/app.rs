@@ -1,0 +1,260 @@
+//! The one place that spawns threads and builds channels.
+//!
+//! ```text
+//!  capture thread ──batch──▶ worker 0 ──┐
+//!   (read, copy,   ──batch──▶ worker 1 ──┼──event line──▶ sink thread ──▶ stdout / file
+//!    hash → worker) ─batch──▶ worker N ──┘
+//!        ▲    recycled empty batches    │
+//!        └──────────────────────────────┘
+//! ```
+//! Shutdown order: the capture thread finishes and drops its senders; each worker drains its
+//! queue and drops its event sender; the sink drains and flushes.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::capture::{self, CaptureStats, Dispatcher, FileError};
+use crate::cli::ReplayArgs;
+use crate::config::{Config, FeedConfig};
+use crate::indicators::{feeds, IndicatorStore};
+use crate::sink;
+use crate::stats::WorkerStats;
+use crate::worker::{Context, Worker};
+
+/// Exit status for a configuration that cannot be used (sysexits.h EX_CONFIG).
+pub const EXIT_CONFIG: u8 = 78;
+/// Exit status when some input could not be read or the output failed.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// An error with the exit status it maps to.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad configuration or no usable feed: exit 78.
+    #[error("{0:#}")]
+    Config(anyhow::Error),
+    /// Anything else: exit 1.
+    #[error("{0:#}")]
+    Other(anyhow::Error),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_) => EXIT_CONFIG,
+            AppError::Other(_) => EXIT_FAILURE,
+        }
+    }
+}
+
+/// `iocd replay`: returns the exit status.
+pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
+    let config = match &args.config {
+        Some(p) => Config::load(p).map_err(|e| AppError::Config(e.into()))?,
+        None => Config::default(),
+    };
+    let mut feed_list = config.feeds.clone();
+    feed_list.extend(args.feeds.iter().cloned().map(FeedConfig::from_path));
+    if feed_list.is_empty() {
+        return Err(AppError::Config(anyhow::anyhow!(
+            "no indicator feed: give --feed FILE or [[feeds]] in the config"
+        )));
+    }
+    let workers = args
+        .workers
+        .map(usize::from)
+        .or(config.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let sensor = config
+        .sensor
+        .clone()
+        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+
+    let started = Instant::now();
+    let (set, report) = feeds::build_set(&feed_list).map_err(|e| AppError::Config(e.into()))?;
+    let load_time = started.elapsed();
+    report.log();
+    tracing::info!(
+        indicators = set.len(),
+        "indicators loaded in {:.3} s",
+        load_time.as_secs_f64()
+    );
+    let store = Arc::new(IndicatorStore::new(set));
+
+    let output = args.output.clone().or(config.output.path.clone());
+    let out: Box<dyn Write + Send> = match output.as_deref() {
+        None => Box::new(std::io::stdout()),
+        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
+        Some(p) => Box::new(
+            std::fs::File::create(p)
+                .with_context(|| format!("cannot create output {}", p.display()))
+                .map_err(AppError::Other)?,
+        ),
+    };
+
+    let ctx = Arc::new(Context {
+        sensor,
+        files: args.pcaps.iter().map(|p| p.display().to_string()).collect(),
+    });
+    let replay_started = Instant::now();
+    let run = Run::start(workers, ctx, store, out, args.pcaps.clone()).map_err(AppError::Other)?;
+    let (capture_stats, file_errors, worker_stats, sink_result) = run.finish();
+    let wall = replay_started.elapsed();
+    print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
+    let mut code = 0;
+    for e in &file_errors {
+        tracing::error!("{e}");
+        code = EXIT_FAILURE;
+    }
+    if let Err(e) = sink_result {
+        tracing::error!("writing events failed: {e}");
+        code = EXIT_FAILURE;
+    }
+    Ok(code)
+}
+
+/// The running pipeline.
+struct Run {
+    capture: std::thread::JoinHandle<(CaptureStats, Vec<FileError>)>,
+    workers: Vec<std::thread::JoinHandle<WorkerStats>>,
+    sink: std::thread::JoinHandle<std::io::Result<sink::SinkStats>>,
+}
+
+impl Run {
+    /// Start the sink, the workers, then the capture thread reading `files` in order.
+    fn start(
+        n: usize,
+        ctx: Arc<Context>,
+        store: Arc<IndicatorStore>,
+        out: Box<dyn Write + Send>,
+        files: Vec<PathBuf>,
+    ) -> anyhow::Result<Run> {
+        let (ev_tx, ev_rx) = crossbeam_channel::bounded(sink::QUEUE_EVENTS);
+        let sink = sink::spawn_json(out, ev_rx).context("cannot start the sink thread")?;
+        let (dispatcher, queues) = Dispatcher::new(n);
+        let mut workers = Vec::with_capacity(n);
+        for (i, q) in queues.into_iter().enumerate() {
+            let w = Worker::new(ctx.clone(), store.clone(), ev_tx.clone());
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || w.run(q))
+                    .context("cannot start a worker thread")?,
+            );
+        }
+        let capture = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || capture_files(dispatcher, &files))
+            .context("cannot start the capture thread")?;
+        Ok(Run {
+            capture,
+            workers,
+            sink,
+        })
+    }
+
+    /// Wait for the capture to end, then for the workers and the sink to drain, in that order.
+    fn finish(self) -> (CaptureStats, Vec<FileError>, WorkerStats, std::io::Result<sink::SinkStats>) {
+        let (cap, errors) = self.capture.join().unwrap_or_else(|_| {
+            tracing::error!("the capture thread panicked");
+            (CaptureStats::default(), Vec::new())
+        });
+        let mut total = WorkerStats::default();
+        for w in self.workers {
+            match w.join() {
+                Ok(s) => total.add(&s),
+                Err(_) => tracing::error!("a worker thread panicked"),
+            }
+        }
+        let sink = self
+            .sink
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("sink thread panicked")));
+        (cap, errors, total, sink)
+    }
+}
+
+/// The capture thread of a replay: every file in order, lossless. Progress goes to stderr when
+/// it is a terminal, nowhere otherwise.
+fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats, Vec<FileError>) {
+    let total: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut stats = CaptureStats::default();
+    let mut errors = Vec::new();
+    let mut done_before = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        bar.set_message(f.display().to_string());
+        let mut progress = |consumed: u64| bar.set_position(done_before + consumed);
+        if let Err(e) = capture::read_file(f, i as u32, &mut dispatcher, &mut stats, &mut progress) {
+            bar.suspend(|| tracing::error!("{e}"));
+            errors.push(e);
+        }
+        done_before += std::fs::metadata(f).map_or(0, |m| m.len());
+    }
+    dispatcher.flush();
+    bar.finish_and_clear();
+    (stats, errors)
+}
+
+fn print_summary(
+    cap: &CaptureStats,
+    w: &WorkerStats,
+    workers: usize,
+    wall: Duration,
+    file_errors: &[FileError],
+) {
+    let secs = wall.as_secs_f64().max(1e-9);
+    let mut s = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(s, "iocd replay summary");
+    let _ = writeln!(
+        s,
+        "  packets {}  bytes {}  files with errors {}",
+        cap.packets,
+        cap.bytes,
+        file_errors.len()
+    );
+    for (k, v) in &cap.link_types {
+        let _ = writeln!(s, "  link {k}: {v}");
+    }
+    for (k, v) in &w.observables {
+        let _ = writeln!(s, "  observables {k}: {v}");
+    }
+    let _ = writeln!(
+        s,
+        "  decode errors: link {} network {} transport {} dns {} tls_malformed {}; tls_incomplete {}; non_ip {}",
+        w.errors_link, w.errors_network, w.errors_transport, w.errors_dns, w.tls_malformed, w.tls_incomplete, w.non_ip
+    );
+    let _ = writeln!(
+        s,
+        "  matches {}  events {}  duplicates {}  dedup_resets {}",
+        w.matches, w.events, w.duplicates, w.dedup_resets
+    );
+    let _ = writeln!(
+        s,
+        "  wall {:.3} s  {:.0} packets/s  {:.3} Gbit/s  workers {}",
+        secs,
+        cap.packets as f64 / secs,
+        cap.bytes as f64 * 8.0 / secs / 1e9,
+        workers
+    );
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}

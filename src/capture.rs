@@ -1,0 +1,233 @@
+//! The capture side: read frames, copy each once into a batch, choose its worker by a
+//! symmetric flow hash, and send full batches over bounded channels.
+//!
+//! Offline replay is lossless: when a worker's queue is full the capture thread waits. Live
+//! capture (a later issue) will use the same [`Dispatcher`] with a non-blocking send that
+//! drops and counts instead.
+
+use std::path::{Path, PathBuf};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+
+use crate::decode::{self, Link};
+
+/// Packets per batch: enough to amortise the channel operation (~100 ns) over many packets,
+/// small enough that a worker's latency stays in microseconds.
+pub const BATCH_PACKETS: usize = 256;
+/// Bytes per batch before it is sent regardless of the packet count (jumbo frames).
+pub const BATCH_BYTES: usize = 512 * 1024;
+/// Batches that may wait in one worker's queue: 64 × 256 packets bounds the memory held in
+/// queues to roughly 64 × 512 KiB per worker.
+pub const QUEUE_BATCHES: usize = 64;
+
+/// Where a packet came from, for the event's `pcap` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// Index into the list of input files.
+    pub file: u32,
+    /// 1-based packet number within that file.
+    pub packet: u64,
+}
+
+/// Metadata of one packet in a batch; its bytes are `Batch::data[start..start + caplen]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta {
+    /// Packet time: microseconds since the Unix epoch.
+    pub ts_us: i64,
+    pub start: u32,
+    pub caplen: u32,
+    /// Length on the wire (may exceed caplen).
+    pub wire_len: u32,
+    pub link: Link,
+    pub origin: Origin,
+}
+
+/// Packets for one worker, copied into one buffer.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub data: Vec<u8>,
+    pub meta: Vec<Meta>,
+}
+
+impl Batch {
+    pub fn packet(&self, m: &Meta) -> &[u8] {
+        let s = m.start as usize;
+        &self.data[s..s + m.caplen as usize]
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.meta.clear();
+    }
+
+    fn is_full(&self) -> bool {
+        self.meta.len() >= BATCH_PACKETS || self.data.len() >= BATCH_BYTES
+    }
+}
+
+/// The worker ends of the channels.
+pub struct WorkerQueue {
+    pub batches: Receiver<Batch>,
+    /// Empty batches go back here so the capture thread reuses their buffers.
+    pub recycle: Sender<Batch>,
+}
+
+/// Distributes packets to workers.
+pub struct Dispatcher {
+    senders: Vec<Sender<Batch>>,
+    recycle: Receiver<Batch>,
+    pending: Vec<Batch>,
+}
+
+impl Dispatcher {
+    /// Channels for `workers` workers.
+    pub fn new(workers: usize) -> (Dispatcher, Vec<WorkerQueue>) {
+        let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(workers * (QUEUE_BATCHES + 2));
+        let mut senders = Vec::with_capacity(workers);
+        let mut queues = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, rx) = crossbeam_channel::bounded(QUEUE_BATCHES);
+            senders.push(tx);
+            queues.push(WorkerQueue {
+                batches: rx,
+                recycle: recycle_tx.clone(),
+            });
+        }
+        let pending = (0..workers).map(|_| Batch::default()).collect();
+        (
+            Dispatcher {
+                senders,
+                recycle: recycle_rx,
+                pending,
+            },
+            queues,
+        )
+    }
+
+    /// Copy a frame into the batch of the worker that owns its flow; send the batch when full.
+    /// Returns false when every worker has gone away.
+    pub fn push(&mut self, frame: &[u8], mut meta: Meta) -> bool {
+        let n = self.senders.len();
+        let w = if n == 1 {
+            0
+        } else {
+            decode::decode(meta.link, frame)
+                .ip
+                .map_or(0, |ip| (decode::flow_hash(&ip) % n as u64) as usize)
+        };
+        let batch = &mut self.pending[w];
+        meta.start = batch.data.len() as u32;
+        meta.caplen = frame.len() as u32;
+        batch.data.extend_from_slice(frame);
+        batch.meta.push(meta);
+        if batch.is_full() {
+            return self.send(w);
+        }
+        true
+    }
+
+    /// Send every partly filled batch.
+    pub fn flush(&mut self) -> bool {
+        let mut ok = true;
+        for w in 0..self.senders.len() {
+            if !self.pending[w].meta.is_empty() {
+                ok &= self.send(w);
+            }
+        }
+        ok
+    }
+
+    fn send(&mut self, w: usize) -> bool {
+        let fresh = match self.recycle.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Batch {
+                data: Vec::with_capacity(BATCH_BYTES + 65536),
+                meta: Vec::with_capacity(BATCH_PACKETS),
+            },
+        };
+        let full = std::mem::replace(&mut self.pending[w], fresh);
+        match self.senders[w].try_send(full) {
+            Ok(()) => true,
+            // Replay is lossless: wait for the worker.
+            Err(TrySendError::Full(b)) => self.senders[w].send(b).is_ok(),
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+/// Why a capture file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", path.display())]
+pub struct FileError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Counters of the capture thread.
+#[derive(Debug, Default, Clone)]
+pub struct CaptureStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets per link type name.
+    pub link_types: std::collections::BTreeMap<String, u64>,
+}
+
+/// Read one capture file, handing every frame to `dispatch`. `on_progress` is called now and
+/// then with the approximate number of file bytes consumed so far.
+pub fn read_file(
+    path: &Path,
+    file_index: u32,
+    dispatch: &mut Dispatcher,
+    stats: &mut CaptureStats,
+    on_progress: &mut dyn FnMut(u64),
+) -> Result<(), FileError> {
+    let err = |reason: String| FileError {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut cap = pcap::Capture::from_file(path).map_err(|e| err(e.to_string()))?;
+    let link = Link::from_dlt(cap.get_datalink().0);
+    let mut count = 0u64;
+    let mut consumed = 24u64;
+    loop {
+        match cap.next_packet() {
+            Ok(pkt) => {
+                count += 1;
+                let h = pkt.header;
+                let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
+                consumed += 16 + u64::from(h.caplen);
+                stats.packets += 1;
+                stats.bytes += u64::from(h.len);
+                let meta = Meta {
+                    ts_us,
+                    start: 0,
+                    caplen: 0,
+                    wire_len: h.len,
+                    link,
+                    origin: Origin {
+                        file: file_index,
+                        packet: count,
+                    },
+                };
+                if !dispatch.push(pkt.data, meta) {
+                    return Err(err("workers stopped".into()));
+                }
+                if count % 4096 == 0 {
+                    on_progress(consumed);
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                *stats.link_types.entry(link.name()).or_default() += count;
+                on_progress(consumed);
+                return Err(err(format!("after packet {count}: {e}")));
+            }
+        }
+    }
+    *stats.link_types.entry(link.name()).or_default() += count;
+    on_progress(consumed);
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Counters. Each worker keeps its own (no sharing on the hot path) and they are added up at
+//! the end of a replay.
+
+use std::collections::BTreeMap;
+
+/// What one worker saw and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub packets: u64,
+    /// Frames that carry no IP packet (ARP, LLDP, ...).
+    pub non_ip: u64,
+    /// Decode stopped early, by layer.
+    pub errors_link: u64,
+    pub errors_network: u64,
+    pub errors_transport: u64,
+    /// DNS messages on port 53 that could not be read.
+    pub errors_dns: u64,
+    /// ClientHellos that did not fit the segment they start in (split over segments).
+    pub tls_incomplete: u64,
+    pub tls_malformed: u64,
+    /// Observables checked, by where they were seen.
+    pub observables: BTreeMap<&'static str, u64>,
+    /// Observables that matched an indicator.
+    pub matches: u64,
+    /// Events emitted (after de-duplication per flow).
+    pub events: u64,
+    /// Matches not emitted because the same (flow, indicator, where) was already reported.
+    pub duplicates: u64,
+    /// Times the de-duplication table reached its cap and was cleared.
+    pub dedup_resets: u64,
+}
+
+impl WorkerStats {
+    pub fn add(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.non_ip += o.non_ip;
+        self.errors_link += o.errors_link;
+        self.errors_network += o.errors_network;
+        self.errors_transport += o.errors_transport;
+        self.errors_dns += o.errors_dns;
+        self.tls_incomplete += o.tls_incomplete;
+        self.tls_malformed += o.tls_malformed;
+        for (k, v) in &o.observables {
+            *self.observables.entry(k).or_default() += v;
+        }
+        self.matches += o.matches;
+        self.events += o.events;
+        self.duplicates += o.duplicates;
+        self.dedup_resets += o.dedup_resets;
+    }
+}

@@ -1,0 +1,292 @@
+//! A worker: receive a batch, decode each packet, check its observables against the current
+//! indicator set, and send an event for each new (flow, indicator, where).
+//!
+//! Both directions of a flow reach the same worker (see [`crate::decode::flow_hash`]), so the
+//! per-flow de-duplication table needs no lock.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+use hashbrown::HashSet;
+
+use crate::capture::{Meta, WorkerQueue};
+use crate::community_id::community_id;
+use crate::decode::{self, Ip, L4};
+use crate::event::{self, Event};
+use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
+use crate::name;
+use crate::proto::{dns, tls};
+use crate::stats::WorkerStats;
+
+/// Entries in a worker's (flow, indicator, where) table before it is cleared. Each entry is
+/// about 48 bytes, so the cap bounds the table near 12 MiB per worker; a flow seen again after
+/// a reset may be reported once more (counted in `dedup_resets`).
+pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
+
+/// DNS port (RFC 1035 §4.2).
+const DNS_PORT: u16 = 53;
+
+/// Where an observable was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Where {
+    IpSrc,
+    IpDst,
+    DnsQuery,
+    TlsSni,
+}
+
+impl Where {
+    pub const ALL: [Where; 4] = [Where::IpSrc, Where::IpDst, Where::DnsQuery, Where::TlsSni];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Where::IpSrc => "ip.src",
+            Where::IpDst => "ip.dst",
+            Where::DnsQuery => "dns.query",
+            Where::TlsSni => "tls.sni",
+        }
+    }
+}
+
+/// What every worker shares, read-only.
+pub struct Context {
+    pub sensor: String,
+    /// Display names of the input files, indexed by [`crate::capture::Origin::file`]; empty for
+    /// live capture.
+    pub files: Vec<String>,
+}
+
+/// The flow a packet belongs to, the same for both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    a: (IpAddr, u16),
+    b: (IpAddr, u16),
+    proto: u8,
+}
+
+/// One packet's flow, as the event shows it (in the packet's direction).
+struct FlowInfo {
+    ip: Ip,
+    ports: Option<(u16, u16)>,
+    /// Community ID "ports": TCP/UDP ports or ICMP type and code.
+    cid_ports: (u16, u16),
+}
+
+impl FlowInfo {
+    fn new(ip: Ip, l4: &L4<'_>) -> Self {
+        let ports = match *l4 {
+            L4::Tcp { sport, dport, .. } | L4::Udp { sport, dport, .. } => Some((sport, dport)),
+            _ => None,
+        };
+        let cid_ports = match *l4 {
+            L4::Icmp { typ, code } => (u16::from(typ), u16::from(code)),
+            _ => ports.unwrap_or((0, 0)),
+        };
+        FlowInfo {
+            ip,
+            ports,
+            cid_ports,
+        }
+    }
+
+    fn key(&self) -> FlowKey {
+        let (sp, dp) = self.cid_ports;
+        let x = (self.ip.src, sp);
+        let y = (self.ip.dst, dp);
+        let (a, b) = if x <= y { (x, y) } else { (y, x) };
+        FlowKey {
+            a,
+            b,
+            proto: self.ip.proto,
+        }
+    }
+}
+
+pub struct Worker {
+    ctx: Arc<Context>,
+    store: Arc<IndicatorStore>,
+    events: Sender<String>,
+    seen: HashSet<(FlowKey, IndicatorId, Where)>,
+    names: Vec<Vec<u8>>,
+    observed: [u64; Where::ALL.len()],
+    stats: WorkerStats,
+}
+
+impl Worker {
+    pub fn new(ctx: Arc<Context>, store: Arc<IndicatorStore>, events: Sender<String>) -> Self {
+        Worker {
+            ctx,
+            store,
+            events,
+            seen: HashSet::new(),
+            names: Vec::new(),
+            observed: [0; Where::ALL.len()],
+            stats: WorkerStats::default(),
+        }
+    }
+
+    /// Process batches until the capture side closes the queue; return the counters.
+    pub fn run(mut self, queue: WorkerQueue) -> WorkerStats {
+        for batch in queue.batches.iter() {
+            // One set per batch: a reload takes effect at the next batch, and an old set is
+            // freed as soon as every worker has moved on.
+            let set = self.store.load();
+            for m in &batch.meta {
+                self.packet(&set, m, batch.packet(m));
+            }
+            // The capture side may have gone; then the batch is simply dropped.
+            let _ = queue.recycle.try_send(batch);
+        }
+        for (w, n) in Where::ALL.iter().zip(self.observed) {
+            self.stats.observables.insert(w.as_str(), n);
+        }
+        self.stats
+    }
+
+    fn packet(&mut self, set: &IndicatorSet, m: &Meta, frame: &[u8]) {
+        self.stats.packets += 1;
+        let p = decode::decode(m.link, frame);
+        match p.error {
+            Some(decode::Layer::Link) => self.stats.errors_link += 1,
+            Some(decode::Layer::Network) => self.stats.errors_network += 1,
+            Some(decode::Layer::Transport) => self.stats.errors_transport += 1,
+            None => {}
+        }
+        let Some(ip) = p.ip else {
+            if p.error.is_none() {
+                self.stats.non_ip += 1;
+            }
+            return;
+        };
+        let flow = FlowInfo::new(ip, &p.l4);
+        self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
+        self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+        match p.l4 {
+            L4::Udp {
+                sport,
+                dport,
+                payload,
+            } if sport == DNS_PORT || dport == DNS_PORT => {
+                self.names.clear();
+                let mut names = std::mem::take(&mut self.names);
+                match dns::parse_questions(payload, &mut names) {
+                    Ok(info) if !info.is_response => {}
+                    Ok(_) => names.clear(),
+                    Err(_) => {
+                        self.stats.errors_dns += 1;
+                        names.clear();
+                    }
+                }
+                for n in &names {
+                    self.check_name(set, m, &p, &flow, n, Where::DnsQuery);
+                }
+                self.names = names;
+            }
+            L4::Tcp { payload, .. } if !payload.is_empty() => {
+                match tls::parse_client_hello(payload) {
+                    Ok(hello) => {
+                        if let Some(sni) = &hello.sni {
+                            self.check_name(set, m, &p, &flow, sni, Where::TlsSni);
+                        }
+                    }
+                    Err(tls::TlsError::NotClientHello) => {}
+                    Err(tls::TlsError::Incomplete) => self.stats.tls_incomplete += 1,
+                    Err(tls::TlsError::Malformed) => self.stats.tls_malformed += 1,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn check_ip(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        ip: IpAddr,
+        w: Where,
+    ) {
+        self.observed[w as usize] += 1;
+        if let Some(hit) = set.match_ip(ip) {
+            self.hit(m, p, flow, hit, "ip", ip.to_string(), w);
+        }
+    }
+
+    fn check_name(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        name: &[u8],
+        w: Where,
+    ) {
+        self.observed[w as usize] += 1;
+        if let Some(hit) = set.match_domain(name) {
+            self.hit(m, p, flow, hit, "domain", name::escape(name), w);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn hit(
+        &mut self,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        hit: Match<'_>,
+        kind: &'static str,
+        value: String,
+        w: Where,
+    ) {
+        self.stats.matches += 1;
+        if self.seen.len() >= MAX_DEDUP_ENTRIES {
+            self.seen.clear();
+            self.stats.dedup_resets += 1;
+        }
+        if !self.seen.insert((flow.key(), hit.id, w)) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let ip = flow.ip;
+        let (sp, dp) = flow.cid_ports;
+        let ev = Event {
+            schema_version: event::SCHEMA_VERSION,
+            timestamp: event::format_ts(m.ts_us),
+            event_type: "ioa",
+            sensor: &self.ctx.sensor,
+            flow: event::Flow {
+                src_ip: ip.src,
+                src_port: flow.ports.map(|p| p.0),
+                dest_ip: ip.dst,
+                dest_port: flow.ports.map(|p| p.1),
+                proto: event::proto_name(ip.proto),
+                vlan: p.vlans().to_vec(),
+                community_id: community_id(0, ip.src, ip.dst, ip.proto, sp, dp),
+            },
+            observable: event::Observable {
+                kind,
+                value,
+                location: w.as_str(),
+            },
+            indicator: event::IndicatorRef {
+                value: &hit.indicator.value,
+                kind: hit.indicator.kind.as_str(),
+                match_kind: hit.kind.as_str(),
+                feed: &hit.indicator.feed,
+            },
+            pcap: self.ctx.files.get(m.origin.file as usize).map(|f| event::PcapRef {
+                file: f,
+                packet: m.origin.packet,
+            }),
+        };
+        // Serialising these plain structs cannot fail; a closed sink means shutdown. In replay
+        // the bounded channel makes workers wait for the sink rather than drop events.
+        if let Ok(line) = serde_json::to_string(&ev) {
+            if self.events.send(line).is_ok() {
+                self.stats.events += 1;
+            }
+        }
+    }
+}

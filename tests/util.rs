@@ -1,0 +1,191 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn corpus_dir() -> PathBuf {
+    root().join("pcaps/corpus")
+}
+
+pub fn iocd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_iocd"));
+    c.env_remove("IOCD_LOG");
+    c
+}
+
+/// Run a command with a time limit; a hang is a test failure, not a stuck CI job.
+pub fn run_with_timeout(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn iocd");
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut v).ok();
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("command timed out after {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: t1.join().expect("stdout thread"),
+        stderr: t2.join().expect("stderr thread"),
+    }
+}
+
+/// Result of one replay.
+pub struct Replay {
+    pub output: Output,
+    pub events: Vec<Value>,
+}
+
+impl Replay {
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+}
+
+/// `iocd replay` with the given arguments; events parsed from stdout.
+pub fn replay(args: &[&str]) -> Replay {
+    let mut c = iocd();
+    c.arg("replay").args(args);
+    let output = run_with_timeout(c, Duration::from_secs(60));
+    let events = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect();
+    Replay { output, events }
+}
+
+pub fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write file");
+}
+
+/// Read `truth.jsonl`.
+pub fn truth() -> Vec<Value> {
+    let text = std::fs::read_to_string(corpus_dir().join("truth.jsonl")).expect("truth.jsonl");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("truth line"))
+        .collect()
+}
+
+pub fn strings(v: &Value, key: &str) -> Vec<String> {
+    v[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("truth field {key}"))
+        .iter()
+        .map(|s| s.as_str().expect("string").to_owned())
+        .collect()
+}
+
+/// tshark shows non-printable label bytes as `\ooo` (octal); iocd and its feeds use RFC 1035
+/// `\DDD` (decimal). Convert one to the other through the raw bytes.
+pub fn tshark_name_to_feed(name: &str) -> String {
+    let b = name.as_bytes();
+    let mut raw = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            raw.push(v);
+            i += 4;
+        } else {
+            raw.push(b[i]);
+            i += 1;
+        }
+    }
+    iocd::name::escape(&raw)
+}
+
+/// A classic pcap file (microsecond timestamps, little-endian) of `link` frames.
+pub fn write_pcap(path: &Path, link: u32, frames: &[(u64, Vec<u8>)]) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create pcap"));
+    f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
+    f.write_all(&2u16.to_le_bytes()).unwrap();
+    f.write_all(&4u16.to_le_bytes()).unwrap();
+    f.write_all(&0i32.to_le_bytes()).unwrap();
+    f.write_all(&0u32.to_le_bytes()).unwrap();
+    f.write_all(&65535u32.to_le_bytes()).unwrap();
+    f.write_all(&link.to_le_bytes()).unwrap();
+    for (ts_us, data) in frames {
+        f.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes()).unwrap();
+        f.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes()).unwrap();
+        f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
+        f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
+        f.write_all(data).unwrap();
+    }
+    f.flush().unwrap();
+}
+
+/// An Ethernet frame with IPv4/UDP or IPv4/TCP.
+pub fn eth_ipv4(src: [u8; 4], dst: [u8; 4], proto: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
+    let mut out = Vec::new();
+    match proto {
+        "udp" => b.udp(sport, dport).write(&mut out, payload).unwrap(),
+        "tcp" => b.tcp(sport, dport, 1, 65535).write(&mut out, payload).unwrap(),
+        other => panic!("proto {other}"),
+    }
+    out
+}
+
+/// A DNS query message for `name` (type A).
+pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    m
+}
+
+/// Deterministic xorshift64 for test inputs.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
