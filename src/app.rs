@@ -1,12 +1,5 @@
-//! The one place that spawns threads and builds channels.
+//! The one place that spawns threads and builds channels (the diagram is in the crate docs).
 //!
-//! ```text
-//!  capture thread ──batch──▶ worker 0 ──┐
-//!   (read, copy,   ──batch──▶ worker 1 ──┼──event line──▶ sink thread ──▶ stdout / file
-//!    hash → worker) ─batch──▶ worker N ──┘
-//!        ▲    recycled empty batches    │
-//!        └──────────────────────────────┘
-//! ```
 //! Shutdown order: the capture thread finishes and drops its senders; each worker drains its
 //! queue and drops its event sender; the sink drains and flushes.
 

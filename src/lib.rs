@@ -1,18 +1,44 @@
 //! iocd: extract observables from network traffic and match them against threat-intelligence
 //! indicators.
+//!
+//! # Threads and channels
+//!
+//! ```text
+//!  capture thread ──batch──▶ worker 0 ──┐
+//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ sink thread ──▶ stdout / file
+//!   hash → worker  ──batch──▶ worker N ──┘
+//!        ▲      recycled empty batches      │
+//!        └──────────────────────────────────┘
+//! ```
+//!
+//! The capture thread ([`capture`]) copies each frame once into a per-worker batch, choosing the
+//! worker by a symmetric hash of the IP addresses ([`decode::flow_hash`]) so both directions of a
+//! flow, and every fragment of a datagram, meet in the same worker. Batches travel over bounded
+//! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost.
+//!
+//! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
+//! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
+//! to the sink ([`sink`]).
+//!
+//! # The indicator set and reload
+//!
+//! Feeds are compiled into an immutable [`indicators::IndicatorSet`] held by an
+//! [`indicators::IndicatorStore`] (an `ArcSwap`). Workers load the current set once per batch; a
+//! reload builds a whole new set off the hot path and swaps the pointer, so readers never see a
+//! half-built set and never take a lock.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod config;
-pub mod indicators;
-pub mod name;
-pub mod proto;
 pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod community_id;
+pub mod config;
 pub mod decode;
 pub mod event;
+pub mod indicators;
+pub mod name;
+pub mod proto;
 pub mod sink;
 pub mod stats;
 pub mod worker;
