@@ -68,9 +68,17 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
 
     let started = Instant::now();
-    let (set, report) = feeds::build_set(&feed_list).map_err(|e| AppError::Config(e.into()))?;
+    let (set, report) = match feeds::build_set(&feed_list) {
+        Ok(built) => built,
+        Err(e) => {
+            if let Some(report) = e.report() {
+                log_report(report);
+            }
+            return Err(AppError::Config(e.into()));
+        }
+    };
     let load_time = started.elapsed();
-    report.log();
+    log_report(&report);
     tracing::info!(
         indicators = set.len(),
         "indicators loaded in {:.3} s",
@@ -205,6 +213,35 @@ fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats
     dispatcher.flush();
     bar.finish_and_clear();
     (stats, errors)
+}
+
+/// Tell the operator what each feed gave, and every problem (bad lines are capped per feed by
+/// the loader, and the rest are counted).
+fn log_report(report: &feeds::LoadReport) {
+    for f in &report.feeds {
+        if let Some(failure) = &f.failure {
+            tracing::error!("feed {}: {failure}", f.name);
+            continue;
+        }
+        for e in &f.errors {
+            tracing::warn!("bad line: {e}");
+        }
+        if f.bad_lines > f.errors.len() {
+            tracing::warn!(
+                "feed {}: {} more bad lines not shown",
+                f.name,
+                f.bad_lines - f.errors.len()
+            );
+        }
+        tracing::info!(
+            "feed {}: {} indicators ({} duplicates), {} bad lines, from {}",
+            f.name,
+            f.indicators,
+            f.duplicates,
+            f.bad_lines,
+            f.path.display()
+        );
+    }
 }
 
 fn print_summary(
