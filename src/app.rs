@@ -159,7 +159,14 @@ impl Run {
     }
 
     /// Wait for the capture to end, then for the workers and the sink to drain, in that order.
-    fn finish(self) -> (CaptureStats, Vec<FileError>, WorkerStats, std::io::Result<sink::SinkStats>) {
+    fn finish(
+        self,
+    ) -> (
+        CaptureStats,
+        Vec<FileError>,
+        WorkerStats,
+        std::io::Result<sink::SinkStats>,
+    ) {
         let (cap, errors) = self.capture.join().unwrap_or_else(|_| {
             tracing::error!("the capture thread panicked");
             (CaptureStats::default(), Vec::new())
@@ -204,7 +211,8 @@ fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats
     for (i, f) in files.iter().enumerate() {
         bar.set_message(f.display().to_string());
         let mut progress = |consumed: u64| bar.set_position(done_before + consumed);
-        if let Err(e) = capture::read_file(f, i as u32, &mut dispatcher, &mut stats, &mut progress) {
+        if let Err(e) = capture::read_file(f, i as u32, &mut dispatcher, &mut stats, &mut progress)
+        {
             bar.suspend(|| tracing::error!("{e}"));
             errors.push(e);
         }

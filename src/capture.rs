@@ -197,6 +197,8 @@ pub fn read_file(
             Ok(pkt) => {
                 count += 1;
                 let h = pkt.header;
+                // time_t and suseconds_t are i64 on 64-bit Linux but narrower elsewhere.
+                #[allow(clippy::useless_conversion)]
                 let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
                 consumed += 16 + u64::from(h.caplen);
                 stats.packets += 1;

@@ -182,7 +182,12 @@ mod tests {
             if path.extension().is_some_and(|e| e == "toml") {
                 let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 for f in &c.feeds {
-                    assert!(f.path.exists(), "{}: feed {} missing", path.display(), f.path.display());
+                    assert!(
+                        f.path.exists(),
+                        "{}: feed {} missing",
+                        path.display(),
+                        f.path.display()
+                    );
                 }
                 n += 1;
             }

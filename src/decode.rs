@@ -5,9 +5,7 @@
 
 use std::net::IpAddr;
 
-use etherparse::{
-    EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice,
-};
+use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 /// Link-layer header types iocd decodes, from the DLT value libpcap reports for a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -136,7 +134,9 @@ pub fn decode(link: Link, frame: &[u8]) -> Packet<'_> {
     let sliced = match link {
         Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok(),
         Link::Raw | Link::Ipv4 | Link::Ipv6 => LaxSlicedPacket::from_ip(frame).ok(),
-        Link::Null | Link::Loop => null_payload(link, frame).and_then(|p| LaxSlicedPacket::from_ip(p).ok()),
+        Link::Null | Link::Loop => {
+            null_payload(link, frame).and_then(|p| LaxSlicedPacket::from_ip(p).ok())
+        }
         Link::LinuxSll => cooked(frame, 16, 14),
         Link::LinuxSll2 => cooked(frame, 20, 0),
         Link::Unsupported(_) => None,
@@ -233,9 +233,7 @@ fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Packet<'a> {
             | E::VlanHeader
             | E::MacsecHeader
             | E::MacsecPacket => Layer::Link,
-            E::TcpHeader | E::UdpHeader | E::UdpPayload | E::Icmpv4 | E::Icmpv6 => {
-                Layer::Transport
-            }
+            E::TcpHeader | E::UdpHeader | E::UdpPayload | E::Icmpv4 | E::Icmpv6 => Layer::Transport,
             _ => Layer::Network,
         });
     }
@@ -355,8 +353,16 @@ mod tests {
             let b = IpAddr::from(u128::from(x).wrapping_mul(0x1_0000_0001).to_be_bytes());
             let c = IpAddr::from(((x >> 32) as u32).to_be_bytes());
             for (s, d) in [(a, b), (a, c), (b, c)] {
-                let fwd = Ip { src: s, dst: d, proto: 6 };
-                let rev = Ip { src: d, dst: s, proto: 6 };
+                let fwd = Ip {
+                    src: s,
+                    dst: d,
+                    proto: 6,
+                };
+                let rev = Ip {
+                    src: d,
+                    dst: s,
+                    proto: 6,
+                };
                 assert_eq!(flow_hash(&fwd), flow_hash(&rev));
             }
         }

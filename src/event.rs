@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn timestamp_is_rfc3339_with_microseconds() {
-        assert_eq!(format_ts(1_704_110_400_123_456), "2024-01-01T12:00:00.123456Z");
+        assert_eq!(
+            format_ts(1_704_110_400_123_456),
+            "2024-01-01T12:00:00.123456Z"
+        );
         assert_eq!(format_ts(-5), "1970-01-01T00:00:00.000000Z");
     }
 }

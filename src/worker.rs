@@ -276,10 +276,14 @@ impl Worker {
                 match_kind: hit.kind.as_str(),
                 feed: &hit.indicator.feed,
             },
-            pcap: self.ctx.files.get(m.origin.file as usize).map(|f| event::PcapRef {
-                file: f,
-                packet: m.origin.packet,
-            }),
+            pcap: self
+                .ctx
+                .files
+                .get(m.origin.file as usize)
+                .map(|f| event::PcapRef {
+                    file: f,
+                    packet: m.origin.packet,
+                }),
         };
         // Serialising these plain structs cannot fail; a closed sink means shutdown. In replay
         // the bounded channel makes workers wait for the sink rather than drop events.

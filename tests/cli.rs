@@ -33,7 +33,10 @@ fn version_and_help_exit_zero() {
 fn usage_error_exits_2() {
     let out = util::iocd().args(["replay"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = util::iocd().args(["replay", "--workers", "0", "x.pcap"]).output().unwrap();
+    let out = util::iocd()
+        .args(["replay", "--workers", "0", "x.pcap"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = util::iocd().args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -68,18 +71,30 @@ fn demo_replay_reports_an_ip_a_dns_name_and_an_sni_with_the_schema() {
         let ind = &e["indicator"];
         assert!(["demo-ips", "demo-domains"].contains(&ind["feed"].as_str().unwrap()));
     }
-    let sni = r.events.iter().find(|e| e["observable"]["where"] == "tls.sni").unwrap();
+    let sni = r
+        .events
+        .iter()
+        .find(|e| e["observable"]["where"] == "tls.sni")
+        .unwrap();
     assert_eq!(sni["observable"]["value"], "enabled.tls13.com");
     assert_eq!(sni["indicator"]["value"], "tls13.com");
     assert_eq!(sni["indicator"]["match"], "subdomain");
     assert_eq!(sni["indicator"]["type"], "domain");
     // tshark: the ClientHello is frame 8
     assert_eq!(sni["pcap"]["packet"], 8);
-    let ip = r.events.iter().find(|e| e["observable"]["where"] == "ip.dst").unwrap();
+    let ip = r
+        .events
+        .iter()
+        .find(|e| e["observable"]["where"] == "ip.dst")
+        .unwrap();
     assert_eq!(ip["indicator"]["type"], "cidr");
     assert_eq!(ip["indicator"]["match"], "cidr");
     // one event per (flow, indicator, where): the 31-packet TLS flow gives one ip.dst event
-    let n = r.events.iter().filter(|e| e["observable"]["where"] == "ip.dst").count();
+    let n = r
+        .events
+        .iter()
+        .filter(|e| e["observable"]["where"] == "ip.dst")
+        .count();
     assert_eq!(n, 1, "{:?}", r.events);
     let stderr = r.stderr();
     for word in ["packets 35", "observables tls.sni", "matches", "packets/s"] {
@@ -101,15 +116,32 @@ fn a_long_flow_to_a_listed_ip_gives_one_event_per_direction() {
         frames.push((1_700_000_000_000_000 + i * 10, f));
     }
     // a second flow to the same IP is a separate event
-    frames.push((1_700_000_001_000_000, eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], "tcp", 40001, 443, b"z")));
+    frames.push((
+        1_700_000_001_000_000,
+        eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], "tcp", 40001, 443, b"z"),
+    ));
     write_pcap(&pcap, 1, &frames);
     let feed = dir.path().join("f.txt");
     util::write_file(&feed, "203.0.113.9\n");
     for workers in ["1", "3"] {
-        let r = util::replay(&["--workers", workers, "--feed", feed.to_str().unwrap(), pcap.to_str().unwrap()]);
+        let r = util::replay(&[
+            "--workers",
+            workers,
+            "--feed",
+            feed.to_str().unwrap(),
+            pcap.to_str().unwrap(),
+        ]);
         assert_eq!(r.code(), Some(0), "{}", r.stderr());
-        let dst: Vec<&Value> = r.events.iter().filter(|e| e["observable"]["where"] == "ip.dst").collect();
-        let src: Vec<&Value> = r.events.iter().filter(|e| e["observable"]["where"] == "ip.src").collect();
+        let dst: Vec<&Value> = r
+            .events
+            .iter()
+            .filter(|e| e["observable"]["where"] == "ip.dst")
+            .collect();
+        let src: Vec<&Value> = r
+            .events
+            .iter()
+            .filter(|e| e["observable"]["where"] == "ip.src")
+            .collect();
         assert_eq!(dst.len(), 2, "workers {workers}");
         assert_eq!(src.len(), 1, "workers {workers}");
         assert_eq!(dst[0]["indicator"]["match"], "exact");
@@ -125,20 +157,57 @@ fn worker_count_does_not_change_the_events() {
     for i in 0..2000u32 {
         let client = [10, 2, (i >> 8) as u8, i as u8];
         let name = format!("host{}.bad{}.example", i, i % 7);
-        frames.push((u64::from(i) * 1000, eth_ipv4(client, [192, 0, 2, 53], "udp", 30000 + (i % 1000) as u16, 53, &dns_query(i as u16, &name))));
-        frames.push((u64::from(i) * 1000 + 1, eth_ipv4(client, [198, 51, 100, (i % 50) as u8], "tcp", 50000, 443, b"data")));
+        frames.push((
+            u64::from(i) * 1000,
+            eth_ipv4(
+                client,
+                [192, 0, 2, 53],
+                "udp",
+                30000 + (i % 1000) as u16,
+                53,
+                &dns_query(i as u16, &name),
+            ),
+        ));
+        frames.push((
+            u64::from(i) * 1000 + 1,
+            eth_ipv4(
+                client,
+                [198, 51, 100, (i % 50) as u8],
+                "tcp",
+                50000,
+                443,
+                b"data",
+            ),
+        ));
     }
     write_pcap(&pcap, 1, &frames);
     let feed = dir.path().join("f.txt");
-    util::write_file(&feed, "bad3.example\nbad5.example\n198.51.100.0/28\n198.51.100.42\n");
+    util::write_file(
+        &feed,
+        "bad3.example\nbad5.example\n198.51.100.0/28\n198.51.100.42\n",
+    );
     let mut seen = Vec::new();
     for w in ["1", "2", "4"] {
-        let r = util::replay(&["--workers", w, "--feed", feed.to_str().unwrap(), pcap.to_str().unwrap()]);
+        let r = util::replay(&[
+            "--workers",
+            w,
+            "--feed",
+            feed.to_str().unwrap(),
+            pcap.to_str().unwrap(),
+        ]);
         assert_eq!(r.code(), Some(0), "{}", r.stderr());
         let mut keys: Vec<String> = r
             .events
             .iter()
-            .map(|e| format!("{} {} {} {}", e["flow"]["community_id"], e["observable"]["where"], e["observable"]["value"], e["indicator"]["value"]))
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    e["flow"]["community_id"],
+                    e["observable"]["where"],
+                    e["observable"]["value"],
+                    e["indicator"]["value"]
+                )
+            })
             .collect();
         keys.sort();
         seen.push(keys);
@@ -153,14 +222,21 @@ fn worker_count_does_not_change_the_events() {
 fn bad_feed_lines_are_reported_with_file_and_line_and_good_lines_load() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("mixed.txt");
-    util::write_file(&feed, "# comment\n\n1.2.3.256\ntls13.com\nhttp://x.com/a\n  104.16.125.34  # trailing comment\n");
+    util::write_file(
+        &feed,
+        "# comment\n\n1.2.3.256\ntls13.com\nhttp://x.com/a\n  104.16.125.34  # trailing comment\n",
+    );
     let demo = util::root().join("pcaps/demo.pcap");
     let r = util::replay(&["--feed", feed.to_str().unwrap(), demo.to_str().unwrap()]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     let stderr = r.stderr();
     assert!(stderr.contains("mixed.txt:3"), "{stderr}");
     assert!(stderr.contains("mixed.txt:5"), "{stderr}");
-    let values: BTreeSet<&str> = r.events.iter().map(|e| e["indicator"]["value"].as_str().unwrap()).collect();
+    let values: BTreeSet<&str> = r
+        .events
+        .iter()
+        .map(|e| e["indicator"]["value"].as_str().unwrap())
+        .collect();
     assert_eq!(values, BTreeSet::from(["tls13.com", "104.16.125.34"]));
 }
 
@@ -189,10 +265,18 @@ fn bad_config_exits_78_naming_the_problem() {
     util::write_file(&c, "sensor = \"x\"\nworkerz = 3\n");
     let r = util::replay(&["--config", c.to_str().unwrap(), demo.to_str().unwrap()]);
     assert_eq!(r.code(), Some(78));
-    assert!(r.stderr().contains("workerz") && r.stderr().contains("c.toml"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("workerz") && r.stderr().contains("c.toml"),
+        "{}",
+        r.stderr()
+    );
     let r = util::replay(&["--config", "/nonexistent/iocd.toml", demo.to_str().unwrap()]);
     assert_eq!(r.code(), Some(78));
-    assert!(r.stderr().contains("/nonexistent/iocd.toml"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("/nonexistent/iocd.toml"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -212,9 +296,18 @@ fn unreadable_pcap_is_named_and_the_other_files_still_replay() {
     ]);
     assert_eq!(r.code(), Some(1));
     let stderr = r.stderr();
-    assert!(stderr.contains("junk.pcap") && stderr.contains("missing.pcap"), "{stderr}");
-    assert!(!r.events.is_empty(), "demo.pcap after the bad files must still replay");
-    assert!(r.events.iter().all(|e| e["pcap"]["file"].as_str().unwrap().ends_with("demo.pcap")));
+    assert!(
+        stderr.contains("junk.pcap") && stderr.contains("missing.pcap"),
+        "{stderr}"
+    );
+    assert!(
+        !r.events.is_empty(),
+        "demo.pcap after the bad files must still replay"
+    );
+    assert!(r
+        .events
+        .iter()
+        .all(|e| e["pcap"]["file"].as_str().unwrap().ends_with("demo.pcap")));
 }
 
 #[test]
@@ -228,6 +321,10 @@ fn output_file_receives_the_events() {
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
     assert!(r.events.is_empty());
     let text = std::fs::read_to_string(&out).unwrap();
-    let n = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).count();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let n = events.len();
     assert!(n >= 4, "{text}");
 }

@@ -22,7 +22,10 @@ fn captures() -> Vec<PathBuf> {
 fn truncated_and_bit_flipped_captures_never_panic_or_hang() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("feed.txt");
-    util::write_file(&feed, "10.0.0.0/8\n192.168.0.0/16\ncom\nnet\norg\n2000::/3\n");
+    util::write_file(
+        &feed,
+        "10.0.0.0/8\n192.168.0.0/16\ncom\nnet\norg\n2000::/3\n",
+    );
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut runs = 0;
     for cap in captures() {
@@ -63,7 +66,11 @@ fn truncated_and_bit_flipped_captures_never_panic_or_hang() {
                 cap.display(),
                 out.status
             );
-            assert!(!stderr.contains("panicked"), "{} variant {i}: {stderr}", cap.display());
+            assert!(
+                !stderr.contains("panicked"),
+                "{} variant {i}: {stderr}",
+                cap.display()
+            );
             runs += 1;
         }
     }

@@ -109,23 +109,43 @@ pub fn strings(v: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// tshark shows non-printable label bytes as `\ooo` (octal); iocd and its feeds use RFC 1035
-/// `\DDD` (decimal). Convert one to the other through the raw bytes.
-pub fn tshark_name_to_feed(name: &str) -> String {
+/// tshark shows non-printable label bytes as `\ooo` (octal): the raw name bytes.
+pub fn tshark_name_raw(name: &str) -> Vec<u8> {
     let b = name.as_bytes();
     let mut raw = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            raw.push(v);
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            raw.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
             raw.push(b[i]);
             i += 1;
         }
     }
-    iocd::name::escape(&raw)
+    raw
+}
+
+/// A tshark name as iocd shows it in events (RFC 1035 `\DDD` for non-printable bytes).
+pub fn tshark_name_shown(name: &str) -> String {
+    iocd::name::escape(&tshark_name_raw(name))
+}
+
+/// A name as a feed line: every byte outside letters, digits, `.`, `-` and `_` written as
+/// `\DDD`, which feeds accept for any byte (DNS-tunnel labels carry `/`, `+`, `=`).
+pub fn feed_line_for(raw: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in raw {
+        if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\{b:03}"));
+        }
+    }
+    out
 }
 
 /// A classic pcap file (microsecond timestamps, little-endian) of `link` frames.
@@ -139,8 +159,10 @@ pub fn write_pcap(path: &Path, link: u32, frames: &[(u64, Vec<u8>)]) {
     f.write_all(&65535u32.to_le_bytes()).unwrap();
     f.write_all(&link.to_le_bytes()).unwrap();
     for (ts_us, data) in frames {
-        f.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes()).unwrap();
-        f.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes()).unwrap();
+        f.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())
+            .unwrap();
+        f.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())
+            .unwrap();
         f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
         f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
         f.write_all(data).unwrap();
@@ -149,12 +171,23 @@ pub fn write_pcap(path: &Path, link: u32, frames: &[(u64, Vec<u8>)]) {
 }
 
 /// An Ethernet frame with IPv4/UDP or IPv4/TCP.
-pub fn eth_ipv4(src: [u8; 4], dst: [u8; 4], proto: &str, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
+pub fn eth_ipv4(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: &str,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(src, dst, 64);
     let mut out = Vec::new();
     match proto {
         "udp" => b.udp(sport, dport).write(&mut out, payload).unwrap(),
-        "tcp" => b.tcp(sport, dport, 1, 65535).write(&mut out, payload).unwrap(),
+        "tcp" => b
+            .tcp(sport, dport, 1, 65535)
+            .write(&mut out, payload)
+            .unwrap(),
         other => panic!("proto {other}"),
     }
     out

@@ -1,19 +1,21 @@
-//! DNS question names (RFC 1035 §4.1), decoded with `hickory-proto`.
+//! DNS question names (RFC 1035 §4.1). The header is read with `hickory-proto`; names with a
+//! small decoder of our own, because hickory refuses compression pointers that point forward
+//! (`PointerNotPriorToLabel`) while resolvers in the field (glibc's `ns_name_unpack`, Unbound)
+//! follow any pointer inside the message with a loop bound. A client could hide a query name
+//! from a sensor that refuses what the resolver accepts, so we accept what they accept.
 //!
 //! Input is one DNS message as carried over UDP (RFC 1035 §4.2.1); over TCP the caller strips the
 //! two-byte length prefix first (RFC 1035 §4.2.2).
 //!
-//! Bounds, by construction:
+//! Bounds:
 //! - at most [`MAX_QUESTIONS`] names are read, whatever QDCOUNT says;
-//! - compression pointers (RFC 1035 §4.1.4) must point strictly before the name being read, and
-//!   each pointer followed moves strictly backwards, so forward pointers and pointer loops are
-//!   refused by hickory's decoder (`PointerNotPriorToLabel`) rather than detected by a counter;
+//! - a compression pointer (RFC 1035 §4.1.4) may point anywhere inside the message, but at most
+//!   [`MAX_POINTER_JUMPS`] are followed per name, so a pointer loop ends in
+//!   [`DnsError::Malformed`] after a bounded number of steps;
 //! - a name is at most [`MAX_NAME_WIRE_LEN`] octets in wire form (RFC 1035 §2.3.4), pointers
-//!   expanded: hickory refuses longer names while it decodes, and [`parse_questions`] checks the
-//!   decoded name again, so a change in the dependency cannot let a longer one through.
+//!   expanded; decoding stops as soon as it would grow past that.
 
 use hickory_proto::op::{Header, MessageType};
-use hickory_proto::rr::Name;
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Length of the fixed message header (RFC 1035 §4.1.1).
@@ -30,6 +32,11 @@ pub const MAX_QUESTIONS: usize = 32;
 
 /// Longest name in wire form, length octets and the root label included (RFC 1035 §2.3.4).
 pub const MAX_NAME_WIRE_LEN: usize = 255;
+
+/// Compression pointers followed while decoding one name. A name of at most 255 octets has at
+/// most 127 labels, but real encoders emit one pointer per name; Unbound allows 256
+/// (`MAX_COMPRESS_PTRS`). 64 is far above any honest message and bounds a loop to 64 steps.
+pub const MAX_POINTER_JUMPS: usize = 64;
 
 /// Why a DNS message could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,9 +65,10 @@ pub struct DnsInfo {
 /// - The root name is not pushed and not counted in [`DnsInfo::questions`].
 /// - Labels are joined with `.` and keep their raw octets (RFC 2181 §11: a label may hold any
 ///   octet), so a `.` inside a label cannot be told from a separator (see [`crate::name`]).
-/// - Compression pointers must point backwards (RFC 1035 §4.1.4: "a prior occurrence of the same
-///   name"); forward pointers and loops are [`DnsError::Malformed`], as are names longer than
-///   [`MAX_NAME_WIRE_LEN`] octets in wire form and labels with the reserved `01`/`10` prefixes.
+/// - Compression pointers may point anywhere inside the message (forward ones too, as resolvers
+///   accept them); more than [`MAX_POINTER_JUMPS`] in one name (a loop) is
+///   [`DnsError::Malformed`], as are names longer than [`MAX_NAME_WIRE_LEN`] octets in wire form
+///   and labels with the reserved `01`/`10` prefixes.
 pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, DnsError> {
     if msg.len() < HEADER_LEN {
         return Err(DnsError::Truncated);
@@ -71,14 +79,18 @@ pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, 
     let is_response = header.metadata.message_type == MessageType::Response;
     let count = usize::from(header.counts.queries).min(MAX_QUESTIONS);
 
+    let mut pos = HEADER_LEN;
     let mut pushed = 0;
     for _ in 0..count {
-        let name = Name::read(&mut decoder).map_err(|_| DnsError::Malformed)?;
-        decoder
-            .read_slice(QTYPE_QCLASS_LEN)
-            .map_err(|_| DnsError::Malformed)?;
-        if let Some(bytes) = name_bytes(&name)? {
-            names.push(bytes);
+        let mut name = Vec::new();
+        let end = read_name(msg, pos, &mut name)?;
+        pos = end + QTYPE_QCLASS_LEN;
+        if pos > msg.len() {
+            return Err(DnsError::Malformed);
+        }
+        if !name.is_empty() {
+            crate::name::normalize(&mut name);
+            names.push(name);
             pushed += 1;
         }
     }
@@ -88,25 +100,46 @@ pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, 
     })
 }
 
-/// The labels of `name` joined by `.`, raw octets kept, normalised; `None` for the root name.
-fn name_bytes(name: &Name) -> Result<Option<Vec<u8>>, DnsError> {
-    // Wire form: one length octet per label, the label, then the root's zero octet.
-    let wire_len = name.iter().map(|l| l.len() + 1).sum::<usize>() + 1;
-    if wire_len > MAX_NAME_WIRE_LEN {
-        return Err(DnsError::Malformed);
-    }
-    if name.iter().next().is_none() {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(wire_len);
-    for (i, label) in name.iter().enumerate() {
-        if i > 0 {
-            out.push(b'.');
+/// Decode the name starting at `start` into `out` (labels joined by `.`, raw octets kept; empty
+/// for the root name). Returns the offset just after the name's own bytes in the message (after
+/// its first pointer, if it has one), where the next field starts.
+fn read_name(msg: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize, DnsError> {
+    let mut pos = start;
+    let mut end = None;
+    let mut jumps = 0;
+    // Wire length so far: the root's zero octet plus one length octet and the bytes per label.
+    let mut wire_len = 1;
+    loop {
+        let len = *msg.get(pos).ok_or(DnsError::Malformed)?;
+        match len & 0xc0 {
+            0x00 if len == 0 => return Ok(end.unwrap_or(pos + 1)),
+            0x00 => {
+                let len = usize::from(len);
+                let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Malformed)?;
+                wire_len += 1 + len;
+                if wire_len > MAX_NAME_WIRE_LEN {
+                    return Err(DnsError::Malformed);
+                }
+                if !out.is_empty() {
+                    out.push(b'.');
+                }
+                out.extend_from_slice(label);
+                pos += 1 + len;
+            }
+            0xc0 => {
+                let low = *msg.get(pos + 1).ok_or(DnsError::Malformed)?;
+                jumps += 1;
+                if jumps > MAX_POINTER_JUMPS {
+                    return Err(DnsError::Malformed);
+                }
+                end.get_or_insert(pos + 2);
+                pos = usize::from(u16::from_be_bytes([len & 0x3f, low]));
+            }
+            // 0x40 and 0x80: reserved label types (RFC 1035 §4.1.4; RFC 6891 §5 retired the
+            // extended label types).
+            _ => return Err(DnsError::Malformed),
         }
-        out.extend_from_slice(label);
     }
-    crate::name::normalize(&mut out);
-    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -337,22 +370,34 @@ mod tests {
     }
 
     #[test]
-    fn forward_pointer_is_rejected() {
+    fn forward_pointer_is_followed_as_resolvers_do() {
         let mut body = question(&[0xc0, 18]);
         assert_eq!(HEADER_LEN + body.len(), 18);
         body.extend(question(&qname(&[b"later", b"example"])));
         let (r, names) = parse(&message(FLAGS_QUERY_RD, 2, &body));
-        assert_eq!(r, Err(DnsError::Malformed));
-        assert!(names.is_empty());
+        assert_eq!(r.map(|i| i.questions), Ok(2));
+        assert_eq!(
+            names,
+            vec![b"later.example".to_vec(), b"later.example".to_vec()]
+        );
     }
 
     #[test]
-    fn forward_pointer_from_a_real_capture_is_rejected() {
+    fn pointer_past_the_end_is_rejected() {
+        let msg = message(FLAGS_QUERY_RD, 1, &question(&[0xc0, 0xff]));
+        assert_eq!(parse(&msg), (Err(DnsError::Malformed), vec![]));
+    }
+
+    #[test]
+    fn forward_pointer_from_a_real_capture_is_followed() {
         // sv-dns-forward-compression-pointer.pcap frame 1 (OISF/suricata-verify
         // tests/dns/dns-forward-pointer): QDCOUNT 2, the first QNAME points forward to offset 18.
+        // tshark shows codemonkey.net for both questions.
         let msg =
             unhex("8e0401000002000000000000c012000100010a636f64656d6f6e6b6579036e65740000010001");
-        assert_eq!(parse(&msg), (Err(DnsError::Malformed), vec![]));
+        let (r, names) = parse(&msg);
+        assert_eq!(r.map(|i| i.questions), Ok(2));
+        assert_eq!(names, vec![b"codemonkey.net".to_vec(); 2]);
     }
 
     #[test]
