@@ -81,7 +81,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     log_report(&report);
     tracing::info!(
         indicators = set.len(),
-        "indicators loaded in {:.3} s",
+        "indicators loaded in {:.3}s",
         load_time.as_secs_f64()
     );
     let store = Arc::new(IndicatorStore::new(set));

@@ -111,9 +111,7 @@ impl Dispatcher {
         let w = if n == 1 {
             0
         } else {
-            decode::decode(meta.link, frame)
-                .ip
-                .map_or(0, |ip| (decode::flow_hash(&ip) % n as u64) as usize)
+            (decode::dispatch_hash(meta.link, frame) % n as u64) as usize
         };
         let batch = &mut self.pending[w];
         meta.start = batch.data.len() as u32;

@@ -119,8 +119,10 @@ fn precheck(data: &[u8]) -> Result<(), TlsError> {
     match *data {
         [t, ..] if t != CONTENT_TYPE_HANDSHAKE => Err(TlsError::NotClientHello),
         [_, major, ..] if major != RECORD_VERSION_MAJOR => Err(TlsError::NotClientHello),
+        // An impossible first record length is far more often other data that happens to start
+        // with 0x16 0x03 (1 in 65,536 random payloads) than a broken hello: not TLS.
         [_, _, _, len_hi, len_lo, ..] if !record_len_ok(u16::from_be_bytes([len_hi, len_lo])) => {
-            Err(TlsError::Malformed)
+            Err(TlsError::NotClientHello)
         }
         [_, _, _, _, _, ht, ..] if ht != HANDSHAKE_CLIENT_HELLO => Err(TlsError::NotClientHello),
         [_, _, _, _, _, _, ..] => Ok(()),
@@ -754,10 +756,10 @@ mod tests {
     }
 
     #[test]
-    fn zero_length_handshake_record_is_malformed() {
+    fn zero_length_first_record_is_not_tls_and_between_fragments_is_malformed() {
         assert_eq!(
             parse_client_hello(&[0x16, 0x03, 0x01, 0x00, 0x00, 0x16, 0x03, 0x01]),
-            Err(TlsError::Malformed)
+            Err(TlsError::NotClientHello)
         );
         // a zero-length record between two fragments
         let msg = handshake(&hello_body(Style::Tls12, None));
@@ -768,9 +770,9 @@ mod tests {
     }
 
     #[test]
-    fn record_longer_than_2_14_is_malformed() {
+    fn first_record_longer_than_2_14_is_not_tls() {
         let data = [0x16, 0x03, 0x01, 0x40, 0x01, 0x01, 0x00, 0x40, 0x00];
-        assert_eq!(parse_client_hello(&data), Err(TlsError::Malformed));
+        assert_eq!(parse_client_hello(&data), Err(TlsError::NotClientHello));
     }
 
     #[test]
