@@ -524,7 +524,7 @@ mod tests {
         for i in 0..120_000 {
             match i % 5000 {
                 0 => text.push_str("bad..line\n"),
-                1 => text.push_str("\n"),
+                1 => text.push('\n'),
                 _ => text.push_str(&format!("host{i}.example.org\n")),
             }
         }
