@@ -38,6 +38,7 @@ pub mod decode;
 pub mod event;
 pub mod indicators;
 pub mod name;
+pub mod observe;
 pub mod proto;
 pub mod sink;
 pub mod stats;

@@ -16,6 +16,7 @@ use crate::decode::{self, Ip, L4};
 use crate::event::{self, Event};
 use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
 use crate::name;
+pub use crate::observe::Where;
 use crate::proto::{dns, tls};
 use crate::stats::WorkerStats;
 
@@ -26,28 +27,6 @@ pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
 
 /// DNS port (RFC 1035 §4.2).
 const DNS_PORT: u16 = 53;
-
-/// Where an observable was seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Where {
-    IpSrc,
-    IpDst,
-    DnsQuery,
-    TlsSni,
-}
-
-impl Where {
-    pub const ALL: [Where; 4] = [Where::IpSrc, Where::IpDst, Where::DnsQuery, Where::TlsSni];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Where::IpSrc => "ip.src",
-            Where::IpDst => "ip.dst",
-            Where::DnsQuery => "dns.query",
-            Where::TlsSni => "tls.sni",
-        }
-    }
-}
 
 /// What every worker shares, read-only.
 pub struct Context {

@@ -16,6 +16,8 @@
 //!   expanded; decoding stops as soon as it would grow past that.
 
 use hickory_proto::op::{Header, MessageType};
+
+use crate::observe::{Observed, Where};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Length of the fixed message header (RFC 1035 §4.1.1).
@@ -98,6 +100,20 @@ pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, 
         is_response,
         questions: pushed,
     })
+}
+
+/// Observables of one DNS message: the question names (`dns.query`) of queries and responses.
+/// (Answers — CNAME/DNAME targets as `dns.answer`, A/AAAA as `dns.answer_ip` — are the next
+/// step.) What was decoded before an error is kept in `out`.
+pub fn observe(msg: &[u8], out: &mut Vec<Observed>) -> Result<DnsInfo, DnsError> {
+    let mut names = Vec::new();
+    let r = parse_questions(msg, &mut names);
+    out.extend(names.into_iter().map(|name| Observed::Domain {
+        name,
+        at: Where::DnsQuery,
+        ech: false,
+    }));
+    r
 }
 
 /// Decode the name starting at `start` into `out` (labels joined by `.`, raw octets kept; empty

@@ -112,6 +112,17 @@ pub fn parse_client_hello(data: &[u8]) -> Result<ClientHello, TlsError> {
     parse_hello(msg)
 }
 
+/// Parse a ClientHello handshake message (handshake header first, no record layer), as carried
+/// in QUIC CRYPTO frames (RFC 9001 §4.1.3). `Incomplete` until the whole message is present.
+pub fn parse_client_hello_message(msg: &[u8]) -> Result<ClientHello, TlsError> {
+    let total = message_len(msg)?.ok_or(if msg.is_empty() || msg[0] == HANDSHAKE_CLIENT_HELLO {
+        TlsError::Incomplete
+    } else {
+        TlsError::NotClientHello
+    })?;
+    parse_hello(msg.get(..total).ok_or(TlsError::Incomplete)?)
+}
+
 /// Refuse non-TLS payloads from at most the first 6 bytes: content type, version major, record
 /// length, handshake type. Cheap enough for the first payload of every flow.
 #[inline]
@@ -292,6 +303,31 @@ fn host_name(ext_data: &[u8]) -> Result<Option<Vec<u8>>, TlsError> {
 }
 
 #[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn bare_handshake_message_is_parsed_and_prefixes_are_incomplete() {
+        // the curl hello of the record-layer tests, without its 5-byte record header
+        let data = super::tests::unhex(super::tests::CURL_TLS13_HELLO);
+        let msg = &data[5..];
+        let hello = parse_client_hello_message(msg).unwrap();
+        assert_eq!(hello.sni.as_deref(), Some(&b"enabled.tls13.com"[..]));
+        for n in 0..msg.len() {
+            assert_eq!(
+                parse_client_hello_message(&msg[..n]),
+                Err(TlsError::Incomplete),
+                "{n}"
+            );
+        }
+        assert_eq!(
+            parse_client_hello_message(&[2, 0, 0, 1, 0]),
+            Err(TlsError::NotClientHello)
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -424,7 +460,7 @@ mod tests {
         parse_client_hello(data).unwrap().sni
     }
 
-    fn unhex(s: &str) -> Vec<u8> {
+    pub(super) fn unhex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
@@ -441,7 +477,7 @@ mod tests {
 
     /// ak-dns-and-tls13-sni-curl.pcap frame 8 (arkime/arkime tests/pcap/curl-enabled-tls13.pcap):
     /// curl's TLS 1.3 ClientHello, the whole TCP payload.
-    const CURL_TLS13_HELLO: &str = concat!(
+    pub(super) const CURL_TLS13_HELLO: &str = concat!(
         "1603010200010001fc0303896833458d7827917b0deb0813ebd3ebf3bc731018ee722dc10e502eb72f9fbd20002ec375",
         "729614262a240f08055b7ef2a11799c7f032a7f5838890823f079bfc000813021303130100ff010001ab000000160014",
         "000011656e61626c65642e746c7331332e636f6d000b000403000102000a000c000a001d0017001e0019001833740000",
