@@ -1,0 +1,86 @@
+#!/bin/sh
+# Regenerate the real-client captures in this folder: curl (OpenSSL) talking to an OpenSSL
+# s_server and a plain HTTP listener in two private network namespaces joined by a veth pair,
+# recorded with tcpdump on the server side. A small MTU on the veth makes the kernel cut the
+# ClientHello into several TCP segments, as real paths with small MTUs do.
+# Needs root, iproute2, ethtool, openssl, curl, dig (bind9-dnsutils), tcpdump, python3. Only the namespaces' own addresses
+# (10.77.0.0/24, fd77::/64) are used.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+cleanup() {
+    ip netns pids iocd-s 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns del iocd-s 2>/dev/null || true
+    ip netns del iocd-c 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cleanup_only() { ip netns del iocd-s 2>/dev/null || true; ip netns del iocd-c 2>/dev/null || true; }
+cleanup_only
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -days 2 -subj "/CN=ioc-test.example" >/dev/null 2>&1
+
+# setup MTU: the veth pair between client and server namespaces
+setup() {
+    ip netns add iocd-s
+    ip netns add iocd-c
+    ip link add iocd-veth-s type veth peer name iocd-veth-c
+    ip link set iocd-veth-s netns iocd-s
+    ip link set iocd-veth-c netns iocd-c
+    for ns in s c; do
+        ip netns exec iocd-$ns sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+            net.ipv6.conf.default.disable_ipv6=0 2>/dev/null || true
+        ip -n iocd-$ns link set lo up
+        ip -n iocd-$ns link set iocd-veth-$ns mtu "$1" up
+        # no segmentation offload: tcpdump must see the segments the wire would carry
+        ip netns exec iocd-$ns ethtool -K iocd-veth-$ns tso off gso off gro off >/dev/null 2>&1 || true
+    done
+    ip -n iocd-s addr add 10.77.0.1/24 dev iocd-veth-s
+    ip -n iocd-c addr add 10.77.0.2/24 dev iocd-veth-c
+    if [ "$1" -ge 1280 ]; then  # IPv6 needs a link MTU of at least 1280 (RFC 8200 §5)
+        ip -n iocd-s addr add fd77::1/64 dev iocd-veth-s nodad
+        ip -n iocd-c addr add fd77::2/64 dev iocd-veth-c nodad
+    fi
+    ip netns exec iocd-s openssl s_server -quiet -accept 4433 -cert "$tmp/cert.pem" \
+        -key "$tmp/key.pem" -www >/dev/null 2>&1 &
+    ip netns exec iocd-s openssl s_server -quiet -6 -accept '[::]:4434' -cert "$tmp/cert.pem" \
+        -key "$tmp/key.pem" -www >/dev/null 2>&1 &
+    ip netns exec iocd-s python3 -m http.server 8080 --bind 10.77.0.1 >/dev/null 2>&1 &
+    # a DNS "server" that accepts TCP connections and reads queries without answering
+    ip netns exec iocd-s python3 -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.1", 53)); s.listen()
+def serve(c):
+    while c.recv(4096): pass
+while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+' >/dev/null 2>&1 &
+    sleep 1
+}
+
+# record FILE COMMAND...: capture on the server side while the client runs COMMAND
+record() {
+    out=$1; shift
+    ip netns exec iocd-s tcpdump -i iocd-veth-s -U -s 0 -w "$here/$out" >/dev/null 2>&1 &
+    tcpdump_pid=$!
+    sleep 1
+    ip netns exec iocd-c "$@" >/dev/null 2>&1 || true
+    sleep 1
+    kill "$tcpdump_pid"; wait "$tcpdump_pid" 2>/dev/null || true
+}
+
+setup 1500
+record real-curl-tls13-sni.pcap curl -sk --max-time 5 --resolve ioc-test.example:4433:10.77.0.1 https://ioc-test.example:4433/
+record real-curl-tls12-sni.pcap curl -sk --max-time 5 --tls-max 1.2 --resolve tls12.ioc-test.example:4433:10.77.0.1 https://tls12.ioc-test.example:4433/
+record real-curl-tls13-sni-ipv6.pcap curl -sk --max-time 5 --resolve v6.ioc-test.example:4434:[fd77::1] https://v6.ioc-test.example:4434/
+record real-dig-dns-over-tcp.pcap dig +tcp +time=1 +tries=1 @10.77.0.1 tcpq.ioc-test.example A
+record real-dig-dns-udp.pcap dig +time=1 +tries=1 @10.77.0.1 udpq.ioc-test.example AAAA
+record real-curl-http-host-port.pcap curl -s --max-time 5 --resolve web.ioc-test.example:8080:10.77.0.1 http://web.ioc-test.example:8080/
+cleanup_only
+setup 400
+record real-curl-tls13-sni-mtu400-2-segments.pcap curl -sk --max-time 5 --resolve split2.ioc-test.example:4433:10.77.0.1 https://split2.ioc-test.example:4433/
+cleanup_only
+setup 256
+record real-curl-tls13-sni-mtu256-3-segments.pcap curl -sk --max-time 5 --resolve split3.ioc-test.example:4433:10.77.0.1 https://split3.ioc-test.example:4433/
+echo "captures written to $here"
