@@ -543,7 +543,7 @@ mod tests {
         let h = hello("example.com", 0);
         let d = build::initial(V1, DCID, 0, &build::crypto(0, &h), 1162);
         let mut t = QuicTracker::new();
-        assert_eq!(run(&mut t, &[d.clone()]), [sni("example.com")]);
+        assert_eq!(run(&mut t, std::slice::from_ref(&d)), [sni("example.com")]);
         assert_eq!(t.stats().hellos_parsed, 1);
         // A retransmission is not reported again, nor decrypted.
         assert!(run(&mut t, &[d]).is_empty());
@@ -557,8 +557,11 @@ mod tests {
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
         let p2 = build::initial(V1, DCID, 1, &build::crypto(1000, b), 1162);
         let mut t = QuicTracker::new();
-        assert!(run(&mut t, &[p1.clone()]).is_empty());
-        assert_eq!(run(&mut t, &[p2.clone()]), [sni("split.example")]);
+        assert!(run(&mut t, std::slice::from_ref(&p1)).is_empty());
+        assert_eq!(
+            run(&mut t, std::slice::from_ref(&p2)),
+            [sni("split.example")]
+        );
         // Second packet first works as well.
         let mut t = QuicTracker::new();
         assert_eq!(run(&mut t, &[p2, p1]), [sni("split.example")]);
