@@ -281,6 +281,12 @@ fn print_summary(
         "  decode errors: link {} network {} transport {} dns {} tls_malformed {}; tls_incomplete {}; non_ip {}",
         w.errors_link, w.errors_network, w.errors_transport, w.errors_dns, w.tls_malformed, w.tls_incomplete, w.non_ip
     );
+    let q = &w.quic;
+    let _ = writeln!(
+        s,
+        "  quic: initials decrypted {} decrypt_failures {} malformed {} bad_frames {}; hellos {} hello_errors {}; evictions {} timeouts {} buffer_caps_hit {}",
+        q.initials_decrypted, q.decrypt_failures, q.malformed, q.bad_frames, q.hellos_parsed, q.hello_errors, q.evictions, q.timeouts, q.buffer_caps_hit
+    );
     let _ = writeln!(
         s,
         "  matches {}  events {}  duplicates {}  dedup_resets {}",

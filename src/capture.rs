@@ -215,7 +215,7 @@ pub fn read_file(
                 if !dispatch.push(pkt.data, meta) {
                     return Err(err("workers stopped".into()));
                 }
-                if count % 4096 == 0 {
+                if count.is_multiple_of(4096) {
                     on_progress(consumed);
                 }
             }

@@ -40,6 +40,7 @@ pub mod indicators;
 pub mod name;
 pub mod observe;
 pub mod proto;
+pub mod quic_tracker;
 pub mod sink;
 pub mod stats;
 pub mod worker;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::quic_tracker::QuicStats;
+
 /// What one worker saw and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WorkerStats {
@@ -28,6 +30,8 @@ pub struct WorkerStats {
     pub duplicates: u64,
     /// Times the de-duplication table reached its cap and was cleared.
     pub dedup_resets: u64,
+    /// QUIC Initial decryption and CRYPTO reassembly.
+    pub quic: QuicStats,
 }
 
 impl WorkerStats {
@@ -47,5 +51,6 @@ impl WorkerStats {
         self.events += o.events;
         self.duplicates += o.duplicates;
         self.dedup_resets += o.dedup_resets;
+        self.quic.add(&o.quic);
     }
 }

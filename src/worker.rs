@@ -4,7 +4,7 @@
 //! Both directions of a flow reach the same worker (see [`crate::decode::flow_hash`]), so the
 //! per-flow de-duplication table needs no lock.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
@@ -16,8 +16,10 @@ use crate::decode::{self, Ip, L4};
 use crate::event::{self, Event};
 use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
 use crate::name;
+use crate::observe::Observed;
 pub use crate::observe::Where;
-use crate::proto::{dns, tls};
+use crate::proto::{dns, quic, tls};
+use crate::quic_tracker::QuicTracker;
 use crate::stats::WorkerStats;
 
 /// Entries in a worker's (flow, indicator, where) table before it is cleared. Each entry is
@@ -90,6 +92,7 @@ pub struct Worker {
     names: Vec<Vec<u8>>,
     observed: [u64; Where::ALL.len()],
     stats: WorkerStats,
+    quic: QuicTracker,
 }
 
 impl Worker {
@@ -102,6 +105,7 @@ impl Worker {
             names: Vec::new(),
             observed: [0; Where::ALL.len()],
             stats: WorkerStats::default(),
+            quic: QuicTracker::new(),
         }
     }
 
@@ -120,6 +124,7 @@ impl Worker {
         for (w, n) in Where::ALL.iter().zip(self.observed) {
             self.stats.observables.insert(w.as_str(), n);
         }
+        self.stats.quic = self.quic.stats();
         self.stats
     }
 
@@ -162,6 +167,14 @@ impl Worker {
                 }
                 self.names = names;
             }
+            // QUIC on any port, recognised by content (RFC 9000 §17.2).
+            L4::Udp {
+                sport,
+                dport,
+                payload,
+            } if quic::is_long_header(payload) => {
+                self.quic_datagram(set, m, &p, &flow, (sport, dport), payload);
+            }
             L4::Tcp { payload, .. } if !payload.is_empty() => {
                 match tls::parse_client_hello(payload) {
                     Ok(hello) => {
@@ -175,6 +188,40 @@ impl Worker {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Feed a QUIC datagram to the tracker; check what it reports.
+    fn quic_datagram(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        (sport, dport): (u16, u16),
+        payload: &[u8],
+    ) {
+        let src = SocketAddr::new(flow.ip.src, sport);
+        let dst = SocketAddr::new(flow.ip.dst, dport);
+        let mut found = Vec::new();
+        self.quic.on_udp(src, dst, payload, m.ts_us, &mut found);
+        for o in &found {
+            self.check_observed(set, m, p, flow, o);
+        }
+    }
+
+    /// Check one observable an application-layer parser reported.
+    fn check_observed(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        o: &Observed,
+    ) {
+        match o {
+            Observed::Domain { name, at, .. } => self.check_name(set, m, p, flow, name, *at),
+            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
         }
     }
 

@@ -955,7 +955,7 @@ mod tests {
                 let flips = 1 + xorshift(&mut seed) % 4;
                 for _ in 0..flips {
                     // bias towards the headers, where the lengths are
-                    let span = if seed % 2 == 0 {
+                    let span = if seed.is_multiple_of(2) {
                         data.len().min(64)
                     } else {
                         data.len()

@@ -1,0 +1,835 @@
+//! Per-worker QUIC Initial tracking: reassemble a client's CRYPTO stream across its Initial
+//! packets until the ClientHello is complete, then report its server name.
+//!
+//! A ClientHello often does not fit one Initial packet (post-quantum key shares make it about
+//! 1.8 KB), and clients scatter it over out-of-order and overlapping CRYPTO frames on purpose
+//! (Chrome's "chaos protection"), so each connection's CRYPTO data is put back together by
+//! offset (RFC 9000 §19.6) in a buffer of at most [`MAX_CRYPTO_BYTES`], and
+//! [`tls::parse_client_hello_message`] is tried on the contiguous prefix whenever it grows.
+//!
+//! Connections are keyed by path (client address and port, server address and port) and
+//! remember the original Destination Connection ID their keys came from (RFC 9001 §5.2):
+//! - the client keeps that DCID for every Initial until it hears from the server, then switches
+//!   to the server's connection ID but keeps the keys: a packet whose own DCID gives keys that
+//!   fail is tried again with the path's keys;
+//! - after a Retry (RFC 9000 §17.2.5) the client picks a new DCID and new keys: a packet whose
+//!   own DCID gives working keys on a path that knew another one starts a new connection.
+//!
+//! Once the hello is parsed (or found malformed) the connection's buffer is freed and a small
+//! "done" record stays until it idles out, so retransmitted Initials and the server's replies
+//! on the path cost a table lookup, not a key derivation and a failed decryption.
+//!
+//! Both directions of a path reach the same worker (the capture side hashes addresses
+//! symmetrically), so the tracker needs no lock. Everything is bounded: connections by
+//! [`MAX_QUIC_CONNECTIONS`] (the least recently seen is evicted, counted), bytes per connection
+//! by [`MAX_CRYPTO_BYTES`], holes per connection by [`MAX_CRYPTO_RANGES`], idle time by
+//! [`QUIC_IDLE_TIMEOUT_US`] of packet time.
+
+use std::net::SocketAddr;
+
+use hashbrown::HashMap;
+
+use crate::observe::{Observed, Where};
+use crate::proto::quic::{self, InitialKeys, LongHeader, PacketType, QuicError};
+use crate::proto::tls;
+
+/// Connections tracked per worker. Each costs about 1 KB of keys and state plus its CRYPTO
+/// buffer while the hello is incomplete (about 2 KB for a real hello, at most
+/// [`MAX_CRYPTO_BYTES`]), so the table stays under about 20 MB per worker even when every
+/// entry is an attacker's maximal one; a real connection needs its entry for only one round
+/// trip.
+pub const MAX_QUIC_CONNECTIONS: usize = 1024;
+
+/// CRYPTO stream bytes buffered per connection: the longest ClientHello the TLS parser accepts
+/// ([`tls::MAX_CLIENT_HELLO_LEN`], one full 2^14-byte record plus the handshake header). A
+/// client's Initial CRYPTO stream carries only its ClientHello (RFC 9001 §4.1.3), so nothing
+/// useful lies beyond.
+pub const MAX_CRYPTO_BYTES: usize = tls::MAX_CLIENT_HELLO_LEN;
+
+/// Separate received ranges (holes between them) per connection. Chrome scatters a hello into
+/// about ten out-of-order fragments; a peer that leaves more holes than this is not sending a
+/// ClientHello anyone will read.
+pub const MAX_CRYPTO_RANGES: usize = 32;
+
+/// A connection not seen for this long (packet time) is forgotten. A lost Initial is resent
+/// after the probe timeout, about 1 s at first (RFC 9002 §6.2.2: 3 × the 333 ms initial RTT)
+/// and doubling; 10 s covers the first three resends of a missing piece.
+pub const QUIC_IDLE_TIMEOUT_US: i64 = 10_000_000;
+
+/// How often (packet time) the table is swept for idle connections.
+const SWEEP_INTERVAL_US: i64 = 1_000_000;
+
+/// What the tracker did, for the worker's summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct QuicStats {
+    /// Client Initial packets decrypted.
+    pub initials_decrypted: u64,
+    /// Initial packets whose AEAD tag did not verify with any keys we had (server Initials on
+    /// paths we no longer track, damaged or truncated packets).
+    pub decrypt_failures: u64,
+    /// Long-header packets whose header could not be read (bad CID length, truncated).
+    pub malformed: u64,
+    /// Decrypted Initials whose frames ended in an unknown or broken frame.
+    pub bad_frames: u64,
+    /// ClientHellos parsed from reassembled CRYPTO data.
+    pub hellos_parsed: u64,
+    /// Reassembled CRYPTO data that was not a valid ClientHello.
+    pub hello_errors: u64,
+    /// Connections evicted because the table was full.
+    pub evictions: u64,
+    /// Connections that idled out before their hello was complete.
+    pub timeouts: u64,
+    /// CRYPTO fragments cut or dropped by [`MAX_CRYPTO_BYTES`] or [`MAX_CRYPTO_RANGES`].
+    pub buffer_caps_hit: u64,
+}
+
+impl QuicStats {
+    pub fn add(&mut self, o: &QuicStats) {
+        self.initials_decrypted += o.initials_decrypted;
+        self.decrypt_failures += o.decrypt_failures;
+        self.malformed += o.malformed;
+        self.bad_frames += o.bad_frames;
+        self.hellos_parsed += o.hellos_parsed;
+        self.hello_errors += o.hello_errors;
+        self.evictions += o.evictions;
+        self.timeouts += o.timeouts;
+        self.buffer_caps_hit += o.buffer_caps_hit;
+    }
+}
+
+/// A connection ID, inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cid {
+    len: u8,
+    bytes: [u8; quic::MAX_CID_LEN],
+}
+
+impl Cid {
+    /// `id` is at most [`quic::MAX_CID_LEN`] bytes, as [`quic::parse_long_header`] guarantees;
+    /// a longer one is cut (and would then never match).
+    fn new(id: &[u8]) -> Self {
+        let mut bytes = [0; quic::MAX_CID_LEN];
+        let n = id.len().min(quic::MAX_CID_LEN);
+        bytes[..n].copy_from_slice(&id[..n]);
+        Cid {
+            len: n as u8,
+            bytes,
+        }
+    }
+}
+
+/// Outcome of adding a fragment to a [`Reassembly`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    Stored,
+    /// Stored in part or not at all because of a limit.
+    Capped,
+}
+
+/// One CRYPTO stream, put back together by offset. `ranges` are the received byte ranges,
+/// sorted, disjoint and not touching. Bytes already received are kept when a later fragment
+/// overlaps them (first copy wins, as a TCP reassembler's "first" policy): RFC 9000 §19.6 says
+/// a retransmission carries the same bytes, and one that does not is an evasion attempt.
+#[derive(Debug, Default)]
+struct Reassembly {
+    buf: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Reassembly {
+    fn insert(&mut self, offset: u64, data: &[u8]) -> Insert {
+        let Ok(start) = usize::try_from(offset) else {
+            return Insert::Capped;
+        };
+        if start >= MAX_CRYPTO_BYTES {
+            return Insert::Capped;
+        }
+        let end = start.saturating_add(data.len()).min(MAX_CRYPTO_BYTES);
+        let capped = end - start < data.len();
+        if end == start {
+            return Insert::Stored;
+        }
+        // Would this fragment open a new separate range when the list is full?
+        let joins = self.ranges.iter().any(|&(s, e)| start <= e && s <= end);
+        if !joins && self.ranges.len() >= MAX_CRYPTO_RANGES {
+            return Insert::Capped;
+        }
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        // Fill only the holes of [start, end).
+        let mut pos = start;
+        for &(s, e) in &self.ranges {
+            if e <= pos {
+                continue;
+            }
+            if s >= end {
+                break;
+            }
+            if s > pos {
+                self.buf[pos..s].copy_from_slice(&data[pos - start..s - start]);
+            }
+            pos = pos.max(e);
+        }
+        if pos < end {
+            self.buf[pos..end].copy_from_slice(&data[pos - start..end - start]);
+        }
+        // Merge [start, end) into the ranges.
+        let mut merged = (start, end);
+        self.ranges.retain(|&(s, e)| {
+            if s <= merged.1 && merged.0 <= e {
+                merged = (merged.0.min(s), merged.1.max(e));
+                false
+            } else {
+                true
+            }
+        });
+        let at = self.ranges.partition_point(|&(s, _)| s < merged.0);
+        self.ranges.insert(at, merged);
+        if capped {
+            Insert::Capped
+        } else {
+            Insert::Stored
+        }
+    }
+
+    /// The bytes received from offset 0 without a hole.
+    fn prefix(&self) -> &[u8] {
+        match self.ranges.first() {
+            Some(&(0, e)) => &self.buf[..e],
+            _ => &[],
+        }
+    }
+}
+
+/// One client connection on a path.
+struct Conn {
+    /// The Destination Connection ID the keys were derived from.
+    odcid: Cid,
+    keys: InitialKeys,
+    crypto: Reassembly,
+    last_seen_us: i64,
+    /// The hello was parsed (or found malformed): ignore the rest.
+    done: bool,
+}
+
+/// (client, server).
+type Path = (SocketAddr, SocketAddr);
+
+/// Per-worker QUIC Initial state. See the module docs.
+pub struct QuicTracker {
+    conns: HashMap<Path, Conn>,
+    stats: QuicStats,
+    next_sweep_us: i64,
+    /// Scratch: the packet being decrypted (decryption is in place).
+    scratch: Vec<u8>,
+}
+
+impl Default for QuicTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl QuicTracker {
+    pub fn new() -> Self {
+        QuicTracker {
+            conns: HashMap::new(),
+            stats: QuicStats::default(),
+            next_sweep_us: i64::MIN,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn stats(&self) -> QuicStats {
+        self.stats
+    }
+
+    /// Connections currently tracked (done ones included).
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// One UDP datagram from `src` to `dst` seen at `ts_us` (microseconds, packet time). Walks
+    /// its coalesced long-header packets; client Initials are decrypted and their CRYPTO data
+    /// reassembled; a completed ClientHello's server name is pushed to `out` as
+    /// [`Where::QuicSni`]. Anything else (0-RTT, Handshake, Retry, short headers, non-QUIC) is
+    /// skipped.
+    pub fn on_udp(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        ts_us: i64,
+        out: &mut Vec<Observed>,
+    ) {
+        self.sweep(ts_us);
+        let mut rest = payload;
+        for _ in 0..quic::MAX_COALESCED_PACKETS {
+            if rest.is_empty() {
+                break;
+            }
+            let header = match quic::parse_long_header(rest) {
+                Ok(h) => h,
+                // A short-header packet or padding ends the long-header part of a datagram.
+                Err(QuicError::NotLongHeader) => break,
+                Err(_) => {
+                    self.stats.malformed += 1;
+                    break;
+                }
+            };
+            let (packet, next) = rest.split_at(header.packet_len.min(rest.len()));
+            rest = next;
+            if header.packet_type == PacketType::Initial {
+                self.initial(src, dst, &header, packet, ts_us, out);
+            }
+        }
+    }
+
+    fn initial(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        header: &LongHeader<'_>,
+        packet: &[u8],
+        ts_us: i64,
+        out: &mut Vec<Observed>,
+    ) {
+        let path = (src, dst);
+        if !self.conns.contains_key(&path) && self.conns.contains_key(&(dst, src)) {
+            // The server's Initial on a tracked path: sealed with server keys we do not need.
+            return;
+        }
+        let dcid = Cid::new(header.dcid);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let known = self.conns.get(&path).map(|c| (c.odcid == dcid, c.done));
+        let payload = match known {
+            // A retransmission or a later packet of a connection whose hello we have.
+            Some((true, true)) => None,
+            // The path's connection, same DCID: its keys.
+            Some((true, false)) => self
+                .conns
+                .get(&path)
+                .and_then(|c| open(&mut scratch, packet, header, &c.keys)),
+            // Another DCID on a known path: a new connection (after a Retry, or a reused port)
+            // if the packet's own DCID opens it, else the client moved to the server's
+            // connection ID and still uses the path's keys.
+            Some((false, done)) => {
+                let keys = InitialKeys::client(header.protection, header.dcid);
+                if let Some(p) = open(&mut scratch, packet, header, &keys) {
+                    self.start(path, dcid, keys, ts_us);
+                    Some(p)
+                } else if done {
+                    // Whether or not it is the old connection's, there is nothing to do.
+                    None
+                } else {
+                    self.conns
+                        .get(&path)
+                        .and_then(|c| open(&mut scratch, packet, header, &c.keys))
+                }
+            }
+            None => {
+                let keys = InitialKeys::client(header.protection, header.dcid);
+                let p = open(&mut scratch, packet, header, &keys);
+                if p.is_some() {
+                    self.start(path, dcid, keys, ts_us);
+                }
+                p
+            }
+        };
+        match payload {
+            Some((start, end)) => {
+                self.stats.initials_decrypted += 1;
+                if let Some(conn) = self.conns.get_mut(&path) {
+                    conn.last_seen_us = ts_us;
+                    feed(conn, &scratch[start..end], &mut self.stats, out);
+                }
+            }
+            None if known == Some((true, true)) => {
+                if let Some(conn) = self.conns.get_mut(&path) {
+                    conn.last_seen_us = ts_us;
+                }
+            }
+            None => {
+                if known.is_some_and(|(_, done)| done) {
+                    // A packet on a finished path that no keys open: not worth counting.
+                } else {
+                    self.stats.decrypt_failures += 1;
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
+    /// Track a new connection on `path`, replacing any previous one there and making room if
+    /// the table is full.
+    fn start(&mut self, path: Path, odcid: Cid, keys: InitialKeys, ts_us: i64) {
+        if !self.conns.contains_key(&path) && self.conns.len() >= MAX_QUIC_CONNECTIONS {
+            self.expire(ts_us);
+            if self.conns.len() >= MAX_QUIC_CONNECTIONS {
+                if let Some(oldest) = self
+                    .conns
+                    .iter()
+                    .min_by_key(|(_, c)| c.last_seen_us)
+                    .map(|(p, _)| *p)
+                {
+                    self.conns.remove(&oldest);
+                    self.stats.evictions += 1;
+                }
+            }
+        }
+        self.conns.insert(
+            path,
+            Conn {
+                odcid,
+                keys,
+                crypto: Reassembly::default(),
+                last_seen_us: ts_us,
+                done: false,
+            },
+        );
+    }
+
+    fn sweep(&mut self, ts_us: i64) {
+        if ts_us >= self.next_sweep_us {
+            self.expire(ts_us);
+            self.next_sweep_us = ts_us.saturating_add(SWEEP_INTERVAL_US);
+        }
+    }
+
+    /// Forget connections idle for [`QUIC_IDLE_TIMEOUT_US`].
+    fn expire(&mut self, ts_us: i64) {
+        let stats = &mut self.stats;
+        self.conns.retain(|_, c| {
+            let keep = ts_us.saturating_sub(c.last_seen_us) < QUIC_IDLE_TIMEOUT_US;
+            if !keep && !c.done {
+                stats.timeouts += 1;
+            }
+            keep
+        });
+    }
+}
+
+/// Copy `packet` into `scratch` and decrypt it with `keys`; the plaintext's range in `scratch`.
+fn open(
+    scratch: &mut Vec<u8>,
+    packet: &[u8],
+    header: &LongHeader<'_>,
+    keys: &InitialKeys,
+) -> Option<(usize, usize)> {
+    scratch.clear();
+    scratch.extend_from_slice(packet);
+    quic::decrypt(scratch, header.pn_offset, keys)
+        .ok()
+        .map(|d| d.payload)
+}
+
+/// Add a decrypted Initial's CRYPTO frames to the connection and try the hello if the
+/// contiguous prefix grew.
+fn feed(conn: &mut Conn, plaintext: &[u8], stats: &mut QuicStats, out: &mut Vec<Observed>) {
+    if conn.done {
+        return;
+    }
+    let mut frags = Vec::new();
+    if quic::crypto_frames(plaintext, &mut frags).is_err() {
+        stats.bad_frames += 1;
+    }
+    let before = conn.crypto.prefix().len();
+    for f in &frags {
+        if conn.crypto.insert(f.offset, f.data) == Insert::Capped {
+            stats.buffer_caps_hit += 1;
+        }
+    }
+    let prefix = conn.crypto.prefix();
+    if prefix.len() == before {
+        return;
+    }
+    match tls::parse_client_hello_message(prefix) {
+        Ok(hello) => {
+            stats.hellos_parsed += 1;
+            if let Some(name) = hello.sni {
+                out.push(Observed::Domain {
+                    name,
+                    at: Where::QuicSni,
+                    ech: hello.ech,
+                });
+            }
+            finish(conn);
+        }
+        Err(tls::TlsError::Incomplete) if prefix.len() < MAX_CRYPTO_BYTES => {}
+        Err(_) => {
+            stats.hello_errors += 1;
+            finish(conn);
+        }
+    }
+}
+
+/// Keep the connection as a small "done" record; free its buffer.
+fn finish(conn: &mut Conn) {
+    conn.done = true;
+    conn.crypto = Reassembly::default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::quic::build;
+
+    const V1: u32 = 1;
+    const V2: u32 = 0x6b33_43cf;
+    const DCID: &[u8] = b"\x11\x22\x33\x44\x55\x66\x77\x88";
+
+    fn client() -> SocketAddr {
+        "10.0.0.1:50000".parse().unwrap()
+    }
+    fn server() -> SocketAddr {
+        "192.0.2.1:443".parse().unwrap()
+    }
+
+    // ---- a ClientHello handshake message by hand (RFC 8446 §4.1.2, RFC 6066 §3) ----
+
+    /// A ClientHello message (handshake header included) for `sni`, padded by an extra
+    /// extension of `pad` bytes so tests can make it span packets.
+    fn hello(sni: &str, pad: usize) -> Vec<u8> {
+        let mut body = vec![0x03, 0x03];
+        body.extend([0x42; 32]); // random
+        body.push(0); // session id
+        body.extend([0, 2, 0x13, 0x01]); // cipher suites
+        body.extend([1, 0]); // compression
+        let mut exts = Vec::new();
+        let name = sni.as_bytes();
+        let mut list = vec![0];
+        list.extend((name.len() as u16).to_be_bytes());
+        list.extend_from_slice(name);
+        let mut sn = (list.len() as u16).to_be_bytes().to_vec();
+        sn.extend(list);
+        exts.extend(0u16.to_be_bytes());
+        exts.extend((sn.len() as u16).to_be_bytes());
+        exts.extend(sn);
+        // padding extension (RFC 7685)
+        exts.extend(21u16.to_be_bytes());
+        exts.extend((pad as u16).to_be_bytes());
+        exts.extend(vec![0; pad]);
+        body.extend((exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let mut msg = vec![1];
+        msg.extend(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend(body);
+        msg
+    }
+
+    fn run(t: &mut QuicTracker, datagrams: &[Vec<u8>]) -> Vec<Observed> {
+        let mut out = Vec::new();
+        for (i, d) in datagrams.iter().enumerate() {
+            t.on_udp(client(), server(), d, 1_000_000 + i as i64, &mut out);
+        }
+        out
+    }
+
+    fn sni(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::QuicSni,
+            ech: false,
+        }
+    }
+
+    #[test]
+    fn single_initial_reports_the_sni() {
+        let h = hello("example.com", 0);
+        let d = build::initial(V1, DCID, 0, &build::crypto(0, &h), 1162);
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, std::slice::from_ref(&d)), [sni("example.com")]);
+        assert_eq!(t.stats().hellos_parsed, 1);
+        // A retransmission is not reported again, nor decrypted.
+        assert!(run(&mut t, &[d]).is_empty());
+        assert_eq!(t.stats().initials_decrypted, 1);
+    }
+
+    #[test]
+    fn client_hello_split_across_two_initials() {
+        let h = hello("split.example", 1500);
+        let (a, b) = h.split_at(1000);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
+        let p2 = build::initial(V1, DCID, 1, &build::crypto(1000, b), 1162);
+        let mut t = QuicTracker::new();
+        assert!(run(&mut t, std::slice::from_ref(&p1)).is_empty());
+        assert_eq!(
+            run(&mut t, std::slice::from_ref(&p2)),
+            [sni("split.example")]
+        );
+        // Second packet first works as well.
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[p2, p1]), [sni("split.example")]);
+    }
+
+    #[test]
+    fn client_hello_split_across_v2_initials() {
+        let h = hello("v2.example", 1500);
+        let (a, b) = h.split_at(700);
+        let p1 = build::initial(V2, DCID, 0, &build::crypto(0, a), 1162);
+        let p2 = build::initial(V2, DCID, 1, &build::crypto(700, b), 1162);
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[p1, p2]), [sni("v2.example")]);
+    }
+
+    #[test]
+    fn out_of_order_and_overlapping_crypto_frames() {
+        let h = hello("scattered.example", 300);
+        let mut frames = Vec::new();
+        frames.extend(build::crypto(200, &h[200..]));
+        frames.push(0x01); // PING
+        frames.extend(build::crypto(50, &h[50..120]));
+        frames.extend([0, 0, 0]); // PADDING
+        frames.extend(build::crypto(100, &h[100..210])); // overlaps both neighbours
+        frames.extend(build::crypto(0, &h[..60]));
+        let d = build::initial(V1, DCID, 0, &frames, 1162);
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[d]), [sni("scattered.example")]);
+    }
+
+    #[test]
+    fn gap_filled_by_a_later_packet() {
+        let h = hello("gap.example", 2000);
+        let mut f1 = build::crypto(0, &h[..800]);
+        f1.extend(build::crypto(1600, &h[1600..]));
+        let p1 = build::initial(V1, DCID, 0, &f1, 1162);
+        let p2 = build::initial(V1, DCID, 1, &build::crypto(800, &h[800..1600]), 1162);
+        let mut t = QuicTracker::new();
+        assert!(run(&mut t, &[p1]).is_empty());
+        assert_eq!(run(&mut t, &[p2]), [sni("gap.example")]);
+    }
+
+    #[test]
+    fn gap_never_filled_reports_nothing_and_times_out() {
+        let h = hello("gap.example", 100);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(20, &h[20..]), 1162);
+        let mut t = QuicTracker::new();
+        assert!(run(&mut t, &[p1]).is_empty());
+        assert_eq!(t.len(), 1);
+        let mut out = Vec::new();
+        let other: SocketAddr = "10.9.9.9:1".parse().unwrap();
+        t.on_udp(
+            other,
+            server(),
+            b"\xc0",
+            1_000_000 + QUIC_IDLE_TIMEOUT_US + 1,
+            &mut out,
+        );
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.stats().timeouts, 1);
+    }
+
+    #[test]
+    fn overlap_keeps_the_first_copy() {
+        let mut r = Reassembly::default();
+        assert_eq!(r.insert(0, b"hello"), Insert::Stored);
+        assert_eq!(r.insert(3, b"XYZ!"), Insert::Stored);
+        assert_eq!(r.prefix(), b"helloZ!");
+        assert_eq!(r.insert(10, b"later"), Insert::Stored);
+        assert_eq!(r.prefix(), b"helloZ!");
+        assert_eq!(r.insert(5, b"_____"), Insert::Stored);
+        assert_eq!(r.prefix(), b"helloZ!___later");
+        assert_eq!(r.ranges, [(0, 15)]);
+    }
+
+    #[test]
+    fn reassembly_over_the_byte_cap_is_cut() {
+        let mut r = Reassembly::default();
+        assert_eq!(r.insert(MAX_CRYPTO_BYTES as u64, b"x"), Insert::Capped);
+        assert_eq!(r.insert(u64::MAX, b"x"), Insert::Capped);
+        let big = vec![7u8; MAX_CRYPTO_BYTES + 100];
+        assert_eq!(r.insert(0, &big), Insert::Capped);
+        assert_eq!(r.prefix().len(), MAX_CRYPTO_BYTES);
+        assert!(r.buf.len() <= MAX_CRYPTO_BYTES);
+    }
+
+    #[test]
+    fn reassembly_holes_are_capped() {
+        let mut r = Reassembly::default();
+        for i in 0..MAX_CRYPTO_RANGES as u64 {
+            assert_eq!(r.insert(1 + i * 3, b"a"), Insert::Stored);
+        }
+        assert_eq!(r.insert(1000, b"b"), Insert::Capped);
+        // A fragment that joins an existing range is still taken.
+        assert_eq!(r.insert(2, b"c"), Insert::Stored);
+        assert!(r.ranges.len() <= MAX_CRYPTO_RANGES);
+    }
+
+    #[test]
+    fn hello_larger_than_the_cap_is_dropped_as_malformed() {
+        // A handshake header announcing 64 KB, then data up to the cap.
+        let mut msg = vec![1, 0x01, 0x00, 0x00];
+        msg.resize(MAX_CRYPTO_BYTES + 500, 0);
+        let mut t = QuicTracker::new();
+        let mut dgs = Vec::new();
+        for (i, chunk) in msg.chunks(1100).enumerate() {
+            let f = build::crypto((i * 1100) as u64, chunk);
+            dgs.push(build::initial(V1, DCID, i as u32, &f, 1162));
+        }
+        assert!(run(&mut t, &dgs).is_empty());
+        let s = t.stats();
+        assert_eq!(s.hello_errors, 1);
+        assert_eq!(s.hellos_parsed, 0);
+    }
+
+    #[test]
+    fn coalesced_initial_and_zero_rtt_in_one_datagram() {
+        let h = hello("coalesced.example", 0);
+        let mut d = build::initial(V1, DCID, 0, &build::crypto(0, &h), 400);
+        d.extend(build::packet(
+            V1,
+            PacketType::ZeroRtt,
+            DCID,
+            b"0rtt-keys",
+            &[],
+            0,
+            b"\x08\x00\x00",
+            500,
+        ));
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[d]), [sni("coalesced.example")]);
+        let s = t.stats();
+        assert_eq!((s.decrypt_failures, s.malformed), (0, 0));
+    }
+
+    #[test]
+    fn zero_rtt_before_the_initial_in_a_datagram_is_skipped() {
+        let h = hello("second.example", 0);
+        let mut d = build::packet(V1, PacketType::ZeroRtt, DCID, DCID, &[], 0, b"", 50);
+        d.extend(build::initial(V1, DCID, 0, &build::crypto(0, &h), 400));
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[d]), [sni("second.example")]);
+    }
+
+    #[test]
+    fn client_switching_to_the_server_cid_keeps_the_original_keys() {
+        let h = hello("switch.example", 1500);
+        let (a, b) = h.split_at(900);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
+        // After the server's Initial: DCID is the server's CID, keys still from DCID.
+        let p2 = build::packet(
+            V1,
+            PacketType::Initial,
+            b"server-cid",
+            DCID,
+            &[],
+            1,
+            &build::crypto(900, b),
+            1162,
+        );
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[p1, p2]), [sni("switch.example")]);
+        assert_eq!(t.stats().decrypt_failures, 0);
+    }
+
+    #[test]
+    fn new_dcid_after_retry_starts_a_new_connection() {
+        let h = hello("retry.example", 0);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h), 1162);
+        let p2 = build::initial(V1, b"new-dcid-after-retry", 1, &build::crypto(0, &h), 1162);
+        let mut t = QuicTracker::new();
+        assert_eq!(
+            run(&mut t, &[p1, p2]),
+            [sni("retry.example"), sni("retry.example")]
+        );
+        assert_eq!(t.len(), 1);
+        // And when the first connection's hello was incomplete.
+        let h = hello("retry2.example", 1500);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h[..1000]), 1162);
+        let p2 = build::initial(V1, b"retry-dcid", 0, &build::crypto(0, &h[..1000]), 1162);
+        let p3 = build::initial(V1, b"retry-dcid", 1, &build::crypto(1000, &h[1000..]), 1162);
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[p1, p2, p3]), [sni("retry2.example")]);
+    }
+
+    #[test]
+    fn server_initial_on_a_tracked_path_is_ignored() {
+        let h = hello("srv.example", 1500);
+        let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
+        let mut t = QuicTracker::new();
+        run(&mut t, &[p1]);
+        // The server's reply: server keys we never derive; looks like garbage to the client
+        // keys, and must be neither counted nor tracked as a connection.
+        let reply = build::packet(
+            V1,
+            PacketType::Initial,
+            b"cli",
+            b"srv",
+            b"s",
+            0,
+            b"\x01",
+            100,
+        );
+        let mut out = Vec::new();
+        t.on_udp(server(), client(), &reply, 1_000_100, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(t.stats().decrypt_failures, 0);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn table_is_capped_and_evicts_the_oldest() {
+        let h = hello("many.example", 1500);
+        let mut t = QuicTracker::new();
+        let mut out = Vec::new();
+        let p = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
+        for i in 0..(MAX_QUIC_CONNECTIONS + 5) {
+            let c = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000 + i as u16);
+            t.on_udp(c, server(), &p, 1_000_000 + i as i64, &mut out);
+        }
+        assert_eq!(t.len(), MAX_QUIC_CONNECTIONS);
+        assert_eq!(t.stats().evictions, 5);
+        // The first client was evicted; the last one still completes.
+        let rest = build::initial(V1, DCID, 1, &build::crypto(900, &h[900..]), 1162);
+        let last = SocketAddr::new(
+            "10.0.0.1".parse().unwrap(),
+            1000 + MAX_QUIC_CONNECTIONS as u16 + 4,
+        );
+        t.on_udp(last, server(), &rest, 2_000_000, &mut out);
+        assert_eq!(out, [sni("many.example")]);
+        let first = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000);
+        out.clear();
+        t.on_udp(first, server(), &rest, 2_000_001, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn garbage_and_truncated_datagrams_never_panic() {
+        let h = hello("fuzz.example", 1500);
+        let mut d = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
+        d.extend(build::initial(
+            V1,
+            DCID,
+            1,
+            &build::crypto(900, &h[900..]),
+            200,
+        ));
+        let mut t = QuicTracker::new();
+        let mut out = Vec::new();
+        for n in 0..d.len() {
+            t.on_udp(client(), server(), &d[..n], n as i64, &mut out);
+        }
+        let mut x: u64 = 0xdead_beef_cafe_f00d;
+        for i in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut m = d.clone();
+            let at = (x % m.len() as u64) as usize;
+            m[at] ^= (x >> 40) as u8 | 1;
+            let c = SocketAddr::new("10.1.0.1".parse().unwrap(), (i % 50) as u16);
+            t.on_udp(c, server(), &m, 1_000_000 + i, &mut out);
+        }
+        assert!(t.len() <= MAX_QUIC_CONNECTIONS);
+        // Garbage DCID length in a long header.
+        let mut g = d.clone();
+        g[5] = 200;
+        t.on_udp(client(), server(), &g, 5_000_000, &mut out);
+        assert!(t.stats().malformed > 0);
+    }
+}
