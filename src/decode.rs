@@ -1035,7 +1035,7 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etherparse::PacketBuilder;
+    use etherparse::{IpNumber, PacketBuilder};
 
     fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])
@@ -1107,6 +1107,504 @@ mod tests {
             let _ = dispatch_hash(Link::Ethernet, &f[..n]);
             let _ = dispatch_hash(Link::LinuxSll2, &f[..n]);
         }
+    }
+
+    // ---- encapsulations -------------------------------------------------------------------
+
+    const A: [u8; 4] = [192, 0, 2, 1];
+    const B: [u8; 4] = [192, 0, 2, 2];
+    const INNER_A: [u8; 4] = [10, 1, 0, 1];
+    const INNER_B: [u8; 4] = [10, 1, 0, 2];
+
+    fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ether_type.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A bare IPv4 packet with `proto` and `payload`.
+    fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .write(&mut out, IpNumber(proto), payload)
+            .unwrap();
+        out
+    }
+
+    fn ipv6(src: [u8; 16], dst: [u8; 16], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(src, dst, 64)
+            .write(&mut out, IpNumber(proto), payload)
+            .unwrap();
+        out
+    }
+
+    fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    /// The inner packet every tunnel test carries: IPv4/UDP to port 53.
+    fn inner_ip() -> Vec<u8> {
+        udp4(INNER_A, INNER_B, 40000, 53, b"dns")
+    }
+
+    fn assert_inner(p: &Packet<'_>, tunnels: &[Tunnel]) {
+        assert_eq!(p.error, None, "{p:?}");
+        assert_eq!(p.tunnels(), tunnels);
+        let ip = p.ip.unwrap();
+        assert_eq!(ip.src, IpAddr::from(INNER_A));
+        assert_eq!(ip.dst, IpAddr::from(INNER_B));
+        assert_eq!(
+            p.l4,
+            L4::Udp {
+                sport: 40000,
+                dport: 53,
+                payload: b"dns"
+            }
+        );
+    }
+
+    fn vxlan_frame(vni: u32) -> Vec<u8> {
+        let mut v = vec![0x08, 0, 0, 0];
+        v.extend_from_slice(&(vni << 8).to_be_bytes());
+        v.extend_from_slice(&eth(0x0800, &inner_ip()));
+        eth(0x0800, &udp4(A, B, 55555, VXLAN_PORT, &v))
+    }
+
+    #[test]
+    fn vxlan_inner_ethernet_is_decoded_with_its_vni() {
+        let f = vxlan_frame(42);
+        assert_inner(&decode(Link::Ethernet, &f), &[Tunnel::Vxlan { vni: 42 }]);
+        let json = serde_json::to_string(&Tunnel::Vxlan { vni: 42 }).unwrap();
+        assert_eq!(json, r#"{"type":"vxlan","vni":42}"#);
+    }
+
+    #[test]
+    fn udp_on_the_vxlan_port_without_the_i_flag_is_plain_udp() {
+        let f = eth(0x0800, &udp4(A, B, 1, VXLAN_PORT, &[0u8; 40]));
+        let p = decode(Link::Ethernet, &f);
+        assert!(p.tunnels().is_empty());
+        assert!(matches!(
+            p.l4,
+            L4::Udp {
+                dport: VXLAN_PORT,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn geneve_with_options_carries_ethernet_or_ip() {
+        for (proto, inner) in [(0x6558u16, eth(0x0800, &inner_ip())), (0x0800, inner_ip())] {
+            let mut g = vec![0x02, 0x00];
+            g.extend_from_slice(&proto.to_be_bytes());
+            g.extend_from_slice(&[0x00, 0x10, 0x92, 0x00]);
+            g.extend_from_slice(&[0xAA; 8]); // 2 words of options
+            g.extend_from_slice(&inner);
+            let f = eth(0x0800, &udp4(A, B, 47101, GENEVE_PORT, &g));
+            assert_inner(
+                &decode(Link::Ethernet, &f),
+                &[Tunnel::Geneve { vni: 0x1092 }],
+            );
+        }
+    }
+
+    fn gre(flags: u8, version: u8, proto: u16, fields: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut g = vec![flags, version];
+        g.extend_from_slice(&proto.to_be_bytes());
+        g.extend_from_slice(fields);
+        g.extend_from_slice(payload);
+        ipv4(A, B, 47, &g)
+    }
+
+    #[test]
+    fn gre_with_checksum_key_and_sequence_carries_ipv4() {
+        let plain = gre(0, 0, 0x0800, &[], &inner_ip());
+        assert_inner(&decode(Link::Raw, &plain), &[Tunnel::Gre { key: None }]);
+        let fields = [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1];
+        let all = gre(0xB0, 0, 0x0800, &fields, &inner_ip());
+        assert_inner(&decode(Link::Raw, &all), &[Tunnel::Gre { key: Some(7) }]);
+        let json = serde_json::to_string(&Tunnel::Gre { key: Some(7) }).unwrap();
+        assert_eq!(json, r#"{"type":"gre","key":7}"#);
+    }
+
+    #[test]
+    fn gre_transparent_ethernet_bridging_carries_a_frame() {
+        let f = gre(0x20, 0, 0x6558, &[0, 0, 0, 9], &eth(0x0800, &inner_ip()));
+        assert_inner(&decode(Link::Raw, &f), &[Tunnel::Gre { key: Some(9) }]);
+    }
+
+    #[test]
+    fn pptp_enhanced_gre_carries_ppp() {
+        let mut ppp = vec![0xFF, 0x03, 0x00, 0x21];
+        ppp.extend_from_slice(&inner_ip());
+        // version 1, key (payload length 0x0010, call id 0x0BAD), sequence and ack numbers
+        let fields = [0x00, 0x10, 0x0B, 0xAD, 0, 0, 0, 1, 0, 0, 0, 2];
+        let f = gre(0x30, 0x81, 0x880B, &fields, &ppp);
+        assert_inner(&decode(Link::Raw, &f), &[Tunnel::Gre { key: Some(0x0BAD) }]);
+    }
+
+    #[test]
+    fn erspan_types_one_two_and_three_carry_the_mirrored_frame() {
+        let frame = eth(0x0800, &inner_ip());
+        // type I: no sequence number, no ERSPAN header
+        let t1 = gre(0, 0, 0x88BE, &[], &frame);
+        assert_inner(
+            &decode(Link::Raw, &t1),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 0 }],
+        );
+        // type II: sequence number, 8-byte header with session 0x155
+        let mut h2 = vec![0x10, 0x00, 0x01, 0x55, 0, 0, 0, 0];
+        h2.extend_from_slice(&frame);
+        let t2 = gre(0x10, 0, 0x88BE, &[0, 0, 0, 1], &h2);
+        assert_inner(
+            &decode(Link::Raw, &t2),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 0x155 }],
+        );
+        // type III with the optional 8-byte platform sub-header (O flag)
+        let mut h3 = vec![0x20, 0x00, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 0x00, 0x01];
+        h3.extend_from_slice(&[0; 8]);
+        h3.extend_from_slice(&frame);
+        let t3 = gre(0x10, 0, 0x22EB, &[0, 0, 0, 1], &h3);
+        assert_inner(
+            &decode(Link::Raw, &t3),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 7 }],
+        );
+    }
+
+    fn mpls_label(label: u32, bottom: bool) -> [u8; 4] {
+        ((label << 12) | (u32::from(bottom) << 8) | 64).to_be_bytes()
+    }
+
+    #[test]
+    fn mpls_label_stack_then_ip_by_version_nibble() {
+        let mut m = Vec::new();
+        m.extend_from_slice(&mpls_label(16, false));
+        m.extend_from_slice(&mpls_label(17, true));
+        m.extend_from_slice(&inner_ip());
+        let f = eth(0x8847, &m);
+        assert_inner(
+            &decode(Link::Ethernet, &f),
+            &[Tunnel::Mpls { label: 16 }, Tunnel::Mpls { label: 17 }],
+        );
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), {
+            let ip = decode(Link::Ethernet, &f).ip.unwrap();
+            flow_hash(&ip)
+        });
+    }
+
+    #[test]
+    fn mpls_pseudowire_with_control_word_carries_ethernet() {
+        let mut m = mpls_label(100, true).to_vec();
+        m.extend_from_slice(&[0, 0, 0, 0]);
+        m.extend_from_slice(&eth(0x8100, &{
+            let mut v = vec![0x00, 0x05, 0x08, 0x00];
+            v.extend_from_slice(&inner_ip());
+            v
+        }));
+        let f = eth(0x8847, &m);
+        let p = decode(Link::Ethernet, &f);
+        assert_inner(&p, &[Tunnel::Mpls { label: 100 }]);
+        assert_eq!(p.vlans(), &[5]);
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&p.ip.unwrap()));
+    }
+
+    fn pppoe(session: u16, ppp: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x11, 0x00];
+        v.extend_from_slice(&session.to_be_bytes());
+        v.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+        v.extend_from_slice(ppp);
+        eth(0x8864, &v)
+    }
+
+    #[test]
+    fn pppoe_session_with_full_and_compressed_protocol_field() {
+        for proto in [&[0x00, 0x21][..], &[0x21][..]] {
+            let mut ppp = proto.to_vec();
+            ppp.extend_from_slice(&inner_ip());
+            let f = pppoe(0x1234, &ppp);
+            let p = decode(Link::Ethernet, &f);
+            assert_inner(&p, &[Tunnel::Pppoe { session: 0x1234 }]);
+            assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&p.ip.unwrap()));
+        }
+        let mut ppp6 = vec![0x00, 0x57];
+        ppp6.extend_from_slice(&udp6([1; 16], [2; 16], 1, 2, b"x"));
+        let f6 = pppoe(1, &ppp6);
+        let p = decode(Link::Ethernet, &f6);
+        assert_eq!(p.ip.unwrap().src, IpAddr::from([1u8; 16]));
+        // LCP is control traffic: no IP, no error
+        let lcp_frame = pppoe(1, &[0xC0, 0x21, 1, 1, 0, 4]);
+        let lcp = decode(Link::Ethernet, &lcp_frame);
+        assert_eq!((lcp.ip, lcp.error), (None, None));
+    }
+
+    #[test]
+    fn teredo_ipv6_with_and_without_indicators_on_either_port() {
+        let inner6 = udp6([0x20; 16], [0x26; 16], 40000, 53, b"dns");
+        let mut origin = vec![0x00, 0x00, 0x0D, 0xDE, 1, 2, 3, 4];
+        origin.extend_from_slice(&inner6);
+        let mut auth = vec![0x00, 0x01, 2, 1, 0xAA, 0xBB, 0xCC];
+        auth.extend_from_slice(&[7; 8]);
+        auth.push(0);
+        auth.extend_from_slice(&origin);
+        for (sport, dport, payload) in [
+            (TEREDO_PORT, 50000, &inner6),
+            (50000, TEREDO_PORT, &origin),
+            (TEREDO_PORT, 50000, &auth),
+        ] {
+            let f = eth(0x0800, &udp4(A, B, sport, dport, payload));
+            let p = decode(Link::Ethernet, &f);
+            assert_eq!(p.tunnels(), &[Tunnel::Teredo]);
+            assert_eq!(p.ip.unwrap().dst, IpAddr::from([0x26u8; 16]));
+            assert!(matches!(p.l4, L4::Udp { dport: 53, .. }));
+        }
+        // a non-IPv6 payload on the Teredo port is ordinary UDP
+        let f = eth(0x0800, &udp4(A, B, TEREDO_PORT, 1, b"hello"));
+        let p = decode(Link::Ethernet, &f);
+        assert!(p.tunnels().is_empty());
+        assert!(matches!(
+            p.l4,
+            L4::Udp {
+                sport: TEREDO_PORT,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ip_in_ip_six_in_four_four_in_six_and_six_in_six() {
+        let ipip = ipv4(A, B, 4, &inner_ip());
+        assert_inner(&decode(Link::Raw, &ipip), &[Tunnel::IpIp]);
+        let four_in_six = ipv6([1; 16], [2; 16], 4, &inner_ip());
+        assert_inner(&decode(Link::Raw, &four_in_six), &[Tunnel::FourIn6]);
+        let inner6 = udp6([0x20; 16], [0x26; 16], 1, 2, b"x");
+        let six_in_four = decode(Link::Raw, &ipv4(A, B, 41, &inner6))
+            .tunnels()
+            .to_vec();
+        assert_eq!(six_in_four, [Tunnel::SixIn4]);
+        let six_in_six = ipv6([1; 16], [2; 16], 41, &inner6);
+        let p = decode(Link::Raw, &six_in_six);
+        assert_eq!(p.tunnels(), &[Tunnel::SixIn6]);
+        assert_eq!(p.ip.unwrap().src, IpAddr::from([0x20u8; 16]));
+        let json: Vec<String> = [Tunnel::IpIp, Tunnel::SixIn4, Tunnel::Teredo]
+            .iter()
+            .map(|t| serde_json::to_string(t).unwrap())
+            .collect();
+        assert_eq!(
+            json,
+            [
+                r#"{"type":"ipip"}"#,
+                r#"{"type":"6in4"}"#,
+                r#"{"type":"teredo"}"#
+            ]
+        );
+    }
+
+    fn nflog(ip: &[u8], little_endian: bool) -> Vec<u8> {
+        let tlv = |typ: u16, value: &[u8]| {
+            let len = (4 + value.len()) as u16;
+            let mut t = Vec::new();
+            if little_endian {
+                t.extend_from_slice(&len.to_le_bytes());
+                t.extend_from_slice(&typ.to_le_bytes());
+            } else {
+                t.extend_from_slice(&len.to_be_bytes());
+                t.extend_from_slice(&typ.to_be_bytes());
+            }
+            t.extend_from_slice(value);
+            while t.len() % 4 != 0 {
+                t.push(0);
+            }
+            t
+        };
+        let mut f = vec![2, 0, 0, 42];
+        f.extend_from_slice(&tlv(1, &[8, 0, 1, 0]));
+        f.extend_from_slice(&tlv(10, b"prefix\0"));
+        f.extend_from_slice(&tlv(NFULA_PAYLOAD, ip));
+        f
+    }
+
+    #[test]
+    fn nflog_payload_tlv_in_either_byte_order() {
+        for le in [true, false] {
+            let f = nflog(&inner_ip(), le);
+            let p = decode(Link::from_dlt(239), &f);
+            assert_inner(&p, &[]);
+            assert_eq!(dispatch_hash(Link::Nflog, &f), flow_hash(&p.ip.unwrap()));
+        }
+    }
+
+    #[test]
+    fn hundred_nested_ip_in_ip_headers_stop_at_the_bound() {
+        let mut pkt = inner_ip();
+        for _ in 0..100 {
+            pkt = ipv4(A, B, 4, &pkt);
+        }
+        let p = decode(Link::Raw, &pkt);
+        assert_eq!(p.error, Some(Layer::Encapsulation));
+        assert_eq!(p.tunnels().len(), MAX_ENCAP_DEPTH);
+        assert_eq!(p.l4, L4::None);
+    }
+
+    #[test]
+    fn deep_mpls_stack_and_many_vlan_tags_stop_without_panic() {
+        let mut m = Vec::new();
+        for l in 0..200 {
+            m.extend_from_slice(&mpls_label(l, false));
+        }
+        let f = eth(0x8847, &m);
+        let p = decode(Link::Ethernet, &f);
+        assert_eq!(p.error, Some(Layer::Encapsulation));
+        let mut v = Vec::new();
+        for _ in 0..200 {
+            v.extend_from_slice(&[0, 1, 0x81, 0x00]);
+        }
+        let f = eth(0x8100, &v);
+        let p = decode(Link::Ethernet, &f);
+        assert_eq!(p.vlans().len(), MAX_VLANS);
+        assert!(p.error.is_some());
+    }
+
+    #[test]
+    fn dispatch_hashes_the_outer_addresses_of_a_tunnel() {
+        let f = vxlan_frame(7);
+        let outer = Ip {
+            src: IpAddr::from(A),
+            dst: IpAddr::from(B),
+            proto: 0,
+        };
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&outer));
+    }
+
+    fn all_tunnel_frames() -> Vec<(Link, Vec<u8>)> {
+        let mut ppp = vec![0x21];
+        ppp.extend_from_slice(&inner_ip());
+        let mut m = mpls_label(3, true).to_vec();
+        m.extend_from_slice(&inner_ip());
+        let mut h2 = vec![0x10, 0x00, 0x01, 0x55, 0, 0, 0, 0];
+        h2.extend_from_slice(&eth(0x0800, &inner_ip()));
+        let mut teredo = vec![0x00, 0x00, 0x0D, 0xDE, 1, 2, 3, 4];
+        teredo.extend_from_slice(&udp6([0x20; 16], [0x26; 16], 1, 53, b"q"));
+        vec![
+            (Link::Ethernet, vxlan_frame(42)),
+            (Link::Ethernet, pppoe(9, &ppp)),
+            (Link::Ethernet, eth(0x8847, &m)),
+            (Link::Raw, gre(0x10, 0, 0x88BE, &[0, 0, 0, 1], &h2)),
+            (Link::Raw, gre(0xB0, 0, 0x0800, &[0; 12], &inner_ip())),
+            (
+                Link::Raw,
+                ipv4(A, B, 4, &ipv6([1; 16], [2; 16], 4, &inner_ip())),
+            ),
+            (Link::Ethernet, eth(0x0800, &udp4(A, B, 3544, 1, &teredo))),
+            (Link::Nflog, nflog(&inner_ip(), true)),
+        ]
+    }
+
+    #[test]
+    fn tunnel_frames_truncated_at_every_length_never_panic() {
+        for (link, f) in all_tunnel_frames() {
+            for n in 0..f.len() {
+                let p = decode(link, &f[..n]);
+                assert!(p.tunnels().len() <= MAX_ENCAP_DEPTH);
+                let _ = dispatch_hash(link, &f[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn tunnel_frames_with_random_flips_never_panic() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (link, f) in all_tunnel_frames() {
+            for _ in 0..2000 {
+                let mut g = f.clone();
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() % g.len() as u64) as usize;
+                    g[i] ^= 1 << (next() % 8);
+                }
+                let cut = g.len() - (next() % 8) as usize;
+                let p = decode(link, &g[..cut]);
+                if let Some(fr) = p.frag {
+                    let _ = resume(&p, fr.proto, fr.data);
+                }
+                let _ = dispatch_hash(link, &g);
+            }
+        }
+    }
+
+    // ---- fragments ------------------------------------------------------------------------
+
+    #[test]
+    fn ipv4_fragment_stops_decoding_and_resume_continues_from_the_payload() {
+        let whole = inner_ip();
+        let l4 = &whole[20..];
+        // first fragment: 8 bytes of the UDP datagram, more fragments
+        let mut h = etherparse::Ipv4Header::new(8, 64, IpNumber::UDP, A, B).unwrap();
+        h.identification = 0x4242;
+        h.more_fragments = true;
+        let mut f = Vec::new();
+        h.write(&mut f).unwrap();
+        f.extend_from_slice(&l4[..8]);
+        let p = decode(Link::Raw, &f);
+        let fr = p.frag.unwrap();
+        assert_eq!((fr.id, fr.offset, fr.more, fr.proto), (0x4242, 0, true, 17));
+        assert_eq!(fr.data, &l4[..8]);
+        assert_eq!(p.l4, L4::None);
+        let q = resume(&p, 17, l4);
+        assert!(matches!(
+            q.l4,
+            L4::Udp {
+                dport: 53,
+                payload: b"dns",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ipv6_fragment_header_is_found_after_other_extension_headers() {
+        // hop-by-hop (8 bytes) then Fragment header (offset 16, M=1, id 0xA5D33A2D) then data
+        let mut ext = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        ext.extend_from_slice(&[17, 0, 0x00, 0x11, 0xA5, 0xD3, 0x3A, 0x2D]);
+        ext.extend_from_slice(&[0xEE; 16]);
+        let h = etherparse::Ipv6Header {
+            payload_length: ext.len() as u16,
+            next_header: IpNumber(0),
+            hop_limit: 64,
+            source: [1; 16],
+            destination: [2; 16],
+            ..Default::default()
+        };
+        let mut f = Vec::new();
+        h.write(&mut f).unwrap();
+        f.extend_from_slice(&ext);
+        let p = decode(Link::Raw, &f);
+        let fr = p.frag.unwrap();
+        assert_eq!(
+            (fr.id, fr.offset, fr.more, fr.proto, fr.data.len()),
+            (0xA5D3_3A2D, 16, true, 17, 16)
+        );
+        assert_eq!(fr.src, IpAddr::from([1u8; 16]));
     }
 
     #[test]

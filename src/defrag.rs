@@ -342,3 +342,201 @@ fn copy(buf: &mut [u8], f: &Fragment<'_>, start: usize, from: u32, to: u32) {
         dst.copy_from_slice(src);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC4: [u8; 4] = [10, 0, 0, 1];
+    const DST4: [u8; 4] = [10, 0, 0, 2];
+
+    fn frag(v6: bool, id: u32, offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
+        let (src, dst) = if v6 {
+            (IpAddr::from([1u8; 16]), IpAddr::from([2u8; 16]))
+        } else {
+            (IpAddr::from(SRC4), IpAddr::from(DST4))
+        };
+        Fragment {
+            src,
+            dst,
+            id,
+            proto: 17,
+            offset,
+            more,
+            data,
+        }
+    }
+
+    fn payload(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    /// Split `p` into fragments of `size` bytes (a multiple of 8).
+    fn split(v6: bool, id: u32, p: &[u8], size: usize) -> Vec<Fragment<'_>> {
+        p.chunks(size)
+            .enumerate()
+            .map(|(i, c)| frag(v6, id, (i * size) as u32, (i + 1) * size < p.len(), c))
+            .collect()
+    }
+
+    #[test]
+    fn fragments_in_order_reassemble() {
+        for v6 in [false, true] {
+            let p = payload(1000);
+            let mut d = Defrag::new();
+            let frags = split(v6, 7, &p, 296);
+            let (last, rest) = frags.split_last().unwrap();
+            for f in rest {
+                assert_eq!(d.push(f, 0), None);
+            }
+            let r = d.push(last, 0).unwrap();
+            assert_eq!((r.proto, r.payload), (17, p));
+            assert_eq!(d.stats.reassembled, 1);
+            assert!(d.is_empty());
+            assert_eq!(d.bytes(), 0);
+        }
+    }
+
+    #[test]
+    fn fragments_in_reverse_order_reassemble() {
+        for v6 in [false, true] {
+            let p = payload(777);
+            let mut d = Defrag::new();
+            let frags = split(v6, 9, &p, 104);
+            let mut out = None;
+            for f in frags.iter().rev() {
+                assert!(out.is_none());
+                out = d.push(f, 0);
+            }
+            assert_eq!(out.unwrap().payload, p);
+        }
+    }
+
+    #[test]
+    fn ipv4_overlap_keeps_the_first_bytes() {
+        let mut d = Defrag::new();
+        let first = [0xAAu8; 16];
+        let later = [0xBBu8; 16];
+        assert_eq!(d.push(&frag(false, 1, 0, true, &first), 0), None);
+        // overlaps bytes 8..16 and brings 16..24, and is the last
+        let r = d.push(&frag(false, 1, 8, false, &later), 0).unwrap();
+        assert_eq!(&r.payload[..16], &first);
+        assert_eq!(&r.payload[16..], &later[8..]);
+        assert_eq!(d.stats.overlaps, 1);
+    }
+
+    #[test]
+    fn ipv6_overlap_discards_the_datagram_but_an_exact_duplicate_does_not() {
+        let mut d = Defrag::new();
+        let a = [1u8; 16];
+        assert_eq!(d.push(&frag(true, 5, 0, true, &a), 0), None);
+        assert_eq!(d.push(&frag(true, 5, 0, true, &a), 0), None);
+        assert_eq!(d.stats.overlaps, 0);
+        let r = d.push(&frag(true, 5, 16, false, &[2; 4]), 0).unwrap();
+        assert_eq!(r.payload.len(), 20);
+
+        assert_eq!(d.push(&frag(true, 6, 0, true, &a), 0), None);
+        assert_eq!(d.push(&frag(true, 6, 8, true, &a), 0), None);
+        assert_eq!(d.stats.overlaps, 1);
+        // the rest arrives, but the datagram was discarded (RFC 5722)
+        assert_eq!(d.push(&frag(true, 6, 24, false, &[3; 8]), 0), None);
+        assert_eq!(d.bytes(), 0);
+    }
+
+    #[test]
+    fn missing_fragment_times_out_by_packet_time() {
+        let mut d = Defrag::new();
+        let p = payload(64);
+        let frags = split(false, 3, &p, 16);
+        d.push(&frags[0], 1_000_000);
+        d.push(&frags[1], 2_000_000);
+        assert_eq!(d.len(), 1);
+        // frags[2] never comes; a later unrelated fragment expires the datagram
+        d.push(
+            &frag(false, 99, 0, true, &[0; 8]),
+            1_000_000 + FRAG_TIMEOUT_US + 1,
+        );
+        assert_eq!(d.stats.timeouts, 1);
+        // the late last fragment starts a new datagram that cannot complete
+        assert_eq!(d.push(&frags[3], 40_000_000), None);
+        d.finish();
+        assert_eq!(d.stats.pending, 2);
+    }
+
+    #[test]
+    fn datagram_cap_evicts_the_oldest() {
+        let mut d = Defrag::new();
+        for id in 0..(MAX_FRAG_DATAGRAMS as u32 + 10) {
+            d.push(&frag(false, id, 0, true, &[0; 8]), 0);
+        }
+        assert_eq!(d.len(), MAX_FRAG_DATAGRAMS);
+        assert_eq!(d.stats.evictions, 10);
+        // the oldest (id 0) is gone: its last fragment does not complete it
+        assert_eq!(d.push(&frag(false, 0, 8, false, &[0; 8]), 0), None);
+        // a recent one completes
+        let last = MAX_FRAG_DATAGRAMS as u32 + 9;
+        assert!(d.push(&frag(false, last, 8, false, &[0; 8]), 0).is_some());
+    }
+
+    #[test]
+    fn byte_cap_evicts_and_is_never_exceeded() {
+        let mut d = Defrag::new();
+        // each datagram's last fragment claims the whole 65,528-byte range
+        for id in 0..200 {
+            d.push(&frag(false, id, 65_520, true, &[0; 8]), 0);
+            assert!(d.bytes() <= MAX_FRAG_BYTES);
+        }
+        assert!(d.stats.evictions > 0);
+    }
+
+    #[test]
+    fn fragments_beyond_the_limits_are_refused() {
+        let mut d = Defrag::new();
+        // beyond 65,535
+        assert_eq!(d.push(&frag(false, 1, 65_528, false, &[0; 16]), 0), None);
+        // not a multiple of 8 before the last
+        assert_eq!(d.push(&frag(false, 2, 0, true, &[0; 7]), 0), None);
+        // empty
+        assert_eq!(d.push(&frag(false, 3, 0, true, &[]), 0), None);
+        // data beyond the end fixed by the last fragment
+        d.push(&frag(false, 4, 8, false, &[0; 8]), 0);
+        assert_eq!(d.push(&frag(false, 4, 16, true, &[0; 8]), 0), None);
+        assert_eq!(d.stats.invalid, 4);
+    }
+
+    #[test]
+    fn too_many_fragments_drop_the_datagram() {
+        let mut d = Defrag::new();
+        for i in 0..=MAX_FRAGS_PER_DATAGRAM as u32 {
+            d.push(&frag(false, 1, i * 8, true, &[0; 8]), 0);
+        }
+        assert_eq!(d.stats.invalid, 1);
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn random_fragment_streams_never_panic_and_respect_the_caps() {
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let data = payload(2048);
+        let mut d = Defrag::new();
+        for i in 0..50_000i64 {
+            let off = (next() % 70_000) as u32 & !7;
+            let len = (next() % 2048) as usize;
+            let f = Fragment {
+                id: (next() % 64) as u32,
+                ..frag(next() % 2 == 0, 0, off, next() % 4 != 0, &data[..len])
+            };
+            if let Some(r) = d.push(&f, i * 1000) {
+                assert!(r.payload.len() <= MAX_DATAGRAM_LEN);
+            }
+            assert!(d.bytes() <= MAX_FRAG_BYTES);
+            assert!(d.len() <= MAX_FRAG_DATAGRAMS);
+        }
+    }
+}
