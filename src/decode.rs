@@ -248,6 +248,10 @@ mod ethertype {
     /// ERSPAN type I/II (draft-foschiano-erspan §4.1) and type III (§4.3).
     pub const ERSPAN_2: u16 = 0x88BE;
     pub const ERSPAN_3: u16 = 0x22EB;
+    /// Cisco MetaData (TrustSec SGT tag) on Ethernet: version, length, option, SGT, then an
+    /// EtherType, 8 bytes as Wireshark's packet-cmd.c reads it (inside GRE the order differs,
+    /// see [`Decoder::gre`]); tcpdump's various_gre.pcap has it.
+    pub const CISCO_CMD: u16 = 0x8909;
 }
 
 /// PPP protocol numbers (RFC 1332 IPCP, RFC 5072 IPV6CP).
@@ -452,6 +456,10 @@ impl<'a> Decoder<'a> {
             t::PPP => Step::Ppp(d),
             t::ERSPAN_2 => self.erspan(2, d),
             t::ERSPAN_3 => self.erspan(3, d),
+            t::CISCO_CMD => match d.get(6..8) {
+                Some(e) => Step::EtherType(u16::from_be_bytes([e[0], e[1]]), &d[8..]),
+                None => self.fail(Layer::Link),
+            },
             // ARP, LLDP, STP, ...: no IP here; not an error.
             _ => Step::Done,
         }
@@ -765,6 +773,12 @@ impl<'a> Decoder<'a> {
         match proto {
             // ERSPAN type I is 0x88BE without the sequence number (draft-foschiano-erspan §4.1)
             ethertype::ERSPAN_2 if !s => self.erspan(1, rest),
+            // In GRE the Cisco MetaData header puts the EtherType first, then version, length,
+            // option and SGT (Wireshark's dissect_cmd_gre): 8 bytes.
+            ethertype::CISCO_CMD => match rest.get(..8) {
+                Some(c) => Step::EtherType(u16::from_be_bytes([c[0], c[1]]), &rest[8..]),
+                None => self.fail(Layer::Network),
+            },
             _ => Step::EtherType(proto, rest),
         }
     }
@@ -956,6 +970,10 @@ fn ip_start(link: Link, frame: &[u8]) -> Option<&[u8]> {
             t::VLAN | t::QINQ | t::QINQ_OLD => {
                 et = be16(rest, 2)?;
                 rest = rest.get(4..)?;
+            }
+            t::CISCO_CMD => {
+                et = be16(rest, 6)?;
+                rest = rest.get(8..)?;
             }
             t::MPLS_UC | t::MPLS_MC => {
                 let bottom = rest.get(2)? & 1 == 1;
