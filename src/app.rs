@@ -289,6 +289,20 @@ fn print_summary(
     );
     let _ = writeln!(
         s,
+        "  decode errors: encapsulation too deep {}",
+        w.errors_encap
+    );
+    for (k, v) in &w.tunnels {
+        let _ = writeln!(s, "  tunnel {k}: {v}");
+    }
+    let d = &w.defrag;
+    let _ = writeln!(
+        s,
+        "  defrag: fragments {} reassembled {} timeouts {} evictions {} overlaps {} invalid {} pending {}",
+        d.fragments, d.reassembled, d.timeouts, d.evictions, d.overlaps, d.invalid, d.pending
+    );
+    let _ = writeln!(
+        s,
         "  matches {}  events {}  duplicates {}  dedup_resets {}",
         w.matches, w.events, w.duplicates, w.dedup_resets
     );

@@ -1,11 +1,32 @@
 //! Link, network and transport layers: a captured frame in, addresses, ports and the transport
-//! payload out. This is the only code that knows the layering. Slicing is done by `etherparse`
-//! in its lax mode, so a truncated packet still yields what it has (addresses from an IP header
-//! whose payload was cut by the snaplen, for instance).
+//! payload out. This is the only code that knows the layering.
+//!
+//! Decoding walks the frame one header at a time with `etherparse`'s per-header slices (Ethernet
+//! II, 802.1Q/802.1ad tags, IPv4/IPv6 with extension headers, UDP, TCP, ICMP) and small checked
+//! readers of its own for the encapsulations etherparse does not know: MPLS label stacks, PPPoE
+//! sessions, GRE (with ERSPAN II/III), VXLAN, Geneve, Teredo, IP-in-IP / 6in4 / 4in6 and the
+//! NFLOG link type. Every read goes through `slice::get`, so no input can make a reader panic.
+//!
+//! Observables come from the innermost IP packet: [`Packet::ip`] and [`Packet::l4`] describe it,
+//! while [`Packet::tunnels`] lists the encapsulations around it, outermost first. Nesting is
+//! bounded by [`MAX_ENCAP_DEPTH`]; a frame nested deeper stops there with
+//! [`Layer::Encapsulation`].
+//!
+//! An IP fragment (at any depth) stops decoding: [`Packet::frag`] carries what the reassembler
+//! ([`crate::defrag`]) needs, and once a datagram is whole [`resume`] continues from its payload
+//! with the same surrounding context, so a fragmented outer IPv4 packet carrying VXLAN is decoded
+//! through to the inner flow.
+//!
+//! Decoding is lax where it helps: a packet cut by the snaplen still yields what it has
+//! (addresses from an IP header whose payload was cut, for instance). Nothing here allocates.
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{
+    Ethernet2HeaderSlice, Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionsSlice, LaxIpSlice,
+    SingleVlanHeaderSlice, TcpSlice, UdpSlice,
+};
+use serde::Serialize;
 
 /// Link-layer header types iocd decodes, from the DLT value libpcap reports for a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +44,9 @@ pub enum Link {
     LinuxSll,
     /// Linux cooked capture v2: 20-byte header, protocol at offset 0.
     LinuxSll2,
+    /// Linux netfilter log (LINKTYPE_NFLOG 239): a 4-byte header, then TLVs, one of which
+    /// (NFULA_PAYLOAD) holds the IP packet.
+    Nflog,
     /// Anything else: counted, not decoded.
     Unsupported(i32),
 }
@@ -39,6 +63,7 @@ impl Link {
             113 => Link::LinuxSll,
             228 => Link::Ipv4,
             229 => Link::Ipv6,
+            239 => Link::Nflog,
             276 => Link::LinuxSll2,
             other => Link::Unsupported(other),
         }
@@ -55,6 +80,7 @@ impl Link {
             Link::Ipv6 => "ipv6".into(),
             Link::LinuxSll => "linux_sll".into(),
             Link::LinuxSll2 => "linux_sll2".into(),
+            Link::Nflog => "nflog".into(),
             Link::Unsupported(d) => format!("unsupported_dlt_{d}"),
         }
     }
@@ -66,12 +92,14 @@ pub enum Layer {
     Link,
     Network,
     Transport,
+    /// More than [`MAX_ENCAP_DEPTH`] encapsulations (or [`MAX_DECODE_STEPS`] headers).
+    Encapsulation,
 }
 
 /// The transport layer of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L4<'a> {
-    /// No transport header was decoded (a non-first fragment, an unknown protocol, or an error).
+    /// No transport header was decoded (a fragment, an unknown protocol, or an error).
     None,
     Tcp {
         sport: u16,
@@ -96,33 +124,180 @@ pub struct Ip {
     pub proto: u8,
 }
 
-/// Most VLAN tags recorded per packet (QinQ is two; etherparse walks up to three).
-pub const MAX_VLANS: usize = LaxSlicedPacket::LINK_EXTS_CAP;
+/// One encapsulation around the innermost packet, as the event's `flow.tunnel` array shows it:
+/// `{"type":"vxlan","vni":42}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Tunnel {
+    /// VXLAN (RFC 7348), UDP port 4789.
+    Vxlan { vni: u32 },
+    /// Geneve (RFC 8926), UDP port 6081.
+    Geneve { vni: u32 },
+    /// GRE (RFC 2784, RFC 2890 key); for the PPTP variant (version 1, RFC 2637 §4.1) the key is
+    /// the call ID.
+    Gre {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<u32>,
+    },
+    /// ERSPAN type I, II or III inside GRE; type I has no header and reports session 0.
+    Erspan { session: u16 },
+    /// One MPLS label stack entry (RFC 3032); a stack gives one entry per label.
+    Mpls { label: u32 },
+    /// PPPoE session stage (RFC 2516).
+    Pppoe { session: u16 },
+    /// Teredo (RFC 4380): IPv6 in UDP/IPv4, port 3544.
+    Teredo,
+    /// IPv4 in IPv4 (RFC 2003, protocol 4).
+    #[serde(rename = "ipip")]
+    IpIp,
+    /// IPv6 in IPv4 (RFC 4213, protocol 41).
+    #[serde(rename = "6in4")]
+    SixIn4,
+    /// IPv4 in IPv6 (RFC 2473, next header 4).
+    #[serde(rename = "4in6")]
+    FourIn6,
+    /// IPv6 in IPv6 (RFC 2473, next header 41).
+    #[serde(rename = "6in6")]
+    SixIn6,
+}
+
+impl Tunnel {
+    /// Every kind's name, in [`Tunnel::index`] order (for counters).
+    pub const KINDS: [&'static str; 11] = [
+        "vxlan", "geneve", "gre", "erspan", "mpls", "pppoe", "teredo", "ipip", "6in4", "4in6",
+        "6in6",
+    ];
+
+    /// Position of this kind in [`Tunnel::KINDS`].
+    pub fn index(self) -> usize {
+        match self {
+            Tunnel::Vxlan { .. } => 0,
+            Tunnel::Geneve { .. } => 1,
+            Tunnel::Gre { .. } => 2,
+            Tunnel::Erspan { .. } => 3,
+            Tunnel::Mpls { .. } => 4,
+            Tunnel::Pppoe { .. } => 5,
+            Tunnel::Teredo => 6,
+            Tunnel::IpIp => 7,
+            Tunnel::SixIn4 => 8,
+            Tunnel::FourIn6 => 9,
+            Tunnel::SixIn6 => 10,
+        }
+    }
+}
+
+/// An IP fragment: where decoding stopped, and what reassembly needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// Identification: 16 bits in IPv4 (RFC 791 §3.1), 32 in the IPv6 Fragment header
+    /// (RFC 8200 §4.5).
+    pub id: u32,
+    /// IPv4 protocol, or the Next Header of the IPv6 Fragment header.
+    pub proto: u8,
+    /// Position of `data` in the original payload, in bytes.
+    pub offset: u32,
+    /// More Fragments flag.
+    pub more: bool,
+    /// The fragment's share of the payload (everything after the IPv4 header or the IPv6
+    /// Fragment header, up to the packet's stated length).
+    pub data: &'a [u8],
+}
+
+/// Most encapsulations around the innermost packet. Real deployments nest two or three
+/// (MPLS over VLAN carrying a GRE tunnel, VXLAN carrying QinQ); eight leaves room for label
+/// stacks while bounding the work an adversarial frame can ask for (issue: "bounded nesting").
+pub const MAX_ENCAP_DEPTH: usize = 8;
+
+/// Most VLAN tags recorded per packet (QinQ is two; three leaves room for a tag inside a tunnel).
+pub const MAX_VLANS: usize = 3;
+
+/// Most headers walked per frame, tags and tunnels included: a backstop for the loop in
+/// [`Decoder::run`]; a legitimate frame at [`MAX_ENCAP_DEPTH`] needs about 40.
+pub const MAX_DECODE_STEPS: usize = 64;
+
+/// Most IPv6 extension headers walked looking for the Fragment header. RFC 8200 §4.1 orders at
+/// most six kinds, each once (destination options twice); more is an evasion attempt.
+const MAX_IPV6_EXT_HEADERS: usize = 8;
+
+/// VXLAN's IANA port (RFC 7348 §5).
+const VXLAN_PORT: u16 = 4789;
+/// Geneve's IANA port (RFC 8926 §3.3).
+const GENEVE_PORT: u16 = 6081;
+/// Teredo's IANA port (RFC 4380 §4); servers listen on it, clients use any port.
+const TEREDO_PORT: u16 = 3544;
+
+/// EtherTypes (IEEE registry; the RFC that defines the use is named on each).
+mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const IPV6: u16 = 0x86DD;
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88A8;
+    /// Pre-standard QinQ S-tag still sent by some switches.
+    pub const QINQ_OLD: u16 = 0x9100;
+    /// MPLS unicast and multicast (RFC 3032 §5, RFC 5332).
+    pub const MPLS_UC: u16 = 0x8847;
+    pub const MPLS_MC: u16 = 0x8848;
+    /// PPPoE session stage (RFC 2516 §4).
+    pub const PPPOE_SESSION: u16 = 0x8864;
+    /// Transparent Ethernet bridging, an Ethernet frame inside GRE or Geneve (RFC 1701).
+    pub const TEB: u16 = 0x6558;
+    /// PPP inside GRE (PPTP, RFC 2637 §4.1).
+    pub const PPP: u16 = 0x880B;
+    /// ERSPAN type I/II (draft-foschiano-erspan §4.1) and type III (§4.3).
+    pub const ERSPAN_2: u16 = 0x88BE;
+    pub const ERSPAN_3: u16 = 0x22EB;
+    /// Cisco MetaData (TrustSec SGT tag) on Ethernet: version, length, option, SGT, then an
+    /// EtherType, 8 bytes as Wireshark's packet-cmd.c reads it (inside GRE the order differs,
+    /// see [`Decoder::gre`]); tcpdump's various_gre.pcap has it.
+    pub const CISCO_CMD: u16 = 0x8909;
+}
+
+/// PPP protocol numbers (RFC 1332 IPCP, RFC 5072 IPV6CP).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+
+/// NFLOG attribute type of the packet payload (linux/netfilter/nfnetlink_log.h NFULA_PAYLOAD).
+const NFULA_PAYLOAD: u16 = 9;
 
 /// One decoded packet, borrowing from the frame.
 #[derive(Debug, Clone, Copy)]
 pub struct Packet<'a> {
     vlans: [u16; MAX_VLANS],
     n_vlans: u8,
-    /// The IP header, if the frame carries IPv4 or IPv6.
+    tunnels: [Tunnel; MAX_ENCAP_DEPTH],
+    n_tunnels: u8,
+    /// The innermost IP header (or the one that is a fragment), if the frame carries IP.
     pub ip: Option<Ip>,
+    /// The innermost transport layer.
     pub l4: L4<'a>,
+    /// Set when the IP layer in `ip` is a fragment: decoding stopped there.
+    pub frag: Option<Fragment<'a>>,
     /// Where decoding stopped early, if it did; what came before is still valid.
     pub error: Option<Layer>,
 }
 
 impl Packet<'_> {
-    /// VLAN ids, outermost first.
+    /// VLAN ids, outermost first (tags inside a tunnel follow those outside it).
     pub fn vlans(&self) -> &[u16] {
-        &self.vlans[..usize::from(self.n_vlans)]
+        &self.vlans[..usize::from(self.n_vlans).min(MAX_VLANS)]
+    }
+
+    /// Encapsulations around the innermost packet, outermost first.
+    pub fn tunnels(&self) -> &[Tunnel] {
+        &self.tunnels[..usize::from(self.n_tunnels).min(MAX_ENCAP_DEPTH)]
     }
 
     fn empty(error: Option<Layer>) -> Self {
         Packet {
             vlans: [0; MAX_VLANS],
             n_vlans: 0,
+            tunnels: [Tunnel::Teredo; MAX_ENCAP_DEPTH],
+            n_tunnels: 0,
             ip: None,
             l4: L4::None,
+            frag: None,
             error,
         }
     }
@@ -131,20 +306,564 @@ impl Packet<'_> {
 /// Decode a frame of link type `link`. Never panics; what cannot be decoded is reported in
 /// [`Packet::error`].
 pub fn decode(link: Link, frame: &[u8]) -> Packet<'_> {
-    let sliced = match link {
-        Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok(),
-        Link::Raw | Link::Ipv4 | Link::Ipv6 => LaxSlicedPacket::from_ip(frame).ok(),
-        Link::Null | Link::Loop => {
-            null_payload(link, frame).and_then(|p| LaxSlicedPacket::from_ip(p).ok())
-        }
-        Link::LinuxSll => cooked(frame, 16, 14),
-        Link::LinuxSll2 => cooked(frame, 20, 0),
-        Link::Unsupported(_) => None,
+    let first = match link {
+        Link::Ethernet => Step::Ether(frame),
+        Link::Raw | Link::Ipv4 | Link::Ipv6 => Step::Ip(frame),
+        Link::Null | Link::Loop => match null_payload(link, frame) {
+            Some(p) => Step::Ip(p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::LinuxSll => match cooked(frame, 16, 14) {
+            Some((et, p)) => Step::EtherType(et, p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::LinuxSll2 => match cooked(frame, 20, 0) {
+            Some((et, p)) => Step::EtherType(et, p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::Nflog => match nflog_payload(frame) {
+            Some(p) => Step::Ip(p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::Unsupported(_) => return Packet::empty(Some(Layer::Link)),
     };
-    match sliced {
-        Some(s) => from_sliced(&s),
-        None => Packet::empty(Some(Layer::Link)),
+    let mut d = Decoder {
+        p: Packet::empty(None),
+    };
+    d.run(first);
+    d.p
+}
+
+/// Continue decoding a packet whose IP layer was a fragment ([`Packet::frag`]), now that the
+/// datagram is whole: `payload` is the reassembled IP payload and `proto` its protocol (for
+/// IPv6, the Next Header of the offset-zero fragment; extension headers after the Fragment
+/// header are walked here). VLANs, tunnels and addresses are taken from `frag_packet`.
+pub fn resume<'a>(frag_packet: &Packet<'_>, proto: u8, payload: &'a [u8]) -> Packet<'a> {
+    let mut p = Packet::empty(None);
+    p.vlans = frag_packet.vlans;
+    p.n_vlans = frag_packet.n_vlans;
+    p.tunnels = frag_packet.tunnels;
+    p.n_tunnels = frag_packet.n_tunnels;
+    p.ip = frag_packet.ip;
+    let Some(ip) = p.ip else {
+        p.error = Some(Layer::Network);
+        return p;
+    };
+    let v6 = ip.src.is_ipv6();
+    let (proto, data) = if v6 {
+        let (_, n, rest, err) = Ipv6ExtensionsSlice::from_slice_lax(IpNumber(proto), payload);
+        if err.is_some() {
+            p.error = Some(Layer::Network);
+            return p;
+        }
+        (n.0, rest)
+    } else {
+        (proto, payload)
+    };
+    if let Some(ip) = &mut p.ip {
+        ip.proto = proto;
     }
+    let mut d = Decoder { p };
+    d.run(Step::IpPayload { proto, v6, data });
+    d.p
+}
+
+/// The next header to decode.
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Ether(&'a [u8]),
+    EtherType(u16, &'a [u8]),
+    Ip(&'a [u8]),
+    IpPayload { proto: u8, v6: bool, data: &'a [u8] },
+    Mpls(&'a [u8]),
+    Ppp(&'a [u8]),
+    Done,
+}
+
+struct Decoder<'a> {
+    p: Packet<'a>,
+}
+
+impl<'a> Decoder<'a> {
+    /// Walk headers from `first` until the transport layer, an error or an unknown protocol.
+    /// Every step consumes a header, and the loop is bounded by [`MAX_DECODE_STEPS`].
+    fn run(&mut self, first: Step<'a>) {
+        let mut step = first;
+        for _ in 0..MAX_DECODE_STEPS {
+            step = match step {
+                Step::Ether(d) => self.ether(d),
+                Step::EtherType(t, d) => self.ether_type(t, d),
+                Step::Ip(d) => self.ip(d),
+                Step::IpPayload { proto, v6, data } => self.ip_payload(proto, v6, data),
+                Step::Mpls(d) => self.mpls(d),
+                Step::Ppp(d) => self.ppp(d),
+                Step::Done => return,
+            };
+        }
+        if !matches!(step, Step::Done) {
+            self.p.error = Some(Layer::Encapsulation);
+        }
+    }
+
+    fn fail(&mut self, layer: Layer) -> Step<'a> {
+        self.p.error = Some(layer);
+        Step::Done
+    }
+
+    /// Record an encapsulation; false (and [`Layer::Encapsulation`]) when the bound is reached.
+    fn push_tunnel(&mut self, t: Tunnel) -> bool {
+        let n = usize::from(self.p.n_tunnels);
+        if n >= MAX_ENCAP_DEPTH {
+            self.p.error = Some(Layer::Encapsulation);
+            return false;
+        }
+        self.p.tunnels[n] = t;
+        self.p.n_tunnels += 1;
+        true
+    }
+
+    fn ether(&mut self, d: &'a [u8]) -> Step<'a> {
+        match Ethernet2HeaderSlice::from_slice(d) {
+            Ok(eth) => match d.get(eth.slice().len()..) {
+                Some(rest) => Step::EtherType(eth.ether_type().0, rest),
+                None => self.fail(Layer::Link),
+            },
+            Err(_) => self.fail(Layer::Link),
+        }
+    }
+
+    fn ether_type(&mut self, et: u16, d: &'a [u8]) -> Step<'a> {
+        use ethertype as t;
+        match et {
+            t::VLAN | t::QINQ | t::QINQ_OLD => {
+                let Ok(v) = SingleVlanHeaderSlice::from_slice(d) else {
+                    return self.fail(Layer::Link);
+                };
+                let n = usize::from(self.p.n_vlans);
+                if n < MAX_VLANS {
+                    self.p.vlans[n] = v.vlan_identifier().value();
+                    self.p.n_vlans += 1;
+                }
+                match d.get(v.slice().len()..) {
+                    Some(rest) => Step::EtherType(v.ether_type().0, rest),
+                    None => self.fail(Layer::Link),
+                }
+            }
+            t::IPV4 | t::IPV6 => Step::Ip(d),
+            t::MPLS_UC | t::MPLS_MC => Step::Mpls(d),
+            t::PPPOE_SESSION => self.pppoe(d),
+            t::TEB => Step::Ether(d),
+            t::PPP => Step::Ppp(d),
+            t::ERSPAN_2 => self.erspan(2, d),
+            t::ERSPAN_3 => self.erspan(3, d),
+            t::CISCO_CMD => match d.get(6..8) {
+                Some(e) => Step::EtherType(u16::from_be_bytes([e[0], e[1]]), &d[8..]),
+                None => self.fail(Layer::Link),
+            },
+            // ARP, LLDP, STP, ...: no IP here; not an error.
+            _ => Step::Done,
+        }
+    }
+
+    /// One MPLS label stack entry (RFC 3032 §2.1): label 20 bits, TC 3, bottom-of-stack 1,
+    /// TTL 8. After the bottom entry there is no protocol field: IPv4 and IPv6 are told by the
+    /// version nibble; a first nibble of 0 is the pseudowire control word (RFC 4385 §3) before
+    /// an Ethernet frame (RFC 4448); anything else is taken as Ethernet without control word.
+    fn mpls(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Some(e) = d.get(..4) else {
+            return self.fail(Layer::Link);
+        };
+        let entry = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+        if !self.push_tunnel(Tunnel::Mpls { label: entry >> 12 }) {
+            return Step::Done;
+        }
+        let rest = &d[4..];
+        if entry & 0x100 == 0 {
+            return Step::Mpls(rest);
+        }
+        match rest.first().map(|b| b >> 4) {
+            Some(4 | 6) => Step::Ip(rest),
+            Some(0) => match rest.get(4..) {
+                Some(eth) => Step::Ether(eth),
+                None => self.fail(Layer::Link),
+            },
+            Some(_) => Step::Ether(rest),
+            None => self.fail(Layer::Link),
+        }
+    }
+
+    /// PPPoE session header (RFC 2516 §4): ver/type 0x11, code 0, session id, length; then PPP.
+    fn pppoe(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Some(h) = d.get(..6) else {
+            return self.fail(Layer::Link);
+        };
+        if h[0] != 0x11 || h[1] != 0 {
+            return self.fail(Layer::Link);
+        }
+        let session = u16::from_be_bytes([h[2], h[3]]);
+        let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+        if !self.push_tunnel(Tunnel::Pppoe { session }) {
+            return Step::Done;
+        }
+        let rest = &d[6..];
+        // The length bounds the payload; a frame cut by the snaplen keeps what it has.
+        Step::Ppp(rest.get(..len).unwrap_or(rest))
+    }
+
+    /// A PPP frame (RFC 1661 §2): optional address/control bytes 0xFF 0x03 (absent when
+    /// address-and-control-field compression is on, RFC 1661 §6.6), then the protocol, one byte
+    /// when protocol-field compression is on (§6.5: a compressed value is odd).
+    fn ppp(&mut self, d: &'a [u8]) -> Step<'a> {
+        let d = match d {
+            [0xFF, 0x03, rest @ ..] => rest,
+            _ => d,
+        };
+        let (proto, rest) = match d {
+            [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
+            [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
+            _ => return self.fail(Layer::Link),
+        };
+        match proto {
+            PPP_IPV4 | PPP_IPV6 => Step::Ip(rest),
+            // LCP, IPCP, PAP, CCP ...: control traffic, no IP packet.
+            _ => Step::Done,
+        }
+    }
+
+    /// ERSPAN (draft-foschiano-erspan-03): type II has an 8-byte header (§4.2), type III a
+    /// 12-byte one plus an 8-byte platform sub-header when the O flag is set (§4.3); both carry
+    /// a 10-bit session id and then the mirrored Ethernet frame. Type I (version 0 with the GRE
+    /// sequence bit clear) has no header at all.
+    fn erspan(&mut self, version: u8, d: &'a [u8]) -> Step<'a> {
+        if version == 1 {
+            if !self.push_tunnel(Tunnel::Erspan { session: 0 }) {
+                return Step::Done;
+            }
+            return Step::Ether(d);
+        }
+        let Some(h) = d.get(..8) else {
+            return self.fail(Layer::Link);
+        };
+        let session = u16::from_be_bytes([h[2], h[3]]) & 0x03FF;
+        let (len, ip_frame) = if version == 3 {
+            let Some(h3) = d.get(..12) else {
+                return self.fail(Layer::Link);
+            };
+            // frame type: 0 Ethernet, 2 IP
+            let ft = (h3[10] >> 2) & 0x1F;
+            let o = h3[11] & 1 == 1;
+            (if o { 20 } else { 12 }, ft == 2)
+        } else {
+            (8, false)
+        };
+        if !self.push_tunnel(Tunnel::Erspan { session }) {
+            return Step::Done;
+        }
+        match d.get(len..) {
+            Some(rest) if ip_frame => Step::Ip(rest),
+            Some(rest) => Step::Ether(rest),
+            None => self.fail(Layer::Link),
+        }
+    }
+
+    fn ip(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Ok((ip, ext_err)) = LaxIpSlice::from_slice(d) else {
+            return self.fail(Layer::Network);
+        };
+        let (src, dst) = (ip.source_addr(), ip.destination_addr());
+        if ip.is_fragmenting_payload() {
+            return self.fragment(&ip, d);
+        }
+        let pl = ip.payload();
+        self.p.ip = Some(Ip {
+            src,
+            dst,
+            proto: pl.ip_number.0,
+        });
+        if ext_err.is_some() {
+            return self.fail(Layer::Network);
+        }
+        Step::IpPayload {
+            proto: pl.ip_number.0,
+            v6: ip.ipv6().is_some(),
+            data: pl.payload,
+        }
+    }
+
+    /// Record the fragment for reassembly and stop. A fragment cut by the snaplen is not
+    /// usable (its length would be wrong) and counts as a network-layer error.
+    fn fragment(&mut self, ip: &LaxIpSlice<'a>, d: &'a [u8]) -> Step<'a> {
+        let (src, dst) = (ip.source_addr(), ip.destination_addr());
+        let frag = match ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                let hl = h.slice().len();
+                let total = usize::from(h.total_len());
+                self.p.ip = Some(Ip {
+                    src,
+                    dst,
+                    proto: h.protocol().0,
+                });
+                let Some(data) = d.get(hl..total) else {
+                    return self.fail(Layer::Network);
+                };
+                Fragment {
+                    src,
+                    dst,
+                    id: u32::from(h.identification()),
+                    proto: h.protocol().0,
+                    offset: u32::from(h.fragments_offset().byte_offset()),
+                    more: h.more_fragments(),
+                    data,
+                }
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                let h = v6.header();
+                self.p.ip = Some(Ip {
+                    src,
+                    dst,
+                    proto: v6.payload().ip_number.0,
+                });
+                let end = 40 + usize::from(h.payload_length());
+                let Some(f) = d
+                    .get(40..end)
+                    .and_then(|rest| ipv6_fragment(h.next_header().0, rest))
+                else {
+                    return self.fail(Layer::Network);
+                };
+                Fragment { src, dst, ..f }
+            }
+        };
+        self.p.frag = Some(frag);
+        Step::Done
+    }
+
+    fn ip_payload(&mut self, proto: u8, v6: bool, d: &'a [u8]) -> Step<'a> {
+        match proto {
+            4 | 41 => {
+                let want = if proto == 4 { 4 } else { 6 };
+                if d.first().map(|b| b >> 4) != Some(want) {
+                    return self.fail(Layer::Network);
+                }
+                let t = match (v6, proto) {
+                    (false, 4) => Tunnel::IpIp,
+                    (false, _) => Tunnel::SixIn4,
+                    (true, 4) => Tunnel::FourIn6,
+                    (true, _) => Tunnel::SixIn6,
+                };
+                if !self.push_tunnel(t) {
+                    return Step::Done;
+                }
+                Step::Ip(d)
+            }
+            47 => self.gre(d),
+            6 => match TcpSlice::from_slice(d) {
+                Ok(t) => {
+                    self.p.l4 = L4::Tcp {
+                        sport: t.source_port(),
+                        dport: t.destination_port(),
+                        payload: t.payload(),
+                    };
+                    Step::Done
+                }
+                Err(_) => self.fail(Layer::Transport),
+            },
+            17 => self.udp(d),
+            1 => match Icmpv4Slice::from_slice(d) {
+                Ok(i) => {
+                    self.p.l4 = L4::Icmp {
+                        typ: i.type_u8(),
+                        code: i.code_u8(),
+                    };
+                    Step::Done
+                }
+                Err(_) => self.fail(Layer::Transport),
+            },
+            58 => match Icmpv6Slice::from_slice(d) {
+                Ok(i) => {
+                    self.p.l4 = L4::Icmp {
+                        typ: i.type_u8(),
+                        code: i.code_u8(),
+                    };
+                    Step::Done
+                }
+                Err(_) => self.fail(Layer::Transport),
+            },
+            _ => Step::Done,
+        }
+    }
+
+    /// UDP, and the UDP tunnels: a payload on a tunnel port that does not parse as that tunnel
+    /// is ordinary UDP.
+    fn udp(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Ok(u) = UdpSlice::from_slice_lax(d) else {
+            return self.fail(Layer::Transport);
+        };
+        let (sport, dport, payload) = (u.source_port(), u.destination_port(), u.payload());
+        let tunnel = if dport == VXLAN_PORT {
+            vxlan(payload)
+        } else if dport == GENEVE_PORT {
+            geneve(payload)
+        } else if sport == TEREDO_PORT || dport == TEREDO_PORT {
+            teredo(payload)
+        } else {
+            None
+        };
+        if let Some((t, next)) = tunnel {
+            if !self.push_tunnel(t) {
+                return Step::Done;
+            }
+            return next;
+        }
+        self.p.l4 = L4::Udp {
+            sport,
+            dport,
+            payload,
+        };
+        Step::Done
+    }
+
+    /// GRE (RFC 2784 §2, RFC 2890 §2 key and sequence; version 1 is PPTP's enhanced GRE,
+    /// RFC 2637 §4.1, with a mandatory key holding payload length and call id, and an optional
+    /// acknowledgment number). Source routing (RFC 1701's R bit) is not decoded.
+    fn gre(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Some(h) = d.get(..4) else {
+            return self.fail(Layer::Network);
+        };
+        let (c, r, k, s) = (
+            h[0] & 0x80 != 0,
+            h[0] & 0x40 != 0,
+            h[0] & 0x20 != 0,
+            h[0] & 0x10 != 0,
+        );
+        let ack = h[1] & 0x80 != 0;
+        let version = h[1] & 0x07;
+        let proto = u16::from_be_bytes([h[2], h[3]]);
+        if r || version > 1 || (version == 1 && !k) {
+            return self.fail(Layer::Network);
+        }
+        let mut at = 4;
+        if c && version == 0 {
+            at += 4;
+        }
+        let mut key = None;
+        if k {
+            let Some(kb) = d.get(at..at + 4) else {
+                return self.fail(Layer::Network);
+            };
+            key = Some(if version == 1 {
+                u32::from(u16::from_be_bytes([kb[2], kb[3]]))
+            } else {
+                u32::from_be_bytes([kb[0], kb[1], kb[2], kb[3]])
+            });
+            at += 4;
+        }
+        if s {
+            at += 4;
+        }
+        if ack && version == 1 {
+            at += 4;
+        }
+        let Some(rest) = d.get(at..) else {
+            return self.fail(Layer::Network);
+        };
+        if !self.push_tunnel(Tunnel::Gre { key }) {
+            return Step::Done;
+        }
+        match proto {
+            // ERSPAN type I is 0x88BE without the sequence number (draft-foschiano-erspan §4.1)
+            ethertype::ERSPAN_2 if !s => self.erspan(1, rest),
+            // In GRE the Cisco MetaData header puts the EtherType first, then version, length,
+            // option and SGT (Wireshark's dissect_cmd_gre): 8 bytes.
+            ethertype::CISCO_CMD => match rest.get(..8) {
+                Some(c) => Step::EtherType(u16::from_be_bytes([c[0], c[1]]), &rest[8..]),
+                None => self.fail(Layer::Network),
+            },
+            _ => Step::EtherType(proto, rest),
+        }
+    }
+}
+
+/// VXLAN header (RFC 7348 §5): flags with the I bit (0x08) set, 24 reserved bits, the 24-bit
+/// VNI and 8 reserved bits; an Ethernet frame follows.
+fn vxlan(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
+    let h = d.get(..8)?;
+    if h[0] & 0x08 == 0 {
+        return None;
+    }
+    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+    Some((Tunnel::Vxlan { vni }, Step::Ether(d.get(8..)?)))
+}
+
+/// Geneve header (RFC 8926 §3.4): version 0 (2 bits), options length in 4-byte words (6 bits),
+/// flags, the protocol type as an EtherType, the 24-bit VNI and a reserved byte; then options.
+fn geneve(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
+    let h = d.get(..8)?;
+    if h[0] >> 6 != 0 {
+        return None;
+    }
+    let opt_len = usize::from(h[0] & 0x3F) * 4;
+    let proto = u16::from_be_bytes([h[2], h[3]]);
+    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+    let rest = d.get(8 + opt_len..)?;
+    Some((Tunnel::Geneve { vni }, Step::EtherType(proto, rest)))
+}
+
+/// Teredo (RFC 4380 §5.1.1): an IPv6 packet in UDP, possibly preceded by an authentication
+/// indicator (0x0001, id and auth lengths, client id, auth value, 8-byte nonce, confirmation
+/// byte) and/or an origin indication (0x0000, port, address: 8 bytes). Anything that does not
+/// end in an IPv6 header is not Teredo.
+fn teredo(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
+    let mut rest = d;
+    if let [0x00, 0x01, id_len, au_len, ..] = *rest {
+        let len = 4 + usize::from(id_len) + usize::from(au_len) + 8 + 1;
+        rest = rest.get(len..)?;
+    }
+    if let [0x00, 0x00, ..] = *rest {
+        rest = rest.get(8..)?;
+    }
+    // an IPv6 header: version 6 and the whole fixed header present
+    if rest.len() < 40 || rest[0] >> 4 != 6 {
+        return None;
+    }
+    Some((Tunnel::Teredo, Step::Ip(rest)))
+}
+
+/// Walk IPv6 extension headers (RFC 8200 §4) from `next` over `rest` to the Fragment header
+/// (§4.5) and return it, with `data` the bytes after it.
+fn ipv6_fragment(mut next: u8, mut rest: &[u8]) -> Option<Fragment<'_>> {
+    for _ in 0..MAX_IPV6_EXT_HEADERS {
+        match next {
+            // hop-by-hop, routing, destination options: length in 8-octet units, not counting
+            // the first 8 (§4.3, §4.4, §4.6)
+            0 | 43 | 60 => {
+                let len = (usize::from(*rest.get(1)?) + 1) * 8;
+                next = *rest.first()?;
+                rest = rest.get(len..)?;
+            }
+            // authentication header: length in 4-octet units minus 2 (RFC 4302 §2.2)
+            51 => {
+                let len = (usize::from(*rest.get(1)?) + 2) * 4;
+                next = *rest.first()?;
+                rest = rest.get(len..)?;
+            }
+            44 => {
+                let h = rest.get(..8)?;
+                let off = u16::from_be_bytes([h[2], h[3]]);
+                return Some(Fragment {
+                    src: IpAddr::from([0u8; 16]),
+                    dst: IpAddr::from([0u8; 16]),
+                    id: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                    proto: h[0],
+                    offset: u32::from(off >> 3) * 8,
+                    more: off & 1 == 1,
+                    data: &rest[8..],
+                });
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// BSD loopback: the family value is 2 for IPv4 and 24, 28 or 30 for IPv6 (the BSDs differ),
@@ -163,136 +882,126 @@ fn null_payload(link: Link, frame: &[u8]) -> Option<&[u8]> {
 }
 
 /// Linux cooked captures: a fixed header with the EtherType at `proto_at`.
-fn cooked(frame: &[u8], header_len: usize, proto_at: usize) -> Option<LaxSlicedPacket<'_>> {
+fn cooked(frame: &[u8], header_len: usize, proto_at: usize) -> Option<(u16, &[u8])> {
     let proto = frame.get(proto_at..proto_at + 2)?;
     let payload = frame.get(header_len..)?;
-    Some(LaxSlicedPacket::from_ether_type(
-        EtherType(u16::from_be_bytes([proto[0], proto[1]])),
-        payload,
-    ))
+    Some((u16::from_be_bytes([proto[0], proto[1]]), payload))
 }
 
-fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Packet<'a> {
-    let mut p = Packet::empty(None);
-    for ext in &s.link_exts {
-        if let LaxLinkExtSlice::Vlan(v) = ext {
-            if usize::from(p.n_vlans) < MAX_VLANS {
-                p.vlans[usize::from(p.n_vlans)] = v.vlan_identifier().value();
-                p.n_vlans += 1;
-            }
-        }
+/// LINKTYPE_NFLOG (tcpdump.org/linktypes/LINKTYPE_NFLOG.html): family, version 0 and a
+/// resource id (4 bytes), then TLVs of length (including the 4-byte TLV header) and type, both
+/// in the capturing host's byte order, each padded to 4 bytes. NFULA_PAYLOAD holds the packet
+/// from its IP header. The byte order is told from the first TLV's length: only one reading
+/// fits the frame.
+fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+    let h = frame.get(..4)?;
+    if !matches!(h[0], 2 | 10) || h[1] != 0 {
+        return None;
     }
-    let ip_payload = match &s.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            p.ip = Some(Ip {
-                src: IpAddr::V4(h.source_addr()),
-                dst: IpAddr::V4(h.destination_addr()),
-                proto: v4.payload().ip_number.0,
-            });
-            Some(v4.payload())
-        }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            p.ip = Some(Ip {
-                src: IpAddr::V6(h.source_addr()),
-                dst: IpAddr::V6(h.destination_addr()),
-                proto: v6.payload().ip_number.0,
-            });
-            Some(v6.payload())
-        }
-        Some(LaxNetSlice::Arp(_)) | None => None,
+    let mut rest = frame.get(4..)?;
+    let first: [u8; 2] = rest.get(..2)?.try_into().ok()?;
+    let le = {
+        let l = usize::from(u16::from_le_bytes(first));
+        (4..=rest.len()).contains(&l)
     };
-    p.l4 = match &s.transport {
-        Some(TransportSlice::Tcp(t)) => L4::Tcp {
-            sport: t.source_port(),
-            dport: t.destination_port(),
-            payload: t.payload(),
-        },
-        Some(TransportSlice::Udp(u)) => L4::Udp {
-            sport: u.source_port(),
-            dport: u.destination_port(),
-            payload: u.payload(),
-        },
-        Some(TransportSlice::Icmpv4(i)) => L4::Icmp {
-            typ: i.type_u8(),
-            code: i.code_u8(),
-        },
-        Some(TransportSlice::Icmpv6(i)) => L4::Icmp {
-            typ: i.type_u8(),
-            code: i.code_u8(),
-        },
-        _ => L4::None,
-    };
-    if let Some((_, layer)) = &s.stop_err {
-        use etherparse::err::Layer as E;
-        p.error = Some(match layer {
-            E::LinuxSllHeader
-            | E::Ethernet2Header
-            | E::EtherPayload
-            | E::VlanHeader
-            | E::MacsecHeader
-            | E::MacsecPacket => Layer::Link,
-            E::TcpHeader | E::UdpHeader | E::UdpPayload | E::Icmpv4 | E::Icmpv6 => Layer::Transport,
-            _ => Layer::Network,
-        });
-    }
-    // A first fragment carries a transport header but not the whole payload: do not hand a
-    // partial datagram to the application parsers as if it were complete.
-    if ip_payload.is_some_and(|pl| pl.fragmented) {
-        if let L4::Udp { sport, dport, .. } = p.l4 {
-            p.l4 = L4::Udp {
-                sport,
-                dport,
-                payload: &[],
-            };
+    let read = |b: [u8; 2]| {
+        if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
         }
+    };
+    // each TLV consumes at least 4 bytes, so this ends
+    while rest.len() >= 4 {
+        let len = usize::from(read([rest[0], rest[1]]));
+        // the top two bits of the type are netlink flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER)
+        let typ = read([rest[2], rest[3]]) & 0x3FFF;
+        if len < 4 {
+            return None;
+        }
+        let value = rest.get(4..len)?;
+        if typ == NFULA_PAYLOAD {
+            return Some(value);
+        }
+        rest = rest.get(len.next_multiple_of(4)..)?;
     }
-    p
+    None
 }
 
-/// The capture thread's cheap version of [`flow_hash`]: the same value for the same frame, without
-/// decoding past the IP addresses (no extension headers, no transport), so the single capture
-/// thread spends nanoseconds per frame. Frames without an IP header hash to 0.
+/// The capture thread's cheap version of [`flow_hash`]: a hash of the OUTERMOST IP addresses in
+/// the frame, without decoding past them (no extension headers, no transport, no tunnel
+/// payload), so the single capture thread spends nanoseconds per frame. It looks through VLAN
+/// tags, MPLS labels (and an Ethernet pseudowire under them), PPPoE sessions and the NFLOG
+/// header to find that first IP header. Frames without one hash to 0.
+///
+/// Why the outer addresses, and only addresses: every fragment of a datagram carries the same
+/// addresses but only the first carries ports, so hashing ports would scatter fragments over
+/// workers; and the outer header is the same for every packet of a tunnel, so all of it, inner
+/// fragments included, meets in one worker, where the per-worker reassembler and flow state
+/// need no locks. Both directions hash alike because the hash is symmetric. The cost: one busy
+/// host pair or tunnel endpoint pair cannot be spread over workers.
 pub fn dispatch_hash(link: Link, frame: &[u8]) -> u64 {
     ip_start(link, frame)
         .and_then(addresses)
         .map_or(0, |(src, dst)| flow_hash(&Ip { src, dst, proto: 0 }))
 }
 
-/// The bytes from the IP header on, after the link header and up to [`MAX_VLANS`] VLAN tags.
+/// Most headers [`ip_start`] steps over before giving up.
+const MAX_DISPATCH_HEADERS: usize = 16;
+
+/// The bytes from the outermost IP header on.
 fn ip_start(link: Link, frame: &[u8]) -> Option<&[u8]> {
-    let (mut ether_type, mut rest) = match link {
-        Link::Ethernet => {
-            let eth = etherparse::Ethernet2HeaderSlice::from_slice(frame).ok()?;
-            (eth.ether_type(), frame.get(eth.slice().len()..)?)
-        }
-        Link::LinuxSll => (
-            EtherType(u16::from_be_bytes(frame.get(14..16)?.try_into().ok()?)),
-            frame.get(16..)?,
-        ),
-        Link::LinuxSll2 => (
-            EtherType(u16::from_be_bytes(frame.get(0..2)?.try_into().ok()?)),
-            frame.get(20..)?,
-        ),
+    let be16 = |b: &[u8], at: usize| -> Option<u16> {
+        Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    };
+    let (mut et, mut rest) = match link {
+        Link::Ethernet => (be16(frame, 12)?, frame.get(14..)?),
+        Link::LinuxSll => (be16(frame, 14)?, frame.get(16..)?),
+        Link::LinuxSll2 => (be16(frame, 0)?, frame.get(20..)?),
         Link::Null | Link::Loop => return null_payload(link, frame),
         Link::Raw | Link::Ipv4 | Link::Ipv6 => return Some(frame),
+        Link::Nflog => return nflog_payload(frame),
         Link::Unsupported(_) => return None,
     };
-    for _ in 0..MAX_VLANS {
-        if !matches!(
-            ether_type,
-            EtherType::VLAN_TAGGED_FRAME
-                | EtherType::PROVIDER_BRIDGING
-                | EtherType::VLAN_DOUBLE_TAGGED_FRAME
-        ) {
-            break;
+    use ethertype as t;
+    for _ in 0..MAX_DISPATCH_HEADERS {
+        match et {
+            t::IPV4 | t::IPV6 => return Some(rest),
+            t::VLAN | t::QINQ | t::QINQ_OLD => {
+                et = be16(rest, 2)?;
+                rest = rest.get(4..)?;
+            }
+            t::CISCO_CMD => {
+                et = be16(rest, 6)?;
+                rest = rest.get(8..)?;
+            }
+            t::MPLS_UC | t::MPLS_MC => {
+                let bottom = rest.get(2)? & 1 == 1;
+                rest = rest.get(4..)?;
+                if bottom {
+                    match rest.first()? >> 4 {
+                        4 | 6 => return Some(rest),
+                        0 => rest = rest.get(4..)?,
+                        _ => {}
+                    }
+                    et = be16(rest, 12)?;
+                    rest = rest.get(14..)?;
+                }
+            }
+            t::PPPOE_SESSION => {
+                let ppp = rest.get(6..)?;
+                let ppp = ppp.strip_prefix(&[0xFF, 0x03]).unwrap_or(ppp);
+                let (proto, ip) = match ppp {
+                    [b, ip @ ..] if b & 1 == 1 => (u16::from(*b), ip),
+                    [a, b, ip @ ..] => (u16::from_be_bytes([*a, *b]), ip),
+                    _ => return None,
+                };
+                return matches!(proto, PPP_IPV4 | PPP_IPV6).then_some(ip);
+            }
+            _ => return None,
         }
-        let vlan = etherparse::SingleVlanHeaderSlice::from_slice(rest).ok()?;
-        ether_type = vlan.ether_type();
-        rest = rest.get(vlan.slice().len()..)?;
     }
-    matches!(ether_type, EtherType::IPV4 | EtherType::IPV6).then_some(rest)
+    None
 }
 
 /// Source and destination from the fixed part of an IPv4 (RFC 791 §3.1: bytes 12..20) or IPv6
@@ -344,7 +1053,7 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etherparse::PacketBuilder;
+    use etherparse::{IpNumber, PacketBuilder};
 
     fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let b = PacketBuilder::ethernet2([1; 6], [2; 6])
@@ -416,6 +1125,504 @@ mod tests {
             let _ = dispatch_hash(Link::Ethernet, &f[..n]);
             let _ = dispatch_hash(Link::LinuxSll2, &f[..n]);
         }
+    }
+
+    // ---- encapsulations -------------------------------------------------------------------
+
+    const A: [u8; 4] = [192, 0, 2, 1];
+    const B: [u8; 4] = [192, 0, 2, 2];
+    const INNER_A: [u8; 4] = [10, 1, 0, 1];
+    const INNER_B: [u8; 4] = [10, 1, 0, 2];
+
+    fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ether_type.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A bare IPv4 packet with `proto` and `payload`.
+    fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .write(&mut out, IpNumber(proto), payload)
+            .unwrap();
+        out
+    }
+
+    fn ipv6(src: [u8; 16], dst: [u8; 16], proto: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(src, dst, 64)
+            .write(&mut out, IpNumber(proto), payload)
+            .unwrap();
+        out
+    }
+
+    fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(src, dst, 64)
+            .udp(sport, dport)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    /// The inner packet every tunnel test carries: IPv4/UDP to port 53.
+    fn inner_ip() -> Vec<u8> {
+        udp4(INNER_A, INNER_B, 40000, 53, b"dns")
+    }
+
+    fn assert_inner(p: &Packet<'_>, tunnels: &[Tunnel]) {
+        assert_eq!(p.error, None, "{p:?}");
+        assert_eq!(p.tunnels(), tunnels);
+        let ip = p.ip.unwrap();
+        assert_eq!(ip.src, IpAddr::from(INNER_A));
+        assert_eq!(ip.dst, IpAddr::from(INNER_B));
+        assert_eq!(
+            p.l4,
+            L4::Udp {
+                sport: 40000,
+                dport: 53,
+                payload: b"dns"
+            }
+        );
+    }
+
+    fn vxlan_frame(vni: u32) -> Vec<u8> {
+        let mut v = vec![0x08, 0, 0, 0];
+        v.extend_from_slice(&(vni << 8).to_be_bytes());
+        v.extend_from_slice(&eth(0x0800, &inner_ip()));
+        eth(0x0800, &udp4(A, B, 55555, VXLAN_PORT, &v))
+    }
+
+    #[test]
+    fn vxlan_inner_ethernet_is_decoded_with_its_vni() {
+        let f = vxlan_frame(42);
+        assert_inner(&decode(Link::Ethernet, &f), &[Tunnel::Vxlan { vni: 42 }]);
+        let json = serde_json::to_string(&Tunnel::Vxlan { vni: 42 }).unwrap();
+        assert_eq!(json, r#"{"type":"vxlan","vni":42}"#);
+    }
+
+    #[test]
+    fn udp_on_the_vxlan_port_without_the_i_flag_is_plain_udp() {
+        let f = eth(0x0800, &udp4(A, B, 1, VXLAN_PORT, &[0u8; 40]));
+        let p = decode(Link::Ethernet, &f);
+        assert!(p.tunnels().is_empty());
+        assert!(matches!(
+            p.l4,
+            L4::Udp {
+                dport: VXLAN_PORT,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn geneve_with_options_carries_ethernet_or_ip() {
+        for (proto, inner) in [(0x6558u16, eth(0x0800, &inner_ip())), (0x0800, inner_ip())] {
+            let mut g = vec![0x02, 0x00];
+            g.extend_from_slice(&proto.to_be_bytes());
+            g.extend_from_slice(&[0x00, 0x10, 0x92, 0x00]);
+            g.extend_from_slice(&[0xAA; 8]); // 2 words of options
+            g.extend_from_slice(&inner);
+            let f = eth(0x0800, &udp4(A, B, 47101, GENEVE_PORT, &g));
+            assert_inner(
+                &decode(Link::Ethernet, &f),
+                &[Tunnel::Geneve { vni: 0x1092 }],
+            );
+        }
+    }
+
+    fn gre(flags: u8, version: u8, proto: u16, fields: &[u8], payload: &[u8]) -> Vec<u8> {
+        let mut g = vec![flags, version];
+        g.extend_from_slice(&proto.to_be_bytes());
+        g.extend_from_slice(fields);
+        g.extend_from_slice(payload);
+        ipv4(A, B, 47, &g)
+    }
+
+    #[test]
+    fn gre_with_checksum_key_and_sequence_carries_ipv4() {
+        let plain = gre(0, 0, 0x0800, &[], &inner_ip());
+        assert_inner(&decode(Link::Raw, &plain), &[Tunnel::Gre { key: None }]);
+        let fields = [0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1];
+        let all = gre(0xB0, 0, 0x0800, &fields, &inner_ip());
+        assert_inner(&decode(Link::Raw, &all), &[Tunnel::Gre { key: Some(7) }]);
+        let json = serde_json::to_string(&Tunnel::Gre { key: Some(7) }).unwrap();
+        assert_eq!(json, r#"{"type":"gre","key":7}"#);
+    }
+
+    #[test]
+    fn gre_transparent_ethernet_bridging_carries_a_frame() {
+        let f = gre(0x20, 0, 0x6558, &[0, 0, 0, 9], &eth(0x0800, &inner_ip()));
+        assert_inner(&decode(Link::Raw, &f), &[Tunnel::Gre { key: Some(9) }]);
+    }
+
+    #[test]
+    fn pptp_enhanced_gre_carries_ppp() {
+        let mut ppp = vec![0xFF, 0x03, 0x00, 0x21];
+        ppp.extend_from_slice(&inner_ip());
+        // version 1, key (payload length 0x0010, call id 0x0BAD), sequence and ack numbers
+        let fields = [0x00, 0x10, 0x0B, 0xAD, 0, 0, 0, 1, 0, 0, 0, 2];
+        let f = gre(0x30, 0x81, 0x880B, &fields, &ppp);
+        assert_inner(&decode(Link::Raw, &f), &[Tunnel::Gre { key: Some(0x0BAD) }]);
+    }
+
+    #[test]
+    fn erspan_types_one_two_and_three_carry_the_mirrored_frame() {
+        let frame = eth(0x0800, &inner_ip());
+        // type I: no sequence number, no ERSPAN header
+        let t1 = gre(0, 0, 0x88BE, &[], &frame);
+        assert_inner(
+            &decode(Link::Raw, &t1),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 0 }],
+        );
+        // type II: sequence number, 8-byte header with session 0x155
+        let mut h2 = vec![0x10, 0x00, 0x01, 0x55, 0, 0, 0, 0];
+        h2.extend_from_slice(&frame);
+        let t2 = gre(0x10, 0, 0x88BE, &[0, 0, 0, 1], &h2);
+        assert_inner(
+            &decode(Link::Raw, &t2),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 0x155 }],
+        );
+        // type III with the optional 8-byte platform sub-header (O flag)
+        let mut h3 = vec![0x20, 0x00, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 0x00, 0x01];
+        h3.extend_from_slice(&[0; 8]);
+        h3.extend_from_slice(&frame);
+        let t3 = gre(0x10, 0, 0x22EB, &[0, 0, 0, 1], &h3);
+        assert_inner(
+            &decode(Link::Raw, &t3),
+            &[Tunnel::Gre { key: None }, Tunnel::Erspan { session: 7 }],
+        );
+    }
+
+    fn mpls_label(label: u32, bottom: bool) -> [u8; 4] {
+        ((label << 12) | (u32::from(bottom) << 8) | 64).to_be_bytes()
+    }
+
+    #[test]
+    fn mpls_label_stack_then_ip_by_version_nibble() {
+        let mut m = Vec::new();
+        m.extend_from_slice(&mpls_label(16, false));
+        m.extend_from_slice(&mpls_label(17, true));
+        m.extend_from_slice(&inner_ip());
+        let f = eth(0x8847, &m);
+        assert_inner(
+            &decode(Link::Ethernet, &f),
+            &[Tunnel::Mpls { label: 16 }, Tunnel::Mpls { label: 17 }],
+        );
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), {
+            let ip = decode(Link::Ethernet, &f).ip.unwrap();
+            flow_hash(&ip)
+        });
+    }
+
+    #[test]
+    fn mpls_pseudowire_with_control_word_carries_ethernet() {
+        let mut m = mpls_label(100, true).to_vec();
+        m.extend_from_slice(&[0, 0, 0, 0]);
+        m.extend_from_slice(&eth(0x8100, &{
+            let mut v = vec![0x00, 0x05, 0x08, 0x00];
+            v.extend_from_slice(&inner_ip());
+            v
+        }));
+        let f = eth(0x8847, &m);
+        let p = decode(Link::Ethernet, &f);
+        assert_inner(&p, &[Tunnel::Mpls { label: 100 }]);
+        assert_eq!(p.vlans(), &[5]);
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&p.ip.unwrap()));
+    }
+
+    fn pppoe(session: u16, ppp: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x11, 0x00];
+        v.extend_from_slice(&session.to_be_bytes());
+        v.extend_from_slice(&(ppp.len() as u16).to_be_bytes());
+        v.extend_from_slice(ppp);
+        eth(0x8864, &v)
+    }
+
+    #[test]
+    fn pppoe_session_with_full_and_compressed_protocol_field() {
+        for proto in [&[0x00, 0x21][..], &[0x21][..]] {
+            let mut ppp = proto.to_vec();
+            ppp.extend_from_slice(&inner_ip());
+            let f = pppoe(0x1234, &ppp);
+            let p = decode(Link::Ethernet, &f);
+            assert_inner(&p, &[Tunnel::Pppoe { session: 0x1234 }]);
+            assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&p.ip.unwrap()));
+        }
+        let mut ppp6 = vec![0x00, 0x57];
+        ppp6.extend_from_slice(&udp6([1; 16], [2; 16], 1, 2, b"x"));
+        let f6 = pppoe(1, &ppp6);
+        let p = decode(Link::Ethernet, &f6);
+        assert_eq!(p.ip.unwrap().src, IpAddr::from([1u8; 16]));
+        // LCP is control traffic: no IP, no error
+        let lcp_frame = pppoe(1, &[0xC0, 0x21, 1, 1, 0, 4]);
+        let lcp = decode(Link::Ethernet, &lcp_frame);
+        assert_eq!((lcp.ip, lcp.error), (None, None));
+    }
+
+    #[test]
+    fn teredo_ipv6_with_and_without_indicators_on_either_port() {
+        let inner6 = udp6([0x20; 16], [0x26; 16], 40000, 53, b"dns");
+        let mut origin = vec![0x00, 0x00, 0x0D, 0xDE, 1, 2, 3, 4];
+        origin.extend_from_slice(&inner6);
+        let mut auth = vec![0x00, 0x01, 2, 1, 0xAA, 0xBB, 0xCC];
+        auth.extend_from_slice(&[7; 8]);
+        auth.push(0);
+        auth.extend_from_slice(&origin);
+        for (sport, dport, payload) in [
+            (TEREDO_PORT, 50000, &inner6),
+            (50000, TEREDO_PORT, &origin),
+            (TEREDO_PORT, 50000, &auth),
+        ] {
+            let f = eth(0x0800, &udp4(A, B, sport, dport, payload));
+            let p = decode(Link::Ethernet, &f);
+            assert_eq!(p.tunnels(), &[Tunnel::Teredo]);
+            assert_eq!(p.ip.unwrap().dst, IpAddr::from([0x26u8; 16]));
+            assert!(matches!(p.l4, L4::Udp { dport: 53, .. }));
+        }
+        // a non-IPv6 payload on the Teredo port is ordinary UDP
+        let f = eth(0x0800, &udp4(A, B, TEREDO_PORT, 1, b"hello"));
+        let p = decode(Link::Ethernet, &f);
+        assert!(p.tunnels().is_empty());
+        assert!(matches!(
+            p.l4,
+            L4::Udp {
+                sport: TEREDO_PORT,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ip_in_ip_six_in_four_four_in_six_and_six_in_six() {
+        let ipip = ipv4(A, B, 4, &inner_ip());
+        assert_inner(&decode(Link::Raw, &ipip), &[Tunnel::IpIp]);
+        let four_in_six = ipv6([1; 16], [2; 16], 4, &inner_ip());
+        assert_inner(&decode(Link::Raw, &four_in_six), &[Tunnel::FourIn6]);
+        let inner6 = udp6([0x20; 16], [0x26; 16], 1, 2, b"x");
+        let six_in_four = decode(Link::Raw, &ipv4(A, B, 41, &inner6))
+            .tunnels()
+            .to_vec();
+        assert_eq!(six_in_four, [Tunnel::SixIn4]);
+        let six_in_six = ipv6([1; 16], [2; 16], 41, &inner6);
+        let p = decode(Link::Raw, &six_in_six);
+        assert_eq!(p.tunnels(), &[Tunnel::SixIn6]);
+        assert_eq!(p.ip.unwrap().src, IpAddr::from([0x20u8; 16]));
+        let json: Vec<String> = [Tunnel::IpIp, Tunnel::SixIn4, Tunnel::Teredo]
+            .iter()
+            .map(|t| serde_json::to_string(t).unwrap())
+            .collect();
+        assert_eq!(
+            json,
+            [
+                r#"{"type":"ipip"}"#,
+                r#"{"type":"6in4"}"#,
+                r#"{"type":"teredo"}"#
+            ]
+        );
+    }
+
+    fn nflog(ip: &[u8], little_endian: bool) -> Vec<u8> {
+        let tlv = |typ: u16, value: &[u8]| {
+            let len = (4 + value.len()) as u16;
+            let mut t = Vec::new();
+            if little_endian {
+                t.extend_from_slice(&len.to_le_bytes());
+                t.extend_from_slice(&typ.to_le_bytes());
+            } else {
+                t.extend_from_slice(&len.to_be_bytes());
+                t.extend_from_slice(&typ.to_be_bytes());
+            }
+            t.extend_from_slice(value);
+            while t.len() % 4 != 0 {
+                t.push(0);
+            }
+            t
+        };
+        let mut f = vec![2, 0, 0, 42];
+        f.extend_from_slice(&tlv(1, &[8, 0, 1, 0]));
+        f.extend_from_slice(&tlv(10, b"prefix\0"));
+        f.extend_from_slice(&tlv(NFULA_PAYLOAD, ip));
+        f
+    }
+
+    #[test]
+    fn nflog_payload_tlv_in_either_byte_order() {
+        for le in [true, false] {
+            let f = nflog(&inner_ip(), le);
+            let p = decode(Link::from_dlt(239), &f);
+            assert_inner(&p, &[]);
+            assert_eq!(dispatch_hash(Link::Nflog, &f), flow_hash(&p.ip.unwrap()));
+        }
+    }
+
+    #[test]
+    fn hundred_nested_ip_in_ip_headers_stop_at_the_bound() {
+        let mut pkt = inner_ip();
+        for _ in 0..100 {
+            pkt = ipv4(A, B, 4, &pkt);
+        }
+        let p = decode(Link::Raw, &pkt);
+        assert_eq!(p.error, Some(Layer::Encapsulation));
+        assert_eq!(p.tunnels().len(), MAX_ENCAP_DEPTH);
+        assert_eq!(p.l4, L4::None);
+    }
+
+    #[test]
+    fn deep_mpls_stack_and_many_vlan_tags_stop_without_panic() {
+        let mut m = Vec::new();
+        for l in 0..200 {
+            m.extend_from_slice(&mpls_label(l, false));
+        }
+        let f = eth(0x8847, &m);
+        let p = decode(Link::Ethernet, &f);
+        assert_eq!(p.error, Some(Layer::Encapsulation));
+        let mut v = Vec::new();
+        for _ in 0..200 {
+            v.extend_from_slice(&[0, 1, 0x81, 0x00]);
+        }
+        let f = eth(0x8100, &v);
+        let p = decode(Link::Ethernet, &f);
+        assert_eq!(p.vlans().len(), MAX_VLANS);
+        assert!(p.error.is_some());
+    }
+
+    #[test]
+    fn dispatch_hashes_the_outer_addresses_of_a_tunnel() {
+        let f = vxlan_frame(7);
+        let outer = Ip {
+            src: IpAddr::from(A),
+            dst: IpAddr::from(B),
+            proto: 0,
+        };
+        assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&outer));
+    }
+
+    fn all_tunnel_frames() -> Vec<(Link, Vec<u8>)> {
+        let mut ppp = vec![0x21];
+        ppp.extend_from_slice(&inner_ip());
+        let mut m = mpls_label(3, true).to_vec();
+        m.extend_from_slice(&inner_ip());
+        let mut h2 = vec![0x10, 0x00, 0x01, 0x55, 0, 0, 0, 0];
+        h2.extend_from_slice(&eth(0x0800, &inner_ip()));
+        let mut teredo = vec![0x00, 0x00, 0x0D, 0xDE, 1, 2, 3, 4];
+        teredo.extend_from_slice(&udp6([0x20; 16], [0x26; 16], 1, 53, b"q"));
+        vec![
+            (Link::Ethernet, vxlan_frame(42)),
+            (Link::Ethernet, pppoe(9, &ppp)),
+            (Link::Ethernet, eth(0x8847, &m)),
+            (Link::Raw, gre(0x10, 0, 0x88BE, &[0, 0, 0, 1], &h2)),
+            (Link::Raw, gre(0xB0, 0, 0x0800, &[0; 12], &inner_ip())),
+            (
+                Link::Raw,
+                ipv4(A, B, 4, &ipv6([1; 16], [2; 16], 4, &inner_ip())),
+            ),
+            (Link::Ethernet, eth(0x0800, &udp4(A, B, 3544, 1, &teredo))),
+            (Link::Nflog, nflog(&inner_ip(), true)),
+        ]
+    }
+
+    #[test]
+    fn tunnel_frames_truncated_at_every_length_never_panic() {
+        for (link, f) in all_tunnel_frames() {
+            for n in 0..f.len() {
+                let p = decode(link, &f[..n]);
+                assert!(p.tunnels().len() <= MAX_ENCAP_DEPTH);
+                let _ = dispatch_hash(link, &f[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn tunnel_frames_with_random_flips_never_panic() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (link, f) in all_tunnel_frames() {
+            for _ in 0..2000 {
+                let mut g = f.clone();
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() % g.len() as u64) as usize;
+                    g[i] ^= 1 << (next() % 8);
+                }
+                let cut = g.len() - (next() % 8) as usize;
+                let p = decode(link, &g[..cut]);
+                if let Some(fr) = p.frag {
+                    let _ = resume(&p, fr.proto, fr.data);
+                }
+                let _ = dispatch_hash(link, &g);
+            }
+        }
+    }
+
+    // ---- fragments ------------------------------------------------------------------------
+
+    #[test]
+    fn ipv4_fragment_stops_decoding_and_resume_continues_from_the_payload() {
+        let whole = inner_ip();
+        let l4 = &whole[20..];
+        // first fragment: 8 bytes of the UDP datagram, more fragments
+        let mut h = etherparse::Ipv4Header::new(8, 64, IpNumber::UDP, A, B).unwrap();
+        h.identification = 0x4242;
+        h.more_fragments = true;
+        let mut f = Vec::new();
+        h.write(&mut f).unwrap();
+        f.extend_from_slice(&l4[..8]);
+        let p = decode(Link::Raw, &f);
+        let fr = p.frag.unwrap();
+        assert_eq!((fr.id, fr.offset, fr.more, fr.proto), (0x4242, 0, true, 17));
+        assert_eq!(fr.data, &l4[..8]);
+        assert_eq!(p.l4, L4::None);
+        let q = resume(&p, 17, l4);
+        assert!(matches!(
+            q.l4,
+            L4::Udp {
+                dport: 53,
+                payload: b"dns",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn ipv6_fragment_header_is_found_after_other_extension_headers() {
+        // hop-by-hop (8 bytes) then Fragment header (offset 16, M=1, id 0xA5D33A2D) then data
+        let mut ext = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        ext.extend_from_slice(&[17, 0, 0x00, 0x11, 0xA5, 0xD3, 0x3A, 0x2D]);
+        ext.extend_from_slice(&[0xEE; 16]);
+        let h = etherparse::Ipv6Header {
+            payload_length: ext.len() as u16,
+            next_header: IpNumber(0),
+            hop_limit: 64,
+            source: [1; 16],
+            destination: [2; 16],
+            ..Default::default()
+        };
+        let mut f = Vec::new();
+        h.write(&mut f).unwrap();
+        f.extend_from_slice(&ext);
+        let p = decode(Link::Raw, &f);
+        let fr = p.frag.unwrap();
+        assert_eq!(
+            (fr.id, fr.offset, fr.more, fr.proto, fr.data.len()),
+            (0xA5D3_3A2D, 16, true, 17, 16)
+        );
+        assert_eq!(fr.src, IpAddr::from([1u8; 16]));
     }
 
     #[test]

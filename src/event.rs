@@ -33,6 +33,9 @@ pub struct Flow {
     pub proto: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vlan: Vec<u16>,
+    /// Encapsulations around the packet, outermost first (`{"type":"vxlan","vni":42}`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tunnel: Vec<crate::decode::Tunnel>,
     pub community_id: String,
 }
 

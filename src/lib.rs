@@ -35,6 +35,7 @@ pub mod cli;
 pub mod community_id;
 pub mod config;
 pub mod decode;
+pub mod defrag;
 pub mod event;
 pub mod indicators;
 pub mod name;

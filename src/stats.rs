@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::defrag::DefragStats;
 pub use crate::quic_tracker::QuicStats;
 
 /// What one worker saw and did.
@@ -15,6 +16,12 @@ pub struct WorkerStats {
     pub errors_link: u64,
     pub errors_network: u64,
     pub errors_transport: u64,
+    /// Frames nested deeper than `decode::MAX_ENCAP_DEPTH`.
+    pub errors_encap: u64,
+    /// Packets seen inside each kind of tunnel (a packet counts once per layer).
+    pub tunnels: BTreeMap<&'static str, u64>,
+    /// IP reassembly.
+    pub defrag: DefragStats,
     /// DNS messages on port 53 that could not be read.
     pub errors_dns: u64,
     /// ClientHellos that did not fit the segment they start in (split over segments).
@@ -41,6 +48,11 @@ impl WorkerStats {
         self.errors_link += o.errors_link;
         self.errors_network += o.errors_network;
         self.errors_transport += o.errors_transport;
+        self.errors_encap += o.errors_encap;
+        for (k, v) in &o.tunnels {
+            *self.tunnels.entry(k).or_default() += v;
+        }
+        self.defrag.add(&o.defrag);
         self.errors_dns += o.errors_dns;
         self.tls_incomplete += o.tls_incomplete;
         self.tls_malformed += o.tls_malformed;

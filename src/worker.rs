@@ -12,7 +12,8 @@ use hashbrown::HashSet;
 
 use crate::capture::{Meta, WorkerQueue};
 use crate::community_id::community_id;
-use crate::decode::{self, Ip, L4};
+use crate::decode::{self, Ip, Tunnel, L4};
+use crate::defrag::Defrag;
 use crate::event::{self, Event};
 use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
 use crate::name;
@@ -91,6 +92,8 @@ pub struct Worker {
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
     names: Vec<Vec<u8>>,
     observed: [u64; Where::ALL.len()],
+    tunnels: [u64; Tunnel::KINDS.len()],
+    defrag: Defrag,
     stats: WorkerStats,
     quic: QuicTracker,
 }
@@ -104,6 +107,8 @@ impl Worker {
             seen: HashSet::new(),
             names: Vec::new(),
             observed: [0; Where::ALL.len()],
+            tunnels: [0; Tunnel::KINDS.len()],
+            defrag: Defrag::new(),
             stats: WorkerStats::default(),
             quic: QuicTracker::new(),
         }
@@ -125,16 +130,49 @@ impl Worker {
             self.stats.observables.insert(w.as_str(), n);
         }
         self.stats.quic = self.quic.stats();
+        for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
+            if n > 0 {
+                self.stats.tunnels.insert(t, n);
+            }
+        }
+        self.defrag.finish();
+        self.stats.defrag = self.defrag.stats.clone();
         self.stats
     }
 
     fn packet(&mut self, set: &IndicatorSet, m: &Meta, frame: &[u8]) {
         self.stats.packets += 1;
         let p = decode::decode(m.link, frame);
+        for t in p.tunnels() {
+            self.tunnels[t.index()] += 1;
+        }
+        self.reassemble(set, m, p, 0);
+    }
+
+    /// A fragment goes to the reassembler, and a completed datagram is decoded on from its
+    /// payload (which may itself be a fragment of an inner packet: a tunnel whose outer and
+    /// inner packets were both fragmented); anything else is inspected as it is. Fragments
+    /// themselves yield no observables: their datagram does, once whole.
+    fn reassemble(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>, level: usize) {
+        let Some(f) = p.frag else {
+            return self.inspect(set, m, p);
+        };
+        if level >= decode::MAX_ENCAP_DEPTH {
+            self.stats.errors_encap += 1;
+            return;
+        }
+        if let Some(r) = self.defrag.push(&f, m.ts_us) {
+            let q = decode::resume(&p, r.proto, &r.payload);
+            self.reassemble(set, m, q, level + 1);
+        }
+    }
+
+    fn inspect(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>) {
         match p.error {
             Some(decode::Layer::Link) => self.stats.errors_link += 1,
             Some(decode::Layer::Network) => self.stats.errors_network += 1,
             Some(decode::Layer::Transport) => self.stats.errors_transport += 1,
+            Some(decode::Layer::Encapsulation) => self.stats.errors_encap += 1,
             None => {}
         }
         let Some(ip) = p.ip else {
@@ -289,6 +327,7 @@ impl Worker {
                 dest_port: flow.ports.map(|p| p.1),
                 proto: event::proto_name(ip.proto),
                 vlan: p.vlans().to_vec(),
+                tunnel: p.tunnels().to_vec(),
                 community_id: community_id(0, ip.src, ip.dst, ip.proto, sp, dp),
             },
             observable: event::Observable {

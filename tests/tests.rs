@@ -6,3 +6,4 @@ mod cli;
 mod corpus;
 mod quic;
 mod robustness;
+mod tunnels;

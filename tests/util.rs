@@ -222,3 +222,94 @@ impl Rng {
         self.next() % n.max(1)
     }
 }
+
+/// Frames and captures for the tunnel and fragment tests.
+pub mod wire {
+    /// An Ethernet II frame.
+    pub fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        f.extend_from_slice(&ether_type.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A UDP header and payload (checksum 0: iocd does not verify it).
+    pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sport.to_be_bytes());
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0, 0]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    /// An IPv4 packet; `frag` is (identification, byte offset, more fragments).
+    pub fn ipv4(
+        src: [u8; 4],
+        dst: [u8; 4],
+        proto: u8,
+        frag: (u16, u16, bool),
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut h = etherparse::Ipv4Header::new(
+            payload.len() as u16,
+            64,
+            etherparse::IpNumber(proto),
+            src,
+            dst,
+        )
+        .unwrap();
+        h.identification = frag.0;
+        h.fragment_offset = etherparse::IpFragOffset::try_new(frag.1 / 8).unwrap();
+        h.more_fragments = frag.2;
+        h.header_checksum = h.calc_header_checksum();
+        let mut out = Vec::new();
+        h.write(&mut out).unwrap();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// An IPv6 packet; with `frag` = Some((id, offset, more)) a Fragment header comes first.
+    pub fn ipv6(
+        src: [u8; 16],
+        dst: [u8; 16],
+        proto: u8,
+        frag: Option<(u32, u16, bool)>,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut body = Vec::new();
+        let next = match frag {
+            Some((id, off, more)) => {
+                body.extend_from_slice(&[proto, 0]);
+                body.extend_from_slice(&(off | u16::from(more)).to_be_bytes());
+                body.extend_from_slice(&id.to_be_bytes());
+                44
+            }
+            None => proto,
+        };
+        body.extend_from_slice(payload);
+        let mut out = vec![0x60, 0, 0, 0];
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(&[next, 64]);
+        out.extend_from_slice(&src);
+        out.extend_from_slice(&dst);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// `payload` cut into pieces of `size` bytes (a multiple of 8): (offset, more, piece).
+    pub fn pieces(payload: &[u8], size: usize) -> Vec<(u16, bool, Vec<u8>)> {
+        payload
+            .chunks(size)
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    (i * size) as u16,
+                    (i + 1) * size < payload.len(),
+                    c.to_vec(),
+                )
+            })
+            .collect()
+    }
+}
