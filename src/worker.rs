@@ -16,6 +16,7 @@ use crate::decode::{self, Ip, L4};
 use crate::event::{self, Event};
 use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
 use crate::name;
+use crate::observe::Observed;
 pub use crate::observe::Where;
 use crate::proto::{dns, tls};
 use crate::stats::WorkerStats;
@@ -25,8 +26,8 @@ use crate::stats::WorkerStats;
 /// a reset may be reported once more (counted in `dedup_resets`).
 pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
 
-/// DNS port (RFC 1035 §4.2).
-const DNS_PORT: u16 = 53;
+/// UDP ports that carry DNS messages: DNS (RFC 1035 §4.2), mDNS (RFC 6762), LLMNR (RFC 4795).
+const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
 /// What every worker shares, read-only.
 pub struct Context {
@@ -87,7 +88,8 @@ pub struct Worker {
     store: Arc<IndicatorStore>,
     events: Sender<String>,
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
-    names: Vec<Vec<u8>>,
+    /// Scratch buffer for a parser's observables, reused across packets.
+    found: Vec<Observed>,
     observed: [u64; Where::ALL.len()],
     stats: WorkerStats,
 }
@@ -99,7 +101,7 @@ impl Worker {
             store,
             events,
             seen: HashSet::new(),
-            names: Vec::new(),
+            found: Vec::new(),
             observed: [0; Where::ALL.len()],
             stats: WorkerStats::default(),
         }
@@ -146,21 +148,17 @@ impl Worker {
                 sport,
                 dport,
                 payload,
-            } if sport == DNS_PORT || dport == DNS_PORT => {
-                self.names.clear();
-                let mut names = std::mem::take(&mut self.names);
-                match dns::parse_questions(payload, &mut names) {
-                    Ok(info) if !info.is_response => {}
-                    Ok(_) => names.clear(),
-                    Err(_) => {
-                        self.stats.errors_dns += 1;
-                        names.clear();
-                    }
+            } if DNS_PORTS.contains(&sport) || DNS_PORTS.contains(&dport) => {
+                let mut found = std::mem::take(&mut self.found);
+                found.clear();
+                // What was read before an error is still checked.
+                if dns::observe(payload, &mut found).is_err() {
+                    self.stats.errors_dns += 1;
                 }
-                for n in &names {
-                    self.check_name(set, m, &p, &flow, n, Where::DnsQuery);
+                for o in &found {
+                    self.check_observed(set, m, &p, &flow, o);
                 }
-                self.names = names;
+                self.found = found;
             }
             L4::Tcp { payload, .. } if !payload.is_empty() => {
                 match tls::parse_client_hello(payload) {
@@ -175,6 +173,21 @@ impl Worker {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Check one observable from an application-layer parser.
+    fn check_observed(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        o: &Observed,
+    ) {
+        match o {
+            Observed::Domain { name, at, .. } => self.check_name(set, m, p, flow, name, *at),
+            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
         }
     }
 

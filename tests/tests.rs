@@ -4,4 +4,5 @@ mod util;
 
 mod cli;
 mod corpus;
+mod dns;
 mod robustness;
