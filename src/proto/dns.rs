@@ -93,7 +93,8 @@ pub struct DnsInfo {
 /// - Reads at most [`MAX_QUESTIONS`] questions; a larger QDCOUNT is not an error, the rest of
 ///   the section is simply not read.
 /// - A name is pushed only once its whole question (name, QTYPE, QCLASS) is present.
-/// - The root name is not pushed and not counted in [`DnsInfo::questions`].
+/// - The root name is not pushed and not counted in [`DnsInfo::questions`], nor is a name that
+///   normalises to nothing (a single label holding just `.`).
 /// - Labels are joined with `.` and keep their raw octets (RFC 2181 §11: a label may hold any
 ///   octet), so a `.` inside a label cannot be told from a separator (see [`crate::name`]).
 /// - Compression pointers may point anywhere inside the message (forward ones too, as resolvers
@@ -134,8 +135,9 @@ fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, Dns
         if pos > msg.len() {
             return Err(DnsError::Malformed);
         }
+        // After normalising: a single label holding just "." is empty then, like the root.
+        crate::name::normalize(&mut name);
         if !name.is_empty() {
-            crate::name::normalize(&mut name);
             names.push(name);
             pushed += 1;
         }
@@ -233,8 +235,8 @@ fn read_answers(
                 if end > pos {
                     return Err(DnsError::Malformed);
                 }
+                crate::name::normalize(&mut name);
                 if !name.is_empty() {
-                    crate::name::normalize(&mut name);
                     out.push(Observed::Domain {
                         name,
                         at: Where::DnsAnswer,
@@ -441,6 +443,32 @@ mod tests {
         let (r, names) = parse(&message(FLAGS_QUERY_RD, 2, &body));
         assert_eq!(r.map(|i| i.questions), Ok(1));
         assert_eq!(names, vec![b"after.root".to_vec()]);
+    }
+
+    #[test]
+    fn name_of_a_single_dot_label_is_not_pushed_as_an_empty_name() {
+        // Found by `cargo fuzz run dns`: the label "." normalised (trailing dot stripped) to an
+        // empty name, which was pushed. Now treated like the root name.
+        let mut body = question(&qname(&[b"."]));
+        body.extend(question(&qname(&[b"x."])));
+        let (r, names) = parse(&message(FLAGS_QUERY_RD, 2, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(names, vec![b"x".to_vec()]);
+        let mut body = question(&qname(&[b"www", b"example"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_IN, &qname(&[b"."])));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(out, vec![query_name("www.example")]);
+    }
+
+    #[test]
+    fn fuzz_input_with_a_single_dot_label_yields_no_empty_name() {
+        // the crash input `cargo fuzz run dns` found (QDCOUNT 0x6a6a; questions "\x00", root,
+        // ".", then truncated)
+        let msg = unhex("0a80406a6a6a6a6a6a6a6a0001000000004000012e000000000000");
+        let (r, out) = observed(&msg);
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(out, vec![query_name("\x00")]);
     }
 
     #[test]
