@@ -45,7 +45,8 @@ pub struct Observable {
     pub kind: &'static str,
     /// The observed value; names are escaped (see [`crate::name::escape`]).
     pub value: String,
-    /// Where in the traffic it was seen: `ip.src`, `ip.dst`, `dns.query`, `tls.sni`.
+    /// Where in the traffic it was seen: `ip.src`, `dns.query`, `dns.answer_ip`, ... (see
+    /// [`crate::observe::Where::as_str`]).
     #[serde(rename = "where")]
     pub location: &'static str,
 }

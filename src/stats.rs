@@ -22,7 +22,7 @@ pub struct WorkerStats {
     pub tunnels: BTreeMap<&'static str, u64>,
     /// IP reassembly.
     pub defrag: DefragStats,
-    /// DNS messages on port 53 that could not be read.
+    /// DNS, mDNS and LLMNR messages that could not be read (wholly or in part).
     pub errors_dns: u64,
     /// ClientHellos that did not fit the segment they start in (split over segments).
     pub tls_incomplete: u64,

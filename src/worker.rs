@@ -28,8 +28,8 @@ use crate::stats::WorkerStats;
 /// a reset may be reported once more (counted in `dedup_resets`).
 pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
 
-/// DNS port (RFC 1035 §4.2).
-const DNS_PORT: u16 = 53;
+/// UDP ports that carry DNS messages: DNS (RFC 1035 §4.2), mDNS (RFC 6762), LLMNR (RFC 4795).
+const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
 /// What every worker shares, read-only.
 pub struct Context {
@@ -90,7 +90,8 @@ pub struct Worker {
     store: Arc<IndicatorStore>,
     events: Sender<String>,
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
-    names: Vec<Vec<u8>>,
+    /// Scratch buffer for a parser's observables, reused across packets.
+    found: Vec<Observed>,
     observed: [u64; Where::ALL.len()],
     tunnels: [u64; Tunnel::KINDS.len()],
     defrag: Defrag,
@@ -105,7 +106,7 @@ impl Worker {
             store,
             events,
             seen: HashSet::new(),
-            names: Vec::new(),
+            found: Vec::new(),
             observed: [0; Where::ALL.len()],
             tunnels: [0; Tunnel::KINDS.len()],
             defrag: Defrag::new(),
@@ -189,21 +190,17 @@ impl Worker {
                 sport,
                 dport,
                 payload,
-            } if sport == DNS_PORT || dport == DNS_PORT => {
-                self.names.clear();
-                let mut names = std::mem::take(&mut self.names);
-                match dns::parse_questions(payload, &mut names) {
-                    Ok(info) if !info.is_response => {}
-                    Ok(_) => names.clear(),
-                    Err(_) => {
-                        self.stats.errors_dns += 1;
-                        names.clear();
-                    }
+            } if DNS_PORTS.contains(&sport) || DNS_PORTS.contains(&dport) => {
+                let mut found = std::mem::take(&mut self.found);
+                found.clear();
+                // What was read before an error is still checked.
+                if dns::observe(payload, &mut found).is_err() {
+                    self.stats.errors_dns += 1;
                 }
-                for n in &names {
-                    self.check_name(set, m, &p, &flow, n, Where::DnsQuery);
+                for o in &found {
+                    self.check_observed(set, m, &p, &flow, o);
                 }
-                self.names = names;
+                self.found = found;
             }
             // QUIC on any port, recognised by content (RFC 9000 §17.2).
             L4::Udp {
@@ -241,14 +238,16 @@ impl Worker {
     ) {
         let src = SocketAddr::new(flow.ip.src, sport);
         let dst = SocketAddr::new(flow.ip.dst, dport);
-        let mut found = Vec::new();
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
         self.quic.on_udp(src, dst, payload, m.ts_us, &mut found);
         for o in &found {
             self.check_observed(set, m, p, flow, o);
         }
+        self.found = found;
     }
 
-    /// Check one observable an application-layer parser reported.
+    /// Check one observable from an application-layer parser.
     fn check_observed(
         &mut self,
         set: &IndicatorSet,

@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod corpus;
+mod dns;
 mod quic;
 mod robustness;
 mod tunnels;

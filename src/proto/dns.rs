@@ -1,24 +1,31 @@
-//! DNS question names (RFC 1035 §4.1). The header is read with `hickory-proto`; names with a
-//! small decoder of our own, because hickory refuses compression pointers that point forward
+//! DNS messages (RFC 1035 §4.1): question names, and from the answer section CNAME/DNAME
+//! targets and A/AAAA addresses. The header is read with `hickory-proto`; names with a small
+//! decoder of our own, because hickory refuses compression pointers that point forward
 //! (`PointerNotPriorToLabel`) while resolvers in the field (glibc's `ns_name_unpack`, Unbound)
 //! follow any pointer inside the message with a loop bound. A client could hide a query name
 //! from a sensor that refuses what the resolver accepts, so we accept what they accept.
 //!
 //! Input is one DNS message as carried over UDP (RFC 1035 §4.2.1); over TCP the caller strips the
-//! two-byte length prefix first (RFC 1035 §4.2.2).
+//! two-byte length prefix first (RFC 1035 §4.2.2). mDNS (RFC 6762) and LLMNR (RFC 4795) use the
+//! same message format; the top bit of an mDNS QCLASS (unicast-response, RFC 6762 §18.12) and
+//! of an RR CLASS (cache-flush, RFC 6762 §10.2) is ignored.
 //!
 //! Bounds:
 //! - at most [`MAX_QUESTIONS`] names are read, whatever QDCOUNT says;
+//! - at most [`MAX_ANSWERS`] answer records are read, whatever ANCOUNT says;
+//! - every record's RDATA is checked against the message before it is read;
 //! - a compression pointer (RFC 1035 §4.1.4) may point anywhere inside the message, but at most
 //!   [`MAX_POINTER_JUMPS`] are followed per name, so a pointer loop ends in
 //!   [`DnsError::Malformed`] after a bounded number of steps;
 //! - a name is at most [`MAX_NAME_WIRE_LEN`] octets in wire form (RFC 1035 §2.3.4), pointers
 //!   expanded; decoding stops as soon as it would grow past that.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use hickory_proto::op::{Header, MessageType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::observe::{Observed, Where};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Length of the fixed message header (RFC 1035 §4.1.1).
 const HEADER_LEN: usize = 12;
@@ -26,11 +33,33 @@ const HEADER_LEN: usize = 12;
 /// QTYPE and QCLASS, two octets each, after every QNAME (RFC 1035 §4.1.2).
 const QTYPE_QCLASS_LEN: usize = 4;
 
+/// TYPE, CLASS, TTL and RDLENGTH after every resource record's owner name (RFC 1035 §4.1.3).
+const RR_FIXED_LEN: usize = 10;
+
+/// RR types read from the answer section (RFC 1035 §3.2.2, RFC 3596 §2.1, RFC 6672 §2.1).
+const TYPE_A: u16 = 1;
+const TYPE_CNAME: u16 = 5;
+const TYPE_AAAA: u16 = 28;
+const TYPE_DNAME: u16 = 39;
+
+/// Class IN (RFC 1035 §3.2.4). A and AAAA RDATA formats are defined for IN only, and stub
+/// resolvers (glibc `getanswer_r`) skip records of any other class.
+const CLASS_IN: u16 = 1;
+
+/// Top bit of an RR CLASS: the mDNS cache-flush bit (RFC 6762 §10.2); ignored.
+const CLASS_CACHE_FLUSH: u16 = 0x8000;
+
 /// Most question names read from one message. QDCOUNT is a 16-bit field, but real resolvers send
 /// exactly one question and most servers refuse more (RFC 9619, "In the DNS, QDCOUNT Is
 /// (Usually) One"); 32 leaves room for odd clients and tunnels while bounding the names (and
 /// allocations) one packet can cause.
 pub const MAX_QUESTIONS: usize = 32;
+
+/// Most answer records read from one message. A response to one question rarely holds more
+/// than a CNAME chain and a dozen addresses (a UDP response without EDNS fits in 512 octets,
+/// RFC 1035 §4.2.1: at most 31 A records behind a compressed owner name); 64 covers large
+/// EDNS answers and mDNS announcements while bounding the observables one packet can cause.
+pub const MAX_ANSWERS: usize = 64;
 
 /// Longest name in wire form, length octets and the root label included (RFC 1035 §2.3.4).
 pub const MAX_NAME_WIRE_LEN: usize = 255;
@@ -64,7 +93,8 @@ pub struct DnsInfo {
 /// - Reads at most [`MAX_QUESTIONS`] questions; a larger QDCOUNT is not an error, the rest of
 ///   the section is simply not read.
 /// - A name is pushed only once its whole question (name, QTYPE, QCLASS) is present.
-/// - The root name is not pushed and not counted in [`DnsInfo::questions`].
+/// - The root name is not pushed and not counted in [`DnsInfo::questions`], nor is a name that
+///   normalises to nothing (a single label holding just `.`).
 /// - Labels are joined with `.` and keep their raw octets (RFC 2181 §11: a label may hold any
 ///   octet), so a `.` inside a label cannot be told from a separator (see [`crate::name`]).
 /// - Compression pointers may point anywhere inside the message (forward ones too, as resolvers
@@ -72,6 +102,20 @@ pub struct DnsInfo {
 ///   [`DnsError::Malformed`], as are names longer than [`MAX_NAME_WIRE_LEN`] octets in wire form
 ///   and labels with the reserved `01`/`10` prefixes.
 pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, DnsError> {
+    read_questions(msg, names).map(|q| q.info)
+}
+
+/// The question section as read by [`read_questions`], and where the answers start.
+struct Questions {
+    info: DnsInfo,
+    /// ANCOUNT from the header.
+    answers: u16,
+    /// Offset of the answer section; `None` when QDCOUNT was above [`MAX_QUESTIONS`] and the
+    /// section was not read to its end.
+    answers_at: Option<usize>,
+}
+
+fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, DnsError> {
     if msg.len() < HEADER_LEN {
         return Err(DnsError::Truncated);
     }
@@ -79,7 +123,8 @@ pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, 
     // Cannot fail with 12 bytes present; mapped anyway rather than unwrapped.
     let header = Header::read(&mut decoder).map_err(|_| DnsError::Truncated)?;
     let is_response = header.metadata.message_type == MessageType::Response;
-    let count = usize::from(header.counts.queries).min(MAX_QUESTIONS);
+    let qdcount = usize::from(header.counts.queries);
+    let count = qdcount.min(MAX_QUESTIONS);
 
     let mut pos = HEADER_LEN;
     let mut pushed = 0;
@@ -90,30 +135,135 @@ pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, 
         if pos > msg.len() {
             return Err(DnsError::Malformed);
         }
+        // After normalising: a single label holding just "." is empty then, like the root.
+        crate::name::normalize(&mut name);
         if !name.is_empty() {
-            crate::name::normalize(&mut name);
             names.push(name);
             pushed += 1;
         }
     }
-    Ok(DnsInfo {
-        is_response,
-        questions: pushed,
+    Ok(Questions {
+        info: DnsInfo {
+            is_response,
+            questions: pushed,
+        },
+        answers: header.counts.answers,
+        answers_at: (qdcount <= MAX_QUESTIONS).then_some(pos),
     })
 }
 
-/// Observables of one DNS message: the question names (`dns.query`) of queries and responses.
-/// (Answers — CNAME/DNAME targets as `dns.answer`, A/AAAA as `dns.answer_ip` — are the next
-/// step.) What was decoded before an error is kept in `out`.
+/// Observables of one DNS (or mDNS, LLMNR) message, appended to `out`:
+/// - every question name, as for [`parse_questions`], at [`Where::DnsQuery`];
+/// - from the answer section, the target of each CNAME and DNAME record at
+///   [`Where::DnsAnswer`] (normalised; compression pointers allowed, as for question names), and
+///   the address of each A and AAAA record at [`Where::DnsAnswerIp`].
+///
+/// The answer section is read whatever the QR bit says: mDNS queries list the answers the
+/// querier already holds there (Known-Answer Suppression, RFC 6762 §7.1), and a unicast query
+/// normally has ANCOUNT 0. It is read only when the whole question section was (QDCOUNT at
+/// most [`MAX_QUESTIONS`]; stub resolvers refuse responses whose QDCOUNT is not 1), and at most
+/// [`MAX_ANSWERS`] records of it. Owner names are skipped, not decoded: in a well-formed
+/// response they are the question name or a CNAME target already reported. Records of a class
+/// other than IN (the mDNS cache-flush bit ignored), of another type, or A/AAAA records whose
+/// RDLENGTH is not 4/16 are skipped.
+///
+/// A record that runs past the end of the message, or a CNAME/DNAME target that cannot be
+/// decoded or runs past its RDATA, ends the walk with [`DnsError::Malformed`]; everything pushed
+/// before stays in `out`.
 pub fn observe(msg: &[u8], out: &mut Vec<Observed>) -> Result<DnsInfo, DnsError> {
     let mut names = Vec::new();
-    let r = parse_questions(msg, &mut names);
+    let r = read_questions(msg, &mut names);
     out.extend(names.into_iter().map(|name| Observed::Domain {
         name,
         at: Where::DnsQuery,
         ech: false,
     }));
-    r
+    let q = r?;
+    if let Some(at) = q.answers_at {
+        read_answers(msg, at, usize::from(q.answers).min(MAX_ANSWERS), out)?;
+    }
+    Ok(q.info)
+}
+
+/// Walk `count` resource records starting at `pos` (RFC 1035 §4.1.3), pushing CNAME/DNAME
+/// targets and A/AAAA addresses to `out` as they are read.
+fn read_answers(
+    msg: &[u8],
+    mut pos: usize,
+    count: usize,
+    out: &mut Vec<Observed>,
+) -> Result<(), DnsError> {
+    for _ in 0..count {
+        pos = skip_name(msg, pos)?;
+        let fixed = msg
+            .get(pos..pos + RR_FIXED_LEN)
+            .ok_or(DnsError::Malformed)?;
+        let typ = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let class = u16::from_be_bytes([fixed[2], fixed[3]]) & !CLASS_CACHE_FLUSH;
+        // fixed[4..8]: TTL, not needed
+        let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+        let rdata_at = pos + RR_FIXED_LEN;
+        let rdata = msg
+            .get(rdata_at..rdata_at + rdlength)
+            .ok_or(DnsError::Malformed)?;
+        pos = rdata_at + rdlength;
+        if class != CLASS_IN {
+            continue;
+        }
+        match typ {
+            TYPE_A => {
+                if let Ok(a) = <[u8; 4]>::try_from(rdata) {
+                    out.push(Observed::Ip {
+                        ip: IpAddr::V4(Ipv4Addr::from(a)),
+                        at: Where::DnsAnswerIp,
+                    });
+                }
+            }
+            TYPE_AAAA => {
+                if let Ok(a) = <[u8; 16]>::try_from(rdata) {
+                    out.push(Observed::Ip {
+                        ip: IpAddr::V6(Ipv6Addr::from(a)),
+                        at: Where::DnsAnswerIp,
+                    });
+                }
+            }
+            // RFC 3597 §4 allows compression in CNAME RDATA only, but DNAME targets are read the
+            // same way: accepting more than senders should emit is what a sensor wants.
+            TYPE_CNAME | TYPE_DNAME => {
+                let mut name = Vec::new();
+                let end = read_name(msg, rdata_at, &mut name)?;
+                if end > pos {
+                    return Err(DnsError::Malformed);
+                }
+                crate::name::normalize(&mut name);
+                if !name.is_empty() {
+                    out.push(Observed::Domain {
+                        name,
+                        at: Where::DnsAnswer,
+                        ech: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Offset just after the name starting at `start`, without decoding it: labels are stepped over
+/// up to the root label or the first compression pointer, which is not followed. Reserved label
+/// types and names running past the message are [`DnsError::Malformed`].
+fn skip_name(msg: &[u8], start: usize) -> Result<usize, DnsError> {
+    let mut pos = start;
+    loop {
+        let len = *msg.get(pos).ok_or(DnsError::Malformed)?;
+        match len & 0xc0 {
+            0x00 if len == 0 => return Ok(pos + 1),
+            0x00 => pos += 1 + usize::from(len),
+            0xc0 if pos + 2 <= msg.len() => return Ok(pos + 2),
+            _ => return Err(DnsError::Malformed),
+        }
+    }
 }
 
 /// Decode the name starting at `start` into `out` (labels joined by `.`, raw octets kept; empty
@@ -293,6 +443,32 @@ mod tests {
         let (r, names) = parse(&message(FLAGS_QUERY_RD, 2, &body));
         assert_eq!(r.map(|i| i.questions), Ok(1));
         assert_eq!(names, vec![b"after.root".to_vec()]);
+    }
+
+    #[test]
+    fn name_of_a_single_dot_label_is_not_pushed_as_an_empty_name() {
+        // Found by `cargo fuzz run dns`: the label "." normalised (trailing dot stripped) to an
+        // empty name, which was pushed. Now treated like the root name.
+        let mut body = question(&qname(&[b"."]));
+        body.extend(question(&qname(&[b"x."])));
+        let (r, names) = parse(&message(FLAGS_QUERY_RD, 2, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(names, vec![b"x".to_vec()]);
+        let mut body = question(&qname(&[b"www", b"example"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_IN, &qname(&[b"."])));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(out, vec![query_name("www.example")]);
+    }
+
+    #[test]
+    fn fuzz_input_with_a_single_dot_label_yields_no_empty_name() {
+        // the crash input `cargo fuzz run dns` found (QDCOUNT 0x6a6a; questions "\x00", root,
+        // ".", then truncated)
+        let msg = unhex("0a80406a6a6a6a6a6a6a6a0001000000004000012e000000000000");
+        let (r, out) = observed(&msg);
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(out, vec![query_name("\x00")]);
     }
 
     #[test]
@@ -586,6 +762,408 @@ mod tests {
             }
             let (_, names) = parse(&msg);
             assert!(names.iter().all(|n| n.len() <= MAX_NAME_LEN));
+        }
+    }
+
+    // ---- answer section (observe) ----
+
+    const FLAGS_MDNS_RESPONSE: u16 = 0x8400;
+    const CLASS_IN_CACHE_FLUSH: u16 = 0x8001;
+
+    /// `message` with ANCOUNT set too.
+    fn message_with_answers(flags: u16, qdcount: u16, ancount: u16, body: &[u8]) -> Vec<u8> {
+        let mut m = message(flags, qdcount, body);
+        m[6..8].copy_from_slice(&ancount.to_be_bytes());
+        m
+    }
+
+    /// A resource record: owner name (wire form), TYPE, CLASS, TTL 60, RDLENGTH, RDATA.
+    fn rr(owner: &[u8], typ: u16, class: u16, rdata: &[u8]) -> Vec<u8> {
+        let mut r = owner.to_vec();
+        r.extend_from_slice(&typ.to_be_bytes());
+        r.extend_from_slice(&class.to_be_bytes());
+        r.extend_from_slice(&60u32.to_be_bytes());
+        r.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
+        r.extend_from_slice(rdata);
+        r
+    }
+
+    fn observed(msg: &[u8]) -> (Result<DnsInfo, DnsError>, Vec<Observed>) {
+        let mut out = Vec::new();
+        let r = observe(msg, &mut out);
+        (r, out)
+    }
+
+    fn query_name(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::DnsQuery,
+            ech: false,
+        }
+    }
+
+    fn answer_name(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::DnsAnswer,
+            ech: false,
+        }
+    }
+
+    fn answer_ip(ip: &str) -> Observed {
+        Observed::Ip {
+            ip: ip.parse().unwrap(),
+            at: Where::DnsAnswerIp,
+        }
+    }
+
+    /// A response for www.example.com: a CNAME chain to B.Edge.Example.ORG (mixed case), then
+    /// an A and an AAAA record for it. Owner names are pointers to the question (offset 12) or
+    /// uncompressed.
+    fn cname_chain_response() -> Vec<u8> {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(
+            &[0xc0, 0x0c],
+            TYPE_CNAME,
+            CLASS_IN,
+            &qname(&[b"a", b"cdn", b"example", b"net"]),
+        ));
+        body.extend(rr(
+            &qname(&[b"a", b"cdn", b"example", b"net"]),
+            TYPE_CNAME,
+            CLASS_IN,
+            &qname(&[b"B", b"Edge", b"Example", b"ORG"]),
+        ));
+        let owner = qname(&[b"b", b"edge", b"example", b"org"]);
+        body.extend(rr(&owner, TYPE_A, CLASS_IN, &[192, 0, 2, 1]));
+        let v6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        body.extend(rr(&owner, TYPE_AAAA, CLASS_IN, &v6.octets()));
+        message_with_answers(FLAGS_RESPONSE, 1, 4, &body)
+    }
+
+    #[test]
+    fn response_with_cname_chain_a_and_aaaa_yields_query_targets_and_addresses() {
+        let (r, out) = observed(&cname_chain_response());
+        assert_eq!(
+            r,
+            Ok(DnsInfo {
+                is_response: true,
+                questions: 1
+            })
+        );
+        assert_eq!(
+            out,
+            vec![
+                query_name("www.example.com"),
+                answer_name("a.cdn.example.net"),
+                answer_name("b.edge.example.org"),
+                answer_ip("192.0.2.1"),
+                answer_ip("2001:db8::1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn observe_of_a_query_yields_only_its_question_name() {
+        let (r, out) = observed(&example_query());
+        assert_eq!(r.map(|i| i.is_response), Ok(false));
+        assert_eq!(out, vec![query_name("www.example.com")]);
+    }
+
+    #[test]
+    fn dname_target_is_an_answer_name() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(
+            &qname(&[b"example", b"com"]),
+            TYPE_DNAME,
+            CLASS_IN,
+            &qname(&[b"example", b"net"]),
+        ));
+        // the synthesised CNAME (RFC 6672 §3.4), its target compressed into the DNAME's RDATA
+        let dname_rdata_at = u8::try_from(HEADER_LEN + body.len() - 13).unwrap();
+        body.extend(rr(
+            &[0xc0, 0x0c],
+            TYPE_CNAME,
+            CLASS_IN,
+            &[3, b'w', b'w', b'w', 0xc0, dname_rdata_at],
+        ));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 2, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(
+            out,
+            vec![
+                query_name("www.example.com"),
+                answer_name("example.net"),
+                answer_name("www.example.net"),
+            ]
+        );
+    }
+
+    #[test]
+    fn compressed_cname_target_is_followed() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        // "cdn" + pointer to the question name; then a target that is only a pointer
+        body.extend(rr(
+            &[0xc0, 0x0c],
+            TYPE_CNAME,
+            CLASS_IN,
+            &[3, b'c', b'd', b'n', 0xc0, 0x0c],
+        ));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_IN, &[0xc0, 0x10]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 2, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(
+            out,
+            vec![
+                query_name("www.example.com"),
+                answer_name("cdn.www.example.com"),
+                answer_name("example.com"),
+            ]
+        );
+    }
+
+    #[test]
+    fn cname_target_pointer_loop_is_malformed_and_keeps_earlier_answers() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 7]));
+        let here = u8::try_from(HEADER_LEN + body.len() + 2 + RR_FIXED_LEN).unwrap();
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_IN, &[0xc0, here]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 2, &body));
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(
+            out,
+            vec![query_name("www.example.com"), answer_ip("192.0.2.7")]
+        );
+    }
+
+    #[test]
+    fn cname_target_running_past_its_rdata_is_malformed() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        let mut rec = rr(
+            &[0xc0, 0x0c],
+            TYPE_CNAME,
+            CLASS_IN,
+            &qname(&[b"t", b"example"]),
+        );
+        // RDLENGTH 3 covers "\x01t" and one octet of "\x07example": the name runs past it
+        let len_at = 2 + RR_FIXED_LEN - 2;
+        rec[len_at..len_at + 2].copy_from_slice(&3u16.to_be_bytes());
+        body.extend(rec);
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(out, vec![query_name("www.example.com")]);
+    }
+
+    #[test]
+    fn rdlength_past_the_end_is_malformed_and_keeps_earlier_answers() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 1]));
+        let mut second = rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 2]);
+        second.truncate(second.len() - 2); // RDLENGTH 4, two octets present
+        body.extend(second);
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 2, &body));
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(
+            out,
+            vec![query_name("www.example.com"), answer_ip("192.0.2.1")]
+        );
+        // RDLENGTH 0xffff on the last record of a message
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        let mut rec = rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 1]);
+        let len_at = 2 + RR_FIXED_LEN - 2;
+        rec[len_at..len_at + 2].copy_from_slice(&u16::MAX.to_be_bytes());
+        body.extend(rec);
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(out, vec![query_name("www.example.com")]);
+    }
+
+    #[test]
+    fn address_record_of_the_wrong_length_is_skipped() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 1, 9]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_AAAA, CLASS_IN, &[192, 0, 2, 2]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 3]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 3, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(
+            out,
+            vec![query_name("www.example.com"), answer_ip("192.0.2.3")]
+        );
+    }
+
+    #[test]
+    fn records_of_other_classes_and_types_are_skipped() {
+        const CLASS_CH: u16 = 3;
+        const TYPE_TXT: u16 = 16;
+        const TYPE_NS: u16 = 2;
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_CH, &[192, 0, 2, 1]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_CH, &qname(&[b"ch"])));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_TXT, CLASS_IN, b"\x04text"));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_NS, CLASS_IN, &qname(&[b"ns", b"x"])));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 4]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 5, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(
+            out,
+            vec![query_name("www.example.com"), answer_ip("192.0.2.4")]
+        );
+    }
+
+    #[test]
+    fn root_cname_target_is_not_pushed() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0xc0, 0x0c], TYPE_CNAME, CLASS_IN, &[0]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(out, vec![query_name("www.example.com")]);
+    }
+
+    #[test]
+    fn bad_owner_name_is_malformed() {
+        let mut body = question(&qname(&[b"www", b"example", b"com"]));
+        body.extend(rr(&[0x41, b'a', 0], TYPE_A, CLASS_IN, &[192, 0, 2, 1]));
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, 1, &body));
+        assert_eq!(r, Err(DnsError::Malformed));
+        assert_eq!(out, vec![query_name("www.example.com")]);
+    }
+
+    #[test]
+    fn ancount_above_max_answers_reads_only_max_answers() {
+        let mut body = question(&qname(&[b"many", b"example"]));
+        for i in 0..MAX_ANSWERS + 6 {
+            let last = u8::try_from(i % 256).unwrap();
+            body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[10, 0, 0, last]));
+        }
+        for ancount in [u16::try_from(MAX_ANSWERS + 6).unwrap(), u16::MAX] {
+            let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, ancount, &body));
+            assert_eq!(r.map(|i| i.questions), Ok(1), "ANCOUNT {ancount}");
+            assert_eq!(out.len(), 1 + MAX_ANSWERS, "ANCOUNT {ancount}");
+            assert_eq!(
+                out[MAX_ANSWERS],
+                answer_ip(&format!("10.0.0.{}", MAX_ANSWERS - 1))
+            );
+        }
+    }
+
+    #[test]
+    fn answers_are_not_read_when_qdcount_is_above_max_questions() {
+        let mut body = Vec::new();
+        for i in 0..=MAX_QUESTIONS {
+            body.extend(question(&qname(&[format!("q{i}").as_bytes(), b"example"])));
+        }
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 0, 2, 1]));
+        let qdcount = u16::try_from(MAX_QUESTIONS + 1).unwrap();
+        let (r, out) = observed(&message_with_answers(FLAGS_RESPONSE, qdcount, 1, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(MAX_QUESTIONS));
+        assert!(out.iter().all(|o| matches!(
+            o,
+            Observed::Domain {
+                at: Where::DnsQuery,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn mdns_response_with_cache_flush_bit_is_read() {
+        // RFC 6762 §6: QDCOUNT 0, owner names are the records announced, CLASS has the
+        // cache-flush bit set (§10.2)
+        let owner = qname(&[b"printer", b"local"]);
+        let mut body = rr(&owner, TYPE_A, CLASS_IN_CACHE_FLUSH, &[192, 168, 1, 20]);
+        let v6: std::net::Ipv6Addr = "fe80::1".parse().unwrap();
+        body.extend(rr(
+            &[0xc0, 0x0c],
+            TYPE_AAAA,
+            CLASS_IN_CACHE_FLUSH,
+            &v6.octets(),
+        ));
+        body.extend(rr(
+            &[0xc0, 0x0c],
+            TYPE_CNAME,
+            CLASS_IN_CACHE_FLUSH,
+            &qname(&[b"Alias", b"local"]),
+        ));
+        let (r, out) = observed(&message_with_answers(FLAGS_MDNS_RESPONSE, 0, 3, &body));
+        assert_eq!(
+            r,
+            Ok(DnsInfo {
+                is_response: true,
+                questions: 0
+            })
+        );
+        assert_eq!(
+            out,
+            vec![
+                answer_ip("192.168.1.20"),
+                answer_ip("fe80::1"),
+                answer_name("alias.local"),
+            ]
+        );
+    }
+
+    #[test]
+    fn mdns_query_with_unicast_response_bit_and_known_answer_is_read() {
+        // QU bit in QCLASS (RFC 6762 §5.4) and a Known-Answer record (§7.1)
+        let mut body = qname(&[b"_ipp", b"_tcp", b"local"]);
+        body.extend_from_slice(&[0, 12, 0x80, 0x01]); // PTR, QU|IN
+        body.extend(rr(&[0xc0, 0x0c], TYPE_A, CLASS_IN, &[192, 168, 1, 30]));
+        let (r, out) = observed(&message_with_answers(0, 1, 1, &body));
+        assert_eq!(r.map(|i| i.is_response), Ok(false));
+        assert_eq!(
+            out,
+            vec![query_name("_ipp._tcp.local"), answer_ip("192.168.1.30")]
+        );
+    }
+
+    #[test]
+    fn response_truncated_at_every_length_never_panics_and_keeps_complete_records() {
+        let msg = cname_chain_response();
+        let (r, full) = observed(&msg);
+        assert!(r.is_ok());
+        for len in 0..msg.len() {
+            let (r, out) = observed(&msg[..len]);
+            assert!(r.is_err(), "len {len}");
+            assert!(out.len() < full.len(), "len {len}");
+            assert_eq!(out[..], full[..out.len()], "len {len}");
+        }
+    }
+
+    #[test]
+    fn response_with_random_byte_flips_never_panics() {
+        let base = cname_chain_response();
+        let mut seed = 0x5851_f42d_4c95_7f2d_u64;
+        for _ in 0..20_000 {
+            let mut msg = base.clone();
+            let flips = 1 + xorshift(&mut seed) % 4;
+            for _ in 0..flips {
+                let at = (xorshift(&mut seed) % msg.len() as u64) as usize;
+                msg[at] = xorshift(&mut seed) as u8;
+            }
+            let cut = (xorshift(&mut seed) % (msg.len() as u64 + 1)) as usize;
+            let msg = if seed % 4 == 0 { &msg[..cut] } else { &msg[..] };
+            let (_, out) = observed(msg);
+            assert!(out.len() <= MAX_QUESTIONS + MAX_ANSWERS);
+            for o in &out {
+                if let Observed::Domain { name, .. } = o {
+                    assert!(!name.is_empty() && name.len() <= MAX_NAME_LEN);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_records_never_panic() {
+        // a valid header and question, then random bytes with a plausible ANCOUNT
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..5_000 {
+            let mut body = question(&qname(&[b"r", b"example"]));
+            let len = (xorshift(&mut seed) % 200) as usize;
+            body.extend((0..len).map(|_| xorshift(&mut seed) as u8));
+            let ancount = (xorshift(&mut seed) % 8) as u16;
+            let (_, out) = observed(&message_with_answers(FLAGS_RESPONSE, 1, ancount, &body));
+            assert!(out.len() <= 1 + MAX_ANSWERS);
         }
     }
 }
