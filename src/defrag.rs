@@ -162,7 +162,10 @@ impl Defrag {
         let start = f.offset as usize;
         let end = start + f.data.len();
         // RFC 791 §3.2 / RFC 8200 §4.5: every fragment but the last is a multiple of 8 bytes.
-        if f.data.is_empty() || end > MAX_DATAGRAM_LEN || (f.more && f.data.len() % 8 != 0) {
+        if f.data.is_empty()
+            || end > MAX_DATAGRAM_LEN
+            || (f.more && !f.data.len().is_multiple_of(8))
+        {
             self.stats.invalid += 1;
             return None;
         }

@@ -1142,7 +1142,11 @@ mod tests {
                 msg[at] = xorshift(&mut seed) as u8;
             }
             let cut = (xorshift(&mut seed) % (msg.len() as u64 + 1)) as usize;
-            let msg = if seed % 4 == 0 { &msg[..cut] } else { &msg[..] };
+            let msg = if seed.is_multiple_of(4) {
+                &msg[..cut]
+            } else {
+                &msg[..]
+            };
             let (_, out) = observed(msg);
             assert!(out.len() <= MAX_QUESTIONS + MAX_ANSWERS);
             for o in &out {
