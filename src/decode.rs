@@ -76,6 +76,11 @@ pub enum L4<'a> {
     Tcp {
         sport: u16,
         dport: u16,
+        /// Sequence number of the first payload byte (of the SYN itself when `syn`).
+        seq: u32,
+        syn: bool,
+        fin: bool,
+        rst: bool,
         payload: &'a [u8],
     },
     Udp {
@@ -207,6 +212,10 @@ fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Packet<'a> {
         Some(TransportSlice::Tcp(t)) => L4::Tcp {
             sport: t.source_port(),
             dport: t.destination_port(),
+            seq: t.sequence_number(),
+            syn: t.syn(),
+            fin: t.fin(),
+            rst: t.rst(),
             payload: t.payload(),
         },
         Some(TransportSlice::Udp(u)) => L4::Udp {

@@ -36,6 +36,7 @@ pub mod community_id;
 pub mod config;
 pub mod decode;
 pub mod event;
+pub mod flow;
 pub mod indicators;
 pub mod name;
 pub mod observe;

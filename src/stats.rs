@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::flow::FlowStats;
+
 /// What one worker saw and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WorkerStats {
@@ -15,7 +17,7 @@ pub struct WorkerStats {
     pub errors_transport: u64,
     /// DNS messages on port 53 that could not be read.
     pub errors_dns: u64,
-    /// ClientHellos that did not fit the segment they start in (split over segments).
+    /// ClientHellos that did not fit the segment they start in (reassembled over segments).
     pub tls_incomplete: u64,
     pub tls_malformed: u64,
     /// Observables checked, by where they were seen.
@@ -28,6 +30,8 @@ pub struct WorkerStats {
     pub duplicates: u64,
     /// Times the de-duplication table reached its cap and was cleared.
     pub dedup_resets: u64,
+    /// The TCP flow table: entries, evictions, reassembly, application messages.
+    pub flows: FlowStats,
 }
 
 impl WorkerStats {
@@ -47,5 +51,6 @@ impl WorkerStats {
         self.events += o.events;
         self.duplicates += o.duplicates;
         self.dedup_resets += o.dedup_resets;
+        self.flows.add(&o.flows);
     }
 }

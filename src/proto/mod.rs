@@ -4,4 +4,5 @@
 //! without bound; errors are small `Copy` enums that the caller counts.
 
 pub mod dns;
+pub mod http;
 pub mod tls;
