@@ -1048,3 +1048,745 @@ fn feed(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Where;
+
+    const CLIENT: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 40000);
+    const SERVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 443);
+
+    /// A ClientHello handshake message (RFC 8446 §4.1.2) with `sni` and `pad` bytes of a
+    /// padding extension (RFC 7685).
+    fn hello_msg(sni: &str, pad: usize) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        ext.extend_from_slice(&0u16.to_be_bytes());
+        ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+        ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        ext.extend_from_slice(name);
+        ext.extend_from_slice(&21u16.to_be_bytes());
+        ext.extend_from_slice(&(pad as u16).to_be_bytes());
+        ext.resize(ext.len() + pad, 0);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut msg = vec![1];
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// `msg` in handshake records of at most `frag` bytes each.
+    fn records(msg: &[u8], frag: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in msg.chunks(frag) {
+            out.extend_from_slice(&[22, 3, 1]);
+            out.extend_from_slice(&(c.len() as u16).to_be_bytes());
+            out.extend_from_slice(c);
+        }
+        out
+    }
+
+    fn hello(sni: &str) -> Vec<u8> {
+        records(&hello_msg(sni, 100), 1 << 14)
+    }
+
+    fn sni(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::TlsSni,
+            ech: false,
+        }
+    }
+
+    /// Drive a table with segments; each call returns the observables it produced.
+    struct Driver {
+        t: FlowTable,
+        now: i64,
+    }
+
+    impl Driver {
+        fn new() -> Self {
+            Driver {
+                t: FlowTable::new(),
+                now: 1_000_000,
+            }
+        }
+
+        fn seg(
+            &mut self,
+            src: (IpAddr, u16),
+            dst: (IpAddr, u16),
+            seq: u32,
+            flags: &str,
+            payload: &[u8],
+        ) -> Vec<Observed> {
+            self.now += 10;
+            let mut out = Vec::new();
+            self.t.segment(
+                self.now,
+                &Segment {
+                    src,
+                    dst,
+                    seq,
+                    syn: flags.contains('S'),
+                    fin: flags.contains('F'),
+                    rst: flags.contains('R'),
+                    payload,
+                },
+                &mut out,
+            );
+            out
+        }
+
+        /// Client payload at stream offset `off` after a SYN with ISN `isn`.
+        fn data(&mut self, isn: u32, off: usize, payload: &[u8]) -> Vec<Observed> {
+            self.seg(
+                CLIENT,
+                SERVER,
+                isn.wrapping_add(1 + off as u32),
+                "",
+                payload,
+            )
+        }
+
+        fn syn(&mut self, isn: u32) {
+            assert!(self.seg(CLIENT, SERVER, isn, "S", b"").is_empty());
+            assert!(self.seg(SERVER, CLIENT, 5555, "S", b"").is_empty());
+        }
+    }
+
+    #[test]
+    fn hello_in_one_segment_is_read_without_buffering() {
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert_eq!(
+            d.data(1000, 0, &hello("one.example")),
+            vec![sni("one.example")]
+        );
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.bypassed, 1);
+        assert_eq!(d.t.stats.tls_split, 0);
+    }
+
+    #[test]
+    fn client_hello_split_across_three_segments() {
+        let h = hello("three.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 0, &h[..40]).is_empty());
+        assert!(d.data(1000, 40, &h[40..90]).is_empty());
+        assert!(d.t.buffered() > 0);
+        assert_eq!(d.data(1000, 90, &h[90..]), vec![sni("three.example")]);
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.tls_split, 1);
+        assert_eq!(d.t.stats.bypassed, 1);
+    }
+
+    #[test]
+    fn hello_delivered_one_byte_per_segment_is_read_once() {
+        let h = hello("bytes.example");
+        let mut d = Driver::new();
+        d.syn(7);
+        let mut found = Vec::new();
+        for (i, b) in h.iter().enumerate() {
+            found.extend(d.data(7, i, std::slice::from_ref(b)));
+        }
+        assert_eq!(found, vec![sni("bytes.example")]);
+        assert_eq!(d.t.stats.tls_hellos, 1);
+    }
+
+    #[test]
+    fn out_of_order_segments_are_held_and_merged() {
+        let h = hello("ooo.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 100, &h[100..]).is_empty());
+        assert!(d.data(1000, 50, &h[50..100]).is_empty());
+        assert_eq!(d.t.stats.ooo_held, 2);
+        assert_eq!(d.data(1000, 0, &h[..50]), vec![sni("ooo.example")]);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn retransmitted_overlap_keeps_the_first_bytes() {
+        let h = hello("first.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 0, &h[..100]).is_empty());
+        // A retransmission overlapping what we have, with different bytes where the name is:
+        // the first copy wins, only the new tail is taken.
+        let mut liar = h[50..150].to_vec();
+        liar[..50].fill(b'X');
+        assert!(d.data(1000, 50, &liar).is_empty());
+        // A pure retransmission.
+        assert!(d.data(1000, 0, &h[..30]).is_empty());
+        assert_eq!(d.t.stats.retransmitted, 1);
+        assert_eq!(d.data(1000, 150, &h[150..]), vec![sni("first.example")]);
+    }
+
+    #[test]
+    fn held_segment_wins_over_a_later_overlapping_one() {
+        let h = hello("held.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 40, &h[40..]).is_empty());
+        let mut liar = h[..80].to_vec();
+        liar[40..80].fill(b'Y');
+        assert_eq!(d.data(1000, 0, &liar), vec![sni("held.example")]);
+    }
+
+    #[test]
+    fn hello_in_two_tls_records() {
+        let msg = hello_msg("records.example", 300);
+        let two = records(&msg, msg.len() / 2 + 1);
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 0, &two[..200]).is_empty());
+        assert_eq!(d.data(1, 200, &two[200..]), vec![sni("records.example")]);
+        // and in one segment, no reassembly
+        let mut d = Driver::new();
+        d.syn(1);
+        assert_eq!(d.data(1, 0, &two), vec![sni("records.example")]);
+        // and in many small records, one byte per segment
+        let many = records(&msg, 7);
+        let mut d = Driver::new();
+        d.syn(1);
+        let mut found = Vec::new();
+        for (i, b) in many.iter().enumerate() {
+            found.extend(d.data(1, i, std::slice::from_ref(b)));
+        }
+        assert_eq!(found, vec![sni("records.example")]);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around() {
+        let h = hello("wrap.example");
+        let isn = u32::MAX - 20;
+        let mut d = Driver::new();
+        d.syn(isn);
+        // the second segment starts past 2^32, and arrives first
+        assert!(d.data(isn, 60, &h[60..]).is_empty());
+        assert_eq!(d.data(isn, 0, &h[..60]), vec![sni("wrap.example")]);
+    }
+
+    #[test]
+    fn mid_stream_pickup_starts_at_the_first_payload() {
+        let h = hello("pickup.example");
+        let mut d = Driver::new();
+        // no SYN: an arbitrary sequence number, split in two
+        assert!(d.seg(CLIENT, SERVER, 0x8000_0000, "", &h[..70]).is_empty());
+        assert_eq!(
+            d.seg(CLIENT, SERVER, 0x8000_0000 + 70, "", &h[70..]),
+            vec![sni("pickup.example")]
+        );
+        // picked up in the middle of a stream: bulk data is bypassed at once
+        let mut d = Driver::new();
+        assert!(d
+            .seg(CLIENT, SERVER, 99, "", &[0x17, 3, 3, 0, 20, 1])
+            .is_empty());
+        assert!(d
+            .seg(SERVER, CLIENT, 42, "", &[0x17, 3, 3, 0, 20, 1])
+            .is_empty());
+        assert_eq!(d.t.stats.bypassed, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn server_direction_is_not_inspected_after_a_client_hello() {
+        let mut d = Driver::new();
+        d.syn(1);
+        d.data(1, 0, &hello("c.example"));
+        // a "hello" from the server side is ignored: the flow is bypassed
+        assert!(d
+            .seg(SERVER, CLIENT, 5556, "", &hello("s.example"))
+            .is_empty());
+        assert_eq!(d.t.stats.tls_hellos, 1);
+    }
+
+    #[test]
+    fn gap_never_filled_gives_up_once_the_stream_passes_the_window() {
+        let h = hello("gap.example");
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 0, &h[..20]).is_empty());
+        // bytes 20..40 never come; later segments are held, until one starts past the window
+        assert!(d.data(1, 40, &h[40..]).is_empty());
+        assert!(d.t.buffered() > 0);
+        assert!(d.data(1, MAX_STREAM_PREFIX + 10, b"more").is_empty());
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+        // the flow is now bypassed
+        assert!(d.data(1, 20, &h[20..40]).is_empty());
+    }
+
+    #[test]
+    fn gap_never_filled_is_counted_when_the_flow_expires() {
+        let h = hello("gap.example");
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 40, &h[40..]).is_empty());
+        assert_eq!(d.t.len(), 1);
+        d.now += IDLE_TIMEOUT_US + SWEEP_INTERVAL_US;
+        let other = (IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9)), 1);
+        d.seg(other, SERVER, 1, "S", b"");
+        assert_eq!(d.t.len(), 1);
+        assert_eq!(d.t.stats.expired, 1);
+        assert_eq!(d.t.stats.unfinished, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn too_many_out_of_order_ranges_drop_the_extra_segment() {
+        let h = hello_msg("ranges.example", 1000);
+        let h = records(&h, 1 << 14);
+        let mut d = Driver::new();
+        d.syn(1);
+        // every other 10-byte piece, from 10 on: MAX_OOO_RANGES held, the next dropped
+        for i in 0..=MAX_OOO_RANGES {
+            let off = 10 + 20 * i;
+            assert!(d.data(1, off, &h[off..off + 10]).is_empty());
+        }
+        assert_eq!(d.t.stats.ooo_held, MAX_OOO_RANGES as u64);
+        assert_eq!(d.t.stats.ooo_dropped, 1);
+        // the sender retransmits everything: the hello is read
+        assert_eq!(d.data(1, 0, &h), vec![sni("ranges.example")]);
+    }
+
+    #[test]
+    fn hello_over_the_prefix_cap_is_given_up_and_counted() {
+        // the largest hello tls.rs accepts, in records so small that their headers push the
+        // stream past MAX_STREAM_PREFIX
+        let msg = hello_msg("big.example", tls::MAX_CLIENT_HELLO_LEN - 200);
+        assert!(msg.len() <= tls::MAX_CLIENT_HELLO_LEN);
+        let stream = records(&msg, 16);
+        let mut d = Driver::new();
+        d.syn(1);
+        for (i, c) in stream.chunks(1400).enumerate() {
+            assert!(d.data(1, i * 1400, c).is_empty());
+        }
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+        // the same hello in full records is read
+        let mut d = Driver::new();
+        d.syn(1);
+        let mut found = Vec::new();
+        for (i, c) in records(&msg, 1 << 14).chunks(1400).enumerate() {
+            found.extend(d.data(1, i * 1400, c));
+        }
+        assert_eq!(found, vec![sni("big.example")]);
+    }
+
+    #[test]
+    fn random_splits_orders_and_duplicates_always_give_the_name() {
+        let h = records(&hello_msg("random.example", 700), 300);
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut cuts: Vec<usize> = (0..rnd(6)).map(|_| rnd(h.len())).collect();
+            cuts.extend([0, h.len()]);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut segs: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+            // duplicates overlapping anything
+            for _ in 0..rnd(3) {
+                let a = rnd(h.len());
+                segs.push((a, (a + 1 + rnd(200)).min(h.len())));
+            }
+            for i in (1..segs.len()).rev() {
+                segs.swap(i, rnd(i + 1));
+            }
+            let mut d = Driver::new();
+            d.syn(rnd(1 << 31) as u32 * 2);
+            let isn = d.t.flows.values().next().unwrap().halves[0].isn.or(d
+                .t
+                .flows
+                .values()
+                .next()
+                .unwrap()
+                .halves[1]
+                .isn);
+            let isn = isn.unwrap();
+            let mut found = Vec::new();
+            for (a, b) in segs {
+                let (src, dst) = (CLIENT, SERVER);
+                found.extend(d.seg(src, dst, isn.wrapping_add(1 + a as u32), "", &h[a..b]));
+            }
+            assert_eq!(found, vec![sni("random.example")]);
+            assert_eq!(d.t.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn window_matches_a_naive_first_wins_model() {
+        let stream: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 256) as u8).collect();
+        let mut x = 0xdead_beef_u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let mut r = Reasm::new();
+            let mut model: Vec<Option<u8>> = vec![None; MAX_STREAM_PREFIX];
+            for _ in 0..40 {
+                let a = rnd(stream.len());
+                let b = (a + 1 + rnd(300)).min(stream.len());
+                // sometimes lie about bytes: first wins must keep the true ones
+                let mut data = stream[a..b].to_vec();
+                let lie = rnd(4) == 0;
+                if lie {
+                    data.iter_mut().for_each(|b| *b = !*b);
+                }
+                let res = r.insert(a as i64, &data);
+                if matches!(res, Insert::Held | Insert::Grew) {
+                    for (i, &v) in data.iter().enumerate() {
+                        model[a + i].get_or_insert(v);
+                    }
+                }
+                let ready = model.iter().take_while(|m| m.is_some()).count();
+                assert_eq!(r.ready, ready, "{res:?}");
+                for (i, m) in model.iter().enumerate() {
+                    if let Some(v) = m {
+                        assert_eq!(r.buf[i], *v);
+                    }
+                }
+                // the held ranges are exactly the runs of the model past `ready`
+                let mut runs = Vec::new();
+                let mut i = ready;
+                while i < model.len() {
+                    if model[i].is_some() {
+                        let s = i;
+                        while i < model.len() && model[i].is_some() {
+                            i += 1;
+                        }
+                        runs.push((s, i));
+                    } else {
+                        i += 1;
+                    }
+                }
+                assert_eq!(&r.ranges[..r.n_ranges], &runs[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn bypassed_flow_buffers_nothing_more() {
+        let mut d = Driver::new();
+        d.syn(1);
+        let h = hello("bulk.example");
+        d.data(1, 0, &h);
+        for i in 0..100 {
+            assert!(d.data(1, h.len() + i * 1000, &[0x17; 1000]).is_empty());
+        }
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.ooo_held + d.t.stats.retransmitted, 0);
+    }
+
+    #[test]
+    fn fin_both_ways_or_rst_frees_the_flow() {
+        let mut d = Driver::new();
+        d.syn(1);
+        assert_eq!(d.t.len(), 1);
+        d.seg(CLIENT, SERVER, 2, "F", b"");
+        assert_eq!(d.t.len(), 1);
+        d.seg(SERVER, CLIENT, 5556, "F", b"");
+        assert_eq!(d.t.len(), 0);
+        d.syn(1);
+        d.data(1, 0, &hello("x.example")[..10]);
+        assert!(d.t.buffered() > 0);
+        d.seg(SERVER, CLIENT, 5556, "R", b"");
+        assert_eq!(d.t.len(), 0);
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.closed, 2);
+        assert_eq!(d.t.stats.unfinished, 1);
+        // a bare ACK of an unknown flow creates nothing
+        d.seg(CLIENT, SERVER, 9, "", b"");
+        assert_eq!(d.t.len(), 0);
+    }
+
+    #[test]
+    fn syn_with_a_new_isn_starts_a_new_connection() {
+        let mut d = Driver::new();
+        d.syn(1);
+        d.data(1, 0, &hello("old.example"));
+        d.syn(90_000);
+        assert_eq!(
+            d.data(90_000, 0, &hello("new.example")),
+            vec![sni("new.example")]
+        );
+        // a retransmitted SYN is not a new connection
+        d.seg(CLIENT, SERVER, 90_000, "S", b"");
+        assert_eq!(d.t.stats.created, 2);
+    }
+
+    #[test]
+    fn one_million_half_open_flows_stay_at_the_cap() {
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let n: u32 = 1_000_000;
+        for i in 0..n {
+            let src = (
+                IpAddr::from((0x0a00_0000 + i / 50_000).to_be_bytes()),
+                (i % 50_000) as u16 + 1024,
+            );
+            t.segment(
+                1_000_000 + i64::from(i),
+                &Segment {
+                    src,
+                    dst: SERVER,
+                    seq: i,
+                    syn: true,
+                    fin: false,
+                    rst: false,
+                    payload: b"",
+                },
+                &mut out,
+            );
+            assert!(t.len() <= MAX_FLOWS);
+        }
+        assert!(out.is_empty());
+        assert_eq!(t.stats.created, u64::from(n));
+        assert_eq!(t.stats.evicted + t.len() as u64, u64::from(n));
+        assert!(t.len() > MAX_FLOWS - MAX_FLOWS / EVICT_FRACTION - 1);
+        assert_eq!(t.stats.expired, 0);
+    }
+
+    #[test]
+    fn eviction_takes_the_oldest_flows() {
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let syn = |i: u32| Segment {
+            src: (IpAddr::from((0x0b00_0000 + i).to_be_bytes()), 1),
+            dst: SERVER,
+            seq: 0,
+            syn: true,
+            fin: false,
+            rst: false,
+            payload: b"",
+        };
+        for i in 0..MAX_FLOWS as u32 {
+            t.segment(i64::from(i), &syn(i), &mut out);
+        }
+        // flow 0 is refreshed, so it is the newest
+        t.segment(MAX_FLOWS as i64, &syn(0), &mut out);
+        t.segment(MAX_FLOWS as i64 + 1, &syn(MAX_FLOWS as u32 + 5), &mut out);
+        assert_eq!(t.stats.evicted, (MAX_FLOWS / EVICT_FRACTION) as u64);
+        let (k0, _) = FlowKey::new(syn(0).src, SERVER, PROTO_TCP);
+        let (k1, _) = FlowKey::new(syn(1).src, SERVER, PROTO_TCP);
+        assert!(t.flows.contains_key(&k0));
+        assert!(!t.flows.contains_key(&k1));
+    }
+
+    #[test]
+    fn buffered_bytes_stay_under_the_budget() {
+        // many flows each holding most of a large hello
+        let msg = hello_msg("budget.example", 12_000);
+        let stream = records(&msg, 1 << 14);
+        let part = &stream[..stream.len() - 10];
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let flows = 2 * MAX_BUFFERED_BYTES / part.len();
+        for i in 0..flows as u32 {
+            let src = (IpAddr::from((0x0c00_0000 + i).to_be_bytes()), 2);
+            for (j, c) in part.chunks(1400).enumerate() {
+                t.segment(
+                    i64::from(i),
+                    &Segment {
+                        src,
+                        dst: SERVER,
+                        seq: (j * 1400) as u32,
+                        syn: false,
+                        fin: false,
+                        rst: false,
+                        payload: c,
+                    },
+                    &mut out,
+                );
+                assert!(t.buffered() <= MAX_BUFFERED_BYTES);
+            }
+        }
+        assert!(t.stats.evicted_bytes > 0);
+        assert_eq!(t.len(), flows);
+        // the accounting matches the buffers
+        let sum: usize = t.flows.values().map(Flow::mem).sum();
+        assert_eq!(sum, t.buffered());
+    }
+
+    fn dns_query(id: u16, name: &str) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    fn query(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::DnsQuery,
+            ech: false,
+        }
+    }
+
+    const RESOLVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 53)), 53);
+
+    #[test]
+    fn dns_over_tcp_several_messages_in_one_segment() {
+        let s = framed(&[
+            dns_query(1, "a.example"),
+            dns_query(2, "b.example"),
+            dns_query(3, "c.example"),
+        ]);
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        let got = d.seg(CLIENT, RESOLVER, 101, "", &s);
+        assert_eq!(
+            got,
+            vec![query("a.example"), query("b.example"), query("c.example")]
+        );
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.dns_messages, 3);
+    }
+
+    #[test]
+    fn dns_over_tcp_message_split_across_segments() {
+        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
+        // cut everywhere, including inside the length prefix
+        for cut in 1..s.len() {
+            let mut d = Driver::new();
+            d.seg(CLIENT, RESOLVER, 100, "S", b"");
+            let mut got = d.seg(CLIENT, RESOLVER, 101, "", &s[..cut]);
+            got.extend(d.seg(CLIENT, RESOLVER, 101 + cut as u32, "", &s[cut..]));
+            assert_eq!(
+                got,
+                vec![query("split.example"), query("next.example")],
+                "{cut}"
+            );
+            assert_eq!(d.t.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn dns_over_tcp_responses_are_read_and_the_flow_stays_inspected() {
+        let mut resp = dns_query(1, "answer.example");
+        resp[2] |= 0x80; // QR
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        d.seg(RESOLVER, CLIENT, 900, "S", b"");
+        d.seg(
+            CLIENT,
+            RESOLVER,
+            101,
+            "",
+            &framed(&[dns_query(1, "q1.example")]),
+        );
+        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
+        assert_eq!(got, vec![query("answer.example")]);
+        let more = framed(&[dns_query(2, "q2.example")]);
+        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
+        assert_eq!(
+            d.seg(CLIENT, RESOLVER, off, "", &more),
+            vec![query("q2.example")]
+        );
+        assert_eq!(d.t.stats.bypassed, 0);
+    }
+
+    #[test]
+    fn dns_over_tcp_stops_after_its_budget() {
+        let one = framed(&[dns_query(1, "budget.example")]);
+        let n = MAX_DNS_STREAM / one.len() + 10;
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 0, "S", b"");
+        let mut got = 0;
+        for i in 0..n {
+            got += d
+                .seg(CLIENT, RESOLVER, 1 + (i * one.len()) as u32, "", &one)
+                .len();
+        }
+        assert_eq!(got, MAX_DNS_STREAM / one.len());
+        assert_eq!(d.t.stats.dns_capped, 1);
+    }
+
+    #[test]
+    fn http_request_split_across_segments_gives_the_host() {
+        let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: www.Example.org:8080\r\n\r\n";
+        for cut in 1..req.len() {
+            let mut d = Driver::new();
+            let web = (SERVER.0, 8080);
+            d.seg(CLIENT, web, 1, "S", b"");
+            let mut got = d.seg(CLIENT, web, 2, "", &req[..cut]);
+            got.extend(d.seg(CLIENT, web, 2 + cut as u32, "", &req[cut..]));
+            assert_eq!(
+                got,
+                vec![Observed::Domain {
+                    name: b"www.example.org".to_vec(),
+                    at: Where::HttpHost,
+                    ech: false
+                }],
+                "{cut}"
+            );
+            assert_eq!(d.t.stats.bypassed, 1);
+        }
+    }
+
+    #[test]
+    fn http_head_over_the_cap_is_given_up() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        while req.len() < http::MAX_HTTP_HEAD + 500 {
+            req.extend_from_slice(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        let mut d = Driver::new();
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        for (i, c) in req.chunks(1000).enumerate() {
+            assert!(d
+                .seg(CLIENT, SERVER, 2 + (i * 1000) as u32, "", c)
+                .is_empty());
+        }
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn tls_need_is_the_exact_end_of_the_hello() {
+        let msg = hello_msg("need.example", 50);
+        for frag in [1, 3, 4, 5, 20, 1000] {
+            let s = records(&msg, frag);
+            for n in 0..s.len() {
+                let need = tls_need(&s[..n]);
+                assert!(need > n, "frag {frag} n {n}");
+                assert!(need <= s.len(), "frag {frag} n {n}");
+                let parsed = tls::parse_client_hello(&s[..n]);
+                assert_eq!(parsed, Err(tls::TlsError::Incomplete), "frag {frag} n {n}");
+            }
+            assert_eq!(tls_need(&s[..s.len() - 1]), s.len());
+            assert!(tls::parse_client_hello(&s).is_ok());
+        }
+    }
+}

@@ -81,13 +81,7 @@ pub fn parse_request(data: &[u8]) -> Result<Request<'_>, HttpError> {
     } else {
         HttpError::Incomplete
     };
-    let (method, target, minor, mut rest) = request_line(data, incomplete)?;
-    let mut req = Request {
-        method,
-        target,
-        minor,
-        host: None,
-    };
+    let (mut req, mut rest) = request_line(data, incomplete)?;
     loop {
         let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
             return Err(incomplete);
@@ -111,12 +105,9 @@ pub fn parse_request(data: &[u8]) -> Result<Request<'_>, HttpError> {
     }
 }
 
-/// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3); returns the parts and the
-/// bytes after the line.
-fn request_line(
-    data: &[u8],
-    incomplete: HttpError,
-) -> Result<(&[u8], &[u8], u8, &[u8]), HttpError> {
+/// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3): the request without a Host
+/// yet, and the bytes after the line.
+fn request_line(data: &[u8], incomplete: HttpError) -> Result<(Request<'_>, &[u8]), HttpError> {
     let Some(sp) = data
         .iter()
         .take(MAX_METHOD_LEN + 1)
@@ -167,10 +158,16 @@ fn request_line(
         Some(_) => return Err(HttpError::NotHttp),
     };
     let after = &rest[VERSION.len() + 1..];
+    let req = Request {
+        method,
+        target,
+        minor,
+        host: None,
+    };
     match after {
         [] | [b'\r'] => Err(incomplete),
-        [b'\n', ..] => Ok((method, target, minor, &after[1..])),
-        [b'\r', b'\n', ..] => Ok((method, target, minor, &after[2..])),
+        [b'\n', ..] => Ok((req, &after[1..])),
+        [b'\r', b'\n', ..] => Ok((req, &after[2..])),
         _ => Err(HttpError::NotHttp),
     }
 }
