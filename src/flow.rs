@@ -60,8 +60,9 @@ use crate::observe::Observed;
 use crate::proto::{dns, http, tls};
 
 /// Flows per worker. A flow is inspected for one or two round trips (until its hello or
-/// request is complete) and then costs only its entry (about 100 bytes with the table's
-/// overhead, buffers are separate): 65,536 entries are about 7 MiB per worker, hold every flow
+/// request is complete) and then costs only its entry (64 bytes and a control byte; the
+/// inspection state and buffers are separate and freed at the verdict): 65,536 entries, in
+/// 131,072 buckets at hashbrown's 7/8 load factor, are about 8.5 MiB per worker, hold every flow
 /// of the benchmark's 8,192 concurrently open ones many times over, and leave room for ~30x the
 /// flows a worker sees *undecided* at 10,000 new flows/s and a 100 ms round trip. A bypassed
 /// flow that is evicted costs only a six-byte recheck of its next payload.
@@ -107,11 +108,16 @@ const DNS_PORT: u16 = 53;
 const PROTO_TCP: u8 = 6;
 
 /// The flow a packet belongs to, the same for both directions: the endpoints in a canonical
-/// order (the smaller (address, port) first).
+/// order. Addresses are kept as plain 128-bit words (IPv4 in the low 32 bits, the family in
+/// its own field) so that hashing and comparing a key, done for every TCP packet, is a few
+/// word operations rather than a walk over two `IpAddr` enums.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FlowKey {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
+    /// Address words of the first endpoint (high, low), then of the second: 8-byte aligned,
+    /// so the key is 40 bytes (a `u128` field would pad it to 80).
+    addrs: [u64; 4],
+    ports: [u16; 2],
+    v6: bool,
     proto: u8,
 }
 
@@ -119,25 +125,26 @@ impl FlowKey {
     /// The key for a packet from `src` to `dst`, and whether `src` is the key's first endpoint
     /// (the packet's direction).
     pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (FlowKey, bool) {
-        if src <= dst {
-            (
-                FlowKey {
-                    a: src,
-                    b: dst,
-                    proto,
-                },
-                true,
-            )
-        } else {
-            (
-                FlowKey {
-                    a: dst,
-                    b: src,
-                    proto,
-                },
-                false,
-            )
-        }
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v) => u128::from(u32::from(v)),
+            IpAddr::V6(v) => u128::from(v),
+        };
+        let x = (bits(src.0), src.1);
+        let y = (bits(dst.0), dst.1);
+        let forward = x <= y;
+        let (a, b) = if forward { (x, y) } else { (y, x) };
+        let key = FlowKey {
+            addrs: [
+                (a.0 >> 64) as u64,
+                a.0 as u64,
+                (b.0 >> 64) as u64,
+                b.0 as u64,
+            ],
+            ports: [a.1, b.1],
+            v6: src.0.is_ipv6(),
+            proto,
+        };
+        (key, forward)
     }
 }
 
@@ -238,7 +245,6 @@ struct Half {
     proto: Proto,
     /// `next` is meaningful: set from the SYN or the first payload.
     anchored: bool,
-    fin: bool,
     /// Sequence number of this direction's SYN, when seen.
     isn: Option<u32>,
     /// Sequence number of the first stream byte the parser has not consumed; `reasm` starts
@@ -255,7 +261,6 @@ impl Half {
         Half {
             proto,
             anchored: false,
-            fin: false,
             isn: None,
             next: 0,
             consumed: 0,
@@ -604,15 +609,18 @@ fn tls_need(data: &[u8]) -> usize {
     }
 }
 
-/// One TCP flow.
+/// One TCP flow: 24 bytes, so that with its 40-byte key a table entry is one 64-byte cache
+/// line. Looking the flow up is the only per-packet cost of a bypassed flow, and with
+/// thousands of flows interleaved that lookup is a cache miss: what is touched must be small.
 #[derive(Debug)]
 struct Flow {
     /// Packet time of the latest packet, microseconds.
     last_us: i64,
-    /// Indexed by direction: 0 from the key's first endpoint, 1 towards it.
-    halves: [Half; 2],
-    /// Both directions are `Done`.
-    bypassed: bool,
+    /// Inspection state by direction (0 from the key's first endpoint, 1 towards it);
+    /// `None` once both directions are decided: the flow is bypassed.
+    dirs: Option<Box<[Half; 2]>>,
+    /// FIN seen, by direction.
+    fin: [bool; 2],
 }
 
 impl Flow {
@@ -620,28 +628,19 @@ impl Flow {
         let proto = if dns { Proto::Dns } else { Proto::Undecided };
         Flow {
             last_us: now_us,
-            halves: [Half::new(proto), Half::new(proto)],
-            bypassed: false,
+            dirs: Some(Box::new([Half::new(proto), Half::new(proto)])),
+            fin: [false; 2],
         }
     }
 
     fn mem(&self) -> usize {
-        self.halves[0].mem() + self.halves[1].mem()
+        self.dirs.as_ref().map_or(0, |d| d[0].mem() + d[1].mem())
     }
 
     fn waiting(&self) -> bool {
-        self.halves.iter().any(|h| h.reasm.is_some())
-    }
-
-    /// Stop inspecting both directions and free their buffers; returns the bytes freed.
-    fn bypass(&mut self) -> usize {
-        let freed = self.mem();
-        for h in &mut self.halves {
-            h.reasm = None;
-            h.proto = Proto::Done;
-        }
-        self.bypassed = true;
-        freed
+        self.dirs
+            .as_ref()
+            .is_some_and(|d| d.iter().any(|h| h.reasm.is_some()))
     }
 }
 
@@ -689,7 +688,14 @@ impl FlowTable {
 
     /// Account one TCP segment seen at packet time `now_us`, pushing the observables of any
     /// application message it completes to `out`.
+    ///
+    /// A bare ACK (no payload, no SYN, FIN or RST; about a third of TCP packets) changes nothing
+    /// tracked here but the idle clock, so it is not even looked up: a flow that only ACKs for
+    /// [`IDLE_TIMEOUT_US`] is forgotten, and learnt again from its next payload.
     pub fn segment(&mut self, now_us: i64, seg: &Segment<'_>, out: &mut Vec<Observed>) {
+        if seg.payload.is_empty() && !(seg.syn || seg.fin || seg.rst) {
+            return;
+        }
         if now_us >= self.next_sweep_us {
             self.sweep(now_us);
         }
@@ -698,9 +704,15 @@ impl FlowTable {
         let dns = seg.src.1 == DNS_PORT || seg.dst.1 == DNS_PORT;
         let remove = match self.flows.get_mut(&key) {
             Some(flow) => {
-                // A SYN with another ISN than the one seen: a new connection on the same
-                // ports (the old one's FIN or RST was missed).
-                if seg.syn && flow.halves[dir].isn.is_some_and(|isn| isn != seg.seq) {
+                // A SYN with another ISN than the one seen, or any SYN once the flow is
+                // bypassed (its SYNs came before the data that decided it): a new connection
+                // on the same ports, whose old FIN or RST was missed. (A SYN-ACK retransmitted
+                // late costs a fresh entry whose next payloads are bypassed at once.)
+                let new_isn = match &flow.dirs {
+                    Some(d) => d[dir].isn.is_some_and(|isn| isn != seg.seq),
+                    None => true,
+                };
+                if seg.syn && new_isn {
                     self.stats.closed += 1;
                     self.stats.created += 1;
                     if flow.waiting() {
@@ -720,7 +732,7 @@ impl FlowTable {
                 )
             }
             None => {
-                // Nothing to follow: a bare ACK, FIN or RST of a flow not (or no longer) known.
+                // Nothing to follow: a FIN or RST of a flow not (or no longer) known.
                 if seg.rst || (seg.payload.is_empty() && !seg.syn) {
                     return;
                 }
@@ -853,10 +865,9 @@ impl FlowTable {
                 });
             if victim {
                 self.stats.evicted_bytes += 1;
-                if !f.bypassed {
-                    self.stats.bypassed += 1;
-                }
-                self.buffered -= f.bypass();
+                self.stats.bypassed += 1;
+                self.buffered -= f.mem();
+                f.dirs = None;
             }
         }
     }
@@ -876,41 +887,35 @@ fn update(
     if seg.rst {
         return true;
     }
-    let h = &mut flow.halves[dir];
-    if seg.syn && h.isn.is_none() {
-        h.isn = Some(seg.seq);
-        if !h.anchored {
-            h.anchored = true;
-            h.next = seg.seq.wrapping_add(1);
-        }
-    }
     if seg.fin {
-        h.fin = true;
+        flow.fin[dir] = true;
     }
-    if !flow.bypassed && !seg.payload.is_empty() {
-        // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
-        let seq = seg.seq.wrapping_add(u32::from(seg.syn));
-        if let Some(client) = feed(
-            &mut flow.halves[dir],
-            seq,
-            seg.payload,
-            out,
-            stats,
-            buffered,
-        ) {
-            if client {
-                let other = &mut flow.halves[1 - dir];
-                *buffered -= other.mem();
-                other.reasm = None;
-                other.proto = Proto::Done;
+    if let Some(dirs) = flow.dirs.as_mut() {
+        let h = &mut dirs[dir];
+        if seg.syn && h.isn.is_none() {
+            h.isn = Some(seg.seq);
+            if !h.anchored {
+                h.anchored = true;
+                h.next = seg.seq.wrapping_add(1);
             }
-            if flow.halves.iter().all(|h| h.proto == Proto::Done) {
-                flow.bypassed = true;
-                stats.bypassed += 1;
+        }
+        if !seg.payload.is_empty() {
+            // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
+            // number.
+            let seq = seg.seq.wrapping_add(u32::from(seg.syn));
+            if let Some(client) = feed(h, seq, seg.payload, out, stats, buffered) {
+                if client {
+                    give_up(&mut dirs[1 - dir], buffered);
+                }
+                if dirs.iter().all(|h| h.proto == Proto::Done) {
+                    // Every buffer was freed as its direction finished.
+                    flow.dirs = None;
+                    stats.bypassed += 1;
+                }
             }
         }
     }
-    flow.halves[0].fin && flow.halves[1].fin
+    flow.fin[0] && flow.fin[1]
 }
 
 /// Stop inspecting a direction, freeing its buffer; `Some(client)` as [`feed`] returns.
@@ -1410,16 +1415,8 @@ mod tests {
                 segs.swap(i, rnd(i + 1));
             }
             let mut d = Driver::new();
-            d.syn(rnd(1 << 31) as u32 * 2);
-            let isn = d.t.flows.values().next().unwrap().halves[0].isn.or(d
-                .t
-                .flows
-                .values()
-                .next()
-                .unwrap()
-                .halves[1]
-                .isn);
-            let isn = isn.unwrap();
+            let isn = rnd(1 << 31) as u32 * 2;
+            d.syn(isn);
             let mut found = Vec::new();
             for (a, b) in segs {
                 let (src, dst) = (CLIENT, SERVER);
@@ -1523,15 +1520,31 @@ mod tests {
     fn syn_with_a_new_isn_starts_a_new_connection() {
         let mut d = Driver::new();
         d.syn(1);
-        d.data(1, 0, &hello("old.example"));
+        // a retransmitted SYN before any data is the same connection
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        d.data(1, 0, &hello("old.example")[..20]);
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        assert_eq!(d.t.stats.created, 1);
+        // another ISN is a new connection, even with a hello half read
         d.syn(90_000);
+        assert_eq!(d.t.stats.created, 2);
+        assert_eq!(d.t.stats.unfinished, 1);
         assert_eq!(
             d.data(90_000, 0, &hello("new.example")),
             vec![sni("new.example")]
         );
-        // a retransmitted SYN is not a new connection
-        d.seg(CLIENT, SERVER, 90_000, "S", b"");
-        assert_eq!(d.t.stats.created, 2);
+        // and any SYN after the flow was decided
+        d.syn(90_000);
+        assert_eq!(d.t.stats.created, 3);
+        assert_eq!(
+            d.data(90_000, 0, &hello("again.example")),
+            vec![sni("again.example")]
+        );
+    }
+
+    #[test]
+    fn table_entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 64);
     }
 
     #[test]
