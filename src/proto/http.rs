@@ -7,7 +7,9 @@
 //!
 //! [`parse_request`] looks at no more than [`MAX_HTTP_HEAD`] bytes, never allocates, and returns
 //! as soon as it knows the answer: the first Host header line is complete, or the head ended
-//! without one. The caller (the flow table) retries it on a longer stream prefix while it says
+//! without one. It does not wait for the end of the head (`\r\n\r\n`) once Host is read:
+//! the answer cannot change, and a head bloated by cookies past the cap still gives its Host.
+//! The caller (the flow table) retries it on a longer stream prefix while it says
 //! [`HttpError::Incomplete`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
