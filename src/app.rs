@@ -301,6 +301,17 @@ fn print_summary(
         "  defrag: fragments {} reassembled {} timeouts {} evictions {} overlaps {} invalid {} pending {}",
         d.fragments, d.reassembled, d.timeouts, d.evictions, d.overlaps, d.invalid, d.pending
     );
+    let f = &w.flows;
+    let _ = writeln!(
+        s,
+        "  tcp flows: created {} closed {} expired {} evicted {} evicted_bytes {} bypassed {}; unfinished {} prefix_cap {}; segments out_of_order {} dropped {} retransmitted {}",
+        f.created, f.closed, f.expired, f.evicted, f.evicted_bytes, f.bypassed, f.unfinished, f.prefix_cap, f.ooo_held, f.ooo_dropped, f.retransmitted
+    );
+    let _ = writeln!(
+        s,
+        "  tcp messages: tls_hellos {} (split {}) http_requests {} (errors {}) dns {} (errors {}, capped {})",
+        f.tls_hellos, f.tls_split, f.http_requests, f.http_errors, f.dns_messages, f.dns_errors, f.dns_capped
+    );
     let _ = writeln!(
         s,
         "  matches {}  events {}  duplicates {}  dedup_resets {}",

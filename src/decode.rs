@@ -104,6 +104,11 @@ pub enum L4<'a> {
     Tcp {
         sport: u16,
         dport: u16,
+        /// Sequence number of the first payload byte (of the SYN itself when `syn`).
+        seq: u32,
+        syn: bool,
+        fin: bool,
+        rst: bool,
         payload: &'a [u8],
     },
     Udp {
@@ -662,6 +667,10 @@ impl<'a> Decoder<'a> {
                     self.p.l4 = L4::Tcp {
                         sport: t.source_port(),
                         dport: t.destination_port(),
+                        seq: t.sequence_number(),
+                        syn: t.syn(),
+                        fin: t.fin(),
+                        rst: t.rst(),
                         payload: t.payload(),
                     };
                     Step::Done

@@ -37,6 +37,7 @@ pub mod config;
 pub mod decode;
 pub mod defrag;
 pub mod event;
+pub mod flow;
 pub mod indicators;
 pub mod name;
 pub mod observe;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::defrag::DefragStats;
+use crate::flow::FlowStats;
 pub use crate::quic_tracker::QuicStats;
 
 /// What one worker saw and did.
@@ -24,7 +25,7 @@ pub struct WorkerStats {
     pub defrag: DefragStats,
     /// DNS, mDNS and LLMNR messages that could not be read (wholly or in part).
     pub errors_dns: u64,
-    /// ClientHellos that did not fit the segment they start in (split over segments).
+    /// ClientHellos that did not fit the segment they start in (reassembled over segments).
     pub tls_incomplete: u64,
     pub tls_malformed: u64,
     /// Observables checked, by where they were seen.
@@ -39,6 +40,8 @@ pub struct WorkerStats {
     pub dedup_resets: u64,
     /// QUIC Initial decryption and CRYPTO reassembly.
     pub quic: QuicStats,
+    /// The TCP flow table: entries, evictions, reassembly, application messages.
+    pub flows: FlowStats,
 }
 
 impl WorkerStats {
@@ -64,5 +67,6 @@ impl WorkerStats {
         self.duplicates += o.duplicates;
         self.dedup_resets += o.dedup_resets;
         self.quic.add(&o.quic);
+        self.flows.add(&o.flows);
     }
 }

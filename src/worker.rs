@@ -15,11 +15,12 @@ use crate::community_id::community_id;
 use crate::decode::{self, Ip, Tunnel, L4};
 use crate::defrag::Defrag;
 use crate::event::{self, Event};
+use crate::flow::{self, FlowKey, FlowTable};
 use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
 use crate::name;
 use crate::observe::Observed;
 pub use crate::observe::Where;
-use crate::proto::{dns, quic, tls};
+use crate::proto::{dns, quic};
 use crate::quic_tracker::QuicTracker;
 use crate::stats::WorkerStats;
 
@@ -37,14 +38,6 @@ pub struct Context {
     /// Display names of the input files, indexed by [`crate::capture::Origin::file`]; empty for
     /// live capture.
     pub files: Vec<String>,
-}
-
-/// The flow a packet belongs to, the same for both directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct FlowKey {
-    a: (IpAddr, u16),
-    b: (IpAddr, u16),
-    proto: u8,
 }
 
 /// One packet's flow, as the event shows it (in the packet's direction).
@@ -74,14 +67,7 @@ impl FlowInfo {
 
     fn key(&self) -> FlowKey {
         let (sp, dp) = self.cid_ports;
-        let x = (self.ip.src, sp);
-        let y = (self.ip.dst, dp);
-        let (a, b) = if x <= y { (x, y) } else { (y, x) };
-        FlowKey {
-            a,
-            b,
-            proto: self.ip.proto,
-        }
+        FlowKey::new((self.ip.src, sp), (self.ip.dst, dp), self.ip.proto).0
     }
 }
 
@@ -90,6 +76,8 @@ pub struct Worker {
     store: Arc<IndicatorStore>,
     events: Sender<String>,
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
+    /// TCP flows and their stream prefixes.
+    flows: FlowTable,
     /// Scratch buffer for a parser's observables, reused across packets.
     found: Vec<Observed>,
     observed: [u64; Where::ALL.len()],
@@ -106,6 +94,7 @@ impl Worker {
             store,
             events,
             seen: HashSet::new(),
+            flows: FlowTable::new(),
             found: Vec::new(),
             observed: [0; Where::ALL.len()],
             tunnels: [0; Tunnel::KINDS.len()],
@@ -127,6 +116,11 @@ impl Worker {
             // The capture side may have gone; then the batch is simply dropped.
             let _ = queue.recycle.try_send(batch);
         }
+        let f = &self.flows.stats;
+        self.stats.tls_incomplete += f.tls_split;
+        self.stats.tls_malformed += f.tls_malformed;
+        self.stats.errors_dns += f.dns_errors;
+        self.stats.flows = f.clone();
         for (w, n) in Where::ALL.iter().zip(self.observed) {
             self.stats.observables.insert(w.as_str(), n);
         }
@@ -210,17 +204,31 @@ impl Worker {
             } if quic::is_long_header(payload) => {
                 self.quic_datagram(set, m, &p, &flow, (sport, dport), payload);
             }
-            L4::Tcp { payload, .. } if !payload.is_empty() => {
-                match tls::parse_client_hello(payload) {
-                    Ok(hello) => {
-                        if let Some(sni) = &hello.sni {
-                            self.check_name(set, m, &p, &flow, sni, Where::TlsSni);
-                        }
-                    }
-                    Err(tls::TlsError::NotClientHello) => {}
-                    Err(tls::TlsError::Incomplete) => self.stats.tls_incomplete += 1,
-                    Err(tls::TlsError::Malformed) => self.stats.tls_malformed += 1,
+            L4::Tcp {
+                sport,
+                dport,
+                seq,
+                syn,
+                fin,
+                rst,
+                payload,
+            } => {
+                let seg = flow::Segment {
+                    src: (ip.src, sport),
+                    dst: (ip.dst, dport),
+                    seq,
+                    syn,
+                    fin,
+                    rst,
+                    payload,
+                };
+                let mut found = std::mem::take(&mut self.found);
+                found.clear();
+                self.flows.segment(m.ts_us, &seg, &mut found);
+                for o in found.drain(..) {
+                    self.check_observed(set, m, &p, &flow, &o);
                 }
+                self.found = found;
             }
             _ => {}
         }

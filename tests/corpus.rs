@@ -1,6 +1,7 @@
-//! The corpus oracle: for every real capture in `pcaps/corpus/` that the foundation's decoders
-//! cover, a feed built from tshark's truth (every IP, every DNS query name, every SNI whose
-//! ClientHello fits one segment) plus near-miss decoys; iocd must report every one and no decoy.
+//! The corpus oracle: for every real capture in `pcaps/corpus/` that the decoders cover, a feed
+//! built from tshark's truth (every IP, every DNS query name over UDP and TCP, every SNI —
+//! ClientHellos split over segments included —, every HTTP Host) plus near-miss decoys; iocd
+//! must report every one and no decoy.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,10 +36,8 @@ fn in_scope(t: &Value) -> Result<(), String> {
         return Err(format!("encapsulation {e}"));
     }
     // IP fragments are reassembled and tunnels decoded (the innermost addresses are `ips`; an
-    // outer-only address is in `ips_all_layers` and so never chosen as a decoy).
-    if t["dns_over_tcp_frames"].as_u64() != Some(0) {
-        return Err("dns_over_tcp_frames > 0".into());
-    }
+    // outer-only address is in `ips_all_layers` and so never chosen as a decoy). DNS over TCP,
+    // split hellos and HTTP hosts are reassembled per flow.
     Ok(())
 }
 
@@ -83,11 +82,30 @@ fn every_truth_observable_is_reported_and_no_decoy() {
         // value as iocd shows it → line as written in the feed
         let mut expected: BTreeMap<String, String> = BTreeMap::new();
         let mut names = strings(&t, "dns_queries");
-        if !t["tls_sni_clienthello_multi_segment"].as_bool().unwrap() {
-            names.extend(strings(&t, "tls_sni"));
+        for k in [
+            "dns_response_names",
+            "mdns_llmnr_names",
+            "tls_sni",
+            "quic_sni",
+        ] {
+            names.extend(strings(&t, k));
         }
         for ip in strings(&t, "ips") {
             expected.insert(ip.clone(), ip);
+        }
+        // tshark shows the Host value as sent; iocd strips the port and reads IP literals.
+        for host in strings(&t, "http_hosts") {
+            let h = host.trim_start_matches('[');
+            let h = match h.rsplit_once(':') {
+                Some((n, p)) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => h,
+            };
+            let h = h.trim_end_matches(']').to_ascii_lowercase();
+            if h.parse::<std::net::IpAddr>().is_ok() {
+                expected.insert(h.clone(), h);
+            } else {
+                names.push(h);
+            }
         }
         for n in &names {
             let raw = tshark_name_raw(n);

@@ -6,13 +6,41 @@ use crate::util;
 /// (capture, where, observable value shown, feed line)
 const EXPECTED: &[(&str, &str, &str)] = &[
     ("real-curl-tls13-sni.pcap", "tls.sni", "ioc-test.example"),
-    ("real-curl-tls12-sni.pcap", "tls.sni", "tls12.ioc-test.example"),
-    ("real-curl-tls13-sni-ipv6.pcap", "tls.sni", "v6.ioc-test.example"),
-    ("real-curl-tls13-sni-mtu400-2-segments.pcap", "tls.sni", "split2.ioc-test.example"),
-    ("real-curl-tls13-sni-mtu256-3-segments.pcap", "tls.sni", "split3.ioc-test.example"),
-    ("real-curl-http-host-port.pcap", "http.host", "web.ioc-test.example"),
-    ("real-dig-dns-over-tcp.pcap", "dns.query", "tcpq.ioc-test.example"),
-    ("real-dig-dns-udp.pcap", "dns.query", "udpq.ioc-test.example"),
+    (
+        "real-curl-tls12-sni.pcap",
+        "tls.sni",
+        "tls12.ioc-test.example",
+    ),
+    (
+        "real-curl-tls13-sni-ipv6.pcap",
+        "tls.sni",
+        "v6.ioc-test.example",
+    ),
+    (
+        "real-curl-tls13-sni-mtu400-2-segments.pcap",
+        "tls.sni",
+        "split2.ioc-test.example",
+    ),
+    (
+        "real-curl-tls13-sni-mtu256-3-segments.pcap",
+        "tls.sni",
+        "split3.ioc-test.example",
+    ),
+    (
+        "real-curl-http-host-port.pcap",
+        "http.host",
+        "web.ioc-test.example",
+    ),
+    (
+        "real-dig-dns-over-tcp.pcap",
+        "dns.query",
+        "tcpq.ioc-test.example",
+    ),
+    (
+        "real-dig-dns-udp.pcap",
+        "dns.query",
+        "udpq.ioc-test.example",
+    ),
 ];
 
 #[test]
@@ -29,6 +57,11 @@ fn every_name_a_real_client_sent_is_reported() {
             .events
             .iter()
             .any(|e| e["observable"]["where"] == *at && e["observable"]["value"] == *value);
-        assert!(found, "{file}: no {at} event for {value}: {:?}\n{}", r.events, r.stderr());
+        assert!(
+            found,
+            "{file}: no {at} event for {value}: {:?}\n{}",
+            r.events,
+            r.stderr()
+        );
     }
 }

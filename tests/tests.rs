@@ -6,5 +6,7 @@ mod cli;
 mod corpus;
 mod dns;
 mod quic;
+mod real;
 mod robustness;
+mod tcp;
 mod tunnels;

@@ -4,5 +4,6 @@
 //! without bound; errors are small `Copy` enums that the caller counts.
 
 pub mod dns;
+pub mod http;
 pub mod quic;
 pub mod tls;

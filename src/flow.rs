@@ -1,0 +1,1861 @@
+//! TCP flows of one worker: a capped table and bounded stream-prefix reassembly, enough to read
+//! the first application message of each direction (a TLS ClientHello, an HTTP/1.x request
+//! head, DNS messages on port 53) and then stop looking.
+//!
+//! Both directions of a flow reach the same worker (see [`crate::decode::flow_hash`]), so the
+//! table needs no lock.
+//!
+//! # Per direction
+//!
+//! Each direction is inspected by content, independently, from its first payload byte:
+//!
+//! ```text
+//!  Undecided ──ClientHello incomplete──▶ Tls  ──hello parsed / malformed / cap──▶ Done
+//!      │    ──request line incomplete──▶ Http ──Host line or head end / cap─────▶ Done
+//!      └────anything else──────────────────────────────────────────────────────▶ Done
+//!  Dns (either port 53) ──every complete length-prefixed message (RFC 1035 §4.2.2)──▶ Done at
+//!                         MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
+//! ```
+//!
+//! A ClientHello or a request comes from the client, so once one direction has given its
+//! verdict as a client (TLS or HTTP) the other direction is `Done` too. When both directions
+//! are `Done` the flow is *bypassed*: its later packets cost a table lookup and a flag test,
+//! no copy, no parse, no allocation. The entry stays until FIN in both directions, RST, the
+//! idle timeout or eviction, so a bypassed flow is not picked up again as a new one.
+//!
+//! # Reassembly
+//!
+//! - The stream starts at ISN + 1 when the SYN was seen; without one (capture started
+//!   mid-stream, or the entry was evicted), at the first payload byte seen ("pickup"). A pickup
+//!   that lands in the middle of a hello sees no hello and bypasses: the price of not waiting.
+//! - Sequence numbers are compared as signed 32-bit differences from the next expected byte
+//!   (RFC 9293 §3.4, "modulo 2^32"), so wraparound needs no special case.
+//! - In-order data is parsed straight from the packet; bytes are copied only when the parser
+//!   needs more than one segment, or a segment arrives ahead of a gap.
+//! - Overlaps and retransmissions: **first wins**. A byte already received is never replaced,
+//!   whatever a later segment carries for it. Receiving stacks differ in which copy of
+//!   conflicting overlaps they keep, so a sender that forges them can hide a hello from any
+//!   single policy; this one is the simplest, copies each byte at most once, and never lets a
+//!   later segment rewrite what was already read.
+//! - Out-of-order bytes are held inside the same bounded window ([`MAX_STREAM_PREFIX`]) as
+//!   at most [`MAX_OOO_RANGES`] disjoint ranges, and become readable when the gap fills.
+//!   A segment that would make one range too many is dropped (counted); a segment entirely past
+//!   the window while the parser still waits means the message can never fit: the direction
+//!   gives up (counted as `prefix_cap`).
+//! - A parser is retried only when enough bytes are present for its answer to change
+//!   (the exact end of the ClientHello from the record and handshake headers; a new line for
+//!   HTTP; the announced length for DNS): a stream cut into one-byte segments costs one parse
+//!   per record, line or message, not one per segment.
+//!
+//! # Limits
+//!
+//! [`MAX_FLOWS`] entries (the oldest eighth by last packet time is evicted in one pass when
+//! full, amortised O(1) per new flow), [`MAX_BUFFERED_BYTES`] of buffers per worker (the
+//! oldest buffering flows stop being inspected when it is exceeded), [`IDLE_TIMEOUT_US`] of
+//! packet time. Every eviction, expiry and cap is counted in [`FlowStats`].
+
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use crate::observe::Observed;
+use crate::proto::{dns, http, tls};
+
+/// Flows per worker. A flow is inspected for one or two round trips (until its hello or
+/// request is complete) and then costs only its entry (64 bytes and a control byte; the
+/// inspection state and buffers are separate and freed at the verdict): 65,536 entries, in
+/// 131,072 buckets at hashbrown's 7/8 load factor, are about 8.5 MiB per worker, hold every flow
+/// of the benchmark's 8,192 concurrently open ones many times over, and leave room for ~30x the
+/// flows a worker sees *undecided* at 10,000 new flows/s and a 100 ms round trip. A bypassed
+/// flow that is evicted costs only a six-byte recheck of its next payload.
+pub const MAX_FLOWS: usize = 65_536;
+
+/// Bytes of reassembly buffers per worker (capacity, all flows). 2,048 flows each holding a full
+/// [`MAX_STREAM_PREFIX`], or ~16,000 holding a typical split hello (~2 KB) at once; beyond it
+/// the oldest buffering flows are shed until a quarter of the budget is free.
+pub const MAX_BUFFERED_BYTES: usize = 32 << 20;
+
+/// Stream bytes held per direction, from the first unconsumed byte: the largest ClientHello
+/// iocd parses ([`tls::MAX_CLIENT_HELLO_LEN`], 2^14 + 4 bytes, one full TLS record's worth,
+/// RFC 8446 §5.1) plus 1 KiB for the 5-byte headers of the records it may be fragmented over.
+/// Real hellos are 200-600 bytes, about 1.8 KB with a post-quantum key share (X25519MLKEM768).
+/// It also bounds HTTP heads ([`http::MAX_HTTP_HEAD`] is smaller) and one DNS message.
+pub const MAX_STREAM_PREFIX: usize = tls::MAX_CLIENT_HELLO_LEN + 1024;
+
+/// Disjoint out-of-order ranges held per direction. A hello spans a few segments; eight holes
+/// covers heavy reordering of it, and keeps every insertion a short scan.
+pub const MAX_OOO_RANGES: usize = 8;
+
+/// A flow with no packet for this long (packet time) is forgotten. 60 s is far beyond any
+/// handshake's round trips, and the usual order of an IDS's established-TCP idle timeout
+/// before the flow is re-learnt mid-stream.
+pub const IDLE_TIMEOUT_US: i64 = 60_000_000;
+
+/// How often (packet time) the table is swept for idle flows: each sweep is one pass over at
+/// most [`MAX_FLOWS`] entries, so an idle flow lives at most this much past its timeout.
+const SWEEP_INTERVAL_US: i64 = 5_000_000;
+
+/// Stream bytes inspected per direction of a DNS-over-TCP flow (RFC 7766 §6.2.1 pipelining):
+/// 64 KiB covers hundreds of pipelined queries and their answers; beyond it the flow is
+/// probably a zone transfer, and the direction is bypassed.
+pub const MAX_DNS_STREAM: usize = 64 * 1024;
+
+/// When the table is full, this fraction of it (the oldest) is evicted in one pass.
+const EVICT_FRACTION: usize = 8;
+
+/// DNS port (RFC 1035 §4.2.2: TCP messages carry a two-byte length prefix).
+const DNS_PORT: u16 = 53;
+
+/// IP protocol number of TCP.
+const PROTO_TCP: u8 = 6;
+
+/// The flow a packet belongs to, the same for both directions: the endpoints in a canonical
+/// order. Addresses are kept as plain 128-bit words (IPv4 in the low 32 bits, the family in
+/// its own field) so that hashing and comparing a key, done for every TCP packet, is a few
+/// word operations rather than a walk over two `IpAddr` enums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Address words of the first endpoint (high, low), then of the second: 8-byte aligned,
+    /// so the key is 40 bytes (a `u128` field would pad it to 80).
+    addrs: [u64; 4],
+    ports: [u16; 2],
+    v6: bool,
+    proto: u8,
+}
+
+impl FlowKey {
+    /// The key for a packet from `src` to `dst`, and whether `src` is the key's first endpoint
+    /// (the packet's direction).
+    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (FlowKey, bool) {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v) => u128::from(u32::from(v)),
+            IpAddr::V6(v) => u128::from(v),
+        };
+        let x = (bits(src.0), src.1);
+        let y = (bits(dst.0), dst.1);
+        let forward = x <= y;
+        let (a, b) = if forward { (x, y) } else { (y, x) };
+        let key = FlowKey {
+            addrs: [
+                (a.0 >> 64) as u64,
+                a.0 as u64,
+                (b.0 >> 64) as u64,
+                b.0 as u64,
+            ],
+            ports: [a.1, b.1],
+            v6: src.0.is_ipv6(),
+            proto,
+        };
+        (key, forward)
+    }
+}
+
+/// What the flow table needs from one TCP segment.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub src: (IpAddr, u16),
+    pub dst: (IpAddr, u16),
+    /// Sequence number (of the SYN itself when `syn`).
+    pub seq: u32,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub payload: &'a [u8],
+}
+
+/// Counters of one worker's flow table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlowStats {
+    /// Entries created (a SYN, or the first payload of an unknown flow).
+    pub created: u64,
+    /// Entries freed by FIN in both directions, RST, or a SYN with a new ISN (port reuse).
+    pub closed: u64,
+    /// Entries freed after [`IDLE_TIMEOUT_US`] without a packet.
+    pub expired: u64,
+    /// Entries evicted because the table held [`MAX_FLOWS`].
+    pub evicted: u64,
+    /// Flows whose buffers were dropped (and inspection stopped) to respect
+    /// [`MAX_BUFFERED_BYTES`].
+    pub evicted_bytes: u64,
+    /// Flows that reached "both directions decided" and are no longer inspected.
+    pub bypassed: u64,
+    /// Directions that gave up because their message did not fit [`MAX_STREAM_PREFIX`] (or
+    /// [`http::MAX_HTTP_HEAD`]), or the stream ran past it with a gap unfilled.
+    pub prefix_cap: u64,
+    /// Entries freed (any cause) while a direction still waited for more bytes: a hello or
+    /// request never completed.
+    pub unfinished: u64,
+    /// Segments held ahead of a gap.
+    pub ooo_held: u64,
+    /// Segments dropped: a new out-of-order range beyond [`MAX_OOO_RANGES`], or past the window.
+    pub ooo_dropped: u64,
+    /// Segments whose every byte had already been received (retransmissions).
+    pub retransmitted: u64,
+    /// ClientHellos parsed.
+    pub tls_hellos: u64,
+    /// ClientHellos that did not fit the segment they start in (reassembly needed).
+    pub tls_split: u64,
+    pub tls_malformed: u64,
+    /// HTTP/1.x request heads read (Host line or end of head reached).
+    pub http_requests: u64,
+    /// HTTP request heads with a header line that has no colon.
+    pub http_errors: u64,
+    /// DNS-over-TCP messages read, and those that could not be.
+    pub dns_messages: u64,
+    pub dns_errors: u64,
+    /// DNS-over-TCP directions bypassed after [`MAX_DNS_STREAM`] bytes.
+    pub dns_capped: u64,
+}
+
+impl FlowStats {
+    pub fn add(&mut self, o: &FlowStats) {
+        self.created += o.created;
+        self.closed += o.closed;
+        self.expired += o.expired;
+        self.evicted += o.evicted;
+        self.evicted_bytes += o.evicted_bytes;
+        self.bypassed += o.bypassed;
+        self.prefix_cap += o.prefix_cap;
+        self.unfinished += o.unfinished;
+        self.ooo_held += o.ooo_held;
+        self.ooo_dropped += o.ooo_dropped;
+        self.retransmitted += o.retransmitted;
+        self.tls_hellos += o.tls_hellos;
+        self.tls_split += o.tls_split;
+        self.tls_malformed += o.tls_malformed;
+        self.http_requests += o.http_requests;
+        self.http_errors += o.http_errors;
+        self.dns_messages += o.dns_messages;
+        self.dns_errors += o.dns_errors;
+        self.dns_capped += o.dns_capped;
+    }
+}
+
+/// What a direction is being read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Undecided,
+    Tls,
+    Http,
+    Dns,
+    Done,
+}
+
+/// One direction of a flow.
+#[derive(Debug)]
+struct Half {
+    proto: Proto,
+    /// `next` is meaningful: set from the SYN or the first payload.
+    anchored: bool,
+    /// Sequence number of this direction's SYN, when seen.
+    isn: Option<u32>,
+    /// Sequence number of the first stream byte the parser has not consumed; `reasm` starts
+    /// there.
+    next: u32,
+    /// Stream bytes consumed so far (DNS messages read).
+    consumed: usize,
+    /// Bytes waiting for the parser; `None` while nothing is buffered (the common case).
+    reasm: Option<Box<Reasm>>,
+}
+
+impl Half {
+    fn new(proto: Proto) -> Half {
+        Half {
+            proto,
+            anchored: false,
+            isn: None,
+            next: 0,
+            consumed: 0,
+            reasm: None,
+        }
+    }
+
+    fn mem(&self) -> usize {
+        self.reasm.as_ref().map_or(0, |r| r.mem())
+    }
+}
+
+/// The buffered window of one direction: stream bytes from the first unconsumed one, the
+/// contiguous part first, then out-of-order ranges.
+#[derive(Debug)]
+struct Reasm {
+    /// Offsets are from the start of `buf` (stream byte `Half::next`); bytes in holes are 0.
+    buf: Vec<u8>,
+    /// `buf[..ready]` is contiguous and readable.
+    ready: usize,
+    /// Received ranges past `ready` (start, end), sorted, disjoint, not touching each other or
+    /// `ready`.
+    ranges: [(usize, usize); MAX_OOO_RANGES],
+    n_ranges: usize,
+    /// The parser's answer cannot change before `ready` reaches this.
+    need: usize,
+    /// `ready` when the parser last looked (HTTP retries only when a new line arrived).
+    seen: usize,
+}
+
+/// What inserting a segment into a window did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Insert {
+    /// Every byte was already there (or consumed).
+    Old,
+    /// Stored ahead of a gap.
+    Held,
+    /// The readable prefix grew.
+    Grew,
+    /// Would need one more out-of-order range than allowed; dropped.
+    NoRoom,
+    /// Starts at or past the end of the window; dropped.
+    Beyond,
+}
+
+impl Reasm {
+    fn new() -> Box<Reasm> {
+        Box::new(Reasm {
+            buf: Vec::new(),
+            ready: 0,
+            ranges: [(0, 0); MAX_OOO_RANGES],
+            n_ranges: 0,
+            need: 0,
+            seen: 0,
+        })
+    }
+
+    fn mem(&self) -> usize {
+        self.buf.capacity() + std::mem::size_of::<Reasm>()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ready == 0 && self.n_ranges == 0
+    }
+
+    /// Insert `data` at stream offset `off` from the window start (negative: partly or wholly
+    /// before it, already consumed). First wins: only bytes not yet received are written.
+    fn insert(&mut self, off: i64, data: &[u8]) -> Insert {
+        let (start, data) = if off < 0 {
+            let skip = usize::try_from(off.unsigned_abs()).unwrap_or(usize::MAX);
+            match data.get(skip..) {
+                Some(d) if !d.is_empty() => (0, d),
+                _ => return Insert::Old,
+            }
+        } else {
+            (usize::try_from(off).unwrap_or(usize::MAX), data)
+        };
+        if start >= MAX_STREAM_PREFIX {
+            return Insert::Beyond;
+        }
+        let end = start.saturating_add(data.len()).min(MAX_STREAM_PREFIX);
+        let data = &data[..end - start];
+        let ranges = &self.ranges[..self.n_ranges];
+        if end <= self.ready || ranges.iter().any(|r| r.0 <= start && end <= r.1) {
+            return Insert::Old;
+        }
+        let touches_ready = start <= self.ready;
+        let touches_range = ranges.iter().any(|r| r.0 <= end && start <= r.1);
+        if !touches_ready && !touches_range && self.n_ranges == MAX_OOO_RANGES {
+            return Insert::NoRoom;
+        }
+        if self.buf.len() < end {
+            if self.buf.capacity() < end {
+                // Double as usual, but never past the window.
+                let want = end.max((2 * self.buf.capacity()).min(MAX_STREAM_PREFIX));
+                self.buf.reserve_exact(want - self.buf.len());
+            }
+            self.buf.resize(end, 0);
+        }
+        // Write only the holes: [max(start, ready), end) minus the ranges already held.
+        let mut pos = start.max(self.ready);
+        for &(rs, re) in ranges {
+            if re <= pos {
+                continue;
+            }
+            if rs >= end {
+                break;
+            }
+            if rs > pos {
+                self.buf[pos..rs].copy_from_slice(&data[pos - start..rs - start]);
+            }
+            pos = pos.max(re);
+        }
+        if pos < end {
+            self.buf[pos..end].copy_from_slice(&data[pos - start..]);
+        }
+        // Merge [start, end) into the ranges, then absorb whatever now touches `ready`.
+        let before = self.ready;
+        if touches_ready {
+            self.ready = self.ready.max(end);
+        } else {
+            let (mut s, mut e) = (start, end);
+            let mut merged = [(0, 0); MAX_OOO_RANGES];
+            let mut m = 0;
+            let mut placed = false;
+            for &r in &self.ranges[..self.n_ranges] {
+                if r.1 < s {
+                    merged[m] = r;
+                    m += 1;
+                } else if r.0 > e {
+                    if !placed {
+                        merged[m] = (s, e);
+                        m += 1;
+                        placed = true;
+                    }
+                    merged[m] = r;
+                    m += 1;
+                } else {
+                    s = s.min(r.0);
+                    e = e.max(r.1);
+                }
+            }
+            if !placed {
+                merged[m] = (s, e);
+                m += 1;
+            }
+            self.ranges = merged;
+            self.n_ranges = m;
+        }
+        let mut absorbed = 0;
+        while absorbed < self.n_ranges && self.ranges[absorbed].0 <= self.ready {
+            self.ready = self.ready.max(self.ranges[absorbed].1);
+            absorbed += 1;
+        }
+        if absorbed > 0 {
+            self.ranges.copy_within(absorbed..self.n_ranges, 0);
+            self.n_ranges -= absorbed;
+        }
+        if self.ready > before {
+            Insert::Grew
+        } else {
+            Insert::Held
+        }
+    }
+
+    /// Drop `n` readable bytes from the front.
+    fn consume(&mut self, n: usize) {
+        let n = n.min(self.ready);
+        self.buf.drain(..n);
+        self.ready -= n;
+        for r in &mut self.ranges[..self.n_ranges] {
+            r.0 -= n;
+            r.1 -= n;
+        }
+    }
+}
+
+/// The parser's answer for a direction's readable bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Stop inspecting this direction; `client`: it was a client's hello or request, so the
+    /// other direction (the server's) need not be inspected either.
+    Done { client: bool },
+    /// `used` bytes at the front are finished with; look again once `need` bytes (counted
+    /// after dropping them) are readable.
+    More { used: usize, need: usize },
+}
+
+/// Run the direction's parser over its readable bytes `data` (the first `seen` of which it has
+/// looked at before), pushing observables.
+fn inspect(
+    proto: &mut Proto,
+    consumed: usize,
+    data: &[u8],
+    seen: usize,
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+) -> Step {
+    match *proto {
+        Proto::Undecided | Proto::Tls => match tls::parse_client_hello(data) {
+            Ok(hello) => {
+                stats.tls_hellos += 1;
+                if let Some(name) = hello.sni {
+                    out.push(Observed::Domain {
+                        name,
+                        at: crate::observe::Where::TlsSni,
+                        ech: hello.ech,
+                    });
+                }
+                Step::Done { client: true }
+            }
+            Err(tls::TlsError::Incomplete) => {
+                if *proto == Proto::Undecided {
+                    stats.tls_split += 1;
+                    *proto = Proto::Tls;
+                }
+                Step::More {
+                    used: 0,
+                    need: tls_need(data).max(data.len() + 1),
+                }
+            }
+            Err(tls::TlsError::NotClientHello) if *proto == Proto::Undecided => {
+                inspect_http(proto, data, 0, out, stats)
+            }
+            Err(_) => {
+                stats.tls_malformed += 1;
+                Step::Done { client: true }
+            }
+        },
+        Proto::Http => inspect_http(proto, data, seen, out, stats),
+        Proto::Dns => inspect_dns(consumed, data, out, stats),
+        Proto::Done => Step::Done { client: false },
+    }
+}
+
+fn inspect_http(
+    proto: &mut Proto,
+    data: &[u8],
+    seen: usize,
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+) -> Step {
+    let more = Step::More {
+        used: 0,
+        need: data.len() + 1,
+    };
+    // The answer changes only when a line ends (or the cap is reached).
+    let fresh = data.get(seen..).unwrap_or(&[]);
+    if *proto == Proto::Http && data.len() < http::MAX_HTTP_HEAD && !fresh.contains(&b'\n') {
+        return more;
+    }
+    match http::observe(data, out) {
+        Ok(_) => {
+            stats.http_requests += 1;
+            Step::Done { client: true }
+        }
+        Err(http::HttpError::Incomplete) => {
+            *proto = Proto::Http;
+            more
+        }
+        Err(http::HttpError::NotHttp) => Step::Done { client: false },
+        Err(http::HttpError::Malformed) => {
+            stats.http_errors += 1;
+            Step::Done { client: true }
+        }
+        Err(http::HttpError::TooLong) => {
+            stats.prefix_cap += 1;
+            Step::Done { client: true }
+        }
+    }
+}
+
+/// Every complete message of a DNS-over-TCP stream: two-byte length, then the message
+/// (RFC 1035 §4.2.2, RFC 7766 §8); several may share a segment, one may span several.
+fn inspect_dns(
+    consumed: usize,
+    data: &[u8],
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+) -> Step {
+    let mut pos = 0;
+    loop {
+        let Some(len) = data.get(pos..pos + 2) else {
+            return Step::More { used: pos, need: 2 };
+        };
+        let end = pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if consumed + end > MAX_DNS_STREAM {
+            stats.dns_capped += 1;
+            return Step::Done { client: false };
+        }
+        let Some(msg) = data.get(pos + 2..end) else {
+            return Step::More {
+                used: pos,
+                need: end - pos,
+            };
+        };
+        match dns::observe(msg, out) {
+            Ok(_) => stats.dns_messages += 1,
+            Err(_) => stats.dns_errors += 1,
+        }
+        pos = end;
+    }
+}
+
+/// Record header: type, version, length (RFC 8446 §5.1).
+const TLS_RECORD_HEADER_LEN: usize = 5;
+
+/// Stream bytes after which a ClientHello starting at `data[0]` may be complete: where its last
+/// byte lies, once its handshake header (type, 24-bit length; RFC 8446 §4) is readable across
+/// however many records carry it; else the end of the next header needed. Walks record headers
+/// only; [`tls::parse_client_hello`] does the checking.
+fn tls_need(data: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut hdr = [0u8; 4];
+    let mut hdr_len = 0;
+    // handshake bytes in the records before `pos`
+    let mut got = 0;
+    loop {
+        let Some(h) = data.get(pos..pos + TLS_RECORD_HEADER_LEN) else {
+            return pos + TLS_RECORD_HEADER_LEN;
+        };
+        let rec_len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+        let frag = pos + TLS_RECORD_HEADER_LEN;
+        if rec_len == 0 {
+            // Malformed: let the parser say so on the next byte.
+            return 0;
+        }
+        let mut k = 0;
+        while hdr_len < 4 && k < rec_len {
+            let Some(&b) = data.get(frag + k) else {
+                return frag + k + (4 - hdr_len).min(rec_len - k);
+            };
+            hdr[hdr_len] = b;
+            hdr_len += 1;
+            k += 1;
+        }
+        if hdr_len == 4 {
+            let total =
+                4 + (usize::from(hdr[1]) << 16 | usize::from(hdr[2]) << 8 | usize::from(hdr[3]));
+            if got + rec_len >= total {
+                return frag + (total - got);
+            }
+        }
+        got += rec_len;
+        pos = frag + rec_len;
+    }
+}
+
+/// One TCP flow: 24 bytes, so that with its 40-byte key a table entry is one 64-byte cache
+/// line. Looking the flow up is the only per-packet cost of a bypassed flow, and with
+/// thousands of flows interleaved that lookup is a cache miss: what is touched must be small.
+#[derive(Debug)]
+struct Flow {
+    /// Packet time of the latest packet, microseconds.
+    last_us: i64,
+    /// Inspection state by direction (0 from the key's first endpoint, 1 towards it);
+    /// `None` once both directions are decided: the flow is bypassed.
+    dirs: Option<Box<[Half; 2]>>,
+    /// FIN seen, by direction.
+    fin: [bool; 2],
+}
+
+impl Flow {
+    fn new(dns: bool, now_us: i64) -> Flow {
+        let proto = if dns { Proto::Dns } else { Proto::Undecided };
+        Flow {
+            last_us: now_us,
+            dirs: Some(Box::new([Half::new(proto), Half::new(proto)])),
+            fin: [false; 2],
+        }
+    }
+
+    fn mem(&self) -> usize {
+        self.dirs.as_ref().map_or(0, |d| d[0].mem() + d[1].mem())
+    }
+
+    fn waiting(&self) -> bool {
+        self.dirs
+            .as_ref()
+            .is_some_and(|d| d.iter().any(|h| h.reasm.is_some()))
+    }
+}
+
+/// The TCP flows of one worker.
+pub struct FlowTable {
+    flows: HashMap<FlowKey, Flow>,
+    /// Sum of the flows' buffer memory ([`Reasm::mem`]).
+    buffered: usize,
+    next_sweep_us: i64,
+    /// Reused by eviction passes: (last packet time, buffer bytes) per entry.
+    scratch: Vec<(i64, usize)>,
+    pub stats: FlowStats,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        FlowTable::new()
+    }
+}
+
+impl FlowTable {
+    pub fn new() -> FlowTable {
+        FlowTable {
+            flows: HashMap::new(),
+            buffered: 0,
+            next_sweep_us: i64::MIN,
+            scratch: Vec::new(),
+            stats: FlowStats::default(),
+        }
+    }
+
+    /// Entries in the table.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Bytes held by reassembly buffers.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Account one TCP segment seen at packet time `now_us`, pushing the observables of any
+    /// application message it completes to `out`.
+    ///
+    /// A bare ACK (no payload, no SYN, FIN or RST; about a third of TCP packets) changes nothing
+    /// tracked here but the idle clock, so it is not even looked up: a flow that only ACKs for
+    /// [`IDLE_TIMEOUT_US`] is forgotten, and learnt again from its next payload.
+    pub fn segment(&mut self, now_us: i64, seg: &Segment<'_>, out: &mut Vec<Observed>) {
+        if seg.payload.is_empty() && !(seg.syn || seg.fin || seg.rst) {
+            return;
+        }
+        if now_us >= self.next_sweep_us {
+            self.sweep(now_us);
+        }
+        let (key, forward) = FlowKey::new(seg.src, seg.dst, PROTO_TCP);
+        let dir = usize::from(!forward);
+        let dns = seg.src.1 == DNS_PORT || seg.dst.1 == DNS_PORT;
+        let remove = match self.flows.get_mut(&key) {
+            Some(flow) => {
+                // A SYN with another ISN than the one seen, or any SYN once the flow is
+                // bypassed (its SYNs came before the data that decided it): a new connection
+                // on the same ports, whose old FIN or RST was missed. (A SYN-ACK retransmitted
+                // late costs a fresh entry whose next payloads are bypassed at once.)
+                let new_isn = match &flow.dirs {
+                    Some(d) => d[dir].isn.is_some_and(|isn| isn != seg.seq),
+                    None => true,
+                };
+                if seg.syn && new_isn {
+                    self.stats.closed += 1;
+                    self.stats.created += 1;
+                    if flow.waiting() {
+                        self.stats.unfinished += 1;
+                    }
+                    self.buffered -= flow.mem();
+                    *flow = Flow::new(dns, now_us);
+                }
+                update(
+                    flow,
+                    dir,
+                    now_us,
+                    seg,
+                    out,
+                    &mut self.stats,
+                    &mut self.buffered,
+                )
+            }
+            None => {
+                // Nothing to follow: a FIN or RST of a flow not (or no longer) known.
+                if seg.rst || (seg.payload.is_empty() && !seg.syn) {
+                    return;
+                }
+                if self.flows.len() >= MAX_FLOWS {
+                    self.evict_oldest();
+                }
+                self.stats.created += 1;
+                let flow = self
+                    .flows
+                    .entry(key)
+                    .or_insert_with(|| Flow::new(dns, now_us));
+                update(
+                    flow,
+                    dir,
+                    now_us,
+                    seg,
+                    out,
+                    &mut self.stats,
+                    &mut self.buffered,
+                )
+            }
+        };
+        if remove {
+            if let Some(f) = self.flows.remove(&key) {
+                self.stats.closed += 1;
+                self.forget(&f);
+            }
+        }
+        if self.buffered > MAX_BUFFERED_BYTES {
+            self.shed_buffers();
+        }
+    }
+
+    /// Bookkeeping for an entry leaving the table.
+    fn forget(&mut self, f: &Flow) {
+        if f.waiting() {
+            self.stats.unfinished += 1;
+        }
+        self.buffered -= f.mem();
+    }
+
+    /// Free flows idle for longer than [`IDLE_TIMEOUT_US`].
+    fn sweep(&mut self, now_us: i64) {
+        self.next_sweep_us = now_us.saturating_add(SWEEP_INTERVAL_US);
+        let (stats, buffered) = (&mut self.stats, &mut self.buffered);
+        self.flows.retain(|_, f| {
+            if now_us.saturating_sub(f.last_us) <= IDLE_TIMEOUT_US {
+                return true;
+            }
+            stats.expired += 1;
+            if f.waiting() {
+                stats.unfinished += 1;
+            }
+            *buffered -= f.mem();
+            false
+        });
+    }
+
+    /// The table is full: drop idle flows, then the oldest eighth by last packet time.
+    fn evict_oldest(&mut self) {
+        let now = self
+            .flows
+            .values()
+            .map(|f| f.last_us)
+            .max()
+            .unwrap_or(i64::MIN);
+        self.sweep(now);
+        if self.flows.len() < MAX_FLOWS {
+            return;
+        }
+        let k = (self.flows.len() / EVICT_FRACTION).max(1);
+        self.scratch.clear();
+        self.scratch
+            .extend(self.flows.values().map(|f| (f.last_us, 0)));
+        let (_, &mut (t, _), _) = self.scratch.select_nth_unstable(k - 1);
+        let older = self.scratch.iter().filter(|s| s.0 < t).count();
+        let mut ties = k - older;
+        let (stats, buffered) = (&mut self.stats, &mut self.buffered);
+        self.flows.retain(|_, f| {
+            let victim = f.last_us < t
+                || (f.last_us == t && ties > 0 && {
+                    ties -= 1;
+                    true
+                });
+            if victim {
+                stats.evicted += 1;
+                if f.waiting() {
+                    stats.unfinished += 1;
+                }
+                *buffered -= f.mem();
+            }
+            !victim
+        });
+    }
+
+    /// Buffers exceed [`MAX_BUFFERED_BYTES`]: stop inspecting the oldest buffering flows until
+    /// a quarter of the budget is free. Their entries stay (bypassed).
+    fn shed_buffers(&mut self) {
+        let target = self.buffered - MAX_BUFFERED_BYTES * 3 / 4;
+        self.scratch.clear();
+        self.scratch.extend(
+            self.flows
+                .values()
+                .filter(|f| f.waiting())
+                .map(|f| (f.last_us, f.mem())),
+        );
+        self.scratch.sort_unstable();
+        let mut freed = 0;
+        let mut n: usize = 0;
+        for s in &self.scratch {
+            if freed >= target {
+                break;
+            }
+            freed += s.1;
+            n += 1;
+        }
+        let Some(&(t, _)) = n.checked_sub(1).and_then(|i| self.scratch.get(i)) else {
+            return;
+        };
+        let older = self.scratch[..n].iter().filter(|s| s.0 < t).count();
+        let mut ties = n - older;
+        for f in self.flows.values_mut() {
+            if !f.waiting() {
+                continue;
+            }
+            let victim = f.last_us < t
+                || (f.last_us == t && ties > 0 && {
+                    ties -= 1;
+                    true
+                });
+            if victim {
+                self.stats.evicted_bytes += 1;
+                self.stats.bypassed += 1;
+                self.buffered -= f.mem();
+                f.dirs = None;
+            }
+        }
+    }
+}
+
+/// One segment of a known flow; true when the flow is over (RST, or FIN both ways).
+fn update(
+    flow: &mut Flow,
+    dir: usize,
+    now_us: i64,
+    seg: &Segment<'_>,
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+    buffered: &mut usize,
+) -> bool {
+    flow.last_us = flow.last_us.max(now_us);
+    if seg.rst {
+        return true;
+    }
+    if seg.fin {
+        flow.fin[dir] = true;
+    }
+    if let Some(dirs) = flow.dirs.as_mut() {
+        let h = &mut dirs[dir];
+        if seg.syn && h.isn.is_none() {
+            h.isn = Some(seg.seq);
+            if !h.anchored {
+                h.anchored = true;
+                h.next = seg.seq.wrapping_add(1);
+            }
+        }
+        if !seg.payload.is_empty() {
+            // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
+            // number.
+            let seq = seg.seq.wrapping_add(u32::from(seg.syn));
+            if let Some(client) = feed(h, seq, seg.payload, out, stats, buffered) {
+                if client {
+                    give_up(&mut dirs[1 - dir], buffered);
+                }
+                if dirs.iter().all(|h| h.proto == Proto::Done) {
+                    // Every buffer was freed as its direction finished.
+                    flow.dirs = None;
+                    stats.bypassed += 1;
+                }
+            }
+        }
+    }
+    flow.fin[0] && flow.fin[1]
+}
+
+/// Stop inspecting a direction, freeing its buffer; `Some(client)` as [`feed`] returns.
+fn give_up(h: &mut Half, buffered: &mut usize) -> Option<bool> {
+    let client = matches!(h.proto, Proto::Tls | Proto::Http);
+    *buffered -= h.mem();
+    h.reasm = None;
+    h.proto = Proto::Done;
+    Some(client)
+}
+
+/// Take one segment's payload (starting at stream sequence number `seq`) into a direction.
+/// `Some(client)` once the direction is decided (see [`Step::Done`]).
+fn feed(
+    h: &mut Half,
+    seq: u32,
+    payload: &[u8],
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+    buffered: &mut usize,
+) -> Option<bool> {
+    if h.proto == Proto::Done {
+        return None;
+    }
+    if !h.anchored {
+        // Mid-stream pickup: the stream starts here.
+        h.anchored = true;
+        h.next = seq;
+    }
+    // Signed distance modulo 2^32 (RFC 9293 §3.4).
+    let off = i64::from(seq.wrapping_sub(h.next) as i32);
+    let Some(r) = h.reasm.as_mut() else {
+        // Nothing buffered. In order: parse straight from the packet.
+        let skip = usize::try_from(-off).unwrap_or(0);
+        if off <= 0 {
+            let Some(data) = payload.get(skip..).filter(|d| !d.is_empty()) else {
+                stats.retransmitted += 1;
+                return None;
+            };
+            return match inspect(&mut h.proto, h.consumed, data, 0, out, stats) {
+                Step::Done { client } => {
+                    h.proto = Proto::Done;
+                    Some(client)
+                }
+                Step::More { used, need } => {
+                    h.next = h.next.wrapping_add(used as u32);
+                    h.consumed += used;
+                    if need > MAX_STREAM_PREFIX {
+                        stats.prefix_cap += 1;
+                        return give_up(h, buffered);
+                    }
+                    let rest = &data[used..];
+                    if !rest.is_empty() {
+                        let mut r = Reasm::new();
+                        r.insert(0, rest);
+                        r.need = need;
+                        r.seen = r.ready;
+                        *buffered += r.mem();
+                        h.reasm = Some(r);
+                    }
+                    None
+                }
+            };
+        }
+        // Ahead of a gap: hold it.
+        let mut r = Reasm::new();
+        return match r.insert(off, payload) {
+            Insert::Held => {
+                stats.ooo_held += 1;
+                *buffered += r.mem();
+                h.reasm = Some(r);
+                None
+            }
+            _ => {
+                // Past the window: the message we wait for cannot fit.
+                stats.ooo_dropped += 1;
+                stats.prefix_cap += 1;
+                give_up(h, buffered)
+            }
+        };
+    };
+    let before = r.mem();
+    let result = r.insert(off, payload);
+    *buffered += r.mem() - before;
+    match result {
+        Insert::Old => {
+            stats.retransmitted += 1;
+            return None;
+        }
+        Insert::Held => {
+            stats.ooo_held += 1;
+            return None;
+        }
+        Insert::NoRoom => {
+            stats.ooo_dropped += 1;
+            return None;
+        }
+        Insert::Beyond => {
+            stats.ooo_dropped += 1;
+            stats.prefix_cap += 1;
+            return give_up(h, buffered);
+        }
+        Insert::Grew if r.ready < r.need => return None,
+        Insert::Grew => {}
+    }
+    match inspect(
+        &mut h.proto,
+        h.consumed,
+        &r.buf[..r.ready],
+        r.seen,
+        out,
+        stats,
+    ) {
+        Step::Done { client } => {
+            give_up(h, buffered);
+            Some(client)
+        }
+        Step::More { used, need } => {
+            let before = r.mem();
+            r.consume(used);
+            r.need = need;
+            r.seen = r.ready;
+            *buffered -= before - r.mem();
+            h.next = h.next.wrapping_add(used as u32);
+            h.consumed += used;
+            if need > MAX_STREAM_PREFIX {
+                stats.prefix_cap += 1;
+                return give_up(h, buffered);
+            }
+            if r.is_empty() {
+                *buffered -= r.mem();
+                h.reasm = None;
+            }
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Where;
+
+    const CLIENT: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 40000);
+    const SERVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 443);
+
+    /// A ClientHello handshake message (RFC 8446 §4.1.2) with `sni` and `pad` bytes of a
+    /// padding extension (RFC 7685).
+    fn hello_msg(sni: &str, pad: usize) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        ext.extend_from_slice(&0u16.to_be_bytes());
+        ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+        ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        ext.extend_from_slice(name);
+        ext.extend_from_slice(&21u16.to_be_bytes());
+        ext.extend_from_slice(&(pad as u16).to_be_bytes());
+        ext.resize(ext.len() + pad, 0);
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut msg = vec![1];
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    /// `msg` in handshake records of at most `frag` bytes each.
+    fn records(msg: &[u8], frag: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in msg.chunks(frag) {
+            out.extend_from_slice(&[22, 3, 1]);
+            out.extend_from_slice(&(c.len() as u16).to_be_bytes());
+            out.extend_from_slice(c);
+        }
+        out
+    }
+
+    fn hello(sni: &str) -> Vec<u8> {
+        records(&hello_msg(sni, 100), 1 << 14)
+    }
+
+    fn sni(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::TlsSni,
+            ech: false,
+        }
+    }
+
+    /// Drive a table with segments; each call returns the observables it produced.
+    struct Driver {
+        t: FlowTable,
+        now: i64,
+    }
+
+    impl Driver {
+        fn new() -> Self {
+            Driver {
+                t: FlowTable::new(),
+                now: 1_000_000,
+            }
+        }
+
+        fn seg(
+            &mut self,
+            src: (IpAddr, u16),
+            dst: (IpAddr, u16),
+            seq: u32,
+            flags: &str,
+            payload: &[u8],
+        ) -> Vec<Observed> {
+            self.now += 10;
+            let mut out = Vec::new();
+            self.t.segment(
+                self.now,
+                &Segment {
+                    src,
+                    dst,
+                    seq,
+                    syn: flags.contains('S'),
+                    fin: flags.contains('F'),
+                    rst: flags.contains('R'),
+                    payload,
+                },
+                &mut out,
+            );
+            out
+        }
+
+        /// Client payload at stream offset `off` after a SYN with ISN `isn`.
+        fn data(&mut self, isn: u32, off: usize, payload: &[u8]) -> Vec<Observed> {
+            self.seg(
+                CLIENT,
+                SERVER,
+                isn.wrapping_add(1 + off as u32),
+                "",
+                payload,
+            )
+        }
+
+        fn syn(&mut self, isn: u32) {
+            assert!(self.seg(CLIENT, SERVER, isn, "S", b"").is_empty());
+            assert!(self.seg(SERVER, CLIENT, 5555, "S", b"").is_empty());
+        }
+    }
+
+    #[test]
+    fn hello_in_one_segment_is_read_without_buffering() {
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert_eq!(
+            d.data(1000, 0, &hello("one.example")),
+            vec![sni("one.example")]
+        );
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.bypassed, 1);
+        assert_eq!(d.t.stats.tls_split, 0);
+    }
+
+    #[test]
+    fn client_hello_split_across_three_segments() {
+        let h = hello("three.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 0, &h[..40]).is_empty());
+        assert!(d.data(1000, 40, &h[40..90]).is_empty());
+        assert!(d.t.buffered() > 0);
+        assert_eq!(d.data(1000, 90, &h[90..]), vec![sni("three.example")]);
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.tls_split, 1);
+        assert_eq!(d.t.stats.bypassed, 1);
+    }
+
+    #[test]
+    fn hello_delivered_one_byte_per_segment_is_read_once() {
+        let h = hello("bytes.example");
+        let mut d = Driver::new();
+        d.syn(7);
+        let mut found = Vec::new();
+        for (i, b) in h.iter().enumerate() {
+            found.extend(d.data(7, i, std::slice::from_ref(b)));
+        }
+        assert_eq!(found, vec![sni("bytes.example")]);
+        assert_eq!(d.t.stats.tls_hellos, 1);
+    }
+
+    #[test]
+    fn out_of_order_segments_are_held_and_merged() {
+        let h = hello("ooo.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 100, &h[100..]).is_empty());
+        assert!(d.data(1000, 50, &h[50..100]).is_empty());
+        assert_eq!(d.t.stats.ooo_held, 2);
+        assert_eq!(d.data(1000, 0, &h[..50]), vec![sni("ooo.example")]);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn retransmitted_overlap_keeps_the_first_bytes() {
+        let h = hello("first.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 0, &h[..100]).is_empty());
+        // A retransmission overlapping what we have, with different bytes where the name is:
+        // the first copy wins, only the new tail is taken.
+        let mut liar = h[50..150].to_vec();
+        liar[..50].fill(b'X');
+        assert!(d.data(1000, 50, &liar).is_empty());
+        // A pure retransmission.
+        assert!(d.data(1000, 0, &h[..30]).is_empty());
+        assert_eq!(d.t.stats.retransmitted, 1);
+        assert_eq!(d.data(1000, 150, &h[150..]), vec![sni("first.example")]);
+    }
+
+    #[test]
+    fn held_segment_wins_over_a_later_overlapping_one() {
+        let h = hello("held.example");
+        let mut d = Driver::new();
+        d.syn(1000);
+        assert!(d.data(1000, 40, &h[40..]).is_empty());
+        let mut liar = h[..80].to_vec();
+        liar[40..80].fill(b'Y');
+        assert_eq!(d.data(1000, 0, &liar), vec![sni("held.example")]);
+    }
+
+    #[test]
+    fn hello_in_two_tls_records() {
+        let msg = hello_msg("records.example", 300);
+        let two = records(&msg, msg.len() / 2 + 1);
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 0, &two[..200]).is_empty());
+        assert_eq!(d.data(1, 200, &two[200..]), vec![sni("records.example")]);
+        // and in one segment, no reassembly
+        let mut d = Driver::new();
+        d.syn(1);
+        assert_eq!(d.data(1, 0, &two), vec![sni("records.example")]);
+        // and in many small records, one byte per segment
+        let many = records(&msg, 7);
+        let mut d = Driver::new();
+        d.syn(1);
+        let mut found = Vec::new();
+        for (i, b) in many.iter().enumerate() {
+            found.extend(d.data(1, i, std::slice::from_ref(b)));
+        }
+        assert_eq!(found, vec![sni("records.example")]);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_around() {
+        let h = hello("wrap.example");
+        let isn = u32::MAX - 20;
+        let mut d = Driver::new();
+        d.syn(isn);
+        // the second segment starts past 2^32, and arrives first
+        assert!(d.data(isn, 60, &h[60..]).is_empty());
+        assert_eq!(d.data(isn, 0, &h[..60]), vec![sni("wrap.example")]);
+    }
+
+    #[test]
+    fn mid_stream_pickup_starts_at_the_first_payload() {
+        let h = hello("pickup.example");
+        let mut d = Driver::new();
+        // no SYN: an arbitrary sequence number, split in two
+        assert!(d.seg(CLIENT, SERVER, 0x8000_0000, "", &h[..70]).is_empty());
+        assert_eq!(
+            d.seg(CLIENT, SERVER, 0x8000_0000 + 70, "", &h[70..]),
+            vec![sni("pickup.example")]
+        );
+        // picked up in the middle of a stream: bulk data is bypassed at once
+        let mut d = Driver::new();
+        assert!(d
+            .seg(CLIENT, SERVER, 99, "", &[0x17, 3, 3, 0, 20, 1])
+            .is_empty());
+        assert!(d
+            .seg(SERVER, CLIENT, 42, "", &[0x17, 3, 3, 0, 20, 1])
+            .is_empty());
+        assert_eq!(d.t.stats.bypassed, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn server_direction_is_not_inspected_after_a_client_hello() {
+        let mut d = Driver::new();
+        d.syn(1);
+        d.data(1, 0, &hello("c.example"));
+        // a "hello" from the server side is ignored: the flow is bypassed
+        assert!(d
+            .seg(SERVER, CLIENT, 5556, "", &hello("s.example"))
+            .is_empty());
+        assert_eq!(d.t.stats.tls_hellos, 1);
+    }
+
+    #[test]
+    fn gap_never_filled_gives_up_once_the_stream_passes_the_window() {
+        let h = hello("gap.example");
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 0, &h[..20]).is_empty());
+        // bytes 20..40 never come; later segments are held, until one starts past the window
+        assert!(d.data(1, 40, &h[40..]).is_empty());
+        assert!(d.t.buffered() > 0);
+        assert!(d.data(1, MAX_STREAM_PREFIX + 10, b"more").is_empty());
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+        // the flow is now bypassed
+        assert!(d.data(1, 20, &h[20..40]).is_empty());
+    }
+
+    #[test]
+    fn gap_never_filled_is_counted_when_the_flow_expires() {
+        let h = hello("gap.example");
+        let mut d = Driver::new();
+        d.syn(1);
+        assert!(d.data(1, 40, &h[40..]).is_empty());
+        assert_eq!(d.t.len(), 1);
+        d.now += IDLE_TIMEOUT_US + SWEEP_INTERVAL_US;
+        let other = (IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9)), 1);
+        d.seg(other, SERVER, 1, "S", b"");
+        assert_eq!(d.t.len(), 1);
+        assert_eq!(d.t.stats.expired, 1);
+        assert_eq!(d.t.stats.unfinished, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn too_many_out_of_order_ranges_drop_the_extra_segment() {
+        let h = hello_msg("ranges.example", 1000);
+        let h = records(&h, 1 << 14);
+        let mut d = Driver::new();
+        d.syn(1);
+        // every other 10-byte piece, from 10 on: MAX_OOO_RANGES held, the next dropped
+        for i in 0..=MAX_OOO_RANGES {
+            let off = 10 + 20 * i;
+            assert!(d.data(1, off, &h[off..off + 10]).is_empty());
+        }
+        assert_eq!(d.t.stats.ooo_held, MAX_OOO_RANGES as u64);
+        assert_eq!(d.t.stats.ooo_dropped, 1);
+        // the sender retransmits everything: the hello is read
+        assert_eq!(d.data(1, 0, &h), vec![sni("ranges.example")]);
+    }
+
+    #[test]
+    fn hello_over_the_prefix_cap_is_given_up_and_counted() {
+        // the largest hello tls.rs accepts, in records so small that their headers push the
+        // stream past MAX_STREAM_PREFIX
+        let msg = hello_msg("big.example", tls::MAX_CLIENT_HELLO_LEN - 200);
+        assert!(msg.len() <= tls::MAX_CLIENT_HELLO_LEN);
+        let stream = records(&msg, 16);
+        let mut d = Driver::new();
+        d.syn(1);
+        for (i, c) in stream.chunks(1400).enumerate() {
+            assert!(d.data(1, i * 1400, c).is_empty());
+        }
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+        // the same hello in full records is read
+        let mut d = Driver::new();
+        d.syn(1);
+        let mut found = Vec::new();
+        for (i, c) in records(&msg, 1 << 14).chunks(1400).enumerate() {
+            found.extend(d.data(1, i * 1400, c));
+        }
+        assert_eq!(found, vec![sni("big.example")]);
+    }
+
+    #[test]
+    fn random_splits_orders_and_duplicates_always_give_the_name() {
+        let h = records(&hello_msg("random.example", 700), 300);
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..2000 {
+            let mut cuts: Vec<usize> = (0..rnd(6)).map(|_| rnd(h.len())).collect();
+            cuts.extend([0, h.len()]);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut segs: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+            // duplicates overlapping anything
+            for _ in 0..rnd(3) {
+                let a = rnd(h.len());
+                segs.push((a, (a + 1 + rnd(200)).min(h.len())));
+            }
+            for i in (1..segs.len()).rev() {
+                segs.swap(i, rnd(i + 1));
+            }
+            let mut d = Driver::new();
+            let isn = rnd(1 << 31) as u32 * 2;
+            d.syn(isn);
+            let mut found = Vec::new();
+            for (a, b) in segs {
+                let (src, dst) = (CLIENT, SERVER);
+                found.extend(d.seg(src, dst, isn.wrapping_add(1 + a as u32), "", &h[a..b]));
+            }
+            assert_eq!(found, vec![sni("random.example")]);
+            assert_eq!(d.t.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn window_matches_a_naive_first_wins_model() {
+        let stream: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 256) as u8).collect();
+        let mut x = 0xdead_beef_u64;
+        let mut rnd = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..300 {
+            let mut r = Reasm::new();
+            let mut model: Vec<Option<u8>> = vec![None; MAX_STREAM_PREFIX];
+            for _ in 0..40 {
+                let a = rnd(stream.len());
+                let b = (a + 1 + rnd(300)).min(stream.len());
+                // sometimes lie about bytes: first wins must keep the true ones
+                let mut data = stream[a..b].to_vec();
+                let lie = rnd(4) == 0;
+                if lie {
+                    data.iter_mut().for_each(|b| *b = !*b);
+                }
+                let res = r.insert(a as i64, &data);
+                if matches!(res, Insert::Held | Insert::Grew) {
+                    for (i, &v) in data.iter().enumerate() {
+                        model[a + i].get_or_insert(v);
+                    }
+                }
+                let ready = model.iter().take_while(|m| m.is_some()).count();
+                assert_eq!(r.ready, ready, "{res:?}");
+                for (i, m) in model.iter().enumerate() {
+                    if let Some(v) = m {
+                        assert_eq!(r.buf[i], *v);
+                    }
+                }
+                // the held ranges are exactly the runs of the model past `ready`
+                let mut runs = Vec::new();
+                let mut i = ready;
+                while i < model.len() {
+                    if model[i].is_some() {
+                        let s = i;
+                        while i < model.len() && model[i].is_some() {
+                            i += 1;
+                        }
+                        runs.push((s, i));
+                    } else {
+                        i += 1;
+                    }
+                }
+                assert_eq!(&r.ranges[..r.n_ranges], &runs[..]);
+            }
+        }
+    }
+
+    #[test]
+    fn bypassed_flow_buffers_nothing_more() {
+        let mut d = Driver::new();
+        d.syn(1);
+        let h = hello("bulk.example");
+        d.data(1, 0, &h);
+        for i in 0..100 {
+            assert!(d.data(1, h.len() + i * 1000, &[0x17; 1000]).is_empty());
+        }
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.ooo_held + d.t.stats.retransmitted, 0);
+    }
+
+    #[test]
+    fn fin_both_ways_or_rst_frees_the_flow() {
+        let mut d = Driver::new();
+        d.syn(1);
+        assert_eq!(d.t.len(), 1);
+        d.seg(CLIENT, SERVER, 2, "F", b"");
+        assert_eq!(d.t.len(), 1);
+        d.seg(SERVER, CLIENT, 5556, "F", b"");
+        assert_eq!(d.t.len(), 0);
+        d.syn(1);
+        d.data(1, 0, &hello("x.example")[..10]);
+        assert!(d.t.buffered() > 0);
+        d.seg(SERVER, CLIENT, 5556, "R", b"");
+        assert_eq!(d.t.len(), 0);
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.closed, 2);
+        assert_eq!(d.t.stats.unfinished, 1);
+        // a bare ACK of an unknown flow creates nothing
+        d.seg(CLIENT, SERVER, 9, "", b"");
+        assert_eq!(d.t.len(), 0);
+    }
+
+    #[test]
+    fn syn_with_a_new_isn_starts_a_new_connection() {
+        let mut d = Driver::new();
+        d.syn(1);
+        // a retransmitted SYN before any data is the same connection
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        d.data(1, 0, &hello("old.example")[..20]);
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        assert_eq!(d.t.stats.created, 1);
+        // another ISN is a new connection, even with a hello half read
+        d.syn(90_000);
+        assert_eq!(d.t.stats.created, 2);
+        assert_eq!(d.t.stats.unfinished, 1);
+        assert_eq!(
+            d.data(90_000, 0, &hello("new.example")),
+            vec![sni("new.example")]
+        );
+        // and any SYN after the flow was decided
+        d.syn(90_000);
+        assert_eq!(d.t.stats.created, 3);
+        assert_eq!(
+            d.data(90_000, 0, &hello("again.example")),
+            vec![sni("again.example")]
+        );
+    }
+
+    #[test]
+    fn random_segments_never_panic_and_the_accounting_holds() {
+        let h = hello("fuzz.example");
+        let req = b"GET / HTTP/1.1\r\nHost: fuzz.example\r\n\r\n".to_vec();
+        let dns = framed(&[dns_query(1, "fuzz.example"), dns_query(2, "two.example")]);
+        let sources = [h, req, dns, vec![0x16, 3, 1, 0, 0], vec![0, 0, 0xff, 0xff]];
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n.max(1)
+        };
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        for i in 0..200_000i64 {
+            let src = &sources[rnd(sources.len() as u64) as usize];
+            let a = rnd(src.len() as u64) as usize;
+            let b = a + rnd((src.len() - a) as u64 + 1) as usize;
+            let mut payload = src[a..b].to_vec();
+            if rnd(8) == 0 && !payload.is_empty() {
+                let j = rnd(payload.len() as u64) as usize;
+                payload[j] = rnd(256) as u8;
+            }
+            let host = rnd(4) as u8;
+            let port = [53, 443, 80, 22][rnd(4) as usize];
+            let (c, s) = (
+                (IpAddr::from([10, 0, 0, host]), 40000 + rnd(3) as u16),
+                (SERVER.0, port),
+            );
+            let (src_ep, dst_ep) = if rnd(2) == 0 { (c, s) } else { (s, c) };
+            let flags = rnd(64);
+            t.segment(
+                i * 1000,
+                &Segment {
+                    src: src_ep,
+                    dst: dst_ep,
+                    seq: (rnd(3) as u32).wrapping_mul(0x7fff_ffff) ^ a as u32,
+                    syn: flags == 0,
+                    fin: flags == 1,
+                    rst: flags == 2,
+                    payload: &payload,
+                },
+                &mut out,
+            );
+            out.clear();
+            if i % 1000 == 0 {
+                let sum: usize = t.flows.values().map(Flow::mem).sum();
+                assert_eq!(sum, t.buffered());
+            }
+        }
+        assert!(t.len() <= 4 * 3 * 4);
+    }
+
+    #[test]
+    fn table_entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<(FlowKey, Flow)>(), 64);
+    }
+
+    #[test]
+    fn one_million_half_open_flows_stay_at_the_cap() {
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let n: u32 = 1_000_000;
+        for i in 0..n {
+            let src = (
+                IpAddr::from((0x0a00_0000 + i / 50_000).to_be_bytes()),
+                (i % 50_000) as u16 + 1024,
+            );
+            t.segment(
+                1_000_000 + i64::from(i),
+                &Segment {
+                    src,
+                    dst: SERVER,
+                    seq: i,
+                    syn: true,
+                    fin: false,
+                    rst: false,
+                    payload: b"",
+                },
+                &mut out,
+            );
+            assert!(t.len() <= MAX_FLOWS);
+        }
+        assert!(out.is_empty());
+        assert_eq!(t.stats.created, u64::from(n));
+        assert_eq!(t.stats.evicted + t.len() as u64, u64::from(n));
+        assert!(t.len() > MAX_FLOWS - MAX_FLOWS / EVICT_FRACTION - 1);
+        assert_eq!(t.stats.expired, 0);
+    }
+
+    #[test]
+    fn eviction_takes_the_oldest_flows() {
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let syn = |i: u32| Segment {
+            src: (IpAddr::from((0x0b00_0000 + i).to_be_bytes()), 1),
+            dst: SERVER,
+            seq: 0,
+            syn: true,
+            fin: false,
+            rst: false,
+            payload: b"",
+        };
+        for i in 0..MAX_FLOWS as u32 {
+            t.segment(i64::from(i), &syn(i), &mut out);
+        }
+        // flow 0 is refreshed, so it is the newest
+        t.segment(MAX_FLOWS as i64, &syn(0), &mut out);
+        t.segment(MAX_FLOWS as i64 + 1, &syn(MAX_FLOWS as u32 + 5), &mut out);
+        assert_eq!(t.stats.evicted, (MAX_FLOWS / EVICT_FRACTION) as u64);
+        let (k0, _) = FlowKey::new(syn(0).src, SERVER, PROTO_TCP);
+        let (k1, _) = FlowKey::new(syn(1).src, SERVER, PROTO_TCP);
+        assert!(t.flows.contains_key(&k0));
+        assert!(!t.flows.contains_key(&k1));
+    }
+
+    #[test]
+    fn buffered_bytes_stay_under_the_budget() {
+        // many flows each holding most of a large hello
+        let msg = hello_msg("budget.example", 12_000);
+        let stream = records(&msg, 1 << 14);
+        let part = &stream[..stream.len() - 10];
+        let mut t = FlowTable::new();
+        let mut out = Vec::new();
+        let flows = 2 * MAX_BUFFERED_BYTES / part.len();
+        for i in 0..flows as u32 {
+            let src = (IpAddr::from((0x0c00_0000 + i).to_be_bytes()), 2);
+            for (j, c) in part.chunks(1400).enumerate() {
+                t.segment(
+                    i64::from(i),
+                    &Segment {
+                        src,
+                        dst: SERVER,
+                        seq: (j * 1400) as u32,
+                        syn: false,
+                        fin: false,
+                        rst: false,
+                        payload: c,
+                    },
+                    &mut out,
+                );
+                assert!(t.buffered() <= MAX_BUFFERED_BYTES);
+            }
+        }
+        assert!(t.stats.evicted_bytes > 0);
+        assert_eq!(t.len(), flows);
+        // the accounting matches the buffers
+        let sum: usize = t.flows.values().map(Flow::mem).sum();
+        assert_eq!(sum, t.buffered());
+    }
+
+    fn dns_query(id: u16, name: &str) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    fn query(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::DnsQuery,
+            ech: false,
+        }
+    }
+
+    const RESOLVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 53)), 53);
+
+    #[test]
+    fn dns_over_tcp_several_messages_in_one_segment() {
+        let s = framed(&[
+            dns_query(1, "a.example"),
+            dns_query(2, "b.example"),
+            dns_query(3, "c.example"),
+        ]);
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        let got = d.seg(CLIENT, RESOLVER, 101, "", &s);
+        assert_eq!(
+            got,
+            vec![query("a.example"), query("b.example"), query("c.example")]
+        );
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.dns_messages, 3);
+    }
+
+    #[test]
+    fn dns_over_tcp_message_split_across_segments() {
+        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
+        // cut everywhere, including inside the length prefix
+        for cut in 1..s.len() {
+            let mut d = Driver::new();
+            d.seg(CLIENT, RESOLVER, 100, "S", b"");
+            let mut got = d.seg(CLIENT, RESOLVER, 101, "", &s[..cut]);
+            got.extend(d.seg(CLIENT, RESOLVER, 101 + cut as u32, "", &s[cut..]));
+            assert_eq!(
+                got,
+                vec![query("split.example"), query("next.example")],
+                "{cut}"
+            );
+            assert_eq!(d.t.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn dns_over_tcp_responses_are_read_and_the_flow_stays_inspected() {
+        let mut resp = dns_query(1, "answer.example");
+        resp[2] |= 0x80; // QR
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        d.seg(RESOLVER, CLIENT, 900, "S", b"");
+        d.seg(
+            CLIENT,
+            RESOLVER,
+            101,
+            "",
+            &framed(&[dns_query(1, "q1.example")]),
+        );
+        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
+        assert_eq!(got, vec![query("answer.example")]);
+        let more = framed(&[dns_query(2, "q2.example")]);
+        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
+        assert_eq!(
+            d.seg(CLIENT, RESOLVER, off, "", &more),
+            vec![query("q2.example")]
+        );
+        assert_eq!(d.t.stats.bypassed, 0);
+    }
+
+    #[test]
+    fn dns_over_tcp_stops_after_its_budget() {
+        let one = framed(&[dns_query(1, "budget.example")]);
+        let n = MAX_DNS_STREAM / one.len() + 10;
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 0, "S", b"");
+        let mut got = 0;
+        for i in 0..n {
+            got += d
+                .seg(CLIENT, RESOLVER, 1 + (i * one.len()) as u32, "", &one)
+                .len();
+        }
+        assert_eq!(got, MAX_DNS_STREAM / one.len());
+        assert_eq!(d.t.stats.dns_capped, 1);
+    }
+
+    #[test]
+    fn http_request_split_across_segments_gives_the_host() {
+        let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: www.Example.org:8080\r\n\r\n";
+        for cut in 1..req.len() {
+            let mut d = Driver::new();
+            let web = (SERVER.0, 8080);
+            d.seg(CLIENT, web, 1, "S", b"");
+            let mut got = d.seg(CLIENT, web, 2, "", &req[..cut]);
+            got.extend(d.seg(CLIENT, web, 2 + cut as u32, "", &req[cut..]));
+            assert_eq!(
+                got,
+                vec![Observed::Domain {
+                    name: b"www.example.org".to_vec(),
+                    at: Where::HttpHost,
+                    ech: false
+                }],
+                "{cut}"
+            );
+            assert_eq!(d.t.stats.bypassed, 1);
+        }
+    }
+
+    #[test]
+    fn http_head_over_the_cap_is_given_up() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        while req.len() < http::MAX_HTTP_HEAD + 500 {
+            req.extend_from_slice(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        let mut d = Driver::new();
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        for (i, c) in req.chunks(1000).enumerate() {
+            assert!(d
+                .seg(CLIENT, SERVER, 2 + (i * 1000) as u32, "", c)
+                .is_empty());
+        }
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+
+    #[test]
+    fn tls_need_is_the_exact_end_of_the_hello() {
+        let msg = hello_msg("need.example", 50);
+        for frag in [1, 3, 4, 5, 20, 1000] {
+            let s = records(&msg, frag);
+            for n in 0..s.len() {
+                let need = tls_need(&s[..n]);
+                assert!(need > n, "frag {frag} n {n}");
+                assert!(need <= s.len(), "frag {frag} n {n}");
+                let parsed = tls::parse_client_hello(&s[..n]);
+                assert_eq!(parsed, Err(tls::TlsError::Incomplete), "frag {frag} n {n}");
+            }
+            assert_eq!(tls_need(&s[..s.len() - 1]), s.len());
+            assert!(tls::parse_client_hello(&s).is_ok());
+        }
+    }
+}
