@@ -49,6 +49,11 @@ pub struct Observable {
     /// [`crate::observe::Where::as_str`]).
     #[serde(rename = "where")]
     pub location: &'static str,
+    /// Present and true when the TLS or QUIC ClientHello carried an encrypted_client_hello
+    /// extension (0xfe0d): `value` is then the outer, public name and the real one is hidden
+    /// (or the extension is a GREASE decoy, which looks the same on the wire).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ech: bool,
 }
 
 #[derive(Debug, Serialize)]

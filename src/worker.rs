@@ -265,7 +265,7 @@ impl Worker {
         o: &Observed,
     ) {
         match o {
-            Observed::Domain { name, at, .. } => self.check_name(set, m, p, flow, name, *at),
+            Observed::Domain { name, at, ech } => self.check_name(set, m, p, flow, name, *at, *ech),
             Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
         }
     }
@@ -281,10 +281,18 @@ impl Worker {
     ) {
         self.observed[w as usize] += 1;
         if let Some(hit) = set.match_ip(ip) {
-            self.hit(m, p, flow, hit, "ip", ip.to_string(), w);
+            let obs = event::Observable {
+                kind: "ip",
+                value: ip.to_string(),
+                location: w.as_str(),
+                ech: false,
+            };
+            self.hit(m, p, flow, hit, obs, w);
         }
     }
 
+    /// `ech`: the name is the outer SNI of a hello with encrypted_client_hello.
+    #[allow(clippy::too_many_arguments)]
     fn check_name(
         &mut self,
         set: &IndicatorSet,
@@ -293,22 +301,27 @@ impl Worker {
         flow: &FlowInfo,
         name: &[u8],
         w: Where,
+        ech: bool,
     ) {
         self.observed[w as usize] += 1;
         if let Some(hit) = set.match_domain(name) {
-            self.hit(m, p, flow, hit, "domain", name::escape(name), w);
+            let obs = event::Observable {
+                kind: "domain",
+                value: name::escape(name),
+                location: w.as_str(),
+                ech,
+            };
+            self.hit(m, p, flow, hit, obs, w);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn hit(
         &mut self,
         m: &Meta,
         p: &decode::Packet<'_>,
         flow: &FlowInfo,
         hit: Match<'_>,
-        kind: &'static str,
-        value: String,
+        observable: event::Observable,
         w: Where,
     ) {
         self.stats.matches += 1;
@@ -337,11 +350,7 @@ impl Worker {
                 tunnel: p.tunnels().to_vec(),
                 community_id: community_id(0, ip.src, ip.dst, ip.proto, sp, dp),
             },
-            observable: event::Observable {
-                kind,
-                value,
-                location: w.as_str(),
-            },
+            observable,
             indicator: event::IndicatorRef {
                 value: &hit.indicator.value,
                 kind: hit.indicator.kind.as_str(),

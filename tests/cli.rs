@@ -338,3 +338,34 @@ fn output_file_receives_the_events() {
     let n = events.len();
     assert!(n >= 4, "{text}");
 }
+
+#[test]
+fn an_encrypted_client_hello_is_marked_ech_and_a_plain_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("f.txt");
+    util::write_file(&feed, "cloudflare-ech.com\ntls13.com\n");
+    let ech = util::root().join("pcaps/corpus/zk-tls13-ech-outer-sni.pcap");
+    let demo = util::root().join("pcaps/demo.pcap");
+    let r = util::replay(&[
+        "--feed",
+        feed.to_str().unwrap(),
+        ech.to_str().unwrap(),
+        demo.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    let sni: Vec<&Value> = r
+        .events
+        .iter()
+        .filter(|e| e["observable"]["where"] == "tls.sni")
+        .collect();
+    let outer = sni
+        .iter()
+        .find(|e| e["observable"]["value"] == "cloudflare-ech.com")
+        .expect("ECH outer SNI event");
+    assert_eq!(outer["observable"]["ech"], true);
+    let plain = sni
+        .iter()
+        .find(|e| e["observable"]["value"] == "enabled.tls13.com")
+        .expect("plain SNI event");
+    assert!(plain["observable"].get("ech").is_none(), "{plain}");
+}
