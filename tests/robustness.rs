@@ -8,10 +8,12 @@ use crate::util::{self, Rng};
 
 fn captures() -> Vec<PathBuf> {
     let mut out = vec![util::root().join("pcaps/demo.pcap")];
-    for e in std::fs::read_dir(util::corpus_dir()).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
-            out.push(p);
+    for dir in [util::corpus_dir(), util::root().join("pcaps/real")] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                out.push(p);
+            }
         }
     }
     out.sort();
