@@ -380,12 +380,36 @@ fn ext(out: &mut Vec<u8>, typ: u16, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// How a ClientHello differs from the default TLS-over-TCP, X25519-only one.
+#[derive(Clone, Copy, Default)]
+pub struct HelloShape<'a> {
+    /// A post-quantum X25519MLKEM768 key share (group 0x11ec; 1,216 bytes: an ML-KEM-768
+    /// encapsulation key and an X25519 share; draft-ietf-tls-ecdhe-mlkem), sent before the
+    /// plain X25519 share as Chrome and Firefox do. This makes the hello about 1.8 KB.
+    pub mlkem_share: Option<&'a [u8]>,
+    /// QUIC (RFC 9001 §4.1.3, §8.2): the bare handshake message without a record header, ALPN
+    /// h3, these quic_transport_parameters (extension 0x39), and no padding extension (the
+    /// Initial packet is padded instead).
+    pub quic_params: Option<&'a [u8]>,
+}
+
 /// A TLS 1.3 ClientHello record shaped like a current browser's (GREASE, the usual extension
 /// set, an X25519 key share), with a server_name extension for `sni` (RFC 6066 §3) and a padding
 /// extension (RFC 7685) that brings the record to `target_len` bytes when it is shorter.
-pub fn client_hello(out: &mut Vec<u8>, sni: &str, target_len: usize, r: &HelloRandom) {
+pub fn client_hello(
+    out: &mut Vec<u8>,
+    sni: &str,
+    target_len: usize,
+    r: &HelloRandom,
+    shape: HelloShape<'_>,
+) {
     let start = out.len();
-    out.extend_from_slice(&[TLS_HANDSHAKE, 0x03, 0x01, 0, 0]);
+    let quic = shape.quic_params.is_some();
+    // Where the handshake message starts: after the record header, which QUIC does not have.
+    let hs = if quic { 0 } else { TLS_RECORD_HLEN };
+    if !quic {
+        out.extend_from_slice(&[TLS_HANDSHAKE, 0x03, 0x01, 0, 0]);
+    }
     out.extend_from_slice(&[0x01, 0, 0, 0]); // handshake type client_hello, length later
     out.extend_from_slice(&[0x03, 0x03]); // legacy_version TLS 1.2
     out.extend_from_slice(&r.random);
@@ -427,20 +451,34 @@ pub fn client_hello(out: &mut Vec<u8>, sni: &str, target_len: usize, r: &HelloRa
     ext(out, 0x0017, &[]); // extended_master_secret
     ext(out, 0xff01, &[0]); // renegotiation_info
     let g = r.grease[2].to_be_bytes();
-    ext(
-        out,
-        0x000a,
-        &[0, 8, g[0], g[1], 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18],
-    ); // supported_groups
+    if shape.mlkem_share.is_some() {
+        ext(
+            out,
+            0x000a,
+            &[
+                0, 10, g[0], g[1], 0x11, 0xec, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18,
+            ],
+        ); // supported_groups with X25519MLKEM768 first
+    } else {
+        ext(
+            out,
+            0x000a,
+            &[0, 8, g[0], g[1], 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18],
+        ); // supported_groups
+    }
     ext(out, 0x000b, &[1, 0]); // ec_point_formats
     ext(out, 0x0023, &[]); // session_ticket
-    ext(
-        out,
-        0x0010, // ALPN: h2, http/1.1
-        &[
-            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
-        ],
-    );
+    if quic {
+        ext(out, 0x0010, &[0, 3, 2, b'h', b'3']); // ALPN: h3
+    } else {
+        ext(
+            out,
+            0x0010, // ALPN: h2, http/1.1
+            &[
+                0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+            ],
+        );
+    }
     ext(out, 0x0005, &[1, 0, 0, 0, 0]); // status_request
     ext(
         out,
@@ -452,22 +490,32 @@ pub fn client_hello(out: &mut Vec<u8>, sni: &str, target_len: usize, r: &HelloRa
     );
     ext(out, 0x0012, &[]); // signed_certificate_timestamp
     let at = ext_begin(out, 0x0033); // key_share
-    put_u16(out, (2 + 2 + 1) + (2 + 2 + 32)); // client_shares: a GREASE entry, X25519
+    let shares_at = out.len();
+    put_u16(out, 0); // client_shares: a GREASE entry, [X25519MLKEM768,] X25519
     put_u16(out, r.grease[2]);
     put_u16(out, 1);
     out.push(0);
+    if let Some(share) = shape.mlkem_share {
+        put_u16(out, 0x11ec);
+        put_u16(out, share.len() as u16);
+        out.extend_from_slice(share);
+    }
     put_u16(out, 0x001d); // x25519
     put_u16(out, 32);
     out.extend_from_slice(&r.key_share);
+    ext_end(out, shares_at);
     ext_end(out, at);
     ext(out, 0x002d, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
     let v = r.grease[3].to_be_bytes();
     ext(out, 0x002b, &[6, v[0], v[1], 0x03, 0x04, 0x03, 0x03]); // supported_versions
     ext(out, 0x001b, &[2, 0, 2]); // compress_certificate: brotli
     ext(out, 0x4469, &[0, 3, 2, b'h', b'2']); // application_settings
+    if let Some(params) = shape.quic_params {
+        ext(out, 0x0039, params); // quic_transport_parameters (RFC 9001 §8.2)
+    }
     ext(out, r.grease[3], &[0]);
     let len = out.len() - start;
-    if len + 4 < target_len {
+    if !quic && len + 4 < target_len {
         let pad = target_len - len - 4;
         put_u16(out, 0x0015);
         put_u16(out, pad as u16);
@@ -477,9 +525,11 @@ pub fn client_hello(out: &mut Vec<u8>, sni: &str, target_len: usize, r: &HelloRa
     let total = out.len() - start;
     let exts_len = (out.len() - exts - 2) as u16;
     patch_u16(out, exts, exts_len);
-    let hs_len = (total - TLS_RECORD_HLEN - 4) as u32;
-    out[start + 6..start + 9].copy_from_slice(&hs_len.to_be_bytes()[1..]);
-    patch_u16(out, start + 3, (total - TLS_RECORD_HLEN) as u16);
+    let hs_len = (total - hs - 4) as u32;
+    out[start + hs + 1..start + hs + 4].copy_from_slice(&hs_len.to_be_bytes()[1..]);
+    if !quic {
+        patch_u16(out, start + 3, (total - TLS_RECORD_HLEN) as u16);
+    }
 }
 
 /// The server's first records: ServerHello choosing TLS 1.3 and X25519, then the

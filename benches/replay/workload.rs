@@ -1,6 +1,7 @@
 //! The synthetic workload, a pure function of its parameters and a seed: a domain feed, an IP
-//! feed, and a capture whose DNS names, TLS server names and server addresses hit a few hundred
-//! of those indicators.
+//! feed, and a capture whose DNS names (over UDP and TCP), TLS server names (in one TCP segment
+//! or two), QUIC server names (in real, decryptable v1 Initial packets) and server addresses hit
+//! a few hundred of those indicators.
 //!
 //! No accidental hits: benign names and feed names are drawn from the two halves of a hash
 //! partition of the registrable part ("label.tld"), so a benign name can never equal or fall
@@ -15,11 +16,14 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use crate::wire::{self, Addr, DnsAnswer, Endpoints, HelloRandom, PcapWriter, TcpFields};
+use crate::quic;
+use crate::wire::{
+    self, Addr, DnsAnswer, Endpoints, HelloRandom, HelloShape, PcapWriter, TcpFields,
+};
 
 /// Part of every file name: bump it whenever the output for the same parameters changes, so old
 /// files in `bench-data/` are not reused by mistake.
-pub const GEN_VERSION: u32 = 1;
+pub const GEN_VERSION: u32 = 2;
 
 /// Flows open at the same time. Each step of the generator picks one at random and lets it send
 /// its next burst, so up to this many flows interleave; a flow table must hold them all.
@@ -44,6 +48,14 @@ const P_HIT_DNS: f64 = 0.004;
 const P_HIT_SNI: f64 = 0.006;
 /// Probability that a new TCP flow goes to a listed address or into a listed CIDR.
 const P_HIT_IP: f64 = 0.004;
+/// Probability that a new DNS over TCP flow's first query asks for a listed name. Higher than
+/// [`P_HIT_DNS`] because these flows are rare (about 1% of DNS), so that some hits land in them.
+const P_HIT_DNS_TCP: f64 = 0.05;
+/// Share of DNS flows that use TCP/53 (RFC 7766) instead of UDP.
+const P_DNS_OVER_TCP: f64 = 0.01;
+/// Share of TLS and QUIC flows whose ClientHello carries an X25519MLKEM768 key share (about
+/// 1.8 KB: two TCP segments, or two QUIC Initial packets).
+const P_PQ_HELLO: f64 = 0.4;
 /// Queries left unanswered (lost, or the resolver timed out).
 const P_DNS_UNANSWERED: f64 = 0.03;
 /// Random bytes payloads are cut from (TLS ciphertext, compressed HTTP bodies, SSH, SMB...).
@@ -447,7 +459,7 @@ fn parse_ip_entry(s: &str) -> Option<(IpAddr, u8)> {
 // Statistics
 
 /// What a packet is, for the mix report.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     DnsQuery,
     DnsResponse,
@@ -462,9 +474,17 @@ enum Role {
     Data,
     /// FIN or RST.
     Close,
+    /// Either segment of a ClientHello too large for one (post-quantum key share).
+    SplitHello,
+    /// A client datagram with a QUIC Initial packet (a ClientHello or part of one).
+    QuicInitial,
+    /// The server's first QUIC datagram (Initial + Handshake) and short-header packets.
+    QuicOther,
+    /// A TCP segment carrying DNS messages (queries or responses) over TCP/53.
+    DnsTcp,
 }
 
-const ROLE_NAMES: [&str; 8] = [
+const ROLE_NAMES: [&str; 12] = [
     "DNS query",
     "DNS response",
     "TCP SYN / SYN-ACK",
@@ -473,6 +493,10 @@ const ROLE_NAMES: [&str; 8] = [
     "other client request",
     "bulk / response data",
     "TCP FIN / RST",
+    "TLS ClientHello split over 2 segments (both counted)",
+    "QUIC Initial (client)",
+    "QUIC server handshake / short header",
+    "DNS over TCP message",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -481,13 +505,17 @@ enum App {
     Tls,
     Http,
     Bulk,
+    Quic,
+    DnsTcp,
 }
 
-const APP_NAMES: [&str; 4] = [
+const APP_NAMES: [&str; 6] = [
     "DNS over UDP/53",
     "TLS to TCP/443",
     "HTTP to TCP/80, 8080",
     "bulk TCP (SSH, SMB, databases, ...)",
+    "QUIC v1 to UDP/443",
+    "DNS over TCP/53",
 ];
 
 /// An indicator hit planted in the capture.
@@ -500,9 +528,18 @@ enum Hit {
     SniSubdomain,
     IpAddress,
     IpInCidr,
+    /// SNI of a ClientHello split over two TCP segments.
+    SniSplitExact,
+    SniSplitSubdomain,
+    /// SNI of a ClientHello in QUIC Initial packets.
+    QuicSniExact,
+    QuicSniSubdomain,
+    /// First query name of a DNS over TCP flow.
+    DnsTcpExact,
+    DnsTcpSubdomain,
 }
 
-const HIT_NAMES: [&str; 7] = [
+const HIT_NAMES: [&str; 13] = [
     "",
     "dns_exact",
     "dns_subdomain",
@@ -510,6 +547,12 @@ const HIT_NAMES: [&str; 7] = [
     "sni_subdomain",
     "ip_address",
     "ip_in_cidr",
+    "sni_split_exact",
+    "sni_split_subdomain",
+    "quic_sni_exact",
+    "quic_sni_subdomain",
+    "dns_tcp_exact",
+    "dns_tcp_subdomain",
 ];
 
 /// Frame-size classes of the mix report (bytes of Ethernet frame without FCS).
@@ -656,6 +699,10 @@ enum State {
     Request,
     Transfer,
     Close,
+    /// QUIC: the client's Initial datagram(s), the server's reply, then short-header bursts.
+    QuicInitial,
+    QuicServer,
+    QuicShort,
     Done,
 }
 
@@ -756,6 +803,13 @@ struct Flow {
     dns_id: u16,
     qtype: u16,
     edns: bool,
+    /// TLS or QUIC: the ClientHello carries a post-quantum key share (about 1.8 KB).
+    pq: bool,
+    /// QUIC: the client's original Destination Connection ID (the Initial keys come from it),
+    /// its own Source Connection ID (empty, as Chrome's, or 8 bytes) and the server's.
+    odcid: [u8; 8],
+    client_cid: Vec<u8>,
+    server_cid: [u8; 8],
 }
 
 /// Hosts, names and feeds a flow is made from.
@@ -767,6 +821,8 @@ struct World<'a> {
     sites: Vec<String>,
     feed_domains: &'a [String],
     feed_ips: &'a [String],
+    /// FNV-1a hashes of the domain feed, to keep planted subdomains off the feed.
+    listed: HashSet<u64>,
 }
 
 const RESOLVERS_V4: [[u8; 4]; 4] = [[10, 0, 0, 53], [10, 0, 1, 53], [8, 8, 8, 8], [9, 9, 9, 9]];
@@ -824,6 +880,7 @@ impl World<'_> {
             sites,
             feed_domains,
             feed_ips,
+            listed: feed_domains.iter().map(|d| fnv1a(d.as_bytes())).collect(),
         }
     }
 
@@ -856,20 +913,42 @@ impl World<'_> {
     }
 
     /// A listed name, or a host under one. Returns the kind of hit and the feed entry.
-    fn listed_name(&self, rng: &mut Rng, out: &mut String, sni: bool) -> (Hit, String) {
+    fn listed_name(&self, rng: &mut Rng, out: &mut String, app: App, pq: bool) -> (Hit, String) {
         out.clear();
         let entry = self.feed_domains[rng.index(self.feed_domains.len())].clone();
-        let sub = rng.chance(0.5) && entry.len() < 200;
+        let mut sub = rng.chance(0.5) && entry.len() < 200;
         if sub {
-            out.push_str(rng.pick(HOSTS));
-            out.push('.');
+            // The subdomain must not be listed itself ("api.x.com" beside "x.com"), or a
+            // matcher rightly reports the exact entry instead of the one this hit names.
+            sub = false;
+            for _ in 0..4 {
+                out.clear();
+                out.push_str(rng.pick(HOSTS));
+                out.push('.');
+                out.push_str(&entry);
+                if !self.listed.contains(&fnv1a(out.as_bytes())) {
+                    sub = true;
+                    break;
+                }
+            }
+            if !sub {
+                out.clear();
+                out.push_str(&entry);
+            }
+        } else {
+            out.push_str(&entry);
         }
-        out.push_str(&entry);
-        let hit = match (sni, sub) {
-            (false, false) => Hit::DnsExact,
-            (false, true) => Hit::DnsSubdomain,
-            (true, false) => Hit::SniExact,
-            (true, true) => Hit::SniSubdomain,
+        let hit = match (app, pq, sub) {
+            (App::Tls, false, false) => Hit::SniExact,
+            (App::Tls, false, true) => Hit::SniSubdomain,
+            (App::Tls, true, false) => Hit::SniSplitExact,
+            (App::Tls, true, true) => Hit::SniSplitSubdomain,
+            (App::Quic, _, false) => Hit::QuicSniExact,
+            (App::Quic, _, true) => Hit::QuicSniSubdomain,
+            (App::DnsTcp, _, false) => Hit::DnsTcpExact,
+            (App::DnsTcp, _, true) => Hit::DnsTcpSubdomain,
+            (_, _, false) => Hit::DnsExact,
+            (_, _, true) => Hit::DnsSubdomain,
         };
         (hit, entry)
     }
@@ -897,8 +976,10 @@ impl World<'_> {
 
     fn new_flow(&self, rng: &mut Rng) -> Flow {
         let app = match rng.below(100) {
-            0..65 => App::Dns,
-            65..94 => App::Tls,
+            0..57 if rng.chance(P_DNS_OVER_TCP) => App::DnsTcp,
+            0..57 => App::Dns,
+            57..82 => App::Tls,
+            82..94 => App::Quic,
             94..98 => App::Http,
             _ => App::Bulk,
         };
@@ -907,7 +988,8 @@ impl World<'_> {
         let mut hit_entry = String::new();
         let mut name = String::new();
         let mut server = None;
-        if app != App::Dns && !self.feed_ips.is_empty() && rng.chance(P_HIT_IP) {
+        let resolver = matches!(app, App::Dns | App::DnsTcp);
+        if !resolver && !self.feed_ips.is_empty() && rng.chance(P_HIT_IP) {
             if let Some((a, h, e)) = self.listed_server(rng) {
                 v6 = a.is_v6();
                 server = Some(a);
@@ -915,9 +997,9 @@ impl World<'_> {
                 hit_entry = e;
             }
         }
-        let server = server.unwrap_or_else(|| match (app, v6) {
-            (App::Dns, false) => Addr::V4(rng.pick(&RESOLVERS_V4)),
-            (App::Dns, true) => Addr::V6(rng.pick(&RESOLVERS_V6)),
+        let server = server.unwrap_or_else(|| match (resolver, v6) {
+            (true, false) => Addr::V4(rng.pick(&RESOLVERS_V4)),
+            (true, true) => Addr::V6(rng.pick(&RESOLVERS_V6)),
             (_, false) => Addr::V4(self.servers_v4[rng.skewed(SERVERS_V4)]),
             (_, true) => Addr::V6(self.servers_v6[rng.skewed(SERVERS_V6)]),
         });
@@ -928,17 +1010,19 @@ impl World<'_> {
         };
         let name_hit_p = match app {
             App::Dns => P_HIT_DNS,
-            App::Tls => P_HIT_SNI,
+            App::DnsTcp => P_HIT_DNS_TCP,
+            App::Tls | App::Quic => P_HIT_SNI,
             _ => 0.0,
         };
+        let pq = matches!(app, App::Tls | App::Quic) && rng.chance(P_PQ_HELLO);
         if hit == Hit::None && !self.feed_domains.is_empty() && rng.chance(name_hit_p) {
-            (hit, hit_entry) = self.listed_name(rng, &mut name, app == App::Tls);
+            (hit, hit_entry) = self.listed_name(rng, &mut name, app, pq);
         } else if app != App::Bulk {
             self.benign_name(rng, &mut name);
         }
         let sport = match app {
-            App::Dns => 53,
-            App::Tls => 443,
+            App::Dns | App::DnsTcp => 53,
+            App::Tls | App::Quic => 443,
             App::Http if rng.chance(0.1) => 8080,
             App::Http => 80,
             App::Bulk => rng.pick(&BULK_PORTS),
@@ -962,10 +1046,10 @@ impl World<'_> {
         };
         Flow {
             app,
-            state: if app == App::Dns {
-                State::DnsQuery
-            } else {
-                State::Syn
+            state: match app {
+                App::Dns => State::DnsQuery,
+                App::Quic => State::QuicInitial,
+                _ => State::Syn,
             },
             hit,
             hit_entry,
@@ -983,7 +1067,9 @@ impl World<'_> {
             round: 0,
             rounds: match app {
                 App::Tls => 1 + rng.range(1, 6) as u32,
-                App::Http => rng.range(1, 3) as u32,
+                App::Http | App::DnsTcp => rng.range(1, 3) as u32,
+                // QUIC: bursts of short-header packets after the handshake.
+                App::Quic => rng.range(1, 5) as u32,
                 _ => 1,
             },
             upload: rng.chance(0.4),
@@ -994,6 +1080,14 @@ impl World<'_> {
             dns_id: rng.next_u64() as u16,
             qtype,
             edns: rng.chance(0.7),
+            pq,
+            odcid: rng.bytes(),
+            client_cid: if rng.chance(0.5) {
+                Vec::new()
+            } else {
+                rng.bytes::<8>().to_vec()
+            },
+            server_cid: rng.bytes(),
         }
     }
 }
@@ -1019,6 +1113,9 @@ struct Ctx {
     opts: Vec<u8>,
     text: String,
     noise: Vec<u8>,
+    /// Scratch space: the second segment of a split hello, a QUIC ClientHello or ServerHello.
+    spare: Vec<u8>,
+    frames: Vec<u8>,
     clock_ns: u64,
     target: u64,
     stats: Stats,
@@ -1173,17 +1270,13 @@ fn step(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
         State::Syn => {
             ctx.payload.clear();
             if ctx.tcp(f, CLIENT, wire::TCP_SYN, Role::Handshake)? {
-                ctx.stats.flow(f.app, f.addr[0].is_v6());
-                if matches!(f.hit, Hit::IpAddress | Hit::IpInCidr) {
-                    let server = match f.addr[SERVER] {
-                        Addr::V4(a) => Ipv4Addr::from(a).to_string(),
-                        Addr::V6(a) => Ipv6Addr::from(a).to_string(),
-                    };
-                    ctx.stats.hit(f.hit, &server, &f.hit_entry);
-                }
+                first_packet(ctx, f);
             }
             f.state = State::SynAck;
         }
+        State::QuicInitial => quic_initial(ctx, f)?,
+        State::QuicServer => quic_server(ctx, f)?,
+        State::QuicShort => quic_short_burst(ctx, f)?,
         State::SynAck => {
             ctx.payload.clear();
             ctx.tcp(f, SERVER, wire::TCP_SYN | wire::TCP_ACK, Role::Handshake)?;
@@ -1192,9 +1285,9 @@ fn step(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
         State::Established => {
             ctx.payload.clear();
             ctx.tcp(f, CLIENT, wire::TCP_ACK, Role::PureAck)?;
-            request(ctx, f)?;
+            request(ctx, w, f)?;
         }
-        State::Request => request(ctx, f)?,
+        State::Request => request(ctx, w, f)?,
         State::Transfer => transfer(ctx, f)?,
         State::Close => {
             ctx.payload.clear();
@@ -1214,6 +1307,169 @@ fn step(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
             f.state = State::Done;
         }
         State::Done => {}
+    }
+    Ok(())
+}
+
+/// Count a flow whose first packet was just written, and its planted address hit if any.
+fn first_packet(ctx: &mut Ctx, f: &Flow) {
+    ctx.stats.flow(f.app, f.addr[0].is_v6());
+    if matches!(f.hit, Hit::IpAddress | Hit::IpInCidr) {
+        let server = match f.addr[SERVER] {
+            Addr::V4(a) => Ipv4Addr::from(a).to_string(),
+            Addr::V6(a) => Ipv6Addr::from(a).to_string(),
+        };
+        ctx.stats.hit(f.hit, &server, &f.hit_entry);
+    }
+}
+
+/// Whether a planted hit is on a name (DNS question, SNI) rather than on an address.
+fn name_hit(hit: Hit) -> bool {
+    !matches!(hit, Hit::None | Hit::IpAddress | Hit::IpInCidr)
+}
+
+/// Length of an X25519MLKEM768 client key share: ML-KEM-768 encapsulation key (1,184 bytes)
+/// then the X25519 share (32 bytes).
+const MLKEM768_X25519_SHARE: usize = 1184 + 32;
+/// UDP payload sizes of a client's Initial datagrams (RFC 9000 §14.1: at least 1,200): Chrome
+/// pads to 1,250, quic-go to 1,252, Firefox and others to 1,200, some stacks more.
+const QUIC_INITIAL_SIZES: [usize; 4] = [1200, 1250, 1252, 1350];
+/// CRYPTO bytes in the first Initial when the ClientHello does not fit one.
+const QUIC_FIRST_CHUNK: usize = 1100;
+
+/// The client's first flight: one Initial datagram with the whole ClientHello, or (post-quantum
+/// hello) two, with the CRYPTO stream cut at [`QUIC_FIRST_CHUNK`].
+fn quic_initial(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
+    let hr = ctx.hello_random();
+    // quic_transport_parameters (RFC 9000 §18.2): max_idle_timeout 30 s, max_udp_payload_size
+    // 1472, initial_max_data 15 MiB, initial_max_streams_bidi 100, and
+    // initial_source_connection_id, which must equal the packet's SCID.
+    let mut params = vec![
+        0x01, 0x04, 0x80, 0x00, 0x75, 0x30, 0x03, 0x02, 0x45, 0xc0, 0x04, 0x04, 0x80, 0xf0, 0x00,
+        0x00, 0x08, 0x02, 0x40, 0x64, 0x0f,
+    ];
+    params.push(f.client_cid.len() as u8);
+    params.extend_from_slice(&f.client_cid);
+    let share =
+        f.pq.then(|| ctx.rng.index(ctx.noise.len() - MLKEM768_X25519_SHARE + 1));
+    ctx.spare.clear();
+    let shape = HelloShape {
+        mlkem_share: share.map(|o| &ctx.noise[o..o + MLKEM768_X25519_SHARE]),
+        quic_params: Some(&params),
+    };
+    wire::client_hello(&mut ctx.spare, &f.name, 0, &hr, shape);
+    let keys = quic::InitialKeys::new(&f.odcid, true);
+    let dgram = ctx.rng.pick(&QUIC_INITIAL_SIZES);
+    let pad_to = dgram - quic::long_header_len(&f.odcid, &f.client_cid, true) - quic::TAG_LEN;
+    let len = ctx.spare.len();
+    let cut = if len > QUIC_FIRST_CHUNK {
+        QUIC_FIRST_CHUNK
+    } else {
+        len
+    };
+    let chunks = [(0, cut), (cut, len)];
+    let n = if cut < len { 2 } else { 1 };
+    for (pn, &(from, to)) in chunks[..n].iter().enumerate() {
+        ctx.frames.clear();
+        quic::crypto_frame(&mut ctx.frames, from as u64, &ctx.spare[from..to]);
+        ctx.payload.clear();
+        quic::initial(
+            &mut ctx.payload,
+            &keys,
+            &f.odcid,
+            &f.client_cid,
+            pn as u32,
+            &ctx.frames,
+            pad_to,
+        );
+        if !ctx.udp(f, CLIENT, Role::QuicInitial)? {
+            break;
+        }
+        if pn == 0 {
+            first_packet(ctx, f);
+        }
+        if pn + 1 == n && name_hit(f.hit) {
+            ctx.stats.hit(f.hit, &f.name, &f.hit_entry);
+        }
+    }
+    f.state = State::QuicServer;
+    Ok(())
+}
+
+/// The server's first datagram: an Initial (server keys) with an ACK and the ServerHello,
+/// coalesced with a Handshake packet whose keys an observer cannot have (random bytes).
+fn quic_server(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
+    let sh = ctx.hello_random();
+    ctx.spare.clear();
+    wire::server_hello(&mut ctx.spare, &sh);
+    // The bare handshake message: without the record header and the ChangeCipherSpec.
+    let msg = 5..ctx.spare.len() - 6;
+    let largest = if f.pq { 1 } else { 0 };
+    ctx.frames.clear();
+    // ACK: largest acknowledged, delay 0, no further ranges, first range covers all.
+    ctx.frames
+        .extend_from_slice(&[0x02, largest, 0, 0, largest]);
+    quic::crypto_frame(&mut ctx.frames, 0, &ctx.spare[msg]);
+    let keys = quic::InitialKeys::new(&f.odcid, false);
+    ctx.payload.clear();
+    quic::initial(
+        &mut ctx.payload,
+        &keys,
+        &f.client_cid,
+        &f.server_cid,
+        0,
+        &ctx.frames,
+        0,
+    );
+    let total = ctx.rng.range(1200, 1252) as usize;
+    let head = 1 + 4 + 1 + f.client_cid.len() + 1 + f.server_cid.len() + 2;
+    let body = total.saturating_sub(ctx.payload.len() + head).max(64);
+    let off = ctx.rng.index(ctx.noise.len() - body + 1);
+    quic::opaque_long(
+        &mut ctx.payload,
+        quic::TYPE_HANDSHAKE,
+        &f.client_cid,
+        &f.server_cid,
+        &ctx.noise[off..off + body],
+    );
+    ctx.udp(f, SERVER, Role::QuicOther)?;
+    f.state = State::QuicShort;
+    Ok(())
+}
+
+/// A 1-RTT packet (RFC 9000 §17.3.1): the first byte (fixed bit set, the protected bits
+/// random), the peer's connection ID, then `len` bytes of ciphertext.
+fn quic_short(ctx: &mut Ctx, f: &mut Flow, side: usize, len: usize) -> io::Result<bool> {
+    ctx.payload.clear();
+    ctx.payload.push(0x40 | (ctx.rng.next_u64() as u8 & 0x3f));
+    if side == CLIENT {
+        ctx.payload.extend_from_slice(&f.server_cid);
+    } else {
+        ctx.payload.extend_from_slice(&f.client_cid);
+    }
+    ctx.noise_into_payload(len);
+    ctx.udp(f, side, Role::QuicOther)
+}
+
+/// One round after the handshake: a client request, 1–10 full server packets acknowledged
+/// every second one by the client.
+fn quic_short_burst(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
+    let len = ctx.rng.log_range(40, 400);
+    quic_short(ctx, f, CLIENT, len)?;
+    let mut unacked = 0;
+    for _ in 0..ctx.rng.range(1, 10) {
+        let len = ctx.rng.range(1150, 1320) as usize;
+        quic_short(ctx, f, SERVER, len)?;
+        unacked += 1;
+        if unacked == 2 {
+            let len = ctx.rng.range(25, 40) as usize;
+            quic_short(ctx, f, CLIENT, len)?;
+            unacked = 0;
+        }
+    }
+    f.round += 1;
+    if f.round >= f.rounds {
+        f.state = State::Done;
     }
     Ok(())
 }
@@ -1268,15 +1524,24 @@ fn dns_response(ctx: &mut Ctx, w: &World, f: &Flow) {
 
 /// The client sends its next request; the flow then transfers the answer (or, for an upload,
 /// the client's data).
-fn request(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
+fn request(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
     ctx.payload.clear();
     let mut role = Role::Request;
     f.sender = SERVER;
     match f.app {
         App::Tls if f.round == 0 => {
             let hr = ctx.hello_random();
-            let target = ctx.rng.range(560, 640) as usize;
-            wire::client_hello(&mut ctx.payload, &f.name, target, &hr);
+            let (target, share) = if f.pq {
+                let off = ctx.rng.index(ctx.noise.len() - MLKEM768_X25519_SHARE + 1);
+                (ctx.rng.range(1780, 1900) as usize, Some(off))
+            } else {
+                (ctx.rng.range(560, 640) as usize, None)
+            };
+            let shape = HelloShape {
+                mlkem_share: share.map(|o| &ctx.noise[o..o + MLKEM768_X25519_SHARE]),
+                quic_params: None,
+            };
+            wire::client_hello(&mut ctx.payload, &f.name, target, &hr, shape);
             role = Role::ClientHello;
             // Server's first flight: ServerHello, ChangeCipherSpec, then the encrypted
             // EncryptedExtensions, Certificate chain, CertificateVerify and Finished.
@@ -1334,14 +1599,44 @@ fn request(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
                 f.sender = CLIENT;
             }
         }
-        App::Dns => unreachable!("DNS flows have no TCP requests"),
+        App::DnsTcp => {
+            // RFC 7766: more queries may follow on the connection, each for another name.
+            if f.round > 0 {
+                w.benign_name(&mut ctx.rng, &mut f.name);
+                f.dns_id = ctx.rng.next_u64() as u16;
+            }
+            role = Role::DnsTcp;
+            // The response, with its two-byte length prefix (RFC 1035 §4.2.2), is what the
+            // server sends back; dns_response builds it in the payload buffer.
+            dns_response(ctx, w, f);
+            f.stream.start(false);
+            let len = (ctx.payload.len() as u16).to_be_bytes();
+            f.stream.pending.extend_from_slice(&len);
+            f.stream.pending.extend_from_slice(&ctx.payload);
+            f.stream.left = f.stream.pending.len();
+            ctx.payload.clear();
+            ctx.payload.extend_from_slice(&[0, 0]);
+            wire::dns_query(&mut ctx.payload, f.dns_id, &f.name, f.qtype, f.edns);
+            let len = (ctx.payload.len() as u16 - 2).to_be_bytes();
+            ctx.payload[..2].copy_from_slice(&len);
+        }
+        App::Dns | App::Quic => unreachable!("UDP flows have no TCP requests"),
     }
     let flags = wire::TCP_ACK | wire::TCP_PSH;
-    let sent = ctx.tcp(f, CLIENT, flags, role)?;
-    if sent
-        && matches!(role, Role::ClientHello)
-        && matches!(f.hit, Hit::SniExact | Hit::SniSubdomain)
-    {
+    let sent = if role == Role::ClientHello && ctx.payload.len() > f.seg {
+        // A hello larger than a segment: the first MSS-sized part, then the rest.
+        role = Role::SplitHello;
+        ctx.spare.clear();
+        ctx.spare.extend_from_slice(&ctx.payload[f.seg..]);
+        ctx.payload.truncate(f.seg);
+        ctx.tcp(f, CLIENT, wire::TCP_ACK, role)?;
+        std::mem::swap(&mut ctx.payload, &mut ctx.spare);
+        ctx.tcp(f, CLIENT, flags, role)?
+    } else {
+        ctx.tcp(f, CLIENT, flags, role)?
+    };
+    let named = matches!(role, Role::ClientHello | Role::SplitHello | Role::DnsTcp);
+    if sent && named && f.round == 0 && name_hit(f.hit) {
         ctx.stats.hit(f.hit, &f.name, &f.hit_entry);
     }
     f.round += 1;
@@ -1369,7 +1664,12 @@ fn transfer(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
         f.stream.fill(&mut ctx.payload, n, &mut ctx.rng, &ctx.noise);
         let last = f.stream.left == 0 || i + 1 == burst;
         let flags = wire::TCP_ACK | if last { wire::TCP_PSH } else { 0 };
-        ctx.tcp(f, s, flags, Role::Data)?;
+        let role = if f.app == App::DnsTcp {
+            Role::DnsTcp
+        } else {
+            Role::Data
+        };
+        ctx.tcp(f, s, flags, role)?;
         f.unacked += 1;
         if f.unacked >= 2 || f.stream.left == 0 {
             ctx.payload.clear();
@@ -1409,6 +1709,8 @@ pub fn write_capture(
         opts: Vec::with_capacity(40),
         text: String::with_capacity(512),
         noise,
+        spare: Vec::with_capacity(4096),
+        frames: Vec::with_capacity(2048),
         clock_ns: START_NS,
         target: packets,
         stats: Stats::default(),
