@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::indicators::{parse_time, Action, MatchMode, Severity};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,26 +33,121 @@ pub struct OutputConfig {
     pub path: Option<PathBuf>,
 }
 
-/// One `[[feeds]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One `[[feeds]]` entry: where the feed is, its format, and the context its entries take
+/// unless they set their own (see [`crate::indicators::Fields`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
     /// Name carried in events as `indicator.feed`; the file stem when unset.
     pub name: Option<String>,
-    /// Path of the feed file; relative paths are relative to the config file's directory.
+    /// Path of the feed file (a directory for `misp`); relative paths are relative to the config
+    /// file's directory.
     pub path: PathBuf,
     /// Format of the file.
     #[serde(default)]
     pub format: FeedFormat,
+    /// `alert` (default) or `allow`: an allowlist suppresses matches of what it covers.
+    #[serde(default)]
+    pub action: Action,
+    /// For domains: `subdomain` (default: the name and every name below it) or `exact`.
+    #[serde(default, rename = "match")]
+    pub match_mode: MatchMode,
+    /// 0-100; unset means unknown (shown as null).
+    pub confidence: Option<u8>,
+    /// Default `medium`.
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    /// A URL about the feed.
+    pub reference: Option<String>,
+    /// RFC 3339 time or date: entries match no packet before it.
+    pub valid_from: Option<String>,
+    /// RFC 3339 time or date: entries match no packet at or after it.
+    pub valid_until: Option<String>,
+    /// On reload, a feed that lost more than this fraction of its entries keeps its previous
+    /// entries instead (a truncated download must not empty a feed). 0.0-1.0, default 0.5;
+    /// 1.0 disables the check.
+    #[serde(default = "default_max_shrink")]
+    pub max_shrink: f64,
+    /// Accept values that match nearly everything (`com`, a public suffix, `0.0.0.0/0`, CIDRs
+    /// shorter than /8 or /16 for IPv6); refused with a warning by default.
+    #[serde(default)]
+    pub allow_broad: bool,
+    /// Column mapping for `format = "csv"`.
+    pub csv: Option<CsvConfig>,
+}
+
+fn default_max_shrink() -> f64 {
+    0.5
+}
+
+/// `[feeds.csv]`: how to read a CSV feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// One ASCII character; default `,`.
+    pub delimiter: Option<char>,
+    /// Whether the first row naming the columns is present (default true). Feeds that put it in
+    /// a comment (`# id,dateadded,url,...`, abuse.ch style) are recognised.
+    pub header: Option<bool>,
+    /// Lines starting with this character are comments; default `#`.
+    pub comment: Option<char>,
+    /// Separator between several tags in the tags column; default `,`.
+    pub tag_separator: Option<char>,
+    /// Which column holds each field.
+    pub columns: CsvColumns,
+}
+
+/// `[feeds.csv.columns]`: a header name, or a 1-based column number, per field. Only `value` is
+/// required; `type` is only needed when the value column mixes types ambiguously.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvColumns {
+    pub value: Option<CsvColumn>,
+    #[serde(rename = "type")]
+    pub kind: Option<CsvColumn>,
+    pub confidence: Option<CsvColumn>,
+    pub severity: Option<CsvColumn>,
+    pub tags: Option<CsvColumn>,
+    pub description: Option<CsvColumn>,
+    pub reference: Option<CsvColumn>,
+    pub valid_from: Option<CsvColumn>,
+    pub valid_until: Option<CsvColumn>,
+    pub action: Option<CsvColumn>,
+    #[serde(rename = "match")]
+    pub match_mode: Option<CsvColumn>,
+    pub id: Option<CsvColumn>,
+}
+
+/// A CSV column by header name or 1-based number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CsvColumn {
+    Number(usize),
+    Name(String),
 }
 
 impl FeedConfig {
-    /// A feed given on the command line: plain format, named after the file stem.
+    /// A feed given on the command line: plain format, named after the file stem, defaults.
     pub fn from_path(path: PathBuf) -> Self {
         FeedConfig {
             name: None,
             path,
             format: FeedFormat::Plain,
+            action: Action::Alert,
+            match_mode: MatchMode::Subdomain,
+            confidence: None,
+            severity: Severity::Medium,
+            tags: Vec::new(),
+            description: None,
+            reference: None,
+            valid_from: None,
+            valid_until: None,
+            max_shrink: default_max_shrink(),
+            allow_broad: false,
+            csv: None,
         }
     }
 
@@ -64,6 +161,37 @@ impl FeedConfig {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| self.path.display().to_string())
     }
+
+    /// Problems with this feed's settings, each prefixed with `prefix`.
+    fn problems(&self, prefix: &str, out: &mut Vec<String>) {
+        if self.confidence.is_some_and(|c| c > 100) {
+            out.push(format!("{prefix}: confidence must be 0 to 100"));
+        }
+        if !(0.0..=1.0).contains(&self.max_shrink) {
+            out.push(format!("{prefix}: max_shrink must be 0.0 to 1.0"));
+        }
+        for (key, v) in [
+            ("valid_from", &self.valid_from),
+            ("valid_until", &self.valid_until),
+        ] {
+            if let Some(Err(e)) = v.as_deref().map(parse_time) {
+                out.push(format!("{prefix}: {key}: {e}"));
+            }
+        }
+        match (&self.format, &self.csv) {
+            (FeedFormat::Csv, None) => out.push(format!(
+                "{prefix}: format \"csv\" needs a [feeds.csv] table with columns.value"
+            )),
+            (FeedFormat::Csv, Some(c)) if c.columns.value.is_none() => {
+                out.push(format!("{prefix}: [feeds.csv.columns] needs value"))
+            }
+            (FeedFormat::Csv, _) => {}
+            (_, Some(_)) => out.push(format!(
+                "{prefix}: [feeds.csv] is only for format = \"csv\""
+            )),
+            (_, None) => {}
+        }
+    }
 }
 
 /// Feed file formats.
@@ -73,6 +201,16 @@ pub enum FeedFormat {
     /// One indicator per line: IP, CIDR or domain; `#` comments.
     #[default]
     Plain,
+    /// CSV with a column mapping (`[feeds.csv]`).
+    Csv,
+    /// Zeek intel framework TSV (`#fields indicator indicator_type meta.source ...`).
+    Zeek,
+    /// STIX 2.1 bundle (JSON) of `indicator` objects with STIX patterns.
+    Stix,
+    /// MISP feed: a directory of event JSON files (or one file).
+    Misp,
+    /// MISP CSV export (`uuid,event_id,category,type,value,...`).
+    MispCsv,
 }
 
 /// A configuration that cannot be used, with enough context to fix it.
@@ -146,6 +284,7 @@ impl Config {
             if !names.insert(name.clone()) {
                 out.push(format!("feeds[{i}]: duplicate feed name {name:?}"));
             }
+            feed.problems(&format!("feeds[{i}] ({name})"), &mut out);
         }
         out
     }

@@ -343,6 +343,13 @@ pub fn load(feed: &FeedConfig) -> Result<LoadedFeed, FeedLoadError> {
         FeedFormat::Plain => {
             parse_chunked(&path, &text, MAX_KEPT_ERRORS_PER_FEED, parse_plain_capped)
         }
+        _ => {
+            return Err(FeedLoadError::Read {
+                name,
+                path,
+                source: std::io::Error::other("format not supported yet"),
+            })
+        }
     };
     Ok(LoadedFeed {
         name,

@@ -2,10 +2,15 @@
 //! store that swaps sets atomically. Knows nothing about packets.
 
 pub mod feeds;
+pub mod formats;
 pub mod model;
 pub mod set;
 pub mod store;
+pub mod value;
 
-pub use model::{Indicator, IndicatorType, MatchKind, Value};
+pub use model::{
+    parse_time, Action, Context, Fields, Indicator, IndicatorType, MatchKind, MatchMode, Severity,
+    Value,
+};
 pub use set::{IndicatorId, IndicatorSet, Match, SetBuilder};
 pub use store::IndicatorStore;

@@ -1,0 +1,180 @@
+//! Indicator values from feed text: addresses, CIDRs and domain names, checked and normalised
+//! the way observables are, with a reason an operator can act on when they are refused.
+//!
+//! - an IPv4 or IPv6 address (`std::net::IpAddr` syntax; IPv6 zone ids are not accepted);
+//! - a CIDR `address/len`. Host bits set after the prefix (`10.1.2.3/8`) are refused: that is
+//!   almost always a typo for an address or a different prefix, and guessing either way would
+//!   silently match the wrong range. The reason names the network it would have meant;
+//! - a domain in presentation form through [`crate::name::unescape`] (`\DDD` escapes, RFC 1035
+//!   length limits, lowercased, one trailing dot dropped). A name in Unicode (`bücher.de`) is
+//!   converted to its punycode A-label form (`xn--bcher-kva.de`, UTS #46 via the `idna` crate),
+//!   which is what DNS queries and SNIs carry.
+//!
+//! Text that looks like an address but is not one (`1.2.3.256`, `1.2.3`, `10.0.0.0/33`, anything
+//! with a `:`) is refused, never taken for a domain. So is a name whose last label is all digits
+//! (RFC 3696 §2: top-level domains are not all-numeric), which also catches `\DDD`-escaped
+//! addresses. A URL is refused with its own reason.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::Value;
+use crate::name;
+
+/// Longest offending text kept in an error message, in characters: one readable terminal line.
+pub const MAX_ERROR_TEXT_CHARS: usize = 100;
+
+/// Any value, its type read from the text: address, CIDR, else domain.
+pub fn parse_value(s: &str) -> Result<Value, String> {
+    if !s.is_ascii() && s.contains('\u{fffd}') {
+        return Err("not valid UTF-8".to_owned());
+    }
+    let b = s.as_bytes();
+    let has_colon = b.contains(&b':');
+    if has_colon && s.contains("://") {
+        return Err("a URL, not an address or domain: list the host name only".to_owned());
+    }
+    // An address has a `:` (IPv6) or only digits and dots (IPv4), a CIDR has a `/`; anything
+    // else can only be a domain, the common case, and skips the address parsers.
+    let maybe_address =
+        has_colon || b.contains(&b'/') || b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
+    if maybe_address {
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Value::Ip(ip));
+        }
+        if let Some((addr, len)) = s.split_once('/') {
+            if let Ok(ip) = addr.parse::<IpAddr>() {
+                return cidr(s, ip, len);
+            }
+            if let Some(reason) = not_an_address(addr) {
+                return Err(format!("{reason} before the prefix length"));
+            }
+            // not address-like: the domain path below names `/` as the bad character
+        } else if let Some(reason) = not_an_address(s) {
+            return Err(reason);
+        }
+    }
+    parse_domain(s)
+}
+
+/// An address (IPv4 or IPv6), nothing else.
+pub fn parse_ip(s: &str) -> Result<Value, String> {
+    s.trim()
+        .parse::<IpAddr>()
+        .map(Value::Ip)
+        .map_err(|_| format!("not an IP address: {:?}", cut(s)))
+}
+
+/// A CIDR `address/len`; an address alone is taken as a host route (`/32`, `/128`) and stored
+/// as that address.
+pub fn parse_cidr(s: &str) -> Result<Value, String> {
+    let s = s.trim();
+    match s.split_once('/') {
+        None => parse_ip(s),
+        Some((addr, len)) => match addr.parse::<IpAddr>() {
+            Ok(ip) => cidr(s, ip, len),
+            Err(_) => Err(format!("not a CIDR: {:?}", cut(s))),
+        },
+    }
+}
+
+/// A domain name; Unicode names are converted to punycode.
+pub fn parse_domain(s: &str) -> Result<Value, String> {
+    let s = s.trim();
+    if s.contains("://") {
+        return Err("a URL, not a domain: list the host name only".to_owned());
+    }
+    let ascii;
+    let text = if s.is_ascii() {
+        s
+    } else {
+        if s.contains('\u{fffd}') {
+            return Err("not valid UTF-8".to_owned());
+        }
+        ascii = idna::domain_to_ascii(s)
+            .map_err(|_| format!("not a valid internationalised name (UTS #46): {:?}", cut(s)))?;
+        ascii.as_str()
+    };
+    let name = name::unescape(text).map_err(|e| e.to_string())?;
+    let last = name.rsplit(|&b| b == b'.').next().unwrap_or_default();
+    if last.iter().all(u8::is_ascii_digit) {
+        return Err(
+            "last label is all digits (RFC 3696 §2): neither an address nor a domain".to_owned(),
+        );
+    }
+    Ok(Value::Domain(name))
+}
+
+/// Text cut to [`MAX_ERROR_TEXT_CHARS`] for a message.
+pub fn cut(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// `Some(reason)` when text that failed to parse as an address was meant as one: it has a `:`
+/// (impossible in a host name) or is only digits and dots.
+fn not_an_address(s: &str) -> Option<String> {
+    if s.contains(':') {
+        return Some("invalid IPv6 address".to_owned());
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Some("invalid IPv4 address".to_owned());
+    }
+    None
+}
+
+fn cidr(s: &str, ip: IpAddr, len: &str) -> Result<Value, String> {
+    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    // digits only: `u8::from_str` would also take `+8`
+    let len = Some(len)
+        .filter(|l| !l.is_empty() && l.len() <= 3 && l.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|l| l.parse::<u8>().ok())
+        .filter(|&l| l <= max)
+        .ok_or_else(|| format!("bad prefix length {len:?}: must be 0 to {max}"))?;
+    let net = IpNet::new(ip, len).map_err(|e| e.to_string())?;
+    if net.network() != ip {
+        return Err(format!(
+            "host bits set after the prefix ({s} is not a network address; {} is)",
+            net.trunc()
+        ));
+    }
+    Ok(Value::Cidr(net))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unicode_names_become_punycode() {
+        assert_eq!(
+            parse_domain("Bücher.DE"),
+            Ok(Value::Domain(b"xn--bcher-kva.de".to_vec()))
+        );
+        assert_eq!(
+            parse_value("пример.рф."),
+            Ok(Value::Domain(b"xn--e1afmkfd.xn--p1ai".to_vec()))
+        );
+        assert!(parse_domain("a\u{fffd}b.com").is_err());
+    }
+
+    #[test]
+    fn typed_parsers_refuse_other_types() {
+        assert!(parse_ip("evil.com").is_err());
+        assert!(parse_ip("10.0.0.0/8").is_err());
+        assert_eq!(
+            parse_cidr("10.0.0.0/8"),
+            Ok(Value::Cidr("10.0.0.0/8".parse().unwrap()))
+        );
+        assert_eq!(
+            parse_cidr("10.1.2.3"),
+            Ok(Value::Ip("10.1.2.3".parse().unwrap()))
+        );
+        assert!(parse_cidr("10.1.2.3/8").unwrap_err().contains("10.0.0.0/8"));
+        assert!(parse_domain("http://evil.com/x").is_err());
+        assert!(parse_domain("1.2.3.4").is_err());
+    }
+}
