@@ -223,32 +223,25 @@ fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats
     (stats, errors)
 }
 
-/// Tell the operator what each feed gave, and every problem (bad lines are capped per feed by
-/// the loader, and the rest are counted).
-fn log_report(report: &feeds::LoadReport) {
+/// Tell the operator what each feed gave: one line per feed, then every kept problem (bad
+/// entries and refused values are capped per feed by the loader, and the rest are counted).
+pub fn log_report(report: &feeds::LoadReport) {
     for f in &report.feeds {
-        if let Some(failure) = &f.failure {
-            tracing::error!("feed {}: {failure}", f.name);
-            continue;
+        if f.failure.is_some() {
+            tracing::error!("{}", f.summary());
+        } else {
+            tracing::info!("{}", f.summary());
+        }
+        for (what, n) in &f.skipped {
+            tracing::info!("feed {:?}: skipped {n}: {what}", f.name);
         }
         for e in &f.errors {
-            tracing::warn!("bad line: {e}");
+            tracing::warn!("{e}");
         }
-        if f.bad_lines > f.errors.len() {
-            tracing::warn!(
-                "feed {}: {} more bad lines not shown",
-                f.name,
-                f.bad_lines - f.errors.len()
-            );
+        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+        if unshown > 0 {
+            tracing::warn!("feed {:?}: {unshown} more problems not shown", f.name);
         }
-        tracing::info!(
-            "feed {}: {} indicators ({} duplicates), {} bad lines, from {}",
-            f.name,
-            f.indicators,
-            f.duplicates,
-            f.bad_lines,
-            f.path.display()
-        );
     }
 }
 
@@ -314,8 +307,8 @@ fn print_summary(
     );
     let _ = writeln!(
         s,
-        "  matches {}  events {}  duplicates {}  dedup_resets {}",
-        w.matches, w.events, w.duplicates, w.dedup_resets
+        "  matches {}  events {}  duplicates {}  dedup_resets {}  allowlisted {}  inactive {}",
+        w.matches, w.events, w.duplicates, w.dedup_resets, w.allowlisted, w.inactive
     );
     let _ = writeln!(
         s,

@@ -2,8 +2,11 @@
 //! field changes meaning or goes away.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
+
+use crate::indicators::{Hit, IndicatorSet};
 
 /// Version of the event schema below.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -17,7 +20,12 @@ pub struct Event<'a> {
     pub sensor: &'a str,
     pub flow: Flow,
     pub observable: Observable,
+    /// The most specific matching indicator (then highest confidence, then severity).
     pub indicator: IndicatorRef<'a>,
+    /// Every other valid indicator covering the same observable (the same value in another
+    /// feed, a shorter covering CIDR, a parent domain), in the same order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_matched: Vec<IndicatorRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap: Option<PcapRef<'a>>,
 }
@@ -56,14 +64,57 @@ pub struct Observable {
     pub ech: bool,
 }
 
+/// An indicator with its whole context. Every field is present (`null` or `[]` when the feed
+/// does not say), so consumers need not guess; `id` only when the source had one.
 #[derive(Debug, Serialize)]
 pub struct IndicatorRef<'a> {
-    pub value: &'a str,
+    pub value: String,
     #[serde(rename = "type")]
     pub kind: &'static str,
     #[serde(rename = "match")]
     pub match_kind: &'static str,
     pub feed: &'a str,
+    pub confidence: Option<u8>,
+    pub severity: &'static str,
+    pub tags: &'a [Arc<str>],
+    pub description: Option<&'a str>,
+    pub reference: Option<&'a str>,
+    /// RFC 3339.
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+}
+
+impl<'a> IndicatorRef<'a> {
+    pub fn new(set: &'a IndicatorSet, hit: &Hit) -> Self {
+        let c = set.context(hit.ctx);
+        IndicatorRef {
+            value: set.value_text(&hit.value),
+            kind: set.value_type(&hit.value).as_str(),
+            match_kind: hit.kind.as_str(),
+            feed: &c.feed,
+            confidence: c.confidence,
+            severity: c.severity.as_str(),
+            tags: &c.tags,
+            description: c.description.as_deref(),
+            reference: c.reference.as_deref(),
+            valid_from: c.valid_from.map(format_time),
+            valid_until: c.valid_until.map(format_time),
+            id: c.id.as_deref(),
+        }
+    }
+}
+
+/// RFC 3339 in seconds (microseconds when there are any), UTC; any `i64` works (times before
+/// the epoch are clamped to it).
+pub fn format_time(us: i64) -> String {
+    if us % 1_000_000 == 0 {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(us.max(0) as u64);
+        humantime::format_rfc3339_seconds(t).to_string()
+    } else {
+        format_ts(us)
+    }
 }
 
 #[derive(Debug, Serialize)]

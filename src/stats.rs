@@ -30,8 +30,13 @@ pub struct WorkerStats {
     pub tls_malformed: u64,
     /// Observables checked, by where they were seen.
     pub observables: BTreeMap<&'static str, u64>,
-    /// Observables that matched an indicator.
+    /// Observables that matched an indicator (valid, not allowlisted).
     pub matches: u64,
+    /// Observables covered only by indicators outside their validity window at the packet's
+    /// time (expired or not yet valid): no event.
+    pub inactive: u64,
+    /// Observables covered by an allowlist entry: no event.
+    pub allowlisted: u64,
     /// Events emitted (after de-duplication per flow).
     pub events: u64,
     /// Matches not emitted because the same (flow, indicator, where) was already reported.
@@ -63,6 +68,8 @@ impl WorkerStats {
             *self.observables.entry(k).or_default() += v;
         }
         self.matches += o.matches;
+        self.inactive += o.inactive;
+        self.allowlisted += o.allowlisted;
         self.events += o.events;
         self.duplicates += o.duplicates;
         self.dedup_resets += o.dedup_resets;

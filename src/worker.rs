@@ -16,7 +16,7 @@ use crate::decode::{self, Ip, Tunnel, L4};
 use crate::defrag::Defrag;
 use crate::event::{self, Event};
 use crate::flow::{self, FlowKey, FlowTable};
-use crate::indicators::{IndicatorId, IndicatorSet, IndicatorStore, Match};
+use crate::indicators::{Decision, Hit, IndicatorId, IndicatorSet, IndicatorStore};
 use crate::name;
 use crate::observe::Observed;
 pub use crate::observe::Where;
@@ -80,6 +80,8 @@ pub struct Worker {
     flows: FlowTable,
     /// Scratch buffer for a parser's observables, reused across packets.
     found: Vec<Observed>,
+    /// Scratch buffer for the indicators covering one observable.
+    hits: Vec<Hit>,
     observed: [u64; Where::ALL.len()],
     tunnels: [u64; Tunnel::KINDS.len()],
     defrag: Defrag,
@@ -96,6 +98,7 @@ impl Worker {
             seen: HashSet::new(),
             flows: FlowTable::new(),
             found: Vec::new(),
+            hits: Vec::new(),
             observed: [0; Where::ALL.len()],
             tunnels: [0; Tunnel::KINDS.len()],
             defrag: Defrag::new(),
@@ -280,15 +283,19 @@ impl Worker {
         w: Where,
     ) {
         self.observed[w as usize] += 1;
-        if let Some(hit) = set.match_ip(ip) {
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        set.lookup_ip(ip, &mut hits);
+        if self.decide(set, m, &mut hits) {
             let obs = event::Observable {
                 kind: "ip",
                 value: ip.to_string(),
                 location: w.as_str(),
                 ech: false,
             };
-            self.hit(m, p, flow, hit, obs, w);
+            self.hit(set, m, p, flow, &hits, obs, w);
         }
+        self.hits = hits;
     }
 
     /// `ech`: the name is the outer SNI of a hello with encrypted_client_hello.
@@ -304,32 +311,63 @@ impl Worker {
         ech: bool,
     ) {
         self.observed[w as usize] += 1;
-        if let Some(hit) = set.match_domain(name) {
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        set.lookup_domain(name, &mut hits);
+        if self.decide(set, m, &mut hits) {
             let obs = event::Observable {
                 kind: "domain",
                 value: name::escape(name),
                 location: w.as_str(),
                 ech,
             };
-            self.hit(m, p, flow, hit, obs, w);
+            self.hit(set, m, p, flow, &hits, obs, w);
+        }
+        self.hits = hits;
+    }
+
+    /// Validity at the packet's time and allowlists; true when an event is due (the hits are
+    /// then ranked, most specific first).
+    #[inline]
+    fn decide(&mut self, set: &IndicatorSet, m: &Meta, hits: &mut Vec<Hit>) -> bool {
+        if hits.is_empty() {
+            return false;
+        }
+        match set.decide(hits, m.ts_us) {
+            Decision::Alert => true,
+            Decision::Allowed => {
+                self.stats.allowlisted += 1;
+                false
+            }
+            Decision::Inactive => {
+                self.stats.inactive += 1;
+                false
+            }
         }
     }
 
+    /// One event for ranked `hits` (at least one): the first is the indicator, the others
+    /// `also_matched`.
+    #[allow(clippy::too_many_arguments)]
     fn hit(
         &mut self,
+        set: &IndicatorSet,
         m: &Meta,
         p: &decode::Packet<'_>,
         flow: &FlowInfo,
-        hit: Match<'_>,
+        hits: &[Hit],
         observable: event::Observable,
         w: Where,
     ) {
+        let Some((first, others)) = hits.split_first() else {
+            return;
+        };
         self.stats.matches += 1;
         if self.seen.len() >= MAX_DEDUP_ENTRIES {
             self.seen.clear();
             self.stats.dedup_resets += 1;
         }
-        if !self.seen.insert((flow.key(), hit.id, w)) {
+        if !self.seen.insert((flow.key(), first.id, w)) {
             self.stats.duplicates += 1;
             return;
         }
@@ -351,12 +389,11 @@ impl Worker {
                 community_id: community_id(0, ip.src, ip.dst, ip.proto, sp, dp),
             },
             observable,
-            indicator: event::IndicatorRef {
-                value: &hit.indicator.value,
-                kind: hit.indicator.kind.as_str(),
-                match_kind: hit.kind.as_str(),
-                feed: &hit.indicator.feed,
-            },
+            indicator: event::IndicatorRef::new(set, first),
+            also_matched: others
+                .iter()
+                .map(|h| event::IndicatorRef::new(set, h))
+                .collect(),
             pcap: self
                 .ctx
                 .files

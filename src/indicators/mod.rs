@@ -9,8 +9,7 @@ pub mod store;
 pub mod value;
 
 pub use model::{
-    parse_time, Action, Context, Fields, Indicator, IndicatorType, MatchKind, MatchMode, Severity,
-    Value,
+    parse_time, Action, Context, Fields, IndicatorType, MatchKind, MatchMode, Severity, Value,
 };
-pub use set::{IndicatorId, IndicatorSet, Match, SetBuilder};
+pub use set::{ContextId, Decision, Hit, HitValue, IndicatorId, IndicatorSet, Match, SetBuilder};
 pub use store::IndicatorStore;

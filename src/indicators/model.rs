@@ -330,11 +330,3 @@ mod tests {
         assert_eq!("exact".parse(), Ok(MatchMode::Exact));
     }
 }
-
-/// One indicator as the set stored it before contexts (being replaced).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Indicator {
-    pub value: String,
-    pub kind: IndicatorType,
-    pub feed: Arc<str>,
-}

@@ -27,11 +27,22 @@
 //! address; that rare case costs one extra v6 trie lookup for IPv4 queries only when such a CIDR
 //! exists.
 //!
-//! **Duplicates**: the first indicator added for a value wins (its feed is the one reported); later
-//! ones are counted by [`SetBuilder::duplicates`] and not stored, so [`IndicatorSet::len`] counts
-//! distinct values. "Same value" is after canonicalisation: `::ffff:1.2.3.4` duplicates `1.2.3.4`,
-//! `Evil.COM.` duplicates `evil.com`. An address and the /32 CIDR of it are different indicators
-//! (the exact one wins a lookup).
+//! **Several indicators per value**: each table maps a value to the head of a chain of records
+//! ([`Rec`]: context id, match mode, next), so the same value listed by two feeds is two
+//! indicators, both reported (one as `also_matched`). The same value twice in one feed is a
+//! duplicate: the first stays, later ones are counted ([`SetBuilder::duplicates`]). "Same value"
+//! is after canonicalisation: `::ffff:1.2.3.4` is `1.2.3.4`, `Evil.COM.` is `evil.com`. An address
+//! and the /32 CIDR of it are different indicators (the exact one is more specific).
+//!
+//! **Context** ([`Context`]: feed, severity, tags, validity...) is interned: records hold a `u32`
+//! context id, and a plain feed of a million names stores its context once. Values are not
+//! stored twice either: an indicator's presentation form is rebuilt from its table key when an
+//! event needs it.
+//!
+//! **Lookups** ([`IndicatorSet::lookup_ip`], [`IndicatorSet::lookup_domain`]) return every
+//! indicator covering the observable, as [`Hit`]s (plain `Copy` data, no borrows, so a worker
+//! reuses one `Vec` across sets); [`IndicatorSet::decide`] then applies validity at the packet's
+//! time and allowlists, and orders the rest most specific first.
 //!
 //! [`SetBuilder::add`] does not validate: feed parsers do (see [`super::feeds`]). It accepts /0
 //! prefixes and one-label names; refusing those is policy for the feed layer.
@@ -41,15 +52,22 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use hashbrown::hash_table::Entry as TableEntry;
-use hashbrown::{DefaultHashBuilder, HashMap, HashSet, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 
-use super::{Indicator, IndicatorType, MatchKind, Value};
+use super::{Action, Context, IndicatorType, MatchKind, MatchMode, Value};
 use crate::name;
 
-/// Index of an indicator in its set.
+/// Index of an indicator (a value with one context) in its set: stable for the set's life, so
+/// workers de-duplicate events by it.
 pub type IndicatorId = u32;
+
+/// Index of an interned [`Context`].
+pub type ContextId = u32;
+
+/// End of a record chain.
+const NO_REC: u32 = u32::MAX;
 
 /// Largest total of name bytes the domain arena holds: slots store offsets as `u32` to keep them
 /// 12 bytes. That is 4 GiB, about 150 times the names of a 1M-domain feed; a name that would not
@@ -61,20 +79,81 @@ pub const MAX_DOMAIN_ARENA_BYTES: usize = u32::MAX as usize;
 /// and sharing a bit only costs a probe, never a wrong answer.
 const MAX_LABEL_BUCKETS: usize = 128;
 
-/// A successful lookup.
+/// Specificity of an exact address match: above any prefix length (IPv4 prefixes are ranked in
+/// IPv6 terms, `len + 96`, so they compare with v6 CIDRs covering the mapped range).
+const EXACT_IP_SPECIFICITY: u16 = 256;
+
+/// One indicator: a context and, for names, whether it covers subdomains. 12 bytes.
 #[derive(Debug, Clone, Copy)]
-pub struct Match<'a> {
-    pub id: IndicatorId,
-    pub indicator: &'a Indicator,
-    pub kind: MatchKind,
+struct Rec {
+    ctx: ContextId,
+    /// Next record of the same value, or [`NO_REC`].
+    next: u32,
+    mode: MatchMode,
 }
 
-/// One stored name: `arena[off..off + len]`.
+/// One stored name: `arena[off..off + len]`, and the head of its record chain.
 #[derive(Debug, Clone, Copy)]
 struct NameSlot {
     off: u32,
     len: u32,
-    id: IndicatorId,
+    head: u32,
+}
+
+/// The indicator's value as a hit knows it, without a copy of the value text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HitValue {
+    Ip(IpAddr),
+    Net(IpNet),
+    /// `arena[off..off + len]` of the set it came from.
+    Name {
+        off: u32,
+        len: u32,
+    },
+}
+
+/// One indicator covering an observable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub id: IndicatorId,
+    pub ctx: ContextId,
+    pub value: HitValue,
+    pub kind: MatchKind,
+    /// Higher is more specific: an exact address, then longer prefixes; for names, more labels.
+    pub specificity: u16,
+}
+
+/// What [`IndicatorSet::decide`] made of a lookup's hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// No hit valid at the packet's time (there were hits, all expired or not yet valid).
+    Inactive,
+    /// An allowlist entry covers the observable: no event.
+    Allowed,
+    /// Alert: the hits are ordered, the first is the event's indicator.
+    Alert,
+}
+
+/// A match resolved for display: what [`IndicatorSet::best_ip`]/[`IndicatorSet::best_domain`]
+/// and tests use.
+#[derive(Debug, Clone)]
+pub struct Match<'a> {
+    pub id: IndicatorId,
+    /// Presentation form of the indicator's value.
+    pub value: String,
+    pub itype: IndicatorType,
+    pub kind: MatchKind,
+    pub context: &'a Context,
+}
+
+/// Whether [`SetBuilder::add`] stored the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    Yes,
+    /// The same value with a context of the same feed is already there.
+    Duplicate,
+    /// The set is full (see [`SetBuilder::refused`]).
+    Refused,
 }
 
 /// Collects indicators, then compiles them. Tables are filled as indicators arrive, so
@@ -82,10 +161,10 @@ struct NameSlot {
 #[derive(Default)]
 pub struct SetBuilder {
     set: IndicatorSet,
-    /// Interned feed names: every indicator of a feed shares one `Arc<str>`.
-    feeds: HashSet<Arc<str>>,
-    /// The feed of the previous `add`: indicators arrive feed by feed.
-    last_feed: Option<Arc<str>>,
+    contexts: HashMap<Context, ContextId>,
+    /// Interned feed names, so contexts of one feed share the `Arc<str>` and duplicate checks
+    /// compare pointers.
+    feeds: hashbrown::HashSet<Arc<str>>,
     duplicates: usize,
     refused: usize,
 }
@@ -98,57 +177,66 @@ impl SetBuilder {
     /// Reserve room for `indicators` more indicators of which `domains` are names, so building a
     /// large set does not rehash the name table as it grows.
     pub fn reserve(&mut self, indicators: usize, domains: usize) {
-        self.set.indicators.reserve(indicators);
+        self.set.recs.reserve(indicators);
         let (arena, hasher) = (&self.set.arena, &self.set.hasher);
         self.set
             .names
             .reserve(domains, |s| hasher.hash_one(slot_bytes(arena, s)));
     }
 
-    /// Add one indicator of feed `feed`. A value already present (after canonicalisation) is not
-    /// added again: the first one wins, see the module doc.
-    pub fn add(&mut self, feed: &str, value: Value) {
-        let Some(id) = IndicatorId::try_from(self.set.indicators.len()).ok() else {
+    /// The id of `ctx`, stored once however many indicators use it.
+    pub fn context(&mut self, mut ctx: Context) -> ContextId {
+        if let Some(&id) = self.contexts.get(&ctx) {
+            return id;
+        }
+        ctx.feed = self.feed_name(&ctx.feed);
+        let id = ContextId::try_from(self.set.contexts.len()).unwrap_or(ContextId::MAX);
+        self.set.contexts.push(ctx.clone());
+        self.contexts.insert(ctx, id);
+        id
+    }
+
+    /// The shared `Arc` for a feed name.
+    pub fn feed_name(&mut self, feed: &str) -> Arc<str> {
+        match self.feeds.get(feed) {
+            Some(f) => Arc::clone(f),
+            None => {
+                let f: Arc<str> = Arc::from(feed);
+                self.feeds.insert(Arc::clone(&f));
+                f
+            }
+        }
+    }
+
+    /// Add one indicator with context `ctx` (from [`context`](Self::context)); `mode` matters
+    /// for names only.
+    pub fn add(&mut self, value: Value, ctx: ContextId, mode: MatchMode) -> Added {
+        let Some(id) = u32::try_from(self.set.recs.len())
+            .ok()
+            .filter(|&id| id != NO_REC && (ctx as usize) < self.set.contexts.len())
+        else {
             self.refused += 1;
-            return;
+            return Added::Refused;
         };
         let set = &mut self.set;
-        let shown = match canonical_value(value) {
-            Value::Ip(IpAddr::V4(a)) => match set.ip4.entry(u32::from(a)) {
-                hashbrown::hash_map::Entry::Occupied(_) => None,
-                hashbrown::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                    Some((a.to_string(), IndicatorType::Ipv4))
-                }
-            },
-            Value::Ip(IpAddr::V6(a)) => match set.ip6.entry(a) {
-                hashbrown::hash_map::Entry::Occupied(_) => None,
-                hashbrown::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                    Some((a.to_string(), IndicatorType::Ipv6))
-                }
-            },
+        let head: &mut u32 = match canonical_value(value) {
+            Value::Ip(IpAddr::V4(a)) => set.ip4.entry(u32::from(a)).or_insert(NO_REC),
+            Value::Ip(IpAddr::V6(a)) => set.ip6.entry(a).or_insert(NO_REC),
             Value::Cidr(IpNet::V4(n)) => {
-                if set.cidr4.contains_key(&n) {
-                    None
-                } else {
-                    set.cidr4.insert(n, id);
+                if !set.cidr4.contains_key(&n) {
                     set.top4
                         .cover(u128::from(u32::from(n.network())) << 96, n.prefix_len());
-                    Some((n.to_string(), IndicatorType::Cidr))
                 }
+                set.cidr4.entry(n).or_insert(NO_REC)
             }
             Value::Cidr(IpNet::V6(n)) => {
-                if set.cidr6.contains_key(&n) {
-                    None
-                } else {
-                    set.cidr6.insert(n, id);
+                if !set.cidr6.contains_key(&n) {
                     set.top6.cover(u128::from(n.network()), n.prefix_len());
                     if n.contains(&MAPPED_RANGE) {
                         set.cidr6_covers_mapped = true;
                     }
-                    Some((n.to_string(), IndicatorType::Cidr))
                 }
+                set.cidr6.entry(n).or_insert(NO_REC)
             }
             Value::Domain(bytes) => {
                 let hash = set.hasher.hash_one(bytes.as_slice());
@@ -159,7 +247,7 @@ impl SetBuilder {
                     |s| hasher.hash_one(slot_bytes(arena, s)),
                 );
                 match entry {
-                    TableEntry::Occupied(_) => None,
+                    TableEntry::Occupied(o) => &mut o.into_mut().head,
                     TableEntry::Vacant(v) => {
                         let end = set.arena.len().saturating_add(bytes.len());
                         let (Ok(off), Ok(len), true) = (
@@ -168,39 +256,59 @@ impl SetBuilder {
                             end <= MAX_DOMAIN_ARENA_BYTES,
                         ) else {
                             self.refused += 1;
-                            return;
+                            return Added::Refused;
                         };
                         set.arena.extend_from_slice(&bytes);
-                        v.insert(NameSlot { off, len, id });
                         let labels = label_count(&bytes);
                         set.label_mask |= label_bit(labels);
                         set.max_labels = set.max_labels.max(labels);
-                        Some((presentation(bytes), IndicatorType::Domain))
+                        &mut v
+                            .insert(NameSlot {
+                                off,
+                                len,
+                                head: NO_REC,
+                            })
+                            .into_mut()
+                            .head
                     }
                 }
             }
         };
-        match shown {
-            Some((value, kind)) => {
-                let feed = self.intern(feed);
-                self.set.indicators.push(Indicator { value, kind, feed });
+        // one feed lists a value once: the first entry stays
+        let feed = &set.contexts[ctx as usize].feed;
+        let mut r = *head;
+        while let Some(rec) = set.recs.get(r as usize) {
+            if Arc::ptr_eq(&set.contexts[rec.ctx as usize].feed, feed) {
+                self.duplicates += 1;
+                return Added::Duplicate;
             }
-            None => self.duplicates += 1,
+            r = rec.next;
         }
+        set.recs.push(Rec {
+            ctx,
+            next: *head,
+            mode,
+        });
+        *head = id;
+        if set.contexts[ctx as usize].action == Action::Allow {
+            set.has_allow = true;
+        }
+        *set.feed_counts.entry(Arc::clone(feed)).or_default() += 1;
+        Added::Yes
     }
 
-    /// Values not added because an equal one was already present.
+    /// Values not added because the same feed already listed them.
     pub fn duplicates(&self) -> usize {
         self.duplicates
     }
 
-    /// Values not added because the set is full: more than `IndicatorId::MAX + 1` indicators, or
-    /// more than [`MAX_DOMAIN_ARENA_BYTES`] of names. Zero in any realistic deployment.
+    /// Values not added because the set is full: more than `u32::MAX - 1` indicators, or more
+    /// than [`MAX_DOMAIN_ARENA_BYTES`] of names. Zero in any realistic deployment.
     pub fn refused(&self) -> usize {
         self.refused
     }
 
-    /// Distinct indicators added so far.
+    /// Indicators added so far.
     pub fn len(&self) -> usize {
         self.set.len()
     }
@@ -209,41 +317,35 @@ impl SetBuilder {
         self.len() == 0
     }
 
-    pub fn build(self) -> IndicatorSet {
-        let mut set = self.set;
-        set.indicators.shrink_to_fit();
-        set.arena.shrink_to_fit();
-        set
+    /// A context added with [`context`](Self::context).
+    pub fn context_of(&self, id: ContextId) -> &Context {
+        self.set.context(id)
     }
 
-    fn intern(&mut self, feed: &str) -> Arc<str> {
-        if let Some(last) = &self.last_feed {
-            if **last == *feed {
-                return Arc::clone(last);
-            }
-        }
-        let f = match self.feeds.get(feed) {
-            Some(f) => Arc::clone(f),
-            None => {
-                let f: Arc<str> = Arc::from(feed);
-                self.feeds.insert(Arc::clone(&f));
-                f
-            }
-        };
-        self.last_feed = Some(Arc::clone(&f));
-        f
+    /// Indicators of `feed` added so far.
+    pub fn feed_len(&self, feed: &str) -> usize {
+        self.set.feed_len(feed)
+    }
+
+    pub fn build(self) -> IndicatorSet {
+        let mut set = self.set;
+        set.recs.shrink_to_fit();
+        set.arena.shrink_to_fit();
+        set.contexts.shrink_to_fit();
+        set
     }
 }
 
 /// Immutable after build; shared by every worker.
 #[derive(Default)]
 pub struct IndicatorSet {
+    contexts: Vec<Context>,
     /// Indexed by [`IndicatorId`].
-    indicators: Vec<Indicator>,
-    ip4: HashMap<u32, IndicatorId>,
-    ip6: HashMap<Ipv6Addr, IndicatorId>,
-    cidr4: PrefixMap<Ipv4Net, IndicatorId>,
-    cidr6: PrefixMap<Ipv6Net, IndicatorId>,
+    recs: Vec<Rec>,
+    ip4: HashMap<u32, u32>,
+    ip6: HashMap<Ipv6Addr, u32>,
+    cidr4: PrefixMap<Ipv4Net, u32>,
+    cidr6: PrefixMap<Ipv6Net, u32>,
     /// Top 16 bits covered by some CIDR of `cidr4` (IPv4 placed in the high bits of a `u128`).
     top4: TopBits,
     top6: TopBits,
@@ -257,28 +359,33 @@ pub struct IndicatorSet {
     label_mask: u128,
     /// Most labels of any stored name; 0 when there is none.
     max_labels: usize,
+    /// Some indicator is an allowlist entry.
+    has_allow: bool,
+    /// Indicators per feed.
+    feed_counts: HashMap<Arc<str>, usize>,
 }
 
 impl IndicatorSet {
-    /// Most specific indicator covering `ip`: an exact address first, else the longest CIDR.
-    /// IPv4-mapped IPv6 addresses are looked up as IPv4.
-    pub fn match_ip(&self, ip: IpAddr) -> Option<Match<'_>> {
+    /// Every indicator covering `ip`, appended to `out` in no particular order: the exact
+    /// address and every covering CIDR. IPv4-mapped IPv6 addresses are looked up as IPv4.
+    #[inline]
+    pub fn lookup_ip(&self, ip: IpAddr, out: &mut Vec<Hit>) {
         match canonical_ip(ip) {
-            IpAddr::V4(a) => self.match_v4(a),
-            IpAddr::V6(a) => self.match_v6(a),
+            IpAddr::V4(a) => self.lookup_v4(a, out),
+            IpAddr::V6(a) => self.lookup_v6(a, out),
         }
     }
 
-    /// Most specific indicator covering the normalised `name`: the name itself, else the nearest
-    /// parent domain on a label boundary.
-    pub fn match_domain(&self, name: &[u8]) -> Option<Match<'_>> {
+    /// Every indicator covering the normalised `name`, appended to `out`: indicators equal to
+    /// it, and `subdomain` indicators of each parent on a label boundary.
+    #[inline]
+    pub fn lookup_domain(&self, name: &[u8], out: &mut Vec<Hit>) {
         if self.max_labels == 0 {
-            return None;
+            return;
         }
         // Right to left: at each dot that is not the last byte, the rest of the name is a parent
         // suffix, as `name::suffixes` yields them; `dots` counts the dots right of the position,
         // so that suffix has `dots + 1` labels, counted as `label_count` counts stored names.
-        let mut best = None;
         let mut dots = 0usize;
         for (i, &b) in name.iter().enumerate().rev() {
             if b != b'.' {
@@ -287,102 +394,321 @@ impl IndicatorSet {
             if i + 1 < name.len() {
                 let labels = dots + 1;
                 if labels > self.max_labels {
-                    return best;
+                    return;
                 }
                 let suffix = name.get(i + 1..).unwrap_or_default();
-                if let Some(id) = self.probe(suffix, labels) {
-                    best = self.hit(id, MatchKind::Subdomain);
+                if let Some(slot) = self.probe(suffix, labels) {
+                    self.push_name_hits(slot, labels, MatchKind::Subdomain, out);
                 }
             }
             dots += 1;
         }
         let labels = dots + 1;
         if labels <= self.max_labels {
-            if let Some(id) = self.probe(name, labels) {
-                best = self.hit(id, MatchKind::Exact);
+            if let Some(slot) = self.probe(name, labels) {
+                self.push_name_hits(slot, labels, MatchKind::Exact, out);
             }
         }
-        best
     }
 
-    /// Distinct indicators stored.
+    /// Apply validity at `ts_us` (µs since the epoch) and allowlists to a lookup's `hits`, and
+    /// order what is left: most specific first, then highest confidence, then highest severity,
+    /// then the order indicators were added (earlier feeds first).
+    pub fn decide(&self, hits: &mut Vec<Hit>, ts_us: i64) -> Decision {
+        hits.retain(|h| self.context(h.ctx).valid_at(ts_us));
+        if hits.is_empty() {
+            return Decision::Inactive;
+        }
+        if self.has_allow
+            && hits
+                .iter()
+                .any(|h| self.context(h.ctx).action == Action::Allow)
+        {
+            return Decision::Allowed;
+        }
+        self.rank(hits);
+        Decision::Alert
+    }
+
+    /// Order `hits` as [`decide`](Self::decide) does, ignoring validity and allowlists.
+    pub fn rank(&self, hits: &mut [Hit]) {
+        if hits.len() > 1 {
+            hits.sort_by(|a, b| {
+                let (ca, cb) = (self.context(a.ctx), self.context(b.ctx));
+                b.specificity
+                    .cmp(&a.specificity)
+                    .then(cb.confidence.cmp(&ca.confidence))
+                    .then(cb.severity.cmp(&ca.severity))
+                    .then(a.id.cmp(&b.id))
+            });
+        }
+    }
+
+    /// The most specific indicator covering `ip` (validity and allowlists not applied).
+    pub fn best_ip(&self, ip: IpAddr) -> Option<Match<'_>> {
+        let mut hits = Vec::new();
+        self.lookup_ip(ip, &mut hits);
+        self.best(&mut hits)
+    }
+
+    /// The most specific indicator covering `name` (validity and allowlists not applied).
+    pub fn best_domain(&self, name: &[u8]) -> Option<Match<'_>> {
+        let mut hits = Vec::new();
+        self.lookup_domain(name, &mut hits);
+        self.best(&mut hits)
+    }
+
+    fn best(&self, hits: &mut [Hit]) -> Option<Match<'_>> {
+        self.rank(hits);
+        hits.first().map(|h| self.resolve(h))
+    }
+
+    /// A hit with its value text and context.
+    pub fn resolve(&self, h: &Hit) -> Match<'_> {
+        Match {
+            id: h.id,
+            value: self.value_text(&h.value),
+            itype: self.value_type(&h.value),
+            kind: h.kind,
+            context: self.context(h.ctx),
+        }
+    }
+
+    /// Presentation form of a hit's value (names escaped as [`name::escape`] does).
+    pub fn value_text(&self, v: &HitValue) -> String {
+        match *v {
+            HitValue::Ip(a) => a.to_string(),
+            HitValue::Net(n) => n.to_string(),
+            HitValue::Name { off, len } => name::escape(self.name_bytes(off, len)),
+        }
+    }
+
+    pub fn value_type(&self, v: &HitValue) -> IndicatorType {
+        match v {
+            HitValue::Ip(IpAddr::V4(_)) => IndicatorType::Ipv4,
+            HitValue::Ip(IpAddr::V6(_)) => IndicatorType::Ipv6,
+            HitValue::Net(_) => IndicatorType::Cidr,
+            HitValue::Name { .. } => IndicatorType::Domain,
+        }
+    }
+
+    /// The context with this id. Ids come from this set's hits, so they are in range; a foreign
+    /// id gets the first context rather than a panic.
+    #[inline]
+    pub fn context(&self, id: ContextId) -> &Context {
+        self.contexts
+            .get(id as usize)
+            .or_else(|| self.contexts.first())
+            .unwrap_or_else(|| empty_context())
+    }
+
+    /// Indicators stored (a value listed by two feeds counts twice).
     pub fn len(&self) -> usize {
-        self.indicators.len()
+        self.recs.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The indicator with this id.
-    pub fn get(&self, id: IndicatorId) -> Option<&Indicator> {
-        self.indicators.get(usize::try_from(id).ok()?)
+    /// Distinct contexts stored.
+    pub fn contexts_len(&self) -> usize {
+        self.contexts.len()
     }
 
-    /// Every indicator, in id order.
-    pub fn indicators(&self) -> &[Indicator] {
-        &self.indicators
+    /// Indicators of `feed`.
+    pub fn feed_len(&self, feed: &str) -> usize {
+        self.feed_counts.get(feed).copied().unwrap_or(0)
     }
 
-    fn match_v4(&self, a: Ipv4Addr) -> Option<Match<'_>> {
+    /// Every indicator of `feed`, with its value, context and match mode: how a reload keeps a
+    /// broken feed's last good entries.
+    pub fn for_each_of_feed(&self, feed: &str, mut f: impl FnMut(Value, &Context, MatchMode)) {
+        if self.feed_len(feed) == 0 {
+            return;
+        }
+        let mut chain = |head: u32, value: &dyn Fn() -> Value| {
+            let mut r = head;
+            while let Some(rec) = self.recs.get(r as usize) {
+                let ctx = self.context(rec.ctx);
+                if *ctx.feed == *feed {
+                    f(value(), ctx, rec.mode);
+                }
+                r = rec.next;
+            }
+        };
+        for (&a, &head) in &self.ip4 {
+            chain(head, &|| Value::Ip(IpAddr::V4(Ipv4Addr::from(a))));
+        }
+        for (&a, &head) in &self.ip6 {
+            chain(head, &|| Value::Ip(IpAddr::V6(a)));
+        }
+        for (n, &head) in &self.cidr4 {
+            chain(head, &|| Value::Cidr(IpNet::V4(n)));
+        }
+        for (n, &head) in &self.cidr6 {
+            chain(head, &|| Value::Cidr(IpNet::V6(n)));
+        }
+        for s in &self.names {
+            chain(s.head, &|| {
+                Value::Domain(slot_bytes(&self.arena, s).to_vec())
+            });
+        }
+    }
+
+    #[inline]
+    fn lookup_v4(&self, a: Ipv4Addr, out: &mut Vec<Hit>) {
         let bits = u32::from(a);
-        if let Some(&id) = self.ip4.get(&bits) {
-            return self.hit(id, MatchKind::Exact);
+        if let Some(&head) = self.ip4.get(&bits) {
+            self.push_hits(
+                head,
+                HitValue::Ip(IpAddr::V4(a)),
+                MatchKind::Exact,
+                EXACT_IP_SPECIFICITY,
+                out,
+            );
         }
         if self.top4.covers(u128::from(bits) << 96) {
-            if let Some((_, &id)) = self.cidr4.get_lpm(&Ipv4Net::from(a)) {
-                // Any v4 prefix is /96 or longer in v6 terms, so it beats every v6 CIDR that
-                // could cover the mapped address (those are all shorter than /96).
-                return self.hit(id, MatchKind::Cidr);
+            for (n, &head) in self.cidr4.cover(&Ipv4Net::from(a)) {
+                let spec = u16::from(n.prefix_len()) + 96;
+                self.push_hits(
+                    head,
+                    HitValue::Net(IpNet::V4(n)),
+                    MatchKind::Cidr,
+                    spec,
+                    out,
+                );
             }
         }
         if self.cidr6_covers_mapped {
-            if let Some((_, &id)) = self.cidr6.get_lpm(&Ipv6Net::from(a.to_ipv6_mapped())) {
-                return self.hit(id, MatchKind::Cidr);
+            for (n, &head) in self.cidr6.cover(&Ipv6Net::from(a.to_ipv6_mapped())) {
+                let spec = u16::from(n.prefix_len());
+                self.push_hits(
+                    head,
+                    HitValue::Net(IpNet::V6(n)),
+                    MatchKind::Cidr,
+                    spec,
+                    out,
+                );
             }
         }
-        None
     }
 
-    fn match_v6(&self, a: Ipv6Addr) -> Option<Match<'_>> {
-        if let Some(&id) = self.ip6.get(&a) {
-            return self.hit(id, MatchKind::Exact);
+    #[inline]
+    fn lookup_v6(&self, a: Ipv6Addr, out: &mut Vec<Hit>) {
+        if let Some(&head) = self.ip6.get(&a) {
+            self.push_hits(
+                head,
+                HitValue::Ip(IpAddr::V6(a)),
+                MatchKind::Exact,
+                EXACT_IP_SPECIFICITY,
+                out,
+            );
         }
         if self.top6.covers(u128::from(a)) {
-            if let Some((_, &id)) = self.cidr6.get_lpm(&Ipv6Net::from(a)) {
-                return self.hit(id, MatchKind::Cidr);
+            for (n, &head) in self.cidr6.cover(&Ipv6Net::from(a)) {
+                let spec = u16::from(n.prefix_len());
+                self.push_hits(
+                    head,
+                    HitValue::Net(IpNet::V6(n)),
+                    MatchKind::Cidr,
+                    spec,
+                    out,
+                );
             }
         }
-        None
     }
 
-    /// The id of the stored name equal to `suffix`, if a name with that many labels exists.
-    fn probe(&self, suffix: &[u8], labels: usize) -> Option<IndicatorId> {
+    fn push_hits(
+        &self,
+        head: u32,
+        value: HitValue,
+        kind: MatchKind,
+        spec: u16,
+        out: &mut Vec<Hit>,
+    ) {
+        let mut r = head;
+        while let Some(rec) = self.recs.get(r as usize) {
+            out.push(Hit {
+                id: r,
+                ctx: rec.ctx,
+                value,
+                kind,
+                specificity: spec,
+            });
+            r = rec.next;
+        }
+    }
+
+    /// The records of a stored name: all of them for an exact match, `subdomain` ones for a
+    /// parent.
+    fn push_name_hits(&self, slot: &NameSlot, labels: usize, kind: MatchKind, out: &mut Vec<Hit>) {
+        let value = HitValue::Name {
+            off: slot.off,
+            len: slot.len,
+        };
+        let spec = u16::try_from(labels).unwrap_or(u16::MAX);
+        let mut r = slot.head;
+        while let Some(rec) = self.recs.get(r as usize) {
+            if kind == MatchKind::Exact || rec.mode == MatchMode::Subdomain {
+                out.push(Hit {
+                    id: r,
+                    ctx: rec.ctx,
+                    value,
+                    kind,
+                    specificity: spec,
+                });
+            }
+            r = rec.next;
+        }
+    }
+
+    fn name_bytes(&self, off: u32, len: u32) -> &[u8] {
+        slot_bytes(
+            &self.arena,
+            &NameSlot {
+                off,
+                len,
+                head: NO_REC,
+            },
+        )
+    }
+
+    /// The stored name equal to `suffix`, if a name with that many labels exists.
+    #[inline]
+    fn probe(&self, suffix: &[u8], labels: usize) -> Option<&NameSlot> {
         if self.label_mask & label_bit(labels) == 0 {
             return None;
         }
         let hash = self.hasher.hash_one(suffix);
-        self.names
-            .find(hash, |s| {
-                s.len as usize == suffix.len() && slot_bytes(&self.arena, s) == suffix
-            })
-            .map(|s| s.id)
-    }
-
-    fn hit(&self, id: IndicatorId, kind: MatchKind) -> Option<Match<'_>> {
-        Some(Match {
-            id,
-            indicator: self.get(id)?,
-            kind,
+        self.names.find(hash, |s| {
+            s.len as usize == suffix.len() && slot_bytes(&self.arena, s) == suffix
         })
     }
+}
+
+fn empty_context() -> &'static Context {
+    static EMPTY: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| Context {
+        feed: Arc::from(""),
+        confidence: None,
+        severity: super::Severity::Medium,
+        tags: Vec::new(),
+        description: None,
+        reference: None,
+        valid_from: None,
+        valid_until: None,
+        action: Action::Alert,
+        id: None,
+    })
 }
 
 /// A summary, not the contents: a set holds millions of entries.
 impl std::fmt::Debug for IndicatorSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IndicatorSet")
-            .field("indicators", &self.indicators.len())
+            .field("indicators", &self.recs.len())
+            .field("contexts", &self.contexts.len())
             .field("ipv4", &self.ip4.len())
             .field("ipv6", &self.ip6.len())
             .field("cidr4", &self.cidr4.len())
@@ -431,20 +757,6 @@ fn slot_bytes<'a>(arena: &'a [u8], s: &NameSlot) -> &'a [u8] {
     arena
         .get(start..start.saturating_add(s.len as usize))
         .unwrap_or_default()
-}
-
-/// The presentation form of a name, as [`name::escape`] writes it, reusing the name's buffer when
-/// nothing needs escaping (nearly every name), so a million names do not cost a million copies.
-fn presentation(bytes: Vec<u8>) -> String {
-    // the bytes `name::escape` leaves as they are; `presentation_matches_escape` keeps this in step
-    let plain = bytes
-        .iter()
-        .all(|&b| (0x21..0x7f).contains(&b) && b != b'\\');
-    match String::from_utf8(bytes) {
-        Ok(s) if plain => s,
-        Ok(s) => name::escape(s.as_bytes()),
-        Err(e) => name::escape(e.as_bytes()),
-    }
 }
 
 /// Labels of a name: one more than its dots.
@@ -512,22 +824,32 @@ mod tests {
     fn set_of(values: &[Value]) -> IndicatorSet {
         let mut b = SetBuilder::new();
         for v in values {
-            b.add("test", v.clone());
+            add(&mut b, "test", v.clone());
         }
         b.build()
     }
 
+    fn context(feed: &str) -> Context {
+        Context {
+            feed: Arc::from(feed),
+            ..empty_context().clone()
+        }
+    }
+
+    fn add(b: &mut SetBuilder, feed: &str, v: Value) -> Added {
+        let c = b.context(context(feed));
+        b.add(v, c, MatchMode::Subdomain)
+    }
+
     /// (indicator value, kind) of a match, for readable assertions.
     fn ip_hit(set: &IndicatorSet, s: &str) -> Option<(String, MatchKind)> {
-        set.match_ip(ip(s))
-            .map(|m| (m.indicator.value.clone(), m.kind))
+        set.best_ip(ip(s)).map(|m| (m.value, m.kind))
     }
 
     fn dom_hit(set: &IndicatorSet, s: &str) -> Option<(String, MatchKind)> {
         let mut n = s.as_bytes().to_vec();
         name::normalize(&mut n);
-        set.match_domain(&n)
-            .map(|m| (m.indicator.value.clone(), m.kind))
+        set.best_domain(&n).map(|m| (m.value, m.kind))
     }
 
     fn hit(v: &str, k: MatchKind) -> Option<(String, MatchKind)> {
@@ -544,11 +866,11 @@ mod tests {
     fn empty_set_matches_nothing() {
         let set = SetBuilder::new().build();
         assert!(set.is_empty());
-        assert!(set.match_ip(ip("1.2.3.4")).is_none());
-        assert!(set.match_ip(ip("::1")).is_none());
-        assert!(set.match_domain(b"evil.com").is_none());
-        assert!(set.match_domain(b"").is_none());
-        assert!(IndicatorSet::default().match_domain(b"x").is_none());
+        assert!(set.best_ip(ip("1.2.3.4")).is_none());
+        assert!(set.best_ip(ip("::1")).is_none());
+        assert!(set.best_domain(b"evil.com").is_none());
+        assert!(set.best_domain(b"").is_none());
+        assert!(IndicatorSet::default().best_domain(b"x").is_none());
     }
 
     #[test]
@@ -564,9 +886,8 @@ mod tests {
         );
         assert_eq!(ip_hit(&set, "192.0.2.2"), None);
         assert_eq!(ip_hit(&set, "2001:db8::2"), None);
-        let m = set.match_ip(ip("2001:db8::1")).unwrap();
-        assert_eq!(m.indicator.kind, IndicatorType::Ipv6);
-        assert_eq!(set.get(m.id), Some(m.indicator));
+        let m = set.best_ip(ip("2001:db8::1")).unwrap();
+        assert_eq!(m.itype, IndicatorType::Ipv6);
     }
 
     #[test]
@@ -584,7 +905,10 @@ mod tests {
             ip_hit(&set, "198.51.100.7"),
             hit("198.51.100.7", MatchKind::Exact)
         );
-        assert_eq!(set.get(1).unwrap().kind, IndicatorType::Ipv4);
+        assert_eq!(
+            set.best_ip(ip("198.51.100.7")).unwrap().itype,
+            IndicatorType::Ipv4
+        );
         // IPv4-compatible (::a.b.c.d, deprecated) is not mapped
         assert_eq!(ip_hit(&set, "::192.0.2.1"), None);
     }
@@ -752,15 +1076,6 @@ mod tests {
     }
 
     #[test]
-    fn presentation_matches_escape() {
-        for b in 0..=255u8 {
-            let name = vec![b'a', b, b'.', b'c', b'o', b'm'];
-            assert_eq!(presentation(name.clone()), name::escape(&name), "byte {b}");
-        }
-        assert_eq!(presentation(b"evil.com".to_vec()), "evil.com");
-    }
-
-    #[test]
     fn cidr_filter_never_hides_a_covering_prefix() {
         // prefixes around the 16-bit filter granularity, each probed just inside and outside
         let set = set_of(&[
@@ -827,49 +1142,59 @@ mod tests {
     }
 
     fn dom_hit_raw(set: &IndicatorSet, n: &[u8]) -> Option<(String, MatchKind)> {
-        set.match_domain(n)
-            .map(|m| (m.indicator.value.clone(), m.kind))
+        set.best_domain(n).map(|m| (m.value, m.kind))
     }
 
     #[test]
     fn escaped_name_is_stored_raw_and_shown_escaped() {
         let set = set_of(&[dom("a\\007b.example")]);
-        let m = set.match_domain(b"x.a\x07b.example").unwrap();
+        let m = set.best_domain(b"x.a\x07b.example").unwrap();
         assert_eq!(m.kind, MatchKind::Subdomain);
-        assert_eq!(m.indicator.value, "a\\007b.example");
+        assert_eq!(m.value, "a\\007b.example");
     }
 
     #[test]
-    fn first_duplicate_wins_and_len_counts_distinct() {
+    fn a_value_is_listed_once_per_feed_and_once_per_other_feed() {
         let mut b = SetBuilder::new();
-        b.add("one", dom("evil.com"));
-        b.add("two", dom("EVIL.com."));
-        b.add("one", Value::Ip(ip("1.2.3.4")));
-        b.add("two", Value::Ip(ip("::ffff:1.2.3.4")));
-        b.add("two", cidr("10.0.0.0/8"));
-        b.add("one", cidr("::ffff:10.0.0.0/104"));
-        b.add("one", cidr("1.2.3.4/32"));
+        assert_eq!(add(&mut b, "one", dom("evil.com")), Added::Yes);
+        assert_eq!(add(&mut b, "two", dom("EVIL.com.")), Added::Yes);
+        assert_eq!(add(&mut b, "one", dom("Evil.com")), Added::Duplicate);
+        add(&mut b, "one", Value::Ip(ip("1.2.3.4")));
+        assert_eq!(
+            add(&mut b, "one", Value::Ip(ip("::ffff:1.2.3.4"))),
+            Added::Duplicate
+        );
+        add(&mut b, "two", cidr("10.0.0.0/8"));
+        assert_eq!(
+            add(&mut b, "two", cidr("::ffff:10.0.0.0/104")),
+            Added::Duplicate
+        );
+        add(&mut b, "one", cidr("1.2.3.4/32"));
         assert_eq!(b.duplicates(), 3);
         assert_eq!(b.refused(), 0);
+        assert_eq!((b.feed_len("one"), b.feed_len("two")), (3, 2));
         let set = b.build();
-        assert_eq!(set.len(), 4);
-        assert_eq!(
-            &*set.match_domain(b"evil.com").unwrap().indicator.feed,
-            "one"
-        );
-        assert_eq!(&*set.match_ip(ip("1.2.3.4")).unwrap().indicator.feed, "one");
-        assert_eq!(
-            &*set.match_ip(ip("10.0.0.1")).unwrap().indicator.feed,
-            "two"
-        );
+        assert_eq!(set.len(), 5);
+        // both feeds' evil.com are hits; the earlier feed ranks first on a tie
+        let mut hits = Vec::new();
+        set.lookup_domain(b"evil.com", &mut hits);
+        assert_eq!(hits.len(), 2);
+        set.rank(&mut hits);
+        let feeds: Vec<&str> = hits.iter().map(|h| &*set.context(h.ctx).feed).collect();
+        assert_eq!(feeds, ["one", "two"]);
+        // the exact address and the /32 are both reported, exact first
+        hits.clear();
+        set.lookup_ip(ip("1.2.3.4"), &mut hits);
+        set.rank(&mut hits);
+        let shown: Vec<String> = hits.iter().map(|h| set.value_text(&h.value)).collect();
+        assert_eq!(shown, ["1.2.3.4", "1.2.3.4/32"]);
     }
 
     #[test]
-    fn feed_name_is_shared_by_every_indicator_of_the_feed() {
+    fn context_is_stored_once_per_feed() {
         let set = set_of(&[dom("a.com"), Value::Ip(ip("1.1.1.1")), cidr("10.0.0.0/8")]);
-        let all = set.indicators();
-        assert!(Arc::ptr_eq(&all[0].feed, &all[1].feed));
-        assert!(Arc::ptr_eq(&all[0].feed, &all[2].feed));
+        assert_eq!(set.len(), 3);
+        assert_eq!(set.contexts_len(), 1);
     }
 
     #[test]
@@ -877,16 +1202,20 @@ mod tests {
         // Enough inserts to rehash the name table several times without a reserve.
         let mut b = SetBuilder::new();
         for i in 0..5000 {
-            b.add("f", Value::Domain(format!("host{i}.example").into_bytes()));
+            add(
+                &mut b,
+                "f",
+                Value::Domain(format!("host{i}.example").into_bytes()),
+            );
         }
         let set = b.build();
         assert_eq!(set.len(), 5000);
         for i in (0..5000).step_by(7) {
             let n = format!("x.host{i}.example");
-            let m = set.match_domain(n.as_bytes()).unwrap();
-            assert_eq!(m.indicator.value, format!("host{i}.example"));
+            let m = set.best_domain(n.as_bytes()).unwrap();
+            assert_eq!(m.value, format!("host{i}.example"));
         }
-        assert!(set.match_domain(b"host5000.example").is_none());
+        assert!(set.best_domain(b"host5000.example").is_none());
     }
 
     // ---- property test against a naive linear scan ----
@@ -1084,7 +1413,7 @@ mod tests {
             }
             let mut b = SetBuilder::new();
             for (f, v) in &added {
-                b.add(f, v.clone());
+                add(&mut b, f, v.clone());
             }
             let set = b.build();
             assert_eq!(set.len(), n - count_dups(&added), "seed {seed}");
@@ -1103,18 +1432,18 @@ mod tests {
                     (0, false) => flip_mapped(*r.pick(&added_ips), r.below(2) == 0),
                     _ => random_ip(&mut r),
                 };
-                let got = set.match_ip(q);
+                let got = set.best_ip(q);
                 let want = naive_ip(&added, q);
-                tally(&mut seen, got.map(|m| m.kind), 0);
+                tally(&mut seen, got.as_ref().map(|m| m.kind), 0);
                 check(seed, &format!("{q}"), got, want);
             }
             for _ in 0..3000 {
                 let labels = 1 + r.below(5);
                 let mut q = random_name_text(&mut r, labels).into_bytes();
                 name::normalize(&mut q);
-                let got = set.match_domain(&q);
+                let got = set.best_domain(&q);
                 let want = naive_domain(&added, &q);
-                tally(&mut seen, got.map(|m| m.kind), 2);
+                tally(&mut seen, got.as_ref().map(|m| m.kind), 2);
                 check(seed, &String::from_utf8_lossy(&q), got, want);
             }
         }
@@ -1133,7 +1462,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         added
             .iter()
-            .filter(|(_, v)| !seen.insert(canonical_value(v.clone())))
+            .filter(|(f, v)| !seen.insert((f.clone(), canonical_value(v.clone()))))
             .count()
     }
 
@@ -1142,16 +1471,16 @@ mod tests {
             (None, None) => {}
             (Some(m), Some((feed, v, kind))) => {
                 assert!(
-                    same_value(&m.indicator.value, &v) && *m.indicator.feed == *feed && m.kind == kind,
+                    same_value(&m.value, &v) && *m.context.feed == *feed && m.kind == kind,
                     "seed {seed} query {q}: got {:?} from {} as {:?}, want {v:?} from {feed} as {kind:?}",
-                    m.indicator.value,
-                    m.indicator.feed,
+                    m.value,
+                    m.context.feed,
                     m.kind
                 );
             }
             (got, want) => panic!(
                 "seed {seed} query {q}: got {:?}, want {want:?}",
-                got.map(|m| (&m.indicator.value, m.kind))
+                got.map(|m| (m.value, m.kind))
             ),
         }
     }

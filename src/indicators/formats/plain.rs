@@ -44,3 +44,305 @@ pub fn strip_comment(line: &str) -> &str {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::formats::Collect;
+    use crate::indicators::value::MAX_ERROR_TEXT_CHARS;
+    use crate::indicators::Value;
+
+    /// (line, value) entries and (line, reason, text) errors.
+    struct Parsed {
+        entries: Vec<Entry>,
+        errors: Vec<Bad>,
+    }
+
+    #[derive(Debug)]
+    struct Entry {
+        line: usize,
+        value: Value,
+    }
+
+    #[derive(Debug)]
+    struct Bad {
+        line: usize,
+        reason: String,
+        text: String,
+    }
+
+    /// A sink keeping texts too.
+    #[derive(Default)]
+    struct Keep(Vec<Bad>, Collect);
+
+    impl FeedSink for Keep {
+        fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
+            self.1.entry(at, value, fields);
+        }
+        fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
+            let Location::Line(line) = at else { panic!() };
+            self.0.push(Bad {
+                line,
+                reason: reason.to_owned(),
+                text: value::cut(text),
+            });
+        }
+        fn skipped(&mut self, _: Location<'_>, _: &str) {
+            panic!("plain skips nothing");
+        }
+    }
+
+    fn parse_all(text: &str) -> Parsed {
+        let mut k = Keep::default();
+        parse(text, 1, &mut k);
+        let entries =
+            k.1.entries
+                .into_iter()
+                .map(|(at, value, f)| {
+                    assert_eq!(f, Fields::default());
+                    Entry {
+                        line: at.parse().unwrap(),
+                        value,
+                    }
+                })
+                .collect();
+        Parsed {
+            entries,
+            errors: k.0,
+        }
+    }
+
+    fn parse_pair(text: &str) -> (Vec<Entry>, Vec<Bad>) {
+        let p = parse_all(text);
+        (p.entries, p.errors)
+    }
+
+    /// The single error of a one-line feed.
+    fn bad(line: &str) -> Bad {
+        let (entries, errors) = parse_pair(line);
+        assert!(entries.is_empty(), "{line:?} loaded as {entries:?}");
+        assert_eq!(errors.len(), 1, "{line:?}");
+        errors.into_iter().next().unwrap()
+    }
+
+    fn good(line: &str) -> Value {
+        let (entries, errors) = parse_pair(line);
+        assert!(errors.is_empty(), "{line:?}: {errors:?}");
+        assert_eq!(entries.len(), 1, "{line:?}");
+        entries.into_iter().next().unwrap().value
+    }
+
+    fn assert_reason(line: &str, needle: &str) {
+        let e = bad(line);
+        assert!(
+            e.reason.contains(needle),
+            "{line:?}: reason {:?} lacks {needle:?}",
+            e.reason
+        );
+        assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn each_type_is_detected_from_the_text() {
+        assert_eq!(good("192.0.2.1"), Value::Ip("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            good("2001:DB8::1"),
+            Value::Ip("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            good("::ffff:1.2.3.4"),
+            Value::Ip("::ffff:1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            good("10.0.0.0/8"),
+            Value::Cidr("10.0.0.0/8".parse().unwrap())
+        );
+        assert_eq!(
+            good("2001:db8::/32"),
+            Value::Cidr("2001:db8::/32".parse().unwrap())
+        );
+        assert_eq!(good("0.0.0.0/0"), Value::Cidr("0.0.0.0/0".parse().unwrap()));
+        assert_eq!(good("Evil.COM."), Value::Domain(b"evil.com".to_vec()));
+        assert_eq!(
+            good("1.2.3.4.example"),
+            Value::Domain(b"1.2.3.4.example".to_vec())
+        );
+        assert_eq!(
+            good("a\\007b.example"),
+            Value::Domain(b"a\x07b.example".to_vec())
+        );
+    }
+
+    #[test]
+    fn one_label_name_is_accepted() {
+        assert_eq!(good("com"), Value::Domain(b"com".to_vec()));
+        assert_eq!(good("localhost"), Value::Domain(b"localhost".to_vec()));
+    }
+
+    #[test]
+    fn comments_blanks_and_whitespace_are_skipped() {
+        let (entries, errors) = parse_pair(
+            "# header\n\n   \n  evil.com   # trailing comment\n\t1.2.3.4\t#tab comment\n   # indented\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let got: Vec<_> = entries.iter().map(|e| e.line).collect();
+        assert_eq!(got, vec![4, 5]);
+        assert_eq!(entries[0].value, Value::Domain(b"evil.com".to_vec()));
+    }
+
+    #[test]
+    fn hash_glued_to_value_is_not_a_comment() {
+        assert_reason("evil.com#frag", "'#'");
+    }
+
+    #[test]
+    fn bom_on_first_line_and_crlf_are_handled() {
+        let (entries, errors) =
+            parse_pair("\u{feff}evil.com\r\n1.2.3.4\r\n# c\r\n10.0.0.0/8 # x\r\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].value, Value::Domain(b"evil.com".to_vec()));
+        assert_eq!(entries[2].line, 4);
+    }
+
+    #[test]
+    fn bom_after_line_one_is_ignored_as_idna_maps_it() {
+        // UTS #46 maps U+FEFF (zero-width no-break space) to nothing, as browsers do
+        let (entries, errors) = parse_pair("a.com\n\u{feff}b.com\n");
+        assert!(errors.is_empty());
+        assert_eq!(entries[1].value, Value::Domain(b"b.com".to_vec()));
+    }
+
+    #[test]
+    fn bad_ipv4_is_not_taken_for_a_domain() {
+        assert_reason("1.2.3.256", "invalid IPv4 address");
+        assert_reason("1.2.3", "invalid IPv4 address");
+        assert_reason("1.2.3.4.5", "invalid IPv4 address");
+        assert_reason("010.1.1.1", "invalid IPv4 address");
+    }
+
+    #[test]
+    fn bad_ipv6_is_not_taken_for_a_domain() {
+        assert_reason("2001:db8::g", "invalid IPv6 address");
+        assert_reason("2001:db8:::1", "invalid IPv6 address");
+        assert_reason("fe80::1%eth0", "invalid IPv6 address");
+    }
+
+    #[test]
+    fn all_numeric_last_label_is_refused() {
+        assert_reason("host.123", "all digits");
+        // an address written with escapes is still not a domain
+        assert_reason("\\049.2.3.4", "all digits");
+    }
+
+    #[test]
+    fn bad_prefix_length_is_refused() {
+        assert_reason("10.0.0.0/33", "bad prefix length \"33\": must be 0 to 32");
+        assert_reason("2001:db8::/129", "must be 0 to 128");
+        assert_reason("10.0.0.0/", "bad prefix length");
+        assert_reason("10.0.0.0/x", "bad prefix length");
+        assert_reason("10.0.0.0/+8", "bad prefix length");
+        assert_reason("10.0.0.0/8/8", "bad prefix length");
+    }
+
+    #[test]
+    fn bad_address_in_cidr_is_refused() {
+        assert_reason(
+            "10.0.0.256/24",
+            "invalid IPv4 address before the prefix length",
+        );
+        assert_reason(
+            "2001:zz8::/32",
+            "invalid IPv6 address before the prefix length",
+        );
+    }
+
+    #[test]
+    fn cidr_with_host_bits_set_is_refused_naming_the_network() {
+        assert_reason("10.1.2.3/8", "host bits set");
+        assert_reason("10.1.2.3/8", "10.0.0.0/8 is");
+        assert_reason("2001:db8::1/64", "2001:db8::/64 is");
+    }
+
+    #[test]
+    fn bad_domain_char_is_refused() {
+        assert_reason("evil,com", "','");
+        assert_reason("user@evil.com", "'@'");
+        assert_reason("bad name.com", "' '");
+        assert_reason("evil.com/path", "'/'");
+    }
+
+    #[test]
+    fn label_too_long_is_refused() {
+        assert_reason(&format!("{}.com", "a".repeat(64)), "label longer than 63");
+    }
+
+    #[test]
+    fn name_too_long_is_refused() {
+        assert_reason(&["abcdefghi"; 26].join("."), "name longer than 253");
+    }
+
+    #[test]
+    fn bad_escape_is_refused() {
+        assert_reason("a\\25.com", "bad escape");
+        assert_reason("a\\256.com", "bad escape");
+        assert_reason("a\\x41.com", "bad escape");
+    }
+
+    #[test]
+    fn empty_label_is_refused() {
+        assert_reason("a..com", "empty label");
+        assert_reason(".com", "empty label");
+    }
+
+    #[test]
+    fn url_instead_of_domain_is_refused() {
+        assert_reason("http://evil.com/login", "a URL");
+        assert_reason("hxxps://evil.com", "a URL");
+    }
+
+    #[test]
+    fn long_bad_line_text_is_cut() {
+        let e = bad(&format!("{}!", "a".repeat(300)));
+        assert_eq!(e.text.chars().count(), MAX_ERROR_TEXT_CHARS + 3);
+        assert!(e.text.ends_with("..."));
+    }
+
+    #[test]
+    fn good_lines_around_bad_ones_load_with_their_line_numbers() {
+        let text = "\
+# feed
+evil.com
+1.2.3.256
+10.0.0.0/8
+
+10.1.2.3/8
+2001:db8::1 # v6
+http://x.com/
+bad..name
+good.example
+";
+        let (entries, errors) = parse_pair(text);
+        let lines: Vec<_> = entries.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 4, 7, 10]);
+        let bad: Vec<_> = errors.iter().map(|e| (e.line, e.text.as_str())).collect();
+        assert_eq!(
+            bad,
+            vec![
+                (3, "1.2.3.256"),
+                (6, "10.1.2.3/8"),
+                (8, "http://x.com/"),
+                (9, "bad..name")
+            ]
+        );
+        assert_eq!(errors[0].reason, "invalid IPv4 address");
+    }
+
+    #[test]
+    fn unicode_names_load_as_punycode() {
+        assert_eq!(
+            good("bücher.de"),
+            Value::Domain(b"xn--bcher-kva.de".to_vec())
+        );
+    }
+}
