@@ -14,6 +14,7 @@ use crate::capture::{self, CaptureStats, Dispatcher, FileError};
 use crate::cli::ReplayArgs;
 use crate::config::{Config, FeedConfig};
 use crate::indicators::{feeds, IndicatorStore};
+use crate::reload::{Reloader, SighupThread};
 use crate::sink;
 use crate::stats::WorkerStats;
 use crate::worker::{Context, Worker};
@@ -85,6 +86,20 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         load_time.as_secs_f64()
     );
     let store = Arc::new(IndicatorStore::new(set));
+    // SIGHUP rebuilds the set from the feeds (and the config's feed list) while the replay runs.
+    let reloader = Reloader::new(
+        args.config.clone(),
+        args.feeds
+            .iter()
+            .cloned()
+            .map(FeedConfig::from_path)
+            .collect(),
+        feed_list,
+        store.clone(),
+    );
+    let sighup = SighupThread::spawn(reloader)
+        .context("cannot handle SIGHUP")
+        .map_err(AppError::Other)?;
 
     let output = args.output.clone().or(config.output.path.clone());
     let out: Box<dyn Write + Send> = match output.as_deref() {
@@ -104,6 +119,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     let replay_started = Instant::now();
     let run = Run::start(workers, ctx, store, out, args.pcaps.clone()).map_err(AppError::Other)?;
     let (capture_stats, file_errors, worker_stats, sink_result) = run.finish();
+    sighup.stop();
     let wall = replay_started.elapsed();
     print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
     let mut code = 0;

@@ -19,6 +19,44 @@ pub enum Command {
     /// Exit status: 0 ok; 1 a capture file could not be read (the others are still replayed) or
     /// output failed; 2 usage error; 78 bad configuration or no usable feed.
     Replay(ReplayArgs),
+    /// Load the config and every feed, and report per feed: indicators by type, duplicates,
+    /// skipped entries by reason, and each bad entry as `file:line: reason`.
+    ///
+    /// Exit status: 0 every feed usable; 1 some feed unusable (unreadable, rejected as a whole,
+    /// or no indicator in it); 78 bad configuration.
+    Check(FeedArgs),
+    /// Print every indicator, with its context, that would match each value (an IP address or
+    /// a domain name, as seen in traffic), or "no match".
+    ///
+    /// Exit status: 0 some value matched; 1 no value matched; 78 bad configuration or no usable
+    /// feed.
+    Lookup(LookupArgs),
+}
+
+/// Where the indicators come from, for `check` and `lookup`.
+#[derive(Debug, clap::Args)]
+pub struct FeedArgs {
+    /// TOML configuration file [default: /etc/iocd/iocd.toml, unless --feed is given].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Plain-text indicator feed; repeatable; added to the feeds of the config.
+    #[arg(short, long = "feed", value_name = "FILE")]
+    pub feeds: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LookupArgs {
+    #[command(flatten)]
+    pub source: FeedArgs,
+    /// One JSON object per value (`{"value":..,"matches":[..]}`) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Judge validity windows at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// IP addresses or domain names.
+    #[arg(required = true, value_name = "VALUE")]
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

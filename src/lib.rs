@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod analyst;
 pub mod app;
 pub mod capture;
 pub mod cli;
@@ -43,6 +44,7 @@ pub mod name;
 pub mod observe;
 pub mod proto;
 pub mod quic_tracker;
+pub mod reload;
 pub mod sink;
 pub mod stats;
 pub mod worker;

@@ -4,8 +4,8 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use iocd::app;
 use iocd::cli::{Cli, Command};
+use iocd::{analyst, app};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -20,6 +20,8 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Replay(args) => app::replay(args),
+        Command::Check(args) => analyst::check(args),
+        Command::Lookup(args) => analyst::lookup(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -150,8 +150,8 @@ fn every_truth_observable_is_reported_and_no_decoy() {
         let r = util::replay(&[
             "--workers",
             "2",
-            "--feed",
-            feed.to_str().unwrap(),
+            "--config",
+            util::broad_config(&feed).to_str().unwrap(),
             pcap.to_str().unwrap(),
         ]);
         let damaged = t["tshark_exit_code"].as_i64() != Some(0);

@@ -56,9 +56,10 @@ fn replay_frames(frames: Vec<Vec<u8>>, feed: &str) -> Vec<Value> {
     write_pcap(&pcap, 1, &frames);
     let feed_path = dir.path().join("f.txt");
     util::write_file(&feed_path, feed);
+    // LLMNR names have one label (`fileserver`): allowed as indicators with allow_broad
     let r = util::replay(&[
-        "--feed",
-        feed_path.to_str().unwrap(),
+        "--config",
+        util::broad_config(&feed_path).to_str().unwrap(),
         pcap.to_str().unwrap(),
     ]);
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
@@ -280,8 +281,8 @@ fn every_corpus_response_and_mdns_llmnr_name_is_reported() {
         util::write_file(&feed_path, &feed);
         let pcap = util::corpus_dir().join(file);
         let r = util::replay(&[
-            "--feed",
-            feed_path.to_str().unwrap(),
+            "--config",
+            util::broad_config(&feed_path).to_str().unwrap(),
             pcap.to_str().unwrap(),
         ]);
         let got: BTreeSet<String> = r

@@ -37,8 +37,8 @@ fn every_corpus_quic_sni_is_reported() {
         let r = util::replay(&[
             "--workers",
             "2",
-            "--feed",
-            path.to_str().unwrap(),
+            "--config",
+            util::broad_config(&path).to_str().unwrap(),
             pcap.to_str().unwrap(),
         ]);
         assert_eq!(r.code(), Some(0), "{file}: stderr:\n{}", r.stderr());

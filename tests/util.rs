@@ -92,6 +92,22 @@ pub fn write_file(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write file");
 }
 
+/// A config next to `feed` that loads it as a plain feed with `allow_broad = true`: oracle
+/// feeds list every name seen, one-label names such as `localhost` included, which a real feed
+/// may only list with that setting. Returns the config path.
+pub fn broad_config(feed: &Path) -> PathBuf {
+    let cfg = feed.with_extension("toml");
+    let name = feed.file_stem().unwrap().to_str().unwrap();
+    write_file(
+        &cfg,
+        &format!(
+            "[[feeds]]\nname = \"{name}\"\npath = \"{}\"\nallow_broad = true\n",
+            feed.display()
+        ),
+    );
+    cfg
+}
+
 /// Read `truth.jsonl`.
 pub fn truth() -> Vec<Value> {
     let text = std::fs::read_to_string(corpus_dir().join("truth.jsonl")).expect("truth.jsonl");
@@ -312,4 +328,19 @@ pub mod wire {
             })
             .collect()
     }
+}
+
+/// The number after the word `key` in the replay summary on stderr (`matches 3  events 3`).
+pub fn summary_number(stderr: &str, key: &str) -> u64 {
+    for line in stderr.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for w in words.windows(2) {
+            if w[0] == key {
+                if let Ok(n) = w[1].parse() {
+                    return n;
+                }
+            }
+        }
+    }
+    panic!("no {key:?} in the summary:\n{stderr}")
 }

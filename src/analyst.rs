@@ -1,0 +1,259 @@
+//! The analyst's commands: `iocd check` (is every feed usable, and what is wrong with it) and
+//! `iocd lookup` (what would match this value, with which context).
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::app::{AppError, EXIT_FAILURE};
+use crate::cli::{FeedArgs, LookupArgs};
+use crate::config::{Config, FeedConfig};
+use crate::event::IndicatorRef;
+use crate::indicators::{feeds, parse_time, value, Hit, IndicatorSet, Value};
+
+/// Config used by `check` and `lookup` when neither `--config` nor `--feed` is given.
+pub const DEFAULT_CONFIG: &str = "/etc/iocd/iocd.toml";
+
+/// The feed list from `--config` (or the default config) and `--feed`.
+fn feed_list(args: &FeedArgs) -> Result<Vec<FeedConfig>, AppError> {
+    let path: Option<PathBuf> = match (&args.config, args.feeds.is_empty()) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => Some(PathBuf::from(DEFAULT_CONFIG)),
+        (None, false) => None,
+    };
+    let mut list = match &path {
+        Some(p) => {
+            Config::load(p)
+                .map_err(|e| AppError::Config(e.into()))?
+                .feeds
+        }
+        None => Vec::new(),
+    };
+    list.extend(args.feeds.iter().cloned().map(FeedConfig::from_path));
+    if list.is_empty() {
+        let at = path.as_deref().unwrap_or(Path::new("-"));
+        return Err(AppError::Config(anyhow::anyhow!(
+            "no indicator feed in {}: add [[feeds]] or give --feed FILE",
+            at.display()
+        )));
+    }
+    Ok(list)
+}
+
+/// `iocd check`.
+pub fn check(args: FeedArgs) -> Result<u8, AppError> {
+    let list = feed_list(&args)?;
+    let (_set, report) = match feeds::build_set(&list) {
+        Ok(built) => built,
+        Err(e) => match e.report() {
+            Some(r) => (IndicatorSet::default(), r.clone()),
+            None => return Err(AppError::Config(e.into())),
+        },
+    };
+    let mut out = String::new();
+    let mut unusable = 0;
+    for f in &report.feeds {
+        let [v4, v6, cidr, dom] = f.by_type;
+        let _ = write!(out, "feed {:?} ({}): ", f.name, f.path.display());
+        if let Some(why) = &f.failure {
+            unusable += 1;
+            let _ = writeln!(out, "UNUSABLE: {why}");
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{} indicators: ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}; {} duplicates, {} bad, {} too broad, {} skipped, {} already expired",
+            f.stored(),
+            f.duplicates,
+            f.bad,
+            f.too_broad,
+            f.skipped_total(),
+            f.expired_now
+        );
+        if f.stored() == 0 {
+            unusable += 1;
+            let _ = writeln!(out, "  UNUSABLE: no indicator in this feed (wrong format?)");
+        }
+        for (what, n) in &f.skipped {
+            let _ = writeln!(out, "  skipped {n}: {what}");
+        }
+        for e in &f.errors {
+            let _ = writeln!(out, "  {e}");
+        }
+        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+        if unshown > 0 {
+            let _ = writeln!(out, "  ... and {unshown} more problems not shown");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "total: {} indicators, {} contexts, {} of {} feeds usable, loaded in {:.3}s",
+        report.indicators,
+        report.contexts,
+        report.feeds.len() - unusable,
+        report.feeds.len(),
+        report.duration.as_secs_f64()
+    );
+    print(&out)?;
+    Ok(if unusable > 0 { EXIT_FAILURE } else { 0 })
+}
+
+/// One matching indicator as `lookup --json` prints it.
+#[derive(Serialize)]
+struct Found<'a> {
+    #[serde(flatten)]
+    indicator: IndicatorRef<'a>,
+    action: &'static str,
+    /// Whether the validity window covers the lookup time.
+    valid: bool,
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    value: &'a str,
+    /// Why the value could not be looked up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    matches: Vec<Found<'a>>,
+}
+
+/// `iocd lookup`.
+pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
+    let at_us = match &args.at {
+        Some(t) => parse_time(t).map_err(|e| AppError::Config(anyhow::anyhow!("--at: {e}")))?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+    };
+    let list = feed_list(&args.source)?;
+    let (set, report) = match feeds::build_set(&list) {
+        Ok(built) => built,
+        Err(e) => {
+            if let Some(r) = e.report() {
+                crate::app::log_report(r);
+            }
+            return Err(AppError::Config(e.into()));
+        }
+    };
+    if report.failed_feeds() > 0 {
+        crate::app::log_report(&report);
+    }
+    let mut out = String::new();
+    let mut any = false;
+    let mut hits = Vec::new();
+    for v in &args.values {
+        hits.clear();
+        let error = observe(&set, v, &mut hits).err();
+        set.rank(&mut hits);
+        any |= !hits.is_empty();
+        let found: Vec<Found<'_>> = hits
+            .iter()
+            .map(|h| {
+                let c = set.context(h.ctx);
+                Found {
+                    indicator: IndicatorRef::new(&set, h),
+                    action: c.action.as_str(),
+                    valid: c.valid_at(at_us),
+                }
+            })
+            .collect();
+        if args.json {
+            let a = Answer {
+                value: v,
+                error,
+                matches: found,
+            };
+            let _ = writeln!(out, "{}", serde_json::to_string(&a).unwrap_or_default());
+            continue;
+        }
+        if let Some(e) = error {
+            let _ = writeln!(out, "{v}: cannot look up: {e}");
+        } else if found.is_empty() {
+            let _ = writeln!(out, "{v}: no match");
+        } else {
+            let _ = writeln!(out, "{v}: {} indicators", found.len());
+        }
+        for f in &found {
+            text_indicator(&mut out, f);
+        }
+    }
+    print(&out)?;
+    Ok(if any { 0 } else { EXIT_FAILURE })
+}
+
+/// Look `v` up as an observable: an address, else a name (normalised like traffic names).
+fn observe(set: &IndicatorSet, v: &str, hits: &mut Vec<Hit>) -> Result<(), String> {
+    let v = v.trim();
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        set.lookup_ip(ip, hits);
+        return Ok(());
+    }
+    match value::parse_domain(v)? {
+        Value::Domain(name) => set.lookup_domain(&name, hits),
+        _ => return Err("not an address or a name".into()),
+    }
+    Ok(())
+}
+
+fn text_indicator(out: &mut String, f: &Found<'_>) {
+    let i = &f.indicator;
+    let _ = write!(
+        out,
+        "  {} {} ({}) feed={} action={} severity={} confidence={}",
+        i.kind,
+        i.value,
+        i.match_kind,
+        i.feed,
+        f.action,
+        i.severity,
+        i.confidence.map_or("-".to_owned(), |c| c.to_string())
+    );
+    if !i.tags.is_empty() {
+        let tags: Vec<&str> = i.tags.iter().map(|t| &**t).collect();
+        let _ = write!(out, " tags={}", tags.join(","));
+    }
+    if i.valid_from.is_some() || i.valid_until.is_some() {
+        let _ = write!(
+            out,
+            " valid={}..{}",
+            i.valid_from.as_deref().unwrap_or(""),
+            i.valid_until.as_deref().unwrap_or("")
+        );
+    }
+    if !f.valid {
+        let _ = write!(out, " [NOT VALID at the lookup time]");
+    }
+    let _ = writeln!(out);
+    if let Some(d) = i.description {
+        let _ = writeln!(out, "    description: {}", escape_text(d));
+    }
+    if let Some(r) = i.reference {
+        let _ = writeln!(out, "    reference: {}", escape_text(r));
+    }
+    if let Some(id) = i.id {
+        let _ = writeln!(out, "    id: {}", escape_text(id));
+    }
+}
+
+/// Feed text may carry control characters: show them escaped, never raw on a terminal.
+fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn print(s: &str) -> Result<(), AppError> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes())
+        .and_then(|_| o.flush())
+        .map_err(|e| AppError::Other(anyhow::anyhow!("writing to stdout: {e}")))
+}

@@ -1,0 +1,335 @@
+//! Indicators with context, end to end through the real binary on the demo capture
+//! (`pcaps/demo.pcap`: 192.168.65.3 asks 192.168.65.1 for enabled.tls13.com, gets
+//! 104.16.125.34, and opens TLS to it with that SNI, on 2019-08-07): context in events, several
+//! indicators for one observable, validity at packet time, allowlists, `check` and `lookup`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{self, write_file};
+
+fn demo() -> String {
+    util::root().join("pcaps/demo.pcap").display().to_string()
+}
+
+/// A config with `feeds` (TOML text of `[[feeds]]` tables, paths relative to `dir`).
+fn config(dir: &Path, feeds: &str) -> PathBuf {
+    let p = dir.join("iocd.toml");
+    write_file(&p, &format!("sensor = \"t\"\n{feeds}"));
+    p
+}
+
+fn replay(cfg: &Path) -> util::Replay {
+    let r = util::replay(&["--config", cfg.to_str().unwrap(), &demo()]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    r
+}
+
+fn event<'a>(events: &'a [Value], w: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["observable"]["where"] == w)
+        .unwrap_or_else(|| panic!("no {w} event in {events:?}"))
+}
+
+#[test]
+fn events_carry_the_indicators_whole_context() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("c2.txt"), "tls13.com\n");
+    let cfg = config(
+        dir.path(),
+        r#"
+[[feeds]]
+name = "c2-feed"
+path = "c2.txt"
+severity = "high"
+confidence = 85
+tags = ["c2", "apt-x"]
+description = "C2 domains of APT-X"
+reference = "https://intel.example/apt-x"
+valid_from = "2019-01-01T00:00:00Z"
+valid_until = "2020-01-01"
+"#,
+    );
+    let r = replay(&cfg);
+    let e = event(&r.events, "tls.sni");
+    let i = &e["indicator"];
+    assert_eq!(i["value"], "tls13.com");
+    assert_eq!(i["type"], "domain");
+    assert_eq!(i["match"], "subdomain");
+    assert_eq!(i["feed"], "c2-feed");
+    assert_eq!(i["severity"], "high");
+    assert_eq!(i["confidence"], 85);
+    assert_eq!(i["tags"], serde_json::json!(["c2", "apt-x"]));
+    assert_eq!(i["description"], "C2 domains of APT-X");
+    assert_eq!(i["reference"], "https://intel.example/apt-x");
+    assert_eq!(i["valid_from"], "2019-01-01T00:00:00Z");
+    assert_eq!(i["valid_until"], "2020-01-01T00:00:00Z");
+    assert!(e.get("also_matched").is_none(), "{e}");
+}
+
+#[test]
+fn one_event_per_observable_with_every_other_match_in_also_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("a.txt"), "104.16.125.34\n104.16.0.0/13\n");
+    write_file(&dir.path().join("b.txt"), "104.16.125.34\n104.0.0.0/8\n");
+    let cfg = config(
+        dir.path(),
+        r#"
+[[feeds]]
+name = "a"
+path = "a.txt"
+confidence = 50
+[[feeds]]
+name = "b"
+path = "b.txt"
+confidence = 90
+"#,
+    );
+    let r = replay(&cfg);
+    let dst: Vec<&Value> = r
+        .events
+        .iter()
+        .filter(|e| e["observable"]["where"] == "ip.dst")
+        .collect();
+    assert_eq!(dst.len(), 1, "one event, not one per indicator: {dst:?}");
+    let e = dst[0];
+    // exact address first; between the two feeds' exact entries the higher confidence wins
+    assert_eq!(e["indicator"]["value"], "104.16.125.34");
+    assert_eq!(e["indicator"]["feed"], "b");
+    let also: Vec<(String, String, String)> = e["also_matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["value"].as_str().unwrap().to_owned(),
+                i["feed"].as_str().unwrap().to_owned(),
+                i["match"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("104.16.125.34", "a", "exact"),
+        ("104.16.0.0/13", "a", "cidr"),
+        ("104.0.0.0/8", "b", "cidr"),
+    ]
+    .map(|(v, f, m)| (v.to_owned(), f.to_owned(), m.to_owned()));
+    assert_eq!(also, want);
+}
+
+#[test]
+fn validity_is_judged_at_the_packet_time() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("old.txt"), "tls13.com\n");
+    write_file(&dir.path().join("later.txt"), "104.16.0.0/13\n");
+    write_file(
+        &dir.path().join("valid.txt"),
+        "example.invalid\n192.168.65.1\n",
+    );
+    // the capture is from 2019-08-07T21:08:34Z
+    let cfg = config(
+        dir.path(),
+        r#"
+[[feeds]]
+name = "expired"
+path = "old.txt"
+valid_until = "2019-08-07T21:08:00Z"
+[[feeds]]
+name = "not-yet"
+path = "later.txt"
+valid_from = "2019-08-07T21:09:00Z"
+[[feeds]]
+name = "valid"
+path = "valid.txt"
+valid_from = "2019-08-07T21:08:00Z"
+valid_until = "2019-08-07T21:09:00Z"
+"#,
+    );
+    let r = replay(&cfg);
+    let feeds: Vec<&str> = r
+        .events
+        .iter()
+        .map(|e| e["indicator"]["feed"].as_str().unwrap())
+        .collect();
+    assert!(!feeds.is_empty(), "{}", r.stderr());
+    assert!(feeds.iter().all(|&f| f == "valid"), "{feeds:?}");
+    // the expired SNI/DNS name and the not-yet-valid CIDR hits are counted, not reported
+    let inactive = util::summary_number(&r.stderr(), "inactive");
+    assert!(inactive >= 5, "inactive {inactive}:\n{}", r.stderr());
+}
+
+#[test]
+fn an_allowlist_suppresses_what_it_covers_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("bad.txt"), "104.16.125.34\ntls13.com\n");
+    write_file(&dir.path().join("cdn.txt"), "104.16.0.0/12\n");
+    let cfg = config(
+        dir.path(),
+        r#"
+[[feeds]]
+name = "bad"
+path = "bad.txt"
+[[feeds]]
+name = "cdn-allow"
+path = "cdn.txt"
+action = "allow"
+"#,
+    );
+    let r = replay(&cfg);
+    let wheres: Vec<&str> = r
+        .events
+        .iter()
+        .map(|e| e["observable"]["where"].as_str().unwrap())
+        .collect();
+    assert!(
+        wheres
+            .iter()
+            .all(|w| !w.starts_with("ip.") && *w != "dns.answer_ip"),
+        "{wheres:?}"
+    );
+    assert!(wheres.contains(&"tls.sni"), "{wheres:?}");
+    // every packet to or from the address, and the DNS answer
+    let allowlisted = util::summary_number(&r.stderr(), "allowlisted");
+    assert!(
+        allowlisted >= 3,
+        "allowlisted {allowlisted}:\n{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn check_reports_counts_and_bad_lines_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(
+        &dir.path().join("ok.txt"),
+        "evil.com\n1.2.3.4\n10.0.0.0/8\nevil.com\n",
+    );
+    write_file(&dir.path().join("bad.txt"), "good.org\n1.2.3.999\ncom\n");
+    let cfg = config(
+        dir.path(),
+        "[[feeds]]\npath = \"ok.txt\"\n[[feeds]]\npath = \"bad.txt\"\n",
+    );
+    let out = util::iocd()
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("3 indicators: ipv4 1, ipv6 0, cidr 1, domain 1; 1 duplicates, 0 bad"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bad.txt:2: invalid IPv4 address: \"1.2.3.999\""),
+        "{text}"
+    );
+    assert!(text.contains("bad.txt:3: a public suffix"), "{text}");
+    // an unreadable feed makes it fail
+    let cfg = config(
+        dir.path(),
+        "[[feeds]]\npath = \"ok.txt\"\n[[feeds]]\npath = \"missing.txt\"\n",
+    );
+    let out = util::iocd()
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("feed \"missing\"") && text.contains("UNUSABLE: cannot read"),
+        "{text}"
+    );
+    // a bad config is 78
+    let cfg = config(
+        dir.path(),
+        "[[feeds]]\npath = \"ok.txt\"\nseverity = \"dire\"\n",
+    );
+    let out = util::iocd()
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dire"));
+}
+
+#[test]
+fn lookup_prints_every_matching_indicator_with_context() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(&dir.path().join("a.txt"), "evil.com\n10.0.0.0/8\n");
+    write_file(&dir.path().join("b.txt"), "x.evil.com\n");
+    let cfg = config(
+        dir.path(),
+        r#"
+[[feeds]]
+name = "a"
+path = "a.txt"
+severity = "critical"
+tags = ["t1"]
+[[feeds]]
+name = "b"
+path = "b.txt"
+match = "exact"
+valid_until = "2001-01-01"
+"#,
+    );
+    let out = util::iocd()
+        .args([
+            "lookup",
+            "--config",
+            cfg.to_str().unwrap(),
+            "X.Evil.COM.",
+            "10.1.1.1",
+            "other.org",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "X.Evil.COM.: 2 indicators");
+    assert!(
+        lines[1].starts_with("  domain x.evil.com (exact) feed=b"),
+        "{text}"
+    );
+    assert!(
+        lines[1].ends_with("[NOT VALID at the lookup time]"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("  domain evil.com (subdomain) feed=a action=alert severity=critical"),
+        "{text}"
+    );
+    assert!(lines[2].contains("tags=t1"), "{text}");
+    assert_eq!(lines[3], "10.1.1.1: 1 indicators");
+    assert_eq!(lines[5], "other.org: no match");
+    // JSON, and a time inside the window
+    let out = util::iocd()
+        .args([
+            "lookup",
+            "--json",
+            "--at",
+            "2000-06-01",
+            "--config",
+            cfg.to_str().unwrap(),
+            "x.evil.com",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["matches"][0]["valid"], true);
+    assert_eq!(v["matches"][0]["valid_until"], "2001-01-01T00:00:00Z");
+    assert_eq!(v["matches"][1]["severity"], "critical");
+    // nothing matched: exit 1
+    let out = util::iocd()
+        .args([
+            "lookup",
+            "--config",
+            cfg.to_str().unwrap(),
+            "nothing.example",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
