@@ -335,6 +335,25 @@ mod tests {
     }
 
     #[test]
+    fn commented_csv_example_in_the_documented_config_parses() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"),
+        )
+        .unwrap();
+        let start = text.find("# [[feeds]]\n# name = \"feodo\"").unwrap();
+        let example: String = text[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::parse(&example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        let csv = c.feeds[0].csv.as_ref().unwrap();
+        assert_eq!(csv.columns.value, Some(CsvColumn::Name("dst_ip".into())));
+        assert_eq!(csv.columns.confidence, Some(CsvColumn::Number(3)));
+    }
+
+    #[test]
     fn relative_feed_paths_resolve_against_the_config_dir() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
