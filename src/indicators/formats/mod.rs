@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod plain;
+pub mod stix;
 pub mod zeek;
 
 use super::{value, Fields, Value};
