@@ -1,9 +1,10 @@
 //! Zeek intel framework files (`format = "zeek"`): the TSV that Zeek's `Intel::read_files`
-//! loads, as CIF, CriticalStack and MISP's Zeek export write it.
+//! loads, as CIF, CriticalStack and MISP's Zeek export write it (tab-separated; shown here
+//! with spaces):
 //!
 //! ```text
-//! #fields	indicator	indicator_type	meta.source	meta.desc	meta.url	meta.do_notice
-//! 198.51.100.23	Intel::ADDR	feodo	Emotet C2	https://example.net/ioc/1	T
+//! #fields  indicator  indicator_type  meta.source  meta.desc  meta.url  meta.do_notice
+//! 198.51.100.23  Intel::ADDR  feodo  Emotet C2  https://example.net/ioc/1  T
 //! ```
 //!
 //! The `#fields` line names the columns, in any order; it must name `indicator` and
