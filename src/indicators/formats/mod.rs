@@ -9,6 +9,7 @@
 //! values and duplicates are the loader's.
 
 pub mod csv;
+pub mod misp;
 pub mod plain;
 pub mod stix;
 pub mod zeek;
