@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod misp;
+pub mod misp_csv;
 pub mod plain;
 pub mod stix;
 pub mod zeek;
