@@ -315,14 +315,18 @@ fn load_feed(
 
 fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Result<(), String> {
     let Some(text) = text else {
-        return Err("MERGE-TODO misp dir".into());
+        return formats::misp::parse_dir(&feed.path, feed, out);
     };
     match feed.format {
         FeedFormat::Plain => {
             parse_plain(text, out);
             Ok(())
         }
-        _ => Err("MERGE-TODO".into()),
+        FeedFormat::Csv => formats::csv::parse(text, feed, out),
+        FeedFormat::Zeek => formats::zeek::parse(text, feed, out),
+        FeedFormat::Stix => formats::stix::parse(text, feed, out),
+        FeedFormat::Misp => formats::misp::parse(text, feed, out),
+        FeedFormat::MispCsv => formats::misp_csv::parse(text, feed, out),
     }
 }
 

@@ -1,0 +1,712 @@
+//! CSV with a column mapping (`format = "csv"`, `[feeds.csv]`).
+//!
+//! Rows are read with the `csv` crate: RFC 4180 quoting (a quoted field may span lines and
+//! contain the delimiter; `""` is a quote), rows of any length, a configurable one-byte
+//! `delimiter` (default `,`). Lines starting with `comment` (default `#`) are comments; blank
+//! lines are ignored; a UTF-8 byte-order mark is ignored.
+//!
+//! **Columns** are given per field in `[feeds.csv.columns]`, by header name (compared trimmed and
+//! case-insensitively) or by 1-based number. With `header = true` (the default) the header is
+//! the first row that is not a comment. When that row does not name every configured column,
+//! the last comment line before it is tried instead: abuse.ch feeds write the header as a
+//! comment (URLhaus: `# id,dateadded,url,url_status,...`), and the first row is then data. A
+//! file where neither names the configured columns is unusable (`Err`). When every column is
+//! given by number, the first row is taken as the header, except when the last comment line
+//! before it has as many (two or more) fields — the abuse.ch shape again — when it is data.
+//! With `header = false` every column must be a number and every row is data.
+//!
+//! **What maps to what** (all optional except `value`; an empty cell leaves the field unset, so
+//! the feed's default applies):
+//!
+//! | column        | field                                                                  |
+//! |---------------|------------------------------------------------------------------------|
+//! | `value`       | the indicator                                                          |
+//! | `type`        | how to read `value`: `ip`, `ipv4`, `ipv6` (address); `ip-src`, `ip-dst` (address or CIDR, as MISP allows); `cidr`, `subnet`; `domain`, `hostname`, `fqdn` — any case. Other types are skipped as `csv type <type>`. Without a type column (or with an empty cell) the type is read from the text |
+//! | `confidence`  | integer 0–100                                                          |
+//! | `severity`    | `info`, `low`, `medium`, `high`, `critical` (and synonyms)             |
+//! | `tags`        | split on `tag_separator` (default `,`), trimmed, empties dropped        |
+//! | `description`, `reference`, `id` | as is, trimmed                                      |
+//! | `valid_from`, `valid_until` | RFC 3339 time, `2024-05-01 12:00:00` (UTC), date, or Unix seconds |
+//! | `action`      | `alert` or `allow`                                                     |
+//! | `match`       | `exact` or `subdomain`                                                 |
+//!
+//! **URLs.** A value that is a URL (`http://host:port/path`, as URLhaus lists) stands for its
+//! host: the host is taken as an address or a domain (the `url` crate parses it: IDN hosts
+//! become punycode, `[v6]` brackets go) and, unless a `match` column says otherwise, a domain
+//! taken from a URL matches that exact name only. The whole host alerts, not the one path: a URL
+//! on a shared host (a code-hosting or file-sharing site) flags every connection to it, so
+//! allowlist such hosts or leave URL feeds out.
+//!
+//! A row whose value or any mapped field does not parse is a bad entry (line and reason), and
+//! the row is not loaded. Line numbers are the file's, counting comment lines and the extra
+//! lines of multi-line quoted fields.
+
+use ::csv::{ReaderBuilder, StringRecord};
+use url::{Host, Url};
+
+use super::{parse_confidence, push_tags, what_name, FeedSink, Location};
+use crate::config::{CsvColumn, CsvColumns, FeedConfig};
+use crate::indicators::{parse_time, value, Action, Fields, MatchMode, Severity, Value};
+
+/// Column indexes (0-based) of the configured fields.
+#[derive(Debug, Default)]
+struct Columns {
+    value: usize,
+    kind: Option<usize>,
+    confidence: Option<usize>,
+    severity: Option<usize>,
+    tags: Option<usize>,
+    description: Option<usize>,
+    reference: Option<usize>,
+    valid_from: Option<usize>,
+    valid_until: Option<usize>,
+    action: Option<usize>,
+    match_mode: Option<usize>,
+    id: Option<usize>,
+}
+
+/// Parse a CSV feed with the column mapping of `feed.csv`.
+pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+    let cfg = feed
+        .csv
+        .as_ref()
+        .ok_or("format \"csv\" needs a [feeds.csv] table")?;
+    let delimiter = ascii_byte(cfg.delimiter.unwrap_or(','), "delimiter")?;
+    let comment = ascii_byte(cfg.comment.unwrap_or('#'), "comment")?;
+    let tag_sep = cfg.tag_separator.unwrap_or(',');
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .comment(Some(comment))
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let mut first_data = None;
+    let cols = if cfg.header.unwrap_or(true) {
+        let first = match records.next() {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => return Err(format!("cannot read the header row: {e}")),
+            None => None,
+        };
+        let comment_header = comment_header(text, comment, delimiter);
+        let all_numbers = resolve(&cfg.columns, None).ok();
+        if let Some(cols) = all_numbers {
+            // abuse.ch shape: the header is the comment, the first row is data
+            if let (Some(f), Some(c)) = (&first, &comment_header) {
+                if c.len() >= 2 && c.len() == f.len() {
+                    first_data = first;
+                }
+            }
+            cols
+        } else if let Some(cols) = first
+            .as_ref()
+            .and_then(|f| resolve(&cfg.columns, Some(f)).ok())
+        {
+            cols
+        } else if let Some(cols) = comment_header
+            .as_ref()
+            .and_then(|c| resolve(&cfg.columns, Some(c)).ok())
+        {
+            first_data = first;
+            cols
+        } else {
+            let missing = resolve(&cfg.columns, first.as_ref())
+                .err()
+                .unwrap_or_default();
+            return Err(match first {
+                None => "no header row naming the configured columns (empty file)".to_owned(),
+                Some(f) => format!(
+                    "the header row (line {}) does not name column(s) {}, nor does a comment line before it",
+                    line_of(text, &f, Some(comment)),
+                    missing.join(", ")
+                ),
+            });
+        }
+    } else {
+        resolve(&cfg.columns, None).map_err(|names| {
+            format!(
+                "header = false, so columns must be numbers, not names ({})",
+                names.join(", ")
+            )
+        })?
+    };
+
+    let delim = char::from(delimiter);
+    for rec in first_data.into_iter().map(Ok).chain(records) {
+        match rec {
+            Ok(rec) => {
+                let at = Location::Line(line_of(text, &rec, Some(comment)));
+                row(at, &rec, &cols, tag_sep, delim, out)
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                out.bad(Location::Line(line), &format!("unreadable row: {e}"), "");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ascii_byte(c: char, what: &str) -> Result<u8, String> {
+    u8::try_from(c)
+        .ok()
+        .filter(u8::is_ascii)
+        .ok_or_else(|| format!("[feeds.csv] {what} must be one ASCII character, not {c:?}"))
+}
+
+/// The 1-based file line where `rec` starts. The `csv` crate's position is where the previous
+/// record ended, so the blank and comment lines it skipped before this record are counted here.
+pub(super) fn line_of(text: &str, rec: &StringRecord, comment: Option<u8>) -> usize {
+    let Some(p) = rec.position() else {
+        return 0;
+    };
+    let mut line = p.line() as usize;
+    let mut rest = text.as_bytes().get(p.byte() as usize..).unwrap_or_default();
+    loop {
+        let (first, nl) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], Some(i)),
+            None => (rest, None),
+        };
+        let skipped = first.is_empty()
+            || first == b"\r"
+            || comment.is_some_and(|c| first.first() == Some(&c));
+        match nl {
+            Some(i) if skipped => {
+                rest = &rest[i + 1..];
+                line += 1;
+            }
+            _ => return line,
+        }
+    }
+}
+
+/// The last comment line of the comment block that opens the file, without its comment
+/// character, as a row (the abuse.ch header). Nothing precedes it, so no quoted field can
+/// make a `#` line part of a record.
+fn comment_header(text: &str, comment: u8, delimiter: u8) -> Option<StringRecord> {
+    let mut last = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match line.as_bytes().first() {
+            Some(&b) if b == comment => last = Some(&line[1..]),
+            _ => break,
+        }
+    }
+    let mut r = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .trim(::csv::Trim::All)
+        .from_reader(last?.trim().as_bytes());
+    r.records().next()?.ok()
+}
+
+/// Column indexes for the configured columns, names looked up in `header`; `Err` lists the
+/// names not found (all of them when there is no header).
+fn resolve(c: &CsvColumns, header: Option<&StringRecord>) -> Result<Columns, Vec<String>> {
+    let mut missing = Vec::new();
+    let mut find = |col: &Option<CsvColumn>| -> Option<usize> {
+        match col.as_ref()? {
+            // 0 is refused by config checks; here it names no column
+            CsvColumn::Number(n) => match n.checked_sub(1) {
+                Some(i) => Some(i),
+                None => {
+                    missing.push("0 (numbers start at 1)".to_owned());
+                    None
+                }
+            },
+            CsvColumn::Name(name) => {
+                let want = name.trim();
+                let found =
+                    header.and_then(|h| h.iter().position(|f| f.trim().eq_ignore_ascii_case(want)));
+                if found.is_none() {
+                    missing.push(format!("{want:?}"));
+                }
+                found
+            }
+        }
+    };
+    let value = find(&c.value);
+    let cols = Columns {
+        value: value.unwrap_or(0),
+        kind: find(&c.kind),
+        confidence: find(&c.confidence),
+        severity: find(&c.severity),
+        tags: find(&c.tags),
+        description: find(&c.description),
+        reference: find(&c.reference),
+        valid_from: find(&c.valid_from),
+        valid_until: find(&c.valid_until),
+        action: find(&c.action),
+        match_mode: find(&c.match_mode),
+        id: find(&c.id),
+    };
+    if c.value.is_none() {
+        missing.push("value (not configured)".to_owned());
+    }
+    if missing.is_empty() && value.is_some() {
+        Ok(cols)
+    } else {
+        Err(missing)
+    }
+}
+
+fn row(
+    at: Location<'_>,
+    rec: &StringRecord,
+    cols: &Columns,
+    tag_sep: char,
+    delim: char,
+    out: &mut dyn FeedSink,
+) {
+    let text = || rec.iter().collect::<Vec<_>>().join(&delim.to_string());
+    let get = |i: Option<usize>| {
+        i.and_then(|i| rec.get(i))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let Some(v) = get(Some(cols.value)) else {
+        let reason = if rec.len() <= cols.value {
+            format!(
+                "{} field(s), the value is column {}",
+                rec.len(),
+                cols.value + 1
+            )
+        } else {
+            "empty value".to_owned()
+        };
+        return out.bad(at, &reason, &text());
+    };
+    let mut from_url = false;
+    let parsed = match get(cols.kind).map(str::to_ascii_lowercase).as_deref() {
+        Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
+        Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
+        Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
+        Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
+        None if v.contains("://") => {
+            from_url = true;
+            url_host(v)
+        }
+        None => value::parse_value(v),
+    };
+    let value = match parsed {
+        Ok(value) => value,
+        Err(reason) => return out.bad(at, &reason, &text()),
+    };
+    match fields(&get, cols, tag_sep) {
+        Ok(mut fields) => {
+            if from_url && fields.match_mode.is_none() && matches!(value, Value::Domain(_)) {
+                fields.match_mode = Some(MatchMode::Exact);
+            }
+            out.entry(at, value, fields)
+        }
+        Err(reason) => out.bad(at, &reason, &text()),
+    }
+}
+
+/// The context columns of a row; the first that does not parse is the error.
+fn fields<'r>(
+    get: &dyn Fn(Option<usize>) -> Option<&'r str>,
+    cols: &Columns,
+    tag_sep: char,
+) -> Result<Fields, String> {
+    let time = |i, name| {
+        get(i)
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    let mut f = Fields {
+        confidence: get(cols.confidence).map(parse_confidence).transpose()?,
+        severity: get(cols.severity).map(str::parse::<Severity>).transpose()?,
+        description: get(cols.description).map(str::to_owned),
+        reference: get(cols.reference).map(str::to_owned),
+        valid_from: time(cols.valid_from, "valid_from")?,
+        valid_until: time(cols.valid_until, "valid_until")?,
+        action: get(cols.action).map(str::parse::<Action>).transpose()?,
+        match_mode: get(cols.match_mode)
+            .map(str::parse::<MatchMode>)
+            .transpose()?,
+        id: get(cols.id).map(str::to_owned),
+        ..Fields::default()
+    };
+    if let Some(t) = get(cols.tags) {
+        push_tags(&mut f.tags, t, tag_sep);
+    }
+    Ok(f)
+}
+
+/// The host of a URL as an address or a domain.
+fn url_host(s: &str) -> Result<Value, String> {
+    let url = Url::parse(s).map_err(|e| format!("bad URL: {e}"))?;
+    match url.host() {
+        Some(Host::Ipv4(a)) => Ok(Value::Ip(a.into())),
+        Some(Host::Ipv6(a)) => Ok(Value::Ip(a.into())),
+        Some(Host::Domain(d)) => value::parse_domain(d).map_err(|e| format!("URL host: {e}")),
+        None => Err("URL without a host".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CsvConfig;
+    use crate::indicators::formats::{assert_never_panics, Collect};
+
+    const FEODO: &str = include_str!("../../../tests/feeds/feodo-ipblocklist.csv");
+    const URLHAUS: &str = include_str!("../../../tests/feeds/urlhaus-online.csv");
+    const LOCAL: &str = include_str!("../../../tests/feeds/indicators.csv");
+
+    fn name(s: &str) -> Option<CsvColumn> {
+        Some(CsvColumn::Name(s.to_owned()))
+    }
+
+    fn feed(columns: CsvColumns) -> FeedConfig {
+        let mut f = FeedConfig::from_path("feed.csv".into());
+        f.format = crate::config::FeedFormat::Csv;
+        f.csv = Some(CsvConfig {
+            columns,
+            ..CsvConfig::default()
+        });
+        f
+    }
+
+    fn run(text: &str, feed: &FeedConfig) -> Collect {
+        let mut c = Collect::default();
+        parse(text, feed, &mut c).expect("usable file");
+        c
+    }
+
+    fn t(s: &str) -> Option<i64> {
+        Some(parse_time(s).unwrap())
+    }
+
+    fn ip(s: &str) -> Value {
+        Value::Ip(s.parse().unwrap())
+    }
+
+    fn dom(s: &str) -> Value {
+        Value::Domain(s.as_bytes().to_vec())
+    }
+
+    fn feodo_feed() -> FeedConfig {
+        feed(CsvColumns {
+            value: name("dst_ip"),
+            valid_from: name("First_Seen_UTC "),
+            tags: name("malware"),
+            ..CsvColumns::default()
+        })
+    }
+
+    #[test]
+    fn feodo_quoted_header_row_names_the_columns() {
+        let c = run(FEODO, &feodo_feed());
+        let fields = |from: &str, tag: &str| Fields {
+            valid_from: t(from),
+            tags: vec![tag.to_owned()],
+            ..Fields::default()
+        };
+        assert_eq!(
+            c.entries,
+            vec![
+                (
+                    "10".into(),
+                    ip("198.51.100.32"),
+                    fields("2021-01-17 07:44:46", "Dridex")
+                ),
+                (
+                    "11".into(),
+                    ip("203.0.113.94"),
+                    fields("2023-09-12 14:02:31", "QakBot")
+                ),
+                (
+                    "12".into(),
+                    ip("192.0.2.146"),
+                    fields("2024-02-20 09:13:55", "Emotet")
+                ),
+                (
+                    "13".into(),
+                    ip("198.51.100.246"),
+                    fields("2024-04-28 19:21:09", "Pikabot")
+                ),
+                (
+                    "15".into(),
+                    ip("2001:db8:4f::17"),
+                    fields("2024-04-30 22:58:02", "BumbleBee")
+                ),
+            ]
+        );
+        // `2021-01-17 07:44:46` is UTC
+        assert_eq!(c.entries[0].2.valid_from, Some(1_610_869_486_000_000));
+        assert_eq!(c.bad.len(), 2, "{:?}", c.bad);
+        assert_eq!(c.bad[0], ("14".into(), "invalid IPv4 address".into()));
+        assert_eq!(c.bad[1].0, "16");
+        assert!(
+            c.bad[1].1.starts_with("valid_from: bad time"),
+            "{}",
+            c.bad[1].1
+        );
+        assert!(c.skipped.is_empty());
+    }
+
+    #[test]
+    fn urlhaus_comment_header_and_url_values_give_their_hosts() {
+        let f = feed(CsvColumns {
+            value: name("url"),
+            valid_from: name("dateadded"),
+            tags: name("tags"),
+            description: name("threat"),
+            reference: name("urlhaus_link"),
+            id: name("id"),
+            ..CsvColumns::default()
+        });
+        let c = run(URLHAUS, &f);
+        let fields = |id: &str, tags: &[&str], exact: bool| Fields {
+            valid_from: c
+                .entries
+                .iter()
+                .find(|e| e.2.id.as_deref() == Some(id))
+                .and_then(|e| e.2.valid_from),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            description: Some("malware_download".into()),
+            reference: Some(format!("https://urlhaus.abuse.ch/url/{id}/")),
+            id: Some(id.into()),
+            match_mode: exact.then_some(MatchMode::Exact),
+            ..Fields::default()
+        };
+        let want = vec![
+            (
+                "10".to_owned(),
+                ip("198.51.100.79"),
+                fields("2840061", &["32-bit", "elf", "mips", "Mozi"], false),
+            ),
+            (
+                "11".to_owned(),
+                dom("update-check.example"),
+                fields("2840060", &["AsyncRAT", "zip"], true),
+            ),
+            (
+                "12".to_owned(),
+                ip("2001:db8::7"),
+                fields("2840058", &["elf", "mirai"], false),
+            ),
+            (
+                "13".to_owned(),
+                dom("xn--bcher-download-gsb.example"),
+                fields("2840057", &["exe"], true),
+            ),
+            (
+                "15".to_owned(),
+                ip("203.0.113.5"),
+                fields("2840052", &[], false),
+            ),
+        ];
+        assert_eq!(c.entries, want);
+        assert_eq!(c.entries[0].2.valid_from, t("2024-05-01T12:01:08Z"));
+        assert_eq!(c.bad, vec![("14".into(), "bad URL: empty host".into())]);
+        assert!(c.skipped.is_empty());
+    }
+
+    #[test]
+    fn every_column_mapped_with_custom_delimiters_and_a_multiline_field() {
+        let mut f = feed(CsvColumns {
+            value: name("indicator"),
+            kind: name("type"),
+            confidence: name("confidence"),
+            severity: name("severity"),
+            tags: name("tags"),
+            description: name("notes"),
+            reference: name("link"),
+            valid_from: name("first seen"),
+            valid_until: name("expires"),
+            action: name("action"),
+            match_mode: name("match"),
+            id: name("ticket"),
+        });
+        let cfg = f.csv.as_mut().unwrap();
+        cfg.delimiter = Some(';');
+        cfg.tag_separator = Some('|');
+        let c = run(LOCAL, &f);
+        let id = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            c.entries,
+            vec![
+                (
+                    "4".into(),
+                    dom("evil-updates.example"),
+                    Fields {
+                        confidence: Some(90),
+                        severity: Some(Severity::High),
+                        tags: vec!["phishing".into(), "kit".into()],
+                        description: Some("Credential phishing kit,\nsecond stage".into()),
+                        reference: Some("https://tracker.example/T-101".into()),
+                        valid_from: t("2024-04-01T00:00:00Z"),
+                        valid_until: t("2024-07-01T00:00:00Z"),
+                        action: Some(Action::Alert),
+                        match_mode: Some(MatchMode::Exact),
+                        id: id("T-101"),
+                    }
+                ),
+                (
+                    "6".into(),
+                    Value::Cidr("198.51.100.0/24".parse().unwrap()),
+                    Fields {
+                        confidence: Some(70),
+                        severity: Some(Severity::Medium),
+                        tags: vec!["bulletproof".into()],
+                        description: Some("Hosting range".into()),
+                        valid_from: t("2024-03-15"),
+                        action: Some(Action::Alert),
+                        id: id("T-102"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "7".into(),
+                    ip("192.0.2.10"),
+                    Fields {
+                        severity: Some(Severity::Low),
+                        action: Some(Action::Allow),
+                        id: id("T-103"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "10".into(),
+                    dom("partner.example"),
+                    Fields {
+                        confidence: Some(50),
+                        severity: Some(Severity::Info),
+                        tags: vec!["partner".into()],
+                        description: Some("Known good".into()),
+                        action: Some(Action::Allow),
+                        match_mode: Some(MatchMode::Subdomain),
+                        id: id("T-106"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "11".into(),
+                    Value::Cidr("2001:db8::/32".parse().unwrap()),
+                    Fields {
+                        confidence: Some(60),
+                        severity: Some(Severity::High),
+                        id: id("T-107"),
+                        ..Fields::default()
+                    }
+                ),
+            ]
+        );
+        assert_eq!(c.skipped, vec![("8".into(), "csv type url".into())]);
+        let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(bad, ["9", "12", "13"], "{:?}", c.bad);
+        assert!(
+            c.bad[0].1.contains("bad confidence \"150\""),
+            "{}",
+            c.bad[0].1
+        );
+        assert!(
+            c.bad[2].1.contains("bad severity \"urgent\""),
+            "{}",
+            c.bad[2].1
+        );
+    }
+
+    #[test]
+    fn numbered_columns_tell_a_header_row_from_an_abuse_ch_comment_header() {
+        let by_number = |n| {
+            feed(CsvColumns {
+                value: Some(CsvColumn::Number(n)),
+                ..CsvColumns::default()
+            })
+        };
+        // Feodo: the quoted first row is the header, not a bad value
+        let c = run(FEODO, &by_number(2));
+        assert_eq!(c.entries.len(), 6);
+        assert_eq!(c.entries[0].0, "10");
+        assert_eq!(c.bad, vec![("14".into(), "invalid IPv4 address".into())]);
+        // URLhaus: the header is the comment, so the first row is data
+        let c = run(URLHAUS, &by_number(3));
+        assert_eq!(
+            c.entries[0],
+            ("10".into(), ip("198.51.100.79"), Fields::default())
+        );
+        assert_eq!(c.entries.len(), 5);
+        // header = false: every row is data
+        let mut f = by_number(2);
+        f.csv.as_mut().unwrap().header = Some(false);
+        let c = run(FEODO, &f);
+        assert_eq!(
+            c.entries[0],
+            ("9".into(), dom("dst_ip"), Fields::default()),
+            "the header row is data (a single-label name)"
+        );
+    }
+
+    #[test]
+    fn short_rows_and_empty_values_are_bad_lines() {
+        let f = feed(CsvColumns {
+            value: name("ip"),
+            ..CsvColumns::default()
+        });
+        let c = run("name,ip\nx,192.0.2.1\ny\nz,\n", &f);
+        assert_eq!(c.entries.len(), 1);
+        assert_eq!(
+            c.bad,
+            vec![
+                ("3".into(), "1 field(s), the value is column 2".into()),
+                ("4".into(), "empty value".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn line_numbers_count_comments_blank_lines_and_multiline_fields() {
+        let f = feed(CsvColumns {
+            value: Some(CsvColumn::Number(1)),
+            description: Some(CsvColumn::Number(2)),
+            ..CsvColumns::default()
+        });
+        let text =
+            "# c\n\nip,note\n192.0.2.1,a\n# mid\n\r\n\n192.0.2.2,\"two\nlines\"\n192.0.2.3,b\n";
+        let lines: Vec<String> = run(text, &f).entries.into_iter().map(|e| e.0).collect();
+        assert_eq!(lines, ["4", "8", "10"]);
+    }
+
+    #[test]
+    fn unusable_files_are_errors() {
+        let f = feed(CsvColumns {
+            value: name("indicator"),
+            ..CsvColumns::default()
+        });
+        let err = |text: &str, f: &FeedConfig| parse(text, f, &mut Collect::default()).unwrap_err();
+        assert!(err(FEODO, &f).contains("does not name column(s) \"indicator\""));
+        assert!(err("", &f).contains("empty file"));
+        assert!(err("# only comments\n", &f).contains("empty file"));
+        let mut no_header = f.clone();
+        no_header.csv.as_mut().unwrap().header = Some(false);
+        assert!(err(FEODO, &no_header).contains("must be numbers"));
+        let mut bad_delim = f.clone();
+        bad_delim.csv.as_mut().unwrap().delimiter = Some('¦');
+        assert!(err(FEODO, &bad_delim).contains("one ASCII character"));
+        let mut no_table = f;
+        no_table.csv = None;
+        assert!(err(FEODO, &no_table).contains("[feeds.csv]"));
+    }
+
+    #[test]
+    fn truncated_or_mutated_csv_never_panics() {
+        let f = feodo_feed();
+        assert_never_panics(FEODO, &|s, c| parse(s, &f, c));
+        let f = feed(CsvColumns {
+            value: name("url"),
+            tags: name("tags"),
+            ..CsvColumns::default()
+        });
+        assert_never_panics(URLHAUS, &|s, c| parse(s, &f, c));
+    }
+}

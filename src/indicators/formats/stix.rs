@@ -1,0 +1,824 @@
+//! STIX 2.1 indicators (`format = "stix"`): a bundle `{"type": "bundle", "objects": [...]}`, a
+//! JSON array of objects, or one bare `indicator` object, as TAXII collections and
+//! OpenCTI/MISP exports publish them. Text that is not JSON, or JSON of none of those shapes, is
+//! unusable (`Err`).
+//!
+//! Only `indicator` objects are read; other objects (identity, malware, relationship,
+//! marking-definition...) are ignored without being counted. For each indicator:
+//!
+//! | STIX                           | iocd                                                   |
+//! |--------------------------------|--------------------------------------------------------|
+//! | `pattern` (`pattern_type` `stix`, or absent as in STIX 2.0) | the values, one entry each (below) |
+//! | `valid_from`, `valid_until`    | valid_from, valid_until (an expired indicator loads; it matches no packet after `valid_until`) |
+//! | `confidence`                   | confidence (integer 0–100)                             |
+//! | `labels`, `indicator_types`    | tags                                                   |
+//! | `description`, else `name`     | description                                            |
+//! | `external_references`          | reference: the `url` of the first reference with one    |
+//! | `id`                           | id, and the location in messages                       |
+//!
+//! Skipped (counted under these names): `revoked: true` → `stix revoked`; another
+//! `pattern_type` → `stix pattern_type snort` (yara, sigma...); a pattern using anything
+//! beyond the subset below → `stix pattern unsupported: <reason>` (`AND`, `FOLLOWEDBY`, `NOT`,
+//! `EXISTS`, `qualifier WITHIN`, `operator LIKE`, `path file:hashes.'SHA-256'`, ...). The whole
+//! indicator is skipped then, even when part of it is usable: iocd does not guess at a
+//! pattern's meaning.
+//!
+//! **The pattern subset** (STIX 2.1 §9): observation expressions `[...]` joined by `OR` (with
+//! parentheses), each holding comparisons joined by `OR` (with parentheses), each comparison
+//! one of `ipv4-addr:value`, `ipv6-addr:value` (`=` an address or CIDR, or `ISSUBSET` a CIDR)
+//! and `domain-name:value` (`=` a name). String literals take the `\'` and `\\` escapes.
+//! A pattern that does not parse, or a value that is not what its object type says, is a bad
+//! entry.
+//!
+//! There is no maintained Rust crate for STIX patterns: a search of crates.io docs found
+//! `stix2` 0.1.1 and `stix-rs` 0.1.0, whole-model libraries in their first release with
+//! pattern parsing as one part of a large surface; the reference implementation is Python's
+//! `stix2-patterns` (an ANTLR grammar). The subset iocd can use is small, so it is parsed
+//! here by a bounded tokenizer and recursive-descent parser.
+
+use serde_json::{Map, Value as Json};
+
+use super::{parse_confidence, push_tag, what_name, FeedSink, Location};
+use crate::config::FeedConfig;
+use crate::indicators::{parse_time, value, Fields, Value};
+
+/// Longest pattern parsed, in bytes. Real indicators are under 1 KiB; compound patterns
+/// listing a few hundred addresses stay under 20 KiB. 64 KiB bounds the token list.
+pub const MAX_PATTERN_LEN: usize = 64 * 1024;
+
+/// Deepest nesting of `[...]` and `(...)` in a pattern: the parser recurses once per level.
+/// Real patterns nest two or three deep.
+pub const MAX_PATTERN_DEPTH: usize = 32;
+
+/// Parse a STIX 2.1 bundle (or array of objects, or one indicator).
+pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+    let json: Json = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
+        .map_err(|e| format!("not JSON: {e}"))?;
+    let objects = match &json {
+        Json::Array(objects) => objects.as_slice(),
+        Json::Object(o) => match o.get("type").and_then(Json::as_str) {
+            Some("bundle") => match o.get("objects") {
+                Some(Json::Array(objects)) => objects.as_slice(),
+                None => &[],
+                Some(_) => return Err("bundle \"objects\" is not an array".to_owned()),
+            },
+            Some("indicator") => std::slice::from_ref(&json),
+            _ => return Err("not a STIX bundle, array of objects, or indicator".to_owned()),
+        },
+        _ => return Err("not a STIX bundle, array of objects, or indicator".to_owned()),
+    };
+    for (i, obj) in objects.iter().enumerate() {
+        match obj {
+            Json::Object(o) if o.get("type").and_then(Json::as_str) == Some("indicator") => {
+                indicator(o, i, out)
+            }
+            Json::Object(_) => {} // identity, malware, relationship...
+            _ => out.bad(
+                Location::Object(&format!("objects[{i}]")),
+                "not a JSON object",
+                "",
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn indicator(o: &Map<String, Json>, index: usize, out: &mut dyn FeedSink) {
+    let id = match o.get("id").and_then(Json::as_str) {
+        Some(id) => id.to_owned(),
+        None => format!("objects[{index}]"),
+    };
+    let at = Location::Object(&id);
+    if o.get("revoked") == Some(&Json::Bool(true)) {
+        return out.skipped(at, "stix revoked");
+    }
+    match o.get("pattern_type") {
+        None => {}
+        Some(Json::String(t)) if t == "stix" => {}
+        Some(Json::String(t)) => {
+            return out.skipped(at, &format!("stix pattern_type {}", what_name(t)));
+        }
+        Some(_) => return out.bad(at, "pattern_type is not a string", ""),
+    }
+    let Some(pattern) = o.get("pattern").and_then(Json::as_str) else {
+        return out.bad(at, "no pattern string", "");
+    };
+    if pattern.len() > MAX_PATTERN_LEN {
+        let reason = format!("pattern longer than {MAX_PATTERN_LEN} bytes");
+        return out.bad(at, &reason, pattern);
+    }
+    let fields = match fields(o) {
+        Ok(f) => f,
+        Err(reason) => return out.bad(at, &reason, ""),
+    };
+    let comparisons = match parse_pattern(pattern) {
+        Ok(c) => c,
+        Err(PatternError::Unsupported(why)) => {
+            return out.skipped(at, &format!("stix pattern unsupported: {why}"));
+        }
+        Err(PatternError::Malformed(why)) => {
+            return out.bad(at, &format!("bad pattern: {why}"), pattern);
+        }
+    };
+    for c in comparisons {
+        match c.value() {
+            Ok(v) => out.entry(at, v, fields.clone()),
+            Err(reason) => out.bad(at, &reason, &c.literal),
+        }
+    }
+}
+
+fn fields(o: &Map<String, Json>) -> Result<Fields, String> {
+    let text = |k: &str| {
+        o.get(k)
+            .and_then(Json::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let time = |k: &str| {
+        text(k)
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| format!("{k}: {e}"))
+    };
+    let confidence = match o.get("confidence") {
+        None | Some(Json::Null) => None,
+        Some(c) => Some(parse_confidence(&c.to_string())?),
+    };
+    let mut tags = Vec::new();
+    for k in ["labels", "indicator_types"] {
+        if let Some(Json::Array(a)) = o.get(k) {
+            for t in a.iter().filter_map(Json::as_str).map(str::trim) {
+                if !t.is_empty() {
+                    push_tag(&mut tags, t);
+                }
+            }
+        }
+    }
+    let reference = match o.get("external_references") {
+        Some(Json::Array(refs)) => refs
+            .iter()
+            .find_map(|r| r.get("url").and_then(Json::as_str))
+            .map(str::to_owned),
+        _ => None,
+    };
+    Ok(Fields {
+        confidence,
+        tags,
+        description: text("description").or(text("name")).map(str::to_owned),
+        reference,
+        valid_from: time("valid_from")?,
+        valid_until: time("valid_until")?,
+        id: text("id").map(str::to_owned),
+        ..Fields::default()
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum PatternError {
+    /// Well-formed, but beyond the subset: the indicator is skipped under this reason.
+    Unsupported(String),
+    /// Not a pattern.
+    Malformed(String),
+}
+
+use PatternError::{Malformed, Unsupported};
+
+/// One supported comparison: `<object>:value = '<literal>'` or `ISSUBSET`.
+#[derive(Debug, PartialEq, Eq)]
+struct Comparison {
+    object: Object,
+    subset: bool,
+    literal: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Object {
+    Ipv4,
+    Ipv6,
+    Domain,
+}
+
+impl Comparison {
+    fn value(&self) -> Result<Value, String> {
+        let s = self.literal.as_str();
+        match self.object {
+            Object::Domain => value::parse_domain(s),
+            Object::Ipv4 | Object::Ipv6 => {
+                let v = if self.subset || s.contains('/') {
+                    value::parse_cidr(s)?
+                } else {
+                    value::parse_ip(s)?
+                };
+                let v4 = match &v {
+                    Value::Ip(a) => a.is_ipv4(),
+                    Value::Cidr(n) => matches!(n, ipnet::IpNet::V4(_)),
+                    Value::Domain(_) => false,
+                };
+                match (self.object, v4) {
+                    (Object::Ipv4, false) => Err(format!("ipv4-addr with an IPv6 value {s:?}")),
+                    (Object::Ipv6, true) => Err(format!("ipv6-addr with an IPv4 value {s:?}")),
+                    _ => Ok(v),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok<'a> {
+    Open,       // [
+    Close,      // ]
+    ParenOpen,  // (
+    ParenClose, // )
+    Comma,      // , in set literals `('a', 'b')`
+    /// An object path `type:property...`.
+    Path(&'a str),
+    /// A keyword or other bare word (`OR`, `AND`, `ISSUBSET`, `true`...).
+    Word(&'a str),
+    /// `=`, `!=`, `<`, `<=`, `>`, `>=`.
+    Op(&'a str),
+    /// A string literal, unescaped.
+    Str(String),
+    /// A number, or a typed literal (`t'...'`, `h'...'`, `b'...'`).
+    Literal,
+}
+
+fn tokenize(p: &str) -> Result<Vec<Tok<'_>>, PatternError> {
+    let b = p.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'[' | b']' | b'(' | b')' | b',' => {
+                toks.push(match c {
+                    b',' => Tok::Comma,
+                    b'[' => Tok::Open,
+                    b']' => Tok::Close,
+                    b'(' => Tok::ParenOpen,
+                    _ => Tok::ParenClose,
+                });
+                i += 1;
+            }
+            b'=' | b'!' | b'<' | b'>' => {
+                i += 1;
+                if b.get(i) == Some(&b'=') {
+                    i += 1;
+                }
+                let op = &p[start..i];
+                if op == "!" {
+                    return Err(Malformed("`!` without `=`".to_owned()));
+                }
+                toks.push(Tok::Op(op));
+            }
+            b'\'' => {
+                let (s, end) = string(p, i)?;
+                toks.push(Tok::Str(s));
+                i = end;
+            }
+            b'0'..=b'9' | b'-' | b'+' | b'.' => {
+                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                toks.push(Tok::Literal);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-')
+                {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b'\'') && matches!(&p[start..i], "t" | "h" | "b") {
+                    // typed literal: t'2016-01-01T00:00:00Z', h'ff', b'...'
+                    i = string(p, i)?.1;
+                    toks.push(Tok::Literal);
+                } else if b.get(i) == Some(&b':') {
+                    i = path_end(b, i + 1)?;
+                    toks.push(Tok::Path(&p[start..i]));
+                } else {
+                    toks.push(Tok::Word(&p[start..i]));
+                }
+            }
+            _ => {
+                let ch = p[i..].chars().next().unwrap_or('?');
+                return Err(Malformed(format!("unexpected {ch:?}")));
+            }
+        }
+    }
+    Ok(toks)
+}
+
+/// A string literal starting at the quote at `i`: its unescaped text and the index after it.
+fn string(p: &str, i: usize) -> Result<(String, usize), PatternError> {
+    let mut s = String::new();
+    let mut chars = p[i + 1..].char_indices();
+    while let Some((j, c)) = chars.next() {
+        match c {
+            '\'' => return Ok((s, i + 1 + j + 1)),
+            '\\' => match chars.next() {
+                Some((_, e @ ('\'' | '\\'))) => s.push(e),
+                _ => {
+                    return Err(Malformed(
+                        "bad escape in string (only \\' and \\\\)".to_owned(),
+                    ))
+                }
+            },
+            c => s.push(c),
+        }
+    }
+    Err(Malformed("unterminated string".to_owned()))
+}
+
+/// The end of an object path's properties starting at `i` (after the `:`): names, `.`, quoted
+/// names (`hashes.'SHA-256'`) and list indexes (`[*]`, `[0]`).
+fn path_end(b: &[u8], mut i: usize) -> Result<usize, PatternError> {
+    while i < b.len() {
+        match b[i] {
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.' => i += 1,
+            b'\'' => {
+                let close = b[i + 1..].iter().position(|&c| c == b'\'');
+                i += close.ok_or(Malformed("unterminated quoted path".to_owned()))? + 2;
+            }
+            b'[' => {
+                let close = b[i + 1..].iter().position(|&c| c == b']');
+                let close = close.ok_or(Malformed("unterminated path index".to_owned()))?;
+                let idx = &b[i + 1..i + 1 + close];
+                if idx != b"*" && (idx.is_empty() || !idx.iter().all(u8::is_ascii_digit)) {
+                    return Err(Malformed("bad path index".to_owned()));
+                }
+                i += close + 2;
+            }
+            _ => break,
+        }
+    }
+    Ok(i)
+}
+
+/// The comparisons of a pattern in the supported subset, in order.
+fn parse_pattern(p: &str) -> Result<Vec<Comparison>, PatternError> {
+    let toks = tokenize(p)?;
+    let mut parser = Parser {
+        toks: &toks,
+        pos: 0,
+        found: Vec::new(),
+    };
+    parser.observations(0)?;
+    match parser.toks.get(parser.pos) {
+        None => Ok(parser.found),
+        Some(t) => Err(parser.unexpected(t)),
+    }
+}
+
+struct Parser<'t, 'a> {
+    toks: &'t [Tok<'a>],
+    pos: usize,
+    found: Vec<Comparison>,
+}
+
+impl<'a> Parser<'_, 'a> {
+    fn next(&mut self) -> Option<Tok<'a>> {
+        let t = self.toks.get(self.pos).cloned();
+        self.pos += usize::from(t.is_some());
+        t
+    }
+
+    fn peek(&self) -> Option<&Tok<'a>> {
+        self.toks.get(self.pos)
+    }
+
+    /// What an unexpected token means: a keyword beyond the subset, or a syntax error.
+    fn unexpected(&self, t: &Tok<'_>) -> PatternError {
+        match t {
+            Tok::Word(w) => match w.to_ascii_uppercase().as_str() {
+                k @ ("AND" | "FOLLOWEDBY" | "NOT" | "EXISTS") => Unsupported(k.to_owned()),
+                k @ ("WITHIN" | "REPEATS" | "START" | "STOP") => {
+                    Unsupported(format!("qualifier {k}"))
+                }
+                k @ ("LIKE" | "MATCHES" | "IN" | "ISSUPERSET" | "ISSUBSET") => {
+                    Unsupported(format!("operator {k}"))
+                }
+                _ => Malformed(format!("unexpected {:?}", value::cut(w))),
+            },
+            Tok::Op(op) => Unsupported(format!("operator {op}")),
+            t => Malformed(format!("unexpected {t:?}")),
+        }
+    }
+
+    fn expect(&mut self, want: Tok<'static>) -> Result<(), PatternError> {
+        match self.next() {
+            Some(t) if t == want => Ok(()),
+            Some(t) => Err(self.unexpected(&t)),
+            None => Err(Malformed(format!("ends where {want:?} was expected"))),
+        }
+    }
+
+    fn is_or(&self) -> bool {
+        matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("OR"))
+    }
+
+    /// observation ( OR observation )*
+    fn observations(&mut self, depth: usize) -> Result<(), PatternError> {
+        loop {
+            self.observation(depth)?;
+            if !self.is_or() {
+                return Ok(());
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// `[ comparisons ]` | `( observations )`
+    fn observation(&mut self, depth: usize) -> Result<(), PatternError> {
+        if depth >= MAX_PATTERN_DEPTH {
+            return Err(Malformed(format!("nested deeper than {MAX_PATTERN_DEPTH}")));
+        }
+        match self.next() {
+            Some(Tok::Open) => {
+                self.comparisons(depth + 1)?;
+                self.expect(Tok::Close)
+            }
+            Some(Tok::ParenOpen) => {
+                self.observations(depth + 1)?;
+                self.expect(Tok::ParenClose)
+            }
+            Some(t) => Err(self.unexpected(&t)),
+            None => Err(Malformed("ends where [ was expected".to_owned())),
+        }
+    }
+
+    /// comparison ( OR comparison )*
+    fn comparisons(&mut self, depth: usize) -> Result<(), PatternError> {
+        loop {
+            self.comparison(depth)?;
+            if !self.is_or() {
+                return Ok(());
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// `path = 'literal'` | `path ISSUBSET 'cidr'` | `( comparisons )`
+    fn comparison(&mut self, depth: usize) -> Result<(), PatternError> {
+        if depth >= MAX_PATTERN_DEPTH {
+            return Err(Malformed(format!("nested deeper than {MAX_PATTERN_DEPTH}")));
+        }
+        let path = match self.next() {
+            Some(Tok::ParenOpen) => {
+                self.comparisons(depth + 1)?;
+                return self.expect(Tok::ParenClose);
+            }
+            Some(Tok::Path(p)) => p,
+            Some(t) => return Err(self.unexpected(&t)),
+            None => return Err(Malformed("ends where a comparison was expected".to_owned())),
+        };
+        let object = match path {
+            "ipv4-addr:value" => Some(Object::Ipv4),
+            "ipv6-addr:value" => Some(Object::Ipv6),
+            "domain-name:value" => Some(Object::Domain),
+            _ => None,
+        };
+        let subset = match self.next() {
+            Some(Tok::Op("=")) => false,
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("ISSUBSET") => true,
+            Some(t) => return Err(self.unexpected(&t)),
+            None => return Err(Malformed("ends where an operator was expected".to_owned())),
+        };
+        let literal = match self.next() {
+            Some(Tok::Str(s)) => s,
+            Some(Tok::Literal | Tok::Word(_)) => {
+                return Err(Unsupported("non-string value".to_owned()))
+            }
+            Some(t) => return Err(self.unexpected(&t)),
+            None => return Err(Malformed("ends where a value was expected".to_owned())),
+        };
+        let Some(object) = object else {
+            return Err(Unsupported(format!("path {}", what_name(path))));
+        };
+        if subset && object == Object::Domain {
+            return Err(Unsupported("ISSUBSET on domain-name".to_owned()));
+        }
+        self.found.push(Comparison {
+            object,
+            subset,
+            literal,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::indicators::formats::{assert_never_panics, Collect};
+
+    const SAMPLE: &str = include_str!("../../../tests/feeds/stix-bundle.json");
+
+    fn run(text: &str) -> Result<Collect, String> {
+        let mut c = Collect::default();
+        parse(text, &FeedConfig::from_path("b.json".into()), &mut c)?;
+        Ok(c)
+    }
+
+    fn t(s: &str) -> Option<i64> {
+        Some(parse_time(s).unwrap())
+    }
+
+    fn ip(s: &str) -> Value {
+        Value::Ip(s.parse().unwrap())
+    }
+
+    fn dom(s: &str) -> Value {
+        Value::Domain(s.as_bytes().to_vec())
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bundle_indicators_map_to_entries_skips_and_bad_ones() {
+        let c = run(SAMPLE).unwrap();
+        let id = |s: &str| format!("indicator--{s}");
+        let cs = Fields {
+            confidence: Some(85),
+            tags: strings(&["cobalt-strike", "c2", "malicious-activity"]),
+            description: Some("Team server seen beaconing from victim networks".into()),
+            reference: Some("https://blog.example/cobalt-strike-2024".into()),
+            valid_from: t("2024-04-30T09:15:00Z"),
+            id: Some(id("8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f")),
+            ..Fields::default()
+        };
+        let phish = Fields {
+            tags: strings(&["malicious-activity", "attribution"]),
+            description: Some("Phishing domains".into()),
+            valid_from: t("2024-04-29T11:00:00Z"),
+            valid_until: t("2024-10-29T11:00:00Z"),
+            id: Some(id("0c4c5a3d-8e53-4d2a-9c1d-c3a6ae0d0f18")),
+            ..Fields::default()
+        };
+        let pair = Fields {
+            valid_from: t("2024-04-28T00:00:00Z"),
+            id: Some(id("1f0b0a1e-6e0b-4f5e-b7a1-0f6d8a5c7e21")),
+            ..Fields::default()
+        };
+        let range = Fields {
+            confidence: Some(60),
+            description: Some("Bulletproof hosting range".into()),
+            valid_from: t("2024-03-01T00:00:00Z"),
+            id: Some(id("7a3b5d6c-2f9e-4a8b-b1c0-d4e5f6a7b8c9")),
+            ..Fields::default()
+        };
+        let expired = Fields {
+            description: Some("Old sinkholed domain".into()),
+            valid_from: t("2023-01-01T00:00:00Z"),
+            valid_until: t("2023-06-01T00:00:00Z"),
+            id: Some(id("c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f")),
+            ..Fields::default()
+        };
+        let half = Fields {
+            valid_from: t("2024-04-01T00:00:00Z"),
+            id: Some(id("4e5f6a7b-8c9d-4e0f-8a1b-3c4d5e6f7081")),
+            ..Fields::default()
+        };
+        let at = |f: &Fields| f.id.clone().unwrap();
+        assert_eq!(
+            c.entries,
+            vec![
+                (at(&cs), ip("198.51.100.1"), cs.clone()),
+                (at(&phish), dom("evil-login.example"), phish.clone()),
+                (at(&phish), dom("cdn.evil-login.example"), phish.clone()),
+                (at(&pair), ip("203.0.113.10"), pair.clone()),
+                (at(&pair), ip("2001:db8::10"), pair.clone()),
+                (
+                    at(&range),
+                    Value::Cidr("198.51.100.0/24".parse().unwrap()),
+                    range.clone()
+                ),
+                (at(&expired), dom("old-c2.example"), expired.clone()),
+                (at(&half), ip("192.0.2.66"), half.clone()),
+            ]
+        );
+        let skipped: Vec<(String, &str)> = c
+            .skipped
+            .iter()
+            .map(|(a, b)| (a.clone(), b.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [
+                (id("d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70"), "stix revoked"),
+                (
+                    id("e5f6a7b8-c9d0-4e1f-8a2b-3c4d5e6f7081"),
+                    "stix pattern unsupported: AND"
+                ),
+                (
+                    id("f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f708192"),
+                    "stix pattern unsupported: path file:hashes.'SHA-256'"
+                ),
+                (
+                    id("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
+                    "stix pattern unsupported: qualifier REPEATS"
+                ),
+                (
+                    id("1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e"),
+                    "stix pattern unsupported: path url:value"
+                ),
+                (
+                    id("2c3d4e5f-6a7b-4c8d-8e9f-1a2b3c4d5e6f"),
+                    "stix pattern_type snort"
+                ),
+            ]
+        );
+        let bad: Vec<(String, &str)> = c.bad.iter().map(|(a, b)| (a.clone(), b.as_str())).collect();
+        assert_eq!(
+            bad,
+            [
+                (
+                    id("3d4e5f6a-7b8c-4d9e-9f0a-2b3c4d5e6f70"),
+                    "bad pattern: ends where Close was expected"
+                ),
+                (
+                    id("4e5f6a7b-8c9d-4e0f-8a1b-3c4d5e6f7081"),
+                    "ipv4-addr with an IPv6 value \"2001:db8::1\""
+                ),
+                (
+                    id("5f6a7b8c-9d0e-4f1a-9b2c-4d5e6f708192"),
+                    "bad confidence \"120\": an integer 0 to 100"
+                ),
+            ]
+        );
+    }
+
+    fn pattern(p: &str) -> Result<Vec<(Object, bool, &str)>, PatternError> {
+        // leak is fine in a test: lets the result borrow nothing from the parser
+        let found = parse_pattern(p)?;
+        Ok(found
+            .into_iter()
+            .map(|c| (c.object, c.subset, &*String::leak(c.literal)))
+            .collect())
+    }
+
+    #[test]
+    fn pattern_subset_parses() {
+        use Object::*;
+        assert_eq!(
+            pattern("[ipv4-addr:value = '192.0.2.1']"),
+            Ok(vec![(Ipv4, false, "192.0.2.1")])
+        );
+        assert_eq!(
+            pattern("([domain-name:value='a.example' OR (ipv6-addr:value = '2001:db8::/32')]) OR [ipv4-addr:value ISSUBSET '10.0.0.0/8']"),
+            Ok(vec![(Domain, false, "a.example"), (Ipv6, false, "2001:db8::/32"), (Ipv4, true, "10.0.0.0/8")])
+        );
+        assert_eq!(
+            pattern(r"[domain-name:value = 'it\'s\\here']"),
+            Ok(vec![(Domain, false, r"it's\here")]),
+            "escapes"
+        );
+        assert_eq!(
+            pattern("[ipv4-addr:value = '192.0.2.1'] or [ipv4-addr:value = '192.0.2.2']")
+                .map(|v| v.len()),
+            Ok(2)
+        );
+    }
+
+    #[test]
+    fn patterns_beyond_the_subset_are_unsupported_with_a_reason() {
+        let un = |p: &str| match parse_pattern(p) {
+            Err(Unsupported(why)) => why,
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(
+            un("[ipv4-addr:value = '1.2.3.4' AND ipv4-addr:value = '1.2.3.5']"),
+            "AND"
+        );
+        assert_eq!(
+            un("[ipv4-addr:value = '1.2.3.4'] FOLLOWEDBY [ipv4-addr:value = '1.2.3.5']"),
+            "FOLLOWEDBY"
+        );
+        assert_eq!(
+            un("[ipv4-addr:value = '1.2.3.4'] WITHIN 5 SECONDS"),
+            "qualifier WITHIN"
+        );
+        assert_eq!(
+            un("[ipv4-addr:value = '1.2.3.4'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'"),
+            "qualifier START"
+        );
+        assert_eq!(un("[ipv4-addr:value != '1.2.3.4']"), "operator !=");
+        assert_eq!(un("[ipv4-addr:value NOT = '1.2.3.4']"), "NOT");
+        assert_eq!(un("[domain-name:value LIKE '%.example']"), "operator LIKE");
+        assert_eq!(un("[domain-name:value MATCHES '^a']"), "operator MATCHES");
+        assert_eq!(
+            un("[ipv4-addr:value IN ('1.2.3.4', '1.2.3.5')]"),
+            "operator IN"
+        );
+        assert_eq!(un("[EXISTS ipv4-addr:value]"), "EXISTS");
+        assert_eq!(
+            un("[domain-name:value ISSUBSET 'example']"),
+            "ISSUBSET on domain-name"
+        );
+        assert_eq!(un("[network-traffic:dst_port = 443]"), "non-string value");
+        assert_eq!(
+            un("[email-message:to_refs[*].value = 'a@b.example']"),
+            "path email-message:to_refs[*].value"
+        );
+        assert_eq!(
+            un("[ipv4-addr:resolves_to_refs[0].value = '1.2.3.4']"),
+            "path ipv4-addr:resolves_to_refs[0].value"
+        );
+    }
+
+    #[test]
+    fn malformed_patterns_are_errors_and_nesting_is_capped() {
+        for p in [
+            "",
+            "ipv4-addr:value = '1.2.3.4'",
+            "[ipv4-addr:value = '1.2.3.4]",
+            r"[ipv4-addr:value = '1.2\x3.4']",
+            "[ipv4-addr:value = '1.2.3.4']]",
+            "[ipv4-addr:value '1.2.3.4']",
+            "[ipv4-addr:value = '1.2.3.4'] OR",
+            "[ipv4-addr:value ! '1.2.3.4']",
+            "[ipv4-addr:value = '1.2.3.4'] ; DROP",
+        ] {
+            assert!(
+                matches!(parse_pattern(p), Err(Malformed(_))),
+                "{p:?}: {:?}",
+                parse_pattern(p)
+            );
+        }
+        let ok = format!(
+            "{}[ipv4-addr:value = '1.2.3.4']{}",
+            "(".repeat(30),
+            ")".repeat(30)
+        );
+        assert!(parse_pattern(&ok).is_ok());
+        let deep = format!(
+            "{}[ipv4-addr:value = '1.2.3.4']{}",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        assert_eq!(
+            parse_pattern(&deep),
+            Err(Malformed(format!("nested deeper than {MAX_PATTERN_DEPTH}")))
+        );
+    }
+
+    #[test]
+    fn bare_indicator_and_object_arrays_are_read() {
+        let ind = r#"{"type": "indicator", "id": "indicator--1", "pattern": "[ipv4-addr:value = '192.0.2.1']", "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"}"#;
+        assert_eq!(run(ind).unwrap().entries.len(), 1);
+        let arr = format!("[{ind}, {{\"type\": \"identity\"}}, 3]");
+        let c = run(&arr).unwrap();
+        assert_eq!(c.entries.len(), 1);
+        assert_eq!(
+            c.bad,
+            vec![("objects[2]".into(), "not a JSON object".into())]
+        );
+        // no id: located by position; STIX 2.0 had no pattern_type
+        let c = run(r#"{"type": "bundle", "objects": [{"type": "indicator", "pattern": "[domain-name:value = 'a.example']"}]}"#).unwrap();
+        assert_eq!(
+            c.entries,
+            vec![("objects[0]".into(), dom("a.example"), Fields::default())]
+        );
+        let long = format!(
+            r#"{{"type": "indicator", "pattern": "{}"}}"#,
+            " ".repeat(MAX_PATTERN_LEN + 1)
+        );
+        assert_eq!(
+            run(&long).unwrap().bad[0].1,
+            format!("pattern longer than {MAX_PATTERN_LEN} bytes")
+        );
+    }
+
+    #[test]
+    fn unusable_files_are_errors() {
+        assert!(run("").unwrap_err().starts_with("not JSON"));
+        assert!(run("[ipv4-addr:value = '1.2.3.4']")
+            .unwrap_err()
+            .starts_with("not JSON"));
+        assert!(run(r#"{"type": "malware"}"#)
+            .unwrap_err()
+            .contains("not a STIX bundle"));
+        assert!(run(r#"{"type": "bundle", "objects": {}}"#)
+            .unwrap_err()
+            .contains("not an array"));
+        assert!(run("42").is_err());
+    }
+
+    #[test]
+    fn truncated_or_mutated_stix_never_panics() {
+        let f = FeedConfig::from_path("b.json".into());
+        assert_never_panics(SAMPLE, &|s, c| parse(s, &f, c));
+        for p in [
+            "([domain-name:value='a.example' OR (ipv6-addr:value = '2001:db8::/32')]) OR [ipv4-addr:value ISSUBSET '10.0.0.0/8']",
+            "[file:hashes.'SHA-256' = 'ab' AND email-message:to_refs[*].value = 'x'] WITHIN 5 SECONDS",
+        ] {
+            for (i, _) in p.char_indices() {
+                let _ = parse_pattern(&p[..i]);
+            }
+        }
+    }
+}
