@@ -336,10 +336,9 @@ mod tests {
 
     #[test]
     fn commented_csv_example_in_the_documented_config_parses() {
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
+                .unwrap();
         let start = text.find("# [[feeds]]\n# name = \"feodo\"").unwrap();
         let example: String = text[start..]
             .lines()

@@ -333,3 +333,151 @@ valid_until = "2001-01-01"
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Paths of the committed feed samples (see tests/feeds/README.md).
+fn sample(name: &str) -> String {
+    util::root()
+        .join("tests/feeds")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn check_loads_every_format_and_names_what_it_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            r#"
+[[feeds]]
+name = "feodo"
+path = "{feodo}"
+format = "csv"
+[feeds.csv.columns]
+value = "dst_ip"
+description = "malware"
+valid_from = "first_seen_utc"
+
+[[feeds]]
+name = "zeek"
+path = "{zeek}"
+format = "zeek"
+
+[[feeds]]
+name = "stix"
+path = "{stix}"
+format = "stix"
+
+[[feeds]]
+name = "misp"
+path = "{misp}"
+format = "misp"
+
+[[feeds]]
+name = "misp-csv"
+path = "{misp_csv}"
+format = "misp_csv"
+"#,
+            feodo = sample("feodo-ipblocklist.csv"),
+            zeek = sample("zeek-intel.dat"),
+            stix = sample("stix-bundle.json"),
+            misp = sample("misp"),
+            misp_csv = sample("misp-export.csv"),
+        ),
+    );
+    let out = util::iocd()
+        .args(["check", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for name in ["feodo", "zeek", "stix", "misp", "misp-csv"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("feed \"{name}\"")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{text}"));
+        let n: usize = line
+            .split(": ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(n >= 3, "{name}: {line}");
+    }
+    // bad entries by file and line; unsupported entries counted by reason
+    assert!(text.contains("feodo-ipblocklist.csv:14:"), "{text}");
+    assert!(text.contains("skipped 1: zeek Intel::URL"), "{text}");
+    assert!(text.contains("skipped 1: stix revoked"), "{text}");
+    assert!(
+        text.contains("skipped 1: stix pattern unsupported: AND"),
+        "{text}"
+    );
+    assert!(text.contains("misp to_ids=false"), "{text}");
+}
+
+#[test]
+fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let stix = dir.path().join("bundle.json");
+    write_file(
+        &stix,
+        r#"{"type":"bundle","id":"bundle--1","objects":[
+ {"type":"indicator","spec_version":"2.1","id":"indicator--aaaaaaaa-0000-4000-8000-000000000001",
+  "created":"2019-01-01T00:00:00.000Z","modified":"2019-01-01T00:00:00.000Z",
+  "name":"CDN abuse","description":"Cloudflare range used by the kit",
+  "indicator_types":["malicious-activity"],"labels":["kit-x"],"confidence":70,
+  "pattern":"[ipv4-addr:value ISSUBSET '104.16.0.0/16'] OR [domain-name:value = 'enabled.tls13.com']",
+  "pattern_type":"stix","valid_from":"2019-08-01T00:00:00Z",
+  "external_references":[{"source_name":"blog","url":"https://blog.example/kit-x"}]},
+ {"type":"indicator","spec_version":"2.1","id":"indicator--aaaaaaaa-0000-4000-8000-000000000002",
+  "created":"2019-01-01T00:00:00.000Z","modified":"2019-01-01T00:00:00.000Z",
+  "pattern":"[ipv4-addr:value = '192.168.65.1']","pattern_type":"stix",
+  "valid_from":"2019-01-01T00:00:00Z","revoked":true}
+]}"#,
+    );
+    let zeek = dir.path().join("intel.dat");
+    write_file(
+        &zeek,
+        "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n\
+         192.168.65.3\tIntel::ADDR\tlocal-cti\tinfected host\t-\n",
+    );
+    let cfg = config(
+        dir.path(),
+        "[[feeds]]\nname = \"stix\"\npath = \"bundle.json\"\nformat = \"stix\"\nseverity = \"high\"\n\
+         [[feeds]]\nname = \"zeek\"\npath = \"intel.dat\"\nformat = \"zeek\"\n",
+    );
+    let r = replay(&cfg);
+    let sni = event(&r.events, "tls.sni");
+    let i = &sni["indicator"];
+    assert_eq!(i["feed"], "stix");
+    assert_eq!(i["match"], "exact");
+    assert_eq!(i["id"], "indicator--aaaaaaaa-0000-4000-8000-000000000001");
+    assert_eq!(i["confidence"], 70);
+    assert_eq!(i["severity"], "high");
+    assert_eq!(i["description"], "Cloudflare range used by the kit");
+    assert_eq!(i["reference"], "https://blog.example/kit-x");
+    assert_eq!(i["valid_from"], "2019-08-01T00:00:00Z");
+    let tags = i["tags"].as_array().unwrap();
+    assert!(
+        tags.contains(&Value::from("kit-x")) && tags.contains(&Value::from("malicious-activity"))
+    );
+    let dst = event(&r.events, "ip.dst");
+    assert_eq!(dst["indicator"]["value"], "104.16.0.0/16");
+    // the zeek source becomes a tag; the revoked STIX indicator never matches
+    let src = r
+        .events
+        .iter()
+        .find(|e| e["observable"]["value"] == "192.168.65.3")
+        .unwrap();
+    assert_eq!(src["indicator"]["feed"], "zeek");
+    assert_eq!(src["indicator"]["description"], "infected host");
+    assert_eq!(
+        src["indicator"]["tags"],
+        serde_json::json!(["source:local-cti"])
+    );
+    assert!(r
+        .events
+        .iter()
+        .all(|e| e["observable"]["value"] != "192.168.65.1"));
+}
