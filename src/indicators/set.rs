@@ -165,6 +165,8 @@ pub struct SetBuilder {
     /// Interned feed names, so contexts of one feed share the `Arc<str>` and duplicate checks
     /// compare pointers.
     feeds: hashbrown::HashSet<Arc<str>>,
+    /// Indicators per context id.
+    ctx_counts: Vec<usize>,
     duplicates: usize,
     refused: usize,
 }
@@ -191,7 +193,11 @@ impl SetBuilder {
         }
         ctx.feed = self.feed_name(&ctx.feed);
         let id = ContextId::try_from(self.set.contexts.len()).unwrap_or(ContextId::MAX);
+        if ctx.action == Action::Allow {
+            self.set.has_allow = true;
+        }
         self.set.contexts.push(ctx.clone());
+        self.ctx_counts.push(0);
         self.contexts.insert(ctx, id);
         id
     }
@@ -238,63 +244,94 @@ impl SetBuilder {
                 }
                 set.cidr6.entry(n).or_insert(NO_REC)
             }
-            Value::Domain(bytes) => {
-                let hash = set.hasher.hash_one(bytes.as_slice());
-                let (arena, hasher) = (&set.arena, &set.hasher);
-                let entry = set.names.entry(
-                    hash,
-                    |s| slot_bytes(arena, s) == bytes.as_slice(),
-                    |s| hasher.hash_one(slot_bytes(arena, s)),
-                );
-                match entry {
-                    TableEntry::Occupied(o) => &mut o.into_mut().head,
-                    TableEntry::Vacant(v) => {
-                        let end = set.arena.len().saturating_add(bytes.len());
-                        let (Ok(off), Ok(len), true) = (
-                            u32::try_from(set.arena.len()),
-                            u32::try_from(bytes.len()),
-                            end <= MAX_DOMAIN_ARENA_BYTES,
-                        ) else {
-                            self.refused += 1;
-                            return Added::Refused;
-                        };
-                        set.arena.extend_from_slice(&bytes);
-                        let labels = label_count(&bytes);
-                        set.label_mask |= label_bit(labels);
-                        set.max_labels = set.max_labels.max(labels);
-                        &mut v
-                            .insert(NameSlot {
-                                off,
-                                len,
-                                head: NO_REC,
-                            })
-                            .into_mut()
-                            .head
-                    }
-                }
+            Value::Domain(bytes) => return self.add_name(&bytes, ctx, mode),
+        };
+        Self::link(&mut set.recs, &set.contexts, &mut self.ctx_counts, head, id, ctx, mode)
+            .unwrap_or_else(|| {
+                self.duplicates += 1;
+                Added::Duplicate
+            })
+    }
+
+    /// Add a name indicator: [`add`](Self::add) of a [`Value::Domain`] without the `Vec`.
+    pub fn add_name(&mut self, name: &[u8], ctx: ContextId, mode: MatchMode) -> Added {
+        let Some(id) = u32::try_from(self.set.recs.len())
+            .ok()
+            .filter(|&id| id != NO_REC && (ctx as usize) < self.set.contexts.len())
+        else {
+            self.refused += 1;
+            return Added::Refused;
+        };
+        let set = &mut self.set;
+        let hash = set.hasher.hash_one(name);
+        let (arena, hasher) = (&set.arena, &set.hasher);
+        let entry = set.names.entry(
+            hash,
+            |s| slot_bytes(arena, s) == name,
+            |s| hasher.hash_one(slot_bytes(arena, s)),
+        );
+        let head = match entry {
+            TableEntry::Occupied(o) => &mut o.into_mut().head,
+            TableEntry::Vacant(v) => {
+                let end = set.arena.len().saturating_add(name.len());
+                let (Ok(off), Ok(len), true) = (
+                    u32::try_from(set.arena.len()),
+                    u32::try_from(name.len()),
+                    end <= MAX_DOMAIN_ARENA_BYTES,
+                ) else {
+                    self.refused += 1;
+                    return Added::Refused;
+                };
+                set.arena.extend_from_slice(name);
+                let labels = label_count(name);
+                set.label_mask |= label_bit(labels);
+                set.max_labels = set.max_labels.max(labels);
+                &mut v
+                    .insert(NameSlot {
+                        off,
+                        len,
+                        head: NO_REC,
+                    })
+                    .into_mut()
+                    .head
             }
         };
-        // one feed lists a value once: the first entry stays
-        let feed = &set.contexts[ctx as usize].feed;
-        let mut r = *head;
-        while let Some(rec) = set.recs.get(r as usize) {
-            if Arc::ptr_eq(&set.contexts[rec.ctx as usize].feed, feed) {
+        Self::link(&mut set.recs, &set.contexts, &mut self.ctx_counts, head, id, ctx, mode)
+            .unwrap_or_else(|| {
                 self.duplicates += 1;
-                return Added::Duplicate;
+                Added::Duplicate
+            })
+    }
+
+    /// Put record `id` at the head of the chain, unless the chain already has a record of the
+    /// same feed (`None`: one feed lists a value once, the first entry stays).
+    fn link(
+        recs: &mut Vec<Rec>,
+        contexts: &[Context],
+        ctx_counts: &mut Vec<usize>,
+        head: &mut u32,
+        id: u32,
+        ctx: ContextId,
+        mode: MatchMode,
+    ) -> Option<Added> {
+        let feed = &contexts[ctx as usize].feed;
+        let mut r = *head;
+        while let Some(rec) = recs.get(r as usize) {
+            if Arc::ptr_eq(&contexts[rec.ctx as usize].feed, feed) {
+                return None;
             }
             r = rec.next;
         }
-        set.recs.push(Rec {
+        recs.push(Rec {
             ctx,
             next: *head,
             mode,
         });
         *head = id;
-        if set.contexts[ctx as usize].action == Action::Allow {
-            set.has_allow = true;
+        if let Some(n) = ctx_counts.get_mut(ctx as usize) {
+            *n += 1;
         }
-        *set.feed_counts.entry(Arc::clone(feed)).or_default() += 1;
-        Added::Yes
+        Some(Added::Yes)
     }
 
     /// Values not added because the same feed already listed them.
@@ -324,11 +361,20 @@ impl SetBuilder {
 
     /// Indicators of `feed` added so far.
     pub fn feed_len(&self, feed: &str) -> usize {
-        self.set.feed_len(feed)
+        self.set
+            .contexts
+            .iter()
+            .zip(&self.ctx_counts)
+            .filter(|(c, _)| *c.feed == *feed)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn build(self) -> IndicatorSet {
         let mut set = self.set;
+        for (c, &n) in set.contexts.iter().zip(&self.ctx_counts) {
+            *set.feed_counts.entry(Arc::clone(&c.feed)).or_default() += n;
+        }
         set.recs.shrink_to_fit();
         set.arena.shrink_to_fit();
         set.contexts.shrink_to_fit();
