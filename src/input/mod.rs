@@ -132,6 +132,7 @@ pub enum OpenFailure {
 pub fn open(input: &Input, capacity: usize) -> Result<Opened, OpenFailure> {
     let src = source::open(&input.path).map_err(|e| OpenFailure::Unreadable(e.to_string()))?;
     let compression = src.compression;
+    let capacity = capacity.max(pcapfile::MIN_READ_BUFFER);
     match Reader::new(src.stream, compression, src.state, capacity) {
         Ok(r) => Ok(Opened::Reader(r)),
         Err(ReaderStart::Damaged(d)) => Err(OpenFailure::Damaged(d)),
