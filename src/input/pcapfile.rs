@@ -239,7 +239,7 @@ impl Reader {
             .len();
         if have < header_len {
             return Err(ReaderStart::Damaged(Damage {
-                offset: have as u64,
+                offset: 0,
                 reason: format!(
                     "the file ends inside its {} header ({have} of {header_len} bytes)",
                     format.name()
@@ -700,7 +700,7 @@ mod tests {
         }
         fn block(&mut self, ty: u32, body: &[u8]) {
             let mut b = body.to_vec();
-            while b.len() % 4 != 0 {
+            while !b.len().is_multiple_of(4) {
                 b.push(0);
             }
             let len = 12 + b.len() as u32;
@@ -762,7 +762,12 @@ mod tests {
         fn opb(&mut self, if_id: u16, ts: u64, data: &[u8]) {
             let mut b = self.w16(if_id).to_vec();
             b.extend_from_slice(&self.w16(0));
-            for v in [(ts >> 32) as u32, ts as u32, data.len() as u32, data.len() as u32] {
+            for v in [
+                (ts >> 32) as u32,
+                ts as u32,
+                data.len() as u32,
+                data.len() as u32,
+            ] {
                 b.extend_from_slice(&self.w32(v));
             }
             b.extend_from_slice(data);
@@ -770,8 +775,11 @@ mod tests {
         }
     }
 
-    /// Every packet: (ts_us, linktype, data, wire_len), and the damage if any.
-    fn read_all(bytes: &[u8], cap: usize) -> (Vec<(i64, i32, Vec<u8>, u32)>, Option<Damage>) {
+    /// (ts_us, linktype, data, wire_len) of one packet.
+    type Got = (i64, i32, Vec<u8>, u32);
+
+    /// Every packet, and the damage if any.
+    fn read_all(bytes: &[u8], cap: usize) -> (Vec<Got>, Option<Damage>) {
         let mut r = match from_bytes(bytes.to_vec(), cap) {
             Ok(r) => r,
             Err(ReaderStart::Damaged(d)) => return (Vec::new(), Some(d)),
@@ -914,7 +922,10 @@ mod tests {
             // record boundaries: where a clean file of k packets ends
             let mut ends = Vec::new();
             // below 4 bytes the magic number is incomplete: not recognisable as a capture
-            assert!(matches!(from_bytes(full[..3].to_vec(), TEST_BUFFER), Err(ReaderStart::NotCapture(_))));
+            assert!(matches!(
+                from_bytes(full[..3].to_vec(), TEST_BUFFER),
+                Err(ReaderStart::NotCapture(_))
+            ));
             for cut in 4..full.len() {
                 let (got, dmg) = read_all(&full[..cut], TEST_BUFFER);
                 assert!(got.len() <= all.len());
@@ -1019,9 +1030,15 @@ mod tests {
         assert_eq!(TsScale::from_tsresol(6), Some(TsScale::Mul(1)));
         assert_eq!(TsScale::from_tsresol(3).map(|s| s.to_us(5)), Some(5000));
         assert_eq!(TsScale::from_tsresol(9).map(|s| s.to_us(1_999)), Some(1));
-        assert_eq!(TsScale::from_tsresol(0x80 | 10).map(|s| s.to_us(512)), Some(500_000));
+        assert_eq!(
+            TsScale::from_tsresol(0x80 | 10).map(|s| s.to_us(512)),
+            Some(500_000)
+        );
         assert_eq!(TsScale::from_tsresol(20), None);
         assert_eq!(TsScale::from_tsresol(0x80 | 64), None);
-        assert_eq!(TsScale::from_tsresol(19).map(|s| s.to_us(u64::MAX)), Some(1_844_674));
+        assert_eq!(
+            TsScale::from_tsresol(19).map(|s| s.to_us(u64::MAX)),
+            Some(1_844_674)
+        );
     }
 }
