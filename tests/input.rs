@@ -528,3 +528,24 @@ fn speed_replays_at_capture_pace() {
     let r = util::replay(&["--feed", f, "--speed", "0", path]);
     assert_eq!(r.code(), Some(2));
 }
+
+#[test]
+fn replay_help_documents_the_exit_statuses() {
+    let out = util::iocd().args(["replay", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for s in [
+        "0 ok",
+        "1 an input could not be opened or read at all",
+        "2 usage error",
+        "3 the replay completed but some input was damaged",
+        "78 bad configuration",
+        "--merge",
+        "--bpf",
+        "--speed",
+        "--recursive",
+    ] {
+        assert!(help.contains(s), "--help lacks {s:?}: {help}");
+    }
+}
