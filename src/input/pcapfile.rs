@@ -40,6 +40,11 @@ pub const MIN_READ_BUFFER: usize = 512 * 1024;
 /// corrupt file made of Interface Description Blocks from growing memory without bound.
 pub const MAX_INTERFACES: usize = 4096;
 
+/// Latest timestamp handed on: the last microsecond of year 9999. RFC 3339 (event
+/// timestamps) has four-digit years and humantime formats nothing later; a corrupt
+/// `if_tsresol`/`if_tsoffset` or timestamp is clamped here instead.
+pub const MAX_TS_US: i64 = 253_402_300_799_999_999;
+
 /// The legacy pcap magic numbers as they appear on disk (libpcap's pcap-common.c).
 const PCAP_MAGICS: [[u8; 4]; 5] = [
     [0xd4, 0xc3, 0xb2, 0xa1], // microseconds, little-endian
@@ -467,7 +472,11 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
         let data = data
             .get(..caplen as usize)
             .ok_or_else(|| format!("packet length {caplen} exceeds its block"))?;
-        let ts_us = ifc.scale.to_us(units).saturating_add(ifc.offset_us);
+        let ts_us = ifc
+            .scale
+            .to_us(units)
+            .saturating_add(ifc.offset_us)
+            .min(MAX_TS_US);
         Ok(Some(Current {
             start: data.as_ptr() as usize - base,
             caplen: data.len(),
