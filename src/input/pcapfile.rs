@@ -1050,4 +1050,22 @@ mod tests {
             Some(1_844_674)
         );
     }
+
+    #[test]
+    fn timestamps_past_year_9999_are_clamped() {
+        let mut a = Ng {
+            be: false,
+            out: Vec::new(),
+        };
+        a.shb();
+        a.idb(1, 0, Some(0), Some(i64::MAX / 2));
+        a.epb(0, u64::MAX, b"x");
+        let (got, dmg) = read_all(&a.out, TEST_BUFFER);
+        assert_eq!(dmg, None);
+        assert_eq!(got[0].0, MAX_TS_US);
+        assert_eq!(
+            crate::event::format_ts(MAX_TS_US),
+            "9999-12-31T23:59:59.999999Z"
+        );
+    }
 }
