@@ -361,6 +361,36 @@ fn libpcap_loop(path: &Path, copy: bool) -> Result<Run> {
     })
 }
 
+/// Read every packet of `path` with iocd's own reader (`iocd::input`, pcap-parser over a
+/// 1 MiB read buffer), the loop the capture thread runs, counting packets and bytes.
+fn reader_loop(path: &Path) -> Result<Run> {
+    let t = Instant::now();
+    let mut r = iocd::input::open_reader(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    loop {
+        match r.advance(&mut || ()) {
+            Ok(true) => {
+                if let Some(p) = r.packet() {
+                    packets += 1;
+                    bytes += u64::from(p.wire_len);
+                    std::hint::black_box(p.data);
+                }
+            }
+            Ok(false) => break,
+            Err(d) => bail!("iocd reader: {}: {d}", path.display()),
+        }
+    }
+    Ok(Run {
+        wall: t.elapsed(),
+        packets,
+        bytes,
+        cpu: None,
+        peak_rss_kib: None,
+        load: None,
+        stderr: String::new(),
+    })
+}
+
 /// What `wait4(2)` reports about a child that has exited.
 struct ChildExit {
     /// Exit code, or `None` when killed by a signal.
@@ -632,6 +662,16 @@ fn smoke_test() -> Result<()> {
         let path = dir.path().join(name);
         let stats = workload::write_capture(&path, PACKETS, 7, &domains, &ips)?;
         let read = libpcap_loop(&path, false)?;
+        let ours = reader_loop(&path)?;
+        if (ours.packets, ours.bytes) != (read.packets, read.bytes) {
+            bail!(
+                "iocd's reader read {} packets / {} bytes, libpcap {} / {}",
+                ours.packets,
+                ours.bytes,
+                read.packets,
+                read.bytes
+            );
+        }
         if (read.packets, read.bytes) != (PACKETS, stats.bytes) || stats.packets != PACKETS {
             bail!(
                 "libpcap read {} packets / {} bytes, the generator wrote {} / {}",
@@ -676,6 +716,15 @@ fn main() -> Result<()> {
     }
     rows.extend(Row::best_of(
         "libpcap loop + copy each frame to an owned `Vec` (batches of 256)".into(),
+        runs,
+    ));
+    let mut runs = Vec::new();
+    for _ in 0..p.runs {
+        runs.push(reader_loop(&data.capture)?);
+    }
+    rows.extend(Row::best_of(
+        "iocd reader loop (`iocd::input`, pcap-parser): `advance()`, count packets and bytes"
+            .into(),
         runs,
     ));
 

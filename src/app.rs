@@ -4,16 +4,17 @@
 //! queue and drops its event sender; the sink drains and flushes.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::capture::{self, CaptureStats, Dispatcher, FileError};
+use crate::capture::{CaptureStats, Dispatcher, FileError};
 use crate::cli::ReplayArgs;
 use crate::config::{Config, FeedConfig};
 use crate::indicators::{feeds, IndicatorStore};
+use crate::input::{self, replay::MAX_MERGE_INPUTS, Input};
 use crate::reload::{Reloader, SighupThread};
 use crate::sink;
 use crate::stats::WorkerStats;
@@ -23,6 +24,11 @@ use crate::worker::{Context, Worker};
 pub const EXIT_CONFIG: u8 = 78;
 /// Exit status when some input could not be read or the output failed.
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit status of a usage error (clap's, and a bad `--bpf` expression).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the replay completed but some input was damaged: its readable prefix was
+/// replayed. [`EXIT_FAILURE`] wins when both apply.
+pub const EXIT_DAMAGED: u8 = 3;
 
 /// An error with the exit status it maps to.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +39,9 @@ pub enum AppError {
     /// Anything else: exit 1.
     #[error("{0:#}")]
     Other(anyhow::Error),
+    /// A bad argument found after parsing (a `--bpf` expression libpcap refuses): exit 2.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl AppError {
@@ -40,12 +49,14 @@ impl AppError {
         match self {
             AppError::Config(_) => EXIT_CONFIG,
             AppError::Other(_) => EXIT_FAILURE,
+            AppError::Usage(_) => EXIT_USAGE,
         }
     }
 }
 
 /// `iocd replay`: returns the exit status.
 pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
+    let (inputs, input_errors, opts) = replay_inputs(&args)?;
     let config = match &args.config {
         Some(p) => Config::load(p).map_err(|e| AppError::Config(e.into()))?,
         None => Config::default(),
@@ -114,15 +125,20 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
 
     let ctx = Arc::new(Context {
         sensor,
-        files: args.pcaps.iter().map(|p| p.display().to_string()).collect(),
+        files: inputs.iter().map(Input::name).collect(),
     });
     let replay_started = Instant::now();
-    let run = Run::start(workers, ctx, store, out, args.pcaps.clone()).map_err(AppError::Other)?;
-    let (capture_stats, file_errors, worker_stats, sink_result) = run.finish();
+    let run = Run::start(workers, ctx, store, out, inputs, opts).map_err(AppError::Other)?;
+    let (capture_stats, mut file_errors, worker_stats, sink_result) = run.finish();
     sighup.stop();
     let wall = replay_started.elapsed();
+    file_errors.splice(0..0, input_errors);
     print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
-    let mut code = 0;
+    let mut code = if capture_stats.damaged() > 0 {
+        EXIT_DAMAGED
+    } else {
+        0
+    };
     for e in &file_errors {
         tracing::error!("{e}");
         code = EXIT_FAILURE;
@@ -134,6 +150,37 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     Ok(code)
 }
 
+/// Expand the input arguments (directories, `-R`) and check the replay options that clap
+/// cannot: the `--bpf` expression (libpcap's compiler) and the number of `--merge` inputs.
+fn replay_inputs(
+    args: &ReplayArgs,
+) -> Result<(Vec<Input>, Vec<FileError>, input::replay::Options), AppError> {
+    if let Some(expr) = &args.bpf {
+        input::bpf::validate(expr).map_err(|e| AppError::Usage(format!("--bpf {expr:?}: {e}")))?;
+    }
+    let (inputs, errors, notes) = input::expand(&args.pcaps, args.recursive);
+    for n in notes {
+        tracing::info!("{n}");
+    }
+    if inputs.iter().filter(|i| i.path == Path::new("-")).count() > 1 {
+        return Err(AppError::Usage(
+            "standard input (-) can be given only once".into(),
+        ));
+    }
+    if args.merge && inputs.len() > MAX_MERGE_INPUTS {
+        return Err(AppError::Usage(format!(
+            "--merge of {} inputs: at most {MAX_MERGE_INPUTS} at once",
+            inputs.len()
+        )));
+    }
+    let opts = input::replay::Options {
+        merge: args.merge,
+        speed: if args.realtime { Some(1.0) } else { args.speed },
+        bpf: args.bpf.clone(),
+    };
+    Ok((inputs, errors, opts))
+}
+
 /// The running pipeline.
 struct Run {
     capture: std::thread::JoinHandle<(CaptureStats, Vec<FileError>)>,
@@ -142,13 +189,14 @@ struct Run {
 }
 
 impl Run {
-    /// Start the sink, the workers, then the capture thread reading `files` in order.
+    /// Start the sink, the workers, then the capture thread reading the inputs.
     fn start(
         n: usize,
         ctx: Arc<Context>,
         store: Arc<IndicatorStore>,
         out: Box<dyn Write + Send>,
-        files: Vec<PathBuf>,
+        inputs: Vec<Input>,
+        opts: input::replay::Options,
     ) -> anyhow::Result<Run> {
         let (ev_tx, ev_rx) = crossbeam_channel::bounded(sink::QUEUE_EVENTS);
         let sink = sink::spawn_json(out, ev_rx).context("cannot start the sink thread")?;
@@ -165,7 +213,7 @@ impl Run {
         }
         let capture = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || capture_files(dispatcher, &files))
+            .spawn(move || capture_files(dispatcher, &inputs, &opts))
             .context("cannot start the capture thread")?;
         Ok(Run {
             capture,
@@ -202,13 +250,14 @@ impl Run {
     }
 }
 
-/// The capture thread of a replay: every file in order, lossless. Progress goes to stderr when
-/// it is a terminal, nowhere otherwise.
-fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats, Vec<FileError>) {
-    let total: u64 = files
-        .iter()
-        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
-        .sum();
+/// The capture thread of a replay: every input in order (or merged), lossless. Progress goes
+/// to stderr when it is a terminal, nowhere otherwise.
+fn capture_files(
+    mut dispatcher: Dispatcher,
+    inputs: &[Input],
+    opts: &input::replay::Options,
+) -> (CaptureStats, Vec<FileError>) {
+    let total: u64 = inputs.iter().filter_map(Input::size).sum();
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
@@ -221,22 +270,16 @@ fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut stats = CaptureStats::default();
-    let mut errors = Vec::new();
-    let mut done_before = 0u64;
-    for (i, f) in files.iter().enumerate() {
-        bar.set_message(f.display().to_string());
-        let mut progress = |consumed: u64| bar.set_position(done_before + consumed);
-        if let Err(e) = capture::read_file(f, i as u32, &mut dispatcher, &mut stats, &mut progress)
-        {
-            bar.suspend(|| tracing::error!("{e}"));
-            errors.push(e);
+    let mut progress = |done: u64, file: Option<&str>| {
+        bar.set_position(done);
+        if let Some(f) = file {
+            bar.set_message(f.to_owned());
         }
-        done_before += std::fs::metadata(f).map_or(0, |m| m.len());
-    }
-    dispatcher.flush();
+    };
+    let mut log = |f: &dyn Fn()| bar.suspend(f);
+    let result = input::replay::run(&mut dispatcher, inputs, opts, &mut progress, &mut log);
     bar.finish_and_clear();
-    (stats, errors)
+    result
 }
 
 /// Tell the operator what each feed gave: one line per feed, then every kept problem (bad
@@ -274,11 +317,14 @@ fn print_summary(
     let _ = writeln!(s, "iocd replay summary");
     let _ = writeln!(
         s,
-        "  packets {}  bytes {}  files with errors {}",
+        "  packets {}  bytes {}  files with errors {}  damaged files {}  filtered {}",
         cap.packets,
         cap.bytes,
-        file_errors.len()
+        file_errors.len(),
+        cap.damaged(),
+        cap.filtered
     );
+    input::replay::write_file_summary(&mut s, cap);
     for (k, v) in &cap.link_types {
         let _ = writeln!(s, "  link {k}: {v}");
     }

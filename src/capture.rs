@@ -5,7 +5,7 @@
 //! capture (a later issue) will use the same [`Dispatcher`] with a non-blocking send that
 //! drops and counts instead.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -167,67 +167,41 @@ pub struct FileError {
 /// Counters of the capture thread.
 #[derive(Debug, Default, Clone)]
 pub struct CaptureStats {
+    /// Packets read from the inputs (filtered ones included).
     pub packets: u64,
+    /// Their bytes on the wire.
     pub bytes: u64,
     /// Packets per link type name.
     pub link_types: std::collections::BTreeMap<String, u64>,
+    /// Packets a `--bpf` filter dropped.
+    pub filtered: u64,
+    /// One entry per input, in the order of the expanded input list.
+    pub files: Vec<FileStats>,
 }
 
-/// Read one capture file, handing every frame to `dispatch`. `on_progress` is called now and
-/// then with the approximate number of file bytes consumed so far.
-pub fn read_file(
-    path: &Path,
-    file_index: u32,
-    dispatch: &mut Dispatcher,
-    stats: &mut CaptureStats,
-    on_progress: &mut dyn FnMut(u64),
-) -> Result<(), FileError> {
-    let err = |reason: String| FileError {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut cap = pcap::Capture::from_file(path).map_err(|e| err(e.to_string()))?;
-    let link = Link::from_dlt(cap.get_datalink().0);
-    let mut count = 0u64;
-    let mut consumed = 24u64;
-    loop {
-        match cap.next_packet() {
-            Ok(pkt) => {
-                count += 1;
-                let h = pkt.header;
-                // time_t and suseconds_t are i64 on 64-bit Linux but narrower elsewhere.
-                #[allow(clippy::useless_conversion)]
-                let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
-                consumed += 16 + u64::from(h.caplen);
-                stats.packets += 1;
-                stats.bytes += u64::from(h.len);
-                let meta = Meta {
-                    ts_us,
-                    start: 0,
-                    caplen: 0,
-                    wire_len: h.len,
-                    link,
-                    origin: Origin {
-                        file: file_index,
-                        packet: count,
-                    },
-                };
-                if !dispatch.push(pkt.data, meta) {
-                    return Err(err("workers stopped".into()));
-                }
-                if count.is_multiple_of(4096) {
-                    on_progress(consumed);
-                }
-            }
-            Err(pcap::Error::NoMorePackets) => break,
-            Err(e) => {
-                *stats.link_types.entry(link.name()).or_default() += count;
-                on_progress(consumed);
-                return Err(err(format!("after packet {count}: {e}")));
-            }
-        }
+impl CaptureStats {
+    /// Inputs whose readable prefix was replayed but whose rest is damaged.
+    pub fn damaged(&self) -> usize {
+        self.files.iter().filter(|f| f.damage.is_some()).count()
     }
-    *stats.link_types.entry(link.name()).or_default() += count;
-    on_progress(consumed);
-    Ok(())
+}
+
+/// What one input gave.
+#[derive(Debug, Default, Clone)]
+pub struct FileStats {
+    pub name: String,
+    /// "pcap" or "pcapng", with the compression if any.
+    pub format: String,
+    pub packets: u64,
+    pub bytes: u64,
+    pub filtered: u64,
+    /// Timestamps of the first and last packet, microseconds since the epoch.
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
+    /// Where and why reading stopped early.
+    pub damage: Option<crate::input::pcapfile::Damage>,
+    /// It could not be read at all.
+    pub error: Option<String>,
+    /// A non-capture file found in a directory.
+    pub skipped: Option<String>,
 }

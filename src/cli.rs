@@ -16,8 +16,15 @@ pub struct Cli {
 pub enum Command {
     /// Replay capture files (pcap or pcapng) and report indicator matches as JSON lines.
     ///
-    /// Exit status: 0 ok; 1 a capture file could not be read (the others are still replayed) or
-    /// output failed; 2 usage error; 78 bad configuration or no usable feed.
+    /// Inputs: files, directories (every capture inside, in name order), `-` for standard
+    /// input, FIFOs; gzip and zstd compression is undone (recognised by content, not name).
+    /// A damaged input (truncated, impossible record length, garbage) is replayed up to the
+    /// damage, which is reported with its byte offset.
+    ///
+    /// Exit status: 0 ok; 1 an input could not be opened or read at all (the others are still
+    /// replayed), or the output failed; 2 usage error (bad --bpf expression included); 3 the
+    /// replay completed but some input was damaged (its readable prefix was replayed; 1 wins
+    /// over 3); 78 bad configuration or no usable feed.
     Replay(ReplayArgs),
     /// Load the config and every feed, and report per feed: indicators by type, duplicates,
     /// skipped entries by reason, and each bad entry as `file:line: reason`.
@@ -73,7 +80,31 @@ pub struct ReplayArgs {
     /// Worker threads [default: the config's, else the number of available cores].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
-    /// Capture files, replayed in the order given.
+    /// Capture files, directories or `-` (standard input), replayed in the order given.
     #[arg(required = true, value_name = "PCAP")]
     pub pcaps: Vec<PathBuf>,
+    /// Read directories recursively (subdirectories in name order among the files).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Interleave all inputs by packet timestamp (like mergecap) instead of one after another.
+    #[arg(long)]
+    pub merge: bool,
+    /// Only replay packets matching this libpcap filter expression (tcpdump syntax).
+    #[arg(long, value_name = "EXPR")]
+    pub bpf: Option<String>,
+    /// Replay at capture pace (the same as --speed 1).
+    #[arg(long, conflicts_with = "speed")]
+    pub realtime: bool,
+    /// Replay at X times capture pace (sleeping by timestamp deltas; a gap longer than 1 s
+    /// after scaling is shortened to 1 s). Default: as fast as possible.
+    #[arg(long, value_name = "X", value_parser = parse_speed)]
+    pub speed: Option<f64>,
+}
+
+/// A pacing factor: a positive, finite number.
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
 }

@@ -11,7 +11,8 @@
 //!        └──────────────────────────────────┘
 //! ```
 //!
-//! The capture thread ([`capture`]) copies each frame once into a per-worker batch, choosing the
+//! The capture thread reads the inputs ([`input`]: pcap and pcapng, compressed or not, files,
+//! directories, FIFOs and stdin, in order or merged by timestamp) and ([`capture`]) copies each frame once into a per-worker batch, choosing the
 //! worker by a symmetric hash of the IP addresses ([`decode::flow_hash`]) so both directions of a
 //! flow, and every fragment of a datagram, meet in the same worker. Batches travel over bounded
 //! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost.
@@ -40,6 +41,7 @@ pub mod defrag;
 pub mod event;
 pub mod flow;
 pub mod indicators;
+pub mod input;
 pub mod name;
 pub mod observe;
 pub mod proto;

@@ -155,7 +155,7 @@ fn every_truth_observable_is_reported_and_no_decoy() {
             pcap.to_str().unwrap(),
         ]);
         let damaged = t["tshark_exit_code"].as_i64() != Some(0);
-        let want_code = if damaged { 1 } else { 0 };
+        let want_code = if damaged { 3 } else { 0 };
         assert_eq!(
             r.code(),
             Some(want_code),

@@ -63,7 +63,7 @@ fn truncated_and_bit_flipped_captures_never_panic_or_hang() {
             let out = util::run_with_timeout(c, Duration::from_secs(30));
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(
-                matches!(out.status.code(), Some(0) | Some(1)),
+                matches!(out.status.code(), Some(0) | Some(1) | Some(3)),
                 "{} variant {i}: status {:?}\n{stderr}",
                 cap.display(),
                 out.status

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod dns;
 mod indicators;
+mod input;
 mod quic;
 mod real;
 mod robustness;
