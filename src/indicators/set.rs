@@ -308,7 +308,7 @@ impl SetBuilder {
     fn link(
         recs: &mut Vec<Rec>,
         contexts: &[Context],
-        ctx_counts: &mut Vec<usize>,
+        ctx_counts: &mut [usize],
         head: &mut u32,
         id: u32,
         ctx: ContextId,
