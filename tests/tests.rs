@@ -9,6 +9,7 @@ mod indicators;
 mod input;
 mod quic;
 mod real;
+mod reload;
 mod robustness;
 mod tcp;
 mod tunnels;

@@ -246,11 +246,19 @@ impl SetBuilder {
             }
             Value::Domain(bytes) => return self.add_name(&bytes, ctx, mode),
         };
-        Self::link(&mut set.recs, &set.contexts, &mut self.ctx_counts, head, id, ctx, mode)
-            .unwrap_or_else(|| {
-                self.duplicates += 1;
-                Added::Duplicate
-            })
+        Self::link(
+            &mut set.recs,
+            &set.contexts,
+            &mut self.ctx_counts,
+            head,
+            id,
+            ctx,
+            mode,
+        )
+        .unwrap_or_else(|| {
+            self.duplicates += 1;
+            Added::Duplicate
+        })
     }
 
     /// Add a name indicator: [`add`](Self::add) of a [`Value::Domain`] without the `Vec`.
@@ -296,11 +304,19 @@ impl SetBuilder {
                     .head
             }
         };
-        Self::link(&mut set.recs, &set.contexts, &mut self.ctx_counts, head, id, ctx, mode)
-            .unwrap_or_else(|| {
-                self.duplicates += 1;
-                Added::Duplicate
-            })
+        Self::link(
+            &mut set.recs,
+            &set.contexts,
+            &mut self.ctx_counts,
+            head,
+            id,
+            ctx,
+            mode,
+        )
+        .unwrap_or_else(|| {
+            self.duplicates += 1;
+            Added::Duplicate
+        })
     }
 
     /// Put record `id` at the head of the chain, unless the chain already has a record of the

@@ -1,0 +1,191 @@
+//! Reload on SIGHUP while a replay runs: the test feeds a capture through a FIFO, changes the
+//! feeds, signals the process, and feeds more. New indicators match, removed ones stop, a
+//! broken feed keeps matching its last good entries, and every packet fed is counted.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{self, dns_query, eth_ipv4, write_file};
+
+/// The classic pcap header: little-endian, microseconds, Ethernet.
+fn pcap_header() -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&4u16.to_le_bytes());
+    h.extend_from_slice(&[0; 8]);
+    h.extend_from_slice(&65535u32.to_le_bytes());
+    h.extend_from_slice(&1u32.to_le_bytes());
+    h
+}
+
+fn record(ts_s: u32, frame: &[u8]) -> Vec<u8> {
+    let mut r = Vec::new();
+    r.extend_from_slice(&ts_s.to_le_bytes());
+    r.extend_from_slice(&0u32.to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(frame);
+    r
+}
+
+/// One DNS query per name, each from its own client port (its own flow).
+fn queries(names: &[&str], first_port: u16, ts: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let port = first_port + i as u16;
+        let q = dns_query(port, n);
+        out.extend(record(
+            ts,
+            &eth_ipv4([10, 0, 0, 5], [10, 0, 0, 53], "udp", port, 53, &q),
+        ));
+    }
+    out
+}
+
+/// Names reported in `events` (from the JSON-lines file) for packets in `packets`.
+fn names(path: &Path, packets: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut v: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| packets.contains(&e["pcap"]["packet"].as_u64().unwrap_or(0)))
+        .map(|e| e["observable"]["value"].as_str().unwrap_or("").to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_file(&d.join("a.txt"), "old.example\nremoved.example\n");
+    write_file(&d.join("b.txt"), "kept.example\n");
+    let cfg = d.join("iocd.toml");
+    write_file(
+        &cfg,
+        "[[feeds]]\nname = \"a\"\npath = \"a.txt\"\n[[feeds]]\nname = \"b\"\npath = \"b.txt\"\n",
+    );
+    let fifo = d.join("in.pcap");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let events = d.join("events.json");
+    let mut child = util::iocd()
+        .args(["replay", "--workers", "2", "--config"])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&events)
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr lines, as they come
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log: Vec<String> = Vec::new();
+    let mut wait_log = |needle: &str, log: &mut Vec<String>| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if log.iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => log.push(l),
+                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
+            }
+        }
+    };
+    wait_log("indicators loaded", &mut log);
+
+    let all = [
+        "old.example",
+        "removed.example",
+        "new.example",
+        "kept.example",
+    ];
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&pcap_header()).unwrap();
+    w.write_all(&queries(&all, 40000, 1_700_000_000)).unwrap();
+    w.flush().unwrap();
+    // packets 1-4 are matched against the first set while the writer keeps the FIFO open
+    wait_for("the first events", Duration::from_secs(20), || {
+        names(&events, 1..=4).len() == 3
+    });
+    assert_eq!(
+        names(&events, 1..=4),
+        ["kept.example", "old.example", "removed.example"]
+    );
+
+    // a: one added, one removed; b: gone (its download failed)
+    write_file(&d.join("a.txt"), "old.example\nnew.example\n");
+    std::fs::remove_file(d.join("b.txt")).unwrap();
+    let st = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    wait_log("reload done", &mut log);
+
+    w.write_all(&queries(&all, 41000, 1_700_000_100)).unwrap();
+    drop(w);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "replay did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    log.extend(rx.try_iter());
+    let log = log.join("\n");
+    assert!(status.success(), "{log}");
+    assert_eq!(
+        names(&events, 5..=8),
+        ["kept.example", "new.example", "old.example"],
+        "{log}"
+    );
+    // the reload said what it did, per feed
+    assert!(log.contains("SIGHUP: reloading feeds"), "{log}");
+    assert!(
+        log.contains("feed \"b\": FAILED (cannot read") && log.contains("kept 1 last good entries"),
+        "{log}"
+    );
+    assert!(log.contains("feed \"a\": 2 indicators"), "{log}");
+    assert!(
+        log.contains("reload done") && log.contains("with failures"),
+        "{log}"
+    );
+    // no packet lost: every one fed was counted
+    assert_eq!(util::summary_number(&log, "packets"), 8, "{log}");
+}
