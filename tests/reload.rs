@@ -109,7 +109,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         }
     });
     let mut log: Vec<String> = Vec::new();
-    let mut wait_log = |needle: &str, log: &mut Vec<String>| {
+    let wait_log = |needle: &str, log: &mut Vec<String>| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if log.iter().any(|l| l.contains(needle)) {
