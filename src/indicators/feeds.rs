@@ -427,12 +427,9 @@ fn resolve(base: &Context, f: Fields) -> Context {
 /// Why a value would match too much, if it would.
 fn too_broad(value: &Value, mode: MatchMode) -> Option<String> {
     match value {
-        Value::Domain(name) if mode == MatchMode::Subdomain => {
-            let suffix = psl::suffix(name)?;
-            (suffix.as_bytes().len() == name.len()).then(|| {
-                "a public suffix: in subdomain mode it matches every name under it (use match = \"exact\", or allow_broad = true)".to_owned()
-            })
-        }
+        Value::Domain(name) if mode == MatchMode::Subdomain && is_public_suffix(name) => Some(
+            "a public suffix: in subdomain mode it matches every name under it (use match = \"exact\", or allow_broad = true)".to_owned(),
+        ),
         Value::Cidr(net) => match canonical_net(*net) {
             IpNet::V4(n) if n.prefix_len() < MIN_V4_PREFIX => Some(format!(
                 "prefix shorter than /{MIN_V4_PREFIX} matches too much (allow_broad = true accepts it)"
@@ -444,6 +441,11 @@ fn too_broad(value: &Value, mode: MatchMode) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// The whole name is a public suffix (`com`, `co.uk`, `github.io`, any unlisted one-label name).
+fn is_public_suffix(name: &[u8]) -> bool {
+    psl::suffix(name).is_some_and(|s| s.as_bytes().len() == name.len())
 }
 
 /// The sink that applies policy and fills the builder (or only counts, when it has none).
@@ -488,6 +490,28 @@ impl<'a> Loader<'a> {
 }
 
 impl FeedSink for Loader<'_> {
+    fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
+        let mode = self.feed.match_mode;
+        if !self.feed.allow_broad && mode == MatchMode::Subdomain && is_public_suffix(name) {
+            return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
+        }
+        self.report.entries += 1;
+        let Some(builder) = self.builder.as_deref_mut() else {
+            return;
+        };
+        let ctx = *self
+            .base_id
+            .get_or_insert_with(|| builder.context(self.base.clone()));
+        match builder.add_name(name, ctx, mode) {
+            Added::Yes => self.report.by_type[3] += 1,
+            Added::Duplicate => self.report.duplicates += 1,
+            Added::Refused => self.report.refused += 1,
+        }
+        if self.base.valid_until.is_some_and(|u| u <= self.now_us) {
+            self.report.expired_now += 1;
+        }
+    }
+
     fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
         let mode = fields.match_mode.unwrap_or(self.feed.match_mode);
         if !self.feed.allow_broad {
@@ -608,9 +632,13 @@ fn parse_plain(text: &str, out: &mut dyn FeedSink) {
             let Ok(c) = rxs[i % threads].recv() else {
                 break;
             };
-            for item in c.0 {
+            for item in c.items {
                 match item {
                     Item::Entry(line, v) => out.entry(Location::Line(line), v, Fields::default()),
+                    Item::Name(line, off, len) => {
+                        let name = c.names.get(off..off + len).unwrap_or_default();
+                        out.entry_name(Location::Line(line), name);
+                    }
                     Item::Bad(line, reason, text) => out.bad(Location::Line(line), &reason, &text),
                 }
             }
@@ -620,22 +648,33 @@ fn parse_plain(text: &str, out: &mut dyn FeedSink) {
 
 enum Item {
     Entry(usize, Value),
+    /// A name in `Collected::names[off..off + len]`: one buffer per chunk instead of a `Vec` per
+    /// name, allocated on one thread and freed on another.
+    Name(usize, usize, usize),
     Bad(usize, String, String),
 }
 
 /// What a plain-parser thread found in one chunk.
 #[derive(Default)]
-struct Collected(Vec<Item>);
+struct Collected {
+    items: Vec<Item>,
+    names: Vec<u8>,
+}
 
 impl FeedSink for Collected {
     fn entry(&mut self, at: Location<'_>, value: Value, _fields: Fields) {
-        if let Location::Line(l) = at {
-            self.0.push(Item::Entry(l, value));
+        let Location::Line(l) = at else { return };
+        match value {
+            Value::Domain(name) => {
+                self.items.push(Item::Name(l, self.names.len(), name.len()));
+                self.names.extend_from_slice(&name);
+            }
+            v => self.items.push(Item::Entry(l, v)),
         }
     }
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
         if let Location::Line(l) = at {
-            self.0
+            self.items
                 .push(Item::Bad(l, reason.to_owned(), value::cut(text)));
         }
     }

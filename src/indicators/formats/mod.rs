@@ -43,6 +43,11 @@ impl std::fmt::Display for Location<'_> {
 pub trait FeedSink {
     /// A good entry.
     fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields);
+    /// A good name entry with no fields of its own: [`entry`](Self::entry) without the `Vec`
+    /// (the loader's fast path for large plain feeds).
+    fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
+        self.entry(at, Value::Domain(name.to_vec()), Fields::default());
+    }
     /// A bad entry: why, and the offending text (cut to a readable length by the sink).
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str);
     /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::URL"`,
