@@ -4,7 +4,7 @@
 //! queue and drops its event sender; the sink drains and flushes.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use crate::capture::{self, CaptureStats, Dispatcher, FileError};
 use crate::cli::ReplayArgs;
 use crate::config::{Config, FeedConfig};
 use crate::indicators::{feeds, IndicatorStore};
-use crate::sink;
+use crate::output::{OnFull, Outputs, SinkConfig, SinkStats};
 use crate::stats::WorkerStats;
 use crate::worker::{Context, Worker};
 
@@ -86,33 +86,35 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     );
     let store = Arc::new(IndicatorStore::new(set));
 
-    let output = args.output.clone().or(config.output.path.clone());
-    let out: Box<dyn Write + Send> = match output.as_deref() {
-        None => Box::new(std::io::stdout()),
-        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
-        Some(p) => Box::new(
-            std::fs::File::create(p)
-                .with_context(|| format!("cannot create output {}", p.display()))
-                .map_err(AppError::Other)?,
-        ),
-    };
+    let sinks = replay_sinks(&config, args.output.clone());
+    let (outputs, events) = Outputs::start(&sinks)
+        .context("cannot start the outputs")
+        .map_err(AppError::Other)?;
 
     let ctx = Arc::new(Context {
         sensor,
         files: args.pcaps.iter().map(|p| p.display().to_string()).collect(),
     });
     let replay_started = Instant::now();
-    let run = Run::start(workers, ctx, store, out, args.pcaps.clone()).map_err(AppError::Other)?;
-    let (capture_stats, file_errors, worker_stats, sink_result) = run.finish();
+    let run = Run::start(workers, ctx, store, events, args.pcaps.clone());
+    let (capture_stats, file_errors, worker_stats) = match run {
+        Ok(run) => run.finish(),
+        Err(e) => {
+            outputs.finish();
+            return Err(AppError::Other(e));
+        }
+    };
+    let sink_stats = outputs.finish();
     let wall = replay_started.elapsed();
     print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
+    print_sink_summary(&sink_stats);
     let mut code = 0;
     for e in &file_errors {
         tracing::error!("{e}");
         code = EXIT_FAILURE;
     }
-    if let Err(e) = sink_result {
-        tracing::error!("writing events failed: {e}");
+    for s in sink_stats.iter().filter(|s| s.errors > 0) {
+        tracing::error!("sink {}: {} write errors", s.name, s.errors);
         code = EXIT_FAILURE;
     }
     Ok(code)
@@ -122,20 +124,18 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
 struct Run {
     capture: std::thread::JoinHandle<(CaptureStats, Vec<FileError>)>,
     workers: Vec<std::thread::JoinHandle<WorkerStats>>,
-    sink: std::thread::JoinHandle<std::io::Result<sink::SinkStats>>,
 }
 
 impl Run {
-    /// Start the sink, the workers, then the capture thread reading `files` in order.
+    /// Start the workers, then the capture thread reading `files` in order. Events go to
+    /// `ev_tx` (the outputs' fan-out); the workers hold its only clones.
     fn start(
         n: usize,
         ctx: Arc<Context>,
         store: Arc<IndicatorStore>,
-        out: Box<dyn Write + Send>,
+        ev_tx: crossbeam_channel::Sender<String>,
         files: Vec<PathBuf>,
     ) -> anyhow::Result<Run> {
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(sink::QUEUE_EVENTS);
-        let sink = sink::spawn_json(out, ev_rx).context("cannot start the sink thread")?;
         let (dispatcher, queues) = Dispatcher::new(n);
         let mut workers = Vec::with_capacity(n);
         for (i, q) in queues.into_iter().enumerate() {
@@ -151,22 +151,11 @@ impl Run {
             .name("capture".into())
             .spawn(move || capture_files(dispatcher, &files))
             .context("cannot start the capture thread")?;
-        Ok(Run {
-            capture,
-            workers,
-            sink,
-        })
+        Ok(Run { capture, workers })
     }
 
-    /// Wait for the capture to end, then for the workers and the sink to drain, in that order.
-    fn finish(
-        self,
-    ) -> (
-        CaptureStats,
-        Vec<FileError>,
-        WorkerStats,
-        std::io::Result<sink::SinkStats>,
-    ) {
+    /// Wait for the capture to end, then for the workers to drain, in that order.
+    fn finish(self) -> (CaptureStats, Vec<FileError>, WorkerStats) {
         let (cap, errors) = self.capture.join().unwrap_or_else(|_| {
             tracing::error!("the capture thread panicked");
             (CaptureStats::default(), Vec::new())
@@ -178,11 +167,7 @@ impl Run {
                 Err(_) => tracing::error!("a worker thread panicked"),
             }
         }
-        let sink = self
-            .sink
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("sink thread panicked")));
-        (cap, errors, total, sink)
+        (cap, errors, total)
     }
 }
 
@@ -221,6 +206,34 @@ fn capture_files(mut dispatcher: Dispatcher, files: &[PathBuf]) -> (CaptureStats
     dispatcher.flush();
     bar.finish_and_clear();
     (stats, errors)
+}
+
+/// The replay's sinks: the config's `[[sinks]]`, plus a lossless JSON sink to `-o FILE` (or to
+/// standard output when the config has no sinks). A hunter wants every event: it blocks rather
+/// than drops.
+fn replay_sinks(config: &Config, output: Option<PathBuf>) -> Vec<SinkConfig> {
+    let mut sinks = config.sinks.clone();
+    if output.is_some() || sinks.is_empty() {
+        let path = output.unwrap_or_else(|| PathBuf::from("-"));
+        let mut s = SinkConfig::json_file(path, OnFull::Block);
+        s.name = Some("output".into());
+        s.truncate = true;
+        sinks.push(s);
+    }
+    sinks
+}
+
+fn print_sink_summary(sinks: &[SinkStats]) {
+    let mut s = String::new();
+    use std::fmt::Write as _;
+    for k in sinks {
+        let _ = writeln!(
+            s,
+            "  sink {}: sent {} dropped {} errors {}",
+            k.name, k.sent, k.dropped, k.errors
+        );
+    }
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
 }
 
 /// Tell the operator what each feed gave, and every problem (bad lines are capped per feed by

@@ -15,20 +15,12 @@ pub struct Config {
     pub sensor: Option<String>,
     /// Worker threads; available cores when unset.
     pub workers: Option<usize>,
-    /// Where IoA events go.
+    /// Where IoA events go: `[[sinks]]` tables (see [`crate::output`]).
     #[serde(default)]
-    pub output: OutputConfig,
+    pub sinks: Vec<crate::output::SinkConfig>,
     /// Indicator feeds.
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
-}
-
-/// `[output]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputConfig {
-    /// JSON-lines file, or `-` for stdout (the default).
-    pub path: Option<PathBuf>,
 }
 
 /// One `[[feeds]]` entry.
@@ -110,6 +102,7 @@ impl Config {
                 feed.path = base.join(&feed.path);
             }
         }
+        config.resolve_paths(base);
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -137,6 +130,7 @@ impl Config {
                 out.push("sensor must not be empty".to_owned());
             }
         }
+        out.extend(self.sink_problems());
         let mut names = std::collections::HashSet::new();
         for (i, feed) in self.feeds.iter().enumerate() {
             let name = feed.display_name();
@@ -145,6 +139,32 @@ impl Config {
             }
             if !names.insert(name.clone()) {
                 out.push(format!("feeds[{i}]: duplicate feed name {name:?}"));
+            }
+        }
+        out
+    }
+}
+
+impl Config {
+    /// Relative sink paths (not `-`) resolve against the config file's directory, like feeds.
+    fn resolve_paths(&mut self, base: &Path) {
+        for s in &mut self.sinks {
+            for p in [&mut s.path, &mut s.socket].into_iter().flatten() {
+                if p.is_relative() && p.as_os_str() != "-" {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+
+    fn sink_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.sinks.iter().enumerate() {
+            out.extend(s.problems(&format!("sinks[{i}]")));
+            let name = s.display_name(i);
+            if !names.insert(name.clone()) {
+                out.push(format!("sinks[{i}]: duplicate sink name {name:?}"));
             }
         }
         out

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  capture thread ──batch──▶ worker 0 ──┐
-//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ sink thread ──▶ stdout / file
+//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ fan-out ──▶ sink tasks (tokio)
 //!   hash → worker  ──batch──▶ worker N ──┘
 //!        ▲      recycled empty batches      │
 //!        └──────────────────────────────────┘
@@ -18,7 +18,8 @@
 //!
 //! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
 //! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
-//! to the sink ([`sink`]).
+//! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
+//! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
 //!
 //! # The indicator set and reload
 //!
@@ -41,8 +42,8 @@ pub mod flow;
 pub mod indicators;
 pub mod name;
 pub mod observe;
+pub mod output;
 pub mod proto;
 pub mod quic_tracker;
-pub mod sink;
 pub mod stats;
 pub mod worker;

@@ -8,5 +8,7 @@ mod dns;
 mod quic;
 mod real;
 mod robustness;
+mod sinks;
+mod syslog;
 mod tcp;
 mod tunnels;
