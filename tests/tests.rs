@@ -10,5 +10,6 @@ mod real;
 mod robustness;
 mod sinks;
 mod syslog;
+mod systemd;
 mod tcp;
 mod tunnels;
