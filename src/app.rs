@@ -16,6 +16,7 @@ use crate::config::{Config, FeedConfig};
 use crate::indicators::{feeds, IndicatorStore};
 use crate::output::{OnFull, Outputs, SinkConfig, SinkStats};
 use crate::stats::WorkerStats;
+use crate::suppress::Suppressor;
 use crate::worker::{Context, Worker};
 
 /// Exit status for a configuration that cannot be used (sysexits.h EX_CONFIG).
@@ -91,10 +92,18 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         .context("cannot start the outputs")
         .map_err(AppError::Other)?;
 
+    // Replay suppresses only when the config asks for a window: a hunter wants every event.
+    let suppress = config
+        .suppress
+        .window
+        .filter(|w| !w.is_zero())
+        .map(|w| Arc::new(Suppressor::new(w, config.home_net())));
     let ctx = Arc::new(Context {
         sensor,
         files: args.pcaps.iter().map(|p| p.display().to_string()).collect(),
+        suppress: suppress.clone(),
     });
+    let flush_tx = events.clone();
     let replay_started = Instant::now();
     let run = Run::start(workers, ctx, store, events, args.pcaps.clone());
     let (capture_stats, file_errors, worker_stats) = match run {
@@ -104,10 +113,24 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
             return Err(AppError::Other(e));
         }
     };
+    // Windows still open at the end of the captures close now.
+    let suppress_stats = suppress.as_ref().map(|s| {
+        for line in s.flush() {
+            let _ = flush_tx.send(line);
+        }
+        s.stats()
+    });
+    drop(flush_tx);
     let sink_stats = outputs.finish();
     let wall = replay_started.elapsed();
     print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
     print_sink_summary(&sink_stats);
+    if let Some(st) = suppress_stats {
+        eprintln!(
+            "  suppressed {}  follow-ups {}  suppression overflow {}",
+            st.suppressed, st.followups, st.overflow
+        );
+    }
     let mut code = 0;
     for e in &file_errors {
         tracing::error!("{e}");

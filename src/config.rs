@@ -21,6 +21,12 @@ pub struct Config {
     /// Indicator feeds.
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
+    /// Networks inside the protected site (suppression's "internal host"); CIDRs. Default:
+    /// [`crate::suppress::DEFAULT_HOME_NET`].
+    pub home_net: Option<Vec<ipnet::IpNet>>,
+    /// `[suppress]`: alert suppression window.
+    #[serde(default)]
+    pub suppress: crate::suppress::SuppressConfig,
 }
 
 /// One `[[feeds]]` entry.
@@ -145,7 +151,24 @@ impl Config {
     }
 }
 
+/// A duration written as text: "60s", "1m 30s", "500ms", "0s" (humantime).
+pub fn de_opt_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+}
+
 impl Config {
+    /// Home networks: `home_net`, else the default private ranges.
+    pub fn home_net(&self) -> Vec<ipnet::IpNet> {
+        self.home_net
+            .clone()
+            .unwrap_or_else(crate::suppress::default_home_net)
+    }
+
     /// Relative sink paths (not `-`) resolve against the config file's directory, like feeds.
     fn resolve_paths(&mut self, base: &Path) {
         for s in &mut self.sinks {

@@ -46,4 +46,5 @@ pub mod output;
 pub mod proto;
 pub mod quic_tracker;
 pub mod stats;
+pub mod suppress;
 pub mod worker;

@@ -38,6 +38,8 @@ pub struct Context {
     /// Display names of the input files, indexed by [`crate::capture::Origin::file`]; empty for
     /// live capture.
     pub files: Vec<String>,
+    /// Alert suppression shared by every worker; `None` when off.
+    pub suppress: Option<Arc<crate::suppress::Suppressor>>,
 }
 
 /// One packet's flow, as the event shows it (in the packet's direction).
@@ -112,6 +114,9 @@ impl Worker {
             let set = self.store.load();
             for m in &batch.meta {
                 self.packet(&set, m, batch.packet(m));
+            }
+            if let Some(last) = batch.meta.last() {
+                self.suppress_tick(last.ts_us);
             }
             // The capture side may have gone; then the batch is simply dropped.
             let _ = queue.recycle.try_send(batch);
@@ -365,11 +370,44 @@ impl Worker {
                     file: f,
                     packet: m.origin.packet,
                 }),
+            suppressed: None,
         };
-        // Serialising these plain structs cannot fail; a closed sink means shutdown. In replay
-        // the bounded channel makes workers wait for the sink rather than drop events.
+        // Serialising these plain structs cannot fail.
         if let Ok(line) = serde_json::to_string(&ev) {
-            if self.events.send(line).is_ok() {
+            let key = (&*hit.indicator.feed, hit.indicator.value.as_str());
+            self.suppress_and_send(key, (ip.src, ip.dst), m.ts_us, line);
+        }
+    }
+
+    /// Alert suppression ([`crate::suppress`]): send the event, or count it in its open window;
+    /// a follow-up of a window this event closed goes out first. A closed channel means
+    /// shutdown; in replay the bounded channel makes workers wait rather than drop events.
+    fn suppress_and_send(
+        &mut self,
+        (feed, indicator): (&str, &str),
+        flow: (IpAddr, IpAddr),
+        ts_us: i64,
+        line: String,
+    ) {
+        let admit = match &self.ctx.suppress {
+            Some(s) => s.admit(feed, indicator, flow, ts_us, &line),
+            None => crate::suppress::Admit {
+                send: true,
+                followup: None,
+            },
+        };
+        for l in admit.followup.into_iter().chain(admit.send.then_some(line)) {
+            if self.events.send(l).is_ok() {
+                self.stats.events += 1;
+            }
+        }
+    }
+
+    /// Follow-ups of suppression windows closed by packet time (cheap between sweeps).
+    fn suppress_tick(&mut self, ts_us: i64) {
+        let Some(s) = &self.ctx.suppress else { return };
+        for l in s.tick(ts_us) {
+            if self.events.send(l).is_ok() {
                 self.stats.events += 1;
             }
         }

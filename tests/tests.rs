@@ -9,6 +9,7 @@ mod quic;
 mod real;
 mod robustness;
 mod sinks;
+mod suppress;
 mod syslog;
 mod systemd;
 mod tcp;
