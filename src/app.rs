@@ -261,7 +261,7 @@ fn print_sink_summary(sinks: &[SinkStats]) {
 
 /// Tell the operator what each feed gave, and every problem (bad lines are capped per feed by
 /// the loader, and the rest are counted).
-fn log_report(report: &feeds::LoadReport) {
+pub(crate) fn log_report(report: &feeds::LoadReport) {
     for f in &report.feeds {
         if let Some(failure) = &f.failure {
             tracing::error!("feed {}: {failure}", f.name);

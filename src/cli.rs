@@ -19,6 +19,27 @@ pub enum Command {
     /// Exit status: 0 ok; 1 a capture file could not be read (the others are still replayed) or
     /// output failed; 2 usage error; 78 bad configuration or no usable feed.
     Replay(ReplayArgs),
+    /// Capture live on an interface until SIGTERM (the daemon; see systemd/iocd.service).
+    ///
+    /// SIGHUP reloads the feeds and reopens file sinks; SIGTERM or SIGINT drains and exits 0 (a
+    /// second one exits at once). Exit status: 0 ok; 1 capture or output failure; 78 bad
+    /// configuration or no usable feed.
+    Run(RunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// TOML configuration file (see config/iocd.toml for every key).
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/iocd/iocd.toml"
+    )]
+    pub config: PathBuf,
+    /// Interface to capture on; overrides [capture] interface.
+    #[arg(short, long, value_name = "IF")]
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

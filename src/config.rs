@@ -27,6 +27,15 @@ pub struct Config {
     /// `[suppress]`: alert suppression window.
     #[serde(default)]
     pub suppress: crate::suppress::SuppressConfig,
+    /// `[capture]`: live capture (`iocd run`).
+    #[serde(default)]
+    pub capture: crate::daemon::CaptureConfig,
+    /// `[daemon]`: privilege drop (`iocd run`).
+    #[serde(default)]
+    pub daemon: crate::daemon::DaemonConfig,
+    /// `[stats]`: periodic stats record (`iocd run`).
+    #[serde(default)]
+    pub stats: crate::daemon::StatsConfig,
 }
 
 /// One `[[feeds]]` entry.
@@ -181,7 +190,7 @@ impl Config {
     }
 
     fn sink_problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = self.capture.problems();
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             out.extend(s.problems(&format!("sinks[{i}]")));

@@ -35,6 +35,7 @@ pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod defrag;
 pub mod event;

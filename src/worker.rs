@@ -32,6 +32,10 @@ pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
 /// UDP ports that carry DNS messages: DNS (RFC 1035 §4.2), mDNS (RFC 6762), LLMNR (RFC 4795).
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
+/// How often a worker with a stats slot publishes its counters: the daemon's stats interval is
+/// at least a second, so a copy a second (a few hundred bytes) is fresh enough and costs nothing.
+pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What every worker shares, read-only.
 pub struct Context {
     pub sensor: String,
@@ -87,6 +91,8 @@ pub struct Worker {
     defrag: Defrag,
     stats: WorkerStats,
     quic: QuicTracker,
+    /// Where [`Worker::publish_to`] puts periodic copies of the counters.
+    slot: Option<Arc<std::sync::Mutex<WorkerStats>>>,
 }
 
 impl Worker {
@@ -103,41 +109,79 @@ impl Worker {
             defrag: Defrag::new(),
             stats: WorkerStats::default(),
             quic: QuicTracker::new(),
+            slot: None,
         }
+    }
+
+    /// Publish a copy of the counters into `slot` about every [`PUBLISH_INTERVAL`] (also
+    /// while the queue is idle), for the daemon's periodic stats.
+    pub fn publish_to(mut self, slot: Arc<std::sync::Mutex<WorkerStats>>) -> Self {
+        self.slot = Some(slot);
+        self
     }
 
     /// Process batches until the capture side closes the queue; return the counters.
     pub fn run(mut self, queue: WorkerQueue) -> WorkerStats {
-        for batch in queue.batches.iter() {
-            // One set per batch: a reload takes effect at the next batch, and an old set is
-            // freed as soon as every worker has moved on.
-            let set = self.store.load();
-            for m in &batch.meta {
-                self.packet(&set, m, batch.packet(m));
+        let mut published = std::time::Instant::now();
+        loop {
+            let batch = match queue.batches.recv_timeout(PUBLISH_INTERVAL) {
+                Ok(b) => Some(b),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            if let Some(batch) = batch {
+                // One set per batch: a reload takes effect at the next batch, and an old set
+                // is freed as soon as every worker has moved on.
+                let set = self.store.load();
+                for m in &batch.meta {
+                    self.packet(&set, m, batch.packet(m));
+                }
+                if let Some(last) = batch.meta.last() {
+                    self.suppress_tick(last.ts_us);
+                }
+                // The capture side may have gone; then the batch is simply dropped.
+                let _ = queue.recycle.try_send(batch);
             }
-            if let Some(last) = batch.meta.last() {
-                self.suppress_tick(last.ts_us);
-            }
-            // The capture side may have gone; then the batch is simply dropped.
-            let _ = queue.recycle.try_send(batch);
-        }
-        let f = &self.flows.stats;
-        self.stats.tls_incomplete += f.tls_split;
-        self.stats.tls_malformed += f.tls_malformed;
-        self.stats.errors_dns += f.dns_errors;
-        self.stats.flows = f.clone();
-        for (w, n) in Where::ALL.iter().zip(self.observed) {
-            self.stats.observables.insert(w.as_str(), n);
-        }
-        self.stats.quic = self.quic.stats();
-        for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
-            if n > 0 {
-                self.stats.tunnels.insert(t, n);
+            if self.slot.is_some() && published.elapsed() >= PUBLISH_INTERVAL {
+                self.publish();
+                published = std::time::Instant::now();
             }
         }
         self.defrag.finish();
-        self.stats.defrag = self.defrag.stats.clone();
-        self.stats
+        let stats = self.snapshot();
+        self.stats = stats.clone();
+        self.publish();
+        stats
+    }
+
+    fn publish(&self) {
+        if let Some(slot) = &self.slot {
+            let s = self.snapshot();
+            if let Ok(mut g) = slot.lock() {
+                *g = s;
+            }
+        }
+    }
+
+    /// The counters with the flow table's, QUIC's and defrag's folded in.
+    fn snapshot(&self) -> WorkerStats {
+        let mut s = self.stats.clone();
+        let f = &self.flows.stats;
+        s.tls_incomplete += f.tls_split;
+        s.tls_malformed += f.tls_malformed;
+        s.errors_dns += f.dns_errors;
+        s.flows = f.clone();
+        for (w, n) in Where::ALL.iter().zip(self.observed) {
+            s.observables.insert(w.as_str(), n);
+        }
+        s.quic = self.quic.stats();
+        for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
+            if n > 0 {
+                s.tunnels.insert(t, n);
+            }
+        }
+        s.defrag = self.defrag.stats.clone();
+        s
     }
 
     fn packet(&mut self, set: &IndicatorSet, m: &Meta, frame: &[u8]) {

@@ -5,6 +5,7 @@ mod util;
 mod cli;
 mod corpus;
 mod dns;
+mod live;
 mod quic;
 mod real;
 mod robustness;

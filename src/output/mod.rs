@@ -241,6 +241,8 @@ struct SinkTask {
     counters: Arc<Counters>,
     reopen: Arc<Notify>,
     abort: watch::Receiver<bool>,
+    /// The connection opened by [`Outputs::start`] (files), used first.
+    initial: Option<Conn>,
 }
 
 /// The running outputs.
@@ -273,13 +275,15 @@ impl Outputs {
         };
         for (i, s) in sinks.iter().enumerate() {
             let name = s.display_name(i);
+            let mut initial = None;
             let (endpoint, encoder) = match s.kind {
                 SinkKind::Json => {
                     let ep = match (&s.path, &s.socket) {
                         (Some(p), _) if p.as_os_str() == "-" => Endpoint::Stdout,
                         (Some(p), _) => {
-                            // Fail now, with the path, rather than in the task.
-                            std::fs::OpenOptions::new()
+                            // Open now: a bad path fails here, with its name, and the file
+                            // stays writable after the daemon drops root.
+                            let f = std::fs::OpenOptions::new()
                                 .create(true)
                                 .append(!s.truncate)
                                 .write(true)
@@ -288,6 +292,10 @@ impl Outputs {
                                 .map_err(|e| {
                                     io::Error::new(e.kind(), format!("{}: {e}", p.display()))
                                 })?;
+                            initial = Some(Conn::Out(BufWriter::with_capacity(
+                                64 * 1024,
+                                Box::new(tokio::fs::File::from_std(f)),
+                            )));
                             Endpoint::File(p.clone())
                         }
                         (None, Some(sock)) => Endpoint::UnixStream(sock.clone()),
@@ -338,6 +346,7 @@ impl Outputs {
                 counters: counters.clone(),
                 reopen: reopen.clone(),
                 abort: abort_rx.clone(),
+                initial,
             });
             outputs.names.push(name);
             outputs.counters.push(counters);
@@ -440,7 +449,7 @@ async fn aborted(abort: &mut watch::Receiver<bool>) {
 
 impl SinkTask {
     async fn run(mut self) {
-        let mut conn: Option<Conn> = None;
+        let mut conn: Option<Conn> = self.initial.take();
         let mut backoff = MIN_BACKOFF;
         let mut failing = false;
         loop {
@@ -448,17 +457,20 @@ impl SinkTask {
                 biased;
                 _ = aborted(&mut self.abort) => break,
                 _ = self.reopen.notified() => {
-                    if let Some(mut c) = conn.take() {
-                        if c.flush().await.is_err() {
-                            self.counters.errors.fetch_add(1, Relaxed);
-                        }
-                    }
+                    // A file moved away by logrotate: open the path again. If that fails,
+                    // keep writing to the old handle rather than losing events.
                     if matches!(self.endpoint, Endpoint::File(_)) {
                         match open(&self.endpoint).await {
-                            Ok(c) => conn = Some(c),
+                            Ok(c) => {
+                                if let Some(mut old) = conn.replace(c) {
+                                    if old.flush().await.is_err() {
+                                        self.counters.errors.fetch_add(1, Relaxed);
+                                    }
+                                }
+                            }
                             Err(e) => {
                                 self.counters.errors.fetch_add(1, Relaxed);
-                                tracing::warn!(sink = %self.name, "cannot reopen: {e}");
+                                tracing::warn!(sink = %self.name, "cannot reopen, keeping the old file: {e}");
                             }
                         }
                     }
