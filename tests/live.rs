@@ -32,7 +32,10 @@ fn ip(args: &[&str]) {
 
 impl Netns {
     fn new() -> Netns {
-        let id = std::process::id() % 100_000;
+        // Unique per test in this process (tests run in parallel) and across processes.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let id = (std::process::id() % 10_000) * 10
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
         let n = Netns {
             name: format!("iocd-test-{id}"),
             host_if: format!("iocd{id}h"),
@@ -271,6 +274,9 @@ path = "reload.txt"
         .arg(d.join("c.toml"))
         .args(["--interface", &net.ns_if])
         .env("NOTIFY_SOCKET", &notify_path)
+        // As systemd sets it for WatchdogSec=1s: pings every half second.
+        .env("WATCHDOG_USEC", "1000000")
+        .env_remove("WATCHDOG_PID")
         .env_remove("IOCD_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(d.join("stderr.txt")).unwrap())
@@ -285,6 +291,11 @@ path = "reload.txt"
         stderr()
     );
     assert!(has_note("STATUS="), "{:?}", notes.lock().unwrap());
+    assert!(
+        util::wait_until(Duration::from_secs(5), || has_note("WATCHDOG=1")),
+        "no watchdog ping: {:?}",
+        notes.lock().unwrap()
+    );
     // Capture opened as root, then the daemon runs as nobody.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
@@ -431,4 +442,184 @@ path = "reload.txt"
     let want = format!("sink events: sent {} dropped 0 errors 0", all.len());
     assert!(stderr().contains(&want), "{want}\n{}", stderr());
     drop(net);
+}
+
+fn live_prereqs(extra: &[&str]) -> bool {
+    if !util::is_root() {
+        util::skip("live capture needs root (netns, veth, AF_PACKET)");
+        return false;
+    }
+    for tool in ["ip"].iter().chain(extra) {
+        if !util::have(tool) {
+            util::skip(&format!(
+                "{tool} not installed (scripts/setup --system-tests)"
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+/// A minimal daemon config in `d` with one JSON sink; `extra` is appended.
+fn small_config(d: &Path, extra: &str) -> PathBuf {
+    util::write_file(&d.join("f.txt"), "evil.test\n");
+    let c = d.join("c.toml");
+    util::write_file(
+        &c,
+        &format!(
+            "[[sinks]]\ntype = \"json\"\npath = \"{}\"\n{extra}\n[[feeds]]\npath = \"f.txt\"\n",
+            d.join("events.json").display()
+        ),
+    );
+    c
+}
+
+fn promiscuity(ns: &str, ifname: &str) -> u32 {
+    let out = Command::new("ip")
+        .args(["-d", "-n", ns, "link", "show", ifname])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("promiscuity ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"))
+}
+
+/// The claim in systemd/iocd.service: libpcap's promiscuous mode (PACKET_MR_PROMISC on its
+/// packet socket) works with CAP_NET_RAW alone, as an unprivileged user.
+#[test]
+fn promiscuous_mode_needs_only_cap_net_raw() {
+    if !live_prereqs(&["setpriv"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conf = small_config(dir.path(), "");
+    let net = Netns::new();
+    assert_eq!(promiscuity(&net.name, &net.ns_if), 0);
+    let child = Command::new("ip")
+        .args(["netns", "exec", &net.name, "setpriv"])
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args([
+            "--inh-caps",
+            "-all,+net_raw",
+            "--ambient-caps",
+            "-all,+net_raw",
+        ])
+        .args(["--bounding-set", "-all,+net_raw"])
+        .arg(env!("CARGO_BIN_EXE_iocd"))
+        .args(["run", "--config"])
+        .arg(&conf)
+        .args(["--interface", &net.ns_if])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut daemon = Daemon { child: Some(child) };
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
+        "{}",
+        stderr()
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    // CAP_NET_RAW is bit 13: effective set 0x2000 and nothing else.
+    assert!(status.contains("CapEff:\t0000000000002000"), "{status}");
+    assert_eq!(promiscuity(&net.name, &net.ns_if), 1, "{}", stderr());
+    signal(pid, "TERM");
+    let mut c = daemon.child.take().unwrap();
+    assert!(util::wait_until(Duration::from_secs(20), || c
+        .try_wait()
+        .ok()
+        .flatten()
+        .is_some()));
+    assert_eq!(c.wait().unwrap().code(), Some(0), "{}", stderr());
+    // The membership ended with the socket.
+    assert_eq!(promiscuity(&net.name, &net.ns_if), 0);
+}
+
+/// A first SIGTERM drains (here: up to the sinks' drain deadline, because a sink's socket is
+/// missing); a second one exits at once with status 1.
+#[test]
+fn a_second_sigterm_exits_at_once() {
+    if !live_prereqs(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = small_config(
+        dir.path(),
+        &format!(
+            "[daemon]\nuser = \"root\"\n[[sinks]]\ntype = \"json\"\nsocket = \"{}\"\n",
+            dir.path().join("nobody-listens.sock").display()
+        ),
+    );
+    let net = Netns::new();
+    let child = Command::new("ip")
+        .args(["netns", "exec", &net.name])
+        .arg(env!("CARGO_BIN_EXE_iocd"))
+        .args(["run", "--config"])
+        .arg(&conf)
+        .args(["--interface", &net.ns_if])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut daemon = Daemon { child: Some(child) };
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
+        "{}",
+        stderr()
+    );
+    signal(pid, "TERM");
+    assert!(util::wait_until(Duration::from_secs(5), || stderr().contains("stopping")));
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = daemon.child.take().unwrap();
+    assert!(
+        c.try_wait().unwrap().is_none(),
+        "still draining (the missing socket holds the final record)"
+    );
+    let t = std::time::Instant::now();
+    signal(pid, "TERM");
+    assert!(util::wait_until(Duration::from_secs(2), || c
+        .try_wait()
+        .ok()
+        .flatten()
+        .is_some()));
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(c.wait().unwrap().code(), Some(1), "{}", stderr());
+    assert!(
+        stderr().contains("second termination signal"),
+        "{}",
+        stderr()
+    );
+}
+
+#[test]
+fn run_refuses_a_config_without_interface_or_with_bad_capture_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = small_config(dir.path(), "[capture]\nsnaplen = 0\ntimeout = \"0s\"\n");
+    let mut c = util::iocd();
+    c.args(["run", "--config"]).arg(&conf);
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("capture.snaplen"), "{err}");
+    assert!(err.contains("capture.timeout"), "{err}");
+    let conf = small_config(dir.path(), "");
+    let mut c = util::iocd();
+    c.args(["run", "--config"]).arg(&conf);
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("no interface"), "{err}");
+    let mut c = util::iocd();
+    c.args(["run", "--config"])
+        .arg(dir.path().join("missing.toml"));
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(78));
 }
