@@ -348,7 +348,8 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             // times are wall times).
             let now_us = now_us();
             for line in s.tick(now_us) {
-                let _ = events.try_send(line);
+                // The fan-out never waits on a dropping sink, so this does not stall.
+                let _ = events.send(line);
             }
         }
         if let Some(half) = watchdog {
@@ -372,8 +373,10 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             last_stats = Instant::now();
             let rec = view.record(false);
             log_stats(&rec);
-            // Never block the control loop on a full fan-out queue.
-            let _ = events.try_send(rec.to_string());
+            // Never block the control loop on a full fan-out queue; the next record comes.
+            if events.try_send(rec.to_string()).is_err() {
+                tracing::warn!("stats record not queued: the event queue is full");
+            }
         }
     }
 

@@ -21,6 +21,11 @@
 //! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
 //! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
 //!
+//! `iocd replay` reads files and never drops ([`app`]); `iocd run` ([`daemon`]) captures live,
+//! never blocks the capture thread (a batch for a full worker queue is dropped and counted),
+//! and adds the control loop: signals, sd_notify, periodic stats, alert suppression
+//! ([`suppress`]).
+//!
 //! # The indicator set and reload
 //!
 //! Feeds are compiled into an immutable [`indicators::IndicatorSet`] held by an

@@ -123,3 +123,50 @@ fn a_sink_key_of_another_type_is_a_config_error() {
         "{e}"
     );
 }
+
+#[test]
+fn syslog_over_a_unix_datagram_socket_in_rfc3164() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("log.sock");
+    let server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let pcap = dir.path().join("q.pcap");
+    write_pcap(
+        &pcap,
+        1,
+        &dns_query_frames(2, "evil.test", 1_700_000_000_000_000, 10),
+    );
+    let feed = dir.path().join("f.txt");
+    util::write_file(&feed, "evil.test\n");
+    let conf = dir.path().join("c.toml");
+    util::write_file(
+        &conf,
+        &format!(
+            "[[sinks]]\ntype = \"syslog\"\nformat = \"rfc3164\"\naddress = \"{}\"\nfacility = \"daemon\"\n",
+            sock.display()
+        ),
+    );
+    let r = util::replay(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--feed",
+        feed.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert_eq!(util::sink_summary(&r.stderr(), "syslog0"), Some((2, 0, 0)));
+    let mut buf = [0u8; 8192];
+    for _ in 0..2 {
+        let n = server.recv(&mut buf).unwrap();
+        let rec = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // daemon (3) * 8 + warning (4) = 28; "Mmm dd hh:mm:ss host iocd[pid]: {json}"
+        assert!(rec.starts_with("<28>"), "{rec}");
+        let (head, json) = rec.split_once(": ").unwrap();
+        let tag = head.split(' ').next_back().unwrap();
+        assert!(tag.starts_with("iocd[") && tag.ends_with(']'), "{head}");
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["indicator"]["value"], "evil.test");
+    }
+}

@@ -192,3 +192,49 @@ impl SinkConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<SinkConfig> {
+        crate::config::Config::parse(text).unwrap().sinks
+    }
+
+    #[test]
+    fn every_key_parses_and_defaults_apply() {
+        let s = parse(
+            "[[sinks]]\ntype = \"syslog\"\nname = \"siem\"\nqueue = 10\non_full = \"block\"\nformat = \"rfc3164\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:514\"\nfacility = \"local7\"\n[[sinks]]\ntype = \"json\"\nsocket = \"/run/x.sock\"\n",
+        );
+        assert_eq!(s[0].queue, 10);
+        assert_eq!(s[0].on_full, OnFull::Block);
+        assert_eq!(s[0].format, Some(SyslogFormat::Rfc3164));
+        assert_eq!(s[0].transport, Some(Transport::Tcp));
+        assert_eq!(s[0].facility_code(), Some(23));
+        assert!(s[0].problems("s").is_empty());
+        assert_eq!(s[1].queue, DEFAULT_QUEUE);
+        assert_eq!(s[1].on_full, OnFull::Drop);
+        assert_eq!(s[1].display_name(1), "json1");
+        assert!(s[1].problems("s").is_empty());
+        let d = parse("[[sinks]]\ntype = \"syslog\"\n");
+        assert_eq!(d[0].facility_code(), Some(16), "local0");
+        assert!(
+            d[0].problems("s").is_empty(),
+            "unix /dev/log needs no address"
+        );
+    }
+
+    #[test]
+    fn wrong_values_are_named() {
+        let e = crate::config::Config::parse("[[sinks]]\ntype = \"kafka\"\n").unwrap_err();
+        assert!(e.contains("kafka"), "{e}");
+        let e =
+            crate::config::Config::parse("[[sinks]]\ntype = \"json\"\npaht = \"x\"\n").unwrap_err();
+        assert!(e.contains("paht"), "{e}");
+        let s = parse("[[sinks]]\ntype = \"syslog\"\nfacility = \"local9\"\nqueue = 0\n");
+        let p = s[0].problems("sinks[0]");
+        assert_eq!(p.len(), 2, "{p:?}");
+        let s = parse("[[sinks]]\ntype = \"json\"\npath = \"a\"\nsocket = \"b\"\n");
+        assert_eq!(s[0].problems("s").len(), 1);
+    }
+}
