@@ -303,6 +303,9 @@ path = "reload.txt"
         uid.split_whitespace().skip(1).all(|u| u == "65534"),
         "{uid}"
     );
+    // setuid from root cleared every capability: CAP_NET_RAW was needed only to open.
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    assert!(status.contains("CapPrm:\t0000000000000000"), "{status}");
 
     // 1. The corpus, live, gives the same matches as a replay of the same files.
     let out = finish(tcpreplay(&net.host_if, 400, &files, &[]));
@@ -487,6 +490,41 @@ fn promiscuity(ns: &str, ifname: &str) -> u32 {
         .unwrap_or_else(|| panic!("{text}"))
 }
 
+/// Start `iocd run` in `net` with `conf` (behind `wrapper`, e.g. setpriv), stderr to
+/// `dir/stderr.txt`; wait for READY.
+fn start_daemon(net: &Netns, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemon, u32) {
+    let child = Command::new("ip")
+        .args(["netns", "exec", &net.name])
+        .args(wrapper)
+        .arg(env!("CARGO_BIN_EXE_iocd"))
+        .args(["run", "--config"])
+        .arg(conf)
+        .args(["--interface", &net.ns_if])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let daemon = Daemon { child: Some(child) };
+    let stderr = || std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    assert!(
+        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
+        "{}",
+        stderr()
+    );
+    (daemon, pid)
+}
+
+/// Wait at most `limit` for the daemon to exit; its status code.
+fn wait_exit(d: &mut Daemon, limit: Duration) -> Option<i32> {
+    let mut c = d.child.take()?;
+    if !util::wait_until(limit, || c.try_wait().ok().flatten().is_some()) {
+        d.child = Some(c);
+        return None;
+    }
+    c.wait().ok()?.code()
+}
+
 /// The claim in systemd/iocd.service: libpcap's promiscuous mode (PACKET_MR_PROMISC on its
 /// packet socket) works with CAP_NET_RAW alone, as an unprivileged user.
 #[test]
@@ -499,44 +537,24 @@ fn promiscuous_mode_needs_only_cap_net_raw() {
     let conf = small_config(dir.path(), "");
     let net = Netns::new();
     assert_eq!(promiscuity(&net.name, &net.ns_if), 0);
-    let child = Command::new("ip")
-        .args(["netns", "exec", &net.name, "setpriv"])
-        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
-        .args([
-            "--inh-caps",
-            "-all,+net_raw",
-            "--ambient-caps",
-            "-all,+net_raw",
-        ])
-        .args(["--bounding-set", "-all,+net_raw"])
-        .arg(env!("CARGO_BIN_EXE_iocd"))
-        .args(["run", "--config"])
-        .arg(&conf)
-        .args(["--interface", &net.ns_if])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut daemon = Daemon { child: Some(child) };
+    let wrapper = [
+        "setpriv",
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--inh-caps=-all,+net_raw",
+        "--ambient-caps=-all,+net_raw",
+        "--bounding-set=-all,+net_raw",
+    ];
+    let (mut daemon, pid) = start_daemon(&net, &conf, &wrapper, dir.path());
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
-    assert!(
-        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
-        "{}",
-        stderr()
-    );
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     // CAP_NET_RAW is bit 13: effective set 0x2000 and nothing else.
     assert!(status.contains("CapEff:\t0000000000002000"), "{status}");
     assert_eq!(promiscuity(&net.name, &net.ns_if), 1, "{}", stderr());
     signal(pid, "TERM");
-    let mut c = daemon.child.take().unwrap();
-    assert!(util::wait_until(Duration::from_secs(20), || c
-        .try_wait()
-        .ok()
-        .flatten()
-        .is_some()));
-    assert_eq!(c.wait().unwrap().code(), Some(0), "{}", stderr());
+    let code = wait_exit(&mut daemon, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{}", stderr());
     // The membership ended with the socket.
     assert_eq!(promiscuity(&net.name, &net.ns_if), 0);
 }
@@ -557,41 +575,24 @@ fn a_second_sigterm_exits_at_once() {
         ),
     );
     let net = Netns::new();
-    let child = Command::new("ip")
-        .args(["netns", "exec", &net.name])
-        .arg(env!("CARGO_BIN_EXE_iocd"))
-        .args(["run", "--config"])
-        .arg(&conf)
-        .args(["--interface", &net.ns_if])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut daemon = Daemon { child: Some(child) };
+    let (mut daemon, pid) = start_daemon(&net, &conf, &[], dir.path());
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
-    assert!(
-        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
-        "{}",
-        stderr()
-    );
     signal(pid, "TERM");
     assert!(util::wait_until(Duration::from_secs(5), || stderr().contains("stopping")));
-    std::thread::sleep(Duration::from_millis(300));
-    let mut c = daemon.child.take().unwrap();
-    assert!(
-        c.try_wait().unwrap().is_none(),
+    assert_eq!(
+        wait_exit(&mut daemon, Duration::from_millis(300)),
+        None,
         "still draining (the missing socket holds the final record)"
     );
     let t = std::time::Instant::now();
     signal(pid, "TERM");
-    assert!(util::wait_until(Duration::from_secs(2), || c
-        .try_wait()
-        .ok()
-        .flatten()
-        .is_some()));
+    assert_eq!(
+        wait_exit(&mut daemon, Duration::from_secs(2)),
+        Some(1),
+        "{}",
+        stderr()
+    );
     assert!(t.elapsed() < Duration::from_secs(2));
-    assert_eq!(c.wait().unwrap().code(), Some(1), "{}", stderr());
     assert!(
         stderr().contains("second termination signal"),
         "{}",
