@@ -4,7 +4,7 @@
 //! queue and drops its event sender; the sink drains and flushes.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,9 +15,10 @@ use crate::cli::ReplayArgs;
 use crate::config::{Config, FeedConfig};
 use crate::indicators::{feeds, IndicatorStore};
 use crate::input::{self, replay::MAX_MERGE_INPUTS, Input};
+use crate::output::{OnFull, Outputs, SinkConfig, SinkStats};
 use crate::reload::{Reloader, SighupThread};
-use crate::sink;
 use crate::stats::WorkerStats;
+use crate::suppress::Suppressor;
 use crate::worker::{Context, Worker};
 
 /// Exit status for a configuration that cannot be used (sysexits.h EX_CONFIG).
@@ -112,28 +113,53 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         .context("cannot handle SIGHUP")
         .map_err(AppError::Other)?;
 
-    let output = args.output.clone().or(config.output.path.clone());
-    let out: Box<dyn Write + Send> = match output.as_deref() {
-        None => Box::new(std::io::stdout()),
-        Some(p) if p == Path::new("-") => Box::new(std::io::stdout()),
-        Some(p) => Box::new(
-            std::fs::File::create(p)
-                .with_context(|| format!("cannot create output {}", p.display()))
-                .map_err(AppError::Other)?,
-        ),
-    };
+    let sinks = replay_sinks(&config, args.output.clone());
+    let (outputs, events) = Outputs::start(&sinks)
+        .context("cannot start the outputs")
+        .map_err(AppError::Other)?;
 
+    // Replay suppresses only when the config asks for a window: a hunter wants every event.
+    let suppress = config
+        .suppress
+        .window
+        .filter(|w| !w.is_zero())
+        .map(|w| Arc::new(Suppressor::new(w, config.home_net())));
     let ctx = Arc::new(Context {
         sensor,
         files: inputs.iter().map(Input::name).collect(),
+        suppress: suppress.clone(),
     });
+    let flush_tx = events.clone();
     let replay_started = Instant::now();
-    let run = Run::start(workers, ctx, store, out, inputs, opts).map_err(AppError::Other)?;
-    let (capture_stats, mut file_errors, worker_stats, sink_result) = run.finish();
+    let run = Run::start(workers, ctx, store, events, inputs, opts);
+    let (capture_stats, mut file_errors, worker_stats) = match run {
+        Ok(run) => run.finish(),
+        Err(e) => {
+            sighup.stop();
+            outputs.finish();
+            return Err(AppError::Other(e));
+        }
+    };
     sighup.stop();
+    // Windows still open at the end of the captures close now.
+    let suppress_stats = suppress.as_ref().map(|s| {
+        for line in s.flush() {
+            let _ = flush_tx.send(line);
+        }
+        s.stats()
+    });
+    drop(flush_tx);
+    let sink_stats = outputs.finish();
     let wall = replay_started.elapsed();
     file_errors.splice(0..0, input_errors);
     print_summary(&capture_stats, &worker_stats, workers, wall, &file_errors);
+    print_sink_summary(&sink_stats);
+    if let Some(st) = suppress_stats {
+        eprintln!(
+            "  suppressed {}  follow-ups {}  suppression overflow {}",
+            st.suppressed, st.followups, st.overflow
+        );
+    }
     let mut code = if capture_stats.damaged() > 0 {
         EXIT_DAMAGED
     } else {
@@ -143,8 +169,8 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         tracing::error!("{e}");
         code = EXIT_FAILURE;
     }
-    if let Err(e) = sink_result {
-        tracing::error!("writing events failed: {e}");
+    for s in sink_stats.iter().filter(|s| s.errors > 0) {
+        tracing::error!("sink {}: {} write errors", s.name, s.errors);
         code = EXIT_FAILURE;
     }
     Ok(code)
@@ -185,21 +211,19 @@ fn replay_inputs(
 struct Run {
     capture: std::thread::JoinHandle<(CaptureStats, Vec<FileError>)>,
     workers: Vec<std::thread::JoinHandle<WorkerStats>>,
-    sink: std::thread::JoinHandle<std::io::Result<sink::SinkStats>>,
 }
 
 impl Run {
-    /// Start the sink, the workers, then the capture thread reading the inputs.
+    /// Start the workers, then the capture thread reading the inputs. Events go to `ev_tx`
+    /// (the outputs' fan-out); the workers hold its only clones.
     fn start(
         n: usize,
         ctx: Arc<Context>,
         store: Arc<IndicatorStore>,
-        out: Box<dyn Write + Send>,
+        ev_tx: crossbeam_channel::Sender<String>,
         inputs: Vec<Input>,
         opts: input::replay::Options,
     ) -> anyhow::Result<Run> {
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded(sink::QUEUE_EVENTS);
-        let sink = sink::spawn_json(out, ev_rx).context("cannot start the sink thread")?;
         let (dispatcher, queues) = Dispatcher::new(n);
         let mut workers = Vec::with_capacity(n);
         for (i, q) in queues.into_iter().enumerate() {
@@ -215,22 +239,11 @@ impl Run {
             .name("capture".into())
             .spawn(move || capture_files(dispatcher, &inputs, &opts))
             .context("cannot start the capture thread")?;
-        Ok(Run {
-            capture,
-            workers,
-            sink,
-        })
+        Ok(Run { capture, workers })
     }
 
-    /// Wait for the capture to end, then for the workers and the sink to drain, in that order.
-    fn finish(
-        self,
-    ) -> (
-        CaptureStats,
-        Vec<FileError>,
-        WorkerStats,
-        std::io::Result<sink::SinkStats>,
-    ) {
+    /// Wait for the capture to end, then for the workers to drain, in that order.
+    fn finish(self) -> (CaptureStats, Vec<FileError>, WorkerStats) {
         let (cap, errors) = self.capture.join().unwrap_or_else(|_| {
             tracing::error!("the capture thread panicked");
             (CaptureStats::default(), Vec::new())
@@ -242,11 +255,7 @@ impl Run {
                 Err(_) => tracing::error!("a worker thread panicked"),
             }
         }
-        let sink = self
-            .sink
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("sink thread panicked")));
-        (cap, errors, total, sink)
+        (cap, errors, total)
     }
 }
 
@@ -280,6 +289,34 @@ fn capture_files(
     let result = input::replay::run(&mut dispatcher, inputs, opts, &mut progress, &mut log);
     bar.finish_and_clear();
     result
+}
+
+/// The replay's sinks: the config's `[[sinks]]`, plus a lossless JSON sink to `-o FILE` (or to
+/// standard output when the config has no sinks). A hunter wants every event: it blocks rather
+/// than drops.
+fn replay_sinks(config: &Config, output: Option<PathBuf>) -> Vec<SinkConfig> {
+    let mut sinks = config.sinks.clone();
+    if output.is_some() || sinks.is_empty() {
+        let path = output.unwrap_or_else(|| PathBuf::from("-"));
+        let mut s = SinkConfig::json_file(path, OnFull::Block);
+        s.name = Some("output".into());
+        s.truncate = true;
+        sinks.push(s);
+    }
+    sinks
+}
+
+fn print_sink_summary(sinks: &[SinkStats]) {
+    let mut s = String::new();
+    use std::fmt::Write as _;
+    for k in sinks {
+        let _ = writeln!(
+            s,
+            "  sink {}: sent {} dropped {} errors {}",
+            k.name, k.sent, k.dropped, k.errors
+        );
+    }
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
 }
 
 /// Tell the operator what each feed gave: one line per feed, then every kept problem (bad

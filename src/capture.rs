@@ -1,9 +1,9 @@
 //! The capture side: read frames, copy each once into a batch, choose its worker by a
 //! symmetric flow hash, and send full batches over bounded channels.
 //!
-//! Offline replay is lossless: when a worker's queue is full the capture thread waits. Live
-//! capture (a later issue) will use the same [`Dispatcher`] with a non-blocking send that
-//! drops and counts instead.
+//! Offline replay is lossless: when a worker's queue is full the capture thread waits
+//! ([`Dispatcher::push`]). Live capture never waits: [`Dispatcher::try_push`] drops the batch
+//! of a worker whose queue is full and counts its packets in [`Dispatcher::queue_full`].
 
 use std::path::PathBuf;
 
@@ -77,6 +77,8 @@ pub struct Dispatcher {
     senders: Vec<Sender<Batch>>,
     recycle: Receiver<Batch>,
     pending: Vec<Batch>,
+    /// Packets dropped by [`Dispatcher::try_push`] because their worker's queue was full.
+    pub queue_full: u64,
 }
 
 impl Dispatcher {
@@ -99,6 +101,7 @@ impl Dispatcher {
                 senders,
                 recycle: recycle_rx,
                 pending,
+                queue_full: 0,
             },
             queues,
         )
@@ -106,7 +109,11 @@ impl Dispatcher {
 
     /// Copy a frame into the batch of the worker that owns its flow; send the batch when full.
     /// Returns false when every worker has gone away.
-    pub fn push(&mut self, frame: &[u8], mut meta: Meta) -> bool {
+    pub fn push(&mut self, frame: &[u8], meta: Meta) -> bool {
+        self.push_with(frame, meta, true)
+    }
+
+    fn push_with(&mut self, frame: &[u8], mut meta: Meta, wait: bool) -> bool {
         let n = self.senders.len();
         let w = if n == 1 {
             0
@@ -119,9 +126,28 @@ impl Dispatcher {
         batch.data.extend_from_slice(frame);
         batch.meta.push(meta);
         if batch.is_full() {
-            return self.send(w);
+            return self.send_with(w, wait);
         }
         true
+    }
+
+    /// Like [`Dispatcher::push`], but never waits: a full batch whose worker's queue is full
+    /// is dropped and its packets counted in `queue_full` (live capture).
+    pub fn try_push(&mut self, frame: &[u8], meta: Meta) -> bool {
+        self.push_with(frame, meta, false)
+    }
+
+    /// Send every partly filled batch without waiting (dropping and counting as
+    /// [`Dispatcher::try_push`] does). Live capture calls it when the link goes quiet, so a
+    /// lone packet does not wait for its batch to fill.
+    pub fn try_flush(&mut self) -> bool {
+        let mut ok = true;
+        for w in 0..self.senders.len() {
+            if !self.pending[w].meta.is_empty() {
+                ok &= self.send_with(w, false);
+            }
+        }
+        ok
     }
 
     /// Send every partly filled batch.
@@ -136,6 +162,10 @@ impl Dispatcher {
     }
 
     fn send(&mut self, w: usize) -> bool {
+        self.send_with(w, true)
+    }
+
+    fn send_with(&mut self, w: usize, wait: bool) -> bool {
         let fresh = match self.recycle.try_recv() {
             Ok(mut b) => {
                 b.clear();
@@ -150,7 +180,14 @@ impl Dispatcher {
         match self.senders[w].try_send(full) {
             Ok(()) => true,
             // Replay is lossless: wait for the worker.
-            Err(TrySendError::Full(b)) => self.senders[w].send(b).is_ok(),
+            Err(TrySendError::Full(b)) if wait => self.senders[w].send(b).is_ok(),
+            // Live capture never waits: drop the batch, count it, keep its buffer.
+            Err(TrySendError::Full(mut b)) => {
+                self.queue_full += b.meta.len() as u64;
+                b.clear();
+                self.pending[w] = b;
+                true
+            }
             Err(TrySendError::Disconnected(_)) => false,
         }
     }
@@ -204,4 +241,50 @@ pub struct FileStats {
     pub error: Option<String>,
     /// A non-capture file found in a directory.
     pub skipped: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            ts_us: 0,
+            start: 0,
+            caplen: 0,
+            wire_len: 60,
+            link: Link::from_dlt(1),
+            origin: Origin { file: 0, packet: 0 },
+        }
+    }
+
+    #[test]
+    fn try_push_drops_and_counts_when_the_worker_queue_is_full_and_never_waits() {
+        let (mut d, queues) = Dispatcher::new(1);
+        let frame = [0u8; 60];
+        // Fill the queue exactly.
+        let n = QUEUE_BATCHES * BATCH_PACKETS;
+        for _ in 0..n {
+            assert!(d.try_push(&frame, meta()));
+        }
+        assert_eq!(d.queue_full, 0);
+        assert_eq!(queues[0].batches.len(), QUEUE_BATCHES);
+        // The next full batch has nowhere to go: dropped whole, counted, no wait.
+        for _ in 0..BATCH_PACKETS {
+            assert!(d.try_push(&frame, meta()));
+        }
+        assert_eq!(d.queue_full, BATCH_PACKETS as u64);
+        // A partial batch flushed into a full queue is dropped too.
+        assert!(d.try_push(&frame, meta()));
+        assert!(d.try_flush());
+        assert_eq!(d.queue_full, BATCH_PACKETS as u64 + 1);
+        assert_eq!(queues[0].batches.len(), QUEUE_BATCHES);
+        // Once the worker takes a batch, try_push delivers again.
+        queues[0].batches.recv().unwrap();
+        for _ in 0..BATCH_PACKETS {
+            assert!(d.try_push(&frame, meta()));
+        }
+        assert_eq!(queues[0].batches.len(), QUEUE_BATCHES);
+        assert_eq!(d.queue_full, BATCH_PACKETS as u64 + 1);
+    }
 }

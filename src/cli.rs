@@ -38,6 +38,12 @@ pub enum Command {
     /// Exit status: 0 some value matched; 1 no value matched; 78 bad configuration or no usable
     /// feed.
     Lookup(LookupArgs),
+    /// Capture live on an interface until SIGTERM (the daemon; see systemd/iocd.service).
+    ///
+    /// SIGHUP reloads the feeds and reopens file sinks; SIGTERM or SIGINT drains and exits 0 (a
+    /// second one exits at once). Exit status: 0 ok; 1 capture or output failure; 78 bad
+    /// configuration or no usable feed.
+    Run(RunArgs),
 }
 
 /// Where the indicators come from, for `check` and `lookup`.
@@ -64,6 +70,21 @@ pub struct LookupArgs {
     /// IP addresses or domain names.
     #[arg(required = true, value_name = "VALUE")]
     pub values: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// TOML configuration file (see config/iocd.toml for every key).
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/iocd/iocd.toml"
+    )]
+    pub config: PathBuf,
+    /// Interface to capture on; overrides [capture] interface.
+    #[arg(short, long, value_name = "IF")]
+    pub interface: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

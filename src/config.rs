@@ -17,20 +17,27 @@ pub struct Config {
     pub sensor: Option<String>,
     /// Worker threads; available cores when unset.
     pub workers: Option<usize>,
-    /// Where IoA events go.
+    /// Where IoA events go: `[[sinks]]` tables (see [`crate::output`]).
     #[serde(default)]
-    pub output: OutputConfig,
+    pub sinks: Vec<crate::output::SinkConfig>,
     /// Indicator feeds.
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
-}
-
-/// `[output]`
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputConfig {
-    /// JSON-lines file, or `-` for stdout (the default).
-    pub path: Option<PathBuf>,
+    /// Networks inside the protected site (suppression's "internal host"); CIDRs. Default:
+    /// [`crate::suppress::DEFAULT_HOME_NET`].
+    pub home_net: Option<Vec<ipnet::IpNet>>,
+    /// `[suppress]`: alert suppression window.
+    #[serde(default)]
+    pub suppress: crate::suppress::SuppressConfig,
+    /// `[capture]`: live capture (`iocd run`).
+    #[serde(default)]
+    pub capture: crate::daemon::CaptureConfig,
+    /// `[daemon]`: privilege drop (`iocd run`).
+    #[serde(default)]
+    pub daemon: crate::daemon::DaemonConfig,
+    /// `[stats]`: periodic stats record (`iocd run`).
+    #[serde(default)]
+    pub stats: crate::daemon::StatsConfig,
 }
 
 /// One `[[feeds]]` entry: where the feed is, its format, and the context its entries take
@@ -248,6 +255,7 @@ impl Config {
                 feed.path = base.join(&feed.path);
             }
         }
+        config.resolve_paths(base);
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)
@@ -275,6 +283,7 @@ impl Config {
                 out.push("sensor must not be empty".to_owned());
             }
         }
+        out.extend(self.sink_problems());
         let mut names = std::collections::HashSet::new();
         for (i, feed) in self.feeds.iter().enumerate() {
             let name = feed.display_name();
@@ -285,6 +294,49 @@ impl Config {
                 out.push(format!("feeds[{i}]: duplicate feed name {name:?}"));
             }
             feed.problems(&format!("feeds[{i}] ({name})"), &mut out);
+        }
+        out
+    }
+}
+
+/// A duration written as text: "60s", "1m 30s", "500ms", "0s" (humantime).
+pub fn de_opt_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+}
+
+impl Config {
+    /// Home networks: `home_net`, else the default private ranges.
+    pub fn home_net(&self) -> Vec<ipnet::IpNet> {
+        self.home_net
+            .clone()
+            .unwrap_or_else(crate::suppress::default_home_net)
+    }
+
+    /// Relative sink paths (not `-`) resolve against the config file's directory, like feeds.
+    fn resolve_paths(&mut self, base: &Path) {
+        for s in &mut self.sinks {
+            for p in [&mut s.path, &mut s.socket].into_iter().flatten() {
+                if p.is_relative() && p.as_os_str() != "-" {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+    }
+
+    fn sink_problems(&self) -> Vec<String> {
+        let mut out = self.capture.problems();
+        let mut names = std::collections::HashSet::new();
+        for (i, s) in self.sinks.iter().enumerate() {
+            out.extend(s.problems(&format!("sinks[{i}]")));
+            let name = s.display_name(i);
+            if !names.insert(name.clone()) {
+                out.push(format!("sinks[{i}]: duplicate sink name {name:?}"));
+            }
         }
         out
     }

@@ -28,6 +28,10 @@ pub struct Event<'a> {
     pub also_matched: Vec<IndicatorRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pcap: Option<PcapRef<'a>>,
+    /// On a follow-up event only: matches of the same (indicator, internal host) held back
+    /// during the suppression window (see [`crate::suppress`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  capture thread ──batch──▶ worker 0 ──┐
-//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ sink thread ──▶ stdout / file
+//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ fan-out ──▶ sink tasks (tokio)
 //!   hash → worker  ──batch──▶ worker N ──┘
 //!        ▲      recycled empty batches      │
 //!        └──────────────────────────────────┘
@@ -19,7 +19,13 @@
 //!
 //! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
 //! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
-//! to the sink ([`sink`]).
+//! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
+//! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
+//!
+//! `iocd replay` reads files and never drops ([`app`]); `iocd run` ([`daemon`]) captures live,
+//! never blocks the capture thread (a batch for a full worker queue is dropped and counted),
+//! and adds the control loop: signals, sd_notify, periodic stats, alert suppression
+//! ([`suppress`]).
 //!
 //! # The indicator set and reload
 //!
@@ -36,6 +42,7 @@ pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod defrag;
 pub mod event;
@@ -44,9 +51,10 @@ pub mod indicators;
 pub mod input;
 pub mod name;
 pub mod observe;
+pub mod output;
 pub mod proto;
 pub mod quic_tracker;
 pub mod reload;
-pub mod sink;
 pub mod stats;
+pub mod suppress;
 pub mod worker;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("JOURNAL_STREAM").is_none())
         .with_target(false)
         .without_time()
         .init();
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => app::replay(args),
         Command::Check(args) => analyst::check(args),
         Command::Lookup(args) => analyst::lookup(args),
+        Command::Run(args) => iocd::daemon::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -32,12 +32,18 @@ pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
 /// UDP ports that carry DNS messages: DNS (RFC 1035 §4.2), mDNS (RFC 6762), LLMNR (RFC 4795).
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
+/// How often a worker with a stats slot publishes its counters: the daemon's stats interval is
+/// at least a second, so a copy a second (a few hundred bytes) is fresh enough and costs nothing.
+pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What every worker shares, read-only.
 pub struct Context {
     pub sensor: String,
     /// Display names of the input files, indexed by [`crate::capture::Origin::file`]; empty for
     /// live capture.
     pub files: Vec<String>,
+    /// Alert suppression shared by every worker; `None` when off.
+    pub suppress: Option<Arc<crate::suppress::Suppressor>>,
 }
 
 /// One packet's flow, as the event shows it (in the packet's direction).
@@ -82,11 +88,15 @@ pub struct Worker {
     found: Vec<Observed>,
     /// Scratch buffer for the indicators covering one observable.
     hits: Vec<Hit>,
+    /// Address of the set the `seen` ids belong to (0 before the first batch).
+    set_ptr: usize,
     observed: [u64; Where::ALL.len()],
     tunnels: [u64; Tunnel::KINDS.len()],
     defrag: Defrag,
     stats: WorkerStats,
     quic: QuicTracker,
+    /// Where [`Worker::publish_to`] puts periodic copies of the counters.
+    slot: Option<Arc<std::sync::Mutex<WorkerStats>>>,
 }
 
 impl Worker {
@@ -99,43 +109,96 @@ impl Worker {
             flows: FlowTable::new(),
             found: Vec::new(),
             hits: Vec::new(),
+            set_ptr: 0,
             observed: [0; Where::ALL.len()],
             tunnels: [0; Tunnel::KINDS.len()],
             defrag: Defrag::new(),
             stats: WorkerStats::default(),
             quic: QuicTracker::new(),
+            slot: None,
         }
+    }
+
+    /// Publish a copy of the counters into `slot` about every [`PUBLISH_INTERVAL`] (also
+    /// while the queue is idle), for the daemon's periodic stats.
+    pub fn publish_to(mut self, slot: Arc<std::sync::Mutex<WorkerStats>>) -> Self {
+        self.slot = Some(slot);
+        self
     }
 
     /// Process batches until the capture side closes the queue; return the counters.
     pub fn run(mut self, queue: WorkerQueue) -> WorkerStats {
-        for batch in queue.batches.iter() {
-            // One set per batch: a reload takes effect at the next batch, and an old set is
-            // freed as soon as every worker has moved on.
-            let set = self.store.load();
-            for m in &batch.meta {
-                self.packet(&set, m, batch.packet(m));
+        let mut published = std::time::Instant::now();
+        loop {
+            let batch = match queue.batches.recv_timeout(PUBLISH_INTERVAL) {
+                Ok(b) => Some(b),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            if let Some(batch) = batch {
+                // One set per batch: a reload takes effect at the next batch, and an old set
+                // is freed as soon as every worker has moved on.
+                let set = self.store.load();
+                // Indicator ids are per set: after a reload the (flow, id, where) table would
+                // compare ids of different sets, hiding a new indicator behind an old one's id. Start
+                // it afresh (a flow already reported may be reported once more).
+                let ptr = Arc::as_ptr(&set) as usize;
+                if ptr != self.set_ptr {
+                    if self.set_ptr != 0 && !self.seen.is_empty() {
+                        self.seen.clear();
+                        self.stats.dedup_resets += 1;
+                    }
+                    self.set_ptr = ptr;
+                }
+                for m in &batch.meta {
+                    self.packet(&set, m, batch.packet(m));
+                }
+                if let Some(last) = batch.meta.last() {
+                    self.suppress_tick(last.ts_us);
+                }
+                // The capture side may have gone; then the batch is simply dropped.
+                let _ = queue.recycle.try_send(batch);
             }
-            // The capture side may have gone; then the batch is simply dropped.
-            let _ = queue.recycle.try_send(batch);
-        }
-        let f = &self.flows.stats;
-        self.stats.tls_incomplete += f.tls_split;
-        self.stats.tls_malformed += f.tls_malformed;
-        self.stats.errors_dns += f.dns_errors;
-        self.stats.flows = f.clone();
-        for (w, n) in Where::ALL.iter().zip(self.observed) {
-            self.stats.observables.insert(w.as_str(), n);
-        }
-        self.stats.quic = self.quic.stats();
-        for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
-            if n > 0 {
-                self.stats.tunnels.insert(t, n);
+            if self.slot.is_some() && published.elapsed() >= PUBLISH_INTERVAL {
+                self.publish();
+                published = std::time::Instant::now();
             }
         }
         self.defrag.finish();
-        self.stats.defrag = self.defrag.stats.clone();
-        self.stats
+        let stats = self.snapshot();
+        self.stats = stats.clone();
+        self.publish();
+        stats
+    }
+
+    fn publish(&self) {
+        if let Some(slot) = &self.slot {
+            let s = self.snapshot();
+            if let Ok(mut g) = slot.lock() {
+                *g = s;
+            }
+        }
+    }
+
+    /// The counters with the flow table's, QUIC's and defrag's folded in.
+    fn snapshot(&self) -> WorkerStats {
+        let mut s = self.stats.clone();
+        let f = &self.flows.stats;
+        s.tls_incomplete += f.tls_split;
+        s.tls_malformed += f.tls_malformed;
+        s.errors_dns += f.dns_errors;
+        s.flows = f.clone();
+        for (w, n) in Where::ALL.iter().zip(self.observed) {
+            s.observables.insert(w.as_str(), n);
+        }
+        s.quic = self.quic.stats();
+        for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
+            if n > 0 {
+                s.tunnels.insert(t, n);
+            }
+        }
+        s.defrag = self.defrag.stats.clone();
+        s
     }
 
     fn packet(&mut self, set: &IndicatorSet, m: &Meta, frame: &[u8]) {
@@ -402,11 +465,45 @@ impl Worker {
                     file: f,
                     packet: m.origin.packet,
                 }),
+            suppressed: None,
         };
-        // Serialising these plain structs cannot fail; a closed sink means shutdown. In replay
-        // the bounded channel makes workers wait for the sink rather than drop events.
+        // Serialising these plain structs cannot fail.
         if let Ok(line) = serde_json::to_string(&ev) {
-            if self.events.send(line).is_ok() {
+            let (feed, value) = (ev.indicator.feed.to_owned(), ev.indicator.value.clone());
+            drop(ev);
+            self.suppress_and_send((&feed, &value), (ip.src, ip.dst), m.ts_us, line);
+        }
+    }
+
+    /// Alert suppression ([`crate::suppress`]): send the event, or count it in its open window;
+    /// a follow-up of a window this event closed goes out first. A closed channel means
+    /// shutdown; in replay the bounded channel makes workers wait rather than drop events.
+    fn suppress_and_send(
+        &mut self,
+        (feed, indicator): (&str, &str),
+        flow: (IpAddr, IpAddr),
+        ts_us: i64,
+        line: String,
+    ) {
+        let admit = match &self.ctx.suppress {
+            Some(s) => s.admit(feed, indicator, flow, ts_us, &line),
+            None => crate::suppress::Admit {
+                send: true,
+                followup: None,
+            },
+        };
+        for l in admit.followup.into_iter().chain(admit.send.then_some(line)) {
+            if self.events.send(l).is_ok() {
+                self.stats.events += 1;
+            }
+        }
+    }
+
+    /// Follow-ups of suppression windows closed by packet time (cheap between sweeps).
+    fn suppress_tick(&mut self, ts_us: i64) {
+        let Some(s) = &self.ctx.suppress else { return };
+        for l in s.tick(ts_us) {
+            if self.events.send(l).is_ok() {
                 self.stats.events += 1;
             }
         }

@@ -344,3 +344,87 @@ pub fn summary_number(stderr: &str, key: &str) -> u64 {
     }
     panic!("no {key:?} in the summary:\n{stderr}")
 }
+
+/// Is `tool` on PATH (or an absolute path that exists)?
+pub fn have(tool: &str) -> bool {
+    if tool.contains('/') {
+        return Path::new(tool).exists();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Print why a test did not run; the caller returns. Never a silent pass.
+pub fn skip(reason: &str) {
+    eprintln!("SKIP: {reason}");
+    println!("SKIP: {reason}");
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A TCP or UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port(udp: bool) -> u16 {
+    if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+/// `n` DNS queries for distinct names under `domain`, each from its own source port (so each
+/// is its own flow and its own event).
+pub fn dns_query_frames(n: u64, domain: &str, t0_us: u64, gap_us: u64) -> Vec<(u64, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let q = dns_query(i as u16, &format!("h{i}.{domain}"));
+            let f = eth_ipv4(
+                [10, 0, 0, 5],
+                [10, 0, 0, 53],
+                "udp",
+                10000 + (i % 50000) as u16,
+                53,
+                &q,
+            );
+            (t0_us + i * gap_us, f)
+        })
+        .collect()
+}
+
+/// Parse a replay summary line `  sink NAME: sent S dropped D errors E`.
+pub fn sink_summary(stderr: &str, name: &str) -> Option<(u64, u64, u64)> {
+    let prefix = format!("sink {name}: ");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix))?;
+    let w: Vec<&str> = line.split_whitespace().collect();
+    Some((
+        w.get(1)?.parse().ok()?,
+        w.get(3)?.parse().ok()?,
+        w.get(5)?.parse().ok()?,
+    ))
+}
+
+/// Wait until `f` is true, polling every 50 ms, for at most `limit`.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}

@@ -1,0 +1,240 @@
+//! `[[sinks]]` tables. One flat struct for every sink type, so `deny_unknown_fields` names a
+//! typo; keys that do not belong to the sink's type are reported by [`SinkConfig::problems`].
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Events that may wait in one sink's queue unless `queue` says otherwise. Each is a few hundred
+/// bytes, so the default bounds a sink's queue near a few MiB (the size of the old single sink
+/// queue, `QUEUE_EVENTS` before the output module).
+pub const DEFAULT_QUEUE: usize = 8192;
+/// Largest `queue` accepted: 1 M events of ~500 bytes is ~500 MiB per sink, beyond which a
+/// queue hides a dead sink rather than absorbing a burst.
+pub const MAX_QUEUE: usize = 1 << 20;
+
+/// One `[[sinks]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    /// `json` or `syslog`.
+    #[serde(rename = "type")]
+    pub kind: SinkKind,
+    /// Name in stats and logs; default `<type><index>` (`json0`, `syslog1`).
+    pub name: Option<String>,
+    /// Bounded queue length in events.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    /// What the fan-out does when the queue is full.
+    #[serde(default)]
+    pub on_full: OnFull,
+    /// json: a file (reopened on SIGHUP), `-` for standard output.
+    pub path: Option<PathBuf>,
+    /// json: a unix stream socket to connect to.
+    pub socket: Option<PathBuf>,
+    /// syslog: header format.
+    pub format: Option<SyslogFormat>,
+    /// syslog: transport.
+    pub transport: Option<Transport>,
+    /// syslog: `host:port` for udp/tcp (default port 514), a socket path for unix
+    /// (default `/dev/log`).
+    pub address: Option<String>,
+    /// syslog: facility name (`local0`..`local7`, `user`, `daemon`, ...).
+    pub facility: Option<String>,
+    /// json file: truncate at start instead of appending (`iocd replay -o FILE`); not a key.
+    #[serde(skip)]
+    pub truncate: bool,
+}
+
+fn default_queue() -> usize {
+    DEFAULT_QUEUE
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkKind {
+    Json,
+    Syslog,
+}
+
+/// What to do with an event when a sink's queue is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Drop it and count it for that sink: capture and workers never wait (the daemon).
+    #[default]
+    Drop,
+    /// Wait for room: lossless, at the price of slowing everything behind (a replay).
+    Block,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyslogFormat {
+    #[default]
+    Rfc5424,
+    Rfc3164,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Datagrams to a local socket (`/dev/log`).
+    #[default]
+    Unix,
+    Udp,
+    /// RFC 6587 octet counting.
+    Tcp,
+}
+
+/// Facility names and codes (RFC 5424 §6.2.1, Table 1).
+pub const FACILITIES: [(&str, u8); 20] = [
+    ("kern", 0),
+    ("user", 1),
+    ("mail", 2),
+    ("daemon", 3),
+    ("auth", 4),
+    ("syslog", 5),
+    ("lpr", 6),
+    ("news", 7),
+    ("uucp", 8),
+    ("cron", 9),
+    ("authpriv", 10),
+    ("ftp", 11),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+impl SinkConfig {
+    /// A JSON-lines sink to a file or `-`, lossless: what `iocd replay` writes by default.
+    pub fn json_file(path: PathBuf, on_full: OnFull) -> Self {
+        SinkConfig {
+            kind: SinkKind::Json,
+            name: None,
+            queue: DEFAULT_QUEUE,
+            on_full,
+            path: Some(path),
+            socket: None,
+            format: None,
+            transport: None,
+            address: None,
+            facility: None,
+            truncate: false,
+        }
+    }
+
+    /// The sink's name: `name`, else the type and its index among the sinks.
+    pub fn display_name(&self, index: usize) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => match self.kind {
+                SinkKind::Json => format!("json{index}"),
+                SinkKind::Syslog => format!("syslog{index}"),
+            },
+        }
+    }
+
+    /// The facility code; `local0` when unset.
+    pub fn facility_code(&self) -> Option<u8> {
+        let name = self.facility.as_deref().unwrap_or("local0");
+        FACILITIES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    }
+
+    /// Every problem with this table (`at` names it in messages).
+    pub fn problems(&self, at: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.queue == 0 || self.queue > MAX_QUEUE {
+            out.push(format!("{at}: queue must be 1..={MAX_QUEUE}"));
+        }
+        if let Some(n) = &self.name {
+            if n.trim().is_empty() {
+                out.push(format!("{at}: name must not be empty"));
+            }
+        }
+        let mut foreign = |key: &str, set: bool| {
+            if set {
+                out.push(format!("{at}: key {key} does not apply to this sink type"));
+            }
+        };
+        match self.kind {
+            SinkKind::Json => {
+                foreign("format", self.format.is_some());
+                foreign("transport", self.transport.is_some());
+                foreign("address", self.address.is_some());
+                foreign("facility", self.facility.is_some());
+                if self.path.is_some() == self.socket.is_some() {
+                    out.push(format!(
+                        "{at}: a json sink needs exactly one of path, socket"
+                    ));
+                }
+            }
+            SinkKind::Syslog => {
+                foreign("path", self.path.is_some());
+                foreign("socket", self.socket.is_some());
+                if self.facility_code().is_none() {
+                    out.push(format!(
+                        "{at}: unknown facility {:?}",
+                        self.facility.as_deref().unwrap_or_default()
+                    ));
+                }
+                let t = self.transport.unwrap_or_default();
+                if t != Transport::Unix && self.address.is_none() {
+                    out.push(format!("{at}: udp and tcp transports need an address"));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<SinkConfig> {
+        crate::config::Config::parse(text).unwrap().sinks
+    }
+
+    #[test]
+    fn every_key_parses_and_defaults_apply() {
+        let s = parse(
+            "[[sinks]]\ntype = \"syslog\"\nname = \"siem\"\nqueue = 10\non_full = \"block\"\nformat = \"rfc3164\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:514\"\nfacility = \"local7\"\n[[sinks]]\ntype = \"json\"\nsocket = \"/run/x.sock\"\n",
+        );
+        assert_eq!(s[0].queue, 10);
+        assert_eq!(s[0].on_full, OnFull::Block);
+        assert_eq!(s[0].format, Some(SyslogFormat::Rfc3164));
+        assert_eq!(s[0].transport, Some(Transport::Tcp));
+        assert_eq!(s[0].facility_code(), Some(23));
+        assert!(s[0].problems("s").is_empty());
+        assert_eq!(s[1].queue, DEFAULT_QUEUE);
+        assert_eq!(s[1].on_full, OnFull::Drop);
+        assert_eq!(s[1].display_name(1), "json1");
+        assert!(s[1].problems("s").is_empty());
+        let d = parse("[[sinks]]\ntype = \"syslog\"\n");
+        assert_eq!(d[0].facility_code(), Some(16), "local0");
+        assert!(
+            d[0].problems("s").is_empty(),
+            "unix /dev/log needs no address"
+        );
+    }
+
+    #[test]
+    fn wrong_values_are_named() {
+        let e = crate::config::Config::parse("[[sinks]]\ntype = \"kafka\"\n").unwrap_err();
+        assert!(e.contains("kafka"), "{e}");
+        let e =
+            crate::config::Config::parse("[[sinks]]\ntype = \"json\"\npaht = \"x\"\n").unwrap_err();
+        assert!(e.contains("paht"), "{e}");
+        let s = parse("[[sinks]]\ntype = \"syslog\"\nfacility = \"local9\"\nqueue = 0\n");
+        let p = s[0].problems("sinks[0]");
+        assert_eq!(p.len(), 2, "{p:?}");
+        let s = parse("[[sinks]]\ntype = \"json\"\npath = \"a\"\nsocket = \"b\"\n");
+        assert_eq!(s[0].problems("s").len(), 1);
+    }
+}

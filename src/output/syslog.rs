@@ -1,0 +1,273 @@
+//! Syslog records: RFC 5424 or RFC 3164 headers around the event's JSON line, RFC 6587 octet
+//! counting on TCP. Severity and structured data come from the JSON line itself, so the event
+//! schema ([`crate::event`]) stays the one source of truth; every field read is optional.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use super::config::SyslogFormat;
+
+/// APP-NAME of every record.
+pub const APP_NAME: &str = "iocd";
+/// SD-ID of the structured data element. `32473` is the Private Enterprise Number IANA reserves
+/// for documentation and examples (RFC 5612 §2); iocd has no PEN of its own. A deployment with a
+/// registered PEN changes it here; consumers should key on the name part `iocd`.
+pub const SD_ID: &str = "iocd@32473";
+/// Longest HOSTNAME field (RFC 5424 §6.2.4: 255 PRINTUSASCII).
+pub const MAX_HOSTNAME: usize = 255;
+/// Longest structured-data parameter value we copy from an event: a domain is at most 253
+/// characters shown (RFC 1035 §2.3.4) and up to 4× that with `\DDD` escapes; longer values are
+/// cut (the full value is in the JSON MSG anyway).
+pub const MAX_SD_VALUE: usize = 1024;
+
+/// Syslog severities (RFC 5424 §6.2.1, Table 2).
+pub mod severity {
+    pub const CRIT: u8 = 2;
+    pub const ERR: u8 = 3;
+    pub const WARNING: u8 = 4;
+    pub const NOTICE: u8 = 5;
+    pub const INFO: u8 = 6;
+}
+
+/// Everything a record needs besides the event.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub format: SyslogFormat,
+    pub facility: u8,
+    pub hostname: String,
+    pub pid: u32,
+}
+
+impl Header {
+    pub fn new(format: SyslogFormat, facility: u8) -> Self {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        Header {
+            format,
+            facility,
+            hostname: sanitize_hostname(&host),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// HOSTNAME as RFC 5424 allows it: printable US-ASCII without spaces, at most 255, `-` if empty.
+fn sanitize_hostname(h: &str) -> String {
+    let s: String = h
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(MAX_HOSTNAME)
+        .collect();
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
+    }
+}
+
+/// The severity of an event line: from `indicator.severity` for IoA events (missing or unknown →
+/// warning), info for stats records.
+pub fn severity_of(ev: &Value) -> u8 {
+    if ev["event_type"] == "stats" {
+        return severity::INFO;
+    }
+    match ev["indicator"]["severity"].as_str() {
+        Some("critical") => severity::CRIT,
+        Some("high") => severity::ERR,
+        Some("medium") => severity::WARNING,
+        Some("low") => severity::NOTICE,
+        Some("info") => severity::INFO,
+        _ => severity::WARNING,
+    }
+}
+
+/// MSGID: `stats` for stats records, `ioa` for everything else.
+pub fn msgid_of(ev: &Value) -> &'static str {
+    if ev["event_type"] == "stats" {
+        "stats"
+    } else {
+        "ioa"
+    }
+}
+
+/// A PARAM-VALUE with `"`, `\` and `]` escaped (RFC 5424 §6.3.3).
+pub fn escape_sd_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    for c in v.chars().take(MAX_SD_VALUE) {
+        if matches!(c, '"' | '\\' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The structured data element of an IoA event, `-` (NILVALUE) for anything else.
+pub fn structured_data(ev: &Value) -> String {
+    if ev["event_type"] != "ioa" {
+        return "-".into();
+    }
+    let params = [
+        ("feed", &ev["indicator"]["feed"]),
+        ("indicator", &ev["indicator"]["value"]),
+        ("observable", &ev["observable"]["value"]),
+        ("where", &ev["observable"]["where"]),
+        ("src", &ev["flow"]["src_ip"]),
+        ("dst", &ev["flow"]["dest_ip"]),
+        ("severity", &ev["indicator"]["severity"]),
+        ("suppressed", &ev["suppressed"]),
+    ];
+    let mut sd = format!("[{SD_ID}");
+    for (name, v) in params {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        sd.push_str(&format!(" {name}=\"{}\"", escape_sd_value(&text)));
+    }
+    sd.push(']');
+    sd
+}
+
+/// One record for `line` (an event's JSON), without transport framing. A line that is not JSON
+/// is still sent, with the default severity and no structured data.
+pub fn format_record(h: &Header, line: &str, now: SystemTime) -> String {
+    let ev: Value = serde_json::from_str(line).unwrap_or(Value::Null);
+    let pri = u16::from(h.facility) * 8 + u16::from(severity_of(&ev));
+    match h.format {
+        // <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
+        // (RFC 5424 §6). MSG is MSG-ANY: no BOM, the JSON is UTF-8 anyway.
+        SyslogFormat::Rfc5424 => format!(
+            "<{pri}>1 {} {} {APP_NAME} {} {} {} {line}",
+            humantime::format_rfc3339_micros(now),
+            h.hostname,
+            h.pid,
+            msgid_of(&ev),
+            structured_data(&ev),
+        ),
+        // <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG (RFC 3164 §4.1). The time is UTC: the
+        // format has no zone, and a daemon under systemd usually runs with TZ unset anyway.
+        SyslogFormat::Rfc3164 => format!(
+            "<{pri}>{} {} {APP_NAME}[{}]: {line}",
+            bsd_timestamp(now),
+            h.hostname,
+            h.pid
+        ),
+    }
+}
+
+/// `Mmm dd hh:mm:ss` with the day padded by a space (RFC 3164 §4.1.2).
+pub fn bsd_timestamp(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // "YYYY-MM-DDThh:mm:ssZ"
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    let month: usize = s.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+    let day: u32 = s.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(1);
+    let time = s.get(11..19).unwrap_or("00:00:00");
+    format!("{} {day:>2} {time}", MONTHS[month.clamp(1, 12) - 1])
+}
+
+/// RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`, the length in octets.
+pub fn octet_counted(record: &str) -> Vec<u8> {
+    let mut out = format!("{} ", record.len()).into_bytes();
+    out.extend_from_slice(record.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn header(format: SyslogFormat) -> Header {
+        Header {
+            format,
+            facility: 16,
+            hostname: "sensor1".into(),
+            pid: 4242,
+        }
+    }
+
+    const EVENT: &str = r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","severity":"high"}}"#;
+
+    fn at() -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(1_704_110_400_123_456)
+    }
+
+    #[test]
+    fn rfc5424_record_has_every_header_field_sd_and_the_json_body() {
+        let r = format_record(&header(SyslogFormat::Rfc5424), EVENT, at());
+        // local0 (16) * 8 + err (3) = 131
+        let want = format!(
+            "<131>1 2024-01-01T12:00:00.123456Z sensor1 iocd 4242 ioa [iocd@32473 feed=\"demo-domains\" indicator=\"tls13.com\" observable=\"enabled.tls13.com\" where=\"tls.sni\" src=\"192.168.65.3\" dst=\"104.16.125.34\" severity=\"high\"] {EVENT}"
+        );
+        assert_eq!(r, want);
+    }
+
+    #[test]
+    fn rfc3164_record_has_bsd_timestamp_and_tag() {
+        let r = format_record(&header(SyslogFormat::Rfc3164), EVENT, at());
+        assert_eq!(
+            r,
+            format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]: {EVENT}")
+        );
+        let t = UNIX_EPOCH + Duration::from_secs(1_735_603_199); // 2024-12-30T23:59:59Z
+        assert_eq!(bsd_timestamp(t), "Dec 30 23:59:59");
+    }
+
+    #[test]
+    fn sd_values_escape_quote_backslash_and_bracket() {
+        assert_eq!(escape_sd_value(r#"a"b\c]d[e"#), r#"a\"b\\c\]d[e"#);
+        let ev = EVENT.replace("enabled.tls13.com", r#"x\\\"].tls13.com"#);
+        let v: Value = serde_json::from_str(&ev).unwrap();
+        let sd = structured_data(&v);
+        assert!(sd.contains(r#"observable="x\\\"\].tls13.com""#), "{sd}");
+        let long = "a".repeat(MAX_SD_VALUE + 10);
+        assert_eq!(escape_sd_value(&long).len(), MAX_SD_VALUE);
+    }
+
+    #[test]
+    fn severity_maps_from_indicator_severity_and_defaults_to_warning() {
+        for (s, want) in [
+            ("critical", 2),
+            ("high", 3),
+            ("medium", 4),
+            ("low", 5),
+            ("info", 6),
+            ("bogus", 4),
+        ] {
+            let v: Value =
+                serde_json::from_str(&EVENT.replace("\"high\"", &format!("\"{s}\""))).unwrap();
+            assert_eq!(severity_of(&v), want, "{s}");
+        }
+        let v: Value = serde_json::from_str(&EVENT.replace(",\"severity\":\"high\"", "")).unwrap();
+        assert_eq!(severity_of(&v), severity::WARNING);
+        let stats: Value = serde_json::from_str(r#"{"event_type":"stats","packets":1}"#).unwrap();
+        assert_eq!(severity_of(&stats), severity::INFO);
+        assert_eq!(msgid_of(&stats), "stats");
+        assert_eq!(structured_data(&stats), "-");
+        let r = format_record(&header(SyslogFormat::Rfc5424), "not json", at());
+        assert!(r.starts_with("<132>1 "), "{r}");
+        assert!(r.ends_with(" ioa - not json"), "{r}");
+    }
+
+    #[test]
+    fn octet_counting_prefixes_the_byte_length() {
+        assert_eq!(
+            octet_counted("<1>1 - - - - - - x"),
+            b"18 <1>1 - - - - - - x"
+        );
+        // Length in octets, not characters.
+        assert_eq!(octet_counted("é"), "2 é".as_bytes());
+        assert_eq!(octet_counted(""), b"0 ");
+    }
+
+    #[test]
+    fn hostname_is_printable_ascii_without_spaces() {
+        assert_eq!(sanitize_hostname("a b\u{1b}[31mc"), "ab[31mc");
+        assert_eq!(sanitize_hostname(""), "-");
+    }
+}
