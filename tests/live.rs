@@ -238,6 +238,7 @@ type = "json"
 path = "{}"
 [[feeds]]
 path = "broad.txt"
+allow_broad = true
 [[feeds]]
 path = "reload.txt"
 "#,
@@ -324,12 +325,12 @@ path = "reload.txt"
         .filter(|e| e["event_type"] == "ioa")
         .map(key)
         .collect();
-    let mut args: Vec<String> = vec![
-        "--feed".into(),
-        d.join("broad.txt").display().to_string(),
-        "--feed".into(),
-        d.join("reload.txt").display().to_string(),
-    ];
+    // the same feeds (reload.txt as changed), through a config: the broad one needs allow_broad
+    util::write_file(
+        &d.join("r.toml"),
+        "[[feeds]]\npath = \"broad.txt\"\nallow_broad = true\n[[feeds]]\npath = \"reload.txt\"\n",
+    );
+    let mut args: Vec<String> = vec!["--config".into(), d.join("r.toml").display().to_string()];
     args.extend(files.iter().map(|f| f.display().to_string()));
     let r = util::replay(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
