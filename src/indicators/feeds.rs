@@ -490,6 +490,12 @@ impl<'a> Loader<'a> {
 }
 
 impl FeedSink for Loader<'_> {
+    fn warm_name(&mut self, name: &[u8]) {
+        if let Some(b) = self.builder.as_deref() {
+            std::hint::black_box(b.warm_name(name));
+        }
+    }
+
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
         let mode = self.feed.match_mode;
         if !self.feed.allow_broad && mode == MatchMode::Subdomain && is_public_suffix(name) {
@@ -584,6 +590,10 @@ const PARALLEL_PARSE_MIN_BYTES: usize = 1 << 20;
 /// stay a few MiB, large enough to amortise a channel operation.
 const PARSE_CHUNK_BYTES: usize = 256 * 1024;
 
+/// Names looked up ahead of the one being added (see [`SetBuilder::warm_name`]): enough misses in
+/// flight to use the memory system's parallelism, few enough to stay in cache.
+const WARM_AHEAD: usize = 16;
+
 /// Chunks parsed ahead of the one being added, per parser thread.
 const PARSE_CHUNKS_AHEAD: usize = 2;
 
@@ -632,14 +642,24 @@ fn parse_plain(text: &str, out: &mut dyn FeedSink) {
             let Ok(c) = rxs[i % threads].recv() else {
                 break;
             };
-            for item in c.items {
-                match item {
-                    Item::Entry(line, v) => out.entry(Location::Line(line), v, Fields::default()),
-                    Item::Name(line, off, len) => {
-                        let name = c.names.get(off..off + len).unwrap_or_default();
-                        out.entry_name(Location::Line(line), name);
+            for (k, item) in c.items.iter().enumerate() {
+                // the names a few items ahead: their table lookups overlap (see warm_name)
+                if k % WARM_AHEAD == 0 {
+                    for ahead in c.items.iter().skip(k + WARM_AHEAD).take(WARM_AHEAD) {
+                        if let Item::Name(_, off, len) = *ahead {
+                            out.warm_name(c.names.get(off..off + len).unwrap_or_default());
+                        }
                     }
-                    Item::Bad(line, reason, text) => out.bad(Location::Line(line), &reason, &text),
+                }
+                match item {
+                    Item::Entry(line, v) => {
+                        out.entry(Location::Line(*line), v.clone(), Fields::default())
+                    }
+                    Item::Name(line, off, len) => {
+                        let name = c.names.get(*off..off + len).unwrap_or_default();
+                        out.entry_name(Location::Line(*line), name);
+                    }
+                    Item::Bad(line, reason, text) => out.bad(Location::Line(*line), reason, text),
                 }
             }
         }

@@ -48,6 +48,8 @@ pub trait FeedSink {
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
         self.entry(at, Value::Domain(name.to_vec()), Fields::default());
     }
+    /// A hint that `name` will follow soon (see [`crate::indicators::SetBuilder::warm_name`]).
+    fn warm_name(&mut self, _name: &[u8]) {}
     /// A bad entry: why, and the offending text (cut to a readable length by the sink).
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str);
     /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::URL"`,
