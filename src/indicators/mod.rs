@@ -2,6 +2,7 @@
 //! store that swaps sets atomically. Knows nothing about packets.
 
 pub mod feeds;
+mod filter;
 pub mod formats;
 pub mod model;
 pub mod set;

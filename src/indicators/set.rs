@@ -56,6 +56,7 @@ use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 
+use super::filter::Filter;
 use super::{Action, Context, IndicatorType, MatchKind, MatchMode, Value};
 use crate::name;
 
@@ -78,6 +79,11 @@ pub const MAX_DOMAIN_ARENA_BYTES: usize = u32::MAX as usize;
 /// of [`name::MAX_NAME_LEN`] bytes has at most 127 labels, so only unvalidated input gets here,
 /// and sharing a bit only costs a probe, never a wrong answer.
 const MAX_LABEL_BUCKETS: usize = 128;
+
+/// Candidate suffixes of one name looked up together (see `lookup_domain`); a valid name has at
+/// most 127 labels, but names in traffic have a handful, and those with more take a slower path.
+/// At most 64: the candidates that pass the filter are a `u64` bitmask.
+const MAX_BATCHED_SUFFIXES: usize = 16;
 
 /// Specificity of an exact address match: above any prefix length (IPv4 prefixes are ranked in
 /// IPv6 terms, `len + 96`, so they compare with v6 CIDRs covering the mapped range).
@@ -167,6 +173,10 @@ pub struct SetBuilder {
     feeds: hashbrown::HashSet<Arc<str>>,
     /// Indicators per context id.
     ctx_counts: Vec<usize>,
+    /// Length of each name in the arena, in arena order, so `build` can walk the arena front
+    /// to back (valid names are at most [`name::MAX_NAME_LEN`] bytes; one longer than 64 KiB
+    /// is refused).
+    name_lens: Vec<u16>,
     duplicates: usize,
     refused: usize,
 }
@@ -294,15 +304,17 @@ impl SetBuilder {
             TableEntry::Occupied(o) => &mut o.into_mut().head,
             TableEntry::Vacant(v) => {
                 let end = set.arena.len().saturating_add(name.len());
-                let (Ok(off), Ok(len), true) = (
+                let (Ok(off), Ok(len), Ok(len8), true) = (
                     u32::try_from(set.arena.len()),
                     u32::try_from(name.len()),
+                    u16::try_from(name.len()),
                     end <= MAX_DOMAIN_ARENA_BYTES,
                 ) else {
                     self.refused += 1;
                     return Added::Refused;
                 };
                 set.arena.extend_from_slice(name);
+                self.name_lens.push(len8);
                 let labels = label_count(name);
                 set.label_mask |= label_bit(labels);
                 set.max_labels = set.max_labels.max(labels);
@@ -406,6 +418,28 @@ impl SetBuilder {
         set.recs.shrink_to_fit();
         set.arena.shrink_to_fit();
         set.contexts.shrink_to_fit();
+        // the filters in front of the exact tables, filled from them once they are complete
+        // names in arena order, so the arena is read front to back once
+        let mut f = Filter::with_keys(set.names.len());
+        let mut off = 0usize;
+        for &len in &self.name_lens {
+            let end = off + usize::from(len);
+            let name = set.arena.get(off..end).unwrap_or_default();
+            let block = set.hasher.hash_one(filter_group(name));
+            f.insert_in(block, set.hasher.hash_one(name));
+            off = end;
+        }
+        set.names_filter = f;
+        let mut f = Filter::with_keys(set.ip4.len());
+        for a in set.ip4.keys() {
+            f.insert(set.hasher.hash_one(a));
+        }
+        set.ip4_filter = f;
+        let mut f = Filter::with_keys(set.ip6.len());
+        for a in set.ip6.keys() {
+            f.insert(set.hasher.hash_one(a));
+        }
+        set.ip6_filter = f;
         set
     }
 }
@@ -429,6 +463,11 @@ pub struct IndicatorSet {
     arena: Vec<u8>,
     names: HashTable<NameSlot>,
     hasher: DefaultHashBuilder,
+    /// Bloom filters in front of `names`, `ip4` and `ip6`, keyed by `hasher` (see
+    /// [`super::filter`]); built by [`SetBuilder::build`].
+    names_filter: Filter,
+    ip4_filter: Filter,
+    ip6_filter: Filter,
     /// Bit `n - 1` set: some stored name has `n` labels (see [`label_bit`]).
     label_mask: u128,
     /// Most labels of any stored name; 0 when there is none.
@@ -460,6 +499,87 @@ impl IndicatorSet {
         // Right to left: at each dot that is not the last byte, the rest of the name is a parent
         // suffix, as `name::suffixes` yields them; `dots` counts the dots right of the position,
         // so that suffix has `dots + 1` labels, counted as `label_count` counts stored names.
+        // Candidates (suffixes with a label count the set has) are gathered first and their
+        // filter bits read together: independent loads overlap, where probing one suffix after
+        // the other would wait for one cache miss after another.
+        let mut cand = [(0u32, 0u32); MAX_BATCHED_SUFFIXES];
+        let mut n = 0usize;
+        let mut dots = 0usize;
+        // start of the name's last two labels, as `filter_group` finds it (dots that are not
+        // the last byte); 0 when the name has fewer
+        let (mut group_start, mut group_dots) = (0usize, 0u32);
+        // a plain loop: names are short, and memrchr's setup costs more than it saves here
+        for i in (0..name.len()).rev() {
+            if name[i] != b'.' {
+                continue;
+            }
+            if i + 1 < name.len() {
+                let labels = dots + 1;
+                if labels > self.max_labels {
+                    break;
+                }
+                group_dots += 1;
+                if group_dots == 2 {
+                    group_start = i + 1;
+                }
+                if self.label_mask & label_bit(labels) != 0 {
+                    match cand.get_mut(n) {
+                        Some(c) => *c = (i as u32 + 1, labels as u32),
+                        None => return self.lookup_domain_one_by_one(name, out),
+                    }
+                    n += 1;
+                }
+            }
+            dots += 1;
+        }
+        if dots < self.max_labels && self.label_mask & label_bit(dots + 1) != 0 {
+            match cand.get_mut(n) {
+                Some(c) => *c = (0, dots as u32 + 1),
+                None => return self.lookup_domain_one_by_one(name, out),
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let cand = &cand[..n];
+        let group = name.get(group_start..).unwrap_or_default();
+        let mut group_hash = None;
+        let mut hashes = [0u64; MAX_BATCHED_SUFFIXES];
+        let mut maybe = 0u64;
+        for (k, &(start, _)) in cand.iter().enumerate() {
+            let start = start as usize;
+            let suffix = name.get(start..).unwrap_or_default();
+            let h = self.hasher.hash_one(suffix);
+            hashes[k] = h;
+            // the block of a suffix is that of its last two labels (`filter_group`): the same
+            // line for every suffix that has them
+            let block = if group_dots >= 2 && start <= group_start {
+                *group_hash.get_or_insert_with(|| self.hasher.hash_one(group))
+            } else {
+                h
+            };
+            maybe |= u64::from(self.names_filter.may_contain_in(block, h)) << k;
+        }
+        while maybe != 0 {
+            let k = maybe.trailing_zeros() as usize;
+            maybe &= maybe - 1;
+            let (start, labels) = cand[k];
+            let suffix = name.get(start as usize..).unwrap_or_default();
+            if let Some(slot) = self.find_name(suffix, hashes[k]) {
+                let kind = if start == 0 {
+                    MatchKind::Exact
+                } else {
+                    MatchKind::Subdomain
+                };
+                self.push_name_hits(slot, labels as usize, kind, out);
+            }
+        }
+    }
+
+    /// [`lookup_domain`](Self::lookup_domain) one suffix at a time, for names with more
+    /// candidate suffixes than it batches (only unvalidated input has them).
+    fn lookup_domain_one_by_one(&self, name: &[u8], out: &mut Vec<Hit>) {
         let mut dots = 0usize;
         for (i, &b) in name.iter().enumerate().rev() {
             if b != b'.' {
@@ -633,7 +753,8 @@ impl IndicatorSet {
     #[inline]
     fn lookup_v4(&self, a: Ipv4Addr, out: &mut Vec<Hit>) {
         let bits = u32::from(a);
-        if let Some(&head) = self.ip4.get(&bits) {
+        let exact = self.ip4_filter.may_contain(self.hasher.hash_one(bits));
+        if let Some(&head) = exact.then(|| self.ip4.get(&bits)).flatten() {
             self.push_hits(
                 head,
                 HitValue::Ip(IpAddr::V4(a)),
@@ -670,7 +791,8 @@ impl IndicatorSet {
 
     #[inline]
     fn lookup_v6(&self, a: Ipv6Addr, out: &mut Vec<Hit>) {
-        if let Some(&head) = self.ip6.get(&a) {
+        let exact = self.ip6_filter.may_contain(self.hasher.hash_one(a));
+        if let Some(&head) = exact.then(|| self.ip6.get(&a)).flatten() {
             self.push_hits(
                 head,
                 HitValue::Ip(IpAddr::V6(a)),
@@ -755,6 +877,15 @@ impl IndicatorSet {
             return None;
         }
         let hash = self.hasher.hash_one(suffix);
+        let group = self.hasher.hash_one(filter_group(suffix));
+        if !self.names_filter.may_contain_in(group, hash) {
+            return None;
+        }
+        self.find_name(suffix, hash)
+    }
+
+    #[inline]
+    fn find_name(&self, suffix: &[u8], hash: u64) -> Option<&NameSlot> {
         self.names.find(hash, |s| {
             s.len as usize == suffix.len() && slot_bytes(&self.arena, s) == suffix
         })
@@ -789,6 +920,10 @@ impl std::fmt::Debug for IndicatorSet {
             .field("cidr6", &self.cidr6.len())
             .field("domains", &self.names.len())
             .field("domain_bytes", &self.arena.len())
+            .field(
+                "filter_bytes",
+                &(self.names_filter.bytes() + self.ip4_filter.bytes() + self.ip6_filter.bytes()),
+            )
             .finish()
     }
 }
@@ -831,6 +966,25 @@ fn slot_bytes<'a>(arena: &'a [u8], s: &NameSlot) -> &'a [u8] {
     arena
         .get(start..start.saturating_add(s.len as usize))
         .unwrap_or_default()
+}
+
+/// The last two labels of a name (all of it when it has one or two): the key that chooses a
+/// name's block in the name filter, so the suffixes of one queried name — `a.b.evil.com`,
+/// `b.evil.com`, `evil.com` — are all checked in one cache line. A feed listing thousands of
+/// names under one parent fills that parent's block, which costs lookups under it a table probe,
+/// never a wrong answer.
+fn filter_group(name: &[u8]) -> &[u8] {
+    let mut dots = 0;
+    for (i, &b) in name.iter().enumerate().rev() {
+        // a dot that is the last byte (unnormalised input) starts no label
+        if b == b'.' && i + 1 < name.len() {
+            dots += 1;
+            if dots == 2 {
+                return name.get(i + 1..).unwrap_or_default();
+            }
+        }
+    }
+    name
 }
 
 /// Labels of a name: one more than its dots.
