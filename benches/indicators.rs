@@ -104,7 +104,8 @@ fn write_lines(path: &Path, n: u64, mut line: impl FnMut() -> String) -> Result<
 fn feeds(dir: &Path, s: &Scale) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let d = dir.join(format!("ind-domains-{}.txt", s.domains));
-    let i = dir.join(format!("ind-ips-{}-{}-{}.txt", s.v4, s.v6, s.cidrs));
+    // g2: realistic prefix lengths (g1 had /16-/28 uniformly, covering a third of IPv4 at 10M)
+    let i = dir.join(format!("ind-ips-g2-{}-{}-{}.txt", s.v4, s.v6, s.cidrs));
     let mut r = Rng(0x1ee7_c0de);
     write_lines(&d, s.domains, || domain(&mut r))?;
     let mut r = Rng(0xfeed_f00d);
@@ -117,13 +118,15 @@ fn feeds(dir: &Path, s: &Scale) -> Result<Vec<PathBuf>> {
         } else if k <= s.v4 + s.v6 {
             ipv6(&mut r).to_string()
         } else if r.below(2) == 0 {
-            let len = 16 + r.below(13) as u8;
+            // as blocklists publish them: mostly /24, some /20-/23 and /25-/30
+            let len =
+                [24, 24, 24, 24, 22, 23, 20, 21, 25, 26, 27, 28, 29, 30][r.below(14) as usize];
             ipnet::Ipv4Net::new(ipv4(&mut r), len)
                 .unwrap()
                 .trunc()
                 .to_string()
         } else {
-            let len = 32 + r.below(33) as u8;
+            let len = [48, 48, 56, 64, 32, 40, 44, 52, 60][r.below(9) as usize];
             ipnet::Ipv6Net::new(ipv6(&mut r), len)
                 .unwrap()
                 .trunc()

@@ -307,7 +307,8 @@ fn load_feed(
             ));
         }
     } else if let (FeedFormat::Plain, Some(t)) = (feed.format, &text) {
-        builder.reserve(0, estimate_names(t));
+        let (lines, names, name_bytes) = estimate(t);
+        builder.reserve(lines, names, name_bytes);
     }
     let mut loader = Loader::new(feed, base, Some(builder), report, now_us);
     parse(feed, text.as_deref(), &mut loader)
@@ -351,21 +352,29 @@ fn read_text(path: &Path) -> Result<String, String> {
 
 /// Names a plain feed will add, estimated from its first lines, so the name table is sized once
 /// (growing it by doubling holds the old and the new table at once).
-fn estimate_names(text: &str) -> usize {
+/// (lines, names, name bytes) of a plain feed, extrapolated from its first 64 KiB, to size the
+/// set's tables and arena once: growing them by doubling copies them and, for a while, holds
+/// both copies.
+fn estimate(text: &str) -> (usize, usize, usize) {
     const SAMPLE: usize = 64 * 1024;
-    let sample = text.get(..SAMPLE.min(text.len())).unwrap_or(text);
-    let (mut lines, mut names) = (0usize, 0usize);
+    let mut end = SAMPLE.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let sample = text.get(..end).unwrap_or(text);
+    let (mut lines, mut names, mut bytes) = (0usize, 0usize, 0usize);
     for l in sample.lines() {
         lines += 1;
         if l.bytes().any(|b| b.is_ascii_alphabetic()) && !l.contains(':') && !l.starts_with('#') {
             names += 1;
+            bytes += l.trim().len();
         }
     }
-    if lines == 0 {
-        return 0;
+    if lines == 0 || sample.is_empty() {
+        return (0, 0, 0);
     }
-    let total_lines = text.len() / (sample.len() / lines).max(1);
-    total_lines.saturating_mul(names) / lines
+    let scale = |n: usize| (n as f64 * text.len() as f64 / sample.len() as f64) as usize;
+    (scale(lines), scale(names), scale(bytes))
 }
 
 fn now_us() -> i64 {
@@ -493,6 +502,12 @@ impl FeedSink for Loader<'_> {
     fn warm_name(&mut self, name: &[u8]) {
         if let Some(b) = self.builder.as_deref() {
             std::hint::black_box(b.warm_name(name));
+        }
+    }
+
+    fn warm_ip(&mut self, ip: std::net::IpAddr) {
+        if let Some(b) = self.builder.as_deref() {
+            std::hint::black_box(b.warm_ip(ip));
         }
     }
 
@@ -646,8 +661,12 @@ fn parse_plain(text: &str, out: &mut dyn FeedSink) {
                 // the names a few items ahead: their table lookups overlap (see warm_name)
                 if k % WARM_AHEAD == 0 {
                     for ahead in c.items.iter().skip(k + WARM_AHEAD).take(WARM_AHEAD) {
-                        if let Item::Name(_, off, len) = *ahead {
-                            out.warm_name(c.names.get(off..off + len).unwrap_or_default());
+                        match *ahead {
+                            Item::Name(_, off, len) => {
+                                out.warm_name(c.names.get(off..off + len).unwrap_or_default())
+                            }
+                            Item::Entry(_, Value::Ip(ip)) => out.warm_ip(ip),
+                            _ => {}
                         }
                     }
                 }

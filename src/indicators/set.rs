@@ -188,8 +188,10 @@ impl SetBuilder {
 
     /// Reserve room for `indicators` more indicators of which `domains` are names, so building a
     /// large set does not rehash the name table as it grows.
-    pub fn reserve(&mut self, indicators: usize, domains: usize) {
+    pub fn reserve(&mut self, indicators: usize, domains: usize, name_bytes: usize) {
         self.set.recs.reserve(indicators);
+        self.set.arena.reserve(name_bytes);
+        self.name_lens.reserve(domains);
         let (arena, hasher) = (&self.set.arena, &self.set.hasher);
         self.set
             .names
@@ -281,6 +283,15 @@ impl SetBuilder {
             .names
             .find(hash, |s| slot_bytes(&self.set.arena, s) == name)
             .is_some()
+    }
+
+    /// [`warm_name`](Self::warm_name) for an address.
+    #[inline]
+    pub fn warm_ip(&self, ip: IpAddr) -> bool {
+        match canonical_ip(ip) {
+            IpAddr::V4(a) => self.set.ip4.contains_key(&u32::from(a)),
+            IpAddr::V6(a) => self.set.ip6.contains_key(&a),
+        }
     }
 
     /// Add a name indicator: [`add`](Self::add) of a [`Value::Domain`] without the `Vec`.

@@ -50,6 +50,8 @@ pub trait FeedSink {
     }
     /// A hint that `name` will follow soon (see [`crate::indicators::SetBuilder::warm_name`]).
     fn warm_name(&mut self, _name: &[u8]) {}
+    /// A hint that address `ip` will follow soon.
+    fn warm_ip(&mut self, _ip: std::net::IpAddr) {}
     /// A bad entry: why, and the offending text (cut to a readable length by the sink).
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str);
     /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::URL"`,
