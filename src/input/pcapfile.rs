@@ -40,6 +40,9 @@ pub const MIN_READ_BUFFER: usize = 512 * 1024;
 /// corrupt file made of Interface Description Blocks from growing memory without bound.
 pub const MAX_INTERFACES: usize = 4096;
 
+/// Smallest pcapng block: type, length and the trailing length copy (pcapng §3.1).
+const PCAPNG_MIN_BLOCK: u32 = 12;
+
 /// Latest timestamp handed on: the last microsecond of year 9999. RFC 3339 (event
 /// timestamps) has four-digit years and humantime formats nothing later; a corrupt
 /// `if_tsresol`/`if_tsoffset` or timestamp is clamped here instead.
@@ -325,6 +328,19 @@ impl Reader {
             let offset = self.offset;
             let damage = |reason: String| Damage { offset, reason };
             let word = self.record_word();
+            // pcap-parser subtracts 12 from a block's length before checking it against its
+            // minimum for some block types (0.17, `ng_block_parser`: found by fuzz/pcapfile), so
+            // a block declaring fewer than 12 bytes is refused here, before it gets there. The
+            // pcapng spec (§3.1) also requires a multiple of 4.
+            if self.format == Format::PcapNg {
+                if let Some(n) = self.declared_len() {
+                    if n < PCAPNG_MIN_BLOCK || n % 4 != 0 {
+                        return Err(damage(format!(
+                            "block length {n} is impossible (at least {PCAPNG_MIN_BLOCK}, a multiple of 4)"
+                        )));
+                    }
+                }
+            }
             match self.inner.next() {
                 Ok((len, block)) => {
                     self.pending = len;
@@ -951,6 +967,23 @@ mod tests {
             assert!(ends.len() >= all.len(), "{ends:?}");
             assert!(!ends.contains(&4) && !ends.contains(&(full.len() - 1)));
         }
+    }
+
+    #[test]
+    fn a_block_shorter_than_12_bytes_is_damage_not_a_panic_in_pcap_parser() {
+        // found by fuzz/pcapfile: a Process Information Block declaring 4 bytes made pcap-parser
+        // 0.17 compute `4 - 12`
+        let bytes = include_bytes!("../../fuzz/seeds/pcapfile/pib-block-length-4.pcapng");
+        let mut r = from_bytes(bytes.to_vec(), TEST_BUFFER).unwrap();
+        let (n, damage) = count_packets(&mut r);
+        assert_eq!(n, 0);
+        let d = damage.expect("damage reported");
+        assert!(
+            d.reason.contains("block length 4 is impossible"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(d.offset, 108, "right after the 108-byte section header");
     }
 
     #[test]
