@@ -566,6 +566,10 @@ impl IndicatorSet {
             let suffix = name.get(start..).unwrap_or_default();
             let h = self.hasher.hash_one(suffix);
             hashes[k] = h;
+            if group_dots >= 2 && start == group_start {
+                // this suffix is the group itself: no second hash of the same bytes
+                group_hash = Some(h);
+            }
             // the block of a suffix is that of its last two labels (`filter_group`): the same
             // line for every suffix that has them
             let block = if group_dots >= 2 && start <= group_start {
