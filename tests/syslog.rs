@@ -401,7 +401,6 @@ fn replay_through_a_fifo_survives_an_rsyslog_restart_with_every_event_accounted_
         "the sink did not reconnect"
     );
     write(120..130);
-    drop(write);
     drop(w);
     let start = std::time::Instant::now();
     let status = loop {
