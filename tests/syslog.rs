@@ -416,7 +416,10 @@ fn replay_through_a_fifo_survives_an_rsyslog_restart_with_every_event_accounted_
     let stderr = String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned();
     // the output is incomplete (events were dropped while rsyslog was down): exit 1, and why
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("sink tcp:") && stderr.contains("write errors"), "{stderr}");
+    assert!(
+        stderr.contains("sink tcp:") && stderr.contains("write errors"),
+        "{stderr}"
+    );
     let (sent, dropped, _errors) = util::sink_summary(&stderr, "tcp").expect("sink line");
     assert_eq!(sent + dropped, 130, "{stderr}");
     assert!(
