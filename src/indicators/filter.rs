@@ -47,6 +47,7 @@ impl Filter {
         (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29) & self.mask) as usize
     }
 
+    #[cfg(test)]
     pub fn insert(&mut self, hash: u64) {
         self.insert_in(hash, hash);
     }
@@ -63,6 +64,23 @@ impl Filter {
                 let pos = (hash >> (9 * k)) & 511;
                 b[(pos >> 6) as usize] |= 1 << (pos & 63);
             }
+        }
+    }
+
+    /// [`insert_in`](Self::insert_in) for many `(block_hash, hash)` keys: the blocks are read
+    /// first, all of them, so their cache misses overlap, then written (a filter of millions
+    /// of keys is larger than the caches, and one miss after another is most of its build).
+    pub fn insert_batch(&mut self, keys: &[(u64, u64)]) {
+        if self.blocks.is_empty() {
+            return;
+        }
+        let mut touch = 0u64;
+        for &(block, _) in keys {
+            touch ^= self.blocks.get(self.block(block)).map_or(0, |b| b[0]);
+        }
+        std::hint::black_box(touch);
+        for &(block, hash) in keys {
+            self.insert_in(block, hash);
         }
     }
 
