@@ -129,6 +129,24 @@ mod tests {
     }
 
     #[test]
+    fn batched_inserts_equal_single_ones() {
+        let h = hashbrown::DefaultHashBuilder::default();
+        let keys: Vec<(u64, u64)> = (0..10_000u64)
+            .map(|i| (h.hash_one(i / 3), h.hash_one(i)))
+            .collect();
+        let mut one = Filter::with_keys(keys.len());
+        let mut many = Filter::with_keys(keys.len());
+        for &(b, k) in &keys {
+            one.insert_in(b, k);
+        }
+        for chunk in keys.chunks(32) {
+            many.insert_batch(chunk);
+        }
+        assert_eq!(one.blocks, many.blocks);
+        assert!(keys.iter().all(|&(b, k)| many.may_contain_in(b, k)));
+    }
+
+    #[test]
     fn empty_filter_contains_nothing() {
         let f = Filter::with_keys(0);
         assert!(!f.may_contain(0) && !f.may_contain(u64::MAX));
