@@ -32,7 +32,15 @@
 //! Feeds are compiled into an immutable [`indicators::IndicatorSet`] held by an
 //! [`indicators::IndicatorStore`] (an `ArcSwap`). Workers load the current set once per batch; a
 //! reload builds a whole new set off the hot path and swaps the pointer, so readers never see a
-//! half-built set and never take a lock.
+//! half-built set and never take a lock. The reload ([`reload`], on SIGHUP in both `run` and
+//! `replay`) re-reads the config's feed list and rebuilds every feed; a feed that fails keeps its
+//! last good entries, copied from the set in force ([`indicators::feeds::rebuild`]).
+//!
+//! Each indicator carries its context (feed, severity, confidence, tags, validity, action...),
+//! interned per set. A lookup returns every indicator covering an observable;
+//! [`indicators::IndicatorSet::decide`] applies validity at the packet's time and allowlists and
+//! ranks the rest, and the event carries the first as `indicator` and the others as
+//! `also_matched`. `iocd check` and `iocd lookup` ([`analyst`]) show the same from the shell.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
