@@ -82,7 +82,7 @@ pub struct RunArgs {
         default_value = "/etc/iocd/iocd.toml"
     )]
     pub config: PathBuf,
-    /// Interface to capture on; overrides [capture] interface.
+    /// Interface to capture on; overrides the config's `[capture] interface`.
     #[arg(short, long, value_name = "IF")]
     pub interface: Option<String>,
 }
