@@ -88,8 +88,8 @@ pub struct Worker {
     found: Vec<Observed>,
     /// Scratch buffer for the indicators covering one observable.
     hits: Vec<Hit>,
-    /// Address of the set the `seen` ids belong to (0 before the first batch).
-    set_ptr: usize,
+    /// Generation of the set the `seen` ids belong to (0 before the first batch).
+    set_generation: u64,
     observed: [u64; Where::ALL.len()],
     tunnels: [u64; Tunnel::KINDS.len()],
     defrag: Defrag,
@@ -109,7 +109,7 @@ impl Worker {
             flows: FlowTable::new(),
             found: Vec::new(),
             hits: Vec::new(),
-            set_ptr: 0,
+            set_generation: 0,
             observed: [0; Where::ALL.len()],
             tunnels: [0; Tunnel::KINDS.len()],
             defrag: Defrag::new(),
@@ -142,13 +142,14 @@ impl Worker {
                 // Indicator ids are per set: after a reload the (flow, id, where) table would
                 // compare ids of different sets, hiding a new indicator behind an old one's id. Start
                 // it afresh (a flow already reported may be reported once more).
-                let ptr = Arc::as_ptr(&set) as usize;
-                if ptr != self.set_ptr {
-                    if self.set_ptr != 0 && !self.seen.is_empty() {
+                // Generations, not addresses: a freed set's address can be reused by a newer one.
+                let generation = set.generation();
+                if generation != self.set_generation {
+                    if self.set_generation != 0 && !self.seen.is_empty() {
                         self.seen.clear();
                         self.stats.dedup_resets += 1;
                     }
-                    self.set_ptr = ptr;
+                    self.set_generation = generation;
                 }
                 for m in &batch.meta {
                     self.packet(&set, m, batch.packet(m));

@@ -513,6 +513,8 @@ pub struct IndicatorSet {
     has_allow: bool,
     /// Indicators per feed.
     feed_counts: HashMap<Arc<str>, usize>,
+    /// Set by the [`super::IndicatorStore`] that holds it; 0 for a set never stored.
+    pub(super) generation: u64,
 }
 
 impl IndicatorSet {
@@ -744,6 +746,11 @@ impl IndicatorSet {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Which set this is, for holders of [`IndicatorId`]s: see [`super::IndicatorStore::swap`].
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Distinct contexts stored.
