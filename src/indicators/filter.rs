@@ -67,10 +67,29 @@ impl Filter {
         }
     }
 
+    /// A filter of `n` keys given as `(block_hash, hash)` pairs, inserted in batches (see
+    /// [`insert_batch`](Self::insert_batch)).
+    pub fn from_keys(n: usize, keys: impl Iterator<Item = (u64, u64)>) -> Filter {
+        /// Keys whose blocks are read before any is written: enough misses in flight to use the
+        /// memory system's parallelism, few enough to stay in L1.
+        const BATCH: usize = 32;
+        let mut f = Filter::with_keys(n);
+        let mut batch = Vec::with_capacity(BATCH);
+        for k in keys {
+            batch.push(k);
+            if batch.len() == BATCH {
+                f.insert_batch(&batch);
+                batch.clear();
+            }
+        }
+        f.insert_batch(&batch);
+        f
+    }
+
     /// [`insert_in`](Self::insert_in) for many `(block_hash, hash)` keys: the blocks are read
     /// first, all of them, so their cache misses overlap, then written (a filter of millions
     /// of keys is larger than the caches, and one miss after another is most of its build).
-    pub fn insert_batch(&mut self, keys: &[(u64, u64)]) {
+    fn insert_batch(&mut self, keys: &[(u64, u64)]) {
         if self.blocks.is_empty() {
             return;
         }

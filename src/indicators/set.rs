@@ -432,49 +432,29 @@ impl SetBuilder {
         set.contexts.shrink_to_fit();
         // the filters in front of the exact tables, filled from them once they are complete
         // names in arena order, so the arena is read front to back once
-        const BATCH: usize = 32;
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut f = Filter::with_keys(set.names.len());
         let mut off = 0usize;
-        for &len in &self.name_lens {
+        let names = self.name_lens.iter().map(|&len| {
             let end = off + usize::from(len);
             let name = set.arena.get(off..end).unwrap_or_default();
-            batch.push((
+            off = end;
+            (
                 set.hasher.hash_one(filter_group(name)),
                 set.hasher.hash_one(name),
-            ));
-            if batch.len() == BATCH {
-                f.insert_batch(&batch);
-                batch.clear();
-            }
-            off = end;
-        }
-        f.insert_batch(&batch);
-        batch.clear();
-        set.names_filter = f;
-        let mut f = Filter::with_keys(set.ip4.len());
-        for a in set.ip4.keys() {
-            let h = set.hasher.hash_one(a);
-            batch.push((h, h));
-            if batch.len() == BATCH {
-                f.insert_batch(&batch);
-                batch.clear();
-            }
-        }
-        f.insert_batch(&batch);
-        batch.clear();
-        set.ip4_filter = f;
-        let mut f = Filter::with_keys(set.ip6.len());
-        for a in set.ip6.keys() {
-            let h = set.hasher.hash_one(a);
-            batch.push((h, h));
-            if batch.len() == BATCH {
-                f.insert_batch(&batch);
-                batch.clear();
-            }
-        }
-        f.insert_batch(&batch);
-        set.ip6_filter = f;
+            )
+        });
+        let names_filter = Filter::from_keys(set.names.len(), names);
+        let hashed = |h: u64| (h, h);
+        let ip4_filter = Filter::from_keys(
+            set.ip4.len(),
+            set.ip4.keys().map(|a| hashed(set.hasher.hash_one(a))),
+        );
+        let ip6_filter = Filter::from_keys(
+            set.ip6.len(),
+            set.ip6.keys().map(|a| hashed(set.hasher.hash_one(a))),
+        );
+        set.names_filter = names_filter;
+        set.ip4_filter = ip4_filter;
+        set.ip6_filter = ip6_filter;
         set
     }
 }
