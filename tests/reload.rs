@@ -12,36 +12,14 @@ use serde_json::Value;
 
 use crate::util::{self, dns_query, eth_ipv4, write_file};
 
-/// The classic pcap header: little-endian, microseconds, Ethernet.
-fn pcap_header() -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&[0; 8]);
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&1u32.to_le_bytes());
-    h
-}
-
-fn record(ts_s: u32, frame: &[u8]) -> Vec<u8> {
-    let mut r = Vec::new();
-    r.extend_from_slice(&ts_s.to_le_bytes());
-    r.extend_from_slice(&0u32.to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(frame);
-    r
-}
-
 /// One DNS query per name, each from its own client port (its own flow).
 fn queries(names: &[&str], first_port: u16, ts: u32) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, n) in names.iter().enumerate() {
         let port = first_port + i as u16;
         let q = dns_query(port, n);
-        out.extend(record(
-            ts,
+        out.extend(util::pcap_record(
+            u64::from(ts) * 1_000_000,
             &eth_ipv4([10, 0, 0, 5], [10, 0, 0, 53], "udp", port, 53, &q),
         ));
     }
@@ -131,7 +109,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         "kept.example",
     ];
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&pcap_header()).unwrap();
+    w.write_all(&util::pcap_header(1)).unwrap();
     w.write_all(&queries(&all, 40000, 1_700_000_000)).unwrap();
     w.flush().unwrap();
     // packets 1-4 are matched against the first set while the writer keeps the FIFO open

@@ -307,17 +307,6 @@ fn tcp_sink_reconnects_after_rsyslog_restarts_and_loses_nothing_uncounted() {
     assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
 }
 
-/// A pcap record (classic, little-endian, microseconds) of `frame` at `ts_us`.
-fn pcap_record(ts_us: u64, frame: &[u8]) -> Vec<u8> {
-    let mut r = Vec::with_capacity(16 + frame.len());
-    r.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(frame);
-    r
-}
-
 /// The same reconnect story through the real binary: `iocd replay` reads a capture from a FIFO
 /// the test writes in three parts, its TCP syslog sink feeds the test's rsyslog, and rsyslog is
 /// stopped and restarted between the parts. Every event is either in rsyslog's file or counted
@@ -366,17 +355,10 @@ fn replay_through_a_fifo_survives_an_rsyslog_restart_with_every_event_accounted_
     // h{i}.evil.test, each from its own port: one event per query, in packet order (one worker)
     let frames = dns_query_frames(130, "evil.test", 1_700_000_000_000_000, 1000);
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    let mut header = Vec::new();
-    header.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    header.extend_from_slice(&2u16.to_le_bytes());
-    header.extend_from_slice(&4u16.to_le_bytes());
-    header.extend_from_slice(&[0; 8]);
-    header.extend_from_slice(&65535u32.to_le_bytes());
-    header.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&header).unwrap();
+    w.write_all(&util::pcap_header(1)).unwrap();
     let mut write = |range: std::ops::Range<usize>| {
         for (ts, f) in &frames[range] {
-            w.write_all(&pcap_record(*ts, f)).unwrap();
+            w.write_all(&util::pcap_record(*ts, f)).unwrap();
         }
         w.flush().unwrap();
     };

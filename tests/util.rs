@@ -164,24 +164,36 @@ pub fn feed_line_for(raw: &[u8]) -> String {
     out
 }
 
+/// The header of a classic pcap file: little-endian, microsecond timestamps, `link` frames.
+pub fn pcap_header(link: u32) -> Vec<u8> {
+    let mut h = Vec::with_capacity(24);
+    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&4u16.to_le_bytes());
+    h.extend_from_slice(&0i32.to_le_bytes());
+    h.extend_from_slice(&0u32.to_le_bytes());
+    h.extend_from_slice(&65535u32.to_le_bytes());
+    h.extend_from_slice(&link.to_le_bytes());
+    h
+}
+
+/// One record of such a file: `frame` captured whole at `ts_us` (µs since the epoch).
+pub fn pcap_record(ts_us: u64, frame: &[u8]) -> Vec<u8> {
+    let mut r = Vec::with_capacity(16 + frame.len());
+    r.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
+    r.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+    r.extend_from_slice(frame);
+    r
+}
+
 /// A classic pcap file (microsecond timestamps, little-endian) of `link` frames.
 pub fn write_pcap(path: &Path, link: u32, frames: &[(u64, Vec<u8>)]) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create pcap"));
-    f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
-    f.write_all(&2u16.to_le_bytes()).unwrap();
-    f.write_all(&4u16.to_le_bytes()).unwrap();
-    f.write_all(&0i32.to_le_bytes()).unwrap();
-    f.write_all(&0u32.to_le_bytes()).unwrap();
-    f.write_all(&65535u32.to_le_bytes()).unwrap();
-    f.write_all(&link.to_le_bytes()).unwrap();
+    f.write_all(&pcap_header(link)).unwrap();
     for (ts_us, data) in frames {
-        f.write_all(&((ts_us / 1_000_000) as u32).to_le_bytes())
-            .unwrap();
-        f.write_all(&((ts_us % 1_000_000) as u32).to_le_bytes())
-            .unwrap();
-        f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
-        f.write_all(&(data.len() as u32).to_le_bytes()).unwrap();
-        f.write_all(data).unwrap();
+        f.write_all(&pcap_record(*ts_us, data)).unwrap();
     }
     f.flush().unwrap();
 }
