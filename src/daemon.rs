@@ -18,129 +18,35 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::{AppError, EXIT_FAILURE};
 use crate::capture::{Dispatcher, Meta, Origin};
 use crate::cli::RunArgs;
-use crate::config::Config;
+use crate::config::capture::{DEFAULT_BUFFER_SIZE, DEFAULT_TIMEOUT, MAX_BUFFER_SIZE, MAX_SNAPLEN};
+use crate::config::stats::DEFAULT_STATS_INTERVAL;
+use crate::config::suppress::DEFAULT_WINDOW;
+use crate::config::{CaptureConfig, Config, DaemonConfig};
 use crate::decode::Link;
 use crate::indicators::{feeds, IndicatorStore};
 use crate::output::{Outputs, SinkStats};
 use crate::reload::Reloader;
 use crate::stats::WorkerStats;
-use crate::suppress::{Suppressor, DEFAULT_WINDOW};
+use crate::suppress::Suppressor;
 use crate::worker::{Context, Worker};
 
-/// libpcap's largest snapshot length (MAXIMUM_SNAPLEN in pcap-int.h): every frame whole.
-pub const MAX_SNAPLEN: u32 = 262_144;
-/// Largest kernel ring: pcap_set_buffer_size takes a C int.
-pub const MAX_BUFFER_SIZE: u64 = i32::MAX as u64;
-/// Default kernel ring: 64 MiB holds ~0.5 s of a saturated 1 Gbit/s link, enough to ride out a
-/// worker's hiccup (libpcap's own default, 2 MiB, is ~16 ms at that rate).
-pub const DEFAULT_BUFFER_SIZE: u64 = 64 << 20;
-/// Default read timeout: how long a read waits for packets before the capture thread checks
-/// for shutdown and flushes partial batches.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
 /// Longest time a captured packet waits in a partly filled batch on a slow link.
 pub const MAX_BATCH_DELAY: Duration = Duration::from_millis(100);
 /// How often the capture thread reads pcap_stats and publishes its counters.
 pub const CAPTURE_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 /// Control loop tick: signals are handled at once, timers (watchdog, stats) at this grain.
 const TICK: Duration = Duration::from_millis(200);
-/// Default stats interval.
-pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(60);
-
-fn yes() -> bool {
-    true
-}
-
-/// `[capture]`
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaptureConfig {
-    /// Interface to capture on; `--interface` overrides.
-    pub interface: Option<String>,
-    /// Promiscuous mode. Default: true (a span port's traffic is not addressed to us).
-    #[serde(default = "yes")]
-    pub promiscuous: bool,
-    /// Bytes kept of each frame. Default and maximum: 262144.
-    pub snaplen: Option<u32>,
-    /// Kernel ring size in bytes. Default: 64 MiB.
-    pub buffer_size: Option<u64>,
-    /// A BPF filter (tcpdump syntax) applied in the kernel. Default: none.
-    pub bpf: Option<String>,
-    /// Deliver each packet at once instead of filling kernel blocks. Default: false.
-    #[serde(default)]
-    pub immediate: bool,
-    /// Read timeout, e.g. "100ms". Default: 100 ms.
-    #[serde(default, deserialize_with = "crate::config::de_opt_duration")]
-    pub timeout: Option<Duration>,
-}
-
-/// `[daemon]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DaemonConfig {
-    /// User to switch to after opening the capture, when started as root. Default: "iocd";
-    /// "root" keeps root (not recommended).
-    pub user: Option<String>,
-    /// Group; default: the user's primary group.
-    pub group: Option<String>,
-}
-
-/// `[stats]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatsConfig {
-    /// Interval of the stats record and log line, e.g. "60s"; "0s" disables. Default: 60 s.
-    #[serde(default, deserialize_with = "crate::config::de_opt_duration")]
-    pub interval: Option<Duration>,
-}
-
-impl Default for CaptureConfig {
-    fn default() -> Self {
-        CaptureConfig {
-            interface: None,
-            promiscuous: true,
-            snaplen: None,
-            buffer_size: None,
-            bpf: None,
-            immediate: false,
-            timeout: None,
-        }
-    }
-}
 
 /// Wall-clock microseconds since the Unix epoch.
 fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
-impl CaptureConfig {
-    /// Problems with the values (the types are checked by serde).
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(s) = self.snaplen {
-            if s == 0 || s > MAX_SNAPLEN {
-                out.push(format!("capture.snaplen must be 1..={MAX_SNAPLEN}"));
-            }
-        }
-        if let Some(b) = self.buffer_size {
-            if b == 0 || b > MAX_BUFFER_SIZE {
-                out.push(format!("capture.buffer_size must be 1..={MAX_BUFFER_SIZE}"));
-            }
-        }
-        if let Some(t) = self.timeout {
-            if t.is_zero() || t > Duration::from_secs(10) {
-                out.push("capture.timeout must be between 1ms and 10s".into());
-            }
-        }
-        out
-    }
 }
 
 /// Messages to the control loop; every trigger (signal, test) sends one.
@@ -781,17 +687,5 @@ mod tests {
         std::fs::write(&good, "evil.test\n10.0.0.0/8\nbad.test\n").unwrap();
         assert!(r.reload());
         assert_eq!(store.load().len(), 3);
-    }
-
-    #[test]
-    fn capture_values_out_of_range_are_reported() {
-        let c = CaptureConfig {
-            snaplen: Some(0),
-            buffer_size: Some(MAX_BUFFER_SIZE + 1),
-            timeout: Some(Duration::ZERO),
-            ..Default::default()
-        };
-        assert_eq!(c.problems().len(), 3);
-        assert!(CaptureConfig::default().problems().is_empty());
     }
 }

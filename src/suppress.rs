@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use ipnet::IpNet;
-use serde::Deserialize;
 
 /// Entries (one per indicator and internal host in an open window) before new keys are no
 /// longer suppressed. An entry holds the first event's JSON (~500 bytes) and its key, so 64 Ki
@@ -28,41 +27,6 @@ pub const MAX_SUPPRESS_ENTRIES: usize = 1 << 16;
 /// How often (in packet time) the table is swept for closed windows: a follow-up comes at most
 /// this late after its window closes.
 pub const SWEEP_INTERVAL_US: i64 = 1_000_000;
-
-/// `home_net` when the config has none: RFC 1918 and RFC 6598 (CGNAT) IPv4, RFC 4193 unique
-/// local IPv6, loopback and link-local of both families.
-pub const DEFAULT_HOME_NET: [&str; 9] = [
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "fc00::/7",
-    "::1/128",
-    "fe80::/10",
-];
-
-/// `[suppress]`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SuppressConfig {
-    /// Window per (indicator, internal host), e.g. "60s"; "0s" disables. Unset: 60 s for
-    /// `iocd run`, off for `iocd replay` (a hunter wants every event).
-    #[serde(default, deserialize_with = "crate::config::de_opt_duration")]
-    pub window: Option<Duration>,
-}
-
-/// The default window of `iocd run`.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
-
-/// The networks of the default `home_net`.
-pub fn default_home_net() -> Vec<IpNet> {
-    DEFAULT_HOME_NET
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect()
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -290,7 +254,7 @@ mod tests {
     }
 
     fn sup(secs: u64) -> Suppressor {
-        Suppressor::new(Duration::from_secs(secs), default_home_net())
+        Suppressor::new(Duration::from_secs(secs), crate::config::default_home_net())
     }
 
     fn json(s: &str) -> serde_json::Value {

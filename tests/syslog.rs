@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use iocd::output::{Outputs, SinkConfig};
+use iocd::config::SinkConfig;
+use iocd::output::Outputs;
 use serde_json::Value;
 
 use crate::util::{self, dns_query_frames, write_pcap};

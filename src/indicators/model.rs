@@ -6,11 +6,12 @@
 //! entries of a plain list share one context (feed name, severity, tags...) stored once.
 
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+pub use crate::config::feeds::{parse_time, Action, MatchMode, Severity};
 
 /// The value of an indicator, parsed and normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,108 +71,6 @@ impl MatchKind {
     }
 }
 
-/// What a domain indicator covers: the name only, or the name and every name below it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MatchMode {
-    Exact,
-    #[default]
-    Subdomain,
-}
-
-impl MatchMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchMode::Exact => "exact",
-            MatchMode::Subdomain => "subdomain",
-        }
-    }
-}
-
-impl FromStr for MatchMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "exact" => Ok(MatchMode::Exact),
-            "subdomain" | "subdomains" | "suffix" => Ok(MatchMode::Subdomain),
-            _ => Err(format!("bad match mode {s:?}: exact or subdomain")),
-        }
-    }
-}
-
-/// Severity of an indicator, lowest first (so `Ord` ranks them).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    #[default]
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    /// The five names, any case, plus the common synonyms feeds use (`informational`,
-    /// `moderate`).
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "info" | "informational" | "information" => Ok(Severity::Info),
-            "low" => Ok(Severity::Low),
-            "medium" | "moderate" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            "critical" => Ok(Severity::Critical),
-            _ => Err(format!(
-                "bad severity {s:?}: info, low, medium, high or critical"
-            )),
-        }
-    }
-}
-
-/// What a match does: raise an event, or suppress the events of the values it covers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    #[default]
-    Alert,
-    Allow,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Alert => "alert",
-            Action::Allow => "allow",
-        }
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "alert" => Ok(Action::Alert),
-            "allow" => Ok(Action::Allow),
-            _ => Err(format!("bad action {s:?}: alert or allow")),
-        }
-    }
-}
-
 /// Context an entry sets itself; `None` (or no tags) takes the feed's default. Times are
 /// microseconds since the Unix epoch, like packet timestamps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -220,85 +119,9 @@ impl Context {
     }
 }
 
-/// Parse a time as feeds write it, to µs since the epoch: RFC 3339 (`2024-05-01T12:00:00Z`,
-/// fractional seconds, `+02:00` offsets, a space instead of `T`, no zone meaning UTC), a date
-/// alone (`2024-05-01`, midnight UTC), or integer Unix seconds (MISP writes those).
-pub fn parse_time(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let bad =
-        || format!("bad time {t:?}: RFC 3339 (2024-05-01T12:00:00Z), a date, or Unix seconds");
-    if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: i64 = t.parse().map_err(|_| bad())?;
-        return Ok(secs * 1_000_000);
-    }
-    if t.len() == 10 {
-        let d = humantime::parse_rfc3339_weak(&format!("{t} 00:00:00")).map_err(|_| bad())?;
-        return to_us(d).ok_or_else(bad);
-    }
-    // humantime takes `Z` or no zone; apply a numeric offset ourselves.
-    let (body, offset_s) = split_offset(t).ok_or_else(bad)?;
-    let body = body.strip_suffix(['Z', 'z']).unwrap_or(body);
-    let d = humantime::parse_rfc3339_weak(body).map_err(|_| bad())?;
-    Ok(to_us(d).ok_or_else(bad)? - offset_s * 1_000_000)
-}
-
-fn to_us(t: std::time::SystemTime) -> Option<i64> {
-    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
-    i64::try_from(d.as_micros()).ok()
-}
-
-/// `2024-05-01T12:00:00+02:00` → (`2024-05-01T12:00:00`, 7200). No offset → 0.
-fn split_offset(t: &str) -> Option<(&str, i64)> {
-    // the offset follows the time part, after the `T`/space at index 10
-    let tail = t.get(11..)?;
-    let Some(pos) = tail.rfind(['+', '-']) else {
-        return Some((t, 0));
-    };
-    let (body, off) = t.split_at(11 + pos);
-    let sign = if off.starts_with('-') { -1 } else { 1 };
-    let digits: Vec<&str> = off[1..].split(':').collect();
-    let (h, m) = match digits.as_slice() {
-        [hm] if hm.len() == 4 => (hm.get(..2)?, hm.get(2..)?),
-        [h, m] => (*h, *m),
-        _ => return None,
-    };
-    let h: i64 = h.parse().ok()?;
-    let m: i64 = m.parse().ok()?;
-    if h > 23 || m > 59 {
-        return None;
-    }
-    Some((body, sign * (h * 3600 + m * 60)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_in_the_shapes_feeds_use() {
-        let t = 1_714_564_800_000_000; // 2024-05-01T12:00:00Z
-        assert_eq!(parse_time("2024-05-01T12:00:00Z"), Ok(t));
-        assert_eq!(parse_time("2024-05-01T12:00:00.000Z"), Ok(t));
-        assert_eq!(parse_time("2024-05-01 12:00:00"), Ok(t));
-        assert_eq!(parse_time("2024-05-01T14:00:00+02:00"), Ok(t));
-        assert_eq!(parse_time("2024-05-01T07:30:00-0430"), Ok(t));
-        assert_eq!(parse_time("1714564800"), Ok(t));
-        assert_eq!(parse_time("2024-05-01"), Ok(t - 12 * 3600 * 1_000_000));
-        assert_eq!(
-            parse_time("2024-05-01T12:00:00.25Z"),
-            Ok(t + 250_000),
-            "fractions"
-        );
-        for bad in [
-            "",
-            "yesterday",
-            "2024-13-01",
-            "2024-05-01T12:00:00+25:00",
-            "12:00",
-        ] {
-            assert!(parse_time(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn validity_window_is_from_inclusive_until_exclusive() {
@@ -318,15 +141,5 @@ mod tests {
         assert!(c.valid_at(100));
         assert!(c.valid_at(199));
         assert!(!c.valid_at(200));
-    }
-
-    #[test]
-    fn enums_parse_any_case_and_order_severities() {
-        assert_eq!("HIGH".parse(), Ok(Severity::High));
-        assert_eq!("informational".parse(), Ok(Severity::Info));
-        assert!("urgent".parse::<Severity>().is_err());
-        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
-        assert_eq!("Allow".parse(), Ok(Action::Allow));
-        assert_eq!("exact".parse(), Ok(MatchMode::Exact));
     }
 }

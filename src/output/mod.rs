@@ -14,7 +14,6 @@
 //! file sinks retry a failed write [`MAX_SEND_ATTEMPTS`] times and then count it as dropped.
 //! Every event offered to a sink ends up in exactly one of `sent` and `dropped`.
 
-pub mod config;
 pub mod syslog;
 
 use std::io;
@@ -27,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 use tokio::sync::{mpsc, watch, Notify};
 
-pub use config::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
+use crate::config::sinks::{self as config, OnFull, SinkConfig, SinkKind, Transport};
 
 /// Event lines waiting between the workers and the fan-out: one default sink queue's worth.
 pub const FANOUT_QUEUE: usize = config::DEFAULT_QUEUE;

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::config::SyslogFormat;
+use crate::config::SyslogFormat;
 
 /// APP-NAME of every record.
 pub const APP_NAME: &str = "iocd";

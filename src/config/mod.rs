@@ -2,12 +2,31 @@
 //! every problem at once with the file name.
 //!
 //! `config/iocd.toml` documents every key; a test loads every file in `config/`.
+//!
+//! One file per TOML section, each with its `problems()`. This module is the bottom layer: every
+//! other module may read it, and it imports none of them (the vocabulary feeds and the config
+//! share — severity, action, match mode, times — is defined here, in [`feeds`]).
+
+pub mod capture;
+pub mod daemon;
+pub mod feeds;
+pub mod sinks;
+pub mod stats;
+pub mod suppress;
+
+pub use capture::CaptureConfig;
+pub use daemon::DaemonConfig;
+pub use feeds::{
+    parse_time, Action, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat, MatchMode,
+    Severity,
+};
+pub use sinks::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
+pub use stats::StatsConfig;
+pub use suppress::SuppressConfig;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-
-use crate::indicators::{parse_time, Action, MatchMode, Severity};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -17,207 +36,49 @@ pub struct Config {
     pub sensor: Option<String>,
     /// Worker threads; available cores when unset.
     pub workers: Option<usize>,
-    /// Where IoA events go: `[[sinks]]` tables (see [`crate::output`]).
+    /// Where IoA events go: `[[sinks]]` tables (see [`sinks`]).
     #[serde(default)]
-    pub sinks: Vec<crate::output::SinkConfig>,
+    pub sinks: Vec<SinkConfig>,
     /// Indicator feeds.
     #[serde(default)]
     pub feeds: Vec<FeedConfig>,
     /// Networks inside the protected site (suppression's "internal host"); CIDRs. Default:
-    /// [`crate::suppress::DEFAULT_HOME_NET`].
+    /// [`DEFAULT_HOME_NET`].
     pub home_net: Option<Vec<ipnet::IpNet>>,
     /// `[suppress]`: alert suppression window.
     #[serde(default)]
-    pub suppress: crate::suppress::SuppressConfig,
+    pub suppress: SuppressConfig,
     /// `[capture]`: live capture (`iocd run`).
     #[serde(default)]
-    pub capture: crate::daemon::CaptureConfig,
+    pub capture: CaptureConfig,
     /// `[daemon]`: privilege drop (`iocd run`).
     #[serde(default)]
-    pub daemon: crate::daemon::DaemonConfig,
+    pub daemon: DaemonConfig,
     /// `[stats]`: periodic stats record (`iocd run`).
     #[serde(default)]
-    pub stats: crate::daemon::StatsConfig,
+    pub stats: StatsConfig,
 }
 
-/// One `[[feeds]]` entry: where the feed is, its format, and the context its entries take
-/// unless they set their own (see [`crate::indicators::Fields`]).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedConfig {
-    /// Name carried in events as `indicator.feed`; the file stem when unset.
-    pub name: Option<String>,
-    /// Path of the feed file (a directory for `misp`); relative paths are relative to the config
-    /// file's directory.
-    pub path: PathBuf,
-    /// Format of the file.
-    #[serde(default)]
-    pub format: FeedFormat,
-    /// `alert` (default) or `allow`: an allowlist suppresses matches of what it covers.
-    #[serde(default)]
-    pub action: Action,
-    /// For domains: `subdomain` (default: the name and every name below it) or `exact`.
-    #[serde(default, rename = "match")]
-    pub match_mode: MatchMode,
-    /// 0-100; unset means unknown (shown as null).
-    pub confidence: Option<u8>,
-    /// Default `medium`.
-    #[serde(default)]
-    pub severity: Severity,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    pub description: Option<String>,
-    /// A URL about the feed.
-    pub reference: Option<String>,
-    /// RFC 3339 time or date: entries match no packet before it.
-    pub valid_from: Option<String>,
-    /// RFC 3339 time or date: entries match no packet at or after it.
-    pub valid_until: Option<String>,
-    /// On reload, a feed that lost more than this fraction of its entries keeps its previous
-    /// entries instead (a truncated download must not empty a feed). 0.0-1.0, default 0.5;
-    /// 1.0 disables the check.
-    #[serde(default = "default_max_shrink")]
-    pub max_shrink: f64,
-    /// Accept values that match nearly everything (`com`, a public suffix, `0.0.0.0/0`, CIDRs
-    /// shorter than /8 or /16 for IPv6); refused with a warning by default.
-    #[serde(default)]
-    pub allow_broad: bool,
-    /// Column mapping for `format = "csv"`.
-    pub csv: Option<CsvConfig>,
-}
+/// `home_net` when the config has none: RFC 1918 and RFC 6598 (CGNAT) IPv4, RFC 4193 unique
+/// local IPv6, loopback and link-local of both families.
+pub const DEFAULT_HOME_NET: [&str; 9] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "::1/128",
+    "fe80::/10",
+];
 
-fn default_max_shrink() -> f64 {
-    0.5
-}
-
-/// `[feeds.csv]`: how to read a CSV feed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CsvConfig {
-    /// One ASCII character; default `,`.
-    pub delimiter: Option<char>,
-    /// Whether the first row naming the columns is present (default true). Feeds that put it in
-    /// a comment (`# id,dateadded,url,...`, abuse.ch style) are recognised.
-    pub header: Option<bool>,
-    /// Lines starting with this character are comments; default `#`.
-    pub comment: Option<char>,
-    /// Separator between several tags in the tags column; default `,`.
-    pub tag_separator: Option<char>,
-    /// Which column holds each field.
-    pub columns: CsvColumns,
-}
-
-/// `[feeds.csv.columns]`: a header name, or a 1-based column number, per field. Only `value` is
-/// required; `type` is only needed when the value column mixes types ambiguously.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CsvColumns {
-    pub value: Option<CsvColumn>,
-    #[serde(rename = "type")]
-    pub kind: Option<CsvColumn>,
-    pub confidence: Option<CsvColumn>,
-    pub severity: Option<CsvColumn>,
-    pub tags: Option<CsvColumn>,
-    pub description: Option<CsvColumn>,
-    pub reference: Option<CsvColumn>,
-    pub valid_from: Option<CsvColumn>,
-    pub valid_until: Option<CsvColumn>,
-    pub action: Option<CsvColumn>,
-    #[serde(rename = "match")]
-    pub match_mode: Option<CsvColumn>,
-    pub id: Option<CsvColumn>,
-}
-
-/// A CSV column by header name or 1-based number.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum CsvColumn {
-    Number(usize),
-    Name(String),
-}
-
-impl FeedConfig {
-    /// A feed given on the command line: plain format, named after the file stem, defaults.
-    pub fn from_path(path: PathBuf) -> Self {
-        FeedConfig {
-            name: None,
-            path,
-            format: FeedFormat::Plain,
-            action: Action::Alert,
-            match_mode: MatchMode::Subdomain,
-            confidence: None,
-            severity: Severity::Medium,
-            tags: Vec::new(),
-            description: None,
-            reference: None,
-            valid_from: None,
-            valid_until: None,
-            max_shrink: default_max_shrink(),
-            allow_broad: false,
-            csv: None,
-        }
-    }
-
-    /// The feed's name: `name`, else the file stem, else the path.
-    pub fn display_name(&self) -> String {
-        if let Some(n) = &self.name {
-            return n.clone();
-        }
-        self.path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| self.path.display().to_string())
-    }
-
-    /// Problems with this feed's settings, each prefixed with `prefix`.
-    fn problems(&self, prefix: &str, out: &mut Vec<String>) {
-        if self.confidence.is_some_and(|c| c > 100) {
-            out.push(format!("{prefix}: confidence must be 0 to 100"));
-        }
-        if !(0.0..=1.0).contains(&self.max_shrink) {
-            out.push(format!("{prefix}: max_shrink must be 0.0 to 1.0"));
-        }
-        for (key, v) in [
-            ("valid_from", &self.valid_from),
-            ("valid_until", &self.valid_until),
-        ] {
-            if let Some(Err(e)) = v.as_deref().map(parse_time) {
-                out.push(format!("{prefix}: {key}: {e}"));
-            }
-        }
-        match (&self.format, &self.csv) {
-            (FeedFormat::Csv, None) => out.push(format!(
-                "{prefix}: format \"csv\" needs a [feeds.csv] table with columns.value"
-            )),
-            (FeedFormat::Csv, Some(c)) if c.columns.value.is_none() => {
-                out.push(format!("{prefix}: [feeds.csv.columns] needs value"))
-            }
-            (FeedFormat::Csv, _) => {}
-            (_, Some(_)) => out.push(format!(
-                "{prefix}: [feeds.csv] is only for format = \"csv\""
-            )),
-            (_, None) => {}
-        }
-    }
-}
-
-/// Feed file formats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeedFormat {
-    /// One indicator per line: IP, CIDR or domain; `#` comments.
-    #[default]
-    Plain,
-    /// CSV with a column mapping (`[feeds.csv]`).
-    Csv,
-    /// Zeek intel framework TSV (`#fields indicator indicator_type meta.source ...`).
-    Zeek,
-    /// STIX 2.1 bundle (JSON) of `indicator` objects with STIX patterns.
-    Stix,
-    /// MISP feed: a directory of event JSON files (or one file).
-    Misp,
-    /// MISP CSV export (`uuid,event_id,category,type,value,...`).
-    MispCsv,
+/// The networks of the default `home_net`.
+pub fn default_home_net() -> Vec<ipnet::IpNet> {
+    DEFAULT_HOME_NET
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// A configuration that cannot be used, with enough context to fix it.
@@ -312,9 +173,7 @@ pub fn de_opt_duration<'de, D: serde::Deserializer<'de>>(
 impl Config {
     /// Home networks: `home_net`, else the default private ranges.
     pub fn home_net(&self) -> Vec<ipnet::IpNet> {
-        self.home_net
-            .clone()
-            .unwrap_or_else(crate::suppress::default_home_net)
+        self.home_net.clone().unwrap_or_else(default_home_net)
     }
 
     /// Relative sink paths (not `-`) resolve against the config file's directory, like feeds.

@@ -1,0 +1,381 @@
+//! `[[feeds]]`: where each feed is, its format, and the context its entries take unless they
+//! set their own; and the vocabulary feeds and config share (severity, action, match mode,
+//! times), defined here so that `config` imports nothing and `indicators` reads it.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// One `[[feeds]]` entry: where the feed is, its format, and the context its entries take
+/// unless they set their own (an entry's own fields, when its format has them).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Name carried in events as `indicator.feed`; the file stem when unset.
+    pub name: Option<String>,
+    /// Path of the feed file (a directory for `misp`); relative paths are relative to the config
+    /// file's directory.
+    pub path: PathBuf,
+    /// Format of the file.
+    #[serde(default)]
+    pub format: FeedFormat,
+    /// `alert` (default) or `allow`: an allowlist suppresses matches of what it covers.
+    #[serde(default)]
+    pub action: Action,
+    /// For domains: `subdomain` (default: the name and every name below it) or `exact`.
+    #[serde(default, rename = "match")]
+    pub match_mode: MatchMode,
+    /// 0-100; unset means unknown (shown as null).
+    pub confidence: Option<u8>,
+    /// Default `medium`.
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub description: Option<String>,
+    /// A URL about the feed.
+    pub reference: Option<String>,
+    /// RFC 3339 time or date: entries match no packet before it.
+    pub valid_from: Option<String>,
+    /// RFC 3339 time or date: entries match no packet at or after it.
+    pub valid_until: Option<String>,
+    /// On reload, a feed that lost more than this fraction of its entries keeps its previous
+    /// entries instead (a truncated download must not empty a feed). 0.0-1.0, default 0.5;
+    /// 1.0 disables the check.
+    #[serde(default = "default_max_shrink")]
+    pub max_shrink: f64,
+    /// Accept values that match nearly everything (`com`, a public suffix, `0.0.0.0/0`, CIDRs
+    /// shorter than /8 or /16 for IPv6); refused with a warning by default.
+    #[serde(default)]
+    pub allow_broad: bool,
+    /// Column mapping for `format = "csv"`.
+    pub csv: Option<CsvConfig>,
+}
+
+fn default_max_shrink() -> f64 {
+    0.5
+}
+
+/// `[feeds.csv]`: how to read a CSV feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvConfig {
+    /// One ASCII character; default `,`.
+    pub delimiter: Option<char>,
+    /// Whether the first row naming the columns is present (default true). Feeds that put it in
+    /// a comment (`# id,dateadded,url,...`, abuse.ch style) are recognised.
+    pub header: Option<bool>,
+    /// Lines starting with this character are comments; default `#`.
+    pub comment: Option<char>,
+    /// Separator between several tags in the tags column; default `,`.
+    pub tag_separator: Option<char>,
+    /// Which column holds each field.
+    pub columns: CsvColumns,
+}
+
+/// `[feeds.csv.columns]`: a header name, or a 1-based column number, per field. Only `value` is
+/// required; `type` is only needed when the value column mixes types ambiguously.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvColumns {
+    pub value: Option<CsvColumn>,
+    #[serde(rename = "type")]
+    pub kind: Option<CsvColumn>,
+    pub confidence: Option<CsvColumn>,
+    pub severity: Option<CsvColumn>,
+    pub tags: Option<CsvColumn>,
+    pub description: Option<CsvColumn>,
+    pub reference: Option<CsvColumn>,
+    pub valid_from: Option<CsvColumn>,
+    pub valid_until: Option<CsvColumn>,
+    pub action: Option<CsvColumn>,
+    #[serde(rename = "match")]
+    pub match_mode: Option<CsvColumn>,
+    pub id: Option<CsvColumn>,
+}
+
+/// A CSV column by header name or 1-based number.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum CsvColumn {
+    Number(usize),
+    Name(String),
+}
+
+impl FeedConfig {
+    /// A feed given on the command line: plain format, named after the file stem, defaults.
+    pub fn from_path(path: PathBuf) -> Self {
+        FeedConfig {
+            name: None,
+            path,
+            format: FeedFormat::Plain,
+            action: Action::Alert,
+            match_mode: MatchMode::Subdomain,
+            confidence: None,
+            severity: Severity::Medium,
+            tags: Vec::new(),
+            description: None,
+            reference: None,
+            valid_from: None,
+            valid_until: None,
+            max_shrink: default_max_shrink(),
+            allow_broad: false,
+            csv: None,
+        }
+    }
+
+    /// The feed's name: `name`, else the file stem, else the path.
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string())
+    }
+
+    /// Problems with this feed's settings, each prefixed with `prefix`.
+    pub fn problems(&self, prefix: &str, out: &mut Vec<String>) {
+        if self.confidence.is_some_and(|c| c > 100) {
+            out.push(format!("{prefix}: confidence must be 0 to 100"));
+        }
+        if !(0.0..=1.0).contains(&self.max_shrink) {
+            out.push(format!("{prefix}: max_shrink must be 0.0 to 1.0"));
+        }
+        for (key, v) in [
+            ("valid_from", &self.valid_from),
+            ("valid_until", &self.valid_until),
+        ] {
+            if let Some(Err(e)) = v.as_deref().map(parse_time) {
+                out.push(format!("{prefix}: {key}: {e}"));
+            }
+        }
+        match (&self.format, &self.csv) {
+            (FeedFormat::Csv, None) => out.push(format!(
+                "{prefix}: format \"csv\" needs a [feeds.csv] table with columns.value"
+            )),
+            (FeedFormat::Csv, Some(c)) if c.columns.value.is_none() => {
+                out.push(format!("{prefix}: [feeds.csv.columns] needs value"))
+            }
+            (FeedFormat::Csv, _) => {}
+            (_, Some(_)) => out.push(format!(
+                "{prefix}: [feeds.csv] is only for format = \"csv\""
+            )),
+            (_, None) => {}
+        }
+    }
+}
+
+/// Feed file formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedFormat {
+    /// One indicator per line: IP, CIDR or domain; `#` comments.
+    #[default]
+    Plain,
+    /// CSV with a column mapping (`[feeds.csv]`).
+    Csv,
+    /// Zeek intel framework TSV (`#fields indicator indicator_type meta.source ...`).
+    Zeek,
+    /// STIX 2.1 bundle (JSON) of `indicator` objects with STIX patterns.
+    Stix,
+    /// MISP feed: a directory of event JSON files (or one file).
+    Misp,
+    /// MISP CSV export (`uuid,event_id,category,type,value,...`).
+    MispCsv,
+}
+
+/// What a domain indicator covers: the name only, or the name and every name below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMode {
+    Exact,
+    #[default]
+    Subdomain,
+}
+
+impl MatchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchMode::Exact => "exact",
+            MatchMode::Subdomain => "subdomain",
+        }
+    }
+}
+
+impl FromStr for MatchMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" => Ok(MatchMode::Exact),
+            "subdomain" | "subdomains" | "suffix" => Ok(MatchMode::Subdomain),
+            _ => Err(format!("bad match mode {s:?}: exact or subdomain")),
+        }
+    }
+}
+
+/// Severity of an indicator, lowest first (so `Ord` ranks them).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    /// The five names, any case, plus the common synonyms feeds use (`informational`,
+    /// `moderate`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "info" | "informational" | "information" => Ok(Severity::Info),
+            "low" => Ok(Severity::Low),
+            "medium" | "moderate" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            _ => Err(format!(
+                "bad severity {s:?}: info, low, medium, high or critical"
+            )),
+        }
+    }
+}
+
+/// What a match does: raise an event, or suppress the events of the values it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Alert,
+    Allow,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Alert => "alert",
+            Action::Allow => "allow",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "alert" => Ok(Action::Alert),
+            "allow" => Ok(Action::Allow),
+            _ => Err(format!("bad action {s:?}: alert or allow")),
+        }
+    }
+}
+
+/// Parse a time as feeds write it, to µs since the epoch: RFC 3339 (`2024-05-01T12:00:00Z`,
+/// fractional seconds, `+02:00` offsets, a space instead of `T`, no zone meaning UTC), a date
+/// alone (`2024-05-01`, midnight UTC), or integer Unix seconds (MISP writes those).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let bad =
+        || format!("bad time {t:?}: RFC 3339 (2024-05-01T12:00:00Z), a date, or Unix seconds");
+    if !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: i64 = t.parse().map_err(|_| bad())?;
+        return Ok(secs * 1_000_000);
+    }
+    if t.len() == 10 {
+        let d = humantime::parse_rfc3339_weak(&format!("{t} 00:00:00")).map_err(|_| bad())?;
+        return to_us(d).ok_or_else(bad);
+    }
+    // humantime takes `Z` or no zone; apply a numeric offset ourselves.
+    let (body, offset_s) = split_offset(t).ok_or_else(bad)?;
+    let body = body.strip_suffix(['Z', 'z']).unwrap_or(body);
+    let d = humantime::parse_rfc3339_weak(body).map_err(|_| bad())?;
+    Ok(to_us(d).ok_or_else(bad)? - offset_s * 1_000_000)
+}
+
+fn to_us(t: std::time::SystemTime) -> Option<i64> {
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_micros()).ok()
+}
+
+/// `2024-05-01T12:00:00+02:00` → (`2024-05-01T12:00:00`, 7200). No offset → 0.
+fn split_offset(t: &str) -> Option<(&str, i64)> {
+    // the offset follows the time part, after the `T`/space at index 10
+    let tail = t.get(11..)?;
+    let Some(pos) = tail.rfind(['+', '-']) else {
+        return Some((t, 0));
+    };
+    let (body, off) = t.split_at(11 + pos);
+    let sign = if off.starts_with('-') { -1 } else { 1 };
+    let digits: Vec<&str> = off[1..].split(':').collect();
+    let (h, m) = match digits.as_slice() {
+        [hm] if hm.len() == 4 => (hm.get(..2)?, hm.get(2..)?),
+        [h, m] => (*h, *m),
+        _ => return None,
+    };
+    let h: i64 = h.parse().ok()?;
+    let m: i64 = m.parse().ok()?;
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some((body, sign * (h * 3600 + m * 60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_the_shapes_feeds_use() {
+        let t = 1_714_564_800_000_000; // 2024-05-01T12:00:00Z
+        assert_eq!(parse_time("2024-05-01T12:00:00Z"), Ok(t));
+        assert_eq!(parse_time("2024-05-01T12:00:00.000Z"), Ok(t));
+        assert_eq!(parse_time("2024-05-01 12:00:00"), Ok(t));
+        assert_eq!(parse_time("2024-05-01T14:00:00+02:00"), Ok(t));
+        assert_eq!(parse_time("2024-05-01T07:30:00-0430"), Ok(t));
+        assert_eq!(parse_time("1714564800"), Ok(t));
+        assert_eq!(parse_time("2024-05-01"), Ok(t - 12 * 3600 * 1_000_000));
+        assert_eq!(
+            parse_time("2024-05-01T12:00:00.25Z"),
+            Ok(t + 250_000),
+            "fractions"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01",
+            "2024-05-01T12:00:00+25:00",
+            "12:00",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_parse_any_case_and_order_severities() {
+        assert_eq!("HIGH".parse(), Ok(Severity::High));
+        assert_eq!("informational".parse(), Ok(Severity::Info));
+        assert!("urgent".parse::<Severity>().is_err());
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        assert_eq!("Allow".parse(), Ok(Action::Allow));
+        assert_eq!("exact".parse(), Ok(MatchMode::Exact));
+    }
+}
