@@ -365,7 +365,7 @@ fn libpcap_loop(path: &Path, copy: bool) -> Result<Run> {
 /// 1 MiB read buffer), the loop the capture thread runs, counting packets and bytes.
 fn reader_loop(path: &Path) -> Result<Run> {
     let t = Instant::now();
-    let mut r = iocd::input::open_reader(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut r = iocd::capture::file::open_reader(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (mut packets, mut bytes) = (0u64, 0u64);
     loop {
         match r.advance(&mut || ()) {

@@ -56,36 +56,25 @@ pub const MAX_FRAGS_PER_DATAGRAM: usize = 128;
 /// 30 s, Linux's `ipfrag_time`. RFC 791 suggests 15 s as a lower bound, RFC 8200 §4.5 says 60 s.
 pub const FRAG_TIMEOUT_US: i64 = 30_000_000;
 
-/// Counters of one worker's reassembler.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct DefragStats {
-    /// Fragments handed to [`Defrag::push`].
-    pub fragments: u64,
-    /// Datagrams completed.
-    pub reassembled: u64,
-    /// Datagrams dropped incomplete after [`FRAG_TIMEOUT_US`].
-    pub timeouts: u64,
-    /// Datagrams dropped incomplete to make room ([`MAX_FRAG_DATAGRAMS`], [`MAX_FRAG_BYTES`]).
-    pub evictions: u64,
-    /// Fragments that overlapped data already held (IPv4: trimmed; IPv6: datagram dropped).
-    pub overlaps: u64,
-    /// Fragments refused: empty, not a multiple of 8 bytes before the last, beyond
-    /// [`MAX_DATAGRAM_LEN`] or the datagram's known end, or over [`MAX_FRAGS_PER_DATAGRAM`]
-    /// (which also drops the datagram).
-    pub invalid: u64,
-    /// Datagrams still incomplete when the reassembler was finished.
-    pub pending: u64,
-}
-
-impl DefragStats {
-    pub fn add(&mut self, o: &DefragStats) {
-        self.fragments += o.fragments;
-        self.reassembled += o.reassembled;
-        self.timeouts += o.timeouts;
-        self.evictions += o.evictions;
-        self.overlaps += o.overlaps;
-        self.invalid += o.invalid;
-        self.pending += o.pending;
+crate::counters! {
+    /// Counters of one worker's reassembler.
+    pub struct DefragStats {
+        /// Fragments handed to [`Defrag::push`].
+        fragments: u64,
+        /// Datagrams completed.
+        reassembled: u64,
+        /// Datagrams dropped incomplete after [`FRAG_TIMEOUT_US`].
+        timeouts: u64,
+        /// Datagrams dropped incomplete to make room ([`MAX_FRAG_DATAGRAMS`], [`MAX_FRAG_BYTES`]).
+        evictions: u64,
+        /// Fragments that overlapped data already held (IPv4: trimmed; IPv6: datagram dropped).
+        overlaps: u64,
+        /// Fragments refused: empty, not a multiple of 8 bytes before the last, beyond
+        /// [`MAX_DATAGRAM_LEN`] or the datagram's known end, or over [`MAX_FRAGS_PER_DATAGRAM`]
+        /// (which also drops the datagram).
+        invalid: u64,
+        /// Datagrams still incomplete when the reassembler was finished.
+        pending: u64,
     }
 }
 

@@ -1,40 +1,60 @@
-//! The JSON event schema. Field names are stable snake_case; `schema_version` changes when a
-//! field changes meaning or goes away.
+//! The records iocd emits, typed from the worker to the sink: an [`Ioa`] (an observable that
+//! matched an indicator) or a periodic [`StatsRecord`]. Workers build them; the output stage
+//! suppresses and fans them out as they are; each sink encodes them once, at the end
+//! (JSON lines, syslog). Nothing between parses text.
+//!
+//! The JSON schema: field names are stable snake_case; `schema_version` changes when a field
+//! changes meaning or goes away.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::ser::{Serialize, Serializer};
 
-use crate::indicators::{Hit, IndicatorSet};
+use crate::indicators::{Context, Hit, IndicatorSet};
+use crate::observe::Where;
+pub use crate::stats::StatsRecord;
 
 /// Version of the event schema below.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
-pub struct Event<'a> {
-    pub schema_version: u32,
-    /// Packet time, RFC 3339 with microseconds, UTC.
-    pub timestamp: String,
-    pub event_type: &'static str,
-    pub sensor: &'a str,
+/// One record on its way to the sinks.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Ioa(Box<Ioa>),
+    Stats(Box<StatsRecord>),
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Record::Ioa(e) => e.serialize(s),
+            Record::Stats(r) => r.serialize(s),
+        }
+    }
+}
+
+/// An indicator of attack: an observable on the wire covered by an indicator.
+#[derive(Debug, Clone)]
+pub struct Ioa {
+    /// Packet time, µs since the epoch.
+    pub ts_us: i64,
+    pub sensor: Arc<str>,
     pub flow: Flow,
     pub observable: Observable,
     /// The most specific matching indicator (then highest confidence, then severity).
-    pub indicator: IndicatorRef<'a>,
+    pub indicator: IndicatorRef,
     /// Every other valid indicator covering the same observable (the same value in another
     /// feed, a shorter covering CIDR, a parent domain), in the same order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub also_matched: Vec<IndicatorRef<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pcap: Option<PcapRef<'a>>,
+    pub also_matched: Vec<IndicatorRef>,
+    pub pcap: Option<PcapRef>,
     /// On a follow-up event only: matches of the same (indicator, internal host) held back
-    /// during the suppression window (see [`crate::suppress`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// during the suppression window (see the output stage's suppression).
     pub suppressed: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Flow {
     pub src_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,7 +62,7 @@ pub struct Flow {
     pub dest_ip: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_port: Option<u16>,
-    pub proto: String,
+    pub proto: Cow<'static, str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub vlan: Vec<u16>,
     /// Encapsulations around the packet, outermost first (`{"type":"vxlan","vni":42}`).
@@ -51,16 +71,16 @@ pub struct Flow {
     pub community_id: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Observable {
     /// `ip` or `domain`.
     pub kind: &'static str,
     /// The observed value; names are escaped (see [`crate::name::escape`]).
     pub value: String,
     /// Where in the traffic it was seen: `ip.src`, `dns.query`, `dns.answer_ip`, ... (see
-    /// [`crate::observe::Where::as_str`]).
-    #[serde(rename = "where")]
-    pub location: &'static str,
+    /// [`Where::as_str`]).
+    #[serde(rename = "where", serialize_with = "ser_where")]
+    pub location: Where,
     /// Present and true when the TLS or QUIC ClientHello carried an encrypted_client_hello
     /// extension (0xfe0d): `value` is then the outer, public name and the real one is hidden
     /// (or the extension is a GREASE decoy, which looks the same on the wire).
@@ -68,35 +88,60 @@ pub struct Observable {
     pub ech: bool,
 }
 
-/// An indicator with its whole context. Every field is present (`null` or `[]` when the feed
-/// does not say), so consumers need not guess; `id` only when the source had one.
-#[derive(Debug, Serialize)]
-pub struct IndicatorRef<'a> {
-    pub value: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(rename = "match")]
-    pub match_kind: &'static str,
-    pub feed: &'a str,
-    pub confidence: Option<u8>,
-    pub severity: &'static str,
-    pub tags: &'a [Arc<str>],
-    pub description: Option<&'a str>,
-    pub reference: Option<&'a str>,
-    /// RFC 3339.
-    pub valid_from: Option<String>,
-    pub valid_until: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<&'a str>,
+fn ser_where<S: Serializer>(w: &Where, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(w.as_str())
 }
 
-impl<'a> IndicatorRef<'a> {
-    pub fn new(set: &'a IndicatorSet, hit: &Hit) -> Self {
-        let c = set.context(hit.ctx);
+/// An indicator with its whole context, shared with the set it came from (an `Arc`: no copy,
+/// and the event does not keep the rest of the set alive after a reload).
+#[derive(Debug, Clone)]
+pub struct IndicatorRef {
+    pub value: String,
+    pub kind: &'static str,
+    pub match_kind: &'static str,
+    pub context: Arc<Context>,
+}
+
+impl IndicatorRef {
+    pub fn new(set: &IndicatorSet, hit: &Hit) -> Self {
         IndicatorRef {
             value: set.value_text(&hit.value),
             kind: set.value_type(&hit.value).as_str(),
             match_kind: hit.kind.as_str(),
+            context: Arc::clone(set.context(hit.ctx)),
+        }
+    }
+}
+
+/// The JSON shape of an indicator. Every field is present (`null` or `[]` when the feed does
+/// not say), so consumers need not guess; `id` only when the source had one.
+#[derive(serde::Serialize)]
+struct IndicatorJson<'a> {
+    value: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(rename = "match")]
+    match_kind: &'static str,
+    feed: &'a str,
+    confidence: Option<u8>,
+    severity: &'static str,
+    tags: &'a [Arc<str>],
+    description: Option<&'a str>,
+    reference: Option<&'a str>,
+    /// RFC 3339.
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+impl Serialize for IndicatorRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = &self.context;
+        IndicatorJson {
+            value: &self.value,
+            kind: self.kind,
+            match_kind: self.match_kind,
             feed: &c.feed,
             confidence: c.confidence,
             severity: c.severity.as_str(),
@@ -107,7 +152,52 @@ impl<'a> IndicatorRef<'a> {
             valid_until: c.valid_until.map(format_time),
             id: c.id.as_deref(),
         }
+        .serialize(s)
     }
+}
+
+/// The JSON shape of an IoA, in field order.
+#[derive(serde::Serialize)]
+struct IoaJson<'a> {
+    schema_version: u32,
+    /// Packet time, RFC 3339 with microseconds, UTC.
+    timestamp: String,
+    event_type: &'static str,
+    sensor: &'a str,
+    flow: &'a Flow,
+    observable: &'a Observable,
+    indicator: &'a IndicatorRef,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    also_matched: &'a [IndicatorRef],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap: Option<&'a PcapRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<u64>,
+}
+
+impl Serialize for Ioa {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        IoaJson {
+            schema_version: SCHEMA_VERSION,
+            timestamp: format_ts(self.ts_us),
+            event_type: "ioa",
+            sensor: &self.sensor,
+            flow: &self.flow,
+            observable: &self.observable,
+            indicator: &self.indicator,
+            also_matched: &self.also_matched,
+            pcap: self.pcap.as_ref(),
+            suppressed: self.suppressed,
+        }
+        .serialize(s)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PcapRef {
+    pub file: Arc<str>,
+    /// 1-based packet number in that file.
+    pub packet: u64,
 }
 
 /// RFC 3339 in seconds (microseconds when there are any), UTC; any `i64` works (times before
@@ -121,28 +211,21 @@ pub fn format_time(us: i64) -> String {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct PcapRef<'a> {
-    pub file: &'a str,
-    /// 1-based packet number in that file.
-    pub packet: u64,
-}
-
 /// Name of an IP protocol number for `flow.proto`.
-pub fn proto_name(p: u8) -> String {
-    match p {
-        1 => "ICMP".into(),
-        2 => "IGMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        41 => "IPv6".into(),
-        47 => "GRE".into(),
-        50 => "ESP".into(),
-        51 => "AH".into(),
-        58 => "ICMPv6".into(),
-        132 => "SCTP".into(),
-        n => format!("IP-{n}"),
-    }
+pub fn proto_name(p: u8) -> Cow<'static, str> {
+    Cow::Borrowed(match p {
+        1 => "ICMP",
+        2 => "IGMP",
+        6 => "TCP",
+        17 => "UDP",
+        41 => "IPv6",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        58 => "ICMPv6",
+        132 => "SCTP",
+        n => return Cow::Owned(format!("IP-{n}")),
+    })
 }
 
 /// RFC 3339 UTC with microseconds from microseconds since the epoch; times before the epoch
@@ -153,8 +236,9 @@ pub fn format_ts(ts_us: i64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::config::{Action, Severity};
 
     #[test]
     fn timestamp_is_rfc3339_with_microseconds() {
@@ -163,5 +247,67 @@ mod tests {
             "2024-01-01T12:00:00.123456Z"
         );
         assert_eq!(format_ts(-5), "1970-01-01T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn protocol_names_are_known_names_or_ip_number() {
+        assert_eq!(proto_name(6), "TCP");
+        assert_eq!(proto_name(58), "ICMPv6");
+        assert_eq!(proto_name(0), "IP-0");
+        assert_eq!(proto_name(99), "IP-99");
+        assert_eq!(proto_name(255), "IP-255");
+    }
+
+    /// The IoA of a TLS SNI match, for encoder tests.
+    pub(crate) fn sample_ioa(severity: Severity) -> Ioa {
+        Ioa {
+            ts_us: 1_565_212_114_709_050,
+            sensor: Arc::from("s"),
+            flow: Flow {
+                src_ip: "192.168.65.3".parse().unwrap(),
+                src_port: Some(46638),
+                dest_ip: "104.16.125.34".parse().unwrap(),
+                dest_port: Some(443),
+                proto: "TCP".into(),
+                vlan: Vec::new(),
+                tunnel: Vec::new(),
+                community_id: "x".into(),
+            },
+            observable: Observable {
+                kind: "domain",
+                value: "enabled.tls13.com".into(),
+                location: Where::TlsSni,
+                ech: false,
+            },
+            indicator: IndicatorRef {
+                value: "tls13.com".into(),
+                kind: "domain",
+                match_kind: "subdomain",
+                context: Arc::new(Context {
+                    feed: Arc::from("demo-domains"),
+                    confidence: None,
+                    severity,
+                    tags: Vec::new(),
+                    description: None,
+                    reference: None,
+                    valid_from: None,
+                    valid_until: None,
+                    action: Action::Alert,
+                    id: None,
+                }),
+            },
+            also_matched: Vec::new(),
+            pcap: None,
+            suppressed: None,
+        }
+    }
+
+    #[test]
+    fn an_ioa_serialises_in_schema_order_with_every_indicator_field() {
+        let j = serde_json::to_string(&sample_ioa(Severity::High)).unwrap();
+        assert_eq!(
+            j,
+            r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","confidence":null,"severity":"high","tags":[],"description":null,"reference":null,"valid_from":null,"valid_until":null}}"#
+        );
     }
 }

@@ -163,71 +163,48 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
 }
 
-/// Counters of one worker's flow table.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FlowStats {
-    /// Entries created (a SYN, or the first payload of an unknown flow).
-    pub created: u64,
-    /// Entries freed by FIN in both directions, RST, or a SYN with a new ISN (port reuse).
-    pub closed: u64,
-    /// Entries freed after [`IDLE_TIMEOUT_US`] without a packet.
-    pub expired: u64,
-    /// Entries evicted because the table held [`MAX_FLOWS`].
-    pub evicted: u64,
-    /// Flows whose buffers were dropped (and inspection stopped) to respect
-    /// [`MAX_BUFFERED_BYTES`].
-    pub evicted_bytes: u64,
-    /// Flows that reached "both directions decided" and are no longer inspected.
-    pub bypassed: u64,
-    /// Directions that gave up because their message did not fit [`MAX_STREAM_PREFIX`] (or
-    /// [`http::MAX_HTTP_HEAD`]), or the stream ran past it with a gap unfilled.
-    pub prefix_cap: u64,
-    /// Entries freed (any cause) while a direction still waited for more bytes: a hello or
-    /// request never completed.
-    pub unfinished: u64,
-    /// Segments held ahead of a gap.
-    pub ooo_held: u64,
-    /// Segments dropped: a new out-of-order range beyond [`MAX_OOO_RANGES`], or past the window.
-    pub ooo_dropped: u64,
-    /// Segments whose every byte had already been received (retransmissions).
-    pub retransmitted: u64,
-    /// ClientHellos parsed.
-    pub tls_hellos: u64,
-    /// ClientHellos that did not fit the segment they start in (reassembly needed).
-    pub tls_split: u64,
-    pub tls_malformed: u64,
-    /// HTTP/1.x request heads read (Host line or end of head reached).
-    pub http_requests: u64,
-    /// HTTP request heads with a header line that has no colon.
-    pub http_errors: u64,
-    /// DNS-over-TCP messages read, and those that could not be.
-    pub dns_messages: u64,
-    pub dns_errors: u64,
-    /// DNS-over-TCP directions bypassed after [`MAX_DNS_STREAM`] bytes.
-    pub dns_capped: u64,
-}
-
-impl FlowStats {
-    pub fn add(&mut self, o: &FlowStats) {
-        self.created += o.created;
-        self.closed += o.closed;
-        self.expired += o.expired;
-        self.evicted += o.evicted;
-        self.evicted_bytes += o.evicted_bytes;
-        self.bypassed += o.bypassed;
-        self.prefix_cap += o.prefix_cap;
-        self.unfinished += o.unfinished;
-        self.ooo_held += o.ooo_held;
-        self.ooo_dropped += o.ooo_dropped;
-        self.retransmitted += o.retransmitted;
-        self.tls_hellos += o.tls_hellos;
-        self.tls_split += o.tls_split;
-        self.tls_malformed += o.tls_malformed;
-        self.http_requests += o.http_requests;
-        self.http_errors += o.http_errors;
-        self.dns_messages += o.dns_messages;
-        self.dns_errors += o.dns_errors;
-        self.dns_capped += o.dns_capped;
+crate::counters! {
+    /// Counters of one worker's flow table.
+    pub struct FlowStats {
+        /// Entries created (a SYN, or the first payload of an unknown flow).
+        created: u64,
+        /// Entries freed by FIN in both directions, RST, or a SYN with a new ISN (port reuse).
+        closed: u64,
+        /// Entries freed after [`IDLE_TIMEOUT_US`] without a packet.
+        expired: u64,
+        /// Entries evicted because the table held [`MAX_FLOWS`].
+        evicted: u64,
+        /// Flows whose buffers were dropped (and inspection stopped) to respect
+        /// [`MAX_BUFFERED_BYTES`].
+        evicted_bytes: u64,
+        /// Flows that reached "both directions decided" and are no longer inspected.
+        bypassed: u64,
+        /// Directions that gave up because their message did not fit [`MAX_STREAM_PREFIX`] (or
+        /// [`http::MAX_HTTP_HEAD`]), or the stream ran past it with a gap unfilled.
+        prefix_cap: u64,
+        /// Entries freed (any cause) while a direction still waited for more bytes: a hello or
+        /// request never completed.
+        unfinished: u64,
+        /// Segments held ahead of a gap.
+        ooo_held: u64,
+        /// Segments dropped: a new out-of-order range beyond [`MAX_OOO_RANGES`], or past the window.
+        ooo_dropped: u64,
+        /// Segments whose every byte had already been received (retransmissions).
+        retransmitted: u64,
+        /// ClientHellos parsed.
+        tls_hellos: u64,
+        /// ClientHellos that did not fit the segment they start in (reassembly needed).
+        tls_split: u64,
+        tls_malformed: u64,
+        /// HTTP/1.x request heads read (Host line or end of head reached).
+        http_requests: u64,
+        /// HTTP request heads with a header line that has no colon.
+        http_errors: u64,
+        /// DNS-over-TCP messages read, and those that could not be.
+        dns_messages: u64,
+        dns_errors: u64,
+        /// DNS-over-TCP directions bypassed after [`MAX_DNS_STREAM`] bytes.
+        dns_capped: u64,
     }
 }
 

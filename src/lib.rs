@@ -44,25 +44,24 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod analyst;
-pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod config;
-pub mod daemon;
+pub mod control;
 pub mod decode;
 pub mod defrag;
 pub mod event;
 pub mod flow;
 pub mod indicators;
-pub mod input;
+pub mod mode;
 pub mod name;
 pub mod observe;
 pub mod output;
+pub mod pipeline;
 pub mod proto;
 pub mod quic_tracker;
 pub mod reload;
+pub mod settings;
 pub mod stats;
-pub mod suppress;
 pub mod worker;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iocd::cli::{Cli, Command};
-use iocd::{analyst, app};
+use iocd::mode::{analyst, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,10 +19,10 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let result = match cli.command {
-        Command::Replay(args) => app::replay(args),
+        Command::Replay(args) => replay::replay(args),
         Command::Check(args) => analyst::check(args),
         Command::Lookup(args) => analyst::lookup(args),
-        Command::Run(args) => iocd::daemon::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -59,41 +59,28 @@ pub const QUIC_IDLE_TIMEOUT_US: i64 = 10_000_000;
 /// How often (packet time) the table is swept for idle connections.
 const SWEEP_INTERVAL_US: i64 = 1_000_000;
 
-/// What the tracker did, for the worker's summary.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct QuicStats {
-    /// Client Initial packets decrypted.
-    pub initials_decrypted: u64,
-    /// Initial packets whose AEAD tag did not verify with any keys we had (server Initials on
-    /// paths we no longer track, damaged or truncated packets).
-    pub decrypt_failures: u64,
-    /// Long-header packets whose header could not be read (bad CID length, truncated).
-    pub malformed: u64,
-    /// Decrypted Initials whose frames ended in an unknown or broken frame.
-    pub bad_frames: u64,
-    /// ClientHellos parsed from reassembled CRYPTO data.
-    pub hellos_parsed: u64,
-    /// Reassembled CRYPTO data that was not a valid ClientHello.
-    pub hello_errors: u64,
-    /// Connections evicted because the table was full.
-    pub evictions: u64,
-    /// Connections that idled out before their hello was complete.
-    pub timeouts: u64,
-    /// CRYPTO fragments cut or dropped by [`MAX_CRYPTO_BYTES`] or [`MAX_CRYPTO_RANGES`].
-    pub buffer_caps_hit: u64,
-}
-
-impl QuicStats {
-    pub fn add(&mut self, o: &QuicStats) {
-        self.initials_decrypted += o.initials_decrypted;
-        self.decrypt_failures += o.decrypt_failures;
-        self.malformed += o.malformed;
-        self.bad_frames += o.bad_frames;
-        self.hellos_parsed += o.hellos_parsed;
-        self.hello_errors += o.hello_errors;
-        self.evictions += o.evictions;
-        self.timeouts += o.timeouts;
-        self.buffer_caps_hit += o.buffer_caps_hit;
+crate::counters! {
+    /// What the tracker did, for the worker's summary.
+    pub struct QuicStats {
+        /// Client Initial packets decrypted.
+        initials_decrypted: u64,
+        /// Initial packets whose AEAD tag did not verify with any keys we had (server Initials on
+        /// paths we no longer track, damaged or truncated packets).
+        decrypt_failures: u64,
+        /// Long-header packets whose header could not be read (bad CID length, truncated).
+        malformed: u64,
+        /// Decrypted Initials whose frames ended in an unknown or broken frame.
+        bad_frames: u64,
+        /// ClientHellos parsed from reassembled CRYPTO data.
+        hellos_parsed: u64,
+        /// Reassembled CRYPTO data that was not a valid ClientHello.
+        hello_errors: u64,
+        /// Connections evicted because the table was full.
+        evictions: u64,
+        /// Connections that idled out before their hello was complete.
+        timeouts: u64,
+        /// CRYPTO fragments cut or dropped by [`MAX_CRYPTO_BYTES`] or [`MAX_CRYPTO_RANGES`].
+        buffer_caps_hit: u64,
     }
 }
 
@@ -242,7 +229,7 @@ impl QuicTracker {
     }
 
     pub fn stats(&self) -> QuicStats {
-        self.stats
+        self.stats.clone()
     }
 
     /// Connections currently tracked (done ones included).

@@ -1,6 +1,11 @@
 //! Reloading the indicator set: re-read the config's feed list, rebuild every feed off the hot
 //! path ([`feeds::rebuild`]: a broken feed keeps its last good entries), and swap the new set in
-//! whole. Workers never wait: they pick the new set up at their next batch.
+//! whole. Workers never wait: they pick the new set up at their next batch. The control loop
+//! (in the pipeline) calls [`Reloader::reload`] on `Control::Reload`, in every mode.
+//!
+//! Only the feeds are applied live. A reloaded config that changes anything else (sinks,
+//! capture, workers, ...) is named in the log: those changes need a restart, and the running
+//! values stay.
 //!
 //! While a rebuild runs, the store's set (which the workers use) and the set being built exist;
 //! this side drops its handle on the old set before swapping, so once every worker has moved to
@@ -35,6 +40,8 @@ pub struct Reloader {
     extra_feeds: Vec<FeedConfig>,
     /// The feed list of the last reload (used when the config has become unreadable).
     feeds: Vec<FeedConfig>,
+    /// The config in force, to name what a reloaded one changes that needs a restart.
+    running: Option<Config>,
     store: Arc<IndicatorStore>,
     pub stats: Arc<ReloadStats>,
 }
@@ -50,9 +57,17 @@ impl Reloader {
             config_path,
             extra_feeds,
             feeds,
+            running: None,
             store,
             stats: Arc::new(ReloadStats::default()),
         }
+    }
+
+    /// Name what a reloaded config changes beyond the feeds against `running`, the config
+    /// the process started with.
+    pub fn with_running_config(mut self, running: Config) -> Self {
+        self.running = Some(running);
+        self
     }
 
     /// Rebuild and swap. Returns whether every feed loaded fresh. Logs one line per feed and
@@ -63,6 +78,15 @@ impl Reloader {
         if let Some(path) = &self.config_path {
             match Config::load(path) {
                 Ok(c) => {
+                    if let Some(old) = &self.running {
+                        let changed = old.restart_needed(&c);
+                        if !changed.is_empty() {
+                            tracing::warn!(
+                                "reload: changes to {} need a restart; they are not applied (the feeds are)",
+                                changed.join(", ")
+                            );
+                        }
+                    }
                     let mut list = c.feeds;
                     list.extend(self.extra_feeds.iter().cloned());
                     self.feeds = list;
@@ -76,7 +100,7 @@ impl Reloader {
         let previous = self.store.load();
         let (set, report) = feeds::rebuild(&self.feeds, &previous);
         drop(previous);
-        crate::app::log_report(&report);
+        log_report(&report);
         ok &= report.failed_feeds() == 0;
         let n = set.len();
         self.store.swap(set);
@@ -110,32 +134,48 @@ impl Reloader {
     }
 }
 
-/// A thread that reloads on every SIGHUP until [`SighupThread::stop`].
-pub struct SighupThread {
-    handle: signal_hook::iterator::Handle,
-    thread: std::thread::JoinHandle<()>,
+/// Tell the operator what each feed gave: one line per feed, then every kept problem (bad
+/// entries and refused values are capped per feed by the loader, and the rest are counted).
+pub fn log_report(report: &feeds::LoadReport) {
+    for f in &report.feeds {
+        if f.failure.is_some() {
+            tracing::error!("{}", f.summary());
+        } else {
+            tracing::info!("{}", f.summary());
+        }
+        for (what, n) in &f.skipped {
+            tracing::info!("feed {:?}: skipped {n}: {what}", f.name);
+        }
+        for e in &f.errors {
+            tracing::warn!("{e}");
+        }
+        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+        if unshown > 0 {
+            tracing::warn!("feed {:?}: {unshown} more problems not shown", f.name);
+        }
+    }
 }
 
-impl SighupThread {
-    pub fn spawn(mut reloader: Reloader) -> std::io::Result<SighupThread> {
-        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
-        let handle = signals.handle();
-        let thread = std::thread::Builder::new()
-            .name("reload".into())
-            .spawn(move || {
-                // several SIGHUPs during one rebuild are delivered as one: the next rebuild
-                // reads the files as they are then
-                for _ in signals.forever() {
-                    tracing::info!("SIGHUP: reloading feeds");
-                    reloader.reload();
-                }
-            })?;
-        Ok(SighupThread { handle, thread })
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Stop listening and wait for a reload in progress to finish.
-    pub fn stop(self) {
-        self.handle.close();
-        let _ = self.thread.join();
+    #[test]
+    fn a_failed_reload_keeps_the_last_good_set_and_a_good_one_swaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("a.txt");
+        std::fs::write(&good, "evil.test\n10.0.0.0/8\n").unwrap();
+        let feeds = vec![FeedConfig::from_path(good.clone())];
+        let (set, _) = feeds::build_set(&feeds).unwrap();
+        let store = Arc::new(IndicatorStore::new(set));
+        let mut r = Reloader::new(None, Vec::new(), feeds, store.clone());
+        std::fs::remove_file(&good).unwrap();
+        assert!(!r.reload());
+        assert_eq!(store.load().len(), 2);
+        std::fs::write(&good, "evil.test\n10.0.0.0/8\nbad.test\n").unwrap();
+        assert!(r.reload());
+        assert_eq!(store.load().len(), 3);
+        assert_eq!(r.stats.ok.load(Ordering::Relaxed), 1);
+        assert_eq!(r.stats.failed.load(Ordering::Relaxed), 1);
     }
 }

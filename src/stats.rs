@@ -1,79 +1,306 @@
-//! Counters. Each worker keeps its own (no sharing on the hot path) and they are added up at
-//! the end of a replay.
+//! Counters, each defined once. A counter struct is declared with [`counters!`]; the one
+//! declaration gives the struct, its `add` (workers keep their own counters, with no sharing on
+//! the hot path, and they are added up for a summary), its JSON (the live stats record) and its
+//! lines in the replay summary ([`summary`]). A counter added to a struct shows up everywhere at
+//! once.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
-use crate::defrag::DefragStats;
-use crate::flow::FlowStats;
+use serde::Serialize;
+
+pub use crate::defrag::DefragStats;
+pub use crate::flow::FlowStats;
 pub use crate::quic_tracker::QuicStats;
 
-/// What one worker saw and did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct WorkerStats {
-    pub packets: u64,
-    /// Frames that carry no IP packet (ARP, LLDP, ...).
-    pub non_ip: u64,
-    /// Decode stopped early, by layer.
-    pub errors_link: u64,
-    pub errors_network: u64,
-    pub errors_transport: u64,
-    /// Frames nested deeper than `decode::MAX_ENCAP_DEPTH`.
-    pub errors_encap: u64,
-    /// Packets seen inside each kind of tunnel (a packet counts once per layer).
-    pub tunnels: BTreeMap<&'static str, u64>,
-    /// IP reassembly.
-    pub defrag: DefragStats,
-    /// DNS, mDNS and LLMNR messages that could not be read (wholly or in part).
-    pub errors_dns: u64,
-    /// ClientHellos that did not fit the segment they start in (reassembled over segments).
-    pub tls_incomplete: u64,
-    pub tls_malformed: u64,
-    /// Observables checked, by where they were seen.
-    pub observables: BTreeMap<&'static str, u64>,
-    /// Observables that matched an indicator (valid, not allowlisted).
-    pub matches: u64,
-    /// Observables covered only by indicators outside their validity window at the packet's
-    /// time (expired or not yet valid): no event.
-    pub inactive: u64,
-    /// Observables covered by an allowlist entry: no event.
-    pub allowlisted: u64,
-    /// Events emitted (after de-duplication per flow).
-    pub events: u64,
-    /// Matches not emitted because the same (flow, indicator, where) was already reported.
-    pub duplicates: u64,
-    /// Times the de-duplication table reached its cap and was cleared.
-    pub dedup_resets: u64,
-    /// QUIC Initial decryption and CRYPTO reassembly.
-    pub quic: QuicStats,
-    /// The TCP flow table: entries, evictions, reassembly, application messages.
-    pub flows: FlowStats,
+/// Counters that can be added up and listed.
+pub trait Counters {
+    /// Add `other`'s counts to these.
+    fn add(&mut self, other: &Self);
+    /// Every count in declaration order: `(path, value)`, the path naming nested sections
+    /// (`["flows", "created"]`).
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64));
 }
 
-impl WorkerStats {
-    pub fn add(&mut self, o: &WorkerStats) {
-        self.packets += o.packets;
-        self.non_ip += o.non_ip;
-        self.errors_link += o.errors_link;
-        self.errors_network += o.errors_network;
-        self.errors_transport += o.errors_transport;
-        self.errors_encap += o.errors_encap;
-        for (k, v) in &o.tunnels {
-            *self.tunnels.entry(k).or_default() += v;
+impl Counters for u64 {
+    fn add(&mut self, other: &Self) {
+        *self += *other;
+    }
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64)) {
+        f(path, *self);
+    }
+}
+
+/// Counts by a name known at compile time (`observables`: by where; `tunnels`: by kind).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Tally(pub BTreeMap<&'static str, u64>);
+
+impl Counters for Tally {
+    fn add(&mut self, other: &Self) {
+        for (k, v) in &other.0 {
+            *self.0.entry(k).or_default() += v;
         }
-        self.defrag.add(&o.defrag);
-        self.errors_dns += o.errors_dns;
-        self.tls_incomplete += o.tls_incomplete;
-        self.tls_malformed += o.tls_malformed;
-        for (k, v) in &o.observables {
-            *self.observables.entry(k).or_default() += v;
+    }
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64)) {
+        for (k, v) in &self.0 {
+            path.push(k);
+            f(path, *v);
+            path.pop();
         }
-        self.matches += o.matches;
-        self.inactive += o.inactive;
-        self.allowlisted += o.allowlisted;
-        self.events += o.events;
-        self.duplicates += o.duplicates;
-        self.dedup_resets += o.dedup_resets;
-        self.quic.add(&o.quic);
-        self.flows.add(&o.flows);
+    }
+}
+
+/// Declare a counter struct: every field is a `u64` or another [`Counters`] type (a nested
+/// section or a [`Tally`]). Doc comments on the fields say what is counted.
+#[macro_export]
+macro_rules! counters {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+        pub struct $name { $($(#[$fm])* pub $f: $t,)* }
+
+        impl $crate::stats::Counters for $name {
+            fn add(&mut self, other: &Self) {
+                $($crate::stats::Counters::add(&mut self.$f, &other.$f);)*
+            }
+            fn each(
+                &self,
+                path: &mut Vec<&'static str>,
+                f: &mut dyn FnMut(&[&'static str], u64),
+            ) {
+                $(
+                    path.push(stringify!($f));
+                    $crate::stats::Counters::each(&self.$f, path, f);
+                    path.pop();
+                )*
+            }
+        }
+    };
+}
+
+counters! {
+    /// What one worker saw and did.
+    pub struct WorkerStats {
+        packets: u64,
+        /// Frames that carry no IP packet (ARP, LLDP, ...).
+        non_ip: u64,
+        /// Decode stopped early, by layer.
+        errors_link: u64,
+        errors_network: u64,
+        errors_transport: u64,
+        /// Frames nested deeper than `decode::MAX_ENCAP_DEPTH`.
+        errors_encap: u64,
+        /// DNS, mDNS and LLMNR messages that could not be read (wholly or in part).
+        errors_dns: u64,
+        /// ClientHellos that did not fit the segment they start in (reassembled over segments).
+        tls_incomplete: u64,
+        tls_malformed: u64,
+        /// Observables that matched an indicator (valid, not allowlisted).
+        matches: u64,
+        /// Observables covered only by indicators outside their validity window at the packet's
+        /// time (expired or not yet valid): no event.
+        inactive: u64,
+        /// Observables covered by an allowlist entry: no event.
+        allowlisted: u64,
+        /// Events handed to the output stage (after de-duplication per flow; before
+        /// suppression, which the output stage counts).
+        events: u64,
+        /// Matches not emitted because the same (flow, indicator, where) was already reported.
+        duplicates: u64,
+        /// Times the de-duplication table reached its cap, or a reload changed the set, and it
+        /// was cleared.
+        dedup_resets: u64,
+        /// Observables checked, by where they were seen.
+        observables: Tally,
+        /// Packets seen inside each kind of tunnel (a packet counts once per layer).
+        tunnels: Tally,
+        /// IP reassembly.
+        defrag: DefragStats,
+        /// QUIC Initial decryption and CRYPTO reassembly.
+        quic: QuicStats,
+        /// The TCP flow table: entries, evictions, reassembly, application messages.
+        flows: FlowStats,
+    }
+}
+
+counters! {
+    /// Alert suppression in the output stage.
+    pub struct SuppressStats {
+        /// Events held back inside a window.
+        suppressed: u64,
+        /// Follow-up events emitted.
+        followups: u64,
+        /// Events sent unsuppressed because the table was full.
+        overflow: u64,
+        /// Open windows now (a gauge: adding sums the stages').
+        entries: u64,
+    }
+}
+
+counters! {
+    /// The live capture thread, published about once a second.
+    pub struct LiveStats {
+        /// Frames read from libpcap.
+        packets: u64,
+        bytes: u64,
+        /// Packets dropped because their worker's queue was full.
+        queue_full: u64,
+        /// pcap_stats: packets received by the filter, dropped by the kernel (ring full), dropped
+        /// by the interface or driver. Widened from libpcap's 32-bit counters across wraps.
+        received: u64,
+        kernel_drops: u64,
+        interface_drops: u64,
+    }
+}
+
+/// A snapshot of one sink's counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SinkStats {
+    pub name: String,
+    /// Events written (for datagrams: handed to the kernel).
+    pub sent: u64,
+    /// Events lost: queue full, given up after errors, or left at shutdown.
+    pub dropped: u64,
+    /// Failed I/O operations (connects, writes, reopens).
+    pub errors: u64,
+    /// Events waiting in the queue now.
+    pub queued: u64,
+}
+
+/// `"drops"` of the stats record: every place a packet or event can be lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Drops {
+    pub kernel: u64,
+    pub interface: u64,
+    pub queue_full: u64,
+    pub sink: u64,
+}
+
+/// `"reloads"` of the stats record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reloads {
+    pub ok: u64,
+    pub failed: u64,
+    /// End of the last reload, RFC 3339.
+    pub last: Option<String>,
+}
+
+/// The `"event_type":"stats"` record of `iocd run`: sent to every sink each `[stats] interval`
+/// and once more, `"final": true`, as the last line at shutdown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsRecord {
+    pub schema_version: u32,
+    /// Wall time, RFC 3339 with microseconds.
+    pub timestamp: String,
+    pub event_type: &'static str,
+    pub sensor: Arc<str>,
+    pub interface: String,
+    #[serde(rename = "final")]
+    pub last: bool,
+    pub uptime_s: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub received: u64,
+    pub drops: Drops,
+    /// Batches waiting in each worker's queue now.
+    pub queue_depth: Vec<usize>,
+    /// Every worker counter, added up over the workers.
+    pub workers: WorkerStats,
+    pub sinks: Vec<SinkStats>,
+    /// Indicators in the set in force.
+    pub indicators: usize,
+    pub reloads: Reloads,
+    pub suppression: Option<SuppressStats>,
+}
+
+/// The replay summary's lines for `c`: the plain counts of the top level on one line, a line
+/// per nested section (`  flows: created 3 closed 2 ...`), a line per entry of a tally
+/// (`  observables tls.sni: 4`).
+pub fn summary<C: Counters>(c: &C) -> String {
+    let mut top = String::new();
+    let mut sections: Vec<(&'static str, String)> = Vec::new();
+    let mut tallies = String::new();
+    c.each(&mut Vec::new(), &mut |path, v| match path {
+        [name] => {
+            let _ = write!(top, " {name} {v}");
+        }
+        [section, name] if is_tally(section) => {
+            let _ = writeln!(tallies, "  {section} {name}: {v}");
+        }
+        [section, rest @ ..] => {
+            if sections.last().is_none_or(|(s, _)| s != section) {
+                sections.push((section, String::new()));
+            }
+            if let Some((_, line)) = sections.last_mut() {
+                let _ = write!(line, " {} {v}", rest.join("."));
+            }
+        }
+        [] => {}
+    });
+    let mut out = String::new();
+    if !top.is_empty() {
+        let _ = writeln!(out, " {top}");
+    }
+    out.push_str(&tallies);
+    for (s, line) in sections {
+        let _ = writeln!(out, "  {s}:{line}");
+    }
+    out
+}
+
+/// Sections printed one line per entry: those whose names are not known in advance.
+fn is_tally(section: &str) -> bool {
+    matches!(section, "observables" | "tunnels")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_sums_every_counter_nested_and_tallied() {
+        let mut a = WorkerStats {
+            packets: 2,
+            ..Default::default()
+        };
+        a.flows.created = 1;
+        a.observables.0.insert("tls.sni", 3);
+        let mut b = a.clone();
+        b.quic.timeouts = 4;
+        b.observables.0.insert("dns.query", 1);
+        a.add(&b);
+        assert_eq!(a.packets, 4);
+        assert_eq!(a.flows.created, 2);
+        assert_eq!(a.quic.timeouts, 4);
+        assert_eq!(a.observables.0["tls.sni"], 6);
+        assert_eq!(a.observables.0["dns.query"], 1);
+    }
+
+    #[test]
+    fn summary_and_record_list_the_same_counters() {
+        let mut w = WorkerStats {
+            allowlisted: 7,
+            ..Default::default()
+        };
+        w.defrag.overlaps = 5;
+        w.observables.0.insert("tls.sni", 2);
+        let text = summary(&w);
+        assert!(text.contains(" allowlisted 7"), "{text}");
+        assert!(text.contains("  defrag: fragments 0"), "{text}");
+        assert!(text.contains(" overlaps 5"), "{text}");
+        assert!(text.contains("  observables tls.sni: 2"), "{text}");
+        let json = serde_json::to_value(&w).unwrap();
+        let mut n = 0;
+        w.each(&mut Vec::new(), &mut |path, v| {
+            let mut j = &json;
+            for p in path {
+                j = &j[p];
+            }
+            assert_eq!(j.as_u64(), Some(v), "{path:?}");
+            n += 1;
+        });
+        assert!(n > 40, "{n}");
     }
 }

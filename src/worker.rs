@@ -7,19 +7,19 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
 use hashbrown::HashSet;
 
 use crate::capture::{Meta, WorkerQueue};
 use crate::community_id::community_id;
 use crate::decode::{self, Ip, Tunnel, L4};
 use crate::defrag::Defrag;
-use crate::event::{self, Event};
+use crate::event::{self, Ioa, Record};
 use crate::flow::{self, FlowKey, FlowTable};
 use crate::indicators::{Decision, Hit, IndicatorId, IndicatorSet, IndicatorStore};
 use crate::name;
 use crate::observe::Observed;
 pub use crate::observe::Where;
+use crate::output::{Output, OutputTx};
 use crate::proto::{dns, quic};
 use crate::quic_tracker::QuicTracker;
 use crate::stats::WorkerStats;
@@ -38,12 +38,13 @@ pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 
 /// What every worker shares, read-only.
 pub struct Context {
-    pub sensor: String,
+    pub sensor: Arc<str>,
     /// Display names of the input files, indexed by [`crate::capture::Origin::file`]; empty for
     /// live capture.
-    pub files: Vec<String>,
-    /// Alert suppression shared by every worker; `None` when off.
-    pub suppress: Option<Arc<crate::suppress::Suppressor>>,
+    pub files: Vec<Arc<str>>,
+    /// The output stage suppresses alerts: tell it the packet time as it advances, so its
+    /// windows close by packet time.
+    pub suppress: bool,
 }
 
 /// One packet's flow, as the event shows it (in the packet's direction).
@@ -80,7 +81,9 @@ impl FlowInfo {
 pub struct Worker {
     ctx: Arc<Context>,
     store: Arc<IndicatorStore>,
-    events: Sender<String>,
+    events: OutputTx,
+    /// Packet time at which the output stage is next told the time (suppression windows).
+    next_tick_us: i64,
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
     /// TCP flows and their stream prefixes.
     flows: FlowTable,
@@ -100,11 +103,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(ctx: Arc<Context>, store: Arc<IndicatorStore>, events: Sender<String>) -> Self {
+    pub fn new(ctx: Arc<Context>, store: Arc<IndicatorStore>, events: OutputTx) -> Self {
         Worker {
             ctx,
             store,
             events,
+            next_tick_us: i64::MIN,
             seen: HashSet::new(),
             flows: FlowTable::new(),
             found: Vec::new(),
@@ -190,12 +194,12 @@ impl Worker {
         s.errors_dns += f.dns_errors;
         s.flows = f.clone();
         for (w, n) in Where::ALL.iter().zip(self.observed) {
-            s.observables.insert(w.as_str(), n);
+            s.observables.0.insert(w.as_str(), n);
         }
         s.quic = self.quic.stats();
         for (t, n) in Tunnel::KINDS.iter().zip(self.tunnels) {
             if n > 0 {
-                s.tunnels.insert(t, n);
+                s.tunnels.0.insert(t, n);
             }
         }
         s.defrag = self.defrag.stats.clone();
@@ -354,7 +358,7 @@ impl Worker {
             let obs = event::Observable {
                 kind: "ip",
                 value: ip.to_string(),
-                location: w.as_str(),
+                location: w,
                 ech: false,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
@@ -382,7 +386,7 @@ impl Worker {
             let obs = event::Observable {
                 kind: "domain",
                 value: name::escape(name),
-                location: w.as_str(),
+                location: w,
                 ech,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
@@ -437,11 +441,9 @@ impl Worker {
         }
         let ip = flow.ip;
         let (sp, dp) = flow.cid_ports;
-        let ev = Event {
-            schema_version: event::SCHEMA_VERSION,
-            timestamp: event::format_ts(m.ts_us),
-            event_type: "ioa",
-            sensor: &self.ctx.sensor,
+        let ev = Ioa {
+            ts_us: m.ts_us,
+            sensor: Arc::clone(&self.ctx.sensor),
             flow: event::Flow {
                 src_ip: ip.src,
                 src_port: flow.ports.map(|p| p.0),
@@ -463,50 +465,28 @@ impl Worker {
                 .files
                 .get(m.origin.file as usize)
                 .map(|f| event::PcapRef {
-                    file: f,
+                    file: Arc::clone(f),
                     packet: m.origin.packet,
                 }),
             suppressed: None,
         };
-        // Serialising these plain structs cannot fail.
-        if let Ok(line) = serde_json::to_string(&ev) {
-            let (feed, value) = (ev.indicator.feed.to_owned(), ev.indicator.value.clone());
-            drop(ev);
-            self.suppress_and_send((&feed, &value), (ip.src, ip.dst), m.ts_us, line);
+        // A closed channel means shutdown; in replay the bounded channel makes workers wait
+        // rather than drop events.
+        if self
+            .events
+            .send(Output::Record(Record::Ioa(Box::new(ev))))
+            .is_ok()
+        {
+            self.stats.events += 1;
         }
     }
 
-    /// Alert suppression ([`crate::suppress`]): send the event, or count it in its open window;
-    /// a follow-up of a window this event closed goes out first. A closed channel means
-    /// shutdown; in replay the bounded channel makes workers wait rather than drop events.
-    fn suppress_and_send(
-        &mut self,
-        (feed, indicator): (&str, &str),
-        flow: (IpAddr, IpAddr),
-        ts_us: i64,
-        line: String,
-    ) {
-        let admit = match &self.ctx.suppress {
-            Some(s) => s.admit(feed, indicator, flow, ts_us, &line),
-            None => crate::suppress::Admit {
-                send: true,
-                followup: None,
-            },
-        };
-        for l in admit.followup.into_iter().chain(admit.send.then_some(line)) {
-            if self.events.send(l).is_ok() {
-                self.stats.events += 1;
-            }
-        }
-    }
-
-    /// Follow-ups of suppression windows closed by packet time (cheap between sweeps).
+    /// Tell the output stage the packet time, about once per
+    /// [`crate::output::suppress::SWEEP_INTERVAL_US`] of it, when it suppresses.
     fn suppress_tick(&mut self, ts_us: i64) {
-        let Some(s) = &self.ctx.suppress else { return };
-        for l in s.tick(ts_us) {
-            if self.events.send(l).is_ok() {
-                self.stats.events += 1;
-            }
+        if self.ctx.suppress && ts_us >= self.next_tick_us {
+            self.next_tick_us = ts_us.saturating_add(crate::output::suppress::SWEEP_INTERVAL_US);
+            let _ = self.events.send(Output::Tick(ts_us));
         }
     }
 }

@@ -313,7 +313,7 @@ path = "reload.txt"
     let n_corpus = sent(&out);
     assert!(
         util::wait_until(Duration::from_secs(20), || {
-            last_stats(&events).is_some_and(|s| s["worker_packets"].as_u64() >= Some(n_corpus))
+            last_stats(&events).is_some_and(|s| s["workers"]["packets"].as_u64() >= Some(n_corpus))
         }),
         "sent {n_corpus}; last stats {:?}\n{}",
         last_stats(&events),
@@ -397,7 +397,7 @@ path = "reload.txt"
     let total = n_corpus + 20 + sent(&bg) + 20;
     assert!(
         util::wait_until(Duration::from_secs(20), || {
-            last_stats(&events).is_some_and(|s| s["worker_packets"].as_u64() >= Some(total))
+            last_stats(&events).is_some_and(|s| s["workers"]["packets"].as_u64() >= Some(total))
         }),
         "{:?}",
         last_stats(&events)
@@ -435,7 +435,7 @@ path = "reload.txt"
     assert!(packets >= total, "{last}");
     // Every packet the kernel handed over was read, dispatched and processed.
     assert_eq!(last["received"].as_u64(), Some(packets), "{last}");
-    assert_eq!(last["worker_packets"].as_u64(), Some(packets), "{last}");
+    assert_eq!(last["workers"]["packets"].as_u64(), Some(packets), "{last}");
     for k in ["kernel", "interface", "queue_full", "sink"] {
         assert_eq!(last["drops"][k], 0, "drops.{k}: {last}");
     }

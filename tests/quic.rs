@@ -54,7 +54,7 @@ fn every_corpus_quic_sni_is_reported() {
             let v = e["indicator"]["value"].as_str().unwrap();
             assert!(!decoys.iter().any(|d| d == v), "{file}: decoy {v} matched");
         }
-        assert!(r.stderr().contains("quic: initials decrypted"), "{file}");
+        assert!(r.stderr().contains("quic: initials_decrypted"), "{file}");
         files += 1;
         names += want.len();
     }

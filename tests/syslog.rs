@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use iocd::config::SinkConfig;
-use iocd::output::Outputs;
+use iocd::output::Output;
 use serde_json::Value;
 
 use crate::util::{self, dns_query_frames, write_pcap};
@@ -227,10 +227,54 @@ path = "events.json"
     assert_eq!(n, 2, "{lines:?}");
 }
 
-fn event(i: u64) -> String {
-    format!(
-        r#"{{"event_type":"ioa","n":{i},"flow":{{"src_ip":"10.0.0.1","dest_ip":"10.0.0.2"}},"observable":{{"value":"a.evil.test","where":"dns.query"}},"indicator":{{"value":"evil.test","feed":"f","severity":"critical"}}}}"#
-    )
+/// Event number `i` (its pcap packet number), a critical DNS query match.
+fn event(i: u64) -> Output {
+    use iocd::event::{Flow, IndicatorRef, Ioa, Observable, PcapRef, Record};
+    use std::sync::Arc;
+    let context = iocd::indicators::Context {
+        feed: Arc::from("f"),
+        confidence: None,
+        severity: iocd::indicators::Severity::Critical,
+        tags: Vec::new(),
+        description: None,
+        reference: None,
+        valid_from: None,
+        valid_until: None,
+        action: iocd::indicators::Action::Alert,
+        id: None,
+    };
+    Output::Record(Record::Ioa(Box::new(Ioa {
+        ts_us: 1_700_000_000_000_000,
+        sensor: Arc::from("s"),
+        flow: Flow {
+            src_ip: "10.0.0.1".parse().unwrap(),
+            src_port: None,
+            dest_ip: "10.0.0.2".parse().unwrap(),
+            dest_port: None,
+            proto: "UDP".into(),
+            vlan: Vec::new(),
+            tunnel: Vec::new(),
+            community_id: String::new(),
+        },
+        observable: Observable {
+            kind: "domain",
+            value: "a.evil.test".into(),
+            location: iocd::observe::Where::DnsQuery,
+            ech: false,
+        },
+        indicator: IndicatorRef {
+            value: "evil.test".into(),
+            kind: "domain",
+            match_kind: "subdomain",
+            context: Arc::new(context),
+        },
+        also_matched: Vec::new(),
+        pcap: Some(PcapRef {
+            file: Arc::from("x.pcap"),
+            packet: i,
+        }),
+        suppressed: None,
+    })))
 }
 
 #[test]
@@ -246,7 +290,7 @@ fn tcp_sink_reconnects_after_rsyslog_restarts_and_loses_nothing_uncounted() {
     );
     let config = iocd::config::Config::parse(&text).unwrap();
     let sinks: Vec<SinkConfig> = config.sinks.clone();
-    let (outputs, tx) = Outputs::start(&sinks).unwrap();
+    let (mut outputs, tx, threads) = iocd::pipeline::start_outputs(&sinks, None).unwrap();
     let mut n = 0u64;
     let mut send = |count: u64| {
         for _ in 0..count {
@@ -282,7 +326,7 @@ fn tcp_sink_reconnects_after_rsyslog_restarts_and_loses_nothing_uncounted() {
     );
     send(10);
     drop(tx);
-    let st = outputs.finish();
+    let st = threads.finish(&mut outputs);
     let s = &st[0];
     assert_eq!(s.sent + s.dropped, 130, "{s:?}");
     assert!(s.sent >= 20 + 50 + 10, "{s:?}");
@@ -300,7 +344,7 @@ fn tcp_sink_reconnects_after_rsyslog_restarts_and_loses_nothing_uncounted() {
         .map(|l| {
             let f: Vec<&str> = l.splitn(8, '|').collect();
             assert_eq!(f[4], "2", "critical → crit: {l}");
-            serde_json::from_str::<Value>(f[7].trim_start()).unwrap()["n"]
+            serde_json::from_str::<Value>(f[7].trim_start()).unwrap()["pcap"]["packet"]
                 .as_u64()
                 .unwrap()
         })

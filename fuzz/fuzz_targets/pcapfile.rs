@@ -4,7 +4,7 @@
 //! beyond its fixed buffer.
 #![no_main]
 
-use iocd::input::pcapfile;
+use iocd::capture::file::pcapfile;
 use libfuzzer_sys::fuzz_target;
 
 /// Read buffer for the fuzzer: smaller than the reader's minimum so a run is cheap; blocks that

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Name of this sensor in events; the hostname when unset.
@@ -131,6 +131,26 @@ impl Config {
     /// Parse TOML text; the message names the offending key and line.
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " | "))
+    }
+
+    /// The sections of `new` that differ from these and cannot be applied to a running
+    /// process (everything but the feeds), by their TOML names.
+    pub fn restart_needed(&self, new: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        check("sensor", self.sensor == new.sensor);
+        check("workers", self.workers == new.workers);
+        check("home_net", self.home_net == new.home_net);
+        check("[[sinks]]", self.sinks == new.sinks);
+        check("[suppress]", self.suppress == new.suppress);
+        check("[capture]", self.capture == new.capture);
+        check("[daemon]", self.daemon == new.daemon);
+        check("[stats]", self.stats == new.stats);
+        out
     }
 
     /// Every semantic problem, not just the first.
@@ -261,6 +281,20 @@ mod tests {
         let csv = c.feeds[0].csv.as_ref().unwrap();
         assert_eq!(csv.columns.value, Some(CsvColumn::Name("dst_ip".into())));
         assert_eq!(csv.columns.confidence, Some(CsvColumn::Number(3)));
+    }
+
+    #[test]
+    fn a_reload_names_every_section_that_needs_a_restart_and_not_the_feeds() {
+        let old = Config::parse("workers = 2\n[[feeds]]\npath = \"a\"\n").unwrap();
+        let new = Config::parse(
+            "workers = 3\n[capture]\ninterface = \"eth1\"\n[[sinks]]\ntype = \"json\"\npath = \"-\"\n[[feeds]]\npath = \"b\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            old.restart_needed(&new),
+            ["workers", "[[sinks]]", "[capture]"]
+        );
+        assert!(old.restart_needed(&old).is_empty());
     }
 
     #[test]

@@ -208,7 +208,7 @@ impl SetBuilder {
         if ctx.action == Action::Allow {
             self.set.has_allow = true;
         }
-        self.set.contexts.push(ctx.clone());
+        self.set.contexts.push(Arc::new(ctx.clone()));
         self.ctx_counts.push(0);
         self.contexts.insert(ctx, id);
         id
@@ -359,7 +359,7 @@ impl SetBuilder {
     /// same feed (`None`: one feed lists a value once, the first entry stays).
     fn link(
         recs: &mut Vec<Rec>,
-        contexts: &[Context],
+        contexts: &[Arc<Context>],
         ctx_counts: &mut [usize],
         head: &mut u32,
         id: u32,
@@ -462,7 +462,9 @@ impl SetBuilder {
 /// Immutable after build; shared by every worker.
 #[derive(Default)]
 pub struct IndicatorSet {
-    contexts: Vec<Context>,
+    /// Shared with the events that cite them, so an event carries its indicator's whole
+    /// context without copying it (and without keeping the whole set alive).
+    contexts: Vec<Arc<Context>>,
     /// Indexed by [`IndicatorId`].
     recs: Vec<Rec>,
     ip4: HashMap<u32, u32>,
@@ -712,7 +714,7 @@ impl IndicatorSet {
     /// The context with this id. Ids come from this set's hits, so they are in range; a foreign
     /// id gets the first context rather than a panic.
     #[inline]
-    pub fn context(&self, id: ContextId) -> &Context {
+    pub fn context(&self, id: ContextId) -> &Arc<Context> {
         self.contexts
             .get(id as usize)
             .or_else(|| self.contexts.first())
@@ -921,19 +923,21 @@ impl IndicatorSet {
     }
 }
 
-fn empty_context() -> &'static Context {
-    static EMPTY: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(|| Context {
-        feed: Arc::from(""),
-        confidence: None,
-        severity: super::Severity::Medium,
-        tags: Vec::new(),
-        description: None,
-        reference: None,
-        valid_from: None,
-        valid_until: None,
-        action: Action::Alert,
-        id: None,
+fn empty_context() -> &'static Arc<Context> {
+    static EMPTY: std::sync::OnceLock<Arc<Context>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| {
+        Arc::new(Context {
+            feed: Arc::from(""),
+            confidence: None,
+            severity: super::Severity::Medium,
+            tags: Vec::new(),
+            description: None,
+            reference: None,
+            valid_from: None,
+            valid_until: None,
+            action: Action::Alert,
+            id: None,
+        })
     })
 }
 
@@ -1093,7 +1097,7 @@ mod tests {
     fn context(feed: &str) -> Context {
         Context {
             feed: Arc::from(feed),
-            ..empty_context().clone()
+            ..(**empty_context()).clone()
         }
     }
 

@@ -1,35 +1,43 @@
-//! Event outputs: a fan-out thread takes each event line from the workers' channel and offers
-//! it to every sink's bounded queue; the sinks run as tasks on a tokio runtime in a thread of
-//! their own.
+//! The output stage: typed records from the workers → suppression → every sink's bounded queue
+//! → sink tasks that encode and write.
 //!
 //! ```text
-//!  workers ──String──▶ fan-out thread ──try_send──▶ queue ─▶ sink task (json file / socket)
-//!  (crossbeam, bounded)                ──try_send──▶ queue ─▶ sink task (syslog unix/udp/tcp)
+//!  workers ──Output──▶ stage: suppress ─ fan-out ──try_send──▶ queue ─▶ sink task (json file / socket)
+//!  control ──Output──▶ (one thread, no lock)     ──try_send──▶ queue ─▶ sink task (syslog unix/udp/tcp)
+//!          (crossbeam, bounded)                                         (tokio, one thread)
 //! ```
 //!
-//! A sink whose queue is full loses the event, counted in its `dropped` (`on_full = "drop"`, the
-//! default), so workers and capture never wait on a slow or dead sink; `on_full = "block"` waits
-//! instead (the replay's lossless JSON output). Stream sinks (TCP syslog, a JSON unix socket)
-//! reconnect by themselves with exponential backoff and retry the event they hold; datagram and
-//! file sinks retry a failed write [`MAX_SEND_ATTEMPTS`] times and then count it as dropped.
-//! Every event offered to a sink ends up in exactly one of `sent` and `dropped`.
+//! [`Outputs::new`] builds the stage and the sink tasks; the pipeline runs them on their
+//! threads ([`Stage::run`], [`SinkRuntime::run`]). A record is encoded only at its sink
+//! ([`encode`]): JSON lines or syslog.
+//!
+//! A sink whose queue is full loses the record, counted in its `dropped` (`on_full = "drop"`,
+//! the default), so workers and capture never wait on a slow or dead sink; `on_full = "block"`
+//! waits instead (the replay's lossless JSON output). Stream sinks (TCP syslog, a JSON unix
+//! socket) reconnect by themselves with exponential backoff and retry the record they hold;
+//! datagram and file sinks retry a failed write [`MAX_SEND_ATTEMPTS`] times and then count it
+//! as dropped. Every record offered to a sink ends up in exactly one of `sent` and `dropped`.
 
+pub mod encode;
+pub mod sink;
+pub mod suppress;
 pub mod syslog;
 
 use std::io;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
 use tokio::sync::{mpsc, watch, Notify};
 
-use crate::config::sinks::{self as config, OnFull, SinkConfig, SinkKind, Transport};
+use crate::config::sinks::{self as config, OnFull, SinkConfig};
+use crate::event::{Ioa, Record};
+use crate::stats::{SinkStats, SuppressStats};
+use sink::{Counters, SinkTask};
+use suppress::Suppressor;
 
-/// Event lines waiting between the workers and the fan-out: one default sink queue's worth.
-pub const FANOUT_QUEUE: usize = config::DEFAULT_QUEUE;
+/// Messages waiting between the workers and the stage: one default sink queue's worth.
+pub const STAGE_QUEUE: usize = config::DEFAULT_QUEUE;
 /// How long [`Outputs::finish`] lets the sinks drain before what is left is counted as
 /// dropped: long enough to write a full default queue to a disk or a LAN collector (8192 events
 /// × ~500 bytes), short enough that `systemctl stop` (default TimeoutStopSec=90s) never kills us.
@@ -46,294 +54,81 @@ pub const SYSLOG_PORT: u16 = 514;
 /// Default local syslog socket.
 pub const DEV_LOG: &str = "/dev/log";
 
-/// Counters of one sink, shared between the fan-out, the sink task and [`Outputs::stats`].
-#[derive(Debug, Default)]
-struct Counters {
-    sent: AtomicU64,
-    dropped: AtomicU64,
-    errors: AtomicU64,
-    queued: AtomicI64,
+/// What the stage receives.
+#[derive(Debug)]
+pub enum Output {
+    /// A record for the sinks (through suppression, for an IoA).
+    Record(Record),
+    /// The time is now `µs` (packet time from a worker, wall time from `iocd run`'s control
+    /// loop): close the suppression windows it ends.
+    Tick(i64),
+    /// Close every suppression window now (end of the capture).
+    Flush,
 }
 
-/// A snapshot of one sink's counters.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SinkStats {
-    pub name: String,
-    /// Events written (for datagrams: handed to the kernel).
-    pub sent: u64,
-    /// Events lost: queue full, given up after errors, or left at shutdown.
-    pub dropped: u64,
-    /// Failed I/O operations (connects, writes, reopens).
-    pub errors: u64,
-    /// Events waiting in the queue now.
-    pub queued: u64,
-}
-
-/// Where a sink writes.
-#[derive(Debug, Clone)]
-enum Endpoint {
-    Stdout,
-    File(PathBuf),
-    UnixStream(PathBuf),
-    UnixDgram(PathBuf),
-    Udp(String),
-    Tcp(String),
-}
-
-impl Endpoint {
-    /// A stream that can come back: reconnect and retry the same event until shutdown.
-    fn reconnects(&self) -> bool {
-        matches!(self, Endpoint::UnixStream(_) | Endpoint::Tcp(_))
-    }
-}
-
-/// An open endpoint.
-enum Conn {
-    Out(BufWriter<Box<dyn AsyncWrite + Send + Unpin>>),
-    UnixStream(tokio::net::UnixStream),
-    Tcp(tokio::net::TcpStream),
-    UnixDgram(tokio::net::UnixDatagram),
-    Udp(tokio::net::UdpSocket),
-}
-
-/// `host:port`, the port defaulting to 514.
-fn with_port(addr: &str) -> String {
-    let has_port = if let Some(rest) = addr.strip_prefix('[') {
-        rest.contains("]:")
-    } else {
-        addr.matches(':').count() == 1
-    };
-    if has_port {
-        addr.to_owned()
-    } else if addr.contains(':') && !addr.starts_with('[') {
-        format!("[{addr}]:{SYSLOG_PORT}")
-    } else {
-        format!("{addr}:{SYSLOG_PORT}")
-    }
-}
-
-async fn open(ep: &Endpoint) -> io::Result<Conn> {
-    Ok(match ep {
-        Endpoint::Stdout => Conn::Out(BufWriter::with_capacity(
-            64 * 1024,
-            Box::new(tokio::io::stdout()),
-        )),
-        Endpoint::File(p) => {
-            let f = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .await?;
-            Conn::Out(BufWriter::with_capacity(64 * 1024, Box::new(f)))
-        }
-        Endpoint::UnixStream(p) => Conn::UnixStream(tokio::net::UnixStream::connect(p).await?),
-        Endpoint::Tcp(a) => {
-            let s = tokio::net::TcpStream::connect(with_port(a)).await?;
-            s.set_nodelay(true)?;
-            Conn::Tcp(s)
-        }
-        Endpoint::UnixDgram(p) => {
-            let s = tokio::net::UnixDatagram::unbound()?;
-            s.connect(p)?;
-            Conn::UnixDgram(s)
-        }
-        Endpoint::Udp(a) => {
-            let target = tokio::net::lookup_host(with_port(a))
-                .await?
-                .next()
-                .ok_or_else(|| io::Error::other(format!("{a}: no address")))?;
-            let local: std::net::SocketAddr = if target.is_ipv4() {
-                ([0, 0, 0, 0], 0).into()
-            } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-            };
-            let s = tokio::net::UdpSocket::bind(local).await?;
-            s.connect(target).await?;
-            Conn::Udp(s)
-        }
-    })
-}
-
-/// A stream whose peer has closed or reset is readable; a collector never sends us anything, so
-/// readable means gone. Checked before each write, so an event is not written into a socket
-/// the peer already closed (the kernel would accept it and the peer's RST would lose it).
-fn peer_gone(try_read: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> bool {
-    let mut b = [0u8; 64];
-    !matches!(try_read(&mut b), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
-}
-
-impl Conn {
-    async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Conn::Out(w) => w.write_all(bytes).await,
-            Conn::UnixStream(s) => {
-                if peer_gone(|b| s.try_read(b)) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionReset,
-                        "peer closed",
-                    ));
-                }
-                s.write_all(bytes).await
-            }
-            Conn::Tcp(s) => {
-                if peer_gone(|b| s.try_read(b)) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::ConnectionReset,
-                        "peer closed",
-                    ));
-                }
-                s.write_all(bytes).await
-            }
-            Conn::UnixDgram(s) => s.send(bytes).await.map(drop),
-            Conn::Udp(s) => s.send(bytes).await.map(drop),
-        }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Out(w) => w.flush().await,
-            _ => Ok(()),
-        }
-    }
-}
-
-/// How a sink turns an event line into bytes.
-enum Encoder {
-    JsonLine,
-    Syslog { header: syslog::Header, tcp: bool },
-}
-
-impl Encoder {
-    fn encode(&self, line: &str) -> Vec<u8> {
-        match self {
-            Encoder::JsonLine => {
-                let mut v = Vec::with_capacity(line.len() + 1);
-                v.extend_from_slice(line.as_bytes());
-                v.push(b'\n');
-                v
-            }
-            Encoder::Syslog { header, tcp } => {
-                let rec = syslog::format_record(header, line, SystemTime::now());
-                if *tcp {
-                    syslog::octet_counted(&rec)
-                } else {
-                    rec.into_bytes()
-                }
-            }
-        }
-    }
-}
+/// The sending end of the stage, for workers and the control loop.
+pub type OutputTx = crossbeam_channel::Sender<Output>;
 
 /// The fan-out's end of one sink.
 struct SinkTx {
-    tx: mpsc::Sender<Arc<str>>,
+    tx: mpsc::Sender<Arc<Record>>,
     on_full: OnFull,
     counters: Arc<Counters>,
 }
 
-/// One sink task's state.
-struct SinkTask {
-    name: String,
-    endpoint: Endpoint,
-    encoder: Encoder,
-    rx: mpsc::Receiver<Arc<str>>,
-    counters: Arc<Counters>,
-    reopen: Arc<Notify>,
-    abort: watch::Receiver<bool>,
-    /// The connection opened by [`Outputs::start`] (files), used first.
-    initial: Option<Conn>,
+/// The output stage: suppression, then every sink's queue. Runs on one thread.
+pub struct Stage {
+    rx: crossbeam_channel::Receiver<Output>,
+    sinks: Vec<SinkTx>,
+    suppress: Option<Suppressor>,
+    suppress_stats: Arc<Mutex<SuppressStats>>,
 }
 
-/// The running outputs.
+/// The sink tasks, to run on a tokio runtime of their own.
+pub struct SinkRuntime {
+    tasks: Vec<SinkTask>,
+    abort: watch::Sender<bool>,
+    finishing: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The handle on running outputs: counters, reopen, finish.
 pub struct Outputs {
     names: Vec<String>,
     counters: Vec<Arc<Counters>>,
     reopen: Vec<Arc<Notify>>,
-    fanout: Option<JoinHandle<()>>,
-    runtime: Option<JoinHandle<()>>,
+    suppress_stats: Option<Arc<Mutex<SuppressStats>>>,
     finishing: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Outputs {
-    /// Check every sink (files are created now, so a bad path fails here), start the sink
-    /// runtime and the fan-out. Events sent on the returned channel reach every sink; drop every
-    /// clone of it before [`Outputs::finish`].
-    pub fn start(sinks: &[SinkConfig]) -> io::Result<(Outputs, crossbeam_channel::Sender<String>)> {
-        let (ev_tx, ev_rx) = crossbeam_channel::bounded::<String>(FANOUT_QUEUE);
+    /// Check every sink (files are created now, so a bad path fails here) and build the stage
+    /// and the sink tasks; `suppress` adds the suppression stage. Nothing runs until the
+    /// pipeline starts [`Stage::run`] and [`SinkRuntime::run`].
+    pub fn new(
+        sinks: &[SinkConfig],
+        suppress: Option<Suppressor>,
+    ) -> io::Result<(Outputs, OutputTx, Stage, SinkRuntime)> {
+        let (tx, rx) = crossbeam_channel::bounded::<Output>(STAGE_QUEUE);
         let (abort_tx, abort_rx) = watch::channel(false);
         let (finishing_tx, finishing_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut tasks = Vec::new();
-        let mut txs = Vec::new();
+        let suppress_stats = Arc::new(Mutex::new(SuppressStats::default()));
         let mut outputs = Outputs {
             names: Vec::new(),
             counters: Vec::new(),
             reopen: Vec::new(),
-            fanout: None,
-            runtime: None,
+            suppress_stats: suppress.is_some().then(|| suppress_stats.clone()),
             finishing: Some(finishing_tx),
         };
+        let mut tasks = Vec::new();
+        let mut txs = Vec::new();
         for (i, s) in sinks.iter().enumerate() {
             let name = s.display_name(i);
-            let mut initial = None;
-            let (endpoint, encoder) = match s.kind {
-                SinkKind::Json => {
-                    let ep = match (&s.path, &s.socket) {
-                        (Some(p), _) if p.as_os_str() == "-" => Endpoint::Stdout,
-                        (Some(p), _) => {
-                            // Open now: a bad path fails here, with its name, and the file
-                            // stays writable after the daemon drops root.
-                            let f = std::fs::OpenOptions::new()
-                                .create(true)
-                                .append(!s.truncate)
-                                .write(true)
-                                .truncate(s.truncate)
-                                .open(p)
-                                .map_err(|e| {
-                                    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
-                                })?;
-                            initial = Some(Conn::Out(BufWriter::with_capacity(
-                                64 * 1024,
-                                Box::new(tokio::fs::File::from_std(f)),
-                            )));
-                            Endpoint::File(p.clone())
-                        }
-                        (None, Some(sock)) => Endpoint::UnixStream(sock.clone()),
-                        (None, None) => {
-                            return Err(io::Error::other(format!(
-                                "sink {name}: json needs path or socket"
-                            )))
-                        }
-                    };
-                    (ep, Encoder::JsonLine)
-                }
-                SinkKind::Syslog => {
-                    let transport = s.transport.unwrap_or_default();
-                    let addr = s.address.clone();
-                    let ep = match transport {
-                        Transport::Unix => {
-                            Endpoint::UnixDgram(addr.unwrap_or_else(|| DEV_LOG.into()).into())
-                        }
-                        Transport::Udp => Endpoint::Udp(addr.unwrap_or_default()),
-                        Transport::Tcp => Endpoint::Tcp(addr.unwrap_or_default()),
-                    };
-                    let facility = s.facility_code().ok_or_else(|| {
-                        io::Error::other(format!("sink {name}: unknown facility"))
-                    })?;
-                    let header = syslog::Header::new(s.format.unwrap_or_default(), facility);
-                    (
-                        ep,
-                        Encoder::Syslog {
-                            header,
-                            tcp: transport == Transport::Tcp,
-                        },
-                    )
-                }
-            };
-            let (tx, rx) = mpsc::channel(s.queue.clamp(1, config::MAX_QUEUE));
+            let (endpoint, encoder, initial) = sink::endpoint(s, &name)?;
+            let (q_tx, q_rx) = mpsc::channel(s.queue.clamp(1, config::MAX_QUEUE));
             let counters = Arc::new(Counters::default());
             let reopen = Arc::new(Notify::new());
             txs.push(SinkTx {
-                tx,
+                tx: q_tx,
                 on_full: s.on_full,
                 counters: counters.clone(),
             });
@@ -341,7 +136,7 @@ impl Outputs {
                 name: name.clone(),
                 endpoint,
                 encoder,
-                rx,
+                rx: q_rx,
                 counters: counters.clone(),
                 reopen: reopen.clone(),
                 abort: abort_rx.clone(),
@@ -351,34 +146,18 @@ impl Outputs {
             outputs.counters.push(counters);
             outputs.reopen.push(reopen);
         }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .thread_name("sinks")
-            .build()?;
-        outputs.runtime = Some(std::thread::Builder::new().name("sinks".into()).spawn(
-            move || {
-                rt.block_on(async move {
-                    let handles: Vec<_> =
-                        tasks.into_iter().map(|t| tokio::spawn(t.run())).collect();
-                    // The drain deadline starts when finish() is called.
-                    tokio::spawn(async move {
-                        if finishing_rx.await.is_ok() {
-                            tokio::time::sleep(MAX_FINISH_WAIT).await;
-                        }
-                        let _ = abort_tx.send(true);
-                    });
-                    for h in handles {
-                        let _ = h.await;
-                    }
-                });
-            },
-        )?);
-        outputs.fanout = Some(
-            std::thread::Builder::new()
-                .name("fanout".into())
-                .spawn(move || fan_out(ev_rx, txs))?,
-        );
-        Ok((outputs, ev_tx))
+        let stage = Stage {
+            rx,
+            sinks: txs,
+            suppress,
+            suppress_stats,
+        };
+        let runtime = SinkRuntime {
+            tasks,
+            abort: abort_tx,
+            finishing: finishing_rx,
+        };
+        Ok((outputs, tx, stage, runtime))
     }
 
     /// Ask file sinks to reopen their file (after logrotate moved it).
@@ -393,44 +172,89 @@ impl Outputs {
         self.names
             .iter()
             .zip(&self.counters)
-            .map(|(name, c)| SinkStats {
-                name: name.clone(),
-                sent: c.sent.load(Relaxed),
-                dropped: c.dropped.load(Relaxed),
-                errors: c.errors.load(Relaxed),
-                queued: c.queued.load(Relaxed).max(0) as u64,
-            })
+            .map(|(name, c)| c.snapshot(name))
             .collect()
     }
 
-    /// Drain every queue and flush, for at most [`MAX_FINISH_WAIT`]; what is still queued then
-    /// is counted as dropped. Call after every event sender is dropped.
-    pub fn finish(mut self) -> Vec<SinkStats> {
+    /// Counters of the suppression stage, when it is on.
+    pub fn suppress_stats(&self) -> Option<SuppressStats> {
+        let s = self.suppress_stats.as_ref()?;
+        s.lock().ok().map(|g| g.clone())
+    }
+
+    /// Start the drain deadline: from now the sinks have [`MAX_FINISH_WAIT`] to write what is
+    /// queued; what is left then is counted as dropped. Call after every sender is dropped;
+    /// the pipeline then joins the stage and sink threads.
+    pub fn start_finishing(&mut self) {
         if let Some(f) = self.finishing.take() {
             let _ = f.send(());
         }
-        if let Some(h) = self.fanout.take() {
-            if h.join().is_err() {
-                tracing::error!("the fan-out thread panicked");
-            }
-        }
-        if let Some(h) = self.runtime.take() {
-            if h.join().is_err() {
-                tracing::error!("the sink thread panicked");
-            }
-        }
-        self.stats()
     }
 }
 
-/// Offer every event to every sink.
-fn fan_out(rx: crossbeam_channel::Receiver<String>, sinks: Vec<SinkTx>) {
-    for line in rx.iter() {
-        let line: Arc<str> = line.into();
-        for s in &sinks {
+impl Stage {
+    /// Take messages until every sender is gone; then close what windows are left open.
+    pub fn run(mut self) {
+        let mut follow = Vec::new();
+        while let Ok(m) = self.rx.recv() {
+            match m {
+                Output::Record(Record::Ioa(ev)) => self.ioa(ev),
+                Output::Record(r) => self.offer(r),
+                Output::Tick(now) => {
+                    if let Some(s) = &mut self.suppress {
+                        follow = s.tick(now);
+                    }
+                    self.followups(&mut follow);
+                }
+                Output::Flush => {
+                    if let Some(s) = &mut self.suppress {
+                        follow = s.flush();
+                    }
+                    self.followups(&mut follow);
+                }
+            }
+        }
+        if let Some(s) = &mut self.suppress {
+            follow = s.flush();
+        }
+        self.followups(&mut follow);
+    }
+
+    fn ioa(&mut self, ev: Box<Ioa>) {
+        let Some(s) = &mut self.suppress else {
+            return self.offer(Record::Ioa(ev));
+        };
+        let admit = s.admit(&ev);
+        if let Ok(mut g) = self.suppress_stats.lock() {
+            *g = s.stats();
+        }
+        if let Some(f) = admit.followup {
+            self.offer(Record::Ioa(f));
+        }
+        if admit.send {
+            self.offer(Record::Ioa(ev));
+        }
+    }
+
+    #[allow(clippy::vec_box)] // see output::suppress
+    fn followups(&mut self, follow: &mut Vec<Box<Ioa>>) {
+        if let Some(s) = &self.suppress {
+            if let Ok(mut g) = self.suppress_stats.lock() {
+                *g = s.stats();
+            }
+        }
+        for f in follow.drain(..) {
+            self.offer(Record::Ioa(f));
+        }
+    }
+
+    /// Offer a record to every sink.
+    fn offer(&self, rec: Record) {
+        let rec = Arc::new(rec);
+        for s in &self.sinks {
             let ok = match s.on_full {
-                OnFull::Drop => s.tx.try_send(line.clone()).is_ok(),
-                OnFull::Block => s.tx.blocking_send(line.clone()).is_ok(),
+                OnFull::Drop => s.tx.try_send(rec.clone()).is_ok(),
+                OnFull::Block => s.tx.blocking_send(rec.clone()).is_ok(),
             };
             if ok {
                 s.counters.queued.fetch_add(1, Relaxed);
@@ -441,156 +265,31 @@ fn fan_out(rx: crossbeam_channel::Receiver<String>, sinks: Vec<SinkTx>) {
     }
 }
 
-/// Resolves once shutdown's drain deadline has passed (or the outputs are gone).
-async fn aborted(abort: &mut watch::Receiver<bool>) {
-    let _ = abort.wait_for(|a| *a).await;
-}
-
-impl SinkTask {
-    async fn run(mut self) {
-        let mut conn: Option<Conn> = self.initial.take();
-        let mut backoff = MIN_BACKOFF;
-        let mut failing = false;
-        loop {
-            let line = tokio::select! {
-                biased;
-                _ = aborted(&mut self.abort) => break,
-                _ = self.reopen.notified() => {
-                    // A file moved away by logrotate: open the path again. If that fails,
-                    // keep writing to the old handle rather than losing events.
-                    if matches!(self.endpoint, Endpoint::File(_)) {
-                        match open(&self.endpoint).await {
-                            Ok(c) => {
-                                if let Some(mut old) = conn.replace(c) {
-                                    if old.flush().await.is_err() {
-                                        self.counters.errors.fetch_add(1, Relaxed);
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                self.counters.errors.fetch_add(1, Relaxed);
-                                tracing::warn!(sink = %self.name, "cannot reopen, keeping the old file: {e}");
-                            }
-                        }
-                    }
-                    continue;
+impl SinkRuntime {
+    /// Run every sink task until its queue closes (the stage is done) or the drain deadline
+    /// after [`Outputs::start_finishing`] passes.
+    pub fn run(self) -> io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let SinkRuntime {
+            tasks,
+            abort,
+            finishing,
+        } = self;
+        rt.block_on(async move {
+            let handles: Vec<_> = tasks.into_iter().map(|t| tokio::spawn(t.run())).collect();
+            // The drain deadline starts when finishing is signalled.
+            tokio::spawn(async move {
+                if finishing.await.is_ok() {
+                    tokio::time::sleep(MAX_FINISH_WAIT).await;
                 }
-                m = self.rx.recv() => match m {
-                    Some(l) => l,
-                    None => break,
-                },
-            };
-            self.counters.queued.fetch_sub(1, Relaxed);
-            let bytes = self.encoder.encode(&line);
-            let mut attempts = 0;
-            let delivered = loop {
-                if conn.is_none() {
-                    match open(&self.endpoint).await {
-                        Ok(c) => {
-                            if failing {
-                                tracing::info!(sink = %self.name, "connected again");
-                            }
-                            conn = Some(c);
-                            failing = false;
-                            backoff = MIN_BACKOFF;
-                        }
-                        Err(e) => {
-                            self.failed(&mut failing, &e, "cannot connect");
-                            attempts += 1;
-                            if !self.endpoint.reconnects() && attempts >= MAX_SEND_ATTEMPTS {
-                                break false;
-                            }
-                            if !self.sleep(&mut backoff).await {
-                                break false;
-                            }
-                            continue;
-                        }
-                    }
-                }
-                let Some(c) = conn.as_mut() else { continue };
-                let r = tokio::select! {
-                    biased;
-                    _ = aborted(&mut self.abort) => Err(io::Error::other("shutdown")),
-                    r = c.send(&bytes) => r,
-                };
-                match r {
-                    Ok(()) => break true,
-                    Err(e) => {
-                        conn = None;
-                        let shutting_down = *self.abort.borrow();
-                        if shutting_down {
-                            break false;
-                        }
-                        self.failed(&mut failing, &e, "write failed");
-                        attempts += 1;
-                        if !self.endpoint.reconnects() && attempts >= MAX_SEND_ATTEMPTS {
-                            break false;
-                        }
-                        if self.endpoint.reconnects() && !self.sleep(&mut backoff).await {
-                            break false;
-                        }
-                    }
-                }
-            };
-            if delivered {
-                self.counters.sent.fetch_add(1, Relaxed);
-            } else {
-                self.counters.dropped.fetch_add(1, Relaxed);
+                let _ = abort.send(true);
+            });
+            for h in handles {
+                let _ = h.await;
             }
-            if self.rx.is_empty() {
-                // Nothing else queued: let a reader (tail -f, a pipe) see the event now.
-                if let Some(c) = conn.as_mut() {
-                    if let Err(e) = c.flush().await {
-                        self.failed(&mut failing, &e, "flush failed");
-                        conn = None;
-                    }
-                }
-            }
-        }
-        if let Some(c) = conn.as_mut() {
-            if c.flush().await.is_err() {
-                self.counters.errors.fetch_add(1, Relaxed);
-            }
-        }
-        // Aborted: whatever is still queued is lost, and counted.
-        self.rx.close();
-        while self.rx.try_recv().is_ok() {
-            self.counters.queued.fetch_sub(1, Relaxed);
-            self.counters.dropped.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// Count an I/O error; log it when the sink goes from working to failing (not on every retry).
-    fn failed(&self, failing: &mut bool, e: &io::Error, what: &str) {
-        self.counters.errors.fetch_add(1, Relaxed);
-        if !*failing {
-            tracing::warn!(sink = %self.name, "{what}: {e}; retrying with backoff");
-            *failing = true;
-        }
-    }
-
-    /// Wait `backoff` (then double it); false if shutdown's deadline came first.
-    async fn sleep(&mut self, backoff: &mut Duration) -> bool {
-        let d = *backoff;
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
-        tokio::select! {
-            biased;
-            _ = aborted(&mut self.abort) => false,
-            _ = tokio::time::sleep(d) => true,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn syslog_address_gets_the_default_port() {
-        assert_eq!(with_port("10.0.0.1"), "10.0.0.1:514");
-        assert_eq!(with_port("10.0.0.1:6514"), "10.0.0.1:6514");
-        assert_eq!(with_port("logs.example"), "logs.example:514");
-        assert_eq!(with_port("::1"), "[::1]:514");
-        assert_eq!(with_port("[::1]:10514"), "[::1]:10514");
+        });
+        Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! Syslog records: RFC 5424 or RFC 3164 headers around the event's JSON line, RFC 6587 octet
-//! counting on TCP. Severity and structured data come from the JSON line itself, so the event
-//! schema ([`crate::event`]) stays the one source of truth; every field read is optional.
+//! counting on TCP. Severity, MSGID and structured data are read from the typed record; the
+//! MSG is the record's JSON line (the same bytes a JSON sink writes).
 
 use std::time::SystemTime;
 
-use serde_json::Value;
-
-use crate::config::SyslogFormat;
+use crate::config::{Severity, SyslogFormat};
+use crate::event::Record;
 
 /// APP-NAME of every record.
 pub const APP_NAME: &str = "iocd";
@@ -65,28 +64,25 @@ fn sanitize_hostname(h: &str) -> String {
     }
 }
 
-/// The severity of an event line: from `indicator.severity` for IoA events (missing or unknown →
-/// warning), info for stats records.
-pub fn severity_of(ev: &Value) -> u8 {
-    if ev["event_type"] == "stats" {
-        return severity::INFO;
-    }
-    match ev["indicator"]["severity"].as_str() {
-        Some("critical") => severity::CRIT,
-        Some("high") => severity::ERR,
-        Some("medium") => severity::WARNING,
-        Some("low") => severity::NOTICE,
-        Some("info") => severity::INFO,
-        _ => severity::WARNING,
+/// The severity of a record: from the indicator's severity for an IoA, info for stats.
+pub fn severity_of(rec: &Record) -> u8 {
+    match rec {
+        Record::Stats(_) => severity::INFO,
+        Record::Ioa(e) => match e.indicator.context.severity {
+            Severity::Critical => severity::CRIT,
+            Severity::High => severity::ERR,
+            Severity::Medium => severity::WARNING,
+            Severity::Low => severity::NOTICE,
+            Severity::Info => severity::INFO,
+        },
     }
 }
 
-/// MSGID: `stats` for stats records, `ioa` for everything else.
-pub fn msgid_of(ev: &Value) -> &'static str {
-    if ev["event_type"] == "stats" {
-        "stats"
-    } else {
-        "ioa"
+/// MSGID: `stats` for stats records, `ioa` for events.
+pub fn msgid_of(rec: &Record) -> &'static str {
+    match rec {
+        Record::Stats(_) => "stats",
+        Record::Ioa(_) => "ioa",
     }
 }
 
@@ -103,38 +99,35 @@ pub fn escape_sd_value(v: &str) -> String {
 }
 
 /// The structured data element of an IoA event, `-` (NILVALUE) for anything else.
-pub fn structured_data(ev: &Value) -> String {
-    if ev["event_type"] != "ioa" {
+pub fn structured_data(rec: &Record) -> String {
+    let Record::Ioa(ev) = rec else {
         return "-".into();
-    }
+    };
+    let (src, dst) = (ev.flow.src_ip.to_string(), ev.flow.dest_ip.to_string());
+    let suppressed = ev.suppressed.map(|n| n.to_string());
     let params = [
-        ("feed", &ev["indicator"]["feed"]),
-        ("indicator", &ev["indicator"]["value"]),
-        ("observable", &ev["observable"]["value"]),
-        ("where", &ev["observable"]["where"]),
-        ("src", &ev["flow"]["src_ip"]),
-        ("dst", &ev["flow"]["dest_ip"]),
-        ("severity", &ev["indicator"]["severity"]),
-        ("suppressed", &ev["suppressed"]),
+        ("feed", Some(&*ev.indicator.context.feed)),
+        ("indicator", Some(ev.indicator.value.as_str())),
+        ("observable", Some(ev.observable.value.as_str())),
+        ("where", Some(ev.observable.location.as_str())),
+        ("src", Some(src.as_str())),
+        ("dst", Some(dst.as_str())),
+        ("severity", Some(ev.indicator.context.severity.as_str())),
+        ("suppressed", suppressed.as_deref()),
     ];
     let mut sd = format!("[{SD_ID}");
     for (name, v) in params {
-        let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => continue,
-        };
-        sd.push_str(&format!(" {name}=\"{}\"", escape_sd_value(&text)));
+        if let Some(text) = v {
+            sd.push_str(&format!(" {name}=\"{}\"", escape_sd_value(text)));
+        }
     }
     sd.push(']');
     sd
 }
 
-/// One record for `line` (an event's JSON), without transport framing. A line that is not JSON
-/// is still sent, with the default severity and no structured data.
-pub fn format_record(h: &Header, line: &str, now: SystemTime) -> String {
-    let ev: Value = serde_json::from_str(line).unwrap_or(Value::Null);
-    let pri = u16::from(h.facility) * 8 + u16::from(severity_of(&ev));
+/// One record for `rec`, whose JSON is `line`, without transport framing.
+pub fn format_record(h: &Header, rec: &Record, line: &str, now: SystemTime) -> String {
+    let pri = u16::from(h.facility) * 8 + u16::from(severity_of(rec));
     match h.format {
         // <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
         // (RFC 5424 §6). MSG is MSG-ANY: no BOM, the JSON is UTF-8 anyway.
@@ -143,8 +136,8 @@ pub fn format_record(h: &Header, line: &str, now: SystemTime) -> String {
             humantime::format_rfc3339_micros(now),
             h.hostname,
             h.pid,
-            msgid_of(&ev),
-            structured_data(&ev),
+            msgid_of(rec),
+            structured_data(rec),
         ),
         // <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG (RFC 3164 §4.1). The time is UTC: the
         // format has no zone, and a daemon under systemd usually runs with TZ unset anyway.
@@ -191,7 +184,13 @@ mod tests {
         }
     }
 
-    const EVENT: &str = r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","severity":"high"}}"#;
+    fn ioa(severity: Severity) -> Record {
+        Record::Ioa(Box::new(crate::event::tests::sample_ioa(severity)))
+    }
+
+    fn line(rec: &Record) -> String {
+        serde_json::to_string(rec).unwrap()
+    }
 
     fn at() -> SystemTime {
         UNIX_EPOCH + Duration::from_micros(1_704_110_400_123_456)
@@ -199,20 +198,24 @@ mod tests {
 
     #[test]
     fn rfc5424_record_has_every_header_field_sd_and_the_json_body() {
-        let r = format_record(&header(SyslogFormat::Rfc5424), EVENT, at());
+        let ev = ioa(Severity::High);
+        let body = line(&ev);
+        let r = format_record(&header(SyslogFormat::Rfc5424), &ev, &body, at());
         // local0 (16) * 8 + err (3) = 131
         let want = format!(
-            "<131>1 2024-01-01T12:00:00.123456Z sensor1 iocd 4242 ioa [iocd@32473 feed=\"demo-domains\" indicator=\"tls13.com\" observable=\"enabled.tls13.com\" where=\"tls.sni\" src=\"192.168.65.3\" dst=\"104.16.125.34\" severity=\"high\"] {EVENT}"
+            "<131>1 2024-01-01T12:00:00.123456Z sensor1 iocd 4242 ioa [iocd@32473 feed=\"demo-domains\" indicator=\"tls13.com\" observable=\"enabled.tls13.com\" where=\"tls.sni\" src=\"192.168.65.3\" dst=\"104.16.125.34\" severity=\"high\"] {body}"
         );
         assert_eq!(r, want);
     }
 
     #[test]
     fn rfc3164_record_has_bsd_timestamp_and_tag() {
-        let r = format_record(&header(SyslogFormat::Rfc3164), EVENT, at());
+        let ev = ioa(Severity::High);
+        let body = line(&ev);
+        let r = format_record(&header(SyslogFormat::Rfc3164), &ev, &body, at());
         assert_eq!(
             r,
-            format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]: {EVENT}")
+            format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]: {body}")
         );
         let t = UNIX_EPOCH + Duration::from_secs(1_735_603_199); // 2024-12-30T23:59:59Z
         assert_eq!(bsd_timestamp(t), "Dec 30 23:59:59");
@@ -221,37 +224,35 @@ mod tests {
     #[test]
     fn sd_values_escape_quote_backslash_and_bracket() {
         assert_eq!(escape_sd_value(r#"a"b\c]d[e"#), r#"a\"b\\c\]d[e"#);
-        let ev = EVENT.replace("enabled.tls13.com", r#"x\\\"].tls13.com"#);
-        let v: Value = serde_json::from_str(&ev).unwrap();
-        let sd = structured_data(&v);
+        let mut ev = crate::event::tests::sample_ioa(Severity::High);
+        ev.observable.value = r#"x\"].tls13.com"#.into();
+        ev.suppressed = Some(9);
+        let sd = structured_data(&Record::Ioa(Box::new(ev)));
         assert!(sd.contains(r#"observable="x\\\"\].tls13.com""#), "{sd}");
+        assert!(sd.ends_with(r#" suppressed="9"]"#), "{sd}");
         let long = "a".repeat(MAX_SD_VALUE + 10);
         assert_eq!(escape_sd_value(&long).len(), MAX_SD_VALUE);
     }
 
     #[test]
-    fn severity_maps_from_indicator_severity_and_defaults_to_warning() {
+    fn severity_maps_from_indicator_severity() {
         for (s, want) in [
-            ("critical", 2),
-            ("high", 3),
-            ("medium", 4),
-            ("low", 5),
-            ("info", 6),
-            ("bogus", 4),
+            (Severity::Critical, 2),
+            (Severity::High, 3),
+            (Severity::Medium, 4),
+            (Severity::Low, 5),
+            (Severity::Info, 6),
         ] {
-            let v: Value =
-                serde_json::from_str(&EVENT.replace("\"high\"", &format!("\"{s}\""))).unwrap();
-            assert_eq!(severity_of(&v), want, "{s}");
+            assert_eq!(severity_of(&ioa(s)), want, "{s:?}");
         }
-        let v: Value = serde_json::from_str(&EVENT.replace(",\"severity\":\"high\"", "")).unwrap();
-        assert_eq!(severity_of(&v), severity::WARNING);
-        let stats: Value = serde_json::from_str(r#"{"event_type":"stats","packets":1}"#).unwrap();
+    }
+
+    #[test]
+    fn a_stats_record_is_info_with_msgid_stats_and_no_structured_data() {
+        let stats = Record::Stats(Box::default());
         assert_eq!(severity_of(&stats), severity::INFO);
         assert_eq!(msgid_of(&stats), "stats");
         assert_eq!(structured_data(&stats), "-");
-        let r = format_record(&header(SyslogFormat::Rfc5424), "not json", at());
-        assert!(r.starts_with("<132>1 "), "{r}");
-        assert!(r.ends_with(" ioa - not json"), "{r}");
     }
 
     #[test]

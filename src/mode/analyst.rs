@@ -4,43 +4,21 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::app::{AppError, EXIT_FAILURE};
+use super::{AppError, EXIT_FAILURE};
 use crate::cli::{FeedArgs, LookupArgs};
-use crate::config::{Config, FeedConfig};
-use crate::event::IndicatorRef;
+use crate::config::FeedConfig;
+use crate::event::{format_time, IndicatorRef};
 use crate::indicators::{feeds, parse_time, value, Hit, IndicatorSet, Value};
-
-/// Config used by `check` and `lookup` when neither `--config` nor `--feed` is given.
-pub const DEFAULT_CONFIG: &str = "/etc/iocd/iocd.toml";
+use crate::settings::Settings;
 
 /// The feed list from `--config` (or the default config) and `--feed`.
 fn feed_list(args: &FeedArgs) -> Result<Vec<FeedConfig>, AppError> {
-    let path: Option<PathBuf> = match (&args.config, args.feeds.is_empty()) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => Some(PathBuf::from(DEFAULT_CONFIG)),
-        (None, false) => None,
-    };
-    let mut list = match &path {
-        Some(p) => {
-            Config::load(p)
-                .map_err(|e| AppError::Config(e.into()))?
-                .feeds
-        }
-        None => Vec::new(),
-    };
-    list.extend(args.feeds.iter().cloned().map(FeedConfig::from_path));
-    if list.is_empty() {
-        let at = path.as_deref().unwrap_or(Path::new("-"));
-        return Err(AppError::Config(anyhow::anyhow!(
-            "no indicator feed in {}: add [[feeds]] or give --feed FILE",
-            at.display()
-        )));
-    }
-    Ok(list)
+    Settings::for_feeds(args.config.as_deref(), &args.feeds)
+        .map(|s| s.feeds)
+        .map_err(AppError::Config)
 }
 
 /// `iocd check`.
@@ -103,9 +81,9 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
 
 /// One matching indicator as `lookup --json` prints it.
 #[derive(Serialize)]
-struct Found<'a> {
+struct Found {
     #[serde(flatten)]
-    indicator: IndicatorRef<'a>,
+    indicator: IndicatorRef,
     action: &'static str,
     /// Whether the validity window covers the lookup time.
     valid: bool,
@@ -117,7 +95,7 @@ struct Answer<'a> {
     /// Why the value could not be looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    matches: Vec<Found<'a>>,
+    matches: Vec<Found>,
 }
 
 /// `iocd lookup`.
@@ -133,13 +111,13 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
         Ok(built) => built,
         Err(e) => {
             if let Some(r) = e.report() {
-                crate::app::log_report(r);
+                crate::reload::log_report(r);
             }
             return Err(AppError::Config(e.into()));
         }
     };
     if report.failed_feeds() > 0 {
-        crate::app::log_report(&report);
+        crate::reload::log_report(&report);
     }
     let mut out = String::new();
     let mut any = false;
@@ -149,7 +127,7 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
         let error = observe(&set, v, &mut hits).err();
         set.rank(&mut hits);
         any |= !hits.is_empty();
-        let found: Vec<Found<'_>> = hits
+        let found: Vec<Found> = hits
             .iter()
             .map(|h| {
                 let c = set.context(h.ctx);
@@ -198,42 +176,43 @@ fn observe(set: &IndicatorSet, v: &str, hits: &mut Vec<Hit>) -> Result<(), Strin
     Ok(())
 }
 
-fn text_indicator(out: &mut String, f: &Found<'_>) {
+fn text_indicator(out: &mut String, f: &Found) {
     let i = &f.indicator;
+    let c = &i.context;
     let _ = write!(
         out,
         "  {} {} ({}) feed={} action={} severity={} confidence={}",
         i.kind,
         i.value,
         i.match_kind,
-        i.feed,
+        c.feed,
         f.action,
-        i.severity,
-        i.confidence.map_or("-".to_owned(), |c| c.to_string())
+        c.severity.as_str(),
+        c.confidence.map_or("-".to_owned(), |c| c.to_string())
     );
-    if !i.tags.is_empty() {
-        let tags: Vec<&str> = i.tags.iter().map(|t| &**t).collect();
+    if !c.tags.is_empty() {
+        let tags: Vec<&str> = c.tags.iter().map(|t| &**t).collect();
         let _ = write!(out, " tags={}", tags.join(","));
     }
-    if i.valid_from.is_some() || i.valid_until.is_some() {
+    if c.valid_from.is_some() || c.valid_until.is_some() {
         let _ = write!(
             out,
             " valid={}..{}",
-            i.valid_from.as_deref().unwrap_or(""),
-            i.valid_until.as_deref().unwrap_or("")
+            c.valid_from.map(format_time).unwrap_or_default(),
+            c.valid_until.map(format_time).unwrap_or_default()
         );
     }
     if !f.valid {
         let _ = write!(out, " [NOT VALID at the lookup time]");
     }
     let _ = writeln!(out);
-    if let Some(d) = i.description {
+    if let Some(d) = c.description.as_deref() {
         let _ = writeln!(out, "    description: {}", escape_text(d));
     }
-    if let Some(r) = i.reference {
+    if let Some(r) = c.reference.as_deref() {
         let _ = writeln!(out, "    reference: {}", escape_text(r));
     }
-    if let Some(id) = i.id {
+    if let Some(id) = c.id.as_deref() {
         let _ = writeln!(out, "    id: {}", escape_text(id));
     }
 }

@@ -5,7 +5,12 @@
 //! ([`Dispatcher::push`]). Live capture never waits: [`Dispatcher::try_push`] drops the batch
 //! of a worker whose queue is full and counts its packets in [`Dispatcher::queue_full`].
 
+pub mod file;
+pub mod live;
+
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
@@ -79,11 +84,19 @@ pub struct Dispatcher {
     pending: Vec<Batch>,
     /// Packets dropped by [`Dispatcher::try_push`] because their worker's queue was full.
     pub queue_full: u64,
+    /// Set by the control loop to end the capture: pushes then fail, as when every worker
+    /// has gone, so every reader stops at its next batch.
+    stop: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
     /// Channels for `workers` workers.
     pub fn new(workers: usize) -> (Dispatcher, Vec<WorkerQueue>) {
+        Dispatcher::with_stop(workers, Arc::new(AtomicBool::new(false)))
+    }
+
+    /// Channels for `workers` workers; setting `stop` ends the capture.
+    pub fn with_stop(workers: usize, stop: Arc<AtomicBool>) -> (Dispatcher, Vec<WorkerQueue>) {
         let (recycle_tx, recycle_rx) = crossbeam_channel::bounded(workers * (QUEUE_BATCHES + 2));
         let mut senders = Vec::with_capacity(workers);
         let mut queues = Vec::with_capacity(workers);
@@ -102,6 +115,7 @@ impl Dispatcher {
                 recycle: recycle_rx,
                 pending,
                 queue_full: 0,
+                stop,
             },
             queues,
         )
@@ -126,6 +140,11 @@ impl Dispatcher {
         batch.data.extend_from_slice(frame);
         batch.meta.push(meta);
         if batch.is_full() {
+            if wait && self.stopping() {
+                // Stopping a replay: the reader stops here, and its final flush sends what is
+                // pending. (Live capture checks the flag itself.)
+                return false;
+            }
             return self.send_with(w, wait);
         }
         true
@@ -163,6 +182,11 @@ impl Dispatcher {
 
     fn send(&mut self, w: usize) -> bool {
         self.send_with(w, true)
+    }
+
+    /// Has the control loop asked the capture to end?
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Relaxed)
     }
 
     fn send_with(&mut self, w: usize, wait: bool) -> bool {
@@ -236,7 +260,7 @@ pub struct FileStats {
     pub first_us: Option<i64>,
     pub last_us: Option<i64>,
     /// Where and why reading stopped early.
-    pub damage: Option<crate::input::pcapfile::Damage>,
+    pub damage: Option<crate::capture::file::pcapfile::Damage>,
     /// It could not be read at all.
     pub error: Option<String>,
     /// A non-capture file found in a directory.

@@ -973,7 +973,7 @@ mod tests {
     fn a_block_shorter_than_12_bytes_is_damage_not_a_panic_in_pcap_parser() {
         // found by fuzz/pcapfile: a Process Information Block declaring 4 bytes made pcap-parser
         // 0.17 compute `4 - 12`
-        let bytes = include_bytes!("../../fuzz/seeds/pcapfile/pib-block-length-4.pcapng");
+        let bytes = include_bytes!("../../../fuzz/seeds/pcapfile/pib-block-length-4.pcapng");
         let mut r = from_bytes(bytes.to_vec(), TEST_BUFFER).unwrap();
         let (n, damage) = count_packets(&mut r);
         assert_eq!(n, 0);

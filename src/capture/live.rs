@@ -1,0 +1,214 @@
+//! Live capture with libpcap on one interface (`iocd run`): open the handle, then the capture
+//! loop, which never blocks on a worker (a batch for a full queue is dropped and counted in
+//! `queue_full`) and publishes its counters, with pcap_stats, about once a second.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::{Dispatcher, Meta, Origin};
+use crate::config::capture::{
+    CaptureConfig, DEFAULT_BUFFER_SIZE, DEFAULT_TIMEOUT, MAX_BUFFER_SIZE, MAX_SNAPLEN,
+};
+use crate::decode::Link;
+use crate::stats::LiveStats;
+
+/// Longest time a captured packet waits in a partly filled batch on a slow link.
+pub const MAX_BATCH_DELAY: Duration = Duration::from_millis(100);
+/// How often the capture thread reads pcap_stats and publishes its counters.
+pub const CAPTURE_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the capture loop shares with the control loop.
+#[derive(Debug)]
+pub struct Shared {
+    /// Set to end the capture.
+    pub stop: Arc<AtomicBool>,
+    /// Monotonic milliseconds of the capture loop's last turn (the watchdog pings only while
+    /// it turns).
+    pub beat_ms: AtomicI64,
+    pub stats: Mutex<LiveStats>,
+    pub started: Instant,
+}
+
+impl Shared {
+    pub fn new(stop: Arc<AtomicBool>) -> Self {
+        Shared {
+            stop,
+            beat_ms: AtomicI64::new(0),
+            stats: Mutex::new(LiveStats::default()),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    pub fn stats(&self) -> LiveStats {
+        self.stats.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+/// Widen a 32-bit pcap counter that may wrap into a 64-bit one.
+#[derive(Debug, Default, Clone, Copy)]
+struct Wide {
+    last: u32,
+    total: u64,
+}
+
+impl Wide {
+    fn update(&mut self, now: u32) -> u64 {
+        self.total += u64::from(now.wrapping_sub(self.last));
+        self.last = now;
+        self.total
+    }
+}
+
+pub fn open_capture(
+    interface: &str,
+    c: &CaptureConfig,
+) -> anyhow::Result<pcap::Capture<pcap::Active>> {
+    let timeout = c.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let buffer = c
+        .buffer_size
+        .unwrap_or(DEFAULT_BUFFER_SIZE)
+        .min(MAX_BUFFER_SIZE);
+    let mut cap = pcap::Capture::from_device(interface)
+        .and_then(|i| {
+            i.promisc(c.promiscuous)
+                .snaplen(i32::try_from(c.snaplen.unwrap_or(MAX_SNAPLEN)).unwrap_or(i32::MAX))
+                .buffer_size(i32::try_from(buffer).unwrap_or(i32::MAX))
+                .immediate_mode(c.immediate)
+                .timeout(i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX))
+                .open()
+        })
+        .with_context(|| format!("cannot capture on {interface}"))?;
+    if let Some(bpf) = &c.bpf {
+        cap.filter(bpf, true)
+            .with_context(|| format!("bad [capture] bpf {bpf:?}"))?;
+    }
+    tracing::info!(
+        interface,
+        promiscuous = c.promiscuous,
+        link = %Link::from_dlt(cap.get_datalink().0).name(),
+        "capture open"
+    );
+    Ok(cap)
+}
+
+/// Packets read in one go before the loop checks its timers and the stop flag.
+const MAX_READ_BURST: usize = 4096;
+
+/// The live capture loop: the handle is non-blocking; read what is there, else wait for the
+/// socket for at most the read timeout (libpcap's own blocking read on TPACKET_V3 waits
+/// without limit on an idle link, which would starve the stop flag and the watchdog).
+pub fn capture_live(
+    cap: pcap::Capture<pcap::Active>,
+    mut dispatcher: Dispatcher,
+    shared: &Shared,
+    timeout: Duration,
+) {
+    let link = Link::from_dlt(cap.get_datalink().0);
+    let mut cap = match cap.setnonblock() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("cannot make the capture non-blocking: {e}");
+            return;
+        }
+    };
+    let poll_ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut st = LiveStats::default();
+    let mut wide = [Wide::default(); 3];
+    let mut last_flush = Instant::now();
+    let mut last_publish = Instant::now();
+    let publish = |st: &mut LiveStats,
+                   cap: &mut pcap::Capture<pcap::Active>,
+                   wide: &mut [Wide; 3],
+                   queue_full| {
+        if let Ok(s) = cap.stats() {
+            st.received = wide[0].update(s.received);
+            st.kernel_drops = wide[1].update(s.dropped);
+            st.interface_drops = wide[2].update(s.if_dropped);
+        }
+        st.queue_full = queue_full;
+        if let Ok(mut g) = shared.stats.lock() {
+            *g = st.clone();
+        }
+    };
+    'outer: while !shared.stop.load(Relaxed) {
+        shared.beat_ms.store(shared.now_ms(), Relaxed);
+        let mut got = 0;
+        while got < MAX_READ_BURST {
+            match cap.next_packet() {
+                Ok(pkt) => {
+                    got += 1;
+                    let h = pkt.header;
+                    #[allow(clippy::useless_conversion)]
+                    let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
+                    st.packets += 1;
+                    st.bytes += u64::from(h.len);
+                    let meta = Meta {
+                        ts_us,
+                        start: 0,
+                        caplen: 0,
+                        wire_len: h.len,
+                        link,
+                        origin: Origin {
+                            file: 0,
+                            packet: st.packets,
+                        },
+                    };
+                    if !dispatcher.try_push(pkt.data, meta) {
+                        tracing::error!("every worker has stopped");
+                        break 'outer;
+                    }
+                }
+                Err(pcap::Error::TimeoutExpired) => break,
+                Err(e) => {
+                    tracing::error!("capture failed: {e}");
+                    break 'outer;
+                }
+            }
+        }
+        if got == 0 {
+            use std::os::fd::AsFd as _;
+            let mut fds = [nix::poll::PollFd::new(
+                cap.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            if let Err(e) = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(poll_ms)) {
+                if e != nix::errno::Errno::EINTR {
+                    tracing::error!("capture poll failed: {e}");
+                    break;
+                }
+            }
+        }
+        if got == 0 || last_flush.elapsed() >= MAX_BATCH_DELAY {
+            // Quiet for now, or a partial batch waited long enough: hand it over.
+            dispatcher.try_flush();
+            last_flush = Instant::now();
+        }
+        if last_publish.elapsed() >= CAPTURE_PUBLISH_INTERVAL {
+            publish(&mut st, &mut cap, &mut wide, dispatcher.queue_full);
+            last_publish = Instant::now();
+        }
+    }
+    // Shutdown: the workers are draining, so waiting for room loses nothing.
+    dispatcher.flush();
+    publish(&mut st, &mut cap, &mut wide, dispatcher.queue_full);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_counter_survives_a_32_bit_wrap() {
+        let mut w = Wide::default();
+        assert_eq!(w.update(10), 10);
+        assert_eq!(w.update(u32::MAX), u64::from(u32::MAX));
+        assert_eq!(w.update(5), u64::from(u32::MAX) + 6);
+    }
+}

@@ -1,0 +1,326 @@
+//! `iocd run`: live capture on one interface, for systemd (or a shell).
+//!
+//! Start order: config → feeds → sinks opened → capture opened → privilege drop → the pipeline's
+//! threads → READY=1. The control loop ([`crate::pipeline`]) adds, through this mode's
+//! [`Policy`]: the watchdog, STATUS=, RELOADING=1/READY=1 around reloads, the periodic stats
+//! record, and wall-clock ticks that close the suppression windows of an idle link.
+//!
+//! Shutdown: the pipeline drains (see [`crate::pipeline`]); the final stats record is the last
+//! line of every sink.
+//!
+//! Backpressure: the capture thread never waits. A batch for a worker whose queue is full is
+//! dropped and counted (`queue_full`); an event for a sink whose queue is full is dropped and
+//! counted for that sink. Kernel and interface drops come from `pcap_stats`.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+
+use super::{load_set, AppError, EXIT_FAILURE};
+use crate::capture::live::{self, Shared};
+use crate::cli::RunArgs;
+use crate::config::capture::DEFAULT_TIMEOUT;
+use crate::config::stats::DEFAULT_STATS_INTERVAL;
+use crate::config::suppress::DEFAULT_WINDOW;
+use crate::config::DaemonConfig;
+use crate::event::{Record, SCHEMA_VERSION};
+use crate::indicators::IndicatorStore;
+use crate::output::suppress::Suppressor;
+use crate::output::Output;
+use crate::pipeline::{Core, Ended, Pipeline, Policy, Spec};
+use crate::reload::{ReloadStats, Reloader};
+use crate::settings::Settings;
+use crate::stats::{Drops, Reloads, StatsRecord, WorkerStats};
+use crate::worker;
+
+/// Wall-clock microseconds since the Unix epoch.
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// `iocd run`: returns the exit status.
+pub fn run(args: RunArgs) -> Result<u8, AppError> {
+    let settings = Settings::resolve(Some(&args.config), &[], None).map_err(AppError::Config)?;
+    let config = &settings.config;
+    let mut problems = Vec::new();
+    let interface = args.interface.clone().or(config.capture.interface.clone());
+    if interface.is_none() {
+        problems.push("no interface: give --interface IF or [capture] interface".to_owned());
+    }
+    if config.feeds.is_empty() {
+        problems.push("no indicator feed: [[feeds]] in the config".into());
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Config(anyhow::anyhow!(
+            "invalid config {}: {}",
+            args.config.display(),
+            problems.join("; ")
+        )));
+    }
+    let interface = interface.unwrap_or_default();
+    let store = Arc::new(IndicatorStore::new(load_set(&settings.feeds)?));
+
+    let cap = live::open_capture(&interface, &config.capture).map_err(AppError::Other)?;
+    let window = config.suppress.window.unwrap_or(DEFAULT_WINDOW);
+    let suppress = (!window.is_zero()).then(|| Suppressor::new(window, config.home_net()));
+    let daemon = config.daemon.clone();
+    let files: Vec<std::path::PathBuf> = config
+        .sinks
+        .iter()
+        .filter_map(|s| s.path.clone())
+        .filter(|p| p.as_os_str() != "-")
+        .collect();
+    let spec = Spec {
+        workers: settings.workers,
+        context: worker::Context {
+            sensor: settings.sensor.clone(),
+            files: Vec::new(),
+            suppress: suppress.is_some(),
+        },
+        store: store.clone(),
+        sinks: config.sinks.clone(),
+        suppress,
+        before_threads: Some(Box::new(move || drop_privileges(&daemon, &files))),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared::new(stop.clone()));
+    let timeout = config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let capture_shared = shared.clone();
+    let mut p = Pipeline::start(spec, stop, move |d| {
+        live::capture_live(cap, d, &capture_shared, timeout)
+    })
+    .map_err(AppError::Other)?;
+    // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
+    let mut reloader = Reloader::new(
+        Some(args.config.clone()),
+        Vec::new(),
+        settings.feeds.clone(),
+        store,
+    )
+    .with_running_config(config.clone());
+    let mut policy = Live {
+        view: StatsView {
+            sensor: settings.sensor.clone(),
+            interface: interface.clone(),
+            shared,
+            reloads: reloader.stats.clone(),
+        },
+        suppress: config.suppress.window.unwrap_or(DEFAULT_WINDOW) > Duration::ZERO,
+        interval: config.stats.interval.unwrap_or(DEFAULT_STATS_INTERVAL),
+        watchdog: sd_notify::watchdog_enabled().map(|d| d / 2),
+        last_watchdog: Instant::now(),
+        last_stats: Instant::now(),
+        last_status: (Instant::now(), 0),
+    };
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&policy.view.status(&p.core, 0.0)),
+    ]);
+    tracing::info!(interface = %interface, workers = settings.workers, "capturing; READY");
+
+    let ended = p.control(&mut reloader, &mut policy);
+    let capture_failed = ended == Ended::CaptureDone;
+    if capture_failed {
+        tracing::error!("the capture stopped; shutting down");
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: draining queues");
+    let view = &policy.view;
+    let done = p.finish(|core, workers| {
+        let rec = view.record(core, workers.clone(), true);
+        log_stats(&rec);
+        Some(Record::Stats(Box::new(rec)))
+    });
+    for s in &done.sinks {
+        tracing::info!(
+            "sink {}: sent {} dropped {} errors {}",
+            s.name,
+            s.sent,
+            s.dropped,
+            s.errors
+        );
+    }
+    let failed = capture_failed || done.capture.is_none() || done.worker_panicked;
+    Ok(if failed { EXIT_FAILURE } else { 0 })
+}
+
+/// What `iocd run` adds to the control loop.
+struct Live {
+    view: StatsView,
+    /// Suppression is on: wall time closes the windows of an idle link.
+    suppress: bool,
+    interval: Duration,
+    watchdog: Option<Duration>,
+    last_watchdog: Instant,
+    last_stats: Instant,
+    last_status: (Instant, u64),
+}
+
+impl Policy for Live {
+    fn tick(&mut self, p: &Core) {
+        if self.suppress {
+            // An idle link sends no packets to close windows: wall time does it (live packet
+            // times are wall times). The stage never waits on a dropping sink.
+            p.try_send(Output::Tick(now_us()));
+        }
+        if let Some(half) = self.watchdog {
+            // Ping only while the capture thread turns: a wedged capture gets restarted.
+            let shared = &self.view.shared;
+            let beat_age = shared.now_ms() - shared.beat_ms.load(Relaxed);
+            if self.last_watchdog.elapsed() >= half
+                && beat_age < i64::try_from(half.as_millis()).unwrap_or(i64::MAX)
+            {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+                self.last_watchdog = Instant::now();
+            }
+        }
+        if self.last_status.0.elapsed() >= Duration::from_secs(5) {
+            let packets = self.view.shared.stats().packets;
+            let rate = packets.saturating_sub(self.last_status.1) as f64
+                / self.last_status.0.elapsed().as_secs_f64();
+            notify(&[sd_notify::NotifyState::Status(&self.view.status(p, rate))]);
+            self.last_status = (Instant::now(), packets);
+        }
+        if !self.interval.is_zero() && self.last_stats.elapsed() >= self.interval {
+            self.last_stats = Instant::now();
+            let rec = self.view.record(p, p.workers(), false);
+            log_stats(&rec);
+            // Never block the control loop on a full stage queue; the next record comes.
+            if !p.try_send(Output::Record(Record::Stats(Box::new(rec)))) {
+                tracing::warn!("stats record not queued: the event queue is full");
+            }
+        }
+    }
+
+    fn reloading(&mut self) {
+        let _ = sd_notify::NotifyState::monotonic_usec_now().map(|m| {
+            notify(&[sd_notify::NotifyState::Reloading, m]);
+        });
+    }
+
+    fn reloaded(&mut self, p: &Core, _ok: bool) {
+        notify(&[
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status(&self.view.status(p, 0.0)),
+        ]);
+    }
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!("sd_notify: {e}");
+    }
+}
+
+/// When started as root (outside systemd, which starts us as User=iocd), switch to the
+/// configured user after the capture is open: the open socket keeps working, CAP_NET_RAW is no
+/// longer needed, and root cannot be regained.
+/// The JSON sink `files` are handed to that user first, so SIGHUP can reopen them.
+fn drop_privileges(d: &DaemonConfig, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use nix::unistd::{chown, setgid, setgroups, setuid, Group, Uid, User};
+    if !Uid::effective().is_root() {
+        return Ok(());
+    }
+    let name = d.user.as_deref().unwrap_or("iocd");
+    if name == "root" {
+        tracing::warn!("[daemon] user = \"root\": keeping root privileges");
+        return Ok(());
+    }
+    let user = User::from_name(name)
+        .with_context(|| format!("cannot look up user {name}"))?
+        .with_context(|| {
+            format!("no user {name:?}: create it (systemd-sysusers systemd/iocd.sysusers) or set [daemon] user")
+        })?;
+    let gid = match &d.group {
+        Some(g) => {
+            Group::from_name(g)
+                .with_context(|| format!("cannot look up group {g}"))?
+                .with_context(|| format!("no group {g:?}"))?
+                .gid
+        }
+        None => user.gid,
+    };
+    for f in files {
+        chown(f.as_path(), Some(user.uid), Some(gid))
+            .with_context(|| format!("cannot hand {} to {name}", f.display()))?;
+    }
+    setgroups(&[gid]).context("setgroups")?;
+    setgid(gid).context("setgid")?;
+    setuid(user.uid).context("setuid")?;
+    if setuid(Uid::from_raw(0)).is_ok() {
+        anyhow::bail!("privilege drop failed: root could be regained");
+    }
+    tracing::info!(
+        user = name,
+        uid = user.uid.as_raw(),
+        "dropped root privileges"
+    );
+    Ok(())
+}
+
+/// Everything the stats record reads besides the pipeline.
+struct StatsView {
+    sensor: Arc<str>,
+    interface: String,
+    shared: Arc<Shared>,
+    reloads: Arc<ReloadStats>,
+}
+
+impl StatsView {
+    fn status(&self, p: &Core, rate: f64) -> String {
+        format!(
+            "{} indicators; {:.0} packets/s; {} events",
+            p.store.load().len(),
+            rate,
+            p.workers().events
+        )
+    }
+
+    /// The `"event_type":"stats"` record.
+    fn record(&self, p: &Core, workers: WorkerStats, last: bool) -> StatsRecord {
+        let c = self.shared.stats();
+        let sinks = p.outputs.stats();
+        let last_unix = self.reloads.last_unix.load(Relaxed);
+        StatsRecord {
+            schema_version: SCHEMA_VERSION,
+            timestamp: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            event_type: "stats",
+            sensor: self.sensor.clone(),
+            interface: self.interface.clone(),
+            last,
+            uptime_s: self.shared.started.elapsed().as_secs(),
+            packets: c.packets,
+            bytes: c.bytes,
+            received: c.received,
+            drops: Drops {
+                kernel: c.kernel_drops,
+                interface: c.interface_drops,
+                queue_full: c.queue_full,
+                sink: sinks.iter().map(|s| s.dropped).sum(),
+            },
+            queue_depth: p.queue_depth(),
+            workers,
+            sinks,
+            indicators: p.store.load().len(),
+            reloads: Reloads {
+                ok: self.reloads.ok.load(Relaxed),
+                failed: self.reloads.failed.load(Relaxed),
+                last: (last_unix > 0).then(|| crate::event::format_time(last_unix * 1_000_000)),
+            },
+            suppression: p.outputs.suppress_stats(),
+        }
+    }
+}
+
+fn log_stats(r: &StatsRecord) {
+    let d = &r.drops;
+    tracing::info!(
+        "stats: packets {} bytes {} drops kernel {} interface {} queue_full {} sink {}; matches {} events {} indicators {} reloads ok {} failed {}",
+        r.packets, r.bytes, d.kernel, d.interface, d.queue_full, d.sink,
+        r.workers.matches, r.workers.events, r.indicators, r.reloads.ok, r.reloads.failed
+    );
+}

@@ -1,0 +1,382 @@
+//! THE place threads and channels are made, for `replay` and `run` alike (the diagram is in the
+//! crate docs and ARCHITECTURE.md):
+//!
+//! ```text
+//!  capture ──batches──▶ worker × N ──Output──▶ output stage ──▶ sink tasks (tokio)
+//!     ▲ stop                 ▲ set swap          ▲ stats, ticks
+//!     └──────── control loop (this thread): signals → Reload | Shutdown, tick ─┘
+//! ```
+//!
+//! A mode gives the capture (a closure that reads a source into the [`Dispatcher`]) and a
+//! [`Policy`] for the control loop's hooks; everything else is the same.
+//!
+//! Start order: outputs (stage, sinks) → workers → capture → signals. Shutdown order: the
+//! capture stops and flushes its batches; the workers drain their queues; the stage closes its
+//! suppression windows; the mode's last record (the final stats record of `run`) goes out;
+//! the sinks drain and flush within [`crate::output::MAX_FINISH_WAIT`].
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::capture::{Batch, Dispatcher};
+use crate::config::SinkConfig;
+use crate::control::{self, Control, TICK};
+use crate::event::Record;
+use crate::indicators::IndicatorStore;
+use crate::output::suppress::Suppressor;
+use crate::output::{Output, OutputTx, Outputs, Stage};
+use crate::reload::Reloader;
+use crate::stats::{Counters as _, SinkStats, SuppressStats, WorkerStats};
+use crate::worker::{self, Worker};
+
+/// What to build.
+pub struct Spec {
+    pub workers: usize,
+    pub context: worker::Context,
+    pub store: Arc<IndicatorStore>,
+    pub sinks: Vec<SinkConfig>,
+    /// The suppression stage, when on.
+    pub suppress: Option<Suppressor>,
+    /// Runs once the sinks are open and before any thread starts: `iocd run` drops root here,
+    /// so no thread ever parses traffic as root.
+    pub before_threads: Option<Box<dyn FnOnce() -> anyhow::Result<()>>>,
+}
+
+/// A mode's hooks on the control loop.
+pub trait Policy {
+    /// Every turn of the loop (about every [`TICK`]).
+    fn tick(&mut self, _p: &Core) {}
+    /// Before a reload.
+    fn reloading(&mut self) {}
+    /// After a reload; `ok` when every feed loaded fresh.
+    fn reloaded(&mut self, _p: &Core, _ok: bool) {}
+}
+
+/// The parts of a running pipeline a mode reads and talks to.
+pub struct Core {
+    pub store: Arc<IndicatorStore>,
+    pub outputs: Outputs,
+    /// The control loop's own way into the output stage (stats records, wall-clock ticks).
+    events: Option<OutputTx>,
+    slots: Vec<Arc<Mutex<WorkerStats>>>,
+    depth: Vec<Receiver<Batch>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Core {
+    /// The workers' counters, as last published (about once a second), added up.
+    pub fn workers(&self) -> WorkerStats {
+        let mut total = WorkerStats::default();
+        for s in &self.slots {
+            if let Ok(g) = s.lock() {
+                total.add(&g);
+            }
+        }
+        total
+    }
+
+    /// Batches waiting in each worker's queue.
+    pub fn queue_depth(&self) -> Vec<usize> {
+        self.depth.iter().map(Receiver::len).collect()
+    }
+
+    /// Hand `m` to the output stage without waiting (the control loop must never stall on a
+    /// full queue); false when it was not taken.
+    pub fn try_send(&self, m: Output) -> bool {
+        self.events.as_ref().is_some_and(|e| e.try_send(m).is_ok())
+    }
+
+    /// Has a stop been asked for?
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Relaxed)
+    }
+}
+
+/// How the control loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The capture finished by itself (end of the inputs, or a failed live capture).
+    CaptureDone,
+    /// SIGTERM/SIGINT (or [`Pipeline::control_sender`]).
+    Shutdown,
+}
+
+/// What a finished pipeline reports.
+pub struct Finished<C> {
+    /// What the capture returned; `None` if its thread panicked.
+    pub capture: Option<C>,
+    pub workers: WorkerStats,
+    /// A worker thread panicked (its counters are missing).
+    pub worker_panicked: bool,
+    pub sinks: Vec<SinkStats>,
+    pub suppress: Option<SuppressStats>,
+}
+
+/// Every thread of a run.
+pub struct Pipeline<C> {
+    pub core: Core,
+    capture: Option<JoinHandle<C>>,
+    workers: Vec<JoinHandle<WorkerStats>>,
+    stage: Option<JoinHandle<()>>,
+    sinks: Option<JoinHandle<std::io::Result<()>>>,
+    signals: Option<(signal_hook::iterator::Handle, JoinHandle<()>)>,
+    ctl_tx: Sender<Control>,
+    ctl_rx: Receiver<Control>,
+}
+
+/// Start the output stage and the sink runtime on their threads; what
+/// [`Pipeline::start`] does first, and what a program that only needs the outputs uses.
+pub fn start_outputs(
+    sinks: &[SinkConfig],
+    suppress: Option<Suppressor>,
+) -> anyhow::Result<(Outputs, OutputTx, OutputThreads)> {
+    let (outputs, tx, stage, runtime) =
+        Outputs::new(sinks, suppress).context("cannot start the outputs")?;
+    let threads = spawn_outputs(stage, runtime)?;
+    Ok((outputs, tx, threads))
+}
+
+fn spawn_outputs(
+    stage: Stage,
+    runtime: crate::output::SinkRuntime,
+) -> anyhow::Result<OutputThreads> {
+    let sinks = std::thread::Builder::new()
+        .name("sinks".into())
+        .spawn(move || runtime.run())
+        .context("cannot start the sink thread")?;
+    let stage = std::thread::Builder::new()
+        .name("output".into())
+        .spawn(move || Stage::run(stage))
+        .context("cannot start the output thread")?;
+    Ok(OutputThreads {
+        stage: Some(stage),
+        sinks: Some(sinks),
+    })
+}
+
+/// The threads of the outputs.
+pub struct OutputThreads {
+    stage: Option<JoinHandle<()>>,
+    sinks: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl OutputThreads {
+    /// Drain and stop, once every sender is gone: the stage takes what is queued, the sinks
+    /// write it within [`crate::output::MAX_FINISH_WAIT`]; returns the sinks' counters.
+    pub fn finish(mut self, outputs: &mut Outputs) -> Vec<SinkStats> {
+        join_outputs(outputs, self.stage.take(), self.sinks.take());
+        outputs.stats()
+    }
+}
+
+fn join_outputs(
+    outputs: &mut Outputs,
+    stage: Option<JoinHandle<()>>,
+    sinks: Option<JoinHandle<std::io::Result<()>>>,
+) {
+    // The deadline starts before the stage is joined: a blocking sink that never drains
+    // must not hold the stage (and us) for ever.
+    outputs.start_finishing();
+    if let Some(h) = stage {
+        if h.join().is_err() {
+            tracing::error!("the output thread panicked");
+        }
+    }
+    if let Some(h) = sinks {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("the sink runtime failed: {e}"),
+            Err(_) => tracing::error!("the sink thread panicked"),
+        }
+    }
+}
+
+impl<C: Send + 'static> Pipeline<C> {
+    /// Build and start every thread: outputs, workers, the capture running `capture` (which
+    /// must return when the dispatcher's stop flag, `stop`, is set), and the signal thread.
+    pub fn start(
+        spec: Spec,
+        stop: Arc<AtomicBool>,
+        capture: impl FnOnce(Dispatcher) -> C + Send + 'static,
+    ) -> anyhow::Result<Pipeline<C>> {
+        let (outputs, events, stage, runtime) =
+            Outputs::new(&spec.sinks, spec.suppress).context("cannot start the outputs")?;
+        if let Some(f) = spec.before_threads {
+            f()?;
+        }
+        let OutputThreads { stage, sinks } = spawn_outputs(stage, runtime)?;
+        let (dispatcher, queues) = Dispatcher::with_stop(spec.workers, stop.clone());
+        let depth = queues.iter().map(|q| q.batches.clone()).collect();
+        let context = Arc::new(spec.context);
+        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
+        let mut p = Pipeline {
+            core: Core {
+                store: spec.store.clone(),
+                outputs,
+                events: Some(events.clone()),
+                slots: Vec::new(),
+                depth,
+                stop,
+            },
+            capture: None,
+            workers: Vec::new(),
+            stage,
+            sinks,
+            signals: None,
+            ctl_tx,
+            ctl_rx,
+        };
+        for (i, q) in queues.into_iter().enumerate() {
+            let slot = Arc::new(Mutex::new(WorkerStats::default()));
+            p.core.slots.push(slot.clone());
+            let w =
+                Worker::new(context.clone(), spec.store.clone(), events.clone()).publish_to(slot);
+            let h = std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || w.run(q))
+                .context("cannot start a worker thread");
+            match h {
+                Ok(h) => p.workers.push(h),
+                Err(e) => {
+                    drop(dispatcher);
+                    drop(events);
+                    p.abort();
+                    return Err(e);
+                }
+            }
+        }
+        drop(events);
+        let h = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || capture(dispatcher))
+            .context("cannot start the capture thread");
+        match h {
+            Ok(h) => p.capture = Some(h),
+            Err(e) => {
+                p.abort();
+                return Err(e);
+            }
+        }
+        match Self::spawn_signals(p.ctl_tx.clone()) {
+            Ok(s) => p.signals = Some(s),
+            Err(e) => {
+                p.abort();
+                return Err(e);
+            }
+        }
+        Ok(p)
+    }
+
+    fn spawn_signals(
+        tx: Sender<Control>,
+    ) -> anyhow::Result<(signal_hook::iterator::Handle, JoinHandle<()>)> {
+        let mut signals = signal_hook::iterator::Signals::new(control::SIGNALS)
+            .context("cannot install signal handlers")?;
+        let handle = signals.handle();
+        let thread = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || control::forward_signals(&mut signals, &tx))
+            .context("cannot start the signal thread")?;
+        Ok((handle, thread))
+    }
+
+    /// A sender into the control loop (what a signal sends).
+    pub fn control_sender(&self) -> Sender<Control> {
+        self.ctl_tx.clone()
+    }
+
+    /// Is the capture thread still running?
+    pub fn capturing(&self) -> bool {
+        self.capture.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// The control loop: reload on [`Control::Reload`], return on [`Control::Shutdown`] or when
+    /// the capture ends; the policy's hooks run at each turn and around reloads.
+    pub fn control(&mut self, reloader: &mut Reloader, policy: &mut dyn Policy) -> Ended {
+        loop {
+            match self.ctl_rx.recv_timeout(TICK) {
+                Ok(Control::Reload) => {
+                    policy.reloading();
+                    let ok = reloader.reload();
+                    self.core.outputs.reopen();
+                    policy.reloaded(&self.core, ok);
+                }
+                Ok(Control::Shutdown) => return Ended::Shutdown,
+                Err(RecvTimeoutError::Disconnected) => return Ended::Shutdown,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if !self.capturing() {
+                return Ended::CaptureDone;
+            }
+            policy.tick(&self.core);
+        }
+    }
+
+    /// Stop and drain everything in order (see the module docs); `last` makes the record that
+    /// goes out after every other (the final stats record), given the workers' final counters.
+    pub fn finish(
+        mut self,
+        last: impl FnOnce(&Core, &WorkerStats) -> Option<Record>,
+    ) -> Finished<C> {
+        self.core.stop.store(true, Relaxed);
+        let capture = self.capture.take().and_then(|h| match h.join() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                tracing::error!("the capture thread panicked");
+                None
+            }
+        });
+        let mut workers = WorkerStats::default();
+        let mut worker_panicked = false;
+        for h in self.workers.drain(..) {
+            match h.join() {
+                Ok(s) => workers.add(&s),
+                Err(_) => {
+                    tracing::error!("a worker thread panicked");
+                    worker_panicked = true;
+                }
+            }
+        }
+        if let Some(tx) = self.core.events.take() {
+            // Open suppression windows close before the last record, which must stay last.
+            let _ = tx.send(Output::Flush);
+            if let Some(rec) = last(&self.core, &workers) {
+                let _ = tx.send(Output::Record(rec));
+            }
+        }
+        join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
+        self.stop_signals();
+        Finished {
+            capture,
+            workers,
+            worker_panicked,
+            sinks: self.core.outputs.stats(),
+            suppress: self.core.outputs.suppress_stats(),
+        }
+    }
+
+    fn stop_signals(&mut self) {
+        if let Some((handle, thread)) = self.signals.take() {
+            handle.close();
+            let _ = thread.join();
+        }
+    }
+
+    /// A failed start: stop what was started.
+    fn abort(&mut self) {
+        self.core.stop.store(true, Relaxed);
+        self.core.events = None;
+        if let Some(h) = self.capture.take() {
+            let _ = h.join();
+        }
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+        join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
+        self.stop_signals();
+    }
+}
