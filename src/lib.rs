@@ -17,7 +17,9 @@
 //! flow, and every fragment of a datagram, meet in the same worker. Batches travel over bounded
 //! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost.
 //!
-//! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
+//! Workers ([`worker`]) decode ([`decode`]), track TCP streams, QUIC connections and IP fragments
+//! ([`track`]), hand each UDP datagram and TCP stream direction to the application layer
+//! ([`applayer`], over the parsers in [`proto`]), check observables against the current
 //! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
 //! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
 //! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
@@ -46,23 +48,22 @@
 
 pub mod analyst;
 pub mod app;
+pub mod applayer;
 pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod config;
 pub mod daemon;
 pub mod decode;
-pub mod defrag;
 pub mod event;
-pub mod flow;
 pub mod indicators;
 pub mod input;
 pub mod name;
 pub mod observe;
 pub mod output;
 pub mod proto;
-pub mod quic_tracker;
 pub mod reload;
 pub mod stats;
 pub mod suppress;
+pub mod track;
 pub mod worker;

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::defrag::DefragStats;
-use crate::flow::FlowStats;
-pub use crate::quic_tracker::QuicStats;
+use crate::track::defrag::DefragStats;
+pub use crate::track::quic::QuicStats;
+use crate::track::tcp::FlowStats;
 
 /// What one worker saw and did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! DNS messages (RFC 1035 §4.1): question names, and from the answer section CNAME/DNAME
-//! targets and A/AAAA addresses. The 12-byte header is read by hand ([`Header::read`]); names
+//! targets and A/AAAA addresses. The 12-byte header is read by hand (`Header::read`); names
 //! with a small decoder of our own, because common DNS libraries (hickory among them) refuse
 //! compression pointers that point forward while resolvers in the field (glibc's
 //! `ns_name_unpack`, Unbound) follow any pointer inside the message with a loop bound. A client
