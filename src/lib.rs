@@ -17,9 +17,7 @@
 //! flow, and every fragment of a datagram, meet in the same worker. Batches travel over bounded
 //! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost.
 //!
-//! Workers ([`worker`]) decode ([`decode`]), track TCP streams, QUIC connections and IP fragments
-//! ([`track`]), hand each UDP datagram and TCP stream direction to the application layer
-//! ([`applayer`], over the parsers in [`proto`]), check observables against the current
+//! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
 //! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
 //! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
 //! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
