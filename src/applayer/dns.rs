@@ -65,3 +65,119 @@ pub(super) fn parse_stream(
         pos = end;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::*;
+    use crate::applayer::driver::{Driver, CLIENT};
+    use crate::observe::Where;
+
+    fn dns_query(id: u16, name: &str) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        for label in name.split('.') {
+            m.push(label.len() as u8);
+            m.extend_from_slice(label.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            out.extend_from_slice(&(m.len() as u16).to_be_bytes());
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    fn query(name: &str) -> Observed {
+        Observed::Domain {
+            name: name.as_bytes().to_vec(),
+            at: Where::DnsQuery,
+            ech: false,
+        }
+    }
+
+    const RESOLVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 53)), 53);
+
+    #[test]
+    fn dns_over_tcp_several_messages_in_one_segment() {
+        let s = framed(&[
+            dns_query(1, "a.example"),
+            dns_query(2, "b.example"),
+            dns_query(3, "c.example"),
+        ]);
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        let got = d.seg(CLIENT, RESOLVER, 101, "", &s);
+        assert_eq!(
+            got,
+            vec![query("a.example"), query("b.example"), query("c.example")]
+        );
+        assert_eq!(d.t.buffered(), 0);
+        assert_eq!(d.t.stats.dns_messages, 3);
+    }
+
+    #[test]
+    fn dns_over_tcp_message_split_across_segments() {
+        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
+        // cut everywhere, including inside the length prefix
+        for cut in 1..s.len() {
+            let mut d = Driver::new();
+            d.seg(CLIENT, RESOLVER, 100, "S", b"");
+            let mut got = d.seg(CLIENT, RESOLVER, 101, "", &s[..cut]);
+            got.extend(d.seg(CLIENT, RESOLVER, 101 + cut as u32, "", &s[cut..]));
+            assert_eq!(
+                got,
+                vec![query("split.example"), query("next.example")],
+                "{cut}"
+            );
+            assert_eq!(d.t.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn dns_over_tcp_responses_are_read_and_the_flow_stays_inspected() {
+        let mut resp = dns_query(1, "answer.example");
+        resp[2] |= 0x80; // QR
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 100, "S", b"");
+        d.seg(RESOLVER, CLIENT, 900, "S", b"");
+        d.seg(
+            CLIENT,
+            RESOLVER,
+            101,
+            "",
+            &framed(&[dns_query(1, "q1.example")]),
+        );
+        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
+        assert_eq!(got, vec![query("answer.example")]);
+        let more = framed(&[dns_query(2, "q2.example")]);
+        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
+        assert_eq!(
+            d.seg(CLIENT, RESOLVER, off, "", &more),
+            vec![query("q2.example")]
+        );
+        assert_eq!(d.t.stats.bypassed, 0);
+    }
+
+    #[test]
+    fn dns_over_tcp_stops_after_its_budget() {
+        let one = framed(&[dns_query(1, "budget.example")]);
+        let n = MAX_DNS_STREAM / one.len() + 10;
+        let mut d = Driver::new();
+        d.seg(CLIENT, RESOLVER, 0, "S", b"");
+        let mut got = 0;
+        for i in 0..n {
+            got += d
+                .seg(CLIENT, RESOLVER, 1 + (i * one.len()) as u32, "", &one)
+                .len();
+        }
+        assert_eq!(got, MAX_DNS_STREAM / one.len());
+        assert_eq!(d.t.stats.dns_capped, 1);
+    }
+}

@@ -59,3 +59,49 @@ pub(super) fn parse_stream(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::applayer::driver::{Driver, CLIENT, SERVER};
+    use crate::observe::Where;
+
+    #[test]
+    fn http_request_split_across_segments_gives_the_host() {
+        let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: www.Example.org:8080\r\n\r\n";
+        for cut in 1..req.len() {
+            let mut d = Driver::new();
+            let web = (SERVER.0, 8080);
+            d.seg(CLIENT, web, 1, "S", b"");
+            let mut got = d.seg(CLIENT, web, 2, "", &req[..cut]);
+            got.extend(d.seg(CLIENT, web, 2 + cut as u32, "", &req[cut..]));
+            assert_eq!(
+                got,
+                vec![Observed::Domain {
+                    name: b"www.example.org".to_vec(),
+                    at: Where::HttpHost,
+                    ech: false
+                }],
+                "{cut}"
+            );
+            assert_eq!(d.t.stats.bypassed, 1);
+        }
+    }
+
+    #[test]
+    fn http_head_over_the_cap_is_given_up() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        while req.len() < http::MAX_HTTP_HEAD + 500 {
+            req.extend_from_slice(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        let mut d = Driver::new();
+        d.seg(CLIENT, SERVER, 1, "S", b"");
+        for (i, c) in req.chunks(1000).enumerate() {
+            assert!(d
+                .seg(CLIENT, SERVER, 2 + (i * 1000) as u32, "", c)
+                .is_empty());
+        }
+        assert_eq!(d.t.stats.prefix_cap, 1);
+        assert_eq!(d.t.buffered(), 0);
+    }
+}

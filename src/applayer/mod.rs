@@ -294,6 +294,58 @@ pub fn udp(
     }
 }
 
+/// A TCP flow table driven through the seam's entry point, for the adapters' tests.
+#[cfg(test)]
+pub(crate) mod driver {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::{tcp, TcpFlows};
+    use crate::observe::Observed;
+    use crate::track::tcp::Segment;
+
+    pub const CLIENT: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
+    pub const SERVER: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443);
+
+    /// Each call returns the observables its segment produced.
+    pub struct Driver {
+        pub t: TcpFlows,
+        now: i64,
+    }
+
+    impl Driver {
+        pub fn new() -> Self {
+            Driver {
+                t: TcpFlows::new(),
+                now: 1_000_000,
+            }
+        }
+
+        /// One segment; `flags` holds `S`, `F`, `R` as set.
+        pub fn seg(
+            &mut self,
+            src: (IpAddr, u16),
+            dst: (IpAddr, u16),
+            seq: u32,
+            flags: &str,
+            payload: &[u8],
+        ) -> Vec<Observed> {
+            self.now += 10;
+            let mut out = Vec::new();
+            let seg = Segment {
+                src,
+                dst,
+                seq,
+                syn: flags.contains('S'),
+                fin: flags.contains('F'),
+                rst: flags.contains('R'),
+                payload,
+            };
+            tcp(&mut self.t, self.now, &seg, &mut out);
+            out
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -428,13 +428,12 @@ mod tests {
     use super::super::{MAX_OOO_RANGES, MAX_STREAM_PREFIX};
     use super::*;
     use crate::observe::Where;
-    use crate::proto::{http, tls};
+    use crate::proto::tls;
 
     /// The table as the worker runs it: the application-layer seam reads the streams, so these
     /// tests cover reassembly, the table and the seam's TCP protocols together.
     type FlowTable = super::FlowTable<crate::applayer::Stream>;
     type Flow = super::Flow<crate::applayer::Stream>;
-    const MAX_DNS_STREAM: usize = crate::applayer::dns::MAX_DNS_STREAM;
 
     const CLIENT: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 40000);
     const SERVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 443);
@@ -1035,131 +1034,5 @@ mod tests {
             out.extend_from_slice(m);
         }
         out
-    }
-
-    fn query(name: &str) -> Observed {
-        Observed::Domain {
-            name: name.as_bytes().to_vec(),
-            at: Where::DnsQuery,
-            ech: false,
-        }
-    }
-
-    const RESOLVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 53)), 53);
-
-    #[test]
-    fn dns_over_tcp_several_messages_in_one_segment() {
-        let s = framed(&[
-            dns_query(1, "a.example"),
-            dns_query(2, "b.example"),
-            dns_query(3, "c.example"),
-        ]);
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 100, "S", b"");
-        let got = d.seg(CLIENT, RESOLVER, 101, "", &s);
-        assert_eq!(
-            got,
-            vec![query("a.example"), query("b.example"), query("c.example")]
-        );
-        assert_eq!(d.t.buffered(), 0);
-        assert_eq!(d.t.stats.dns_messages, 3);
-    }
-
-    #[test]
-    fn dns_over_tcp_message_split_across_segments() {
-        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
-        // cut everywhere, including inside the length prefix
-        for cut in 1..s.len() {
-            let mut d = Driver::new();
-            d.seg(CLIENT, RESOLVER, 100, "S", b"");
-            let mut got = d.seg(CLIENT, RESOLVER, 101, "", &s[..cut]);
-            got.extend(d.seg(CLIENT, RESOLVER, 101 + cut as u32, "", &s[cut..]));
-            assert_eq!(
-                got,
-                vec![query("split.example"), query("next.example")],
-                "{cut}"
-            );
-            assert_eq!(d.t.buffered(), 0);
-        }
-    }
-
-    #[test]
-    fn dns_over_tcp_responses_are_read_and_the_flow_stays_inspected() {
-        let mut resp = dns_query(1, "answer.example");
-        resp[2] |= 0x80; // QR
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 100, "S", b"");
-        d.seg(RESOLVER, CLIENT, 900, "S", b"");
-        d.seg(
-            CLIENT,
-            RESOLVER,
-            101,
-            "",
-            &framed(&[dns_query(1, "q1.example")]),
-        );
-        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
-        assert_eq!(got, vec![query("answer.example")]);
-        let more = framed(&[dns_query(2, "q2.example")]);
-        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
-        assert_eq!(
-            d.seg(CLIENT, RESOLVER, off, "", &more),
-            vec![query("q2.example")]
-        );
-        assert_eq!(d.t.stats.bypassed, 0);
-    }
-
-    #[test]
-    fn dns_over_tcp_stops_after_its_budget() {
-        let one = framed(&[dns_query(1, "budget.example")]);
-        let n = MAX_DNS_STREAM / one.len() + 10;
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 0, "S", b"");
-        let mut got = 0;
-        for i in 0..n {
-            got += d
-                .seg(CLIENT, RESOLVER, 1 + (i * one.len()) as u32, "", &one)
-                .len();
-        }
-        assert_eq!(got, MAX_DNS_STREAM / one.len());
-        assert_eq!(d.t.stats.dns_capped, 1);
-    }
-
-    #[test]
-    fn http_request_split_across_segments_gives_the_host() {
-        let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: www.Example.org:8080\r\n\r\n";
-        for cut in 1..req.len() {
-            let mut d = Driver::new();
-            let web = (SERVER.0, 8080);
-            d.seg(CLIENT, web, 1, "S", b"");
-            let mut got = d.seg(CLIENT, web, 2, "", &req[..cut]);
-            got.extend(d.seg(CLIENT, web, 2 + cut as u32, "", &req[cut..]));
-            assert_eq!(
-                got,
-                vec![Observed::Domain {
-                    name: b"www.example.org".to_vec(),
-                    at: Where::HttpHost,
-                    ech: false
-                }],
-                "{cut}"
-            );
-            assert_eq!(d.t.stats.bypassed, 1);
-        }
-    }
-
-    #[test]
-    fn http_head_over_the_cap_is_given_up() {
-        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
-        while req.len() < http::MAX_HTTP_HEAD + 500 {
-            req.extend_from_slice(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
-        }
-        let mut d = Driver::new();
-        d.seg(CLIENT, SERVER, 1, "S", b"");
-        for (i, c) in req.chunks(1000).enumerate() {
-            assert!(d
-                .seg(CLIENT, SERVER, 2 + (i * 1000) as u32, "", c)
-                .is_empty());
-        }
-        assert_eq!(d.t.stats.prefix_cap, 1);
-        assert_eq!(d.t.buffered(), 0);
     }
 }
