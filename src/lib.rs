@@ -44,15 +44,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod applayer;
 pub mod capture;
 pub mod cli;
 pub mod community_id;
 pub mod config;
 pub mod control;
 pub mod decode;
-pub mod defrag;
 pub mod event;
-pub mod flow;
 pub mod indicators;
 pub mod mode;
 pub mod name;
@@ -60,8 +59,8 @@ pub mod observe;
 pub mod output;
 pub mod pipeline;
 pub mod proto;
-pub mod quic_tracker;
 pub mod reload;
 pub mod settings;
 pub mod stats;
+pub mod track;
 pub mod worker;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use crate::defrag::DefragStats;
-pub use crate::flow::FlowStats;
-pub use crate::quic_tracker::QuicStats;
+pub use crate::track::defrag::DefragStats;
+pub use crate::track::quic::QuicStats;
+pub use crate::track::tcp::FlowStats;
 
 /// Counters that can be added up and listed.
 pub trait Counters {

@@ -9,28 +9,25 @@ use std::sync::Arc;
 
 use hashbrown::HashSet;
 
+use crate::applayer::{self, AppProto, Datagram, TcpFlows};
 use crate::capture::{Meta, WorkerQueue};
 use crate::community_id::community_id;
 use crate::decode::{self, Ip, Tunnel, L4};
-use crate::defrag::Defrag;
 use crate::event::{self, Ioa, Record};
-use crate::flow::{self, FlowKey, FlowTable};
 use crate::indicators::{Decision, Hit, IndicatorId, IndicatorSet, IndicatorStore};
 use crate::name;
 use crate::observe::Observed;
 pub use crate::observe::Where;
 use crate::output::{Output, OutputTx};
-use crate::proto::{dns, quic};
-use crate::quic_tracker::QuicTracker;
 use crate::stats::WorkerStats;
+use crate::track::defrag::Defrag;
+use crate::track::quic::QuicTracker;
+use crate::track::tcp::{FlowKey, Segment};
 
 /// Entries in a worker's (flow, indicator, where) table before it is cleared. Each entry is
 /// about 48 bytes, so the cap bounds the table near 12 MiB per worker; a flow seen again after
 /// a reset may be reported once more (counted in `dedup_resets`).
 pub const MAX_DEDUP_ENTRIES: usize = 1 << 18;
-
-/// UDP ports that carry DNS messages: DNS (RFC 1035 §4.2), mDNS (RFC 6762), LLMNR (RFC 4795).
-const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 
 /// How often a worker with a stats slot publishes its counters: the daemon's stats interval is
 /// at least a second, so a copy a second (a few hundred bytes) is fresh enough and costs nothing.
@@ -85,8 +82,8 @@ pub struct Worker {
     /// Packet time at which the output stage is next told the time (suppression windows).
     next_tick_us: i64,
     seen: HashSet<(FlowKey, IndicatorId, Where)>,
-    /// TCP flows and their stream prefixes.
-    flows: FlowTable,
+    /// TCP flows and their stream prefixes, each direction read by the application layer.
+    flows: TcpFlows,
     /// Scratch buffer for a parser's observables, reused across packets.
     found: Vec<Observed>,
     /// Scratch buffer for the indicators covering one observable.
@@ -110,7 +107,7 @@ impl Worker {
             events,
             next_tick_us: i64::MIN,
             seen: HashSet::new(),
-            flows: FlowTable::new(),
+            flows: TcpFlows::new(),
             found: Vec::new(),
             hits: Vec::new(),
             set_generation: 0,
@@ -255,26 +252,7 @@ impl Worker {
                 sport,
                 dport,
                 payload,
-            } if DNS_PORTS.contains(&sport) || DNS_PORTS.contains(&dport) => {
-                let mut found = std::mem::take(&mut self.found);
-                found.clear();
-                // What was read before an error is still checked.
-                if dns::observe(payload, &mut found).is_err() {
-                    self.stats.errors_dns += 1;
-                }
-                for o in &found {
-                    self.check_observed(set, m, &p, &flow, o);
-                }
-                self.found = found;
-            }
-            // QUIC on any port, recognised by content (RFC 9000 §17.2).
-            L4::Udp {
-                sport,
-                dport,
-                payload,
-            } if quic::is_long_header(payload) => {
-                self.quic_datagram(set, m, &p, &flow, (sport, dport), payload);
-            }
+            } => self.datagram(set, m, &p, &flow, (sport, dport), payload),
             L4::Tcp {
                 sport,
                 dport,
@@ -284,7 +262,7 @@ impl Worker {
                 rst,
                 payload,
             } => {
-                let seg = flow::Segment {
+                let seg = Segment {
                     src: (ip.src, sport),
                     dst: (ip.dst, dport),
                     seq,
@@ -295,7 +273,7 @@ impl Worker {
                 };
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();
-                self.flows.segment(m.ts_us, &seg, &mut found);
+                applayer::tcp(&mut self.flows, m.ts_us, &seg, &mut found);
                 for o in found.drain(..) {
                     self.check_observed(set, m, &p, &flow, &o);
                 }
@@ -305,8 +283,10 @@ impl Worker {
         }
     }
 
-    /// Feed a QUIC datagram to the tracker; check what it reports.
-    fn quic_datagram(
+    /// Hand a UDP datagram to the application layer (DNS by port, QUIC by content, through
+    /// the QUIC tracker); check what it reports. What was read before an error is still
+    /// checked.
+    fn datagram(
         &mut self,
         set: &IndicatorSet,
         m: &Meta,
@@ -319,7 +299,10 @@ impl Worker {
         let dst = SocketAddr::new(flow.ip.dst, dport);
         let mut found = std::mem::take(&mut self.found);
         found.clear();
-        self.quic.on_udp(src, dst, payload, m.ts_us, &mut found);
+        let read = applayer::udp(&mut self.quic, src, dst, payload, m.ts_us, &mut found);
+        if read == Datagram::Malformed(AppProto::Dns) {
+            self.stats.errors_dns += 1;
+        }
         for o in &found {
             self.check_observed(set, m, p, flow, o);
         }

@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 
+use iocd::applayer::quic::client_hello;
 use iocd::proto::quic;
-use iocd::quic_tracker::QuicTracker;
+use iocd::track::quic::QuicTracker;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     while let Some((&len, tail)) = rest.split_first() {
         let n = (usize::from(len) * 8).min(tail.len());
         let (datagram, next) = tail.split_at(n);
-        tracker.on_udp(client, server, datagram, ts, &mut out);
+        tracker.on_udp(client, server, datagram, ts, &mut out, client_hello);
         ts += 1_000;
         rest = next;
     }

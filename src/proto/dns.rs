@@ -1,9 +1,10 @@
 //! DNS messages (RFC 1035 §4.1): question names, and from the answer section CNAME/DNAME
-//! targets and A/AAAA addresses. The header is read with `hickory-proto`; names with a small
-//! decoder of our own, because hickory refuses compression pointers that point forward
-//! (`PointerNotPriorToLabel`) while resolvers in the field (glibc's `ns_name_unpack`, Unbound)
-//! follow any pointer inside the message with a loop bound. A client could hide a query name
-//! from a sensor that refuses what the resolver accepts, so we accept what they accept.
+//! targets and A/AAAA addresses. The 12-byte header is read by hand (`Header::read`); names
+//! with a small decoder of our own, because common DNS libraries (hickory among them) refuse
+//! compression pointers that point forward while resolvers in the field (glibc's
+//! `ns_name_unpack`, Unbound) follow any pointer inside the message with a loop bound. A client
+//! could hide a query name from a sensor that refuses what the resolver accepts, so we accept
+//! what they accept.
 //!
 //! Input is one DNS message as carried over UDP (RFC 1035 §4.2.1); over TCP the caller strips the
 //! two-byte length prefix first (RFC 1035 §4.2.2). mDNS (RFC 6762) and LLMNR (RFC 4795) use the
@@ -21,9 +22,6 @@
 //!   expanded; decoding stops as soon as it would grow past that.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-use hickory_proto::op::{Header, MessageType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::observe::{Observed, Where};
 
@@ -78,6 +76,34 @@ pub enum DnsError {
     Malformed,
 }
 
+/// QR bit in the flags word: set in responses (RFC 1035 §4.1.1).
+const FLAG_QR: u16 = 0x8000;
+
+/// The fields of the fixed header (RFC 1035 §4.1.1) that are used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Header {
+    is_response: bool,
+    /// QDCOUNT: entries in the question section.
+    qdcount: u16,
+    /// ANCOUNT: resource records in the answer section.
+    ancount: u16,
+}
+
+impl Header {
+    /// Read the header: ID (2 bytes), flags (2), QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT (2 each),
+    /// big-endian. [`DnsError::Truncated`] when `msg` is shorter than [`HEADER_LEN`].
+    fn read(msg: &[u8]) -> Result<Header, DnsError> {
+        let Some(&[_, _, f0, f1, q0, q1, a0, a1, _, _, _, _]) = msg.get(..HEADER_LEN) else {
+            return Err(DnsError::Truncated);
+        };
+        Ok(Header {
+            is_response: u16::from_be_bytes([f0, f1]) & FLAG_QR != 0,
+            qdcount: u16::from_be_bytes([q0, q1]),
+            ancount: u16::from_be_bytes([a0, a1]),
+        })
+    }
+}
+
 /// What was read from one DNS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DnsInfo {
@@ -116,14 +142,9 @@ struct Questions {
 }
 
 fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, DnsError> {
-    if msg.len() < HEADER_LEN {
-        return Err(DnsError::Truncated);
-    }
-    let mut decoder = BinDecoder::new(msg);
-    // Cannot fail with 12 bytes present; mapped anyway rather than unwrapped.
-    let header = Header::read(&mut decoder).map_err(|_| DnsError::Truncated)?;
-    let is_response = header.metadata.message_type == MessageType::Response;
-    let qdcount = usize::from(header.counts.queries);
+    let header = Header::read(msg)?;
+    let is_response = header.is_response;
+    let qdcount = usize::from(header.qdcount);
     let count = qdcount.min(MAX_QUESTIONS);
 
     let mut pos = HEADER_LEN;
@@ -147,7 +168,7 @@ fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, Dns
             is_response,
             questions: pushed,
         },
-        answers: header.counts.answers,
+        answers: header.ancount,
         answers_at: (qdcount <= MAX_QUESTIONS).then_some(pos),
     })
 }
@@ -490,6 +511,23 @@ mod tests {
         for len in 0..HEADER_LEN {
             assert_eq!(parse(&msg[..len]).0, Err(DnsError::Truncated), "len {len}");
         }
+    }
+
+    #[test]
+    fn header_fields_are_read_big_endian_from_their_offsets() {
+        // ID 0xabcd, flags QR|RD, QDCOUNT 0x0102, ANCOUNT 0x0304, NSCOUNT, ARCOUNT 0xffff
+        let msg = [0xab, 0xcd, 0x81, 0x00, 1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff];
+        assert_eq!(
+            Header::read(&msg),
+            Ok(Header {
+                is_response: true,
+                qdcount: 0x0102,
+                ancount: 0x0304,
+            })
+        );
+        // QR clear, every other flag set: a query
+        let msg = [0, 0, 0x7f, 0xff, 0, 1, 0, 0, 0, 0, 0, 0];
+        assert_eq!(Header::read(&msg).map(|h| h.is_response), Ok(false));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! as soon as it knows the answer: the first Host header line is complete, or the head ended
 //! without one. It does not wait for the end of the head (`\r\n\r\n`) once Host is read:
 //! the answer cannot change, and a head bloated by cookies past the cap still gives its Host.
-//! The caller (the flow table) retries it on a longer stream prefix while it says
+//! The caller (the application layer, over a reassembled stream) retries it on a longer prefix
+//! while it says
 //! [`HttpError::Incomplete`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -104,6 +105,23 @@ pub fn parse_request(data: &[u8]) -> Result<Request<'_>, HttpError> {
             req.host = Some(trim(&line[colon + 1..]));
             return Ok(req);
         }
+    }
+}
+
+/// Whether a stream starting with `data` may carry a request: false exactly when its first
+/// bytes cannot begin a known method token ([`METHODS`]) followed by a space, which is when
+/// [`parse_request`] answers [`HttpError::NotHttp`] without looking further. True does not
+/// promise a request (the parser may still say `NotHttp` later in the line). The application
+/// layer's content probe; looks at no more than ten bytes.
+#[inline]
+pub fn may_be_request(data: &[u8]) -> bool {
+    match data
+        .iter()
+        .take(MAX_METHOD_LEN + 1)
+        .position(|&b| b == b' ')
+    {
+        Some(sp) => METHODS.contains(&&data[..sp]),
+        None => data.len() <= MAX_METHOD_LEN && METHODS.iter().any(|m| m.starts_with(data)),
     }
 }
 
@@ -433,5 +451,26 @@ mod tests {
             let _ = observe(&r[..n], &mut out);
             assert!(out.len() <= 1);
         }
+    }
+
+    #[test]
+    fn probe_says_no_only_where_the_parser_says_not_http() {
+        let req = b"PROPPATCH /x HTTP/1.1\r\nHost: a.example\r\n\r\n";
+        let mut inputs: Vec<&[u8]> = vec![
+            b"HTTP/1.1 200 OK\r\n",
+            b"GETX / HTTP/1.1\r\n",
+            b"get / HTTP/1.1\r\n",
+            b" GET",
+            b"\x16\x03\x01",
+            b"PROPPATCHX",
+        ];
+        inputs.extend((1..=req.len()).map(|n| &req[..n]));
+        for d in inputs {
+            if !may_be_request(d) {
+                assert_eq!(parse_request(d), Err(HttpError::NotHttp), "{d:?}");
+            }
+        }
+        assert!(may_be_request(b"GE"));
+        assert!(!may_be_request(b"HTTP/1.1 200"));
     }
 }

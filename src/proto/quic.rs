@@ -7,7 +7,7 @@
 //! (§5.4), decrypt the payload with AES-128-GCM (§5.3), walk the frames (RFC 9000 §19) and
 //! collect the CRYPTO frames that carry the TLS ClientHello (RFC 9001 §4.1.3). This module
 //! does exactly that, one packet at a time, as pure functions; reassembling CRYPTO data across
-//! packets is [`crate::quic_tracker`]'s job.
+//! packets is the connection tracker's job (`track::quic`), which this module knows nothing of.
 //!
 //! Versions: QUIC v1 (RFC 9000), v2 (RFC 9369: other salt, labels and long-header type bits),
 //! IETF drafts 23 to 32 (two salts) and Facebook mvfst's draft-27 variants (0xfaceb002,

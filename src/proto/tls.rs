@@ -123,6 +123,58 @@ pub fn parse_client_hello_message(msg: &[u8]) -> Result<ClientHello, TlsError> {
     parse_hello(msg.get(..total).ok_or(TlsError::Incomplete)?)
 }
 
+/// Whether a stream starting with `data` may carry a ClientHello: false exactly when
+/// [`parse_client_hello`] would answer [`TlsError::NotClientHello`] from these bytes' first six
+/// (content type, record version major, record length, handshake type), true when they agree
+/// with a hello or are too few to tell. The application layer's content probe.
+#[inline]
+pub fn may_be_client_hello(data: &[u8]) -> bool {
+    precheck(data) != Err(TlsError::NotClientHello)
+}
+
+/// Record framing of a ClientHello on a stream: how many stream bytes must be present, counted
+/// from `data[0]` (the first record header), before the hello starting there may be complete.
+/// That is where its last byte lies once its handshake header (type, 24-bit length; RFC 8446
+/// §4) is readable across however many records carry it (RFC 8446 §5.1); before that, the end
+/// of the next header needed. Walks record headers only, never past `data`, and checks
+/// nothing else: [`parse_client_hello`] does the checking. A zero-length record (malformed)
+/// gives 0, so that the caller retries on the next byte and the parser says so.
+pub fn client_hello_need(data: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut hdr = [0u8; HANDSHAKE_HEADER_LEN];
+    let mut hdr_len = 0;
+    // handshake bytes in the records before `pos`
+    let mut got = 0;
+    loop {
+        let Some(h) = data.get(pos..pos + RECORD_HEADER_LEN) else {
+            return pos + RECORD_HEADER_LEN;
+        };
+        let rec_len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+        let frag = pos + RECORD_HEADER_LEN;
+        if rec_len == 0 {
+            return 0;
+        }
+        let mut k = 0;
+        while hdr_len < HANDSHAKE_HEADER_LEN && k < rec_len {
+            let Some(&b) = data.get(frag + k) else {
+                return frag + k + (HANDSHAKE_HEADER_LEN - hdr_len).min(rec_len - k);
+            };
+            hdr[hdr_len] = b;
+            hdr_len += 1;
+            k += 1;
+        }
+        if hdr_len == HANDSHAKE_HEADER_LEN {
+            let total = HANDSHAKE_HEADER_LEN
+                + (usize::from(hdr[1]) << 16 | usize::from(hdr[2]) << 8 | usize::from(hdr[3]));
+            if got + rec_len >= total {
+                return frag + (total - got);
+            }
+        }
+        got += rec_len;
+        pos = frag + rec_len;
+    }
+}
+
 /// Refuse non-TLS payloads from at most the first 6 bytes: content type, version major, record
 /// length, handshake type. Cheap enough for the first payload of every flow.
 #[inline]
@@ -983,6 +1035,46 @@ mod tests {
                 *d = 0x01;
             }
             let _ = parse_client_hello(&data);
+        }
+    }
+
+    #[test]
+    fn client_hello_need_is_the_exact_end_of_the_hello() {
+        let exts = usual_extensions(Style::Tls13, Some(b"need.example"), false);
+        let msg = handshake(&hello_body(Style::Tls13, Some(&exts)));
+        for frag in [1, 3, 4, 5, 20, 1000] {
+            let cuts: Vec<usize> = (frag..msg.len()).step_by(frag).collect();
+            let s = records(&msg, &cuts);
+            for n in 0..s.len() {
+                let need = client_hello_need(&s[..n]);
+                assert!(need > n, "frag {frag} n {n}");
+                assert!(need <= s.len(), "frag {frag} n {n}");
+                assert_eq!(
+                    parse_client_hello(&s[..n]),
+                    Err(TlsError::Incomplete),
+                    "frag {frag} n {n}"
+                );
+                assert!(may_be_client_hello(&s[..n]), "frag {frag} n {n}");
+            }
+            assert_eq!(client_hello_need(&s[..s.len() - 1]), s.len());
+            assert!(parse_client_hello(&s).is_ok());
+        }
+    }
+
+    #[test]
+    fn probe_refuses_exactly_what_the_parser_calls_not_a_hello() {
+        let hello = client_hello(Style::Tls12, Some(b"probe.example"), false);
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"GET / HTTP/1.1\r\n".to_vec(),
+            vec![0x17, 3, 3, 0, 20, 1],
+            vec![0x16, 3, 1, 0, 0, 1],
+            vec![0x16, 3, 1, 0, 5, 2],
+            vec![0x16, 2],
+        ];
+        inputs.extend((0..=hello.len()).map(|n| hello[..n].to_vec()));
+        for d in &inputs {
+            let not = parse_client_hello(d) == Err(TlsError::NotClientHello);
+            assert_eq!(may_be_client_hello(d), !not, "{d:?}");
         }
     }
 }

@@ -1,65 +1,13 @@
-//! TCP flows of one worker: a capped table and bounded stream-prefix reassembly, enough to read
-//! the first application message of each direction (a TLS ClientHello, an HTTP/1.x request
-//! head, DNS messages on port 53) and then stop looking.
-//!
-//! Both directions of a flow reach the same worker (see [`crate::decode::flow_hash`]), so the
-//! table needs no lock.
-//!
-//! # Per direction
-//!
-//! Each direction is inspected by content, independently, from its first payload byte:
-//!
-//! ```text
-//!  Undecided ──ClientHello incomplete──▶ Tls  ──hello parsed / malformed / cap──▶ Done
-//!      │    ──request line incomplete──▶ Http ──Host line or head end / cap─────▶ Done
-//!      └────anything else──────────────────────────────────────────────────────▶ Done
-//!  Dns (either port 53) ──every complete length-prefixed message (RFC 1035 §4.2.2)──▶ Done at
-//!                         MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
-//! ```
-//!
-//! A ClientHello or a request comes from the client, so once one direction has given its
-//! verdict as a client (TLS or HTTP) the other direction is `Done` too. When both directions
-//! are `Done` the flow is *bypassed*: its later packets cost a table lookup and a flag test,
-//! no copy, no parse, no allocation. The entry stays until FIN in both directions, RST, the
-//! idle timeout or eviction, so a bypassed flow is not picked up again as a new one.
-//!
-//! # Reassembly
-//!
-//! - The stream starts at ISN + 1 when the SYN was seen; without one (capture started
-//!   mid-stream, or the entry was evicted), at the first payload byte seen ("pickup"). A pickup
-//!   that lands in the middle of a hello sees no hello and bypasses: the price of not waiting.
-//! - Sequence numbers are compared as signed 32-bit differences from the next expected byte
-//!   (RFC 9293 §3.4, "modulo 2^32"), so wraparound needs no special case.
-//! - In-order data is parsed straight from the packet; bytes are copied only when the parser
-//!   needs more than one segment, or a segment arrives ahead of a gap.
-//! - Overlaps and retransmissions: **first wins**. A byte already received is never replaced,
-//!   whatever a later segment carries for it. Receiving stacks differ in which copy of
-//!   conflicting overlaps they keep, so a sender that forges them can hide a hello from any
-//!   single policy; this one is the simplest, copies each byte at most once, and never lets a
-//!   later segment rewrite what was already read.
-//! - Out-of-order bytes are held inside the same bounded window ([`MAX_STREAM_PREFIX`]) as
-//!   at most [`MAX_OOO_RANGES`] disjoint ranges, and become readable when the gap fills.
-//!   A segment that would make one range too many is dropped (counted); a segment entirely past
-//!   the window while the parser still waits means the message can never fit: the direction
-//!   gives up (counted as `prefix_cap`).
-//! - A parser is retried only when enough bytes are present for its answer to change
-//!   (the exact end of the ClientHello from the record and handshake headers; a new line for
-//!   HTTP; the announced length for DNS): a stream cut into one-byte segments costs one parse
-//!   per record, line or message, not one per segment.
-//!
-//! # Limits
-//!
-//! [`MAX_FLOWS`] entries (the oldest eighth by last packet time is evicted in one pass when
-//! full, amortised O(1) per new flow), [`MAX_BUFFERED_BYTES`] of buffers per worker (the
-//! oldest buffering flows stop being inspected when it is exceeded), [`IDLE_TIMEOUT_US`] of
-//! packet time. Every eviction, expiry and cap is counted in [`FlowStats`].
-
-use std::net::IpAddr;
+//! The TCP flow table of one worker: entries keyed by [`FlowKey`], the caps and eviction, idle
+//! expiry, the reassembly-buffer budget, and the counters ([`FlowStats`]). Each direction's
+//! bytes go to [`super::reassembly`] and from there to the application layer.
 
 use hashbrown::HashMap;
 
 use crate::observe::Observed;
-use crate::proto::{dns, http, tls};
+
+use super::reassembly::{feed, give_up, Half};
+use super::{FlowKey, Segment, StreamParser, PROTO_TCP};
 
 /// Flows per worker. A flow is inspected for one or two round trips (until its hello or
 /// request is complete) and then costs only its entry (64 bytes and a control byte; the
@@ -70,21 +18,10 @@ use crate::proto::{dns, http, tls};
 /// flow that is evicted costs only a six-byte recheck of its next payload.
 pub const MAX_FLOWS: usize = 65_536;
 
-/// Bytes of reassembly buffers per worker (capacity, all flows). 2,048 flows each holding a full
-/// [`MAX_STREAM_PREFIX`], or ~16,000 holding a typical split hello (~2 KB) at once; beyond it
-/// the oldest buffering flows are shed until a quarter of the budget is free.
+/// Bytes of reassembly buffers per worker (capacity, all flows). 2,048 flows each holding a
+/// full [`super::MAX_STREAM_PREFIX`], or ~16,000 holding a typical split hello (~2 KB) at once;
+/// beyond it the oldest buffering flows are shed until a quarter of the budget is free.
 pub const MAX_BUFFERED_BYTES: usize = 32 << 20;
-
-/// Stream bytes held per direction, from the first unconsumed byte: the largest ClientHello
-/// iocd parses ([`tls::MAX_CLIENT_HELLO_LEN`], 2^14 + 4 bytes, one full TLS record's worth,
-/// RFC 8446 §5.1) plus 1 KiB for the 5-byte headers of the records it may be fragmented over.
-/// Real hellos are 200-600 bytes, about 1.8 KB with a post-quantum key share (X25519MLKEM768).
-/// It also bounds HTTP heads ([`http::MAX_HTTP_HEAD`] is smaller) and one DNS message.
-pub const MAX_STREAM_PREFIX: usize = tls::MAX_CLIENT_HELLO_LEN + 1024;
-
-/// Disjoint out-of-order ranges held per direction. A hello spans a few segments; eight holes
-/// covers heavy reordering of it, and keeps every insertion a short scan.
-pub const MAX_OOO_RANGES: usize = 8;
 
 /// A flow with no packet for this long (packet time) is forgotten. 60 s is far beyond any
 /// handshake's round trips, and the usual order of an IDS's established-TCP idle timeout
@@ -95,76 +32,14 @@ pub const IDLE_TIMEOUT_US: i64 = 60_000_000;
 /// most [`MAX_FLOWS`] entries, so an idle flow lives at most this much past its timeout.
 const SWEEP_INTERVAL_US: i64 = 5_000_000;
 
-/// Stream bytes inspected per direction of a DNS-over-TCP flow (RFC 7766 §6.2.1 pipelining):
-/// 64 KiB covers hundreds of pipelined queries and their answers; beyond it the flow is
-/// probably a zone transfer, and the direction is bypassed.
-pub const MAX_DNS_STREAM: usize = 64 * 1024;
-
 /// When the table is full, this fraction of it (the oldest) is evicted in one pass.
 const EVICT_FRACTION: usize = 8;
 
-/// DNS port (RFC 1035 §4.2.2: TCP messages carry a two-byte length prefix).
-const DNS_PORT: u16 = 53;
-
-/// IP protocol number of TCP.
-const PROTO_TCP: u8 = 6;
-
-/// The flow a packet belongs to, the same for both directions: the endpoints in a canonical
-/// order. Addresses are kept as plain 128-bit words (IPv4 in the low 32 bits, the family in
-/// its own field) so that hashing and comparing a key, done for every TCP packet, is a few
-/// word operations rather than a walk over two `IpAddr` enums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FlowKey {
-    /// Address words of the first endpoint (high, low), then of the second: 8-byte aligned,
-    /// so the key is 40 bytes (a `u128` field would pad it to 80).
-    addrs: [u64; 4],
-    ports: [u16; 2],
-    v6: bool,
-    proto: u8,
-}
-
-impl FlowKey {
-    /// The key for a packet from `src` to `dst`, and whether `src` is the key's first endpoint
-    /// (the packet's direction).
-    pub fn new(src: (IpAddr, u16), dst: (IpAddr, u16), proto: u8) -> (FlowKey, bool) {
-        let bits = |ip: IpAddr| match ip {
-            IpAddr::V4(v) => u128::from(u32::from(v)),
-            IpAddr::V6(v) => u128::from(v),
-        };
-        let x = (bits(src.0), src.1);
-        let y = (bits(dst.0), dst.1);
-        let forward = x <= y;
-        let (a, b) = if forward { (x, y) } else { (y, x) };
-        let key = FlowKey {
-            addrs: [
-                (a.0 >> 64) as u64,
-                a.0 as u64,
-                (b.0 >> 64) as u64,
-                b.0 as u64,
-            ],
-            ports: [a.1, b.1],
-            v6: src.0.is_ipv6(),
-            proto,
-        };
-        (key, forward)
-    }
-}
-
-/// What the flow table needs from one TCP segment.
-#[derive(Debug, Clone, Copy)]
-pub struct Segment<'a> {
-    pub src: (IpAddr, u16),
-    pub dst: (IpAddr, u16),
-    /// Sequence number (of the SYN itself when `syn`).
-    pub seq: u32,
-    pub syn: bool,
-    pub fin: bool,
-    pub rst: bool,
-    pub payload: &'a [u8],
-}
-
 crate::counters! {
-    /// Counters of one worker's flow table.
+    /// Counters of one worker's flow table. The application-message counters (`tls_*`, `http_*`,
+    /// `dns_*`) are counted by the application layer's parsers, which the table hands these
+    /// counters with the bytes; they live here so that the summary and the stats record keep one
+    /// `flows` block.
     pub struct FlowStats {
         /// Entries created (a SYN, or the first payload of an unknown flow).
         created: u64,
@@ -179,15 +54,16 @@ crate::counters! {
         evicted_bytes: u64,
         /// Flows that reached "both directions decided" and are no longer inspected.
         bypassed: u64,
-        /// Directions that gave up because their message did not fit [`MAX_STREAM_PREFIX`] (or
-        /// [`http::MAX_HTTP_HEAD`]), or the stream ran past it with a gap unfilled.
+        /// Directions that gave up because their message did not fit [`super::MAX_STREAM_PREFIX`] (or
+        /// [`crate::proto::http::MAX_HTTP_HEAD`]), or the stream ran past it with a gap unfilled.
         prefix_cap: u64,
         /// Entries freed (any cause) while a direction still waited for more bytes: a hello or
         /// request never completed.
         unfinished: u64,
         /// Segments held ahead of a gap.
         ooo_held: u64,
-        /// Segments dropped: a new out-of-order range beyond [`MAX_OOO_RANGES`], or past the window.
+        /// Segments dropped: a new out-of-order range beyond [`super::MAX_OOO_RANGES`], or past the
+        /// window.
         ooo_dropped: u64,
         /// Segments whose every byte had already been received (retransmissions).
         retransmitted: u64,
@@ -203,388 +79,9 @@ crate::counters! {
         /// DNS-over-TCP messages read, and those that could not be.
         dns_messages: u64,
         dns_errors: u64,
-        /// DNS-over-TCP directions bypassed after [`MAX_DNS_STREAM`] bytes.
+        /// DNS-over-TCP directions bypassed after their depth limit (the application layer's
+        /// `MAX_DNS_STREAM`).
         dns_capped: u64,
-    }
-}
-
-/// What a direction is being read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proto {
-    Undecided,
-    Tls,
-    Http,
-    Dns,
-    Done,
-}
-
-/// One direction of a flow.
-#[derive(Debug)]
-struct Half {
-    proto: Proto,
-    /// `next` is meaningful: set from the SYN or the first payload.
-    anchored: bool,
-    /// Sequence number of this direction's SYN, when seen.
-    isn: Option<u32>,
-    /// Sequence number of the first stream byte the parser has not consumed; `reasm` starts
-    /// there.
-    next: u32,
-    /// Stream bytes consumed so far (DNS messages read).
-    consumed: usize,
-    /// Bytes waiting for the parser; `None` while nothing is buffered (the common case).
-    reasm: Option<Box<Reasm>>,
-}
-
-impl Half {
-    fn new(proto: Proto) -> Half {
-        Half {
-            proto,
-            anchored: false,
-            isn: None,
-            next: 0,
-            consumed: 0,
-            reasm: None,
-        }
-    }
-
-    fn mem(&self) -> usize {
-        self.reasm.as_ref().map_or(0, |r| r.mem())
-    }
-}
-
-/// The buffered window of one direction: stream bytes from the first unconsumed one, the
-/// contiguous part first, then out-of-order ranges.
-#[derive(Debug)]
-struct Reasm {
-    /// Offsets are from the start of `buf` (stream byte `Half::next`); bytes in holes are 0.
-    buf: Vec<u8>,
-    /// `buf[..ready]` is contiguous and readable.
-    ready: usize,
-    /// Received ranges past `ready` (start, end), sorted, disjoint, not touching each other or
-    /// `ready`.
-    ranges: [(usize, usize); MAX_OOO_RANGES],
-    n_ranges: usize,
-    /// The parser's answer cannot change before `ready` reaches this.
-    need: usize,
-    /// `ready` when the parser last looked (HTTP retries only when a new line arrived).
-    seen: usize,
-}
-
-/// What inserting a segment into a window did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Insert {
-    /// Every byte was already there (or consumed).
-    Old,
-    /// Stored ahead of a gap.
-    Held,
-    /// The readable prefix grew.
-    Grew,
-    /// Would need one more out-of-order range than allowed; dropped.
-    NoRoom,
-    /// Starts at or past the end of the window; dropped.
-    Beyond,
-}
-
-impl Reasm {
-    fn new() -> Box<Reasm> {
-        Box::new(Reasm {
-            buf: Vec::new(),
-            ready: 0,
-            ranges: [(0, 0); MAX_OOO_RANGES],
-            n_ranges: 0,
-            need: 0,
-            seen: 0,
-        })
-    }
-
-    fn mem(&self) -> usize {
-        self.buf.capacity() + std::mem::size_of::<Reasm>()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.ready == 0 && self.n_ranges == 0
-    }
-
-    /// Insert `data` at stream offset `off` from the window start (negative: partly or wholly
-    /// before it, already consumed). First wins: only bytes not yet received are written.
-    fn insert(&mut self, off: i64, data: &[u8]) -> Insert {
-        let (start, data) = if off < 0 {
-            let skip = usize::try_from(off.unsigned_abs()).unwrap_or(usize::MAX);
-            match data.get(skip..) {
-                Some(d) if !d.is_empty() => (0, d),
-                _ => return Insert::Old,
-            }
-        } else {
-            (usize::try_from(off).unwrap_or(usize::MAX), data)
-        };
-        if start >= MAX_STREAM_PREFIX {
-            return Insert::Beyond;
-        }
-        let end = start.saturating_add(data.len()).min(MAX_STREAM_PREFIX);
-        let data = &data[..end - start];
-        let ranges = &self.ranges[..self.n_ranges];
-        if end <= self.ready || ranges.iter().any(|r| r.0 <= start && end <= r.1) {
-            return Insert::Old;
-        }
-        let touches_ready = start <= self.ready;
-        let touches_range = ranges.iter().any(|r| r.0 <= end && start <= r.1);
-        if !touches_ready && !touches_range && self.n_ranges == MAX_OOO_RANGES {
-            return Insert::NoRoom;
-        }
-        if self.buf.len() < end {
-            if self.buf.capacity() < end {
-                // Double as usual, but never past the window.
-                let want = end.max((2 * self.buf.capacity()).min(MAX_STREAM_PREFIX));
-                self.buf.reserve_exact(want - self.buf.len());
-            }
-            self.buf.resize(end, 0);
-        }
-        // Write only the holes: [max(start, ready), end) minus the ranges already held.
-        let mut pos = start.max(self.ready);
-        for &(rs, re) in ranges {
-            if re <= pos {
-                continue;
-            }
-            if rs >= end {
-                break;
-            }
-            if rs > pos {
-                self.buf[pos..rs].copy_from_slice(&data[pos - start..rs - start]);
-            }
-            pos = pos.max(re);
-        }
-        if pos < end {
-            self.buf[pos..end].copy_from_slice(&data[pos - start..]);
-        }
-        // Merge [start, end) into the ranges, then absorb whatever now touches `ready`.
-        let before = self.ready;
-        if touches_ready {
-            self.ready = self.ready.max(end);
-        } else {
-            let (mut s, mut e) = (start, end);
-            let mut merged = [(0, 0); MAX_OOO_RANGES];
-            let mut m = 0;
-            let mut placed = false;
-            for &r in &self.ranges[..self.n_ranges] {
-                if r.1 < s {
-                    merged[m] = r;
-                    m += 1;
-                } else if r.0 > e {
-                    if !placed {
-                        merged[m] = (s, e);
-                        m += 1;
-                        placed = true;
-                    }
-                    merged[m] = r;
-                    m += 1;
-                } else {
-                    s = s.min(r.0);
-                    e = e.max(r.1);
-                }
-            }
-            if !placed {
-                merged[m] = (s, e);
-                m += 1;
-            }
-            self.ranges = merged;
-            self.n_ranges = m;
-        }
-        let mut absorbed = 0;
-        while absorbed < self.n_ranges && self.ranges[absorbed].0 <= self.ready {
-            self.ready = self.ready.max(self.ranges[absorbed].1);
-            absorbed += 1;
-        }
-        if absorbed > 0 {
-            self.ranges.copy_within(absorbed..self.n_ranges, 0);
-            self.n_ranges -= absorbed;
-        }
-        if self.ready > before {
-            Insert::Grew
-        } else {
-            Insert::Held
-        }
-    }
-
-    /// Drop `n` readable bytes from the front.
-    fn consume(&mut self, n: usize) {
-        let n = n.min(self.ready);
-        self.buf.drain(..n);
-        self.ready -= n;
-        for r in &mut self.ranges[..self.n_ranges] {
-            r.0 -= n;
-            r.1 -= n;
-        }
-    }
-}
-
-/// The parser's answer for a direction's readable bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// Stop inspecting this direction; `client`: it was a client's hello or request, so the
-    /// other direction (the server's) need not be inspected either.
-    Done { client: bool },
-    /// `used` bytes at the front are finished with; look again once `need` bytes (counted
-    /// after dropping them) are readable.
-    More { used: usize, need: usize },
-}
-
-/// Run the direction's parser over its readable bytes `data` (the first `seen` of which it has
-/// looked at before), pushing observables.
-fn inspect(
-    proto: &mut Proto,
-    consumed: usize,
-    data: &[u8],
-    seen: usize,
-    out: &mut Vec<Observed>,
-    stats: &mut FlowStats,
-) -> Step {
-    match *proto {
-        Proto::Undecided | Proto::Tls => match tls::parse_client_hello(data) {
-            Ok(hello) => {
-                stats.tls_hellos += 1;
-                if let Some(name) = hello.sni {
-                    out.push(Observed::Domain {
-                        name,
-                        at: crate::observe::Where::TlsSni,
-                        ech: hello.ech,
-                    });
-                }
-                Step::Done { client: true }
-            }
-            Err(tls::TlsError::Incomplete) => {
-                if *proto == Proto::Undecided {
-                    stats.tls_split += 1;
-                    *proto = Proto::Tls;
-                }
-                Step::More {
-                    used: 0,
-                    need: tls_need(data).max(data.len() + 1),
-                }
-            }
-            Err(tls::TlsError::NotClientHello) if *proto == Proto::Undecided => {
-                inspect_http(proto, data, 0, out, stats)
-            }
-            Err(_) => {
-                stats.tls_malformed += 1;
-                Step::Done { client: true }
-            }
-        },
-        Proto::Http => inspect_http(proto, data, seen, out, stats),
-        Proto::Dns => inspect_dns(consumed, data, out, stats),
-        Proto::Done => Step::Done { client: false },
-    }
-}
-
-fn inspect_http(
-    proto: &mut Proto,
-    data: &[u8],
-    seen: usize,
-    out: &mut Vec<Observed>,
-    stats: &mut FlowStats,
-) -> Step {
-    let more = Step::More {
-        used: 0,
-        need: data.len() + 1,
-    };
-    // The answer changes only when a line ends (or the cap is reached).
-    let fresh = data.get(seen..).unwrap_or(&[]);
-    if *proto == Proto::Http && data.len() < http::MAX_HTTP_HEAD && !fresh.contains(&b'\n') {
-        return more;
-    }
-    match http::observe(data, out) {
-        Ok(_) => {
-            stats.http_requests += 1;
-            Step::Done { client: true }
-        }
-        Err(http::HttpError::Incomplete) => {
-            *proto = Proto::Http;
-            more
-        }
-        Err(http::HttpError::NotHttp) => Step::Done { client: false },
-        Err(http::HttpError::Malformed) => {
-            stats.http_errors += 1;
-            Step::Done { client: true }
-        }
-        Err(http::HttpError::TooLong) => {
-            stats.prefix_cap += 1;
-            Step::Done { client: true }
-        }
-    }
-}
-
-/// Every complete message of a DNS-over-TCP stream: two-byte length, then the message
-/// (RFC 1035 §4.2.2, RFC 7766 §8); several may share a segment, one may span several.
-fn inspect_dns(
-    consumed: usize,
-    data: &[u8],
-    out: &mut Vec<Observed>,
-    stats: &mut FlowStats,
-) -> Step {
-    let mut pos = 0;
-    loop {
-        let Some(len) = data.get(pos..pos + 2) else {
-            return Step::More { used: pos, need: 2 };
-        };
-        let end = pos + 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
-        if consumed + end > MAX_DNS_STREAM {
-            stats.dns_capped += 1;
-            return Step::Done { client: false };
-        }
-        let Some(msg) = data.get(pos + 2..end) else {
-            return Step::More {
-                used: pos,
-                need: end - pos,
-            };
-        };
-        match dns::observe(msg, out) {
-            Ok(_) => stats.dns_messages += 1,
-            Err(_) => stats.dns_errors += 1,
-        }
-        pos = end;
-    }
-}
-
-/// Record header: type, version, length (RFC 8446 §5.1).
-const TLS_RECORD_HEADER_LEN: usize = 5;
-
-/// Stream bytes after which a ClientHello starting at `data[0]` may be complete: where its last
-/// byte lies, once its handshake header (type, 24-bit length; RFC 8446 §4) is readable across
-/// however many records carry it; else the end of the next header needed. Walks record headers
-/// only; [`tls::parse_client_hello`] does the checking.
-fn tls_need(data: &[u8]) -> usize {
-    let mut pos = 0;
-    let mut hdr = [0u8; 4];
-    let mut hdr_len = 0;
-    // handshake bytes in the records before `pos`
-    let mut got = 0;
-    loop {
-        let Some(h) = data.get(pos..pos + TLS_RECORD_HEADER_LEN) else {
-            return pos + TLS_RECORD_HEADER_LEN;
-        };
-        let rec_len = usize::from(u16::from_be_bytes([h[3], h[4]]));
-        let frag = pos + TLS_RECORD_HEADER_LEN;
-        if rec_len == 0 {
-            // Malformed: let the parser say so on the next byte.
-            return 0;
-        }
-        let mut k = 0;
-        while hdr_len < 4 && k < rec_len {
-            let Some(&b) = data.get(frag + k) else {
-                return frag + k + (4 - hdr_len).min(rec_len - k);
-            };
-            hdr[hdr_len] = b;
-            hdr_len += 1;
-            k += 1;
-        }
-        if hdr_len == 4 {
-            let total =
-                4 + (usize::from(hdr[1]) << 16 | usize::from(hdr[2]) << 8 | usize::from(hdr[3]));
-            if got + rec_len >= total {
-                return frag + (total - got);
-            }
-        }
-        got += rec_len;
-        pos = frag + rec_len;
     }
 }
 
@@ -592,22 +89,26 @@ fn tls_need(data: &[u8]) -> usize {
 /// line. Looking the flow up is the only per-packet cost of a bypassed flow, and with
 /// thousands of flows interleaved that lookup is a cache miss: what is touched must be small.
 #[derive(Debug)]
-struct Flow {
+struct Flow<P> {
     /// Packet time of the latest packet, microseconds.
     last_us: i64,
     /// Inspection state by direction (0 from the key's first endpoint, 1 towards it);
     /// `None` once both directions are decided: the flow is bypassed.
-    dirs: Option<Box<[Half; 2]>>,
+    dirs: Option<Box<[Half<P>; 2]>>,
     /// FIN seen, by direction.
     fin: [bool; 2],
 }
 
-impl Flow {
-    fn new(dns: bool, now_us: i64) -> Flow {
-        let proto = if dns { Proto::Dns } else { Proto::Undecided };
+impl<P: StreamParser> Flow<P> {
+    /// A new flow; `ports` (source, destination) of the packet that created it give the
+    /// application layer its port hint.
+    fn new(ports: (u16, u16), now_us: i64) -> Flow<P> {
         Flow {
             last_us: now_us,
-            dirs: Some(Box::new([Half::new(proto), Half::new(proto)])),
+            dirs: Some(Box::new([
+                Half::new(P::start(ports)),
+                Half::new(P::start(ports)),
+            ])),
             fin: [false; 2],
         }
     }
@@ -623,10 +124,10 @@ impl Flow {
     }
 }
 
-/// The TCP flows of one worker.
-pub struct FlowTable {
-    flows: HashMap<FlowKey, Flow>,
-    /// Sum of the flows' buffer memory ([`Reasm::mem`]).
+/// The TCP flows of one worker; `P` reads each direction's stream (see [`StreamParser`]).
+pub struct FlowTable<P> {
+    flows: HashMap<FlowKey, Flow<P>>,
+    /// Sum of the flows' buffer memory (`Reasm::mem`).
     buffered: usize,
     next_sweep_us: i64,
     /// Reused by eviction passes: (last packet time, buffer bytes) per entry.
@@ -634,14 +135,14 @@ pub struct FlowTable {
     pub stats: FlowStats,
 }
 
-impl Default for FlowTable {
+impl<P: StreamParser> Default for FlowTable<P> {
     fn default() -> Self {
         FlowTable::new()
     }
 }
 
-impl FlowTable {
-    pub fn new() -> FlowTable {
+impl<P: StreamParser> FlowTable<P> {
+    pub fn new() -> FlowTable<P> {
         FlowTable {
             flows: HashMap::new(),
             buffered: 0,
@@ -680,7 +181,7 @@ impl FlowTable {
         }
         let (key, forward) = FlowKey::new(seg.src, seg.dst, PROTO_TCP);
         let dir = usize::from(!forward);
-        let dns = seg.src.1 == DNS_PORT || seg.dst.1 == DNS_PORT;
+        let ports = (seg.src.1, seg.dst.1);
         let remove = match self.flows.get_mut(&key) {
             Some(flow) => {
                 // A SYN with another ISN than the one seen, or any SYN once the flow is
@@ -698,7 +199,7 @@ impl FlowTable {
                         self.stats.unfinished += 1;
                     }
                     self.buffered -= flow.mem();
-                    *flow = Flow::new(dns, now_us);
+                    *flow = Flow::new(ports, now_us);
                 }
                 update(
                     flow,
@@ -722,7 +223,7 @@ impl FlowTable {
                 let flow = self
                     .flows
                     .entry(key)
-                    .or_insert_with(|| Flow::new(dns, now_us));
+                    .or_insert_with(|| Flow::new(ports, now_us));
                 update(
                     flow,
                     dir,
@@ -746,7 +247,7 @@ impl FlowTable {
     }
 
     /// Bookkeeping for an entry leaving the table.
-    fn forget(&mut self, f: &Flow) {
+    fn forget(&mut self, f: &Flow<P>) {
         if f.waiting() {
             self.stats.unfinished += 1;
         }
@@ -853,8 +354,8 @@ impl FlowTable {
 }
 
 /// One segment of a known flow; true when the flow is over (RST, or FIN both ways).
-fn update(
-    flow: &mut Flow,
+fn update<P: StreamParser>(
+    flow: &mut Flow<P>,
     dir: usize,
     now_us: i64,
     seg: &Segment<'_>,
@@ -886,7 +387,7 @@ fn update(
                 if client {
                     give_up(&mut dirs[1 - dir], buffered);
                 }
-                if dirs.iter().all(|h| h.proto == Proto::Done) {
+                if dirs.iter().all(|h| h.app.is_done()) {
                     // Every buffer was freed as its direction finished.
                     flow.dirs = None;
                     stats.bypassed += 1;
@@ -897,146 +398,19 @@ fn update(
     flow.fin[0] && flow.fin[1]
 }
 
-/// Stop inspecting a direction, freeing its buffer; `Some(client)` as [`feed`] returns.
-fn give_up(h: &mut Half, buffered: &mut usize) -> Option<bool> {
-    let client = matches!(h.proto, Proto::Tls | Proto::Http);
-    *buffered -= h.mem();
-    h.reasm = None;
-    h.proto = Proto::Done;
-    Some(client)
-}
-
-/// Take one segment's payload (starting at stream sequence number `seq`) into a direction.
-/// `Some(client)` once the direction is decided (see [`Step::Done`]).
-fn feed(
-    h: &mut Half,
-    seq: u32,
-    payload: &[u8],
-    out: &mut Vec<Observed>,
-    stats: &mut FlowStats,
-    buffered: &mut usize,
-) -> Option<bool> {
-    if h.proto == Proto::Done {
-        return None;
-    }
-    if !h.anchored {
-        // Mid-stream pickup: the stream starts here.
-        h.anchored = true;
-        h.next = seq;
-    }
-    // Signed distance modulo 2^32 (RFC 9293 §3.4).
-    let off = i64::from(seq.wrapping_sub(h.next) as i32);
-    let Some(r) = h.reasm.as_mut() else {
-        // Nothing buffered. In order: parse straight from the packet.
-        let skip = usize::try_from(-off).unwrap_or(0);
-        if off <= 0 {
-            let Some(data) = payload.get(skip..).filter(|d| !d.is_empty()) else {
-                stats.retransmitted += 1;
-                return None;
-            };
-            return match inspect(&mut h.proto, h.consumed, data, 0, out, stats) {
-                Step::Done { client } => {
-                    h.proto = Proto::Done;
-                    Some(client)
-                }
-                Step::More { used, need } => {
-                    h.next = h.next.wrapping_add(used as u32);
-                    h.consumed += used;
-                    if need > MAX_STREAM_PREFIX {
-                        stats.prefix_cap += 1;
-                        return give_up(h, buffered);
-                    }
-                    let rest = &data[used..];
-                    if !rest.is_empty() {
-                        let mut r = Reasm::new();
-                        r.insert(0, rest);
-                        r.need = need;
-                        r.seen = r.ready;
-                        *buffered += r.mem();
-                        h.reasm = Some(r);
-                    }
-                    None
-                }
-            };
-        }
-        // Ahead of a gap: hold it.
-        let mut r = Reasm::new();
-        return match r.insert(off, payload) {
-            Insert::Held => {
-                stats.ooo_held += 1;
-                *buffered += r.mem();
-                h.reasm = Some(r);
-                None
-            }
-            _ => {
-                // Past the window: the message we wait for cannot fit.
-                stats.ooo_dropped += 1;
-                stats.prefix_cap += 1;
-                give_up(h, buffered)
-            }
-        };
-    };
-    let before = r.mem();
-    let result = r.insert(off, payload);
-    *buffered += r.mem() - before;
-    match result {
-        Insert::Old => {
-            stats.retransmitted += 1;
-            return None;
-        }
-        Insert::Held => {
-            stats.ooo_held += 1;
-            return None;
-        }
-        Insert::NoRoom => {
-            stats.ooo_dropped += 1;
-            return None;
-        }
-        Insert::Beyond => {
-            stats.ooo_dropped += 1;
-            stats.prefix_cap += 1;
-            return give_up(h, buffered);
-        }
-        Insert::Grew if r.ready < r.need => return None,
-        Insert::Grew => {}
-    }
-    match inspect(
-        &mut h.proto,
-        h.consumed,
-        &r.buf[..r.ready],
-        r.seen,
-        out,
-        stats,
-    ) {
-        Step::Done { client } => {
-            give_up(h, buffered);
-            Some(client)
-        }
-        Step::More { used, need } => {
-            let before = r.mem();
-            r.consume(used);
-            r.need = need;
-            r.seen = r.ready;
-            *buffered -= before - r.mem();
-            h.next = h.next.wrapping_add(used as u32);
-            h.consumed += used;
-            if need > MAX_STREAM_PREFIX {
-                stats.prefix_cap += 1;
-                return give_up(h, buffered);
-            }
-            if r.is_empty() {
-                *buffered -= r.mem();
-                h.reasm = None;
-            }
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
+    use super::super::{MAX_OOO_RANGES, MAX_STREAM_PREFIX};
     use super::*;
     use crate::observe::Where;
+    use crate::proto::tls;
+
+    /// The table as the worker runs it: the application-layer seam reads the streams, so these
+    /// tests cover reassembly, the table and the seam's TCP protocols together.
+    type FlowTable = super::FlowTable<crate::applayer::Stream>;
+    type Flow = super::Flow<crate::applayer::Stream>;
 
     const CLIENT: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 40000);
     const SERVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 443);
@@ -1407,60 +781,6 @@ mod tests {
     }
 
     #[test]
-    fn window_matches_a_naive_first_wins_model() {
-        let stream: Vec<u8> = (0..3000u32).map(|i| (i * 7 + i / 256) as u8).collect();
-        let mut x = 0xdead_beef_u64;
-        let mut rnd = |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
-        for _ in 0..300 {
-            let mut r = Reasm::new();
-            let mut model: Vec<Option<u8>> = vec![None; MAX_STREAM_PREFIX];
-            for _ in 0..40 {
-                let a = rnd(stream.len());
-                let b = (a + 1 + rnd(300)).min(stream.len());
-                // sometimes lie about bytes: first wins must keep the true ones
-                let mut data = stream[a..b].to_vec();
-                let lie = rnd(4) == 0;
-                if lie {
-                    data.iter_mut().for_each(|b| *b = !*b);
-                }
-                let res = r.insert(a as i64, &data);
-                if matches!(res, Insert::Held | Insert::Grew) {
-                    for (i, &v) in data.iter().enumerate() {
-                        model[a + i].get_or_insert(v);
-                    }
-                }
-                let ready = model.iter().take_while(|m| m.is_some()).count();
-                assert_eq!(r.ready, ready, "{res:?}");
-                for (i, m) in model.iter().enumerate() {
-                    if let Some(v) = m {
-                        assert_eq!(r.buf[i], *v);
-                    }
-                }
-                // the held ranges are exactly the runs of the model past `ready`
-                let mut runs = Vec::new();
-                let mut i = ready;
-                while i < model.len() {
-                    if model[i].is_some() {
-                        let s = i;
-                        while i < model.len() && model[i].is_some() {
-                            i += 1;
-                        }
-                        runs.push((s, i));
-                    } else {
-                        i += 1;
-                    }
-                }
-                assert_eq!(&r.ranges[..r.n_ranges], &runs[..]);
-            }
-        }
-    }
-
-    #[test]
     fn bypassed_flow_buffers_nothing_more() {
         let mut d = Driver::new();
         d.syn(1);
@@ -1691,148 +1011,5 @@ mod tests {
             out.extend_from_slice(m);
         }
         out
-    }
-
-    fn query(name: &str) -> Observed {
-        Observed::Domain {
-            name: name.as_bytes().to_vec(),
-            at: Where::DnsQuery,
-            ech: false,
-        }
-    }
-
-    const RESOLVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 53)), 53);
-
-    #[test]
-    fn dns_over_tcp_several_messages_in_one_segment() {
-        let s = framed(&[
-            dns_query(1, "a.example"),
-            dns_query(2, "b.example"),
-            dns_query(3, "c.example"),
-        ]);
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 100, "S", b"");
-        let got = d.seg(CLIENT, RESOLVER, 101, "", &s);
-        assert_eq!(
-            got,
-            vec![query("a.example"), query("b.example"), query("c.example")]
-        );
-        assert_eq!(d.t.buffered(), 0);
-        assert_eq!(d.t.stats.dns_messages, 3);
-    }
-
-    #[test]
-    fn dns_over_tcp_message_split_across_segments() {
-        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
-        // cut everywhere, including inside the length prefix
-        for cut in 1..s.len() {
-            let mut d = Driver::new();
-            d.seg(CLIENT, RESOLVER, 100, "S", b"");
-            let mut got = d.seg(CLIENT, RESOLVER, 101, "", &s[..cut]);
-            got.extend(d.seg(CLIENT, RESOLVER, 101 + cut as u32, "", &s[cut..]));
-            assert_eq!(
-                got,
-                vec![query("split.example"), query("next.example")],
-                "{cut}"
-            );
-            assert_eq!(d.t.buffered(), 0);
-        }
-    }
-
-    #[test]
-    fn dns_over_tcp_responses_are_read_and_the_flow_stays_inspected() {
-        let mut resp = dns_query(1, "answer.example");
-        resp[2] |= 0x80; // QR
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 100, "S", b"");
-        d.seg(RESOLVER, CLIENT, 900, "S", b"");
-        d.seg(
-            CLIENT,
-            RESOLVER,
-            101,
-            "",
-            &framed(&[dns_query(1, "q1.example")]),
-        );
-        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
-        assert_eq!(got, vec![query("answer.example")]);
-        let more = framed(&[dns_query(2, "q2.example")]);
-        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
-        assert_eq!(
-            d.seg(CLIENT, RESOLVER, off, "", &more),
-            vec![query("q2.example")]
-        );
-        assert_eq!(d.t.stats.bypassed, 0);
-    }
-
-    #[test]
-    fn dns_over_tcp_stops_after_its_budget() {
-        let one = framed(&[dns_query(1, "budget.example")]);
-        let n = MAX_DNS_STREAM / one.len() + 10;
-        let mut d = Driver::new();
-        d.seg(CLIENT, RESOLVER, 0, "S", b"");
-        let mut got = 0;
-        for i in 0..n {
-            got += d
-                .seg(CLIENT, RESOLVER, 1 + (i * one.len()) as u32, "", &one)
-                .len();
-        }
-        assert_eq!(got, MAX_DNS_STREAM / one.len());
-        assert_eq!(d.t.stats.dns_capped, 1);
-    }
-
-    #[test]
-    fn http_request_split_across_segments_gives_the_host() {
-        let req = b"GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: www.Example.org:8080\r\n\r\n";
-        for cut in 1..req.len() {
-            let mut d = Driver::new();
-            let web = (SERVER.0, 8080);
-            d.seg(CLIENT, web, 1, "S", b"");
-            let mut got = d.seg(CLIENT, web, 2, "", &req[..cut]);
-            got.extend(d.seg(CLIENT, web, 2 + cut as u32, "", &req[cut..]));
-            assert_eq!(
-                got,
-                vec![Observed::Domain {
-                    name: b"www.example.org".to_vec(),
-                    at: Where::HttpHost,
-                    ech: false
-                }],
-                "{cut}"
-            );
-            assert_eq!(d.t.stats.bypassed, 1);
-        }
-    }
-
-    #[test]
-    fn http_head_over_the_cap_is_given_up() {
-        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
-        while req.len() < http::MAX_HTTP_HEAD + 500 {
-            req.extend_from_slice(b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
-        }
-        let mut d = Driver::new();
-        d.seg(CLIENT, SERVER, 1, "S", b"");
-        for (i, c) in req.chunks(1000).enumerate() {
-            assert!(d
-                .seg(CLIENT, SERVER, 2 + (i * 1000) as u32, "", c)
-                .is_empty());
-        }
-        assert_eq!(d.t.stats.prefix_cap, 1);
-        assert_eq!(d.t.buffered(), 0);
-    }
-
-    #[test]
-    fn tls_need_is_the_exact_end_of_the_hello() {
-        let msg = hello_msg("need.example", 50);
-        for frag in [1, 3, 4, 5, 20, 1000] {
-            let s = records(&msg, frag);
-            for n in 0..s.len() {
-                let need = tls_need(&s[..n]);
-                assert!(need > n, "frag {frag} n {n}");
-                assert!(need <= s.len(), "frag {frag} n {n}");
-                let parsed = tls::parse_client_hello(&s[..n]);
-                assert_eq!(parsed, Err(tls::TlsError::Incomplete), "frag {frag} n {n}");
-            }
-            assert_eq!(tls_need(&s[..s.len() - 1]), s.len());
-            assert!(tls::parse_client_hello(&s).is_ok());
-        }
     }
 }

@@ -4,8 +4,10 @@
 //! A ClientHello often does not fit one Initial packet (post-quantum key shares make it about
 //! 1.8 KB), and clients scatter it over out-of-order and overlapping CRYPTO frames on purpose
 //! (Chrome's "chaos protection"), so each connection's CRYPTO data is put back together by
-//! offset (RFC 9000 §19.6) in a buffer of at most [`MAX_CRYPTO_BYTES`], and
-//! [`tls::parse_client_hello_message`] is tried on the contiguous prefix whenever it grows.
+//! offset (RFC 9000 §19.6) in a buffer of at most [`MAX_CRYPTO_BYTES`], and the caller's
+//! handshake parser (the application layer's, over `tls::parse_client_hello_message`) is tried
+//! on the contiguous prefix whenever it grows. The tracker knows QUIC packets, keys and CRYPTO
+//! offsets, not what the handshake says.
 //!
 //! Connections are keyed by path (client address and port, server address and port) and
 //! remember the original Destination Connection ID their keys came from (RFC 9001 §5.2):
@@ -29,7 +31,7 @@ use std::net::SocketAddr;
 
 use hashbrown::HashMap;
 
-use crate::observe::{Observed, Where};
+use crate::observe::Observed;
 use crate::proto::quic::{self, InitialKeys, LongHeader, PacketType, QuicError};
 use crate::proto::tls;
 
@@ -58,6 +60,17 @@ pub const QUIC_IDLE_TIMEOUT_US: i64 = 10_000_000;
 
 /// How often (packet time) the table is swept for idle connections.
 const SWEEP_INTERVAL_US: i64 = 1_000_000;
+
+/// A handshake parser's answer about a connection's contiguous CRYPTO prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// The hello was read (its observables pushed): the connection is done.
+    Parsed,
+    /// The prefix ends before the hello does: wait for more CRYPTO data.
+    Incomplete,
+    /// Not a valid hello: the connection is done.
+    Malformed,
+}
 
 crate::counters! {
     /// What the tracker did, for the worker's summary.
@@ -243,17 +256,20 @@ impl QuicTracker {
 
     /// One UDP datagram from `src` to `dst` seen at `ts_us` (microseconds, packet time). Walks
     /// its coalesced long-header packets; client Initials are decrypted and their CRYPTO data
-    /// reassembled; a completed ClientHello's server name is pushed to `out` as
-    /// [`Where::QuicSni`]. Anything else (0-RTT, Handshake, Retry, short headers, non-QUIC) is
-    /// skipped.
-    pub fn on_udp(
+    /// reassembled, and `hello` reads the contiguous prefix whenever it grows, pushing what it
+    /// finds to `out` (the application layer's parser pushes the server name as a QUIC SNI).
+    /// Anything else (0-RTT, Handshake, Retry, short headers, non-QUIC) is skipped.
+    pub fn on_udp<H>(
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
         payload: &[u8],
         ts_us: i64,
         out: &mut Vec<Observed>,
-    ) {
+        hello: H,
+    ) where
+        H: Fn(&[u8], &mut Vec<Observed>) -> Handshake + Copy,
+    {
         self.sweep(ts_us);
         let mut rest = payload;
         for _ in 0..quic::MAX_COALESCED_PACKETS {
@@ -272,12 +288,13 @@ impl QuicTracker {
             let (packet, next) = rest.split_at(header.packet_len.min(rest.len()));
             rest = next;
             if header.packet_type == PacketType::Initial {
-                self.initial(src, dst, &header, packet, ts_us, out);
+                self.initial(src, dst, &header, packet, ts_us, out, hello);
             }
         }
     }
 
-    fn initial(
+    #[allow(clippy::too_many_arguments)]
+    fn initial<H>(
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
@@ -285,7 +302,10 @@ impl QuicTracker {
         packet: &[u8],
         ts_us: i64,
         out: &mut Vec<Observed>,
-    ) {
+        hello: H,
+    ) where
+        H: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
+    {
         let path = (src, dst);
         if !self.conns.contains_key(&path) && self.conns.contains_key(&(dst, src)) {
             // The server's Initial on a tracked path: sealed with server keys we do not need.
@@ -333,7 +353,7 @@ impl QuicTracker {
                 self.stats.initials_decrypted += 1;
                 if let Some(conn) = self.conns.get_mut(&path) {
                     conn.last_seen_us = ts_us;
-                    feed(conn, &scratch[start..end], &mut self.stats, out);
+                    feed(conn, &scratch[start..end], &mut self.stats, out, hello);
                 }
             }
             None if known == Some((true, true)) => {
@@ -428,7 +448,15 @@ fn open(
 
 /// Add a decrypted Initial's CRYPTO frames to the connection and try the hello if the
 /// contiguous prefix grew.
-fn feed(conn: &mut Conn, plaintext: &[u8], stats: &mut QuicStats, out: &mut Vec<Observed>) {
+fn feed<H>(
+    conn: &mut Conn,
+    plaintext: &[u8],
+    stats: &mut QuicStats,
+    out: &mut Vec<Observed>,
+    hello: H,
+) where
+    H: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
+{
     if conn.done {
         return;
     }
@@ -446,20 +474,13 @@ fn feed(conn: &mut Conn, plaintext: &[u8], stats: &mut QuicStats, out: &mut Vec<
     if prefix.len() == before {
         return;
     }
-    match tls::parse_client_hello_message(prefix) {
-        Ok(hello) => {
+    match hello(prefix, out) {
+        Handshake::Parsed => {
             stats.hellos_parsed += 1;
-            if let Some(name) = hello.sni {
-                out.push(Observed::Domain {
-                    name,
-                    at: Where::QuicSni,
-                    ech: hello.ech,
-                });
-            }
             finish(conn);
         }
-        Err(tls::TlsError::Incomplete) if prefix.len() < MAX_CRYPTO_BYTES => {}
-        Err(_) => {
+        Handshake::Incomplete if prefix.len() < MAX_CRYPTO_BYTES => {}
+        Handshake::Incomplete | Handshake::Malformed => {
             stats.hello_errors += 1;
             finish(conn);
         }
@@ -475,6 +496,8 @@ fn finish(conn: &mut Conn) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::applayer::quic::client_hello;
+    use crate::observe::Where;
     use crate::proto::quic::build;
 
     const V1: u32 = 1;
@@ -523,7 +546,14 @@ mod tests {
     fn run(t: &mut QuicTracker, datagrams: &[Vec<u8>]) -> Vec<Observed> {
         let mut out = Vec::new();
         for (i, d) in datagrams.iter().enumerate() {
-            t.on_udp(client(), server(), d, 1_000_000 + i as i64, &mut out);
+            t.on_udp(
+                client(),
+                server(),
+                d,
+                1_000_000 + i as i64,
+                &mut out,
+                client_hello,
+            );
         }
         out
     }
@@ -617,6 +647,7 @@ mod tests {
             b"\xc0",
             1_000_000 + QUIC_IDLE_TIMEOUT_US + 1,
             &mut out,
+            client_hello,
         );
         assert_eq!(t.len(), 0);
         assert_eq!(t.stats().timeouts, 1);
@@ -764,7 +795,14 @@ mod tests {
             100,
         );
         let mut out = Vec::new();
-        t.on_udp(server(), client(), &reply, 1_000_100, &mut out);
+        t.on_udp(
+            server(),
+            client(),
+            &reply,
+            1_000_100,
+            &mut out,
+            client_hello,
+        );
         assert!(out.is_empty());
         assert_eq!(t.stats().decrypt_failures, 0);
         assert_eq!(t.len(), 1);
@@ -778,7 +816,14 @@ mod tests {
         let p = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
         for i in 0..(MAX_QUIC_CONNECTIONS + 5) {
             let c = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000 + i as u16);
-            t.on_udp(c, server(), &p, 1_000_000 + i as i64, &mut out);
+            t.on_udp(
+                c,
+                server(),
+                &p,
+                1_000_000 + i as i64,
+                &mut out,
+                client_hello,
+            );
         }
         // Full at MAX_QUIC_CONNECTIONS: the oldest eighth went in one pass, and never more.
         assert!(t.len() <= MAX_QUIC_CONNECTIONS);
@@ -790,11 +835,11 @@ mod tests {
             "10.0.0.1".parse().unwrap(),
             1000 + MAX_QUIC_CONNECTIONS as u16 + 4,
         );
-        t.on_udp(last, server(), &rest, 2_000_000, &mut out);
+        t.on_udp(last, server(), &rest, 2_000_000, &mut out, client_hello);
         assert_eq!(out, [sni("many.example")]);
         let first = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000);
         out.clear();
-        t.on_udp(first, server(), &rest, 2_000_001, &mut out);
+        t.on_udp(first, server(), &rest, 2_000_001, &mut out, client_hello);
         assert!(out.is_empty());
     }
 
@@ -812,7 +857,14 @@ mod tests {
         let mut t = QuicTracker::new();
         let mut out = Vec::new();
         for n in 0..d.len() {
-            t.on_udp(client(), server(), &d[..n], n as i64, &mut out);
+            t.on_udp(
+                client(),
+                server(),
+                &d[..n],
+                n as i64,
+                &mut out,
+                client_hello,
+            );
         }
         let mut x: u64 = 0xdead_beef_cafe_f00d;
         for i in 0..2000 {
@@ -823,13 +875,13 @@ mod tests {
             let at = (x % m.len() as u64) as usize;
             m[at] ^= (x >> 40) as u8 | 1;
             let c = SocketAddr::new("10.1.0.1".parse().unwrap(), (i % 50) as u16);
-            t.on_udp(c, server(), &m, 1_000_000 + i, &mut out);
+            t.on_udp(c, server(), &m, 1_000_000 + i, &mut out, client_hello);
         }
         assert!(t.len() <= MAX_QUIC_CONNECTIONS);
         // Garbage DCID length in a long header.
         let mut g = d.clone();
         g[5] = 200;
-        t.on_udp(client(), server(), &g, 5_000_000, &mut out);
+        t.on_udp(client(), server(), &g, 5_000_000, &mut out, client_hello);
         assert!(t.stats().malformed > 0);
     }
 }

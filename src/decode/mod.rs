@@ -13,9 +13,14 @@
 //! [`Layer::Encapsulation`].
 //!
 //! An IP fragment (at any depth) stops decoding: [`Packet::frag`] carries what the reassembler
-//! ([`crate::defrag`]) needs, and once a datagram is whole [`resume`] continues from its payload
-//! with the same surrounding context, so a fragmented outer IPv4 packet carrying VXLAN is decoded
-//! through to the inner flow.
+//! needs (it lives with the trackers, which depend on this module, not the other way), and
+//! once a datagram is whole [`resume`] continues from its payload with the same surrounding
+//! context, so a fragmented outer IPv4 packet carrying VXLAN is decoded through to the inner
+//! flow.
+//!
+//! Layout: this file holds the packet ([`Packet`]), the layer walker (`decode`, `resume`), IP
+//! and the transports, and the dispatch hashes; `link.rs` the link types and their headers;
+//! `tunnel.rs` the encapsulations.
 //!
 //! Decoding is lax where it helps: a packet cut by the snaplen still yields what it has
 //! (addresses from an IP header whose payload was cut, for instance). Nothing here allocates.
@@ -26,65 +31,15 @@ use etherparse::{
     Ethernet2HeaderSlice, Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionsSlice, LaxIpSlice,
     SingleVlanHeaderSlice, TcpSlice, UdpSlice,
 };
-use serde::Serialize;
 
-/// Link-layer header types iocd decodes, from the DLT value libpcap reports for a capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Link {
-    Ethernet,
-    /// BSD loopback: 4-byte address family in the capturing host's byte order.
-    Null,
-    /// OpenBSD loopback: the same family field in network byte order.
-    Loop,
-    /// Raw IP, version from the first nibble (LINKTYPE_RAW, DLT_RAW).
-    Raw,
-    Ipv4,
-    Ipv6,
-    /// Linux cooked capture v1: 16-byte header, protocol at offset 14.
-    LinuxSll,
-    /// Linux cooked capture v2: 20-byte header, protocol at offset 0.
-    LinuxSll2,
-    /// Linux netfilter log (LINKTYPE_NFLOG 239): a 4-byte header, then TLVs, one of which
-    /// (NFULA_PAYLOAD) holds the IP packet.
-    Nflog,
-    /// Anything else: counted, not decoded.
-    Unsupported(i32),
-}
+mod link;
+mod tunnel;
 
-impl Link {
-    /// Map a libpcap DLT value (what `pcap_datalink` returns) to a link type. libpcap turns
-    /// LINKTYPE_RAW (101) into DLT_RAW, which is 12 on most systems and 14 on OpenBSD.
-    pub fn from_dlt(dlt: i32) -> Link {
-        match dlt {
-            0 => Link::Null,
-            1 => Link::Ethernet,
-            12 | 14 | 101 => Link::Raw,
-            108 => Link::Loop,
-            113 => Link::LinuxSll,
-            228 => Link::Ipv4,
-            229 => Link::Ipv6,
-            239 => Link::Nflog,
-            276 => Link::LinuxSll2,
-            other => Link::Unsupported(other),
-        }
-    }
+pub use link::Link;
+pub use tunnel::Tunnel;
 
-    /// Name shown in the replay summary.
-    pub fn name(self) -> String {
-        match self {
-            Link::Ethernet => "ethernet".into(),
-            Link::Null => "null".into(),
-            Link::Loop => "loop".into(),
-            Link::Raw => "raw".into(),
-            Link::Ipv4 => "ipv4".into(),
-            Link::Ipv6 => "ipv6".into(),
-            Link::LinuxSll => "linux_sll".into(),
-            Link::LinuxSll2 => "linux_sll2".into(),
-            Link::Nflog => "nflog".into(),
-            Link::Unsupported(d) => format!("unsupported_dlt_{d}"),
-        }
-    }
-}
+use link::{cooked, ethertype, nflog_payload, null_payload, PPP_IPV4, PPP_IPV6};
+use tunnel::{geneve, teredo, vxlan, GENEVE_PORT, TEREDO_PORT, VXLAN_PORT};
 
 /// The layer at which decoding stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,68 +84,6 @@ pub struct Ip {
     pub proto: u8,
 }
 
-/// One encapsulation around the innermost packet, as the event's `flow.tunnel` array shows it:
-/// `{"type":"vxlan","vni":42}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum Tunnel {
-    /// VXLAN (RFC 7348), UDP port 4789.
-    Vxlan { vni: u32 },
-    /// Geneve (RFC 8926), UDP port 6081.
-    Geneve { vni: u32 },
-    /// GRE (RFC 2784, RFC 2890 key); for the PPTP variant (version 1, RFC 2637 §4.1) the key is
-    /// the call ID.
-    Gre {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        key: Option<u32>,
-    },
-    /// ERSPAN type I, II or III inside GRE; type I has no header and reports session 0.
-    Erspan { session: u16 },
-    /// One MPLS label stack entry (RFC 3032); a stack gives one entry per label.
-    Mpls { label: u32 },
-    /// PPPoE session stage (RFC 2516).
-    Pppoe { session: u16 },
-    /// Teredo (RFC 4380): IPv6 in UDP/IPv4, port 3544.
-    Teredo,
-    /// IPv4 in IPv4 (RFC 2003, protocol 4).
-    #[serde(rename = "ipip")]
-    IpIp,
-    /// IPv6 in IPv4 (RFC 4213, protocol 41).
-    #[serde(rename = "6in4")]
-    SixIn4,
-    /// IPv4 in IPv6 (RFC 2473, next header 4).
-    #[serde(rename = "4in6")]
-    FourIn6,
-    /// IPv6 in IPv6 (RFC 2473, next header 41).
-    #[serde(rename = "6in6")]
-    SixIn6,
-}
-
-impl Tunnel {
-    /// Every kind's name, in [`Tunnel::index`] order (for counters).
-    pub const KINDS: [&'static str; 11] = [
-        "vxlan", "geneve", "gre", "erspan", "mpls", "pppoe", "teredo", "ipip", "6in4", "4in6",
-        "6in6",
-    ];
-
-    /// Position of this kind in [`Tunnel::KINDS`].
-    pub fn index(self) -> usize {
-        match self {
-            Tunnel::Vxlan { .. } => 0,
-            Tunnel::Geneve { .. } => 1,
-            Tunnel::Gre { .. } => 2,
-            Tunnel::Erspan { .. } => 3,
-            Tunnel::Mpls { .. } => 4,
-            Tunnel::Pppoe { .. } => 5,
-            Tunnel::Teredo => 6,
-            Tunnel::IpIp => 7,
-            Tunnel::SixIn4 => 8,
-            Tunnel::FourIn6 => 9,
-            Tunnel::SixIn6 => 10,
-        }
-    }
-}
-
 /// An IP fragment: where decoding stopped, and what reassembly needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fragment<'a> {
@@ -219,52 +112,12 @@ pub const MAX_ENCAP_DEPTH: usize = 8;
 pub const MAX_VLANS: usize = 3;
 
 /// Most headers walked per frame, tags and tunnels included: a backstop for the loop in
-/// [`Decoder::run`]; a legitimate frame at [`MAX_ENCAP_DEPTH`] needs about 40.
+/// `Decoder::run`; a legitimate frame at [`MAX_ENCAP_DEPTH`] needs about 40.
 pub const MAX_DECODE_STEPS: usize = 64;
 
 /// Most IPv6 extension headers walked looking for the Fragment header. RFC 8200 §4.1 orders at
 /// most six kinds, each once (destination options twice); more is an evasion attempt.
 const MAX_IPV6_EXT_HEADERS: usize = 8;
-
-/// VXLAN's IANA port (RFC 7348 §5).
-const VXLAN_PORT: u16 = 4789;
-/// Geneve's IANA port (RFC 8926 §3.3).
-const GENEVE_PORT: u16 = 6081;
-/// Teredo's IANA port (RFC 4380 §4); servers listen on it, clients use any port.
-const TEREDO_PORT: u16 = 3544;
-
-/// EtherTypes (IEEE registry; the RFC that defines the use is named on each).
-mod ethertype {
-    pub const IPV4: u16 = 0x0800;
-    pub const IPV6: u16 = 0x86DD;
-    pub const VLAN: u16 = 0x8100;
-    pub const QINQ: u16 = 0x88A8;
-    /// Pre-standard QinQ S-tag still sent by some switches.
-    pub const QINQ_OLD: u16 = 0x9100;
-    /// MPLS unicast and multicast (RFC 3032 §5, RFC 5332).
-    pub const MPLS_UC: u16 = 0x8847;
-    pub const MPLS_MC: u16 = 0x8848;
-    /// PPPoE session stage (RFC 2516 §4).
-    pub const PPPOE_SESSION: u16 = 0x8864;
-    /// Transparent Ethernet bridging, an Ethernet frame inside GRE or Geneve (RFC 1701).
-    pub const TEB: u16 = 0x6558;
-    /// PPP inside GRE (PPTP, RFC 2637 §4.1).
-    pub const PPP: u16 = 0x880B;
-    /// ERSPAN type I/II (draft-foschiano-erspan §4.1) and type III (§4.3).
-    pub const ERSPAN_2: u16 = 0x88BE;
-    pub const ERSPAN_3: u16 = 0x22EB;
-    /// Cisco MetaData (TrustSec SGT tag) on Ethernet: version, length, option, SGT, then an
-    /// EtherType, 8 bytes as Wireshark's packet-cmd.c reads it (inside GRE the order differs,
-    /// see [`Decoder::gre`]); tcpdump's various_gre.pcap has it.
-    pub const CISCO_CMD: u16 = 0x8909;
-}
-
-/// PPP protocol numbers (RFC 1332 IPCP, RFC 5072 IPV6CP).
-const PPP_IPV4: u16 = 0x0021;
-const PPP_IPV6: u16 = 0x0057;
-
-/// NFLOG attribute type of the packet payload (linux/netfilter/nfnetlink_log.h NFULA_PAYLOAD).
-const NFULA_PAYLOAD: u16 = 9;
 
 /// One decoded packet, borrowing from the frame.
 #[derive(Debug, Clone, Copy)]
@@ -470,107 +323,6 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// One MPLS label stack entry (RFC 3032 §2.1): label 20 bits, TC 3, bottom-of-stack 1,
-    /// TTL 8. After the bottom entry there is no protocol field: IPv4 and IPv6 are told by the
-    /// version nibble; a first nibble of 0 is the pseudowire control word (RFC 4385 §3) before
-    /// an Ethernet frame (RFC 4448); anything else is taken as Ethernet without control word.
-    fn mpls(&mut self, d: &'a [u8]) -> Step<'a> {
-        let Some(e) = d.get(..4) else {
-            return self.fail(Layer::Link);
-        };
-        let entry = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-        if !self.push_tunnel(Tunnel::Mpls { label: entry >> 12 }) {
-            return Step::Done;
-        }
-        let rest = &d[4..];
-        if entry & 0x100 == 0 {
-            return Step::Mpls(rest);
-        }
-        match rest.first().map(|b| b >> 4) {
-            Some(4 | 6) => Step::Ip(rest),
-            Some(0) => match rest.get(4..) {
-                Some(eth) => Step::Ether(eth),
-                None => self.fail(Layer::Link),
-            },
-            Some(_) => Step::Ether(rest),
-            None => self.fail(Layer::Link),
-        }
-    }
-
-    /// PPPoE session header (RFC 2516 §4): ver/type 0x11, code 0, session id, length; then PPP.
-    fn pppoe(&mut self, d: &'a [u8]) -> Step<'a> {
-        let Some(h) = d.get(..6) else {
-            return self.fail(Layer::Link);
-        };
-        if h[0] != 0x11 || h[1] != 0 {
-            return self.fail(Layer::Link);
-        }
-        let session = u16::from_be_bytes([h[2], h[3]]);
-        let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
-        if !self.push_tunnel(Tunnel::Pppoe { session }) {
-            return Step::Done;
-        }
-        let rest = &d[6..];
-        // The length bounds the payload; a frame cut by the snaplen keeps what it has.
-        Step::Ppp(rest.get(..len).unwrap_or(rest))
-    }
-
-    /// A PPP frame (RFC 1661 §2): optional address/control bytes 0xFF 0x03 (absent when
-    /// address-and-control-field compression is on, RFC 1661 §6.6), then the protocol, one byte
-    /// when protocol-field compression is on (§6.5: a compressed value is odd).
-    fn ppp(&mut self, d: &'a [u8]) -> Step<'a> {
-        let d = match d {
-            [0xFF, 0x03, rest @ ..] => rest,
-            _ => d,
-        };
-        let (proto, rest) = match d {
-            [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
-            [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
-            _ => return self.fail(Layer::Link),
-        };
-        match proto {
-            PPP_IPV4 | PPP_IPV6 => Step::Ip(rest),
-            // LCP, IPCP, PAP, CCP ...: control traffic, no IP packet.
-            _ => Step::Done,
-        }
-    }
-
-    /// ERSPAN (draft-foschiano-erspan-03): type II has an 8-byte header (§4.2), type III a
-    /// 12-byte one plus an 8-byte platform sub-header when the O flag is set (§4.3); both carry
-    /// a 10-bit session id and then the mirrored Ethernet frame. Type I (version 0 with the GRE
-    /// sequence bit clear) has no header at all.
-    fn erspan(&mut self, version: u8, d: &'a [u8]) -> Step<'a> {
-        if version == 1 {
-            if !self.push_tunnel(Tunnel::Erspan { session: 0 }) {
-                return Step::Done;
-            }
-            return Step::Ether(d);
-        }
-        let Some(h) = d.get(..8) else {
-            return self.fail(Layer::Link);
-        };
-        let session = u16::from_be_bytes([h[2], h[3]]) & 0x03FF;
-        let (len, ip_frame) = if version == 3 {
-            let Some(h3) = d.get(..12) else {
-                return self.fail(Layer::Link);
-            };
-            // frame type: 0 Ethernet, 2 IP
-            let ft = (h3[10] >> 2) & 0x1F;
-            let o = h3[11] & 1 == 1;
-            (if o { 20 } else { 12 }, ft == 2)
-        } else {
-            (8, false)
-        };
-        if !self.push_tunnel(Tunnel::Erspan { session }) {
-            return Step::Done;
-        }
-        match d.get(len..) {
-            Some(rest) if ip_frame => Step::Ip(rest),
-            Some(rest) => Step::Ether(rest),
-            None => self.fail(Layer::Link),
-        }
-    }
-
     fn ip(&mut self, d: &'a [u8]) -> Step<'a> {
         let Ok((ip, ext_err)) = LaxIpSlice::from_slice(d) else {
             return self.fail(Layer::Network);
@@ -731,111 +483,6 @@ impl<'a> Decoder<'a> {
         };
         Step::Done
     }
-
-    /// GRE (RFC 2784 §2, RFC 2890 §2 key and sequence; version 1 is PPTP's enhanced GRE,
-    /// RFC 2637 §4.1, with a mandatory key holding payload length and call id, and an optional
-    /// acknowledgment number). Source routing (RFC 1701's R bit) is not decoded.
-    fn gre(&mut self, d: &'a [u8]) -> Step<'a> {
-        let Some(h) = d.get(..4) else {
-            return self.fail(Layer::Network);
-        };
-        let (c, r, k, s) = (
-            h[0] & 0x80 != 0,
-            h[0] & 0x40 != 0,
-            h[0] & 0x20 != 0,
-            h[0] & 0x10 != 0,
-        );
-        let ack = h[1] & 0x80 != 0;
-        let version = h[1] & 0x07;
-        let proto = u16::from_be_bytes([h[2], h[3]]);
-        if r || version > 1 || (version == 1 && !k) {
-            return self.fail(Layer::Network);
-        }
-        let mut at = 4;
-        if c && version == 0 {
-            at += 4;
-        }
-        let mut key = None;
-        if k {
-            let Some(kb) = d.get(at..at + 4) else {
-                return self.fail(Layer::Network);
-            };
-            key = Some(if version == 1 {
-                u32::from(u16::from_be_bytes([kb[2], kb[3]]))
-            } else {
-                u32::from_be_bytes([kb[0], kb[1], kb[2], kb[3]])
-            });
-            at += 4;
-        }
-        if s {
-            at += 4;
-        }
-        if ack && version == 1 {
-            at += 4;
-        }
-        let Some(rest) = d.get(at..) else {
-            return self.fail(Layer::Network);
-        };
-        if !self.push_tunnel(Tunnel::Gre { key }) {
-            return Step::Done;
-        }
-        match proto {
-            // ERSPAN type I is 0x88BE without the sequence number (draft-foschiano-erspan §4.1)
-            ethertype::ERSPAN_2 if !s => self.erspan(1, rest),
-            // In GRE the Cisco MetaData header puts the EtherType first, then version, length,
-            // option and SGT (Wireshark's dissect_cmd_gre): 8 bytes.
-            ethertype::CISCO_CMD => match rest.get(..8) {
-                Some(c) => Step::EtherType(u16::from_be_bytes([c[0], c[1]]), &rest[8..]),
-                None => self.fail(Layer::Network),
-            },
-            _ => Step::EtherType(proto, rest),
-        }
-    }
-}
-
-/// VXLAN header (RFC 7348 §5): flags with the I bit (0x08) set, 24 reserved bits, the 24-bit
-/// VNI and 8 reserved bits; an Ethernet frame follows.
-fn vxlan(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
-    let h = d.get(..8)?;
-    if h[0] & 0x08 == 0 {
-        return None;
-    }
-    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
-    Some((Tunnel::Vxlan { vni }, Step::Ether(d.get(8..)?)))
-}
-
-/// Geneve header (RFC 8926 §3.4): version 0 (2 bits), options length in 4-byte words (6 bits),
-/// flags, the protocol type as an EtherType, the 24-bit VNI and a reserved byte; then options.
-fn geneve(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
-    let h = d.get(..8)?;
-    if h[0] >> 6 != 0 {
-        return None;
-    }
-    let opt_len = usize::from(h[0] & 0x3F) * 4;
-    let proto = u16::from_be_bytes([h[2], h[3]]);
-    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
-    let rest = d.get(8 + opt_len..)?;
-    Some((Tunnel::Geneve { vni }, Step::EtherType(proto, rest)))
-}
-
-/// Teredo (RFC 4380 §5.1.1): an IPv6 packet in UDP, possibly preceded by an authentication
-/// indicator (0x0001, id and auth lengths, client id, auth value, 8-byte nonce, confirmation
-/// byte) and/or an origin indication (0x0000, port, address: 8 bytes). Anything that does not
-/// end in an IPv6 header is not Teredo.
-fn teredo(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
-    let mut rest = d;
-    if let [0x00, 0x01, id_len, au_len, ..] = *rest {
-        let len = 4 + usize::from(id_len) + usize::from(au_len) + 8 + 1;
-        rest = rest.get(len..)?;
-    }
-    if let [0x00, 0x00, ..] = *rest {
-        rest = rest.get(8..)?;
-    }
-    // an IPv6 header: version 6 and the whole fixed header present
-    if rest.len() < 40 || rest[0] >> 4 != 6 {
-        return None;
-    }
-    Some((Tunnel::Teredo, Step::Ip(rest)))
 }
 
 /// Walk IPv6 extension headers (RFC 8200 §4) from `next` over `rest` to the Fragment header
@@ -871,68 +518,6 @@ fn ipv6_fragment(mut next: u8, mut rest: &[u8]) -> Option<Fragment<'_>> {
             }
             _ => return None,
         }
-    }
-    None
-}
-
-/// BSD loopback: the family value is 2 for IPv4 and 24, 28 or 30 for IPv6 (the BSDs differ),
-/// written in the byte order of the capturing host (DLT_NULL) or big-endian (DLT_LOOP).
-fn null_payload(link: Link, frame: &[u8]) -> Option<&[u8]> {
-    let family: [u8; 4] = frame.get(..4)?.try_into().ok()?;
-    let values = match link {
-        Link::Loop => [u32::from_be_bytes(family), u32::from_be_bytes(family)],
-        _ => [u32::from_le_bytes(family), u32::from_be_bytes(family)],
-    };
-    if values.iter().any(|v| matches!(v, 2 | 24 | 28 | 30)) {
-        frame.get(4..)
-    } else {
-        None
-    }
-}
-
-/// Linux cooked captures: a fixed header with the EtherType at `proto_at`.
-fn cooked(frame: &[u8], header_len: usize, proto_at: usize) -> Option<(u16, &[u8])> {
-    let proto = frame.get(proto_at..proto_at + 2)?;
-    let payload = frame.get(header_len..)?;
-    Some((u16::from_be_bytes([proto[0], proto[1]]), payload))
-}
-
-/// LINKTYPE_NFLOG (tcpdump.org/linktypes/LINKTYPE_NFLOG.html): family, version 0 and a
-/// resource id (4 bytes), then TLVs of length (including the 4-byte TLV header) and type, both
-/// in the capturing host's byte order, each padded to 4 bytes. NFULA_PAYLOAD holds the packet
-/// from its IP header. The byte order is told from the first TLV's length: only one reading
-/// fits the frame.
-fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
-    let h = frame.get(..4)?;
-    if !matches!(h[0], 2 | 10) || h[1] != 0 {
-        return None;
-    }
-    let mut rest = frame.get(4..)?;
-    let first: [u8; 2] = rest.get(..2)?.try_into().ok()?;
-    let le = {
-        let l = usize::from(u16::from_le_bytes(first));
-        (4..=rest.len()).contains(&l)
-    };
-    let read = |b: [u8; 2]| {
-        if le {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        }
-    };
-    // each TLV consumes at least 4 bytes, so this ends
-    while rest.len() >= 4 {
-        let len = usize::from(read([rest[0], rest[1]]));
-        // the top two bits of the type are netlink flags (NLA_F_NESTED, NLA_F_NET_BYTEORDER)
-        let typ = read([rest[2], rest[3]]) & 0x3FFF;
-        if len < 4 {
-            return None;
-        }
-        let value = rest.get(4..len)?;
-        if typ == NFULA_PAYLOAD {
-            return Some(value);
-        }
-        rest = rest.get(len.next_multiple_of(4)..)?;
     }
     None
 }
@@ -1061,6 +646,7 @@ fn mix(mut z: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::link::NFULA_PAYLOAD;
     use super::*;
     use etherparse::{IpNumber, PacketBuilder};
 
