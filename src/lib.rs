@@ -1,31 +1,36 @@
 //! iocd: extract observables from network traffic and match them against threat-intelligence
 //! indicators.
 //!
-//! # Threads and channels
+//! # Layers
 //!
 //! ```text
-//!  capture thread ──batch──▶ worker 0 ──┐
-//!   read, copy once,──batch──▶ worker 1 ──┼──event line──▶ fan-out ──▶ sink tasks (tokio)
-//!   hash → worker  ──batch──▶ worker N ──┘
-//!        ▲      recycled empty batches      │
-//!        └──────────────────────────────────┘
+//!  mode (replay · run · analyst)  ← settings (CLI + config, once)
+//!    └▶ pipeline: the threads and channels, the control loop (control: reload, shutdown, tick)
+//!         capture ──batch──▶ worker × N ──Record──▶ output stage ──▶ sink tasks (tokio)
+//!         (file, live;       decode → track →       (suppress,       (encode: JSON,
+//!          flow hash)        applayer → proto →      fan-out)          syslog)
+//!                            match (indicators)
 //! ```
 //!
-//! The capture thread reads the inputs ([`input`]: pcap and pcapng, compressed or not, files,
-//! directories, FIFOs and stdin, in order or merged by timestamp) and ([`capture`]) copies each frame once into a per-worker batch, choosing the
-//! worker by a symmetric hash of the IP addresses ([`decode::flow_hash`]) so both directions of a
-//! flow, and every fragment of a datagram, meet in the same worker. Batches travel over bounded
-//! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost.
+//! The capture thread reads the inputs ([`capture::file`]: pcap and pcapng, compressed or not,
+//! files, directories, FIFOs and stdin, in order or merged by timestamp; or [`capture::live`]:
+//! libpcap) and ([`capture`]) copies each frame once into a per-worker batch, choosing the
+//! worker by a symmetric hash of the IP addresses so both directions of a flow, and every
+//! fragment of a datagram, meet in the same worker. Batches travel over bounded
+//! `crossbeam-channel` queues; replay blocks when a queue is full, so nothing is lost; live
+//! capture drops and counts.
 //!
-//! Workers ([`worker`]) decode ([`decode`], [`proto`]), check observables against the current
-//! [`indicators::IndicatorSet`], de-duplicate per (flow, indicator, where) and send event lines
-//! to the outputs ([`output`]): a fan-out thread offers each line to every sink's bounded
-//! queue, and the sinks (JSON file or socket, syslog) run on a tokio runtime of their own.
+//! Workers ([`worker`]) decode ([`decode`]), track flows ([`track`]), hand stream and datagram
+//! payloads to the application-layer dispatch ([`applayer`], over the pure parsers in
+//! [`proto`]), check observables against the current [`indicators::IndicatorSet`],
+//! de-duplicate per (flow, indicator, where) and hand typed records ([`event`]) to the output
+//! stage ([`output`]): suppression, then every sink's bounded queue; each sink encodes a
+//! record once (JSON lines, RFC 5424/3164 syslog).
 //!
-//! `iocd replay` reads files and never drops ([`app`]); `iocd run` ([`daemon`]) captures live,
-//! never blocks the capture thread (a batch for a full worker queue is dropped and counted),
-//! and adds the control loop: signals, sd_notify, periodic stats, alert suppression
-//! ([`suppress`]).
+//! [`pipeline`] is the one place threads are made, for every mode; the modes ([`mode`]) are
+//! policies on top: what the source is, block or drop, what the control loop adds (`run`:
+//! sd_notify, watchdog, periodic stats records), exit codes. Every counter is declared once
+//! ([`stats`]). `ARCHITECTURE.md` has one line per module and the rules each layer keeps.
 //!
 //! # The indicator set and reload
 //!
@@ -40,7 +45,8 @@
 //! interned per set. A lookup returns every indicator covering an observable;
 //! [`indicators::IndicatorSet::decide`] applies validity at the packet's time and allowlists and
 //! ranks the rest, and the event carries the first as `indicator` and the others as
-//! `also_matched`. `iocd check` and `iocd lookup` ([`analyst`]) show the same from the shell.
+//! `also_matched`. `iocd check` and `iocd lookup` ([`mode::analyst`]) show the same from the
+//! shell.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 

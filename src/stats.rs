@@ -1,4 +1,4 @@
-//! Counters, each defined once. A counter struct is declared with [`counters!`]; the one
+//! Counters, each defined once. A counter struct is declared with [`counters!`](crate::counters); the one
 //! declaration gives the struct, its `add` (workers keep their own counters, with no sharing on
 //! the hot path, and they are added up for a summary), its JSON (the live stats record) and its
 //! lines in the replay summary ([`summary`]). A counter added to a struct shows up everywhere at

@@ -38,7 +38,7 @@ use suppress::Suppressor;
 
 /// Messages waiting between the workers and the stage: one default sink queue's worth.
 pub const STAGE_QUEUE: usize = config::DEFAULT_QUEUE;
-/// How long [`Outputs::finish`] lets the sinks drain before what is left is counted as
+/// How long the pipeline's shutdown lets the sinks drain before what is left is counted as
 /// dropped: long enough to write a full default queue to a disk or a LAN collector (8192 events
 /// × ~500 bytes), short enough that `systemctl stop` (default TimeoutStopSec=90s) never kills us.
 pub const MAX_FINISH_WAIT: Duration = Duration::from_secs(5);

@@ -1,4 +1,4 @@
-//! One sink: where it writes ([`Endpoint`]), the open connection, and the task that takes
+//! One sink: where it writes (`Endpoint`), the open connection, and the task that takes
 //! records from its bounded queue, encodes each once ([`Encoder`]) and writes it, reconnecting
 //! streams with backoff and retrying files and datagrams a few times. Every record offered to a
 //! sink ends up in exactly one of its `sent` and `dropped`.
