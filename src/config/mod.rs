@@ -164,7 +164,7 @@ impl Config {
                 out.push("sensor must not be empty".to_owned());
             }
         }
-        out.extend(self.sink_problems());
+        out.extend(self.section_problems());
         let mut names = std::collections::HashSet::new();
         for (i, feed) in self.feeds.iter().enumerate() {
             let name = feed.display_name();
@@ -207,8 +207,12 @@ impl Config {
         }
     }
 
-    fn sink_problems(&self) -> Vec<String> {
+    /// The problems of every section but the feeds.
+    fn section_problems(&self) -> Vec<String> {
         let mut out = self.capture.problems();
+        out.extend(self.daemon.problems());
+        out.extend(self.stats.problems());
+        out.extend(self.suppress.problems());
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             out.extend(s.problems(&format!("sinks[{i}]")));
