@@ -273,7 +273,9 @@ impl Worker {
                 };
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();
-                applayer::tcp(&mut self.flows, m.ts_us, &seg, &mut found);
+                // Straight to the flow table, which hands each direction's bytes to its
+                // application-layer reader (`applayer::Stream`).
+                self.flows.segment(m.ts_us, &seg, &mut found);
                 for o in found.drain(..) {
                     self.check_observed(set, m, &p, &flow, &o);
                 }

@@ -1,8 +1,11 @@
-//! Encoders: a typed [`Record`] becomes the bytes one sink writes, once, at the sink.
+//! Encoders: a typed [`Record`] becomes the bytes one sink writes, once, at the sink — a JSON
+//! line (EVE-like), or that line inside a syslog record: RFC 5424 or RFC 3164 headers, RFC 6587
+//! octet counting on TCP. Severity, MSGID and structured data are read from the typed record;
+//! the MSG is the record's JSON line (the same bytes a JSON sink writes).
 
 use std::time::SystemTime;
 
-use super::syslog;
+use crate::config::{Severity, SyslogFormat};
 use crate::event::Record;
 
 /// How a sink turns a record into bytes.
@@ -10,7 +13,7 @@ pub enum Encoder {
     /// One JSON object per line (EVE-like).
     JsonLine,
     /// The JSON line inside a syslog record; octet-counted on TCP (RFC 6587 §3.4.1).
-    Syslog { header: syslog::Header, tcp: bool },
+    Syslog { header: Header, tcp: bool },
 }
 
 impl Encoder {
@@ -25,13 +28,279 @@ impl Encoder {
             }
             Encoder::Syslog { header, tcp } => {
                 let body = String::from_utf8_lossy(&line);
-                let r = syslog::format_record(header, rec, &body, SystemTime::now());
+                let r = format_record(header, rec, &body, SystemTime::now());
                 if *tcp {
-                    syslog::octet_counted(&r)
+                    octet_counted(&r)
                 } else {
                     r.into_bytes()
                 }
             }
         }
+    }
+}
+
+/// APP-NAME of every record.
+pub const APP_NAME: &str = "iocd";
+/// SD-ID of the structured data element. `32473` is the Private Enterprise Number IANA reserves
+/// for documentation and examples (RFC 5612 §2); iocd has no PEN of its own. A deployment with a
+/// registered PEN changes it here; consumers should key on the name part `iocd`.
+pub const SD_ID: &str = "iocd@32473";
+/// Longest HOSTNAME field (RFC 5424 §6.2.4: 255 PRINTUSASCII).
+pub const MAX_HOSTNAME: usize = 255;
+/// Longest structured-data parameter value we copy from an event: a domain is at most 253
+/// characters shown (RFC 1035 §2.3.4) and up to 4× that with `\DDD` escapes; longer values are
+/// cut (the full value is in the JSON MSG anyway).
+pub const MAX_SD_VALUE: usize = 1024;
+
+/// Syslog severities (RFC 5424 §6.2.1, Table 2).
+pub mod severity {
+    pub const CRIT: u8 = 2;
+    pub const ERR: u8 = 3;
+    pub const WARNING: u8 = 4;
+    pub const NOTICE: u8 = 5;
+    pub const INFO: u8 = 6;
+}
+
+/// Everything a record needs besides the event.
+#[derive(Debug, Clone)]
+pub struct Header {
+    pub format: SyslogFormat,
+    pub facility: u8,
+    pub hostname: String,
+    pub pid: u32,
+}
+
+impl Header {
+    pub fn new(format: SyslogFormat, facility: u8) -> Self {
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        Header {
+            format,
+            facility,
+            hostname: sanitize_hostname(&host),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// HOSTNAME as RFC 5424 allows it: printable US-ASCII without spaces, at most 255, `-` if empty.
+fn sanitize_hostname(h: &str) -> String {
+    let s: String = h
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(MAX_HOSTNAME)
+        .collect();
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
+    }
+}
+
+/// The severity of a record: from the indicator's severity for an IoA, info for stats.
+pub fn severity_of(rec: &Record) -> u8 {
+    match rec {
+        Record::Stats(_) => severity::INFO,
+        Record::Ioa(e) => match e.indicator.context.severity {
+            Severity::Critical => severity::CRIT,
+            Severity::High => severity::ERR,
+            Severity::Medium => severity::WARNING,
+            Severity::Low => severity::NOTICE,
+            Severity::Info => severity::INFO,
+        },
+    }
+}
+
+/// MSGID: `stats` for stats records, `ioa` for events.
+pub fn msgid_of(rec: &Record) -> &'static str {
+    match rec {
+        Record::Stats(_) => "stats",
+        Record::Ioa(_) => "ioa",
+    }
+}
+
+/// A PARAM-VALUE with `"`, `\` and `]` escaped (RFC 5424 §6.3.3).
+pub fn escape_sd_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    for c in v.chars().take(MAX_SD_VALUE) {
+        if matches!(c, '"' | '\\' | ']') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The structured data element of an IoA event, `-` (NILVALUE) for anything else.
+pub fn structured_data(rec: &Record) -> String {
+    let Record::Ioa(ev) = rec else {
+        return "-".into();
+    };
+    let (src, dst) = (ev.flow.src_ip.to_string(), ev.flow.dest_ip.to_string());
+    let suppressed = ev.suppressed.map(|n| n.to_string());
+    let params = [
+        ("feed", Some(&*ev.indicator.context.feed)),
+        ("indicator", Some(ev.indicator.value.as_str())),
+        ("observable", Some(ev.observable.value.as_str())),
+        ("where", Some(ev.observable.location.as_str())),
+        ("src", Some(src.as_str())),
+        ("dst", Some(dst.as_str())),
+        ("severity", Some(ev.indicator.context.severity.as_str())),
+        ("suppressed", suppressed.as_deref()),
+    ];
+    let mut sd = format!("[{SD_ID}");
+    for (name, v) in params {
+        if let Some(text) = v {
+            sd.push_str(&format!(" {name}=\"{}\"", escape_sd_value(text)));
+        }
+    }
+    sd.push(']');
+    sd
+}
+
+/// One record for `rec`, whose JSON is `line`, without transport framing.
+pub fn format_record(h: &Header, rec: &Record, line: &str, now: SystemTime) -> String {
+    let pri = u16::from(h.facility) * 8 + u16::from(severity_of(rec));
+    match h.format {
+        // <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP SD SP MSG
+        // (RFC 5424 §6). MSG is MSG-ANY: no BOM, the JSON is UTF-8 anyway.
+        SyslogFormat::Rfc5424 => format!(
+            "<{pri}>1 {} {} {APP_NAME} {} {} {} {line}",
+            humantime::format_rfc3339_micros(now),
+            h.hostname,
+            h.pid,
+            msgid_of(rec),
+            structured_data(rec),
+        ),
+        // <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG (RFC 3164 §4.1). The time is UTC: the
+        // format has no zone, and a daemon under systemd usually runs with TZ unset anyway.
+        SyslogFormat::Rfc3164 => format!(
+            "<{pri}>{} {} {APP_NAME}[{}]: {line}",
+            bsd_timestamp(now),
+            h.hostname,
+            h.pid
+        ),
+    }
+}
+
+/// `Mmm dd hh:mm:ss` with the day padded by a space (RFC 3164 §4.1.2).
+pub fn bsd_timestamp(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // "YYYY-MM-DDThh:mm:ssZ"
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    let month: usize = s.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
+    let day: u32 = s.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(1);
+    let time = s.get(11..19).unwrap_or("00:00:00");
+    format!("{} {day:>2} {time}", MONTHS[month.clamp(1, 12) - 1])
+}
+
+/// RFC 6587 §3.4.1 octet counting: `MSG-LEN SP SYSLOG-MSG`, the length in octets.
+pub fn octet_counted(record: &str) -> Vec<u8> {
+    let mut out = format!("{} ", record.len()).into_bytes();
+    out.extend_from_slice(record.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn header(format: SyslogFormat) -> Header {
+        Header {
+            format,
+            facility: 16,
+            hostname: "sensor1".into(),
+            pid: 4242,
+        }
+    }
+
+    fn ioa(severity: Severity) -> Record {
+        Record::Ioa(Box::new(crate::event::tests::sample_ioa(severity)))
+    }
+
+    fn line(rec: &Record) -> String {
+        serde_json::to_string(rec).unwrap()
+    }
+
+    fn at() -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(1_704_110_400_123_456)
+    }
+
+    #[test]
+    fn rfc5424_record_has_every_header_field_sd_and_the_json_body() {
+        let ev = ioa(Severity::High);
+        let body = line(&ev);
+        let r = format_record(&header(SyslogFormat::Rfc5424), &ev, &body, at());
+        // local0 (16) * 8 + err (3) = 131
+        let want = format!(
+            "<131>1 2024-01-01T12:00:00.123456Z sensor1 iocd 4242 ioa [iocd@32473 feed=\"demo-domains\" indicator=\"tls13.com\" observable=\"enabled.tls13.com\" where=\"tls.sni\" src=\"192.168.65.3\" dst=\"104.16.125.34\" severity=\"high\"] {body}"
+        );
+        assert_eq!(r, want);
+    }
+
+    #[test]
+    fn rfc3164_record_has_bsd_timestamp_and_tag() {
+        let ev = ioa(Severity::High);
+        let body = line(&ev);
+        let r = format_record(&header(SyslogFormat::Rfc3164), &ev, &body, at());
+        assert_eq!(
+            r,
+            format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]: {body}")
+        );
+        let t = UNIX_EPOCH + Duration::from_secs(1_735_603_199); // 2024-12-30T23:59:59Z
+        assert_eq!(bsd_timestamp(t), "Dec 30 23:59:59");
+    }
+
+    #[test]
+    fn sd_values_escape_quote_backslash_and_bracket() {
+        assert_eq!(escape_sd_value(r#"a"b\c]d[e"#), r#"a\"b\\c\]d[e"#);
+        let mut ev = crate::event::tests::sample_ioa(Severity::High);
+        ev.observable.value = r#"x\"].tls13.com"#.into();
+        ev.suppressed = Some(9);
+        let sd = structured_data(&Record::Ioa(Box::new(ev)));
+        assert!(sd.contains(r#"observable="x\\\"\].tls13.com""#), "{sd}");
+        assert!(sd.ends_with(r#" suppressed="9"]"#), "{sd}");
+        let long = "a".repeat(MAX_SD_VALUE + 10);
+        assert_eq!(escape_sd_value(&long).len(), MAX_SD_VALUE);
+    }
+
+    #[test]
+    fn severity_maps_from_indicator_severity() {
+        for (s, want) in [
+            (Severity::Critical, 2),
+            (Severity::High, 3),
+            (Severity::Medium, 4),
+            (Severity::Low, 5),
+            (Severity::Info, 6),
+        ] {
+            assert_eq!(severity_of(&ioa(s)), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_stats_record_is_info_with_msgid_stats_and_no_structured_data() {
+        let stats = Record::Stats(Box::default());
+        assert_eq!(severity_of(&stats), severity::INFO);
+        assert_eq!(msgid_of(&stats), "stats");
+        assert_eq!(structured_data(&stats), "-");
+    }
+
+    #[test]
+    fn octet_counting_prefixes_the_byte_length() {
+        assert_eq!(
+            octet_counted("<1>1 - - - - - - x"),
+            b"18 <1>1 - - - - - - x"
+        );
+        // Length in octets, not characters.
+        assert_eq!(octet_counted("é"), "2 é".as_bytes());
+        assert_eq!(octet_counted(""), b"0 ");
+    }
+
+    #[test]
+    fn hostname_is_printable_ascii_without_spaces() {
+        assert_eq!(sanitize_hostname("a b\u{1b}[31mc"), "ab[31mc");
+        assert_eq!(sanitize_hostname(""), "-");
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! [`Outputs::new`] builds the stage and the sink tasks; the pipeline runs them on their
 //! threads ([`Stage::run`], [`SinkRuntime::run`]). A record is encoded only at its sink
-//! ([`encode`]): JSON lines or syslog.
+//! ([`encode`]): JSON lines or syslog records.
 //!
 //! A sink whose queue is full loses the record, counted in its `dropped` (`on_full = "drop"`,
 //! the default), so workers and capture never wait on a slow or dead sink; `on_full = "block"`
@@ -21,7 +21,6 @@
 pub mod encode;
 pub mod sink;
 pub mod suppress;
-pub mod syslog;
 
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;

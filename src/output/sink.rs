@@ -214,7 +214,7 @@ pub(super) fn endpoint(
             let facility = s
                 .facility_code()
                 .ok_or_else(|| io::Error::other(format!("sink {name}: unknown facility")))?;
-            let header = super::syslog::Header::new(s.format.unwrap_or_default(), facility);
+            let header = super::encode::Header::new(s.format.unwrap_or_default(), facility);
             (
                 ep,
                 Encoder::Syslog {
