@@ -18,6 +18,7 @@
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -33,6 +34,11 @@ use crate::reload::Reloader;
 use crate::stats::{Counters as _, SinkStats, SuppressStats, WorkerStats};
 use crate::worker::{self, Worker};
 
+/// How long a file replay's capture gets to see the stop flag: a file reader sees it at its
+/// next batch (milliseconds); one blocked reading a FIFO or stdin that stays open never does,
+/// and is left behind after this (what it read is still drained).
+pub const CAPTURE_STOP_WAIT: Duration = Duration::from_secs(2);
+
 /// What to build.
 pub struct Spec {
     pub workers: usize,
@@ -44,6 +50,10 @@ pub struct Spec {
     /// Runs once the sinks are open and before any thread starts: `iocd run` drops root here,
     /// so no thread ever parses traffic as root.
     pub before_threads: Option<Box<dyn FnOnce() -> anyhow::Result<()>>>,
+    /// How long [`Pipeline::finish`] waits for the capture thread to see the stop flag before
+    /// it leaves the thread behind ([`CAPTURE_STOP_WAIT`] for files; live capture: its read
+    /// timeout and more).
+    pub capture_stop_wait: Duration,
 }
 
 /// A mode's hooks on the control loop.
@@ -107,7 +117,7 @@ pub enum Ended {
 
 /// What a finished pipeline reports.
 pub struct Finished<C> {
-    /// What the capture returned; `None` if its thread panicked.
+    /// What the capture returned; `None` if its thread panicked or was left blocked.
     pub capture: Option<C>,
     pub workers: WorkerStats,
     /// A worker thread panicked (its counters are missing).
@@ -126,6 +136,9 @@ pub struct Pipeline<C> {
     signals: Option<(signal_hook::iterator::Handle, JoinHandle<()>)>,
     ctl_tx: Sender<Control>,
     ctl_rx: Receiver<Control>,
+    /// Set when the capture thread is left behind: workers end once their queue is empty.
+    abandon: Arc<AtomicBool>,
+    stop_wait: Duration,
 }
 
 /// Start the output stage and the sink runtime on their threads; what
@@ -229,12 +242,15 @@ impl<C: Send + 'static> Pipeline<C> {
             signals: None,
             ctl_tx,
             ctl_rx,
+            abandon: Arc::new(AtomicBool::new(false)),
+            stop_wait: spec.capture_stop_wait,
         };
         for (i, q) in queues.into_iter().enumerate() {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
             p.core.slots.push(slot.clone());
-            let w =
-                Worker::new(context.clone(), spec.store.clone(), events.clone()).publish_to(slot);
+            let w = Worker::new(context.clone(), spec.store.clone(), events.clone())
+                .publish_to(slot)
+                .abandon_on(p.abandon.clone());
             let h = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || w.run(q))
@@ -323,11 +339,24 @@ impl<C: Send + 'static> Pipeline<C> {
         last: impl FnOnce(&Core, &WorkerStats) -> Option<Record>,
     ) -> Finished<C> {
         self.core.stop.store(true, Relaxed);
-        let capture = self.capture.take().and_then(|h| match h.join() {
-            Ok(c) => Some(c),
-            Err(_) => {
-                tracing::error!("the capture thread panicked");
-                None
+        let capture = self.capture.take().and_then(|h| {
+            let waited = Instant::now();
+            while !h.is_finished() && waited.elapsed() < self.stop_wait {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !h.is_finished() {
+                tracing::warn!(
+                    "the capture is blocked reading its input; draining what was read without it"
+                );
+                self.abandon.store(true, Relaxed);
+                return None;
+            }
+            match h.join() {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    tracing::error!("the capture thread panicked");
+                    None
+                }
             }
         });
         let mut workers = WorkerStats::default();

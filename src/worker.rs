@@ -97,6 +97,8 @@ pub struct Worker {
     quic: QuicTracker,
     /// Where [`Worker::publish_to`] puts periodic copies of the counters.
     slot: Option<Arc<std::sync::Mutex<WorkerStats>>>,
+    /// See [`Worker::abandon_on`].
+    abandon: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Worker {
@@ -117,6 +119,7 @@ impl Worker {
             stats: WorkerStats::default(),
             quic: QuicTracker::new(),
             slot: None,
+            abandon: None,
         }
     }
 
@@ -127,13 +130,30 @@ impl Worker {
         self
     }
 
+    /// Also end, once the queue is empty, when `flag` is set: the pipeline sets it when the
+    /// capture thread cannot be stopped (blocked reading a FIFO or stdin that stays open), so
+    /// that what was read is still drained.
+    pub fn abandon_on(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.abandon = Some(flag);
+        self
+    }
+
     /// Process batches until the capture side closes the queue; return the counters.
     pub fn run(mut self, queue: WorkerQueue) -> WorkerStats {
         let mut published = std::time::Instant::now();
         loop {
             let batch = match queue.batches.recv_timeout(PUBLISH_INTERVAL) {
                 Ok(b) => Some(b),
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    let abandoned = self
+                        .abandon
+                        .as_ref()
+                        .is_some_and(|a| a.load(std::sync::atomic::Ordering::Relaxed));
+                    if abandoned && queue.batches.is_empty() {
+                        break;
+                    }
+                    None
+                }
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             };
             if let Some(batch) = batch {

@@ -167,3 +167,115 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
     // no packet lost: every one fed was counted
     assert_eq!(util::summary_number(&log, "packets"), 8, "{log}");
 }
+
+/// The control path of `iocd replay` is `iocd run`'s: a reload names the config changes it
+/// cannot apply, and SIGTERM stops a replay whose input (a FIFO still open) would never end:
+/// what was read is drained into the output, the summary is printed, and the exit status is 1.
+#[test]
+fn sigterm_ends_a_replay_blocked_on_an_open_fifo_after_draining_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_file(&d.join("a.txt"), "old.example\n");
+    let cfg = d.join("iocd.toml");
+    write_file(
+        &cfg,
+        "workers = 2\n[[feeds]]\nname = \"a\"\npath = \"a.txt\"\n",
+    );
+    let fifo = d.join("in.pcap");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let events = d.join("events.json");
+    let mut child = util::iocd()
+        .args(["replay", "--config"])
+        .arg(&cfg)
+        .arg("-o")
+        .arg(&events)
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log: Vec<String> = Vec::new();
+    let mut wait_log = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if log.iter().any(|l| l.contains(needle)) {
+                return log.join("\n");
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => log.push(l),
+                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
+            }
+        }
+    };
+    wait_log("indicators loaded");
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&queries(
+        &["old.example", "other.example"],
+        40000,
+        1_700_000_000,
+    ))
+    .unwrap();
+    w.flush().unwrap();
+    wait_for("the first event", Duration::from_secs(20), || {
+        names(&events, 1..=2) == ["old.example"]
+    });
+
+    // workers and [[sinks]] cannot change under a running replay: the reload says so
+    write_file(
+        &cfg,
+        "workers = 3\n[[sinks]]\ntype = \"json\"\npath = \"-\"\n[[feeds]]\nname = \"a\"\npath = \"a.txt\"\n",
+    );
+    let kill = |sig: &str| {
+        let st = std::process::Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    kill("-HUP");
+    let text = wait_log("need a restart");
+    assert!(
+        text.contains("changes to workers, [[sinks]] need a restart"),
+        "{text}"
+    );
+
+    // the writer keeps the FIFO open: only the signal can end the replay
+    kill("-TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "replay did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(w);
+    reader.join().unwrap();
+    let text = wait_log("sink output: ");
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(
+        text.contains("sink output: sent 1 dropped 0 errors 0"),
+        "{text}"
+    );
+    assert_eq!(names(&events, 1..=2), ["old.example"], "{text}");
+}

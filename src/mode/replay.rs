@@ -72,6 +72,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         sinks: replay_sinks(&settings.config, args.output.clone()),
         suppress,
         before_threads: None,
+        capture_stop_wait: crate::pipeline::CAPTURE_STOP_WAIT,
     };
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -83,7 +84,10 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     }
     let done = p.finish(|_, _| None);
     let wall = started.elapsed();
-    let (capture_stats, mut file_errors) = done.capture.unwrap_or_default();
+    let (capture_stats, mut file_errors) = done.capture.unwrap_or_else(|| {
+        tracing::warn!("the capture's counters are lost (its thread was left behind)");
+        Default::default()
+    });
     file_errors.splice(0..0, input_errors);
     print_summary(
         &capture_stats,

@@ -85,6 +85,10 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         sinks: config.sinks.clone(),
         suppress,
         before_threads: Some(Box::new(move || drop_privileges(&daemon, &files))),
+        // The capture loop checks the flag after each read, which waits at most the read
+        // timeout; the rest is its final flush.
+        capture_stop_wait: config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT)
+            + Duration::from_secs(5),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared::new(stop.clone()));
