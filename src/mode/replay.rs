@@ -106,8 +106,13 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         tracing::error!("{e}");
         code = EXIT_FAILURE;
     }
-    for s in done.sinks.iter().filter(|s| s.errors > 0) {
-        tracing::error!("sink {}: {} write errors", s.name, s.errors);
+    for s in done.sinks.iter().filter(|s| s.errors > 0 || s.dropped > 0) {
+        tracing::error!(
+            "sink {}: {} events dropped, {} write errors: the output is incomplete",
+            s.name,
+            s.dropped,
+            s.errors
+        );
         code = EXIT_FAILURE;
     }
     if ended == Ended::Shutdown || done.worker_panicked {

@@ -140,6 +140,7 @@ impl Outputs {
                 reopen: reopen.clone(),
                 abort: abort_rx.clone(),
                 initial,
+                batch: Default::default(),
             });
             outputs.names.push(name);
             outputs.counters.push(counters);

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt as _, BufWriter};
+use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::encode::Encoder;
@@ -55,11 +55,113 @@ impl Endpoint {
     fn reconnects(&self) -> bool {
         matches!(self, Endpoint::UnixStream(_) | Endpoint::Tcp(_))
     }
+
+    /// A file or standard output: written in batches, see [`Batch`].
+    fn is_file(&self) -> bool {
+        matches!(self, Endpoint::Stdout | Endpoint::File(_))
+    }
+}
+
+/// Bytes gathered for one write to a file sink before it is flushed, unless the queue runs
+/// empty first (then at once, so `tail -f` sees every event).
+pub const FILE_BATCH: usize = 64 * 1024;
+
+/// Records waiting to be written to a file or standard output, as one buffer. A record counts
+/// as `sent` only once all its bytes were written (issue 11: a 64 KiB `BufWriter` used to count
+/// records sent when buffered and lose them with a failed flush).
+#[derive(Debug, Default)]
+pub(super) struct Batch {
+    buf: Vec<u8>,
+    /// End offset in `buf` of each record.
+    ends: Vec<usize>,
+    /// The file ends inside a line (a write stopped part-way): the next write starts with a
+    /// newline, so that every later record is a whole line.
+    torn: bool,
+}
+
+/// What one blocking write of a batch did.
+struct Written {
+    writer: Box<dyn std::io::Write + Send>,
+    buf: Vec<u8>,
+    /// Bytes of `buf` written.
+    done: usize,
+    /// The leading newline of a torn file was written.
+    mended: bool,
+    error: Option<io::Error>,
+}
+
+/// Write `buf` (after a newline when `torn`), stopping at the first error: how far it got is
+/// in [`Written::done`]. Runs on tokio's blocking pool: a std `File` reports a short write and
+/// the error exactly where tokio's buffered file would report it later.
+fn write_batch(mut writer: Box<dyn std::io::Write + Send>, buf: Vec<u8>, torn: bool) -> Written {
+    let mut w = Written {
+        writer: Box::new(std::io::sink()),
+        buf: Vec::new(),
+        done: 0,
+        mended: !torn,
+        error: None,
+    };
+    if torn {
+        match writer.write(b"\n") {
+            Ok(1) => w.mended = true,
+            Ok(_) => w.error = Some(io::ErrorKind::WriteZero.into()),
+            Err(e) => w.error = Some(e),
+        }
+    }
+    while w.error.is_none() && w.done < buf.len() {
+        match writer.write(&buf[w.done..]) {
+            Ok(0) => w.error = Some(io::ErrorKind::WriteZero.into()),
+            Ok(n) => w.done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => w.error = Some(e),
+        }
+    }
+    if w.error.is_none() {
+        w.error = writer.flush().err();
+    }
+    w.writer = writer;
+    w.buf = buf;
+    w
+}
+
+impl Batch {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        self.ends.push(self.buf.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// `done` bytes were written: forget the whole records among them and return how many;
+    /// a record cut by `done` stays (to be written again whole) and marks the file torn.
+    fn written(&mut self, done: usize) -> u64 {
+        let whole = self.ends.partition_point(|&e| e <= done);
+        let cut = self.ends.get(whole.wrapping_sub(1)).copied().unwrap_or(0);
+        if done > cut {
+            self.torn = true;
+        }
+        self.buf.drain(..cut);
+        self.ends.drain(..whole);
+        for e in &mut self.ends {
+            *e -= cut;
+        }
+        whole as u64
+    }
+
+    fn clear(&mut self) -> u64 {
+        let n = self.ends.len() as u64;
+        self.buf.clear();
+        self.ends.clear();
+        n
+    }
 }
 
 /// An open endpoint.
 pub(super) enum Conn {
-    Out(BufWriter<Box<dyn AsyncWrite + Send + Unpin>>),
+    /// A file or standard output, written in [`Batch`]es on the blocking pool.
+    Out(Box<dyn std::io::Write + Send>),
     UnixStream(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
     UnixDgram(tokio::net::UnixDatagram),
@@ -84,17 +186,18 @@ fn with_port(addr: &str) -> String {
 
 async fn open(ep: &Endpoint) -> io::Result<Conn> {
     Ok(match ep {
-        Endpoint::Stdout => Conn::Out(BufWriter::with_capacity(
-            64 * 1024,
-            Box::new(tokio::io::stdout()),
-        )),
+        Endpoint::Stdout => Conn::Out(Box::new(std::io::stdout())),
         Endpoint::File(p) => {
-            let f = tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .await?;
-            Conn::Out(BufWriter::with_capacity(64 * 1024, Box::new(f)))
+            let p = p.clone();
+            let f = tokio::task::spawn_blocking(move || {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+            })
+            .await
+            .map_err(io::Error::other)??;
+            Conn::Out(Box::new(f))
         }
         Endpoint::UnixStream(p) => Conn::UnixStream(tokio::net::UnixStream::connect(p).await?),
         Endpoint::Tcp(a) => {
@@ -135,7 +238,8 @@ fn peer_gone(try_read: impl FnOnce(&mut [u8]) -> io::Result<usize>) -> bool {
 impl Conn {
     async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Conn::Out(w) => w.write_all(bytes).await,
+            // Files go through `SinkTask::flush_file`.
+            Conn::Out(_) => Err(io::Error::other("a file sink writes in batches")),
             Conn::UnixStream(s) => {
                 if peer_gone(|b| s.try_read(b)) {
                     return Err(io::Error::new(
@@ -156,13 +260,6 @@ impl Conn {
             }
             Conn::UnixDgram(s) => s.send(bytes).await.map(drop),
             Conn::Udp(s) => s.send(bytes).await.map(drop),
-        }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Out(w) => w.flush().await,
-            _ => Ok(()),
         }
     }
 }
@@ -186,10 +283,7 @@ pub(super) fn endpoint(
                         .truncate(s.truncate)
                         .open(p)
                         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
-                    initial = Some(Conn::Out(BufWriter::with_capacity(
-                        64 * 1024,
-                        Box::new(tokio::fs::File::from_std(f)),
-                    )));
+                    initial = Some(Conn::Out(Box::new(f)));
                     Endpoint::File(p.clone())
                 }
                 (None, Some(sock)) => Endpoint::UnixStream(sock.clone()),
@@ -236,8 +330,10 @@ pub(super) struct SinkTask {
     pub counters: Arc<Counters>,
     pub reopen: Arc<Notify>,
     pub abort: watch::Receiver<bool>,
-    /// The connection opened by [`Outputs::start`] (files), used first.
+    /// The connection opened by [`super::Outputs::new`] (files), used first.
     pub initial: Option<Conn>,
+    /// A file sink's records not yet written.
+    pub batch: Batch,
 }
 
 /// Resolves once shutdown's drain deadline has passed (or the outputs are gone).
@@ -258,13 +354,13 @@ impl SinkTask {
                     // A file moved away by logrotate: open the path again. If that fails,
                     // keep writing to the old handle rather than losing events.
                     if matches!(self.endpoint, Endpoint::File(_)) {
+                        // What is gathered goes to the old file first.
+                        self.flush_file(&mut conn, &mut failing, &mut backoff).await;
                         match open(&self.endpoint).await {
                             Ok(c) => {
-                                if let Some(mut old) = conn.replace(c) {
-                                    if old.flush().await.is_err() {
-                                        self.counters.errors.fetch_add(1, Relaxed);
-                                    }
-                                }
+                                conn = Some(c);
+                                // A new file starts on a fresh line.
+                                self.batch.torn = false;
                             }
                             Err(e) => {
                                 self.counters.errors.fetch_add(1, Relaxed);
@@ -281,6 +377,13 @@ impl SinkTask {
             };
             self.counters.queued.fetch_sub(1, Relaxed);
             let bytes = self.encoder.encode(&line);
+            if self.endpoint.is_file() {
+                self.batch.push(&bytes);
+                if self.batch.buf.len() >= FILE_BATCH || self.rx.is_empty() {
+                    self.flush_file(&mut conn, &mut failing, &mut backoff).await;
+                }
+                continue;
+            }
             let mut attempts = 0;
             let delivered = loop {
                 if conn.is_none() {
@@ -336,27 +439,87 @@ impl SinkTask {
             } else {
                 self.counters.dropped.fetch_add(1, Relaxed);
             }
-            if self.rx.is_empty() {
-                // Nothing else queued: let a reader (tail -f, a pipe) see the event now.
-                if let Some(c) = conn.as_mut() {
-                    if let Err(e) = c.flush().await {
-                        self.failed(&mut failing, &e, "flush failed");
-                        conn = None;
-                    }
-                }
-            }
         }
-        if let Some(c) = conn.as_mut() {
-            if c.flush().await.is_err() {
-                self.counters.errors.fetch_add(1, Relaxed);
-            }
-        }
+        // What a file sink gathered: written now if the deadline allows, else dropped.
+        self.flush_file(&mut conn, &mut failing, &mut backoff).await;
+        let lost = self.batch.clear();
+        self.counters.dropped.fetch_add(lost, Relaxed);
         // Aborted: whatever is still queued is lost, and counted.
         self.rx.close();
         while self.rx.try_recv().is_ok() {
             self.counters.queued.fetch_sub(1, Relaxed);
             self.counters.dropped.fetch_add(1, Relaxed);
         }
+    }
+
+    /// Write what a file sink gathered. Records count as `sent` once their bytes are written; a
+    /// failed write is retried [`MAX_SEND_ATTEMPTS`] times with backoff (reopening the file),
+    /// then what is left is `dropped`. A write stopped inside a record leaves that record for
+    /// the retry, after a newline that ends the torn line.
+    async fn flush_file(
+        &mut self,
+        conn: &mut Option<Conn>,
+        failing: &mut bool,
+        backoff: &mut Duration,
+    ) {
+        let mut attempts = 0;
+        // A sink already failing (the disk still full) gets one try per batch, without the
+        // backoff: waiting out every batch would stall the sink behind a disk that stays full.
+        let max = if *failing { 1 } else { MAX_SEND_ATTEMPTS };
+        while self.batch.len() > 0 {
+            let writer = match conn.take() {
+                Some(Conn::Out(w)) => w,
+                _ => match open(&self.endpoint).await {
+                    Ok(Conn::Out(w)) => w,
+                    Ok(_) => return,
+                    Err(e) => {
+                        self.failed(failing, &e, "cannot open");
+                        attempts += 1;
+                        if attempts >= max || !self.sleep(backoff).await {
+                            break;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let buf = std::mem::take(&mut self.batch.buf);
+            let torn = self.batch.torn;
+            let w = match tokio::task::spawn_blocking(move || write_batch(writer, buf, torn)).await
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    // The write panicked: its buffer is gone.
+                    self.failed(failing, &io::Error::other(e), "write failed");
+                    break;
+                }
+            };
+            self.batch.buf = w.buf;
+            if w.mended {
+                self.batch.torn = false;
+            }
+            let sent = self.batch.written(w.done);
+            self.counters.sent.fetch_add(sent, Relaxed);
+            match w.error {
+                None => {
+                    *conn = Some(Conn::Out(w.writer));
+                    if *failing {
+                        tracing::info!(sink = %self.name, "writing again");
+                        *failing = false;
+                    }
+                    *backoff = MIN_BACKOFF;
+                }
+                Some(e) => {
+                    // Reopened at the next attempt: a file replaced meanwhile is picked up.
+                    self.failed(failing, &e, "write failed");
+                    attempts += 1;
+                    if attempts >= max || !self.sleep(backoff).await {
+                        break;
+                    }
+                }
+            }
+        }
+        let lost = self.batch.clear();
+        self.counters.dropped.fetch_add(lost, Relaxed);
     }
 
     /// Count an I/O error; log it when the sink goes from working to failing (not on every retry).
@@ -383,6 +546,59 @@ impl SinkTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_counts_whole_records_and_keeps_a_cut_one_for_the_retry() {
+        let mut b = Batch::default();
+        for r in [&b"aaaa\n"[..], b"bb\n", b"cccccc\n"] {
+            b.push(r);
+        }
+        assert_eq!(b.written(0), 0);
+        assert!(!b.torn);
+        // "aaaa\nb" reached the file: one record, and "bb\n" was cut
+        assert_eq!(b.written(6), 1);
+        assert!(b.torn, "the file ends inside a line");
+        assert_eq!(b.buf, b"bb\ncccccc\n");
+        assert_eq!(b.ends, [3, 10]);
+        assert_eq!(b.written(10), 2);
+        assert!(b.buf.is_empty() && b.ends.is_empty());
+    }
+
+    /// A writer that takes `room` bytes, then fails like a full disk.
+    struct Full {
+        room: usize,
+        got: Vec<u8>,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            let n = b.len().min(self.room);
+            self.room -= n;
+            self.got.extend_from_slice(&b[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_short_write_reports_how_far_it_got_and_a_torn_file_gets_its_newline_first() {
+        let w = write_batch(
+            Box::new(Full {
+                room: 4,
+                got: Vec::new(),
+            }),
+            b"abcdef\n".to_vec(),
+            true,
+        );
+        assert_eq!(w.done, 3, "the newline took one byte of the room");
+        assert!(w.mended);
+        assert_eq!(w.error.map(|e| e.raw_os_error()), Some(Some(28)));
+    }
 
     #[test]
     fn syslog_address_gets_the_default_port() {
