@@ -289,7 +289,7 @@ fn after_a_torn_write_the_next_event_starts_on_a_fresh_line() {
         .unwrap()
         .success());
     let out = mnt.join("events.json");
-    let mut child = util::iocd()
+    let child = util::iocd()
         .args(["replay", "--workers", "1", "--feed"])
         .arg(&feed)
         .arg("-o")
