@@ -1,0 +1,357 @@
+//! Loading feeds into an indicator set: reading files, running the format parsers (see
+//! [`super::formats`]), applying the feed's defaults and policy, and reporting what happened per
+//! feed.
+//!
+//! # Policy
+//!
+//! - **Context**: an entry's own fields override the feed's defaults from the config; its tags
+//!   are added to the feed's. Equal contexts are stored once ([`SetBuilder::context`]).
+//! - **Over-broad values** are refused with a warning unless the feed sets `allow_broad`: a
+//!   public suffix alone in `subdomain` mode (`com`, `co.uk`, `github.io`: it would match every
+//!   name under it; the Public Suffix List via the `psl` crate, whose default rule makes every
+//!   unlisted one-label name a suffix too), and CIDRs shorter than /8 (IPv4) or /16 (IPv6).
+//! - **Duplicates** within a feed are counted; the first entry stays.
+//! - **Validity** is not applied here: an entry already expired is kept (a replay of an old
+//!   capture needs it) and counted in [`FeedReport::expired_now`].
+//!
+//! # Failure
+//!
+//! A bad entry is reported with its file and line (or object id) and the good ones load. A feed
+//! fails as a whole when its file cannot be read or its parser rejects the file. At startup
+//! ([`build_set`]) a failed feed is reported and the others load; only "no usable feed" is a
+//! [`BuildError`]. On reload ([`rebuild`]) a failed feed — or one that shrank by more than its
+//! `max_shrink` fraction — keeps its entries from the previous set ("last good"), and the report
+//! says so.
+
+mod loader;
+mod parallel;
+mod policy;
+mod read;
+mod report;
+
+use std::time::Instant;
+
+use super::formats::{self, FeedSink};
+use super::set::{Added, IndicatorSet, SetBuilder};
+use crate::config::{FeedConfig, FeedFormat};
+use loader::Loader;
+use parallel::parse_plain;
+use policy::base_context;
+pub use policy::{MIN_V4_PREFIX, MIN_V6_PREFIX};
+pub use read::MAX_FEED_BYTES;
+use read::{estimate, read_text};
+pub use report::{FeedError, FeedReport, LoadReport, MAX_KEPT_ERRORS_PER_FEED};
+
+/// No usable feed: the daemon cannot start matching. The report says why, feed by feed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("no usable feed: no feeds configured")]
+    NoFeeds,
+    #[error("no usable feed: none of the {} feeds could be read", report.feeds.len())]
+    NoneReadable { report: LoadReport },
+    #[error(
+        "no usable feed: {} feeds read but 0 indicators loaded ({} bad entries)",
+        report.feeds.len() - report.failed_feeds(),
+        report.bad()
+    )]
+    NoIndicators { report: LoadReport },
+}
+
+impl BuildError {
+    /// The per-feed report, when any feed was configured.
+    pub fn report(&self) -> Option<&LoadReport> {
+        match self {
+            BuildError::NoFeeds => None,
+            BuildError::NoneReadable { report } | BuildError::NoIndicators { report } => {
+                Some(report)
+            }
+        }
+    }
+}
+
+/// Load every feed into one set at startup. Feeds are added in order, so on a tie between
+/// feeds the earlier one ranks first.
+pub fn build_set(feeds: &[FeedConfig]) -> Result<(IndicatorSet, LoadReport), BuildError> {
+    if feeds.is_empty() {
+        return Err(BuildError::NoFeeds);
+    }
+    let (set, report) = build(feeds, None);
+    if report.failed_feeds() == report.feeds.len() {
+        return Err(BuildError::NoneReadable { report });
+    }
+    if set.is_empty() {
+        return Err(BuildError::NoIndicators { report });
+    }
+    Ok((set, report))
+}
+
+/// Rebuild the set from every feed for a reload. Never fails: a feed that cannot be used keeps
+/// its entries from `previous` (see the module doc), so the worst case is `previous` again.
+pub fn rebuild(feeds: &[FeedConfig], previous: &IndicatorSet) -> (IndicatorSet, LoadReport) {
+    build(feeds, Some(previous))
+}
+
+fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet, LoadReport) {
+    let started = Instant::now();
+    let now_us = now_us();
+    let mut builder = SetBuilder::new();
+    let mut report = LoadReport::default();
+    for feed in feeds {
+        let t = Instant::now();
+        let mut r = FeedReport::new(feed);
+        let prev = previous.map_or(0, |p| p.feed_len(&r.name));
+        if let Err(why) = load_feed(feed, prev, &mut builder, &mut r, now_us) {
+            r.failure = Some(why);
+            if let (Some(p), true) = (previous, prev > 0) {
+                let mut kept = 0;
+                p.for_each_of_feed(&r.name, |value, ctx, mode| {
+                    let c = builder.context(ctx.clone());
+                    if builder.add(value, c, mode) == Added::Yes {
+                        kept += 1;
+                    }
+                });
+                r.kept_last_good = Some(kept);
+            }
+        }
+        r.duration = t.elapsed();
+        report.feeds.push(r);
+    }
+    let set = builder.build();
+    report.indicators = set.len();
+    report.contexts = set.contexts_len();
+    report.duration = started.elapsed();
+    (set, report)
+}
+
+/// Read and parse one feed into `builder`. `Err` means the feed is unusable this time: nothing
+/// of it was added (a shrink is checked by a counting pass before anything is added).
+fn load_feed(
+    feed: &FeedConfig,
+    prev: usize,
+    builder: &mut SetBuilder,
+    report: &mut FeedReport,
+    now_us: i64,
+) -> Result<(), String> {
+    let text = match feed.format {
+        FeedFormat::Misp if feed.path.is_dir() => None,
+        _ => Some(read_text(&feed.path)?),
+    };
+    let base = base_context(feed, builder);
+    if prev > 0 {
+        // A counting pass first: the text is parsed twice on reload, but a feed that shrank is
+        // known before any of it is added, with no copy of its entries held meanwhile.
+        let mut count = FeedReport::new(feed);
+        let mut counter = Loader::new(feed, base.clone(), None, &mut count, now_us);
+        parse(feed, text.as_deref(), &mut counter)?;
+        let n = count.entries;
+        if (n as f64) < prev as f64 * (1.0 - feed.max_shrink) {
+            return Err(format!(
+                "shrank from {prev} to {n} entries, more than max_shrink = {}",
+                feed.max_shrink
+            ));
+        }
+    } else if let (FeedFormat::Plain, Some(t)) = (feed.format, &text) {
+        let (lines, names, name_bytes) = estimate(t);
+        builder.reserve(lines, names, name_bytes);
+    }
+    let mut loader = Loader::new(feed, base, Some(builder), report, now_us);
+    parse(feed, text.as_deref(), &mut loader)
+}
+
+fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Result<(), String> {
+    let Some(text) = text else {
+        return formats::misp::parse_dir(&feed.path, feed, out);
+    };
+    match feed.format {
+        FeedFormat::Plain => {
+            parse_plain(text, out);
+            Ok(())
+        }
+        FeedFormat::Csv => formats::csv::parse(text, feed, out),
+        FeedFormat::Zeek => formats::zeek::parse(text, feed, out),
+        FeedFormat::Stix => formats::stix::parse(text, feed, out),
+        FeedFormat::Misp => formats::misp::parse(text, feed, out),
+        FeedFormat::MispCsv => formats::misp_csv::parse(text, feed, out),
+    }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod test_util;
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+    use crate::indicators::MatchKind;
+
+    #[test]
+    fn build_set_merges_feeds_and_reports_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_feed(
+            dir.path(),
+            "a.txt",
+            b"evil.com\n10.0.0.0/8\n1.2.3.999\nevil.com\n",
+        );
+        let b = write_feed(dir.path(), "b.txt", b"EVIL.com\nbad.org\n");
+        let (set, report) = build_set(&[a, b]).unwrap();
+        // evil.com is in both feeds: two indicators
+        assert_eq!(set.len(), 4);
+        assert_eq!(report.indicators, 4);
+        assert_eq!((report.bad(), report.failed_feeds()), (1, 0));
+        let fa = &report.feeds[0];
+        assert_eq!(fa.name, "a");
+        assert_eq!(
+            (fa.entries, fa.duplicates, fa.by_type),
+            (3, 1, [0, 0, 1, 1])
+        );
+        assert_eq!(fa.errors[0].at, "3");
+        assert!(
+            fa.errors[0]
+                .to_string()
+                .ends_with("a.txt:3: invalid IPv4 address: \"1.2.3.999\""),
+            "{}",
+            fa.errors[0]
+        );
+        // on a tie the earlier feed ranks first
+        let m = set.best_domain(b"x.evil.com").unwrap();
+        assert_eq!((&*m.context.feed, m.kind), ("a", MatchKind::Subdomain));
+        assert_eq!(feed_of(&set, b"bad.org"), Some("b"));
+        let shown = report.to_string();
+        assert!(
+            shown.contains("total: 4 indicators (2 contexts) from 2 of 2 feeds"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "feed \"a\": 2 indicators (ipv4 0, ipv6 0, cidr 1, domain 1), 1 duplicates, 1 bad"
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn unreadable_feed_among_good_ones_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = write_feed(dir.path(), "good.txt", b"evil.com\n");
+        let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
+        let (set, report) = build_set(&[gone, good]).unwrap();
+        assert_eq!(set.len(), 1);
+        assert_eq!(report.failed_feeds(), 1);
+        let why = report.feeds[0].failure.as_deref().unwrap();
+        assert!(why.contains("No such file"), "{why}");
+        assert!(
+            report
+                .to_string()
+                .contains("feed \"gone\": FAILED (cannot read"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn no_readable_feed_is_a_build_error_with_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
+        let e = build_set(&[gone]).unwrap_err();
+        assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
+        assert!(e.to_string().starts_with("no usable feed"), "{e}");
+        assert_eq!(e.report().unwrap().failed_feeds(), 1);
+    }
+
+    #[test]
+    fn zero_indicators_in_total_is_a_build_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write_feed(dir.path(), "empty.txt", b"# nothing yet\n");
+        let broken = write_feed(dir.path(), "broken.txt", b"1.2.3.256\n");
+        let e = build_set(&[empty, broken]).unwrap_err();
+        assert!(matches!(e, BuildError::NoIndicators { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "no usable feed: 2 feeds read but 0 indicators loaded (1 bad entries)"
+        );
+        assert_eq!(e.report().unwrap().feeds[1].errors.len(), 1);
+    }
+
+    #[test]
+    fn no_feeds_configured_is_a_build_error() {
+        let e = build_set(&[]).unwrap_err();
+        assert!(matches!(e, BuildError::NoFeeds));
+        assert!(e.report().is_none());
+    }
+
+    // ---- reload ----
+
+    #[test]
+    fn rebuild_applies_changes_and_keeps_last_good_of_a_broken_feed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_feed(dir.path(), "a.txt", b"old.com\nkeep.com\n");
+        let b = write_feed(dir.path(), "b.txt", b"b1.com\nb2.com\n");
+        let (set, _) = build_set(&[a.clone(), b.clone()]).unwrap();
+        // a changes; b disappears
+        std::fs::write(&a.path, b"new.com\nkeep.com\n").unwrap();
+        std::fs::remove_file(&b.path).unwrap();
+        let (set2, report) = rebuild(&[a.clone(), b.clone()], &set);
+        assert_eq!(feed_of(&set2, b"new.com"), Some("a"));
+        assert_eq!(feed_of(&set2, b"keep.com"), Some("a"));
+        assert_eq!(feed_of(&set2, b"old.com"), None, "removals take effect");
+        assert_eq!(feed_of(&set2, b"b1.com"), Some("b"), "last good kept");
+        let rb = &report.feeds[1];
+        assert_eq!(rb.kept_last_good, Some(2));
+        assert!(
+            rb.summary().contains("FAILED (cannot read"),
+            "{}",
+            rb.summary()
+        );
+        assert!(
+            rb.summary().contains("kept 2 last good entries"),
+            "{}",
+            rb.summary()
+        );
+        // and again from the set that kept them: still kept
+        let (set3, _) = rebuild(&[a, b], &set2);
+        assert_eq!(set3.len(), 4);
+        assert_eq!(feed_of(&set3, b"b2.com"), Some("b"));
+    }
+
+    #[test]
+    fn a_feed_that_shrinks_too_much_keeps_last_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let list: String = (0..100).map(|i| format!("h{i}.example\n")).collect();
+        let mut a = write_feed(dir.path(), "a.txt", list.as_bytes());
+        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        // a truncated download: 40 of 100 left
+        let short: String = (0..40).map(|i| format!("h{i}.example\n")).collect();
+        std::fs::write(&a.path, &short).unwrap();
+        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        assert_eq!(set2.len(), 100);
+        let why = report.feeds[0].failure.as_deref().unwrap();
+        assert!(why.contains("shrank from 100 to 40"), "{why}");
+        // 60 of 100 is within the default 50%
+        let ok: String = (0..60).map(|i| format!("h{i}.example\n")).collect();
+        std::fs::write(&a.path, &ok).unwrap();
+        let (set3, report) = rebuild(std::slice::from_ref(&a), &set);
+        assert_eq!((set3.len(), report.feeds[0].failure.clone()), (60, None));
+        // max_shrink = 1.0 turns the check off
+        a.max_shrink = 1.0;
+        std::fs::write(&a.path, "h1.example\n").unwrap();
+        let (set4, _) = rebuild(std::slice::from_ref(&a), &set);
+        assert_eq!(set4.len(), 1);
+    }
+
+    #[test]
+    fn a_new_feed_that_fails_on_reload_has_nothing_to_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_feed(dir.path(), "a.txt", b"a.com\n");
+        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
+        let (set2, report) = rebuild(&[a, gone], &set);
+        assert_eq!(set2.len(), 1);
+        assert_eq!(report.feeds[1].kept_last_good, None);
+        assert!(report.feeds[1].summary().contains("no entries"));
+    }
+}
