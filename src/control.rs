@@ -11,6 +11,8 @@ pub enum Control {
     Reload,
     /// SIGTERM or SIGINT: stop capturing, drain, flush, exit.
     Shutdown,
+    /// The reload thread finished a reload; true when every feed loaded fresh.
+    Reloaded(bool),
 }
 
 /// The control loop's grain: signals are handled at once, timers (watchdog, stats, the

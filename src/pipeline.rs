@@ -50,6 +50,8 @@ pub struct Spec {
     /// Runs once the sinks are open and before any thread starts: `iocd run` drops root here,
     /// so no thread ever parses traffic as root.
     pub before_threads: Option<Box<dyn FnOnce() -> anyhow::Result<()>>>,
+    /// Signals and control messages, installed before anything slow (see [`install_signals`]).
+    pub control: ControlChannel,
     /// How long [`Pipeline::finish`] waits for the capture thread to see the stop flag before
     /// it leaves the thread behind ([`CAPTURE_STOP_WAIT`] for files; live capture: its read
     /// timeout and more).
@@ -133,12 +135,49 @@ pub struct Pipeline<C> {
     workers: Vec<JoinHandle<WorkerStats>>,
     stage: Option<JoinHandle<()>>,
     sinks: Option<JoinHandle<std::io::Result<()>>>,
-    signals: Option<(signal_hook::iterator::Handle, JoinHandle<()>)>,
-    ctl_tx: Sender<Control>,
-    ctl_rx: Receiver<Control>,
+    control: ControlChannel,
+    /// The reload thread, once [`Pipeline::control`] has started it.
+    reload: Option<(Sender<()>, JoinHandle<()>)>,
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
     stop_wait: Duration,
+}
+
+/// The control channel and the signal thread feeding it. Made first, before the feeds load,
+/// so that a SIGHUP or SIGTERM during startup is queued rather than killing the process with
+/// the default action (issue 11).
+pub struct ControlChannel {
+    tx: Sender<Control>,
+    rx: Receiver<Control>,
+    signals: Option<(signal_hook::iterator::Handle, JoinHandle<()>)>,
+}
+
+impl ControlChannel {
+    fn close(&mut self) {
+        if let Some((handle, thread)) = self.signals.take() {
+            handle.close();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Handle SIGHUP, SIGINT and SIGTERM from now on: they become [`Control`] messages, queued
+/// until the control loop runs (see [`control::forward_signals`]).
+pub fn install_signals() -> anyhow::Result<ControlChannel> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut signals = signal_hook::iterator::Signals::new(control::SIGNALS)
+        .context("cannot install signal handlers")?;
+    let handle = signals.handle();
+    let fwd = tx.clone();
+    let thread = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || control::forward_signals(&mut signals, &fwd))
+        .context("cannot start the signal thread")?;
+    Ok(ControlChannel {
+        tx,
+        rx,
+        signals: Some((handle, thread)),
+    })
 }
 
 /// Start the output stage and the sink runtime on their threads; what
@@ -225,7 +264,6 @@ impl<C: Send + 'static> Pipeline<C> {
         let (dispatcher, queues) = Dispatcher::with_stop(spec.workers, stop.clone());
         let depth = queues.iter().map(|q| q.batches.clone()).collect();
         let context = Arc::new(spec.context);
-        let (ctl_tx, ctl_rx) = crossbeam_channel::unbounded();
         let mut p = Pipeline {
             core: Core {
                 store: spec.store.clone(),
@@ -239,9 +277,8 @@ impl<C: Send + 'static> Pipeline<C> {
             workers: Vec::new(),
             stage,
             sinks,
-            signals: None,
-            ctl_tx,
-            ctl_rx,
+            control: spec.control,
+            reload: None,
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
         };
@@ -277,32 +314,12 @@ impl<C: Send + 'static> Pipeline<C> {
                 return Err(e);
             }
         }
-        match Self::spawn_signals(p.ctl_tx.clone()) {
-            Ok(s) => p.signals = Some(s),
-            Err(e) => {
-                p.abort();
-                return Err(e);
-            }
-        }
         Ok(p)
-    }
-
-    fn spawn_signals(
-        tx: Sender<Control>,
-    ) -> anyhow::Result<(signal_hook::iterator::Handle, JoinHandle<()>)> {
-        let mut signals = signal_hook::iterator::Signals::new(control::SIGNALS)
-            .context("cannot install signal handlers")?;
-        let handle = signals.handle();
-        let thread = std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || control::forward_signals(&mut signals, &tx))
-            .context("cannot start the signal thread")?;
-        Ok((handle, thread))
     }
 
     /// A sender into the control loop (what a signal sends).
     pub fn control_sender(&self) -> Sender<Control> {
-        self.ctl_tx.clone()
+        self.control.tx.clone()
     }
 
     /// Is the capture thread still running?
@@ -310,17 +327,39 @@ impl<C: Send + 'static> Pipeline<C> {
         self.capture.as_ref().is_some_and(|h| !h.is_finished())
     }
 
-    /// The control loop: reload on [`Control::Reload`], return on [`Control::Shutdown`] or when
-    /// the capture ends; the policy's hooks run at each turn and around reloads.
-    pub fn control(&mut self, reloader: &mut Reloader, policy: &mut dyn Policy) -> Ended {
+    /// The control loop: return on [`Control::Shutdown`] or when the capture ends; on
+    /// [`Control::Reload`] reopen file sinks and ask the reload thread (started here, owning
+    /// `reloader`) to rebuild the set, so that a slow rebuild never holds the loop (watchdog,
+    /// SIGTERM, stats); reloads asked for while one runs are folded into one more. The policy's
+    /// hooks run at each turn and around reloads.
+    pub fn control(&mut self, mut reloader: Reloader, policy: &mut dyn Policy) -> Ended {
+        let (req_tx, req_rx) = crossbeam_channel::bounded::<()>(1);
+        let done = self.control.tx.clone();
+        match std::thread::Builder::new()
+            .name("reload".into())
+            .spawn(move || {
+                for () in req_rx {
+                    let ok = reloader.reload();
+                    if done.send(Control::Reloaded(ok)).is_err() {
+                        break;
+                    }
+                }
+            }) {
+            Ok(h) => self.reload = Some((req_tx, h)),
+            Err(e) => tracing::error!("cannot start the reload thread: {e}; SIGHUP is ignored"),
+        }
         loop {
-            match self.ctl_rx.recv_timeout(TICK) {
+            match self.control.rx.recv_timeout(TICK) {
                 Ok(Control::Reload) => {
                     policy.reloading();
-                    let ok = reloader.reload();
                     self.core.outputs.reopen();
-                    policy.reloaded(&self.core, ok);
+                    if let Some((tx, _)) = &self.reload {
+                        // Full: one is already queued behind the running one, and it will
+                        // read the files as they are then.
+                        let _ = tx.try_send(());
+                    }
                 }
+                Ok(Control::Reloaded(ok)) => policy.reloaded(&self.core, ok),
                 Ok(Control::Shutdown) => return Ended::Shutdown,
                 Err(RecvTimeoutError::Disconnected) => return Ended::Shutdown,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -389,9 +428,15 @@ impl<C: Send + 'static> Pipeline<C> {
     }
 
     fn stop_signals(&mut self) {
-        if let Some((handle, thread)) = self.signals.take() {
-            handle.close();
-            let _ = thread.join();
+        self.control.close();
+        // A reload still running is not waited for: the set it builds would serve nothing.
+        if let Some((tx, h)) = self.reload.take() {
+            drop(tx);
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                tracing::info!("a reload was still running at shutdown: abandoned");
+            }
         }
     }
 

@@ -279,3 +279,155 @@ fn sigterm_ends_a_replay_blocked_on_an_open_fifo_after_draining_what_was_read() 
     );
     assert_eq!(names(&events, 1..=2), ["old.example"], "{text}");
 }
+
+/// Is `sig` caught by process `pid` (its bit in /proc/PID/status SigCgt)?
+fn catches(pid: u32, sig: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
+/// A SIGHUP while the feeds still load is queued, not fatal (its default action kills); the
+/// reload it asks for runs on a thread of its own, so a SIGTERM that comes while that slow
+/// rebuild runs still ends the replay at once, with its summary (issue 11).
+#[test]
+fn sighup_during_startup_is_queued_and_sigterm_does_not_wait_for_a_slow_reload() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Big enough that loading it (and rebuilding it) takes seconds in a debug build.
+    let mut big = String::with_capacity(40 << 20);
+    for i in 0..1_500_000u32 {
+        let _ = writeln!(big, "h{i}.d{}.example", i % 997);
+    }
+    big.push_str("old.example\n");
+    write_file(&d.join("big.txt"), &big);
+    let fifo = d.join("in.pcap");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let events = d.join("events.json");
+    let mut child = util::iocd()
+        .args(["replay", "--workers", "1", "--feed"])
+        .arg(d.join("big.txt"))
+        .arg("-o")
+        .arg(&events)
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log: Vec<String> = Vec::new();
+    let mut wait_log = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if log.iter().any(|l| l.contains(needle)) {
+                return log.join("\n");
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => log.push(l),
+                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
+            }
+        }
+    };
+    let kill = |sig: &str| {
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    wait_for("the SIGHUP handler", Duration::from_secs(20), || {
+        catches(pid, 1)
+    });
+    kill("-HUP");
+    let text = wait_log("indicators loaded");
+    let hup = text.find("SIGHUP: reloading feeds");
+    let loaded = text.find("indicators loaded");
+    assert!(
+        hup.is_some() && hup < loaded,
+        "the SIGHUP came during the load:\n{text}"
+    );
+
+    let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&queries(&["old.example"], 40000, 1_700_000_000))
+        .unwrap();
+    w.flush().unwrap();
+    wait_for("the event", Duration::from_secs(20), || {
+        names(&events, 1..=1) == ["old.example"]
+    });
+    // The queued reload is rebuilding the big feed now; stop.
+    let asked = Instant::now();
+    kill("-TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = asked.elapsed();
+    drop(w);
+    reader.join().unwrap();
+    let text = wait_log("sink output: ");
+    println!("exit {took:?} after SIGTERM");
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("interrupted"), "{text}");
+    assert!(
+        !text.contains("reload done"),
+        "the shutdown waited for the reload:\n{text}"
+    );
+}
+
+/// A feed path that is a FIFO (or anything but a regular file) is refused at once, naming
+/// what it is, by `check` and by `replay` (a reload goes through the same reader).
+#[test]
+fn a_fifo_feed_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed.txt");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let mut cmd = util::iocd();
+    cmd.args(["check", "--feed"]).arg(&fifo);
+    let out = util::run_with_timeout(cmd, Duration::from_secs(20));
+    let err =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("a FIFO, not a regular file"), "{err}");
+    let pcap = dir.path().join("q.pcap");
+    util::write_pcap(
+        &pcap,
+        1,
+        &util::dns_query_frames(1, "evil.test", 1_700_000_000_000_000, 1),
+    );
+    let mut cmd = util::iocd();
+    cmd.args(["replay", "--feed"]).arg(&fifo).arg(&pcap);
+    let out = util::run_with_timeout(cmd, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("a FIFO, not a regular file"), "{err}");
+}

@@ -31,6 +31,8 @@ impl Policy for Replay {}
 /// `iocd replay`: returns the exit status.
 pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     let (inputs, input_errors, opts) = replay_inputs(&args)?;
+    // Before the feeds load: a SIGHUP or SIGTERM during a long load is queued, not fatal.
+    let control = crate::pipeline::install_signals().map_err(AppError::Other)?;
     let settings = Settings::resolve(
         args.config.as_deref(),
         &args.feeds,
@@ -44,7 +46,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     }
     let store = Arc::new(IndicatorStore::new(load_set(&settings.feeds)?));
     // SIGHUP rebuilds the set from the feeds (and the config's feed list) while the replay runs.
-    let mut reloader = Reloader::new(
+    let reloader = Reloader::new(
         settings.config_path.clone(),
         settings.cli_feeds.clone(),
         settings.feeds.clone(),
@@ -73,12 +75,13 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         suppress,
         before_threads: None,
         capture_stop_wait: crate::pipeline::CAPTURE_STOP_WAIT,
+        control,
     };
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let mut p = Pipeline::start(spec, stop, move |d| capture_files(d, &inputs, &opts))
         .map_err(AppError::Other)?;
-    let ended = p.control(&mut reloader, &mut Replay);
+    let ended = p.control(reloader, &mut Replay);
     if ended == Ended::Shutdown {
         tracing::warn!("interrupted: stopping the replay and draining what was read");
     }

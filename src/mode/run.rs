@@ -45,6 +45,9 @@ fn now_us() -> i64 {
 /// `iocd run`: returns the exit status.
 pub fn run(args: RunArgs) -> Result<u8, AppError> {
     let settings = Settings::resolve(Some(&args.config), &[], None).map_err(AppError::Config)?;
+    // Before the feeds load: a SIGHUP before READY is queued (its default action would kill
+    // us), a SIGTERM stops us at the first turn of the control loop.
+    let control = crate::pipeline::install_signals().map_err(AppError::Other)?;
     let config = &settings.config;
     let mut problems = Vec::new();
     let interface = args.interface.clone().or(config.capture.interface.clone());
@@ -89,6 +92,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         // timeout; the rest is its final flush.
         capture_stop_wait: config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT)
             + Duration::from_secs(5),
+        control,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared::new(stop.clone()));
@@ -99,7 +103,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     })
     .map_err(AppError::Other)?;
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
-    let mut reloader = Reloader::new(
+    let reloader = Reloader::new(
         Some(args.config.clone()),
         Vec::new(),
         settings.feeds.clone(),
@@ -126,7 +130,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     ]);
     tracing::info!(interface = %interface, workers = settings.workers, "capturing; READY");
 
-    let ended = p.control(&mut reloader, &mut policy);
+    let ended = p.control(reloader, &mut policy);
     let capture_failed = ended == Ended::CaptureDone;
     if capture_failed {
         tracing::error!("the capture stopped; shutting down");

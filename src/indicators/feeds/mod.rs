@@ -38,8 +38,8 @@ use loader::Loader;
 use parallel::parse_plain;
 use policy::base_context;
 pub use policy::{MIN_V4_PREFIX, MIN_V6_PREFIX};
-pub use read::MAX_FEED_BYTES;
 use read::{estimate, read_text};
+pub use read::{open_regular, MAX_FEED_BYTES};
 pub use report::{FeedError, FeedReport, LoadReport, MAX_KEPT_ERRORS_PER_FEED};
 
 /// No usable feed: the daemon cannot start matching. The report says why, feed by feed.

@@ -10,10 +10,42 @@ use std::path::Path;
 /// feed while keeping a wrong path (a device, a disk image, `/dev/zero`) from exhausting memory.
 pub const MAX_FEED_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// Open a feed file for reading, refusing anything but a regular file: the open does not block
+/// (`O_NONBLOCK`: a FIFO with no writer would hang it) and `fstat` on the open descriptor says
+/// what it is (no race with a path swapped after a check). A FIFO, a device or a directory
+/// where a feed should be is an error naming what it is (issue 11: a FIFO feed hung reloads).
+pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let t = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .file_type();
+    if t.is_file() {
+        return Ok(file);
+    }
+    let what = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else {
+        "not a file"
+    };
+    Err(format!("cannot read: {what}, not a regular file"))
+}
+
 /// The whole file as text, bounded by [`MAX_FEED_BYTES`]. Bytes that are not UTF-8 become
 /// U+FFFD, which spoils only their entry.
 pub(super) fn read_text(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let file = open_regular(path)?;
     // sized from the metadata to avoid regrowing; the `take` below is what enforces the limit
     let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FEED_BYTES);
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
@@ -60,6 +92,17 @@ pub(super) fn estimate(text: &str) -> (usize, usize, usize) {
 mod tests {
     use super::super::build_set;
     use super::super::test_util::*;
+
+    #[test]
+    fn a_fifo_or_directory_feed_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("f.txt");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = super::open_regular(&fifo).unwrap_err();
+        assert!(e.contains("a FIFO"), "{e}");
+        let e = super::open_regular(dir.path()).unwrap_err();
+        assert!(e.contains("a directory"), "{e}");
+    }
 
     #[test]
     fn non_utf8_bytes_spoil_only_their_line() {

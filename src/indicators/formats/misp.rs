@@ -93,7 +93,7 @@ pub fn parse_dir(dir: &Path, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Resu
 }
 
 fn read_capped(path: &Path) -> Result<String, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let file = crate::indicators::feeds::open_regular(path)?;
     let mut buf = Vec::new();
     // read one byte past the cap to tell "exactly the cap" from "larger"
     file.take(MAX_EVENT_FILE_BYTES + 1)
