@@ -625,3 +625,75 @@ fn run_refuses_a_config_without_interface_or_with_bad_capture_values() {
     let out = util::run_with_timeout(c, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(78));
 }
+
+/// Started as root with `[daemon] user`, a JSON sink path that is a symlink planted by that
+/// user (here to a root-only file) is refused: root neither writes through it nor hands the
+/// target to the user (issue 11: the path was chown'ed, giving the target away).
+#[test]
+fn a_symlinked_sink_path_is_refused_and_its_target_keeps_its_owner() {
+    use std::os::unix::fs::MetadataExt as _;
+    if !util::is_root() {
+        util::skip("the privilege drop needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = d.join("shadow");
+    util::write_file(&secret, "root:$6$secret-hash:19000::::::\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&secret, d.join("events.json")).unwrap();
+    util::write_file(&d.join("a.txt"), "evil.test\n");
+    util::write_file(
+        &d.join("c.toml"),
+        "[capture]\ninterface = \"lo\"\n[daemon]\nuser = \"nobody\"\n[[sinks]]\ntype = \"json\"\npath = \"events.json\"\n[[feeds]]\npath = \"a.txt\"\n",
+    );
+    let mut c = util::iocd();
+    c.args(["run", "--config"]).arg(d.join("c.toml"));
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("events.json") && err.contains("symlink"),
+        "{err}"
+    );
+    let m = std::fs::metadata(&secret).unwrap();
+    assert_eq!(
+        (m.uid(), m.mode() & 0o777),
+        (0, 0o600),
+        "the target was given away"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "root:$6$secret-hash:19000::::::\n"
+    );
+}
+
+/// Running as root, a feed path that is a symlink (here to a root-only file) is refused, and
+/// nothing of the target reaches the log (issue 11: its lines were printed as bad entries).
+#[test]
+fn a_symlinked_feed_is_refused_as_root_without_echoing_its_target() {
+    if !util::is_root() {
+        util::skip("the symlink check applies to root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = d.join("shadow");
+    util::write_file(&secret, "root:$6$secret-hash:19000::::::\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let feed = d.join("feed.txt");
+    std::os::unix::fs::symlink(&secret, &feed).unwrap();
+    let pcap = d.join("q.pcap");
+    util::write_pcap(
+        &pcap,
+        1,
+        &util::dns_query_frames(1, "evil.test", 1_700_000_000_000_000, 1),
+    );
+    let mut c = util::iocd();
+    c.args(["replay", "--feed"]).arg(&feed).arg(&pcap);
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("symlink"), "{err}");
+    assert!(!err.contains("secret-hash"), "{err}");
+}

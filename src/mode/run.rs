@@ -229,7 +229,7 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 /// longer needed, and root cannot be regained.
 /// The JSON sink `files` are handed to that user first, so SIGHUP can reopen them.
 fn drop_privileges(d: &DaemonConfig, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
-    use nix::unistd::{chown, setgid, setgroups, setuid, Group, Uid, User};
+    use nix::unistd::{fchown, setgid, setgroups, setuid, Group, Uid, User};
     if !Uid::effective().is_root() {
         return Ok(());
     }
@@ -253,8 +253,14 @@ fn drop_privileges(d: &DaemonConfig, files: &[std::path::PathBuf]) -> anyhow::Re
         None => user.gid,
     };
     for f in files {
-        chown(f.as_path(), Some(user.uid), Some(gid))
+        // By descriptor, on the file the sink opened (no symlink followed, see
+        // `output::sink::open_file`): never a file some link points at.
+        let file = crate::output::sink::open_file(f, false)
             .with_context(|| format!("cannot hand {} to {name}", f.display()))?;
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            fchown(&file, Some(user.uid), Some(gid))
+                .with_context(|| format!("cannot hand {} to {name}", f.display()))?;
+        }
     }
     setgroups(&[gid]).context("setgroups")?;
     setgid(gid).context("setgid")?;

@@ -184,19 +184,49 @@ fn with_port(addr: &str) -> String {
     }
 }
 
+/// Open (creating it, mode 0640) a JSON sink file for appending, or truncated. Running as root,
+/// a symlink is refused (`O_NOFOLLOW`): root must not write — nor hand to the service user —
+/// a file that a link planted by that user points at (issue 11). What is opened must be a
+/// regular file or a character device (`/dev/null`), checked on the descriptor.
+pub fn open_file(path: &std::path::Path, truncate: bool) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let mut flags = 0;
+    if nix::unistd::geteuid().is_root() {
+        flags |= nix::fcntl::OFlag::O_NOFOLLOW.bits();
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!truncate)
+        .write(true)
+        .truncate(truncate)
+        .mode(0o640)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                io::Error::new(
+                    e.kind(),
+                    "a symlink: refused while running as root; name the file itself",
+                )
+            } else {
+                e
+            }
+        })?;
+    let t = f.metadata()?.file_type();
+    if !(t.is_file() || t.is_char_device()) {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
 async fn open(ep: &Endpoint) -> io::Result<Conn> {
     Ok(match ep {
         Endpoint::Stdout => Conn::Out(Box::new(std::io::stdout())),
         Endpoint::File(p) => {
             let p = p.clone();
-            let f = tokio::task::spawn_blocking(move || {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-            })
-            .await
-            .map_err(io::Error::other)??;
+            let f = tokio::task::spawn_blocking(move || open_file(&p, false))
+                .await
+                .map_err(io::Error::other)??;
             Conn::Out(Box::new(f))
         }
         Endpoint::UnixStream(p) => Conn::UnixStream(tokio::net::UnixStream::connect(p).await?),
@@ -276,12 +306,7 @@ pub(super) fn endpoint(
             let ep = match (&s.path, &s.socket) {
                 (Some(p), _) if p.as_os_str() == "-" => Endpoint::Stdout,
                 (Some(p), _) => {
-                    let f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(!s.truncate)
-                        .write(true)
-                        .truncate(s.truncate)
-                        .open(p)
+                    let f = open_file(p, s.truncate)
                         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
                     initial = Some(Conn::Out(Box::new(f)));
                     Endpoint::File(p.clone())

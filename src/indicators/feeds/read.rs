@@ -14,13 +14,28 @@ pub const MAX_FEED_BYTES: u64 = 1024 * 1024 * 1024;
 /// (`O_NONBLOCK`: a FIFO with no writer would hang it) and `fstat` on the open descriptor says
 /// what it is (no race with a path swapped after a check). A FIFO, a device or a directory
 /// where a feed should be is an error naming what it is (issue 11: a FIFO feed hung reloads).
+/// Running as root, the last component must not be a symlink (`O_NOFOLLOW`).
 pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
     use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let mut flags = nix::fcntl::OFlag::O_NONBLOCK;
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        // Root reading a path someone else may control: a planted symlink to a root-only
+        // file would print its lines into the log as bad entries (issue 11).
+        flags |= nix::fcntl::OFlag::O_NOFOLLOW;
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .custom_flags(flags.bits())
         .open(path)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(|e| {
+            if root && e.raw_os_error() == Some(nix::libc::ELOOP) {
+                "cannot read: a symlink, refused while running as root; name the file itself"
+                    .to_owned()
+            } else {
+                format!("cannot read: {e}")
+            }
+        })?;
     let t = file
         .metadata()
         .map_err(|e| format!("cannot read: {e}"))?
