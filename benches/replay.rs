@@ -12,10 +12,8 @@
 //! `IOCD_BENCH_RUNS` (3, best kept), `IOCD_BENCH_TIMEOUT` (seconds per iocd run, 600).
 #![deny(unsafe_code)]
 
-#[path = "replay/quic.rs"]
-mod quic;
-#[path = "replay/wire.rs"]
-mod wire;
+#[path = "../src/testkit/mod.rs"]
+mod testkit;
 #[path = "replay/workload.rs"]
 mod workload;
 

@@ -68,5 +68,8 @@ pub mod proto;
 pub mod reload;
 pub mod settings;
 pub mod stats;
+/// Dev-only packet builders for the unit tests (also compiled into tests/ and benches/ by path).
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod track;
 pub mod worker;

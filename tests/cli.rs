@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::util::{self, dns_query, eth_ipv4, write_pcap};
+use crate::util;
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth_ipv4, write_pcap, PROTO_TCP, PROTO_UDP};
 
 fn demo_args() -> Vec<String> {
     let r = util::root();
@@ -109,16 +111,16 @@ fn a_long_flow_to_a_listed_ip_gives_one_event_per_direction() {
     let mut frames = Vec::new();
     for i in 0..10_000u64 {
         let f = if i % 2 == 0 {
-            eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], "tcp", 40000, 443, b"x")
+            eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], PROTO_TCP, 40000, 443, b"x")
         } else {
-            eth_ipv4([203, 0, 113, 9], [10, 1, 1, 1], "tcp", 443, 40000, b"y")
+            eth_ipv4([203, 0, 113, 9], [10, 1, 1, 1], PROTO_TCP, 443, 40000, b"y")
         };
         frames.push((1_700_000_000_000_000 + i * 10, f));
     }
     // a second flow to the same IP is a separate event
     frames.push((
         1_700_000_001_000_000,
-        eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], "tcp", 40001, 443, b"z"),
+        eth_ipv4([10, 1, 1, 1], [203, 0, 113, 9], PROTO_TCP, 40001, 443, b"z"),
     ));
     write_pcap(&pcap, 1, &frames);
     let feed = dir.path().join("f.txt");
@@ -162,7 +164,7 @@ fn worker_count_does_not_change_the_events() {
             eth_ipv4(
                 client,
                 [192, 0, 2, 53],
-                "udp",
+                PROTO_UDP,
                 30000 + (i % 1000) as u16,
                 53,
                 &dns_query(i as u16, &name),
@@ -173,7 +175,7 @@ fn worker_count_does_not_change_the_events() {
             eth_ipv4(
                 client,
                 [198, 51, 100, (i % 50) as u8],
-                "tcp",
+                PROTO_TCP,
                 50000,
                 443,
                 b"data",

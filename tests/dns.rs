@@ -5,44 +5,15 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::util::{self, dns_query, eth_ipv4, feed_line_for, strings, tshark_name_raw, write_pcap};
+use crate::util::testkit::dns::{
+    name as wire_name, query as dns_query, response as dns_response, rr,
+};
+use crate::util::testkit::wire::{eth_ipv4, write_pcap, PROTO_UDP};
+use crate::util::{self, feed_line_for, strings, tshark_name_raw};
 
 const T0: u64 = 1_700_000_000_000_000;
 const CLIENT: [u8; 4] = [10, 1, 1, 1];
 const RESOLVER: [u8; 4] = [10, 9, 9, 9];
-
-/// Wire form of a dotted name, root label included.
-fn wire_name(name: &str) -> Vec<u8> {
-    let mut n = Vec::new();
-    for label in name.split('.') {
-        n.push(u8::try_from(label.len()).unwrap());
-        n.extend_from_slice(label.as_bytes());
-    }
-    n.push(0);
-    n
-}
-
-/// A resource record whose owner is the question name (pointer to offset 12), class IN.
-fn rr(typ: u16, rdata: &[u8]) -> Vec<u8> {
-    let mut r = vec![0xc0, 0x0c];
-    r.extend_from_slice(&typ.to_be_bytes());
-    r.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
-    r.extend_from_slice(&u16::try_from(rdata.len()).unwrap().to_be_bytes());
-    r.extend_from_slice(rdata);
-    r
-}
-
-/// A response to `dns_query(id, name)` with the given answer records.
-fn dns_response(id: u16, name: &str, answers: &[Vec<u8>]) -> Vec<u8> {
-    let mut m = dns_query(id, name);
-    m[2] = 0x81;
-    m[3] = 0x80;
-    m[6..8].copy_from_slice(&u16::try_from(answers.len()).unwrap().to_be_bytes());
-    for a in answers {
-        m.extend_from_slice(a);
-    }
-    m
-}
 
 /// Replay `frames` (Ethernet) against a feed of `feed` lines; return the events.
 fn replay_frames(frames: Vec<Vec<u8>>, feed: &str) -> Vec<Value> {
@@ -100,7 +71,7 @@ fn listed_ip_in_an_a_record_is_reported_as_dns_answer_ip_without_a_connection() 
             eth_ipv4(
                 CLIENT,
                 RESOLVER,
-                "udp",
+                PROTO_UDP,
                 40000,
                 53,
                 &dns_query(7, "innocent.example"),
@@ -108,7 +79,7 @@ fn listed_ip_in_an_a_record_is_reported_as_dns_answer_ip_without_a_connection() 
             eth_ipv4(
                 RESOLVER,
                 CLIENT,
-                "udp",
+                PROTO_UDP,
                 53,
                 40000,
                 &dns_response(7, "innocent.example", &answers),
@@ -143,7 +114,7 @@ fn cname_to_a_listed_domain_is_reported_as_dns_answer() {
         vec![eth_ipv4(
             RESOLVER,
             CLIENT,
-            "udp",
+            PROTO_UDP,
             53,
             40001,
             &dns_response(9, "www.innocent.example", &answers),
@@ -174,11 +145,11 @@ fn mdns_and_llmnr_queries_are_reported_as_dns_query() {
     mdns[2] = 0; // mDNS queries have no RD bit
     let events = replay_frames(
         vec![
-            eth_ipv4(CLIENT, [224, 0, 0, 251], "udp", 5353, 5353, &mdns),
+            eth_ipv4(CLIENT, [224, 0, 0, 251], PROTO_UDP, 5353, 5353, &mdns),
             eth_ipv4(
                 CLIENT,
                 [224, 0, 0, 252],
-                "udp",
+                PROTO_UDP,
                 53001,
                 5355,
                 &dns_query(3, "fileserver"),
@@ -207,7 +178,7 @@ fn mdns_response_with_cache_flush_bit_is_reported() {
         vec![eth_ipv4(
             [192, 168, 1, 5],
             [224, 0, 0, 251],
-            "udp",
+            PROTO_UDP,
             5353,
             5353,
             &m,
@@ -228,7 +199,7 @@ fn dns_on_other_ports_is_not_read() {
         vec![eth_ipv4(
             RESOLVER,
             CLIENT,
-            "udp",
+            PROTO_UDP,
             5354,
             40000,
             &dns_response(7, "listed.example", &answers),

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{self, dns_query, eth_ipv4, strings, write_pcap};
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth_ipv4, write_pcap, PROTO_UDP};
+use crate::util::{self, strings};
 
 const RAW: &str = "pcaps/corpus/nd-tls13-sni-clienthello-split-rawip.pcap";
 const IDN: &str = "pcaps/corpus/ak-dns-punycode-idn.pcap";
@@ -448,7 +450,7 @@ fn merge_interleaves_inputs_by_timestamp() {
                 let f = eth_ipv4(
                     [10, 0, 0, client],
                     [10, 0, 0, 2],
-                    "udp",
+                    PROTO_UDP,
                     1000 + i as u16,
                     53,
                     &q,
@@ -507,7 +509,7 @@ fn speed_replays_at_capture_pace() {
         .map(|i| {
             (
                 1_700_000_000_000_000 + i * 200_000,
-                eth_ipv4([10, 0, 0, 1], [10, 0, 0, 2], "udp", 1, 2, b"x"),
+                eth_ipv4([10, 0, 0, 1], [10, 0, 0, 2], PROTO_UDP, 1, 2, b"x"),
             )
         })
         .collect();

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{self, dns_query_frames, write_pcap};
+use crate::util::testkit::wire::write_pcap;
+use crate::util::{self, dns_query_frames};
 
 /// A namespace holding one end of a veth pair; deleted on drop.
 struct Netns {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::util::testkit::wire::{eth_ipv4, write_pcap, PROTO_UDP};
 use crate::util::{self, strings};
 
 /// Captures with QUIC content whose truth lists no SNI: they must replay cleanly and report none.
@@ -77,8 +78,15 @@ fn rfc9001_client_initial_on_any_port() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("rfc9001.pcap");
-    let frame = util::eth_ipv4([10, 0, 0, 1], [192, 0, 2, 7], "udp", 50123, 8443, &payload);
-    util::write_pcap(&pcap, 1, &[(1_700_000_000_000_000, frame)]);
+    let frame = eth_ipv4(
+        [10, 0, 0, 1],
+        [192, 0, 2, 7],
+        PROTO_UDP,
+        50123,
+        8443,
+        &payload,
+    );
+    write_pcap(&pcap, 1, &[(1_700_000_000_000_000, frame)]);
     let feed = dir.path().join("feed");
     util::write_file(&feed, "example.com\n");
     let r = util::replay(&["--feed", feed.to_str().unwrap(), pcap.to_str().unwrap()]);

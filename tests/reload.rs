@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{self, dns_query, eth_ipv4, write_file};
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth_ipv4, pcap_header, pcap_record, PROTO_UDP};
+use crate::util::{self, write_file};
 
 /// One DNS query per name, each from its own client port (its own flow).
 fn queries(names: &[&str], first_port: u16, ts: u32) -> Vec<u8> {
@@ -18,9 +20,9 @@ fn queries(names: &[&str], first_port: u16, ts: u32) -> Vec<u8> {
     for (i, n) in names.iter().enumerate() {
         let port = first_port + i as u16;
         let q = dns_query(port, n);
-        out.extend(util::pcap_record(
+        out.extend(pcap_record(
             u64::from(ts) * 1_000_000,
-            &eth_ipv4([10, 0, 0, 5], [10, 0, 0, 53], "udp", port, 53, &q),
+            &eth_ipv4([10, 0, 0, 5], [10, 0, 0, 53], PROTO_UDP, port, 53, &q),
         ));
     }
     out
@@ -109,7 +111,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         "kept.example",
     ];
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&pcap_header(1)).unwrap();
     w.write_all(&queries(&all, 40000, 1_700_000_000)).unwrap();
     w.flush().unwrap();
     // packets 1-4 are matched against the first set while the writer keeps the FIFO open

@@ -3,7 +3,8 @@
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
-use crate::util::{self, dns_query_frames, write_pcap};
+use crate::util::testkit::wire::write_pcap;
+use crate::util::{self, dns_query_frames};
 
 /// Events produced: enough to fill a 16-event queue and a unix socket's kernel buffer (~200 KiB
 /// by default, net.core.wmem_default) many times over at ~400 bytes an event.

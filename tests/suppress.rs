@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::util::{self, eth_ipv4, write_pcap};
+use crate::util;
+use crate::util::testkit::wire::{eth_ipv4, write_pcap, PROTO_TCP};
 
 const T0: u64 = 1_700_000_000_000_000;
 const S: u64 = 1_000_000;
@@ -18,7 +19,7 @@ fn run(dir: &std::path::Path, suppress: Option<&str>) -> Vec<Value> {
             eth_ipv4(
                 [10, 0, 0, 5],
                 [203, 0, 113, 9],
-                "tcp",
+                PROTO_TCP,
                 40000 + i as u16,
                 443,
                 b"x",
@@ -27,7 +28,7 @@ fn run(dir: &std::path::Path, suppress: Option<&str>) -> Vec<Value> {
     }
     frames.push((
         T0 + 5 * S,
-        eth_ipv4([10, 0, 0, 6], [203, 0, 113, 9], "tcp", 50000, 443, b"x"),
+        eth_ipv4([10, 0, 0, 6], [203, 0, 113, 9], PROTO_TCP, 50000, 443, b"x"),
     ));
     frames.sort_by_key(|f| f.0);
     write_pcap(&pcap, 1, &frames);

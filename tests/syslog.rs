@@ -8,7 +8,9 @@ use iocd::config::SinkConfig;
 use iocd::output::Output;
 use serde_json::Value;
 
-use crate::util::{self, dns_query_frames, write_pcap};
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth_ipv4, pcap_header, pcap_record, write_pcap, PROTO_UDP};
+use crate::util::{self, dns_query_frames};
 
 const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 
@@ -142,13 +144,13 @@ path = "events.json"
     util::write_file(&feed, "evil.test\n");
     let pcap = dir.path().join("q.pcap");
     let mut frames = dns_query_frames(3, "evil.test", 1_700_000_000_000_000, 10);
-    let q = util::dns_query(9, "x.evil.test");
+    let q = dns_query(9, "x.evil.test");
     let mut q2 = q.clone();
     // Turn the label "x" into "\" (0x5c).
     q2[13] = b'\\';
     frames.push((
         1_700_000_000_100_000,
-        util::eth_ipv4([10, 0, 0, 6], [10, 0, 0, 53], "udp", 999, 53, &q2),
+        eth_ipv4([10, 0, 0, 6], [10, 0, 0, 53], PROTO_UDP, 999, 53, &q2),
     ));
     write_pcap(&pcap, 1, &frames);
     let r = util::replay(&[
@@ -400,10 +402,10 @@ fn replay_through_a_fifo_survives_an_rsyslog_restart_with_every_event_accounted_
     // h{i}.evil.test, each from its own port: one event per query, in packet order (one worker)
     let frames = dns_query_frames(130, "evil.test", 1_700_000_000_000_000, 1000);
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&pcap_header(1)).unwrap();
     let mut write = |range: std::ops::Range<usize>| {
         for (ts, f) in &frames[range] {
-            w.write_all(&util::pcap_record(*ts, f)).unwrap();
+            w.write_all(&pcap_record(*ts, f)).unwrap();
         }
         w.flush().unwrap();
     };

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use etherparse::PacketBuilder;
 use serde_json::Value;
 
-use crate::util::{self, dns_query};
+use crate::util;
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth_ipv4_tcp, write_pcap, Tcp};
 
 /// curl's TLS 1.3 ClientHello to enabled.tls13.com (517 bytes, one record), from
 /// pcaps/corpus/ak-dns-and-tls13-sni-curl.pcap:
@@ -38,24 +39,7 @@ fn tcp(
     flags: &str,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, dst, 64)
-        .tcp(sport, dport, seq, 65535);
-    if flags.contains('S') {
-        b = b.syn();
-    }
-    if flags.contains('A') {
-        b = b.ack(1);
-    }
-    if flags.contains('F') {
-        b = b.fin();
-    }
-    if flags.contains('R') {
-        b = b.rst();
-    }
-    let mut out = Vec::new();
-    b.write(&mut out, payload).unwrap();
-    out
+    eth_ipv4_tcp(src, dst, sport, dport, &Tcp::flags(seq, flags), payload)
 }
 
 /// A client→server connection: handshake, then the payload pieces given as (stream offset,
@@ -88,7 +72,7 @@ fn connection(dport: u16, isn: u32, pieces: &[(usize, &[u8])]) -> Vec<(u64, Vec<
 /// Replay `frames` against a feed of `feed` lines; the events.
 fn run(dir: &Path, name: &str, frames: &[(u64, Vec<u8>)], feed: &[&str]) -> Vec<Value> {
     let pcap = dir.join(format!("{name}.pcap"));
-    util::write_pcap(&pcap, 1, frames);
+    write_pcap(&pcap, 1, frames);
     let feed_path = dir.join(format!("{name}.feed"));
     util::write_file(&feed_path, &(feed.join("\n") + "\n"));
     let r = util::replay(&[

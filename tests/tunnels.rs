@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::util::wire::{eth, ipv4, ipv6, pieces, udp};
-use crate::util::{self, dns_query, strings, write_pcap};
+use crate::util::testkit::dns::query as dns_query;
+use crate::util::testkit::wire::{eth, ipv4_frag, ipv6_frag, pieces, udp, write_pcap};
+use crate::util::{self, strings};
 
 /// Replay `file` with a feed of `values`; return the events and stderr.
 fn replay_with_feed(pcap: &std::path::Path, values: &[String]) -> util::Replay {
@@ -164,7 +165,7 @@ const IN_B: [u8; 4] = [10, 9, 0, 2];
 
 /// The innermost packet: IPv4/UDP DNS query for `name`.
 fn inner_query(name: &str) -> Vec<u8> {
-    ipv4(
+    ipv4_frag(
         IN_A,
         IN_B,
         17,
@@ -192,7 +193,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
         "vxlan",
         eth(
             0x0800,
-            &ipv4(OUT_A, OUT_B, 17, (2, 0, false), &udp(5555, 4789, &v)),
+            &ipv4_frag(OUT_A, OUT_B, 17, (2, 0, false), &udp(5555, 4789, &v)),
         ),
         serde_json::json!([{"type": "vxlan", "vni": 42}]),
     );
@@ -203,7 +204,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
         "geneve",
         eth(
             0x0800,
-            &ipv4(OUT_A, OUT_B, 17, (3, 0, false), &udp(5555, 6081, &g)),
+            &ipv4_frag(OUT_A, OUT_B, 17, (3, 0, false), &udp(5555, 6081, &g)),
         ),
         serde_json::json!([{"type": "geneve", "vni": 7}]),
     );
@@ -212,7 +213,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
     gre.extend_from_slice(&q("gre"));
     push(
         "gre",
-        eth(0x0800, &ipv4(OUT_A, OUT_B, 47, (4, 0, false), &gre)),
+        eth(0x0800, &ipv4_frag(OUT_A, OUT_B, 47, (4, 0, false), &gre)),
         serde_json::json!([{"type": "gre", "key": 5}]),
     );
     // ERSPAN II in GRE with sequence number
@@ -222,7 +223,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
     er.extend_from_slice(&eth(0x0800, &q("erspan")));
     push(
         "erspan",
-        eth(0x0800, &ipv4(OUT_A, OUT_B, 47, (5, 0, false), &er)),
+        eth(0x0800, &ipv4_frag(OUT_A, OUT_B, 47, (5, 0, false), &er)),
         serde_json::json!([{"type": "gre"}, {"type": "erspan", "session": 33}]),
     );
     // MPLS two labels
@@ -249,7 +250,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
     );
     // Teredo with an origin indication, inner IPv6
     let mut te = vec![0x00, 0x00, 0x0D, 0xDE, 1, 2, 3, 4];
-    te.extend_from_slice(&ipv6(
+    te.extend_from_slice(&ipv6_frag(
         [0x20; 16],
         [0x26; 16],
         17,
@@ -260,23 +261,26 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
         "teredo",
         eth(
             0x0800,
-            &ipv4(OUT_A, OUT_B, 17, (6, 0, false), &udp(3544, 5000, &te)),
+            &ipv4_frag(OUT_A, OUT_B, 17, (6, 0, false), &udp(3544, 5000, &te)),
         ),
         serde_json::json!([{"type": "teredo"}]),
     );
     // IPv4 in IPv4, then IPv4 in IPv6
     push(
         "ipip",
-        eth(0x0800, &ipv4(OUT_A, OUT_B, 4, (7, 0, false), &q("ipip"))),
+        eth(
+            0x0800,
+            &ipv4_frag(OUT_A, OUT_B, 4, (7, 0, false), &q("ipip")),
+        ),
         serde_json::json!([{"type": "ipip"}]),
     );
     push(
         "4in6",
-        eth(0x86DD, &ipv6([1; 16], [2; 16], 4, None, &q("4in6"))),
+        eth(0x86DD, &ipv6_frag([1; 16], [2; 16], 4, None, &q("4in6"))),
         serde_json::json!([{"type": "4in6"}]),
     );
     // IPv6 in IPv4
-    let inner6 = ipv6(
+    let inner6 = ipv6_frag(
         [0x20; 16],
         [0x26; 16],
         17,
@@ -285,7 +289,7 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
     );
     push(
         "6in4",
-        eth(0x0800, &ipv4(OUT_A, OUT_B, 41, (8, 0, false), &inner6)),
+        eth(0x0800, &ipv4_frag(OUT_A, OUT_B, 41, (8, 0, false), &inner6)),
         serde_json::json!([{"type": "6in4"}]),
     );
     out
@@ -346,7 +350,7 @@ fn fragmented_query(v6: bool, name: &str) -> Vec<Vec<u8>> {
         .into_iter()
         .map(|(off, more, piece)| {
             if v6 {
-                ipv6(
+                ipv6_frag(
                     [0x20; 16],
                     [0x26; 16],
                     17,
@@ -354,7 +358,7 @@ fn fragmented_query(v6: bool, name: &str) -> Vec<Vec<u8>> {
                     &piece,
                 )
             } else {
-                ipv4(IN_A, IN_B, 17, (0x1234, off, more), &piece)
+                ipv4_frag(IN_A, IN_B, 17, (0x1234, off, more), &piece)
             }
         })
         .collect();
@@ -385,7 +389,10 @@ fn dns_queries_in_ipv4_and_ipv6_fragments_are_reassembled_and_reported() {
         ts += 10;
         recs.push((
             ts,
-            eth(0x0800, &ipv4(OUT_A, OUT_B, 17, (77, off, more), &piece)),
+            eth(
+                0x0800,
+                &ipv4_frag(OUT_A, OUT_B, 17, (77, off, more), &piece),
+            ),
         ));
     }
     write_pcap(&pcap, 1, &recs);

@@ -2,12 +2,18 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The packet builders shared with the unit tests and benches: one source, compiled here.
+#[path = "../src/testkit/mod.rs"]
+pub mod testkit;
+
+use testkit::dns::query as dns_query;
+use testkit::wire::{eth_ipv4, PROTO_UDP};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -164,76 +170,6 @@ pub fn feed_line_for(raw: &[u8]) -> String {
     out
 }
 
-/// The header of a classic pcap file: little-endian, microsecond timestamps, `link` frames.
-pub fn pcap_header(link: u32) -> Vec<u8> {
-    let mut h = Vec::with_capacity(24);
-    h.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&4u16.to_le_bytes());
-    h.extend_from_slice(&0i32.to_le_bytes());
-    h.extend_from_slice(&0u32.to_le_bytes());
-    h.extend_from_slice(&65535u32.to_le_bytes());
-    h.extend_from_slice(&link.to_le_bytes());
-    h
-}
-
-/// One record of such a file: `frame` captured whole at `ts_us` (µs since the epoch).
-pub fn pcap_record(ts_us: u64, frame: &[u8]) -> Vec<u8> {
-    let mut r = Vec::with_capacity(16 + frame.len());
-    r.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-    r.extend_from_slice(frame);
-    r
-}
-
-/// A classic pcap file (microsecond timestamps, little-endian) of `link` frames.
-pub fn write_pcap(path: &Path, link: u32, frames: &[(u64, Vec<u8>)]) {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create pcap"));
-    f.write_all(&pcap_header(link)).unwrap();
-    for (ts_us, data) in frames {
-        f.write_all(&pcap_record(*ts_us, data)).unwrap();
-    }
-    f.flush().unwrap();
-}
-
-/// An Ethernet frame with IPv4/UDP or IPv4/TCP.
-pub fn eth_ipv4(
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: &str,
-    sport: u16,
-    dport: u16,
-    payload: &[u8],
-) -> Vec<u8> {
-    let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
-        .ipv4(src, dst, 64);
-    let mut out = Vec::new();
-    match proto {
-        "udp" => b.udp(sport, dport).write(&mut out, payload).unwrap(),
-        "tcp" => b
-            .tcp(sport, dport, 1, 65535)
-            .write(&mut out, payload)
-            .unwrap(),
-        other => panic!("proto {other}"),
-    }
-    out
-}
-
-/// A DNS query message for `name` (type A).
-pub fn dns_query(id: u16, name: &str) -> Vec<u8> {
-    let mut m = Vec::new();
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        m.push(label.len() as u8);
-        m.extend_from_slice(label.as_bytes());
-    }
-    m.extend_from_slice(&[0, 0, 1, 0, 1]);
-    m
-}
-
 /// Deterministic xorshift64 for test inputs.
 pub struct Rng(pub u64);
 
@@ -248,97 +184,6 @@ impl Rng {
     }
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
-    }
-}
-
-/// Frames and captures for the tunnel and fragment tests.
-pub mod wire {
-    /// An Ethernet II frame.
-    pub fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-        f.extend_from_slice(&ether_type.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
-
-    /// A UDP header and payload (checksum 0: iocd does not verify it).
-    pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut u = Vec::new();
-        u.extend_from_slice(&sport.to_be_bytes());
-        u.extend_from_slice(&dport.to_be_bytes());
-        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        u.extend_from_slice(&[0, 0]);
-        u.extend_from_slice(payload);
-        u
-    }
-
-    /// An IPv4 packet; `frag` is (identification, byte offset, more fragments).
-    pub fn ipv4(
-        src: [u8; 4],
-        dst: [u8; 4],
-        proto: u8,
-        frag: (u16, u16, bool),
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let mut h = etherparse::Ipv4Header::new(
-            payload.len() as u16,
-            64,
-            etherparse::IpNumber(proto),
-            src,
-            dst,
-        )
-        .unwrap();
-        h.identification = frag.0;
-        h.fragment_offset = etherparse::IpFragOffset::try_new(frag.1 / 8).unwrap();
-        h.more_fragments = frag.2;
-        h.header_checksum = h.calc_header_checksum();
-        let mut out = Vec::new();
-        h.write(&mut out).unwrap();
-        out.extend_from_slice(payload);
-        out
-    }
-
-    /// An IPv6 packet; with `frag` = Some((id, offset, more)) a Fragment header comes first.
-    pub fn ipv6(
-        src: [u8; 16],
-        dst: [u8; 16],
-        proto: u8,
-        frag: Option<(u32, u16, bool)>,
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let mut body = Vec::new();
-        let next = match frag {
-            Some((id, off, more)) => {
-                body.extend_from_slice(&[proto, 0]);
-                body.extend_from_slice(&(off | u16::from(more)).to_be_bytes());
-                body.extend_from_slice(&id.to_be_bytes());
-                44
-            }
-            None => proto,
-        };
-        body.extend_from_slice(payload);
-        let mut out = vec![0x60, 0, 0, 0];
-        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        out.extend_from_slice(&[next, 64]);
-        out.extend_from_slice(&src);
-        out.extend_from_slice(&dst);
-        out.extend_from_slice(&body);
-        out
-    }
-
-    /// `payload` cut into pieces of `size` bytes (a multiple of 8): (offset, more, piece).
-    pub fn pieces(payload: &[u8], size: usize) -> Vec<(u16, bool, Vec<u8>)> {
-        payload
-            .chunks(size)
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    (i * size) as u16,
-                    (i + 1) * size < payload.len(),
-                    c.to_vec(),
-                )
-            })
-            .collect()
     }
 }
 
@@ -405,7 +250,7 @@ pub fn dns_query_frames(n: u64, domain: &str, t0_us: u64, gap_us: u64) -> Vec<(u
             let f = eth_ipv4(
                 [10, 0, 0, 5],
                 [10, 0, 0, 53],
-                "udp",
+                PROTO_UDP,
                 10000 + (i % 50000) as u16,
                 53,
                 &q,

@@ -16,10 +16,10 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use crate::quic;
-use crate::wire::{
-    self, Addr, DnsAnswer, Endpoints, HelloRandom, HelloShape, PcapWriter, TcpFields,
-};
+use crate::testkit::dns::{self, Answer as DnsAnswer};
+use crate::testkit::quic;
+use crate::testkit::tls::{self, HelloRandom, HelloShape};
+use crate::testkit::wire::{self, Addr, Endpoints, PcapWriter, Tcp as TcpFields};
 
 /// Part of every file name: bump it whenever the output for the same parameters changes, so old
 /// files in `bench-data/` are not reused by mistake.
@@ -748,14 +748,14 @@ impl Stream {
                     self.tls = false;
                     continue;
                 }
-                let mut body = (rest - 5).min(wire::TLS_MAX_RECORD_BODY);
+                let mut body = (rest - 5).min(tls::MAX_RECORD_BODY);
                 let after = rest - 5 - body;
                 if after > 0 && after <= 5 {
                     body -= 6; // leave room for one more whole record
                 }
                 self.pending.clear();
                 self.pending_pos = 0;
-                self.pending.extend_from_slice(&wire::record_header(body));
+                self.pending.extend_from_slice(&tls::app_data_header(body));
                 self.body_left = body;
                 continue;
             }
@@ -1040,9 +1040,9 @@ impl World<'_> {
         let mss: u16 = if v6 { 1440 } else { 1460 };
         let seg = usize::from(mss) - if linux { 12 } else { 0 };
         let qtype = match rng.below(100) {
-            0..55 => wire::QTYPE_A,
-            55..90 => wire::QTYPE_AAAA,
-            _ => wire::QTYPE_HTTPS,
+            0..55 => dns::QTYPE_A,
+            55..90 => dns::QTYPE_AAAA,
+            _ => dns::QTYPE_HTTPS,
         };
         Flow {
             app,
@@ -1155,7 +1155,7 @@ impl Ctx {
         }
         let e = Self::endpoints(f, side);
         wire::begin(&mut self.frame, &e, wire::PROTO_UDP);
-        wire::udp(&mut self.frame, f.port[side], f.port[1 - side]);
+        wire::udp_header(&mut self.frame, f.port[side], f.port[1 - side]);
         self.frame.extend_from_slice(&self.payload);
         wire::finish(&mut self.frame);
         self.emit(e.src.is_v6(), role)?;
@@ -1212,7 +1212,7 @@ impl Ctx {
             options: &self.opts,
         };
         wire::begin(&mut self.frame, &e, wire::PROTO_TCP);
-        wire::tcp(&mut self.frame, f.port[side], f.port[1 - side], &fields);
+        wire::tcp_header(&mut self.frame, f.port[side], f.port[1 - side], &fields);
         self.frame.extend_from_slice(&self.payload);
         wire::finish(&mut self.frame);
         let advance =
@@ -1240,7 +1240,7 @@ impl Ctx {
 
     /// An application_data record with `len` bytes of ciphertext, appended to the payload.
     fn tls_record(&mut self, len: usize) {
-        self.payload.extend_from_slice(&wire::record_header(len));
+        self.payload.extend_from_slice(&tls::app_data_header(len));
         self.noise_into_payload(len);
     }
 }
@@ -1249,7 +1249,7 @@ fn step(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
     match f.state {
         State::DnsQuery => {
             ctx.payload.clear();
-            wire::dns_query(&mut ctx.payload, f.dns_id, &f.name, f.qtype, f.edns);
+            dns::query_into(&mut ctx.payload, f.dns_id, &f.name, f.qtype, f.edns);
             if ctx.udp(f, CLIENT, Role::DnsQuery)? {
                 ctx.stats.flow(f.app, f.addr[0].is_v6());
                 if f.hit != Hit::None {
@@ -1357,8 +1357,8 @@ fn quic_initial(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
         mlkem_share: share.map(|o| &ctx.noise[o..o + MLKEM768_X25519_SHARE]),
         quic_params: Some(&params),
     };
-    wire::client_hello(&mut ctx.spare, &f.name, 0, &hr, shape);
-    let keys = quic::InitialKeys::new(&f.odcid, true);
+    tls::browser_hello_into(&mut ctx.spare, &f.name, 0, &hr, shape);
+    let keys = quic::InitialKeys::new(quic::VERSION_1, &f.odcid, true);
     let dgram = ctx.rng.pick(&QUIC_INITIAL_SIZES);
     let pad_to = dgram - quic::long_header_len(&f.odcid, &f.client_cid, true) - quic::TAG_LEN;
     let len = ctx.spare.len();
@@ -1371,9 +1371,9 @@ fn quic_initial(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
     let n = if cut < len { 2 } else { 1 };
     for (pn, &(from, to)) in chunks[..n].iter().enumerate() {
         ctx.frames.clear();
-        quic::crypto_frame(&mut ctx.frames, from as u64, &ctx.spare[from..to]);
+        quic::crypto_into(&mut ctx.frames, from as u64, &ctx.spare[from..to]);
         ctx.payload.clear();
-        quic::initial(
+        quic::initial_into(
             &mut ctx.payload,
             &keys,
             &f.odcid,
@@ -1401,7 +1401,7 @@ fn quic_initial(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
 fn quic_server(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
     let sh = ctx.hello_random();
     ctx.spare.clear();
-    wire::server_hello(&mut ctx.spare, &sh);
+    tls::server_hello_into(&mut ctx.spare, &sh);
     // The bare handshake message: without the record header and the ChangeCipherSpec.
     let msg = 5..ctx.spare.len() - 6;
     let largest = if f.pq { 1 } else { 0 };
@@ -1409,10 +1409,10 @@ fn quic_server(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
     // ACK: largest acknowledged, delay 0, no further ranges, first range covers all.
     ctx.frames
         .extend_from_slice(&[0x02, largest, 0, 0, largest]);
-    quic::crypto_frame(&mut ctx.frames, 0, &ctx.spare[msg]);
-    let keys = quic::InitialKeys::new(&f.odcid, false);
+    quic::crypto_into(&mut ctx.frames, 0, &ctx.spare[msg]);
+    let keys = quic::InitialKeys::new(quic::VERSION_1, &f.odcid, false);
     ctx.payload.clear();
-    quic::initial(
+    quic::initial_into(
         &mut ctx.payload,
         &keys,
         &f.client_cid,
@@ -1425,9 +1425,9 @@ fn quic_server(ctx: &mut Ctx, f: &mut Flow) -> io::Result<()> {
     let head = 1 + 4 + 1 + f.client_cid.len() + 1 + f.server_cid.len() + 2;
     let body = total.saturating_sub(ctx.payload.len() + head).max(64);
     let off = ctx.rng.index(ctx.noise.len() - body + 1);
-    quic::opaque_long(
+    quic::opaque_long_into(
         &mut ctx.payload,
-        quic::TYPE_HANDSHAKE,
+        quic::Type::Handshake,
         &f.client_cid,
         &f.server_cid,
         &ctx.noise[off..off + body],
@@ -1482,7 +1482,7 @@ fn dns_response(ctx: &mut Ctx, w: &World, f: &Flow) {
     let nxdomain = rng.chance(0.05);
     let mut soa = None;
     ctx.text.clear();
-    if nxdomain || f.qtype == wire::QTYPE_HTTPS {
+    if nxdomain || f.qtype == dns::QTYPE_HTTPS {
         soa = Some("ns1.example.net");
     } else {
         if rng.chance(0.25) {
@@ -1491,7 +1491,7 @@ fn dns_response(ctx: &mut Ctx, w: &World, f: &Flow) {
             ctx.text.push('.');
             ctx.text.push_str(&w.sites[rng.skewed(w.sites.len())]);
         }
-        if f.qtype == wire::QTYPE_A {
+        if f.qtype == dns::QTYPE_A {
             n4 = rng.range(1, 4) as usize;
             for a in &mut v4[..n4] {
                 *a = w.servers_v4[rng.skewed(SERVERS_V4)];
@@ -1512,7 +1512,7 @@ fn dns_response(ctx: &mut Ctx, w: &World, f: &Flow) {
         soa_mname: soa,
     };
     ctx.payload.clear();
-    wire::dns_response(
+    dns::response_into(
         &mut ctx.payload,
         f.dns_id,
         &f.name,
@@ -1541,19 +1541,19 @@ fn request(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
                 mlkem_share: share.map(|o| &ctx.noise[o..o + MLKEM768_X25519_SHARE]),
                 quic_params: None,
             };
-            wire::client_hello(&mut ctx.payload, &f.name, target, &hr, shape);
+            tls::browser_hello_into(&mut ctx.payload, &f.name, target, &hr, shape);
             role = Role::ClientHello;
             // Server's first flight: ServerHello, ChangeCipherSpec, then the encrypted
             // EncryptedExtensions, Certificate chain, CertificateVerify and Finished.
             f.stream.start(true);
             let sh = ctx.hello_random();
-            wire::server_hello(&mut f.stream.pending, &sh);
+            tls::server_hello_into(&mut f.stream.pending, &sh);
             f.stream.left = f.stream.pending.len() + ctx.rng.range(2_500, 5_000) as usize;
         }
         App::Tls => {
             if f.round == 1 {
                 // The client's ChangeCipherSpec and Finished (32-byte verify_data + type + tag).
-                wire::change_cipher_spec(&mut ctx.payload);
+                tls::change_cipher_spec_into(&mut ctx.payload);
                 ctx.tls_record(53);
             }
             let len = ctx.rng.log_range(60, 900);
@@ -1616,7 +1616,7 @@ fn request(ctx: &mut Ctx, w: &World, f: &mut Flow) -> io::Result<()> {
             f.stream.left = f.stream.pending.len();
             ctx.payload.clear();
             ctx.payload.extend_from_slice(&[0, 0]);
-            wire::dns_query(&mut ctx.payload, f.dns_id, &f.name, f.qtype, f.edns);
+            dns::query_into(&mut ctx.payload, f.dns_id, &f.name, f.qtype, f.edns);
             let len = (ctx.payload.len() as u16 - 2).to_be_bytes();
             ctx.payload[..2].copy_from_slice(&len);
         }

@@ -73,26 +73,7 @@ mod tests {
     use super::*;
     use crate::applayer::driver::{Driver, CLIENT};
     use crate::observe::Where;
-
-    fn dns_query(id: u16, name: &str) -> Vec<u8> {
-        let mut m = id.to_be_bytes().to_vec();
-        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for label in name.split('.') {
-            m.push(label.len() as u8);
-            m.extend_from_slice(label.as_bytes());
-        }
-        m.extend_from_slice(&[0, 0, 1, 0, 1]);
-        m
-    }
-
-    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for m in msgs {
-            out.extend_from_slice(&(m.len() as u16).to_be_bytes());
-            out.extend_from_slice(m);
-        }
-        out
-    }
+    use crate::testkit::dns::{query as dns_query, tcp_framed};
 
     fn query(name: &str) -> Observed {
         Observed::Domain {
@@ -106,7 +87,7 @@ mod tests {
 
     #[test]
     fn dns_over_tcp_several_messages_in_one_segment() {
-        let s = framed(&[
+        let s = tcp_framed(&[
             dns_query(1, "a.example"),
             dns_query(2, "b.example"),
             dns_query(3, "c.example"),
@@ -124,7 +105,7 @@ mod tests {
 
     #[test]
     fn dns_over_tcp_message_split_across_segments() {
-        let s = framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
+        let s = tcp_framed(&[dns_query(1, "split.example"), dns_query(2, "next.example")]);
         // cut everywhere, including inside the length prefix
         for cut in 1..s.len() {
             let mut d = Driver::new();
@@ -152,12 +133,12 @@ mod tests {
             RESOLVER,
             101,
             "",
-            &framed(&[dns_query(1, "q1.example")]),
+            &tcp_framed(&[dns_query(1, "q1.example")]),
         );
-        let got = d.seg(RESOLVER, CLIENT, 901, "", &framed(&[resp]));
+        let got = d.seg(RESOLVER, CLIENT, 901, "", &tcp_framed(&[resp]));
         assert_eq!(got, vec![query("answer.example")]);
-        let more = framed(&[dns_query(2, "q2.example")]);
-        let off = 101 + framed(&[dns_query(1, "q1.example")]).len() as u32;
+        let more = tcp_framed(&[dns_query(2, "q2.example")]);
+        let off = 101 + tcp_framed(&[dns_query(1, "q1.example")]).len() as u32;
         assert_eq!(
             d.seg(CLIENT, RESOLVER, off, "", &more),
             vec![query("q2.example")]
@@ -167,7 +148,7 @@ mod tests {
 
     #[test]
     fn dns_over_tcp_stops_after_its_budget() {
-        let one = framed(&[dns_query(1, "budget.example")]);
+        let one = tcp_framed(&[dns_query(1, "budget.example")]);
         let n = MAX_DNS_STREAM / one.len() + 10;
         let mut d = Driver::new();
         d.seg(CLIENT, RESOLVER, 0, "S", b"");

@@ -648,16 +648,19 @@ fn mix(mut z: u64) -> u64 {
 mod tests {
     use super::link::NFULA_PAYLOAD;
     use super::*;
-    use etherparse::{IpNumber, PacketBuilder};
+    use crate::testkit::wire::{
+        eth, eth_macs, ipv4, ipv4_frag, ipv6, udp4, udp6, vlan, ETHERTYPE_IPV4, ETHERTYPE_VLAN,
+    };
 
+    /// An Ethernet frame (from [1; 6] to [2; 6]) with VLAN 42, IPv4 and UDP.
     fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .single_vlan(42.try_into().unwrap())
-            .ipv4(src, dst, 64)
-            .udp(sport, dport);
-        let mut out = Vec::new();
-        b.write(&mut out, payload).unwrap();
-        out
+        let ip = udp4(src, dst, sport, dport, payload);
+        eth_macs(
+            [1; 6],
+            [2; 6],
+            ETHERTYPE_VLAN,
+            &vlan(42, ETHERTYPE_IPV4, &ip),
+        )
     }
 
     #[test]
@@ -728,48 +731,6 @@ mod tests {
     const B: [u8; 4] = [192, 0, 2, 2];
     const INNER_A: [u8; 4] = [10, 1, 0, 1];
     const INNER_B: [u8; 4] = [10, 1, 0, 2];
-
-    fn eth(ether_type: u16, payload: &[u8]) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
-        f.extend_from_slice(&ether_type.to_be_bytes());
-        f.extend_from_slice(payload);
-        f
-    }
-
-    /// A bare IPv4 packet with `proto` and `payload`.
-    fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ipv4(src, dst, 64)
-            .write(&mut out, IpNumber(proto), payload)
-            .unwrap();
-        out
-    }
-
-    fn ipv6(src: [u8; 16], dst: [u8; 16], proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ipv6(src, dst, 64)
-            .write(&mut out, IpNumber(proto), payload)
-            .unwrap();
-        out
-    }
-
-    fn udp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ipv4(src, dst, 64)
-            .udp(sport, dport)
-            .write(&mut out, payload)
-            .unwrap();
-        out
-    }
-
-    fn udp6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ipv6(src, dst, 64)
-            .udp(sport, dport)
-            .write(&mut out, payload)
-            .unwrap();
-        out
-    }
 
     /// The inner packet every tunnel test carries: IPv4/UDP to port 53.
     fn inner_ip() -> Vec<u8> {
@@ -1172,12 +1133,7 @@ mod tests {
         let whole = inner_ip();
         let l4 = &whole[20..];
         // first fragment: 8 bytes of the UDP datagram, more fragments
-        let mut h = etherparse::Ipv4Header::new(8, 64, IpNumber::UDP, A, B).unwrap();
-        h.identification = 0x4242;
-        h.more_fragments = true;
-        let mut f = Vec::new();
-        h.write(&mut f).unwrap();
-        f.extend_from_slice(&l4[..8]);
+        let f = ipv4_frag(A, B, 17, (0x4242, 0, true), &l4[..8]);
         let p = decode(Link::Raw, &f);
         let fr = p.frag.unwrap();
         assert_eq!((fr.id, fr.offset, fr.more, fr.proto), (0x4242, 0, true, 17));
@@ -1200,17 +1156,7 @@ mod tests {
         let mut ext = vec![44, 0, 1, 4, 0, 0, 0, 0];
         ext.extend_from_slice(&[17, 0, 0x00, 0x11, 0xA5, 0xD3, 0x3A, 0x2D]);
         ext.extend_from_slice(&[0xEE; 16]);
-        let h = etherparse::Ipv6Header {
-            payload_length: ext.len() as u16,
-            next_header: IpNumber(0),
-            hop_limit: 64,
-            source: [1; 16],
-            destination: [2; 16],
-            ..Default::default()
-        };
-        let mut f = Vec::new();
-        h.write(&mut f).unwrap();
-        f.extend_from_slice(&ext);
+        let f = ipv6([1; 16], [2; 16], 0, &ext);
         let p = decode(Link::Raw, &f);
         let fr = p.frag.unwrap();
         assert_eq!(

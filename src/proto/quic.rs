@@ -521,114 +521,10 @@ pub fn crypto_frames<'a>(
     Ok(())
 }
 
-/// Test support: build protected client Initial packets, the inverse of [`decrypt`].
-#[cfg(test)]
-pub(crate) mod build {
-    use super::*;
-
-    /// A variable-length integer in its shortest encoding (RFC 9000 §16).
-    pub fn varint(v: u64) -> Vec<u8> {
-        match v {
-            0..=63 => vec![v as u8],
-            64..=16383 => ((v as u16) | 0x4000).to_be_bytes().to_vec(),
-            16384..=0x3fff_ffff => ((v as u32) | 0x8000_0000).to_be_bytes().to_vec(),
-            _ => (v | 0xc000_0000_0000_0000).to_be_bytes().to_vec(),
-        }
-    }
-
-    /// A CRYPTO frame.
-    pub fn crypto(offset: u64, data: &[u8]) -> Vec<u8> {
-        let mut f = vec![0x06];
-        f.extend(varint(offset));
-        f.extend(varint(data.len() as u64));
-        f.extend_from_slice(data);
-        f
-    }
-
-    /// The long-header first byte's type bits for a version and packet type.
-    fn type_bits(version: u32, t: PacketType) -> u8 {
-        let v2 = Version::from_wire(version) == Some(Version::V2);
-        match (t, v2) {
-            (PacketType::Initial, false) | (PacketType::Retry, true) => 0,
-            (PacketType::ZeroRtt, false) | (PacketType::Initial, true) => 1,
-            (PacketType::Handshake, false) | (PacketType::ZeroRtt, true) => 2,
-            (PacketType::Retry, false) | (PacketType::Handshake, true) => 3,
-        }
-    }
-
-    /// A protected long-header packet of type `t` carrying `frames`, with a 4-byte packet
-    /// number, protected with the client Initial keys of `key_dcid` (for Initial packets; other
-    /// types get the same protection, which is as good as any for tests that skip them).
-    #[allow(clippy::too_many_arguments)]
-    pub fn packet(
-        version: u32,
-        t: PacketType,
-        dcid: &[u8],
-        key_dcid: &[u8],
-        scid: &[u8],
-        pn: u32,
-        frames: &[u8],
-        pad_to: usize,
-    ) -> Vec<u8> {
-        let protection = Version::from_wire(version).unwrap_or(Version::V1);
-        let keys = InitialKeys::client(protection, key_dcid);
-        let mut payload = frames.to_vec();
-        // At least 4 bytes of packet number + payload before the sample ends (RFC 9001 §5.4.2).
-        while payload.len() < pad_to.max(HP_SAMPLE_LEN) {
-            payload.push(0);
-        }
-        let mut h = vec![0xc0 | (type_bits(version, t) << 4) | 0x03];
-        h.extend(version.to_be_bytes());
-        h.push(dcid.len() as u8);
-        h.extend_from_slice(dcid);
-        h.push(scid.len() as u8);
-        h.extend_from_slice(scid);
-        if t == PacketType::Initial {
-            h.push(0); // no token
-        }
-        let length = 4 + payload.len() + TAG_LEN;
-        h.extend(((length as u16) | 0x4000).to_be_bytes());
-        let pn_offset = h.len();
-        h.extend(pn.to_be_bytes());
-        let mut body = payload;
-        let tag = keys
-            .aead
-            .encrypt_inout_detached(
-                &Array::from(keys.nonce(u64::from(pn))),
-                &h,
-                body.as_mut_slice().into(),
-            )
-            .unwrap();
-        let mut p = h;
-        p.extend(body);
-        p.extend_from_slice(&tag);
-        let sample: [u8; 16] = p[pn_offset + 4..pn_offset + 20].try_into().unwrap();
-        let mask = keys.mask(sample);
-        p[0] ^= mask[0] & 0x0f;
-        for i in 0..4 {
-            p[pn_offset + i] ^= mask[1 + i];
-        }
-        p
-    }
-
-    /// A protected client Initial (DCID also the key DCID, empty SCID).
-    pub fn initial(version: u32, dcid: &[u8], pn: u32, frames: &[u8], pad_to: usize) -> Vec<u8> {
-        packet(
-            version,
-            PacketType::Initial,
-            dcid,
-            dcid,
-            &[],
-            pn,
-            frames,
-            pad_to,
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::quic as build;
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
@@ -1030,7 +926,7 @@ mod tests {
         let first = dg.len();
         dg.extend(build::packet(
             1,
-            PacketType::ZeroRtt,
+            build::Type::ZeroRtt,
             dcid,
             dcid,
             &[],

@@ -382,130 +382,13 @@ mod message_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // ---- builders: ClientHello bytes by hand (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2) ----
+    use crate::testkit::tls::{
+        client_hello, ech_ext, ext, handshake, hello_body, records, server_name_list, sni_ext,
+        usual_extensions, Style,
+    };
 
     fn be16(n: usize) -> [u8; 2] {
         u16::try_from(n).unwrap().to_be_bytes()
-    }
-
-    /// One extension: type, length, data.
-    fn ext(ext_type: u16, data: &[u8]) -> Vec<u8> {
-        let mut e = ext_type.to_be_bytes().to_vec();
-        e.extend(be16(data.len()));
-        e.extend_from_slice(data);
-        e
-    }
-
-    /// server_name data holding these (name_type, name) entries (RFC 6066 §3).
-    fn server_name_list(entries: &[(u8, &[u8])]) -> Vec<u8> {
-        let mut list = Vec::new();
-        for (t, name) in entries {
-            list.push(*t);
-            list.extend(be16(name.len()));
-            list.extend_from_slice(name);
-        }
-        let mut data = be16(list.len()).to_vec();
-        data.extend(list);
-        data
-    }
-
-    fn sni_ext(name: &[u8]) -> Vec<u8> {
-        ext(EXT_SERVER_NAME, &server_name_list(&[(0, name)]))
-    }
-
-    /// An outer ECHClientHello (draft-ietf-tls-esni §5): type outer, HPKE KDF and AEAD ids,
-    /// config_id, enc (an X25519 key), payload.
-    fn ech_ext() -> Vec<u8> {
-        let mut d = vec![0, 0x00, 0x01, 0x00, 0x01, 0x42];
-        d.extend(be16(32));
-        d.extend([0xab; 32]);
-        d.extend(be16(144));
-        d.extend([0xcd; 144]);
-        ext(EXT_ENCRYPTED_CLIENT_HELLO, &d)
-    }
-
-    #[derive(Clone, Copy)]
-    enum Style {
-        /// TLS 1.2: no session id, TLS 1.2 suites, no supported_versions.
-        Tls12,
-        /// TLS 1.3: 32-byte legacy session id, supported_versions and key_share.
-        Tls13,
-    }
-
-    /// The extensions a browser-like client sends around the ones under test.
-    fn usual_extensions(style: Style, sni: Option<&[u8]>, ech: bool) -> Vec<Vec<u8>> {
-        let mut exts = vec![ext(0x0a0a, &[])]; // GREASE (RFC 8701)
-        if let Some(name) = sni {
-            exts.push(sni_ext(name));
-        }
-        exts.push(ext(10, &[0, 4, 0x00, 0x1d, 0x00, 0x17])); // supported_groups
-        exts.push(ext(13, &[0, 4, 0x04, 0x03, 0x08, 0x04])); // signature_algorithms
-        if let Style::Tls13 = style {
-            exts.push(ext(43, &[2, 0x03, 0x04])); // supported_versions
-            let mut ks = vec![0, 36, 0x00, 0x1d, 0, 32];
-            ks.extend([0x5a; 32]);
-            exts.push(ext(51, &ks)); // key_share
-        }
-        if ech {
-            exts.push(ech_ext());
-        }
-        exts
-    }
-
-    /// ClientHello contents (after the handshake header); `exts: None` omits the extensions
-    /// block altogether, as TLS 1.2 and older allow.
-    fn hello_body(style: Style, exts: Option<&[Vec<u8>]>) -> Vec<u8> {
-        let mut b = vec![0x03, 0x03];
-        b.extend([0x11; 32]); // random
-        let suites: &[u16] = match style {
-            Style::Tls12 => {
-                b.push(0);
-                &[0xc02f, 0xc030, 0x009c]
-            }
-            Style::Tls13 => {
-                b.push(32);
-                b.extend([0x22; 32]);
-                &[0x1301, 0x1302, 0x1303, 0xc02f]
-            }
-        };
-        b.extend(be16(2 * suites.len()));
-        for s in suites {
-            b.extend(s.to_be_bytes());
-        }
-        b.extend([1, 0]); // compression methods: null
-        if let Some(exts) = exts {
-            let all = exts.concat();
-            b.extend(be16(all.len()));
-            b.extend(all);
-        }
-        b
-    }
-
-    /// The handshake message: type client_hello, 24-bit length, body.
-    fn handshake(body: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
-        let mut m = vec![HANDSHAKE_CLIENT_HELLO, len[1], len[2], len[3]];
-        m.extend_from_slice(body);
-        m
-    }
-
-    /// `msg` in handshake records (legacy_record_version 0x0301), a new record at each cut.
-    fn records(msg: &[u8], cuts: &[usize]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        for &end in cuts.iter().chain([msg.len()].iter()) {
-            out.extend([CONTENT_TYPE_HANDSHAKE, 0x03, 0x01]);
-            out.extend(be16(end - start));
-            out.extend_from_slice(&msg[start..end]);
-            start = end;
-        }
-        out
-    }
-
-    fn client_hello(style: Style, sni: Option<&[u8]>, ech: bool) -> Vec<u8> {
-        let exts = usual_extensions(style, sni, ech);
-        records(&handshake(&hello_body(style, Some(&exts))), &[])
     }
 
     fn sni_of(data: &[u8]) -> Option<Vec<u8>> {

@@ -498,7 +498,8 @@ mod tests {
     use super::*;
     use crate::applayer::quic::client_hello;
     use crate::observe::Where;
-    use crate::proto::quic::build;
+    use crate::testkit::quic as build;
+    use crate::testkit::tls::minimal_hello;
 
     const V1: u32 = 1;
     const V2: u32 = 0x6b33_43cf;
@@ -509,38 +510,6 @@ mod tests {
     }
     fn server() -> SocketAddr {
         "192.0.2.1:443".parse().unwrap()
-    }
-
-    // ---- a ClientHello handshake message by hand (RFC 8446 §4.1.2, RFC 6066 §3) ----
-
-    /// A ClientHello message (handshake header included) for `sni`, padded by an extra
-    /// extension of `pad` bytes so tests can make it span packets.
-    fn hello(sni: &str, pad: usize) -> Vec<u8> {
-        let mut body = vec![0x03, 0x03];
-        body.extend([0x42; 32]); // random
-        body.push(0); // session id
-        body.extend([0, 2, 0x13, 0x01]); // cipher suites
-        body.extend([1, 0]); // compression
-        let mut exts = Vec::new();
-        let name = sni.as_bytes();
-        let mut list = vec![0];
-        list.extend((name.len() as u16).to_be_bytes());
-        list.extend_from_slice(name);
-        let mut sn = (list.len() as u16).to_be_bytes().to_vec();
-        sn.extend(list);
-        exts.extend(0u16.to_be_bytes());
-        exts.extend((sn.len() as u16).to_be_bytes());
-        exts.extend(sn);
-        // padding extension (RFC 7685)
-        exts.extend(21u16.to_be_bytes());
-        exts.extend((pad as u16).to_be_bytes());
-        exts.extend(vec![0; pad]);
-        body.extend((exts.len() as u16).to_be_bytes());
-        body.extend(exts);
-        let mut msg = vec![1];
-        msg.extend(&(body.len() as u32).to_be_bytes()[1..]);
-        msg.extend(body);
-        msg
     }
 
     fn run(t: &mut QuicTracker, datagrams: &[Vec<u8>]) -> Vec<Observed> {
@@ -568,7 +537,7 @@ mod tests {
 
     #[test]
     fn single_initial_reports_the_sni() {
-        let h = hello("example.com", 0);
+        let h = minimal_hello("example.com", 0);
         let d = build::initial(V1, DCID, 0, &build::crypto(0, &h), 1162);
         let mut t = QuicTracker::new();
         assert_eq!(run(&mut t, std::slice::from_ref(&d)), [sni("example.com")]);
@@ -580,7 +549,7 @@ mod tests {
 
     #[test]
     fn client_hello_split_across_two_initials() {
-        let h = hello("split.example", 1500);
+        let h = minimal_hello("split.example", 1500);
         let (a, b) = h.split_at(1000);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
         let p2 = build::initial(V1, DCID, 1, &build::crypto(1000, b), 1162);
@@ -597,7 +566,7 @@ mod tests {
 
     #[test]
     fn client_hello_split_across_v2_initials() {
-        let h = hello("v2.example", 1500);
+        let h = minimal_hello("v2.example", 1500);
         let (a, b) = h.split_at(700);
         let p1 = build::initial(V2, DCID, 0, &build::crypto(0, a), 1162);
         let p2 = build::initial(V2, DCID, 1, &build::crypto(700, b), 1162);
@@ -607,7 +576,7 @@ mod tests {
 
     #[test]
     fn out_of_order_and_overlapping_crypto_frames() {
-        let h = hello("scattered.example", 300);
+        let h = minimal_hello("scattered.example", 300);
         let mut frames = Vec::new();
         frames.extend(build::crypto(200, &h[200..]));
         frames.push(0x01); // PING
@@ -622,7 +591,7 @@ mod tests {
 
     #[test]
     fn gap_filled_by_a_later_packet() {
-        let h = hello("gap.example", 2000);
+        let h = minimal_hello("gap.example", 2000);
         let mut f1 = build::crypto(0, &h[..800]);
         f1.extend(build::crypto(1600, &h[1600..]));
         let p1 = build::initial(V1, DCID, 0, &f1, 1162);
@@ -634,7 +603,7 @@ mod tests {
 
     #[test]
     fn gap_never_filled_reports_nothing_and_times_out() {
-        let h = hello("gap.example", 100);
+        let h = minimal_hello("gap.example", 100);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(20, &h[20..]), 1162);
         let mut t = QuicTracker::new();
         assert!(run(&mut t, &[p1]).is_empty());
@@ -708,11 +677,11 @@ mod tests {
 
     #[test]
     fn coalesced_initial_and_zero_rtt_in_one_datagram() {
-        let h = hello("coalesced.example", 0);
+        let h = minimal_hello("coalesced.example", 0);
         let mut d = build::initial(V1, DCID, 0, &build::crypto(0, &h), 400);
         d.extend(build::packet(
             V1,
-            PacketType::ZeroRtt,
+            build::Type::ZeroRtt,
             DCID,
             b"0rtt-keys",
             &[],
@@ -728,8 +697,8 @@ mod tests {
 
     #[test]
     fn zero_rtt_before_the_initial_in_a_datagram_is_skipped() {
-        let h = hello("second.example", 0);
-        let mut d = build::packet(V1, PacketType::ZeroRtt, DCID, DCID, &[], 0, b"", 50);
+        let h = minimal_hello("second.example", 0);
+        let mut d = build::packet(V1, build::Type::ZeroRtt, DCID, DCID, &[], 0, b"", 50);
         d.extend(build::initial(V1, DCID, 0, &build::crypto(0, &h), 400));
         let mut t = QuicTracker::new();
         assert_eq!(run(&mut t, &[d]), [sni("second.example")]);
@@ -737,13 +706,13 @@ mod tests {
 
     #[test]
     fn client_switching_to_the_server_cid_keeps_the_original_keys() {
-        let h = hello("switch.example", 1500);
+        let h = minimal_hello("switch.example", 1500);
         let (a, b) = h.split_at(900);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
         // After the server's Initial: DCID is the server's CID, keys still from DCID.
         let p2 = build::packet(
             V1,
-            PacketType::Initial,
+            build::Type::Initial,
             b"server-cid",
             DCID,
             &[],
@@ -758,7 +727,7 @@ mod tests {
 
     #[test]
     fn new_dcid_after_retry_starts_a_new_connection() {
-        let h = hello("retry.example", 0);
+        let h = minimal_hello("retry.example", 0);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h), 1162);
         let p2 = build::initial(V1, b"new-dcid-after-retry", 1, &build::crypto(0, &h), 1162);
         let mut t = QuicTracker::new();
@@ -768,7 +737,7 @@ mod tests {
         );
         assert_eq!(t.len(), 1);
         // And when the first connection's hello was incomplete.
-        let h = hello("retry2.example", 1500);
+        let h = minimal_hello("retry2.example", 1500);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h[..1000]), 1162);
         let p2 = build::initial(V1, b"retry-dcid", 0, &build::crypto(0, &h[..1000]), 1162);
         let p3 = build::initial(V1, b"retry-dcid", 1, &build::crypto(1000, &h[1000..]), 1162);
@@ -778,7 +747,7 @@ mod tests {
 
     #[test]
     fn server_initial_on_a_tracked_path_is_ignored() {
-        let h = hello("srv.example", 1500);
+        let h = minimal_hello("srv.example", 1500);
         let p1 = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
         let mut t = QuicTracker::new();
         run(&mut t, &[p1]);
@@ -786,7 +755,7 @@ mod tests {
         // keys, and must be neither counted nor tracked as a connection.
         let reply = build::packet(
             V1,
-            PacketType::Initial,
+            build::Type::Initial,
             b"cli",
             b"srv",
             b"s",
@@ -810,7 +779,7 @@ mod tests {
 
     #[test]
     fn table_is_capped_and_evicts_the_oldest() {
-        let h = hello("many.example", 1500);
+        let h = minimal_hello("many.example", 1500);
         let mut t = QuicTracker::new();
         let mut out = Vec::new();
         let p = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
@@ -845,7 +814,7 @@ mod tests {
 
     #[test]
     fn garbage_and_truncated_datagrams_never_panic() {
-        let h = hello("fuzz.example", 1500);
+        let h = minimal_hello("fuzz.example", 1500);
         let mut d = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
         d.extend(build::initial(
             V1,

@@ -406,6 +406,8 @@ mod tests {
     use super::*;
     use crate::observe::Where;
     use crate::proto::tls;
+    use crate::testkit::dns::{query as dns_query, tcp_framed};
+    use crate::testkit::tls::{minimal_hello, records_of};
 
     /// The table as the worker runs it: the application-layer seam reads the streams, so these
     /// tests cover reassembly, the table and the seam's TCP protocols together.
@@ -415,46 +417,9 @@ mod tests {
     const CLIENT: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)), 40000);
     const SERVER: (IpAddr, u16) = (IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)), 443);
 
-    /// A ClientHello handshake message (RFC 8446 §4.1.2) with `sni` and `pad` bytes of a
-    /// padding extension (RFC 7685).
-    fn hello_msg(sni: &str, pad: usize) -> Vec<u8> {
-        let mut ext = Vec::new();
-        let name = sni.as_bytes();
-        ext.extend_from_slice(&0u16.to_be_bytes());
-        ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
-        ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-        ext.push(0);
-        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        ext.extend_from_slice(name);
-        ext.extend_from_slice(&21u16.to_be_bytes());
-        ext.extend_from_slice(&(pad as u16).to_be_bytes());
-        ext.resize(ext.len() + pad, 0);
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.push(0); // session id
-        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
-        body.extend_from_slice(&[1, 0]); // null compression
-        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        body.extend_from_slice(&ext);
-        let mut msg = vec![1];
-        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        msg.extend_from_slice(&body);
-        msg
-    }
-
-    /// `msg` in handshake records of at most `frag` bytes each.
-    fn records(msg: &[u8], frag: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for c in msg.chunks(frag) {
-            out.extend_from_slice(&[22, 3, 1]);
-            out.extend_from_slice(&(c.len() as u16).to_be_bytes());
-            out.extend_from_slice(c);
-        }
-        out
-    }
-
+    /// A ClientHello record for `sni`.
     fn hello(sni: &str) -> Vec<u8> {
-        records(&hello_msg(sni, 100), 1 << 14)
+        records_of(&minimal_hello(sni, 100), 1 << 14)
     }
 
     fn sni(name: &str) -> Observed {
@@ -603,9 +568,9 @@ mod tests {
     }
 
     #[test]
-    fn hello_in_two_tls_records() {
-        let msg = hello_msg("records.example", 300);
-        let two = records(&msg, msg.len() / 2 + 1);
+    fn hello_in_two_tls_records_of() {
+        let msg = minimal_hello("records.example", 300);
+        let two = records_of(&msg, msg.len() / 2 + 1);
         let mut d = Driver::new();
         d.syn(1);
         assert!(d.data(1, 0, &two[..200]).is_empty());
@@ -615,7 +580,7 @@ mod tests {
         d.syn(1);
         assert_eq!(d.data(1, 0, &two), vec![sni("records.example")]);
         // and in many small records, one byte per segment
-        let many = records(&msg, 7);
+        let many = records_of(&msg, 7);
         let mut d = Driver::new();
         d.syn(1);
         let mut found = Vec::new();
@@ -704,8 +669,8 @@ mod tests {
 
     #[test]
     fn too_many_out_of_order_ranges_drop_the_extra_segment() {
-        let h = hello_msg("ranges.example", 1000);
-        let h = records(&h, 1 << 14);
+        let h = minimal_hello("ranges.example", 1000);
+        let h = records_of(&h, 1 << 14);
         let mut d = Driver::new();
         d.syn(1);
         // every other 10-byte piece, from 10 on: MAX_OOO_RANGES held, the next dropped
@@ -723,9 +688,9 @@ mod tests {
     fn hello_over_the_prefix_cap_is_given_up_and_counted() {
         // the largest hello tls.rs accepts, in records so small that their headers push the
         // stream past MAX_STREAM_PREFIX
-        let msg = hello_msg("big.example", tls::MAX_CLIENT_HELLO_LEN - 200);
+        let msg = minimal_hello("big.example", tls::MAX_CLIENT_HELLO_LEN - 200);
         assert!(msg.len() <= tls::MAX_CLIENT_HELLO_LEN);
-        let stream = records(&msg, 16);
+        let stream = records_of(&msg, 16);
         let mut d = Driver::new();
         d.syn(1);
         for (i, c) in stream.chunks(1400).enumerate() {
@@ -737,7 +702,7 @@ mod tests {
         let mut d = Driver::new();
         d.syn(1);
         let mut found = Vec::new();
-        for (i, c) in records(&msg, 1 << 14).chunks(1400).enumerate() {
+        for (i, c) in records_of(&msg, 1 << 14).chunks(1400).enumerate() {
             found.extend(d.data(1, i * 1400, c));
         }
         assert_eq!(found, vec![sni("big.example")]);
@@ -745,7 +710,7 @@ mod tests {
 
     #[test]
     fn random_splits_orders_and_duplicates_always_give_the_name() {
-        let h = records(&hello_msg("random.example", 700), 300);
+        let h = records_of(&minimal_hello("random.example", 700), 300);
         let mut x = 0x1234_5678_9abc_def1u64;
         let mut rnd = |n: usize| {
             x ^= x << 13;
@@ -845,7 +810,7 @@ mod tests {
     fn random_segments_never_panic_and_the_accounting_holds() {
         let h = hello("fuzz.example");
         let req = b"GET / HTTP/1.1\r\nHost: fuzz.example\r\n\r\n".to_vec();
-        let dns = framed(&[dns_query(1, "fuzz.example"), dns_query(2, "two.example")]);
+        let dns = tcp_framed(&[dns_query(1, "fuzz.example"), dns_query(2, "two.example")]);
         let sources = [h, req, dns, vec![0x16, 3, 1, 0, 0], vec![0, 0, 0xff, 0xff]];
         let mut x = 0x0123_4567_89ab_cdefu64;
         let mut rnd = |n: u64| {
@@ -961,8 +926,8 @@ mod tests {
     #[test]
     fn buffered_bytes_stay_under_the_budget() {
         // many flows each holding most of a large hello
-        let msg = hello_msg("budget.example", 12_000);
-        let stream = records(&msg, 1 << 14);
+        let msg = minimal_hello("budget.example", 12_000);
+        let stream = records_of(&msg, 1 << 14);
         let part = &stream[..stream.len() - 10];
         let mut t = FlowTable::new();
         let mut out = Vec::new();
@@ -991,25 +956,5 @@ mod tests {
         // the accounting matches the buffers
         let sum: usize = t.flows.values().map(Flow::mem).sum();
         assert_eq!(sum, t.buffered());
-    }
-
-    fn dns_query(id: u16, name: &str) -> Vec<u8> {
-        let mut m = id.to_be_bytes().to_vec();
-        m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-        for label in name.split('.') {
-            m.push(label.len() as u8);
-            m.extend_from_slice(label.as_bytes());
-        }
-        m.extend_from_slice(&[0, 0, 1, 0, 1]);
-        m
-    }
-
-    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for m in msgs {
-            out.extend_from_slice(&(m.len() as u16).to_be_bytes());
-            out.extend_from_slice(m);
-        }
-        out
     }
 }
