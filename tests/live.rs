@@ -685,7 +685,7 @@ fn a_symlinked_feed_is_refused_as_root_without_echoing_its_target() {
     let feed = d.join("feed.txt");
     std::os::unix::fs::symlink(&secret, &feed).unwrap();
     let pcap = d.join("q.pcap");
-    util::write_pcap(
+    write_pcap(
         &pcap,
         1,
         &util::dns_query_frames(1, "evil.test", 1_700_000_000_000_000, 1),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::util::testkit::dns::query as dns_query;
-use crate::util::testkit::wire::{eth_ipv4, pcap_header, pcap_record, PROTO_UDP};
+use crate::util::testkit::wire::{eth_ipv4, pcap_header, pcap_record, write_pcap, PROTO_UDP};
 use crate::util::{self, write_file};
 
 /// One DNS query per name, each from its own client port (its own flow).
@@ -226,7 +226,7 @@ fn sigterm_ends_a_replay_blocked_on_an_open_fifo_after_draining_what_was_read() 
     };
     wait_log("indicators loaded");
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&pcap_header(1)).unwrap();
     w.write_all(&queries(
         &["old.example", "other.example"],
         40000,
@@ -369,7 +369,7 @@ fn sighup_during_startup_is_queued_and_sigterm_does_not_wait_for_a_slow_reload()
     );
 
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&pcap_header(1)).unwrap();
     w.write_all(&queries(&["old.example"], 40000, 1_700_000_000))
         .unwrap();
     w.flush().unwrap();
@@ -421,7 +421,7 @@ fn a_fifo_feed_is_refused_without_hanging() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("a FIFO, not a regular file"), "{err}");
     let pcap = dir.path().join("q.pcap");
-    util::write_pcap(
+    write_pcap(
         &pcap,
         1,
         &util::dns_query_frames(1, "evil.test", 1_700_000_000_000_000, 1),

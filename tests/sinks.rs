@@ -3,7 +3,7 @@
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
-use crate::util::testkit::wire::write_pcap;
+use crate::util::testkit::wire::{pcap_header, pcap_record, write_pcap};
 use crate::util::{self, dns_query_frames};
 
 /// Events produced: enough to fill a 16-event queue and a unix socket's kernel buffer (~200 KiB
@@ -189,7 +189,7 @@ fn a_full_disk_counts_unwritten_events_dropped_and_keeps_every_line_whole() {
     let mnt = dir.path().join("full");
     const N: u64 = 20_000;
     let pcap = dir.path().join("q.pcap");
-    util::write_pcap(
+    write_pcap(
         &pcap,
         1,
         &util::dns_query_frames(N, "evil.test", 1_700_000_000_000_000, 10),
@@ -303,9 +303,9 @@ fn after_a_torn_write_the_next_event_starts_on_a_fresh_line() {
         .unwrap();
     let frames = dns_query_frames(60, "evil.test", 1_700_000_000_000_000, 10);
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    w.write_all(&util::pcap_header(1)).unwrap();
+    w.write_all(&pcap_header(1)).unwrap();
     for (ts, f) in &frames[..30] {
-        w.write_all(&util::pcap_record(*ts, f)).unwrap();
+        w.write_all(&pcap_record(*ts, f)).unwrap();
     }
     w.flush().unwrap();
     // Wait until the sink has met the full disk (the file stops growing).
@@ -319,7 +319,7 @@ fn after_a_torn_write_the_next_event_starts_on_a_fresh_line() {
     }));
     std::fs::remove_file(&filler).unwrap();
     for (ts, f) in &frames[30..] {
-        w.write_all(&util::pcap_record(*ts, f)).unwrap();
+        w.write_all(&pcap_record(*ts, f)).unwrap();
     }
     drop(w);
     let output = child.wait_with_output().unwrap();
