@@ -5,6 +5,7 @@
 //! ([`Dispatcher::push`]). Live capture never waits: [`Dispatcher::try_push`] drops the batch
 //! of a worker whose queue is full and counts its packets in [`Dispatcher::queue_full`].
 
+pub mod dispatch;
 pub mod file;
 pub mod live;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
-use crate::decode::{self, Link};
+use crate::decode::Link;
 
 /// Packets per batch: enough to amortise the channel operation (~100 ns) over many packets,
 /// small enough that a worker's latency stays in microseconds.
@@ -132,7 +133,7 @@ impl Dispatcher {
         let w = if n == 1 {
             0
         } else {
-            (decode::dispatch_hash(meta.link, frame) % n as u64) as usize
+            (dispatch::dispatch_hash(meta.link, frame) % n as u64) as usize
         };
         let batch = &mut self.pending[w];
         meta.start = batch.data.len() as u32;

@@ -61,7 +61,7 @@ impl Link {
 }
 
 /// EtherTypes (IEEE registry; the RFC that defines the use is named on each).
-pub(super) mod ethertype {
+pub mod ethertype {
     pub const IPV4: u16 = 0x0800;
     pub const IPV6: u16 = 0x86DD;
     pub const VLAN: u16 = 0x8100;
@@ -82,20 +82,20 @@ pub(super) mod ethertype {
     pub const ERSPAN_3: u16 = 0x22EB;
     /// Cisco MetaData (TrustSec SGT tag) on Ethernet: version, length, option, SGT, then an
     /// EtherType, 8 bytes as Wireshark's packet-cmd.c reads it (inside GRE the order differs,
-    /// see [`super::Decoder::gre`]); tcpdump's various_gre.pcap has it.
+    /// see `Decoder::gre`); tcpdump's various_gre.pcap has it.
     pub const CISCO_CMD: u16 = 0x8909;
 }
 
 /// PPP protocol numbers (RFC 1332 IPCP, RFC 5072 IPV6CP).
-pub(super) const PPP_IPV4: u16 = 0x0021;
-pub(super) const PPP_IPV6: u16 = 0x0057;
+pub const PPP_IPV4: u16 = 0x0021;
+pub const PPP_IPV6: u16 = 0x0057;
 
 /// NFLOG attribute type of the packet payload (linux/netfilter/nfnetlink_log.h NFULA_PAYLOAD).
 pub(super) const NFULA_PAYLOAD: u16 = 9;
 
 /// BSD loopback: the family value is 2 for IPv4 and 24, 28 or 30 for IPv6 (the BSDs differ),
 /// written in the byte order of the capturing host (DLT_NULL) or big-endian (DLT_LOOP).
-pub(super) fn null_payload(link: Link, frame: &[u8]) -> Option<&[u8]> {
+pub fn null_payload(link: Link, frame: &[u8]) -> Option<&[u8]> {
     let family: [u8; 4] = frame.get(..4)?.try_into().ok()?;
     let values = match link {
         Link::Loop => [u32::from_be_bytes(family), u32::from_be_bytes(family)],
@@ -120,7 +120,7 @@ pub(super) fn cooked(frame: &[u8], header_len: usize, proto_at: usize) -> Option
 /// in the capturing host's byte order, each padded to 4 bytes. NFULA_PAYLOAD holds the packet
 /// from its IP header. The byte order is told from the first TLV's length: only one reading
 /// fits the frame.
-pub(super) fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+pub fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
     let h = frame.get(..4)?;
     if !matches!(h[0], 2 | 10) || h[1] != 0 {
         return None;

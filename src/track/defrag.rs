@@ -2,7 +2,7 @@
 //! Reassembly") and IPv6 (RFC 8200 §4.5).
 //!
 //! Every fragment of a datagram reaches the same worker because the capture thread hashes on
-//! the outermost addresses only ([`crate::decode::dispatch_hash`]), so no state is shared.
+//! the outermost addresses only (the capture side's dispatch hash), so no state is shared.
 //!
 //! # Contract
 //!

@@ -8,7 +8,7 @@
 //! handshake parser, both supplied by the application-layer seam. Everything here is bounded
 //! (named `MAX_*` limits) and counted; every tracker is per worker, so nothing is locked: both
 //! directions of a flow and every fragment of a datagram reach the same worker
-//! ([`crate::decode::flow_hash`]).
+//! (the capture side's dispatch hash).
 
 pub mod defrag;
 pub mod quic;

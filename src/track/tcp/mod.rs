@@ -12,7 +12,7 @@
 //! entry stays until FIN in both directions, RST, the idle timeout or eviction, so a bypassed
 //! flow is not picked up again as a new one.
 //!
-//! Both directions of a flow reach the same worker (see [`crate::decode::flow_hash`]), so the
+//! Both directions of a flow reach the same worker (the capture side's dispatch hash), so the
 //! table needs no lock.
 //!
 //! # Reassembly
