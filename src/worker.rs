@@ -1,7 +1,7 @@
 //! A worker: receive a batch, decode each packet, check its observables against the current
 //! indicator set, and send an event for each new (flow, indicator, where).
 //!
-//! Both directions of a flow reach the same worker (see [`crate::capture::dispatch::flow_hash`]), so the
+//! Both directions of a flow reach the same worker (see [`crate::capture::flow_hash`]), so the
 //! per-flow de-duplication table needs no lock.
 
 use std::net::{IpAddr, SocketAddr};

@@ -526,7 +526,7 @@ fn ipv6_fragment(mut next: u8, mut rest: &[u8]) -> Option<Fragment<'_>> {
 mod tests {
     use super::link::NFULA_PAYLOAD;
     use super::*;
-    use crate::capture::dispatch::{dispatch_hash, flow_hash};
+    use crate::capture::{dispatch_hash, flow_hash};
     use crate::testkit::wire::{
         eth, eth_macs, ipv4, ipv4_frag, ipv6, udp4, udp6, vlan, ETHERTYPE_IPV4, ETHERTYPE_VLAN,
     };
