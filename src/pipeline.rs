@@ -137,7 +137,7 @@ pub struct Pipeline<C> {
     sinks: Option<JoinHandle<std::io::Result<()>>>,
     control: ControlChannel,
     /// The reload thread, once [`Pipeline::control`] has started it.
-    reload: Option<(Sender<()>, JoinHandle<()>)>,
+    reload: Option<(Sender<()>, JoinHandle<()>, Arc<AtomicBool>)>,
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
     stop_wait: Duration,
@@ -335,17 +335,21 @@ impl<C: Send + 'static> Pipeline<C> {
     pub fn control(&mut self, mut reloader: Reloader, policy: &mut dyn Policy) -> Ended {
         let (req_tx, req_rx) = crossbeam_channel::bounded::<()>(1);
         let done = self.control.tx.clone();
+        let busy = Arc::new(AtomicBool::new(false));
+        let busy_flag = busy.clone();
         match std::thread::Builder::new()
             .name("reload".into())
             .spawn(move || {
                 for () in req_rx {
+                    busy_flag.store(true, Relaxed);
                     let ok = reloader.reload();
+                    busy_flag.store(false, Relaxed);
                     if done.send(Control::Reloaded(ok)).is_err() {
                         break;
                     }
                 }
             }) {
-            Ok(h) => self.reload = Some((req_tx, h)),
+            Ok(h) => self.reload = Some((req_tx, h, busy)),
             Err(e) => tracing::error!("cannot start the reload thread: {e}; SIGHUP is ignored"),
         }
         loop {
@@ -353,7 +357,7 @@ impl<C: Send + 'static> Pipeline<C> {
                 Ok(Control::Reload) => {
                     policy.reloading();
                     self.core.outputs.reopen();
-                    if let Some((tx, _)) = &self.reload {
+                    if let Some((tx, _, _)) = &self.reload {
                         // Full: one is already queued behind the running one, and it will
                         // read the files as they are then.
                         let _ = tx.try_send(());
@@ -430,12 +434,14 @@ impl<C: Send + 'static> Pipeline<C> {
     fn stop_signals(&mut self) {
         self.control.close();
         // A reload still running is not waited for: the set it builds would serve nothing.
-        if let Some((tx, h)) = self.reload.take() {
+        if let Some((tx, h, busy)) = self.reload.take() {
+            let queued = !tx.is_empty();
             drop(tx);
-            if h.is_finished() {
-                let _ = h.join();
-            } else {
+            if busy.load(Relaxed) || queued {
                 tracing::info!("a reload was still running at shutdown: abandoned");
+            } else {
+                // Idle: it sees the closed request channel at once.
+                let _ = h.join();
             }
         }
     }
