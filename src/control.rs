@@ -13,6 +13,9 @@ pub enum Control {
     Shutdown,
     /// The reload thread finished a reload; true when every feed loaded fresh.
     Reloaded(bool),
+    /// The capture thread returned (end of the inputs, or a failed live capture): the loop ends
+    /// at once rather than at its next tick.
+    CaptureEnded,
 }
 
 /// The control loop's grain: signals are handled at once, timers (watchdog, stats, the

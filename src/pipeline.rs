@@ -303,9 +303,14 @@ impl<C: Send + 'static> Pipeline<C> {
             }
         }
         drop(events);
+        let ended = p.control.tx.clone();
         let h = std::thread::Builder::new()
             .name("capture".into())
-            .spawn(move || capture(dispatcher))
+            .spawn(move || {
+                let r = capture(dispatcher);
+                let _ = ended.send(Control::CaptureEnded);
+                r
+            })
             .context("cannot start the capture thread");
         match h {
             Ok(h) => p.capture = Some(h),
@@ -364,6 +369,7 @@ impl<C: Send + 'static> Pipeline<C> {
                     }
                 }
                 Ok(Control::Reloaded(ok)) => policy.reloaded(&self.core, ok),
+                Ok(Control::CaptureEnded) => return Ended::CaptureDone,
                 Ok(Control::Shutdown) => return Ended::Shutdown,
                 Err(RecvTimeoutError::Disconnected) => return Ended::Shutdown,
                 Err(RecvTimeoutError::Timeout) => {}
