@@ -201,29 +201,8 @@ fn sigterm_ends_a_replay_blocked_on_an_open_fifo_after_draining_what_was_read() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log: Vec<String> = Vec::new();
-    let mut wait_log = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if log.iter().any(|l| l.contains(needle)) {
-                return log.join("\n");
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) => log.push(l),
-                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
-            }
-        }
-    };
+    let mut log = StderrLog::start(&mut child, Duration::from_secs(20));
+    let mut wait_log = |needle: &str| log.wait(needle);
     wait_log("indicators loaded");
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     w.write_all(&pcap_header(1)).unwrap();
@@ -271,7 +250,6 @@ fn sigterm_ends_a_replay_blocked_on_an_open_fifo_after_draining_what_was_read() 
         std::thread::sleep(Duration::from_millis(20));
     };
     drop(w);
-    reader.join().unwrap();
     let text = wait_log("sink output: ");
     assert_eq!(status.code(), Some(1), "{text}");
     assert!(text.contains("interrupted"), "{text}");
@@ -326,29 +304,8 @@ fn sighup_during_startup_is_queued_and_sigterm_does_not_wait_for_a_slow_reload()
         .spawn()
         .unwrap();
     let pid = child.id();
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log: Vec<String> = Vec::new();
-    let mut wait_log = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if log.iter().any(|l| l.contains(needle)) {
-                return log.join("\n");
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) => log.push(l),
-                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
-            }
-        }
-    };
+    let mut log = StderrLog::start(&mut child, Duration::from_secs(60));
+    let mut wait_log = |needle: &str| log.wait(needle);
     let kill = |sig: &str| {
         assert!(std::process::Command::new("kill")
             .args([sig, &pid.to_string()])
@@ -391,7 +348,6 @@ fn sighup_during_startup_is_queued_and_sigterm_does_not_wait_for_a_slow_reload()
     };
     let took = asked.elapsed();
     drop(w);
-    reader.join().unwrap();
     let text = wait_log("sink output: ");
     println!("exit {took:?} after SIGTERM");
     assert_eq!(status.code(), Some(1), "{text}");
@@ -432,4 +388,45 @@ fn a_fifo_feed_is_refused_without_hanging() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{err}");
     assert!(err.contains("a FIFO, not a regular file"), "{err}");
+}
+
+/// A child's stderr, line by line as it comes, read by a thread of the test.
+struct StderrLog {
+    rx: mpsc::Receiver<String>,
+    lines: Vec<String>,
+    limit: Duration,
+}
+
+impl StderrLog {
+    fn start(child: &mut std::process::Child, limit: Duration) -> StderrLog {
+        let (tx, rx) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StderrLog {
+            rx,
+            lines: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Wait (at most the limit) for a line containing `needle`; the whole log so far.
+    fn wait(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + self.limit;
+        loop {
+            if self.lines.iter().any(|l| l.contains(needle)) {
+                return self.lines.join("\n");
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(l) => self.lines.push(l),
+                Err(_) => panic!("no {needle:?} on stderr:\n{}", self.lines.join("\n")),
+            }
+        }
+    }
 }
