@@ -25,9 +25,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let link = LINKS[usize::from(first) % LINKS.len()];
     let p = decode::decode(link, frame);
-    let _ = decode::dispatch_hash(link, frame);
+    let _ = iocd::capture::dispatch_hash(link, frame);
     if let Some(ip) = p.ip {
-        let _ = decode::flow_hash(&ip);
+        let _ = iocd::capture::flow_hash(&ip);
     }
     assert!(p.vlans().len() <= decode::MAX_VLANS);
     let mut out = Vec::new();
