@@ -11,5 +11,6 @@
 //! ([`crate::decode::flow_hash`]).
 
 pub mod defrag;
+pub mod evict;
 pub mod quic;
 pub mod tcp;
