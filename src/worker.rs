@@ -23,6 +23,7 @@ use crate::stats::WorkerStats;
 use crate::track::defrag::Defrag;
 use crate::track::quic::QuicTracker;
 use crate::track::tcp::{FlowKey, Segment};
+pub use crate::track::TableCaps;
 
 /// Entries in a worker's (flow, indicator, where) table before it is cleared. Each entry is
 /// about 48 bytes, so the cap bounds the table near 12 MiB per worker; a flow seen again after
@@ -42,6 +43,13 @@ pub struct Context {
     /// The output stage suppresses alerts: tell it the packet time as it advances, so its
     /// windows close by packet time.
     pub suppress: bool,
+    /// Caps of each worker's TCP and QUIC tables, from `[tables] memory` ([`table_caps`]).
+    pub tables: TableCaps,
+}
+
+/// The caps of a worker's tables for a budget of `memory` bytes (`[tables] memory`).
+pub fn table_caps(memory: u64) -> TableCaps {
+    TableCaps::from_memory::<applayer::Stream>(memory)
 }
 
 /// One packet's flow, as the event shows it (in the packet's direction).
@@ -103,13 +111,14 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(ctx: Arc<Context>, store: Arc<IndicatorStore>, events: OutputTx) -> Self {
+        let caps = ctx.tables;
         Worker {
             ctx,
             store,
             events,
             next_tick_us: i64::MIN,
             seen: HashSet::new(),
-            flows: TcpFlows::new(),
+            flows: TcpFlows::with_caps(caps.tcp_flows, caps.tcp_buffered_bytes),
             found: Vec::new(),
             hits: Vec::new(),
             set_generation: 0,
@@ -117,7 +126,7 @@ impl Worker {
             tunnels: [0; Tunnel::KINDS.len()],
             defrag: Defrag::new(),
             stats: WorkerStats::default(),
-            quic: QuicTracker::new(),
+            quic: QuicTracker::with_cap(caps.quic_connections),
             slot: None,
             abandon: None,
         }

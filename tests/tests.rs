@@ -16,5 +16,6 @@ mod sinks;
 mod suppress;
 mod syslog;
 mod systemd;
+mod tables;
 mod tcp;
 mod tunnels;

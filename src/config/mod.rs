@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod sinks;
 pub mod stats;
 pub mod suppress;
+pub mod tables;
 
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
@@ -23,6 +24,7 @@ pub use feeds::{
 pub use sinks::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
 pub use suppress::SuppressConfig;
+pub use tables::TablesConfig;
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,9 @@ pub struct Config {
     /// `[stats]`: periodic stats record (`iocd run`).
     #[serde(default)]
     pub stats: StatsConfig,
+    /// `[tables]`: memory budget of each worker's connection tables.
+    #[serde(default)]
+    pub tables: TablesConfig,
 }
 
 /// `home_net` when the config has none: RFC 1918 and RFC 6598 (CGNAT) IPv4, RFC 4193 unique
@@ -150,6 +155,7 @@ impl Config {
         check("[capture]", self.capture == new.capture);
         check("[daemon]", self.daemon == new.daemon);
         check("[stats]", self.stats == new.stats);
+        check("[tables]", self.tables == new.tables);
         out
     }
 
@@ -213,6 +219,7 @@ impl Config {
         out.extend(self.daemon.problems());
         out.extend(self.stats.problems());
         out.extend(self.suppress.problems());
+        out.extend(self.tables.problems());
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             out.extend(s.problems(&format!("sinks[{i}]")));
@@ -291,12 +298,12 @@ mod tests {
     fn a_reload_names_every_section_that_needs_a_restart_and_not_the_feeds() {
         let old = Config::parse("workers = 2\n[[feeds]]\npath = \"a\"\n").unwrap();
         let new = Config::parse(
-            "workers = 3\n[capture]\ninterface = \"eth1\"\n[[sinks]]\ntype = \"json\"\npath = \"-\"\n[[feeds]]\npath = \"b\"\n",
+            "workers = 3\n[capture]\ninterface = \"eth1\"\n[[sinks]]\ntype = \"json\"\npath = \"-\"\n[[feeds]]\npath = \"b\"\n[tables]\nmemory = \"64MiB\"\n",
         )
         .unwrap();
         assert_eq!(
             old.restart_needed(&new),
-            ["workers", "[[sinks]]", "[capture]"]
+            ["workers", "[[sinks]]", "[capture]", "[tables]"]
         );
         assert!(old.restart_needed(&old).is_empty());
     }

@@ -69,6 +69,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
                 .map(|i| Arc::from(i.name().as_str()))
                 .collect(),
             suppress: suppress.is_some(),
+            tables: worker::table_caps(settings.config.tables.memory()),
         },
         store,
         sinks: replay_sinks(&settings.config, args.output.clone()),

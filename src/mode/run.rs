@@ -83,6 +83,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             sensor: settings.sensor.clone(),
             files: Vec::new(),
             suppress: suppress.is_some(),
+            tables: worker::table_caps(settings.config.tables.memory()),
         },
         store: store.clone(),
         sinks: config.sinks.clone(),

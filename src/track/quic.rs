@@ -22,25 +22,35 @@
 //! on the path cost a table lookup, not a key derivation and a failed decryption.
 //!
 //! Both directions of a path reach the same worker (the capture side hashes addresses
-//! symmetrically), so the tracker needs no lock. Everything is bounded: connections by
-//! [`MAX_QUIC_CONNECTIONS`] (the least recently seen is evicted, counted), bytes per connection
-//! by [`MAX_CRYPTO_BYTES`], holes per connection by [`MAX_CRYPTO_RANGES`], idle time by
-//! [`QUIC_IDLE_TIMEOUT_US`] of packet time.
+//! symmetrically), so the tracker needs no lock. Everything is bounded: connections by the cap
+//! the worker derives from its `[tables] memory` budget ([`super::TableCaps`], at most
+//! [`CONN_COST`] bytes each; evicted in the order of [`super::evict`], a connection holding a
+//! partial hello last, counted), bytes per connection by [`MAX_CRYPTO_BYTES`], holes per
+//! connection by [`MAX_CRYPTO_RANGES`], idle time by [`QUIC_IDLE_TIMEOUT_US`] of packet time.
 
 use std::net::SocketAddr;
 
 use hashbrown::HashMap;
 
+use super::evict::{Rank, Victims};
 use crate::observe::Observed;
 use crate::proto::quic::{self, InitialKeys, LongHeader, PacketType, QuicError};
 use crate::proto::tls;
 
-/// Connections tracked per worker. Each costs about 1 KB of keys and state plus its CRYPTO
-/// buffer while the hello is incomplete (about 2 KB for a real hello, at most
-/// [`MAX_CRYPTO_BYTES`]), so the table stays under about 20 MB per worker even when every
-/// entry is an attacker's maximal one; a real connection needs its entry for only one round
-/// trip.
+/// Connections tracked per worker before `[tables]` made it a budget: the cap used by
+/// [`QuicTracker::new`] (tests, benches). The worker's cap is derived from its memory budget
+/// by [`super::TableCaps`].
 pub const MAX_QUIC_CONNECTIONS: usize = 1024;
+
+/// The most memory one tracked connection can hold, for deriving the cap from a budget: its
+/// table slot (about 1 KB of keys and state, plus hashbrown's control byte, times 16/7: a
+/// table at its 7/8 load factor right after doubling is 7/16 full), its CRYPTO buffer at
+/// [`MAX_CRYPTO_BYTES`] (an attacker fills it with one small Initial whose CRYPTO frame starts
+/// near the cap) and its [`MAX_CRYPTO_RANGES`] ranges. About 19 KB; a real connection's
+/// hello is about 2 KB and is freed once read.
+pub const CONN_COST: usize = (std::mem::size_of::<(Path, Conn)>() + 1) * 16 / 7
+    + MAX_CRYPTO_BYTES
+    + MAX_CRYPTO_RANGES * std::mem::size_of::<(usize, usize)>();
 
 /// CRYPTO stream bytes buffered per connection: the longest ClientHello the TLS parser accepts
 /// ([`tls::MAX_CLIENT_HELLO_LEN`], one full 2^14-byte record plus the handshake header). A
@@ -90,6 +100,10 @@ crate::counters! {
         hello_errors: u64,
         /// Connections evicted because the table was full.
         evictions: u64,
+        /// Evicted connections that held part of a ClientHello: a hello lost to a full table.
+        /// Anything but 0 means the table was flooded (or its budget is too small for the link):
+        /// see [`crate::track::evict`] for which connections go first.
+        hellos_lost: u64,
         /// Connections that idled out before their hello was complete.
         timeouts: u64,
         /// CRYPTO fragments cut or dropped by [`MAX_CRYPTO_BYTES`] or [`MAX_CRYPTO_RANGES`].
@@ -155,6 +169,11 @@ impl Reassembly {
             return Insert::Capped;
         }
         if self.buf.len() < end {
+            if self.buf.capacity() < end {
+                // Double as usual, but never past the cap: [`CONN_COST`] counts on it.
+                let want = end.max((2 * self.buf.capacity()).min(MAX_CRYPTO_BYTES));
+                self.buf.reserve_exact(want - self.buf.len());
+            }
             self.buf.resize(end, 0);
         }
         // Fill only the holes of [start, end).
@@ -213,12 +232,23 @@ struct Conn {
     done: bool,
 }
 
+impl Conn {
+    /// Holds part of a hello: not done, and some CRYPTO data buffered.
+    fn partial(&self) -> bool {
+        !self.done && !self.crypto.ranges.is_empty()
+    }
+}
+
 /// (client, server).
 type Path = (SocketAddr, SocketAddr);
 
 /// Per-worker QUIC Initial state. See the module docs.
 pub struct QuicTracker {
     conns: HashMap<Path, Conn>,
+    /// Connections tracked at most.
+    cap: usize,
+    /// Reused by eviction passes: each connection's rank.
+    ranks: Vec<Rank>,
     stats: QuicStats,
     next_sweep_us: i64,
     /// Scratch: the packet being decrypted (decryption is in place).
@@ -232,9 +262,18 @@ impl Default for QuicTracker {
 }
 
 impl QuicTracker {
+    /// A tracker of at most [`MAX_QUIC_CONNECTIONS`] connections.
     pub fn new() -> Self {
+        Self::with_cap(MAX_QUIC_CONNECTIONS)
+    }
+
+    /// A tracker of at most `cap` connections (at least 8, so that eviction by eighths frees
+    /// one).
+    pub fn with_cap(cap: usize) -> Self {
         QuicTracker {
             conns: HashMap::new(),
+            cap: cap.max(8),
+            ranks: Vec::new(),
             stats: QuicStats::default(),
             next_sweep_us: i64::MIN,
             scratch: Vec::new(),
@@ -243,6 +282,11 @@ impl QuicTracker {
 
     pub fn stats(&self) -> QuicStats {
         self.stats.clone()
+    }
+
+    /// The most connections tracked at once.
+    pub fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Connections currently tracked (done ones included).
@@ -375,10 +419,10 @@ impl QuicTracker {
     /// Track a new connection on `path`, replacing any previous one there and making room if
     /// the table is full.
     fn start(&mut self, path: Path, odcid: Cid, keys: InitialKeys, ts_us: i64) {
-        if !self.conns.contains_key(&path) && self.conns.len() >= MAX_QUIC_CONNECTIONS {
+        if !self.conns.contains_key(&path) && self.conns.len() >= self.cap {
             self.expire(ts_us);
-            if self.conns.len() >= MAX_QUIC_CONNECTIONS {
-                self.evict_oldest();
+            if self.conns.len() >= self.cap {
+                self.evict(ts_us);
             }
         }
         self.conns.insert(
@@ -400,20 +444,30 @@ impl QuicTracker {
         }
     }
 
-    /// The table is full of live connections: drop the least recently seen eighth in one pass,
-    /// so the O(n) scan is paid once per [`MAX_QUIC_CONNECTIONS`]/8 new connections rather than
-    /// for every one (a busy QUIC link otherwise spends a tenth of a worker's time here).
-    fn evict_oldest(&mut self) {
+    /// The table is full of live connections: drop an eighth of it in one pass, in the order
+    /// of [`super::evict`] (connections holding no partial hello first), so the O(n) scan is
+    /// paid once per cap/8 new connections rather than for every one (a busy QUIC link
+    /// otherwise spends a tenth of a worker's time here).
+    fn evict(&mut self, now_us: i64) {
         let k = (self.conns.len() / 8).max(1);
-        let mut seen: Vec<i64> = self.conns.values().map(|c| c.last_seen_us).collect();
-        let (_, &mut cutoff, _) = seen.select_nth_unstable(k - 1);
-        let mut budget = k;
+        self.ranks.clear();
+        self.ranks.extend(
+            self.conns
+                .values()
+                .map(|c| Rank::of(c.partial(), c.last_seen_us, now_us)),
+        );
+        let Some(mut victims) = Victims::lowest(&mut self.ranks, k) else {
+            return;
+        };
         let stats = &mut self.stats;
         self.conns.retain(|_, c| {
-            let victim = budget > 0 && c.last_seen_us <= cutoff;
+            let rank = Rank::of(c.partial(), c.last_seen_us, now_us);
+            let victim = victims.take(rank);
             if victim {
-                budget -= 1;
                 stats.evictions += 1;
+                if rank.is_partial() {
+                    stats.hellos_lost += 1;
+                }
             }
             !victim
         });
@@ -777,39 +831,148 @@ mod tests {
         assert_eq!(t.len(), 1);
     }
 
+    fn port(i: usize) -> SocketAddr {
+        SocketAddr::new("10.0.0.1".parse().unwrap(), 1000 + i as u16)
+    }
+
+    /// One datagram from `from` at `ts_us`; what it reported.
+    fn send(t: &mut QuicTracker, from: SocketAddr, d: &[u8], ts_us: i64) -> Vec<Observed> {
+        let mut out = Vec::new();
+        t.on_udp(from, server(), d, ts_us, &mut out, client_hello);
+        out
+    }
+
     #[test]
-    fn table_is_capped_and_evicts_the_oldest() {
+    fn a_full_table_of_fresh_partial_hellos_evicts_the_newest() {
         let h = minimal_hello("many.example", 1500);
         let mut t = QuicTracker::new();
-        let mut out = Vec::new();
         let p = build::initial(V1, DCID, 0, &build::crypto(0, &h[..900]), 1162);
         for i in 0..(MAX_QUIC_CONNECTIONS + 5) {
-            let c = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000 + i as u16);
-            t.on_udp(
-                c,
-                server(),
-                &p,
-                1_000_000 + i as i64,
-                &mut out,
-                client_hello,
-            );
+            send(&mut t, port(i), &p, 1_000_000 + i as i64);
         }
-        // Full at MAX_QUIC_CONNECTIONS: the oldest eighth went in one pass, and never more.
+        // Full at the cap: an eighth went in one pass, and never more.
         assert!(t.len() <= MAX_QUIC_CONNECTIONS);
-        assert_eq!(t.stats().evictions, (MAX_QUIC_CONNECTIONS / 8) as u64);
+        let eighth = (MAX_QUIC_CONNECTIONS / 8) as u64;
+        assert_eq!(t.stats().evictions, eighth);
+        assert_eq!(t.stats().hellos_lost, eighth);
         assert_eq!(t.len(), MAX_QUIC_CONNECTIONS + 5 - MAX_QUIC_CONNECTIONS / 8);
-        // The first client was evicted; the last one still completes.
+        // Every entry was a partial hello within the grace period: the newest went, so the
+        // first client and the ones after the eviction complete, the newest before it does not.
         let rest = build::initial(V1, DCID, 1, &build::crypto(900, &h[900..]), 1162);
-        let last = SocketAddr::new(
-            "10.0.0.1".parse().unwrap(),
-            1000 + MAX_QUIC_CONNECTIONS as u16 + 4,
+        assert_eq!(
+            send(&mut t, port(0), &rest, 2_000_000),
+            [sni("many.example")]
         );
-        t.on_udp(last, server(), &rest, 2_000_000, &mut out, client_hello);
-        assert_eq!(out, [sni("many.example")]);
-        let first = SocketAddr::new("10.0.0.1".parse().unwrap(), 1000);
-        out.clear();
-        t.on_udp(first, server(), &rest, 2_000_001, &mut out, client_hello);
-        assert!(out.is_empty());
+        let last = MAX_QUIC_CONNECTIONS + 4;
+        assert_eq!(
+            send(&mut t, port(last), &rest, 2_000_001),
+            [sni("many.example")]
+        );
+        let gone = MAX_QUIC_CONNECTIONS - 1;
+        assert!(send(&mut t, port(gone), &rest, 2_000_002).is_empty());
+    }
+
+    #[test]
+    fn split_hello_survives_a_flood_of_finished_connections() {
+        let h = minimal_hello("victim.example", 1500);
+        let (a, b) = h.split_at(900);
+        let mut t = QuicTracker::with_cap(64);
+        let first = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
+        assert!(send(&mut t, client(), &first, 1_000_000).is_empty());
+        // 1,100 new connections, each with its whole hello (done at once), after the victim.
+        let whole = build::initial(
+            V1,
+            b"flood-dcid",
+            0,
+            &build::crypto(0, &minimal_hello("f.example", 0)),
+            1162,
+        );
+        for i in 0..1100 {
+            send(&mut t, port(i), &whole, 1_000_001 + i as i64);
+        }
+        assert!(t.stats().evictions > 1000);
+        let rest = build::initial(V1, DCID, 1, &build::crypto(900, b), 1162);
+        assert_eq!(
+            send(&mut t, client(), &rest, 1_200_000),
+            [sni("victim.example")]
+        );
+        assert_eq!(t.stats().hellos_lost, 0);
+    }
+
+    #[test]
+    fn split_hello_survives_a_flood_of_partial_hellos_within_the_grace_period() {
+        let h = minimal_hello("victim.example", 1500);
+        let (a, b) = h.split_at(900);
+        let mut t = QuicTracker::with_cap(64);
+        let first = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
+        assert!(send(&mut t, client(), &first, 1_000_000).is_empty());
+        // 1,100 new-DCID connections holding half a hello each, all within a second.
+        let half = build::initial(V1, b"flood-dcid", 0, &build::crypto(0, a), 1162);
+        for i in 0..1100 {
+            send(&mut t, port(i), &half, 1_000_001 + i as i64 * 500);
+        }
+        // The flood's own hellos were lost, and counted so.
+        let s = t.stats();
+        assert!(s.evictions > 1000);
+        assert_eq!(s.hellos_lost, s.evictions);
+        let rest = build::initial(V1, DCID, 1, &build::crypto(900, b), 1162);
+        assert_eq!(
+            send(&mut t, client(), &rest, 1_600_000),
+            [sni("victim.example")]
+        );
+    }
+
+    #[test]
+    fn a_partial_hello_past_the_grace_period_goes_before_fresh_ones() {
+        let h = minimal_hello("late.example", 1500);
+        let (a, b) = h.split_at(900);
+        let mut t = QuicTracker::with_cap(64);
+        let first = build::initial(V1, DCID, 0, &build::crypto(0, a), 1162);
+        assert!(send(&mut t, client(), &first, 1_000_000).is_empty());
+        // Fresh partial hellos arrive once the victim has been idle past the grace period
+        // (but not the idle timeout): the table fills, and the stale one goes first.
+        let half = build::initial(V1, b"flood-dcid", 0, &build::crypto(0, a), 1162);
+        let t0 = 1_000_000 + crate::track::evict::HELLO_GRACE_US;
+        for i in 0..64 {
+            send(&mut t, port(i), &half, t0 + i as i64);
+        }
+        // One pass took an eighth: the stale hello first, then the newest fresh ones.
+        assert_eq!(t.stats().evictions, 8);
+        assert_eq!(t.stats().hellos_lost, 8);
+        let rest = build::initial(V1, DCID, 1, &build::crypto(900, b), 1162);
+        assert!(send(&mut t, client(), &rest, t0 + 100).is_empty());
+        // ... and before it, every connection holding no partial hello.
+        let mut t = QuicTracker::with_cap(64);
+        assert!(send(&mut t, client(), &first, 1_000_000).is_empty());
+        let whole = build::initial(
+            V1,
+            b"whole-dcid",
+            0,
+            &build::crypto(0, &minimal_hello("w.example", 0)),
+            1162,
+        );
+        for i in 0..63 {
+            send(&mut t, port(i), &whole, t0 + i as i64);
+        }
+        send(&mut t, port(100), &half, t0 + 100);
+        assert_eq!(t.stats().evictions, 8);
+        assert_eq!(t.stats().hellos_lost, 0);
+        assert_eq!(
+            send(&mut t, client(), &rest, t0 + 200),
+            [sni("late.example")]
+        );
+    }
+
+    #[test]
+    fn crypto_buffer_never_grows_past_the_cap() {
+        let mut r = Reassembly::default();
+        for end in (1000..MAX_CRYPTO_BYTES).step_by(700) {
+            r.insert(end as u64, b"x");
+        }
+        r.insert(MAX_CRYPTO_BYTES as u64 - 1, b"x");
+        assert!(r.buf.capacity() <= MAX_CRYPTO_BYTES);
+        assert!(r.ranges.capacity() <= MAX_CRYPTO_RANGES);
+        const { assert!(CONN_COST > MAX_CRYPTO_BYTES && CONN_COST < 2 * MAX_CRYPTO_BYTES) };
     }
 
     #[test]

@@ -41,10 +41,13 @@
 //!
 //! # Limits
 //!
-//! [`MAX_FLOWS`] entries (the oldest eighth by last packet time is evicted in one pass when
-//! full, amortised O(1) per new flow), [`MAX_BUFFERED_BYTES`] of buffers per worker (the
-//! oldest buffering flows stop being inspected when it is exceeded), [`IDLE_TIMEOUT_US`] of
-//! packet time. Every eviction, expiry and cap is counted in [`FlowStats`].
+//! Entries and buffer bytes per worker are capped from the worker's `[tables] memory` budget
+//! ([`crate::track::TableCaps`]; [`MAX_FLOWS`] and [`MAX_BUFFERED_BYTES`] for
+//! [`FlowTable::new`]). When the table is full an eighth of it is evicted in one pass (amortised
+//! O(1) per new flow), flows not waiting on a partial hello first (see [`crate::track::evict`]);
+//! when the buffers exceed theirs, buffering flows stop being inspected in the same order.
+//! [`IDLE_TIMEOUT_US`] of packet time. Every eviction, expiry and cap is counted in
+//! [`FlowStats`], a hello lost to either as `hellos_lost`.
 
 use std::net::IpAddr;
 

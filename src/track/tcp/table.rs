@@ -8,8 +8,11 @@ use crate::observe::Observed;
 
 use super::reassembly::{feed, give_up, Half};
 use super::{FlowKey, Segment, StreamParser, PROTO_TCP};
+use crate::track::evict::{Rank, Victims};
 
-/// Flows per worker. A flow is inspected for one or two round trips (until its hello or
+/// Flows per worker before `[tables]` made it a budget: the cap used by [`FlowTable::new`]
+/// (tests, benches); the worker's cap is derived from its memory budget by
+/// [`crate::track::TableCaps`]. The reasoning still holds for the budget's default. A flow is inspected for one or two round trips (until its hello or
 /// request is complete) and then costs only its entry (64 bytes and a control byte; the
 /// inspection state and buffers are separate and freed at the verdict): 65,536 entries, in
 /// 131,072 buckets at hashbrown's 7/8 load factor, are about 8.5 MiB per worker, hold every flow
@@ -18,7 +21,8 @@ use super::{FlowKey, Segment, StreamParser, PROTO_TCP};
 /// flow that is evicted costs only a six-byte recheck of its next payload.
 pub const MAX_FLOWS: usize = 65_536;
 
-/// Bytes of reassembly buffers per worker (capacity, all flows). 2,048 flows each holding a
+/// Bytes of reassembly buffers per worker (capacity, all flows) before `[tables]`: the cap used
+/// by [`FlowTable::new`]; the worker's is a share of its memory budget. 2,048 flows each holding a
 /// full [`super::MAX_STREAM_PREFIX`], or ~16,000 holding a typical split hello (~2 KB) at once;
 /// beyond it the oldest buffering flows are shed until a quarter of the budget is free.
 pub const MAX_BUFFERED_BYTES: usize = 32 << 20;
@@ -47,10 +51,16 @@ crate::counters! {
         closed: u64,
         /// Entries freed after [`IDLE_TIMEOUT_US`] without a packet.
         expired: u64,
-        /// Entries evicted because the table held [`MAX_FLOWS`].
+        /// Entries evicted because the table was full (its cap, [`MAX_FLOWS`] by default).
         evicted: u64,
-        /// Flows whose buffers were dropped (and inspection stopped) to respect
-        /// [`MAX_BUFFERED_BYTES`].
+        /// Flows that lost a partial hello or request to memory pressure: evicted from a full
+        /// table, or their buffers shed (`evicted_bytes`), while a direction waited for more
+        /// bytes. Unlike `unfinished`, which also counts idle expiry, RST and port reuse (a
+        /// client's doing), this is the sensor's: anything but 0 means a flood of new flows
+        /// (or a budget too small for the link). See [`crate::track::evict`] for the order.
+        hellos_lost: u64,
+        /// Flows whose buffers were dropped (and inspection stopped) to respect the buffer
+        /// budget ([`MAX_BUFFERED_BYTES`] by default).
         evicted_bytes: u64,
         /// Flows that reached "both directions decided" and are no longer inspected.
         bypassed: u64,
@@ -127,11 +137,17 @@ impl<P: StreamParser> Flow<P> {
 /// The TCP flows of one worker; `P` reads each direction's stream (see [`StreamParser`]).
 pub struct FlowTable<P> {
     flows: HashMap<FlowKey, Flow<P>>,
+    /// Entries at most.
+    cap: usize,
+    /// Buffer bytes at most (`buffered` past it sheds buffers).
+    buffered_cap: usize,
     /// Sum of the flows' buffer memory (`Reasm::mem`).
     buffered: usize,
     next_sweep_us: i64,
-    /// Reused by eviction passes: (last packet time, buffer bytes) per entry.
-    scratch: Vec<(i64, usize)>,
+    /// Reused by eviction passes: each entry's rank (and buffer bytes, for shedding).
+    scratch: Vec<(Rank, usize)>,
+    /// Reused by eviction passes: the ranks alone.
+    ranks: Vec<Rank>,
     pub stats: FlowStats,
 }
 
@@ -142,14 +158,38 @@ impl<P: StreamParser> Default for FlowTable<P> {
 }
 
 impl<P: StreamParser> FlowTable<P> {
+    /// The most memory one flow's entry can hold, for deriving the cap from a budget: its slot
+    /// (64 bytes and hashbrown's control byte, times 16/7: a table at its 7/8 load factor right
+    /// after doubling is 7/16 full) and, while undecided (every flow of a SYN flood is), its
+    /// boxed per-direction state with the allocator's 16-byte header. About 230 bytes for the
+    /// worker's parser. Reassembly buffers are budgeted apart (`with_caps`' `buffered`).
+    pub const FLOW_COST: usize = (std::mem::size_of::<(FlowKey, Flow<P>)>() + 1) * 16 / 7
+        + std::mem::size_of::<[Half<P>; 2]>()
+        + 16;
+
+    /// A table of at most [`MAX_FLOWS`] entries and [`MAX_BUFFERED_BYTES`] of buffers.
     pub fn new() -> FlowTable<P> {
+        FlowTable::with_caps(MAX_FLOWS, MAX_BUFFERED_BYTES)
+    }
+
+    /// A table of at most `flows` entries (at least 8, so that eviction by eighths frees one)
+    /// and `buffered` bytes of reassembly buffers.
+    pub fn with_caps(flows: usize, buffered: usize) -> FlowTable<P> {
         FlowTable {
             flows: HashMap::new(),
+            cap: flows.max(EVICT_FRACTION),
+            buffered_cap: buffered,
             buffered: 0,
             next_sweep_us: i64::MIN,
             scratch: Vec::new(),
+            ranks: Vec::new(),
             stats: FlowStats::default(),
         }
+    }
+
+    /// The most entries held at once.
+    pub fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Entries in the table.
@@ -216,8 +256,8 @@ impl<P: StreamParser> FlowTable<P> {
                 if seg.rst || (seg.payload.is_empty() && !seg.syn) {
                     return;
                 }
-                if self.flows.len() >= MAX_FLOWS {
-                    self.evict_oldest();
+                if self.flows.len() >= self.cap {
+                    self.evict(now_us);
                 }
                 self.stats.created += 1;
                 let flow = self
@@ -241,8 +281,8 @@ impl<P: StreamParser> FlowTable<P> {
                 self.forget(&f);
             }
         }
-        if self.buffered > MAX_BUFFERED_BYTES {
-            self.shed_buffers();
+        if self.buffered > self.buffered_cap {
+            self.shed_buffers(now_us);
         }
     }
 
@@ -271,36 +311,42 @@ impl<P: StreamParser> FlowTable<P> {
         });
     }
 
-    /// The table is full: drop idle flows, then the oldest eighth by last packet time.
-    fn evict_oldest(&mut self) {
+    /// The table is full: drop idle flows, then an eighth of the table in the order of
+    /// [`crate::track::evict`] (flows not waiting on a partial hello first), in one pass: the
+    /// O(n) scan is paid once per cap/8 new flows.
+    fn evict(&mut self, now_us: i64) {
+        // Packet time may step back a little between sources; the table's newest time is the
+        // clock its entries were stamped with.
         let now = self
             .flows
             .values()
             .map(|f| f.last_us)
             .max()
-            .unwrap_or(i64::MIN);
+            .unwrap_or(now_us)
+            .max(now_us);
         self.sweep(now);
-        if self.flows.len() < MAX_FLOWS {
+        if self.flows.len() < self.cap {
             return;
         }
         let k = (self.flows.len() / EVICT_FRACTION).max(1);
-        self.scratch.clear();
-        self.scratch
-            .extend(self.flows.values().map(|f| (f.last_us, 0)));
-        let (_, &mut (t, _), _) = self.scratch.select_nth_unstable(k - 1);
-        let older = self.scratch.iter().filter(|s| s.0 < t).count();
-        let mut ties = k - older;
+        self.ranks.clear();
+        self.ranks.extend(
+            self.flows
+                .values()
+                .map(|f| Rank::of(f.waiting(), f.last_us, now)),
+        );
+        let Some(mut victims) = Victims::lowest(&mut self.ranks, k) else {
+            return;
+        };
         let (stats, buffered) = (&mut self.stats, &mut self.buffered);
         self.flows.retain(|_, f| {
-            let victim = f.last_us < t
-                || (f.last_us == t && ties > 0 && {
-                    ties -= 1;
-                    true
-                });
+            let rank = Rank::of(f.waiting(), f.last_us, now);
+            let victim = victims.take(rank);
             if victim {
                 stats.evicted += 1;
-                if f.waiting() {
+                if rank.is_partial() {
                     stats.unfinished += 1;
+                    stats.hellos_lost += 1;
                 }
                 *buffered -= f.mem();
             }
@@ -308,16 +354,17 @@ impl<P: StreamParser> FlowTable<P> {
         });
     }
 
-    /// Buffers exceed [`MAX_BUFFERED_BYTES`]: stop inspecting the oldest buffering flows until
-    /// a quarter of the budget is free. Their entries stay (bypassed).
-    fn shed_buffers(&mut self) {
-        let target = self.buffered - MAX_BUFFERED_BYTES * 3 / 4;
+    /// Buffers exceed the budget: stop inspecting buffering flows, in the order of
+    /// [`crate::track::evict`] (stale ones least recently seen first, then fresh ones newest
+    /// first), until a quarter of the budget is free. Their entries stay (bypassed).
+    fn shed_buffers(&mut self, now_us: i64) {
+        let target = self.buffered - self.buffered_cap * 3 / 4;
         self.scratch.clear();
         self.scratch.extend(
             self.flows
                 .values()
                 .filter(|f| f.waiting())
-                .map(|f| (f.last_us, f.mem())),
+                .map(|f| (Rank::of(true, f.last_us, now_us), f.mem())),
         );
         self.scratch.sort_unstable();
         let mut freed = 0;
@@ -329,22 +376,18 @@ impl<P: StreamParser> FlowTable<P> {
             freed += s.1;
             n += 1;
         }
-        let Some(&(t, _)) = n.checked_sub(1).and_then(|i| self.scratch.get(i)) else {
+        self.ranks.clear();
+        self.ranks.extend(self.scratch.iter().map(|s| s.0));
+        let Some(mut victims) = Victims::lowest(&mut self.ranks, n) else {
             return;
         };
-        let older = self.scratch[..n].iter().filter(|s| s.0 < t).count();
-        let mut ties = n - older;
         for f in self.flows.values_mut() {
             if !f.waiting() {
                 continue;
             }
-            let victim = f.last_us < t
-                || (f.last_us == t && ties > 0 && {
-                    ties -= 1;
-                    true
-                });
-            if victim {
+            if victims.take(Rank::of(true, f.last_us, now_us)) {
                 self.stats.evicted_bytes += 1;
+                self.stats.hellos_lost += 1;
                 self.stats.bypassed += 1;
                 self.buffered -= f.mem();
                 f.dirs = None;
@@ -921,6 +964,103 @@ mod tests {
         let (k1, _) = FlowKey::new(syn(1).src, SERVER, PROTO_TCP);
         assert!(t.flows.contains_key(&k0));
         assert!(!t.flows.contains_key(&k1));
+    }
+
+    /// A client segment from `src` at stream offset `off` (no SYN seen: picked up there).
+    fn from(src: (IpAddr, u16), off: usize, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            src,
+            dst: SERVER,
+            seq: 1 + off as u32,
+            syn: false,
+            fin: false,
+            rst: false,
+            payload,
+        }
+    }
+
+    fn flooder(i: u32) -> (IpAddr, u16) {
+        (IpAddr::from((0x0d00_0000 + i).to_be_bytes()), 3)
+    }
+
+    #[test]
+    fn split_hello_survives_a_flood_of_new_flows() {
+        let h = hello("victim.example");
+        let mut t = FlowTable::with_caps(64, MAX_BUFFERED_BYTES);
+        let mut out = Vec::new();
+        t.segment(1_000_000, &from(CLIENT, 0, &h[..40]), &mut out);
+        // SYNs of 1,000 new flows after it: they hold no partial hello, so they go first.
+        for i in 0..1000 {
+            let syn = Segment {
+                syn: true,
+                ..from(flooder(i), 0, b"")
+            };
+            t.segment(1_000_001 + i64::from(i), &syn, &mut out);
+        }
+        assert!(t.stats.evicted > 900);
+        assert_eq!(t.stats.hellos_lost, 0);
+        t.segment(1_100_000, &from(CLIENT, 40, &h[40..]), &mut out);
+        assert_eq!(out, vec![sni("victim.example")]);
+    }
+
+    #[test]
+    fn split_hello_survives_a_flood_of_partial_hellos_within_the_grace_period() {
+        let h = hello("victim.example");
+        let mut t = FlowTable::with_caps(64, MAX_BUFFERED_BYTES);
+        let mut out = Vec::new();
+        t.segment(1_000_000, &from(CLIENT, 0, &h[..40]), &mut out);
+        for i in 0..1000 {
+            t.segment(
+                1_000_001 + i64::from(i) * 1000,
+                &from(flooder(i), 0, &h[..40]),
+                &mut out,
+            );
+        }
+        // The flood's newest entries went, and were counted as lost hellos.
+        assert!(t.stats.evicted > 900);
+        assert_eq!(t.stats.hellos_lost, t.stats.evicted);
+        assert!(t.stats.unfinished >= t.stats.hellos_lost);
+        t.segment(2_100_000, &from(CLIENT, 40, &h[40..]), &mut out);
+        assert_eq!(out, vec![sni("victim.example")]);
+        // A stale partial hello goes before the fresh ones.
+        let t0 = 2_100_000 + crate::track::evict::HELLO_GRACE_US;
+        let mut t = FlowTable::with_caps(64, MAX_BUFFERED_BYTES);
+        t.segment(2_100_000, &from(CLIENT, 0, &h[..40]), &mut out);
+        for i in 0..64 {
+            t.segment(t0 + i64::from(i), &from(flooder(i), 0, &h[..40]), &mut out);
+        }
+        assert_eq!(t.stats.hellos_lost, 8);
+        let (k, _) = FlowKey::new(CLIENT, SERVER, PROTO_TCP);
+        assert!(!t.flows.contains_key(&k));
+    }
+
+    #[test]
+    fn shedding_buffers_spares_an_older_partial_hello_within_the_grace_period() {
+        let h = hello("victim.example");
+        let mut t = FlowTable::with_caps(1 << 16, 64 << 10);
+        let mut out = Vec::new();
+        t.segment(1_000_000, &from(CLIENT, 0, &h[..40]), &mut out);
+        for i in 0..2000 {
+            t.segment(
+                1_000_001 + i64::from(i),
+                &from(flooder(i), 0, &h[..40]),
+                &mut out,
+            );
+            assert!(t.buffered() <= 64 << 10);
+        }
+        assert!(t.stats.evicted_bytes > 0);
+        assert_eq!(t.stats.hellos_lost, t.stats.evicted_bytes);
+        t.segment(1_100_000, &from(CLIENT, 40, &h[40..]), &mut out);
+        assert_eq!(out, vec![sni("victim.example")]);
+    }
+
+    #[test]
+    fn flow_cost_covers_an_undecided_entry() {
+        assert!(
+            FlowTable::FLOW_COST
+                >= 64 * 2 + std::mem::size_of::<[super::Half<crate::applayer::Stream>; 2]>()
+        );
+        const { assert!(FlowTable::FLOW_COST < 512) };
     }
 
     #[test]
