@@ -210,7 +210,7 @@ pub(super) fn to_ids(v: Option<&str>) -> Result<bool, String> {
         None | Some("1" | "true" | "True") => Ok(true),
         Some("0" | "false" | "False") => Ok(false),
         Some(other) => Err(format!(
-            "bad to_ids {:?}: true, false, 1 or 0",
+            "bad to_ids \"{}\": true, false, 1 or 0",
             value::cut(other)
         )),
     }
@@ -286,7 +286,7 @@ pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String
     let left = || {
         text.split_once('|')
             .map(|(l, _)| l)
-            .ok_or_else(|| format!("{kind}: no '|' in {:?}", value::cut(text)))
+            .ok_or_else(|| format!("{kind}: no '|' in \"{}\"", value::cut(text)))
     };
     Some(match kind {
         "ip-src" | "ip-dst" => value::parse_cidr(text).map(|v| vec![v]),
@@ -295,7 +295,7 @@ pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String
         "hostname|port" => left().and_then(value::parse_domain).map(|v| vec![v]),
         "domain|ip" => text
             .split_once('|')
-            .ok_or_else(|| format!("domain|ip: no '|' in {:?}", value::cut(text)))
+            .ok_or_else(|| format!("domain|ip: no '|' in \"{}\"", value::cut(text)))
             .and_then(|(d, ip)| Ok(vec![value::parse_domain(d)?, value::parse_cidr(ip)?])),
         _ => return None,
     })

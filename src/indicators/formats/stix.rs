@@ -400,7 +400,7 @@ impl<'a> Parser<'_, 'a> {
                 k @ ("LIKE" | "MATCHES" | "IN" | "ISSUPERSET" | "ISSUBSET") => {
                     Unsupported(format!("operator {k}"))
                 }
-                _ => Malformed(format!("unexpected {:?}", value::cut(w))),
+                _ => Malformed(format!("unexpected \"{}\"", value::cut(w))),
             },
             Tok::Op(op) => Unsupported(format!("operator {op}")),
             t => Malformed(format!("unexpected {t:?}")),
