@@ -603,6 +603,11 @@ fn random_bytes_with_one_valid_line_are_unusable_and_check_exits_1() {
         "{stdout}"
     );
     assert!(stdout.contains("0 of 1 feeds usable"), "{stdout}");
+    // a file that is mostly not a feed (a wrong path, a symlink to another file) has only a
+    // few of its lines echoed, each a short escaped prefix
+    let echoed = stdout.lines().filter(|l| l.contains("random.txt:")).count();
+    assert!((1..=3).contains(&echoed), "{stdout}");
+    assert!(stdout.contains("more problems not shown"), "{stdout}");
     // every echoed byte is escaped: nothing but printable ASCII and line ends
     assert!(
         out.stdout

@@ -135,6 +135,7 @@ fn build_once(
                         r.failure = Some(why);
                         r.unusable = true;
                         r.by_type = [0; 4];
+                        r.errors.truncate(MAX_ERRORS_SHOWN_WHEN_UNUSABLE);
                         found.push((i, r.clone()));
                         Ok(())
                     }
@@ -147,6 +148,7 @@ fn build_once(
                 Err(Unusable::TooManyBad(why)) => {
                     r.failure = Some(why);
                     r.unusable = true;
+                    r.errors.truncate(MAX_ERRORS_SHOWN_WHEN_UNUSABLE);
                     Err(())
                 }
             },
@@ -170,6 +172,11 @@ fn build_once(
     report.duration = started.elapsed();
     (set, report, found)
 }
+
+/// Problems kept in the report of a feed over its `max_bad_ratio`: a few examples of what is
+/// wrong. Such a file is mostly not a feed (a wrong path, a symlink to some other file), so its
+/// lines are not echoed beyond these, each cut to a short escaped prefix.
+pub const MAX_ERRORS_SHOWN_WHEN_UNUSABLE: usize = 3;
 
 /// Why a feed is unusable this time.
 enum Unusable {
@@ -382,6 +389,11 @@ mod tests {
         assert!(r.unusable && r.failure.is_some());
         assert_eq!(r.stored(), 0);
         assert_eq!(report.failed_feeds(), 1);
+        // 9 bad lines, a few of them shown
+        assert_eq!((r.bad, r.errors.len()), (9, MAX_ERRORS_SHOWN_WHEN_UNUSABLE));
+        assert!(report
+            .to_string()
+            .contains("... and 6 more problems not shown"));
         assert!(
             r.summary().contains(
                 "UNUSABLE (9 of 10 entries bad (90.0%), over max_bad_ratio 0.1); no entries"
@@ -440,7 +452,7 @@ mod tests {
             "{}",
             r.summary()
         );
-        // the bad entries found by the counting pass are in the report
+        // the bad entries found by the counting pass are in the report, a few shown
         assert_eq!((r.bad, r.errors.len()), (3, 3));
         // a feed new on reload has nothing to keep: left out like at startup
         let b = write_feed(dir.path(), "b.txt", b"b.example\nx..y\nx..y\n");
