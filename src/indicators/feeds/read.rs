@@ -57,13 +57,13 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// read of the file and 16 KiB of memory, not 1 GiB (issue "nothing lost, nothing escalated").
 pub(super) fn read_text(path: &Path, line_based: bool) -> Result<String, String> {
     let mut file = open_regular(path)?.take(MAX_FEED_BYTES + 1);
-    // sized from the metadata to avoid regrowing (pages never written cost no memory); the
-    // `take` above is what enforces the limit
-    let size = file
-        .get_ref()
-        .metadata()
-        .map_or(0, |m| m.len())
-        .min(MAX_FEED_BYTES);
+    // sized from the metadata to avoid regrowing (pages never written cost no memory); a file
+    // known to be too large is refused before it is read, and the `take` above bounds one that
+    // grows while it is read
+    let size = file.get_ref().metadata().map_or(0, |m| m.len());
+    if size > MAX_FEED_BYTES {
+        return Err(format!("larger than {MAX_FEED_BYTES} bytes"));
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     let mut total = 0usize;
     if line_based {
@@ -269,6 +269,21 @@ mod tests {
                 super::MAX_ESTIMATED_ENTRIES
             )
         );
+    }
+
+    #[test]
+    fn a_feed_larger_than_max_feed_bytes_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        // sparse: no disk, and reading it would take seconds
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(super::MAX_FEED_BYTES + 1).unwrap();
+        let t = std::time::Instant::now();
+        for line_based in [true, false] {
+            let e = super::read_text(&path, line_based).unwrap_err();
+            assert_eq!(e, format!("larger than {} bytes", super::MAX_FEED_BYTES));
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
