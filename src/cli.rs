@@ -30,7 +30,7 @@ pub enum Command {
     /// skipped entries by reason, and each bad entry as `file:line: reason`.
     ///
     /// Exit status: 0 every feed usable; 1 some feed unusable (unreadable, rejected as a whole,
-    /// or no indicator in it); 78 bad configuration.
+    /// more bad entries than its max_bad_ratio, or no indicator in it); 78 bad configuration.
     Check(FeedArgs),
     /// Print every indicator, with its context, that would match each value (an IP address or
     /// a domain name, as seen in traffic), or "no match".

@@ -236,7 +236,10 @@ fn bad_feed_lines_are_reported_with_file_and_line_and_good_lines_load() {
     let feed = dir.path().join("mixed.txt");
     util::write_file(
         &feed,
-        "# comment\n\n1.2.3.256\ntls13.com\nhttp://x.com/a\n  104.16.125.34  # trailing comment\n",
+        &("# comment\n\n1.2.3.256\ntls13.com\nhttp://x.com/a\n  104.16.125.34  # trailing comment\n"
+            .to_owned()
+            // enough good lines that 2 bad ones stay under the default max_bad_ratio (10%)
+            + &(0..20).map(|i| format!("pad{i}.example\n")).collect::<String>()),
     );
     let demo = util::root().join("pcaps/demo.pcap");
     let r = util::replay(&["--feed", feed.to_str().unwrap(), demo.to_str().unwrap()]);

@@ -51,14 +51,17 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
+    // b's download fails; c comes back as mostly garbage (over its max_bad_ratio): both keep
+    // their last good entries
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_file(&d.join("a.txt"), "old.example\nremoved.example\n");
     write_file(&d.join("b.txt"), "kept.example\n");
+    write_file(&d.join("c.txt"), "junky.example\n");
     let cfg = d.join("iocd.toml");
     write_file(
         &cfg,
-        "[[feeds]]\nname = \"a\"\npath = \"a.txt\"\n[[feeds]]\nname = \"b\"\npath = \"b.txt\"\n",
+        "[[feeds]]\nname = \"a\"\npath = \"a.txt\"\n[[feeds]]\nname = \"b\"\npath = \"b.txt\"\n[[feeds]]\nname = \"c\"\npath = \"c.txt\"\n",
     );
     let fifo = d.join("in.pcap");
     let st = std::process::Command::new("mkfifo")
@@ -109,23 +112,30 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         "removed.example",
         "new.example",
         "kept.example",
+        "junky.example",
     ];
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     w.write_all(&pcap_header(1)).unwrap();
     w.write_all(&queries(&all, 40000, 1_700_000_000)).unwrap();
     w.flush().unwrap();
-    // packets 1-4 are matched against the first set while the writer keeps the FIFO open
+    // packets 1-5 are matched against the first set while the writer keeps the FIFO open
     wait_for("the first events", Duration::from_secs(20), || {
-        names(&events, 1..=4).len() == 3
+        names(&events, 1..=5).len() == 4
     });
     assert_eq!(
-        names(&events, 1..=4),
-        ["kept.example", "old.example", "removed.example"]
+        names(&events, 1..=5),
+        [
+            "junky.example",
+            "kept.example",
+            "old.example",
+            "removed.example"
+        ]
     );
 
     // a: one added, one removed; b: gone (its download failed)
     write_file(&d.join("a.txt"), "old.example\nnew.example\n");
     std::fs::remove_file(d.join("b.txt")).unwrap();
+    write_file(&d.join("c.txt"), "junky.example\nx..y\nx..y\nx..y\n");
     let st = std::process::Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()
@@ -151,8 +161,13 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
     let log = log.join("\n");
     assert!(status.success(), "{log}");
     assert_eq!(
-        names(&events, 5..=8),
-        ["kept.example", "new.example", "old.example"],
+        names(&events, 6..=10),
+        [
+            "junky.example",
+            "kept.example",
+            "new.example",
+            "old.example"
+        ],
         "{log}"
     );
     // the reload said what it did, per feed
@@ -161,13 +176,17 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         log.contains("feed \"b\": FAILED (cannot read") && log.contains("kept 1 last good entries"),
         "{log}"
     );
+    assert!(
+        log.contains("feed \"c\": UNUSABLE (3 of 4 entries bad (75.0%), over max_bad_ratio 0.1); kept 1 last good entries"),
+        "{log}"
+    );
     assert!(log.contains("feed \"a\": 2 indicators"), "{log}");
     assert!(
         log.contains("reload done") && log.contains("with failures"),
         "{log}"
     );
     // no packet lost: every one fed was counted
-    assert_eq!(util::summary_number(&log, "packets"), 8, "{log}");
+    assert_eq!(util::summary_number(&log, "packets"), 10, "{log}");
 }
 
 /// The control path of `iocd replay` is `iocd run`'s: a reload names the config changes it

@@ -285,3 +285,91 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// What [`run_measured`] saw: the output, the wall time and the child's peak resident set.
+pub struct Measured {
+    pub output: Output,
+    pub time: Duration,
+    pub peak_rss_kib: u64,
+}
+
+/// Run iocd with `args`, measuring its wall time and peak RSS: under `/usr/bin/time` when it is
+/// there (its `%M`, the kernel's maxrss at exit), else by polling `VmHWM` in `/proc/<pid>/status`
+/// while it runs (std has no `wait4`).
+pub fn run_measured(args: &[&str], limit: Duration) -> Measured {
+    let bin = env!("CARGO_BIN_EXE_iocd");
+    let start = Instant::now();
+    if Path::new("/usr/bin/time").exists() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("rss");
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.env_remove("IOCD_LOG")
+            .args(["-f", "%M", "-o"])
+            .arg(&out)
+            .arg(bin)
+            .args(args);
+        let output = run_with_timeout(cmd, limit);
+        let time = start.elapsed();
+        let text = std::fs::read_to_string(&out).expect("time's output");
+        // "Command exited with non-zero status N" may come first
+        let peak_rss_kib = text
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .next_back()
+            .expect("peak RSS from /usr/bin/time");
+        return Measured {
+            output,
+            time,
+            peak_rss_kib,
+        };
+    }
+    let mut cmd = iocd();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn iocd");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut v).ok();
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut v).ok();
+        v
+    });
+    let mut peak_rss_kib = 0;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak_rss_kib = kib;
+            }
+        }
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("command timed out after {limit:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    Measured {
+        output: Output {
+            status,
+            stdout: t1.join().expect("stdout thread"),
+            stderr: t2.join().expect("stderr thread"),
+        },
+        time: start.elapsed(),
+        peak_rss_kib,
+    }
+}

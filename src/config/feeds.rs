@@ -45,6 +45,12 @@ pub struct FeedConfig {
     /// 1.0 disables the check.
     #[serde(default = "default_max_shrink")]
     pub max_shrink: f64,
+    /// A feed whose bad entries are more than this fraction of its entries (good and bad;
+    /// skipped ones not counted) is unusable: not loaded at startup, its previous entries kept
+    /// on reload (random bytes or the wrong format must not pass for a feed because one line
+    /// parsed). 0.0-1.0, default 0.1; 1.0 disables the check.
+    #[serde(default = "default_max_bad_ratio")]
+    pub max_bad_ratio: f64,
     /// Accept values that match nearly everything (`com`, a public suffix, `0.0.0.0/0`, CIDRs
     /// shorter than /8 or /16 for IPv6); refused with a warning by default.
     #[serde(default)]
@@ -55,6 +61,10 @@ pub struct FeedConfig {
 
 fn default_max_shrink() -> f64 {
     0.5
+}
+
+fn default_max_bad_ratio() -> f64 {
+    0.1
 }
 
 /// `[feeds.csv]`: how to read a CSV feed.
@@ -120,6 +130,7 @@ impl FeedConfig {
             valid_from: None,
             valid_until: None,
             max_shrink: default_max_shrink(),
+            max_bad_ratio: default_max_bad_ratio(),
             allow_broad: false,
             csv: None,
         }
@@ -143,6 +154,9 @@ impl FeedConfig {
         }
         if !(0.0..=1.0).contains(&self.max_shrink) {
             out.push(format!("{prefix}: max_shrink must be 0.0 to 1.0"));
+        }
+        if !(0.0..=1.0).contains(&self.max_bad_ratio) {
+            out.push(format!("{prefix}: max_bad_ratio must be 0.0 to 1.0"));
         }
         for (key, v) in [
             ("valid_from", &self.valid_from),
@@ -342,6 +356,21 @@ fn split_offset(t: &str) -> Option<(&str, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_bad_ratio_outside_zero_to_one_is_a_problem() {
+        let mut f = FeedConfig::from_path("f.txt".into());
+        assert_eq!(f.max_bad_ratio, 0.1);
+        let mut out = Vec::new();
+        f.problems("feeds[0]", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        for bad in [-0.1, 1.5, f64::NAN] {
+            f.max_bad_ratio = bad;
+            let mut out = Vec::new();
+            f.problems("feeds[0]", &mut out);
+            assert_eq!(out, ["feeds[0]: max_bad_ratio must be 0.0 to 1.0"], "{bad}");
+        }
+    }
 
     #[test]
     fn times_in_the_shapes_feeds_use() {

@@ -22,8 +22,11 @@ use ipnet::IpNet;
 use super::Value;
 use crate::name;
 
-/// Longest offending text kept in an error message, in characters: one readable terminal line.
-pub const MAX_ERROR_TEXT_CHARS: usize = 100;
+/// Longest prefix of offending feed text echoed in an error message, in characters, before
+/// escaping: enough to recognise the entry (a 253-byte name is rare; its start identifies it),
+/// short enough that a feed path pointed at a file the operator should not read (a symlink to
+/// a root-only file) leaks no more than this per kept error, and one readable terminal line.
+pub const MAX_ERROR_TEXT_CHARS: usize = 64;
 
 /// Any value, its type read from the text: address, CIDR, else domain.
 pub fn parse_value(s: &str) -> Result<Value, String> {
@@ -63,7 +66,7 @@ pub fn parse_ip(s: &str) -> Result<Value, String> {
     s.trim()
         .parse::<IpAddr>()
         .map(Value::Ip)
-        .map_err(|_| format!("not an IP address: {:?}", cut(s)))
+        .map_err(|_| format!("not an IP address: \"{}\"", cut(s)))
 }
 
 /// A CIDR `address/len`; an address alone is taken as a host route (`/32`, `/128`) and stored
@@ -74,7 +77,7 @@ pub fn parse_cidr(s: &str) -> Result<Value, String> {
         None => parse_ip(s),
         Some((addr, len)) => match addr.parse::<IpAddr>() {
             Ok(ip) => cidr(s, ip, len),
-            Err(_) => Err(format!("not a CIDR: {:?}", cut(s))),
+            Err(_) => Err(format!("not a CIDR: \"{}\"", cut(s))),
         },
     }
 }
@@ -92,8 +95,12 @@ pub fn parse_domain(s: &str) -> Result<Value, String> {
         if s.contains('\u{fffd}') {
             return Err("not valid UTF-8".to_owned());
         }
-        ascii = idna::domain_to_ascii(s)
-            .map_err(|_| format!("not a valid internationalised name (UTS #46): {:?}", cut(s)))?;
+        ascii = idna::domain_to_ascii(s).map_err(|_| {
+            format!(
+                "not a valid internationalised name (UTS #46): \"{}\"",
+                cut(s)
+            )
+        })?;
         ascii.as_str()
     };
     let name = name::unescape(text).map_err(|e| e.to_string())?;
@@ -106,11 +113,39 @@ pub fn parse_domain(s: &str) -> Result<Value, String> {
     Ok(Value::Domain(name))
 }
 
-/// Text cut to [`MAX_ERROR_TEXT_CHARS`] for a message.
+/// Feed text for a message: its first [`MAX_ERROR_TEXT_CHARS`] characters, then `...` when there
+/// was more, escaped so that it can be shown between double quotes and cannot act on a terminal:
+/// printable ASCII stays, `"` and `\` are backslash-escaped, control characters and anything
+/// not ASCII become `\u{..}` (style: escape attacker-controlled text). Only the prefix is looked
+/// at, so cutting a 1 GiB line costs what cutting a short one does.
 pub fn cut(text: &str) -> String {
-    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text.to_owned(),
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(MAX_ERROR_TEXT_CHARS + 3);
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(MAX_ERROR_TEXT_CHARS) {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    if chars.next().is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// At most the first `MAX_ERROR_TEXT_CHARS + 1` characters of `text`, unescaped: what a parser
+/// thread keeps of a bad line for [`cut`] to escape later (the `+ 1` keeps the `...`).
+pub fn head(text: &str) -> &str {
+    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS + 1) {
+        Some((i, _)) => &text[..i],
+        None => text,
     }
 }
 
@@ -147,6 +182,22 @@ fn cidr(s: &str, ip: IpAddr, len: &str) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_text_is_echoed_as_a_short_escaped_prefix() {
+        assert_eq!(cut("plain.example"), "plain.example");
+        assert_eq!(
+            cut("a\x1b[31mb\"c\\d\u{7f}é"),
+            "a\\u{1b}[31mb\\\"c\\\\d\\u{7f}\\u{e9}"
+        );
+        let long = "\u{7}".repeat(10 * MAX_ERROR_TEXT_CHARS);
+        let shown = cut(&long);
+        assert_eq!(shown, "\\u{7}".repeat(MAX_ERROR_TEXT_CHARS) + "...");
+        assert!(!shown.chars().any(|c| c.is_control()));
+        // `head` keeps enough for `cut` to know there was more
+        assert_eq!(cut(head(&long)), shown);
+        assert_eq!(head("short"), "short");
+    }
 
     #[test]
     fn unicode_names_become_punycode() {

@@ -39,6 +39,10 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
         if let Some(why) = &f.failure {
             unusable += 1;
             let _ = writeln!(out, "UNUSABLE: {why}");
+            // too many bad entries: show them (escaped, cut), they say what is wrong
+            if f.unusable {
+                print_problems(&mut out, f);
+            }
             continue;
         }
         let _ = writeln!(
@@ -58,13 +62,7 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
         for (what, n) in &f.skipped {
             let _ = writeln!(out, "  skipped {n}: {what}");
         }
-        for e in &f.errors {
-            let _ = writeln!(out, "  {e}");
-        }
-        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
-        if unshown > 0 {
-            let _ = writeln!(out, "  ... and {unshown} more problems not shown");
-        }
+        print_problems(&mut out, f);
     }
     let _ = writeln!(
         out,
@@ -77,6 +75,17 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
     );
     print(&out)?;
     Ok(if unusable > 0 { EXIT_FAILURE } else { 0 })
+}
+
+/// A feed's kept problems, one `file:line: reason: "text"` a line, and how many are not shown.
+fn print_problems(out: &mut String, f: &feeds::FeedReport) {
+    for e in &f.errors {
+        let _ = writeln!(out, "  {e}");
+    }
+    let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+    if unshown > 0 {
+        let _ = writeln!(out, "  ... and {unshown} more problems not shown");
+    }
 }
 
 /// One matching indicator as `lookup --json` prints it.

@@ -160,7 +160,8 @@ mod tests {
     fn kept_errors_are_capped_but_all_counted() {
         let dir = tempfile::tempdir().unwrap();
         let text = "x..y\n".repeat(MAX_KEPT_ERRORS_PER_FEED + 5) + "ok.com\n";
-        let feed = write_feed(dir.path(), "f.txt", text.as_bytes());
+        let mut feed = write_feed(dir.path(), "f.txt", text.as_bytes());
+        feed.max_bad_ratio = 1.0;
         let (set, report) = build_set(&[feed]).unwrap();
         assert_eq!(report.feeds[0].errors.len(), MAX_KEPT_ERRORS_PER_FEED);
         assert_eq!(report.feeds[0].bad, MAX_KEPT_ERRORS_PER_FEED + 5);

@@ -92,26 +92,76 @@ pub fn rebuild(feeds: &[FeedConfig], previous: &IndicatorSet) -> (IndicatorSet, 
 }
 
 fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet, LoadReport) {
+    // A feed found over its max_bad_ratio only after its entries were added (no counting pass
+    // ran: nothing to keep from a previous set) is left out and the set built again without it.
+    // Rare, and it converges: each pass leaves out at least one more feed.
+    let mut left_out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
+    loop {
+        let (set, report, found) = build_once(feeds, previous, &left_out);
+        if found.is_empty() {
+            return (set, report);
+        }
+        for (i, r) in found {
+            left_out[i] = Some(r);
+        }
+    }
+}
+
+/// One pass of [`build`]: `left_out[i]` is the report of a feed already found unusable. Also
+/// returns the feeds found unusable after being added.
+fn build_once(
+    feeds: &[FeedConfig],
+    previous: Option<&IndicatorSet>,
+    left_out: &[Option<FeedReport>],
+) -> (IndicatorSet, LoadReport, Vec<(usize, FeedReport)>) {
     let started = Instant::now();
     let now_us = now_us();
     let mut builder = SetBuilder::new();
     let mut report = LoadReport::default();
-    for feed in feeds {
+    let mut found = Vec::new();
+    for (i, feed) in feeds.iter().enumerate() {
         let t = Instant::now();
         let mut r = FeedReport::new(feed);
         let prev = previous.map_or(0, |p| p.feed_len(&r.name));
-        if let Err(why) = load_feed(feed, prev, &mut builder, &mut r, now_us) {
-            r.failure = Some(why);
-            if let (Some(p), true) = (previous, prev > 0) {
-                let mut kept = 0;
-                p.for_each_of_feed(&r.name, |value, ctx, mode| {
-                    let c = builder.context(ctx.clone());
-                    if builder.add(value, c, mode) == Added::Yes {
-                        kept += 1;
-                    }
-                });
-                r.kept_last_good = Some(kept);
+        let outcome = match left_out.get(i).and_then(Option::as_ref) {
+            Some(known) => {
+                r = known.clone();
+                Err(())
             }
+            None => match load_feed(feed, prev, &mut builder, &mut r, now_us) {
+                Ok(()) => match over_bad_ratio(feed, &r) {
+                    Some(why) => {
+                        // added already (see `load_feed`): build again without it
+                        r.failure = Some(why);
+                        r.unusable = true;
+                        r.by_type = [0; 4];
+                        r.errors.truncate(MAX_ERRORS_SHOWN_WHEN_UNUSABLE);
+                        found.push((i, r.clone()));
+                        Ok(())
+                    }
+                    None => Ok(()),
+                },
+                Err(Unusable::Failed(why)) => {
+                    r.failure = Some(why);
+                    Err(())
+                }
+                Err(Unusable::TooManyBad(why)) => {
+                    r.failure = Some(why);
+                    r.unusable = true;
+                    r.errors.truncate(MAX_ERRORS_SHOWN_WHEN_UNUSABLE);
+                    Err(())
+                }
+            },
+        };
+        if let (Err(()), Some(p), true) = (outcome, previous, prev > 0) {
+            let mut kept = 0;
+            p.for_each_of_feed(&r.name, |value, ctx, mode| {
+                let c = builder.context(ctx.clone());
+                if builder.add(value, c, mode) == Added::Yes {
+                    kept += 1;
+                }
+            });
+            r.kept_last_good = Some(kept);
         }
         r.duration = t.elapsed();
         report.feeds.push(r);
@@ -120,21 +170,59 @@ fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet
     report.indicators = set.len();
     report.contexts = set.contexts_len();
     report.duration = started.elapsed();
-    (set, report)
+    (set, report, found)
+}
+
+/// Problems kept in the report of a feed over its `max_bad_ratio`: a few examples of what is
+/// wrong. Such a file is mostly not a feed (a wrong path, a symlink to some other file), so its
+/// lines are not echoed beyond these, each cut to a short escaped prefix.
+pub const MAX_ERRORS_SHOWN_WHEN_UNUSABLE: usize = 3;
+
+/// Why a feed is unusable this time.
+enum Unusable {
+    /// Unreadable, rejected as a whole by its parser, or shrunk too much.
+    Failed(String),
+    /// Over its `max_bad_ratio` (found by the counting pass, so nothing was added).
+    TooManyBad(String),
+}
+
+/// Why `r`'s bad entries are too many for `feed`'s `max_bad_ratio`, if they are: bad entries
+/// over all entries read, good (duplicates and over-broad ones included) and bad; skipped
+/// entries are neither.
+fn over_bad_ratio(feed: &FeedConfig, r: &FeedReport) -> Option<String> {
+    let all = r.entries + r.too_broad + r.bad;
+    if all == 0 {
+        return None;
+    }
+    let ratio = r.bad as f64 / all as f64;
+    (ratio > feed.max_bad_ratio).then(|| {
+        format!(
+            "{} of {all} entries bad ({:.1}%), over max_bad_ratio {}",
+            r.bad,
+            ratio * 100.0,
+            feed.max_bad_ratio
+        )
+    })
 }
 
 /// Read and parse one feed into `builder`. `Err` means the feed is unusable this time: nothing
-/// of it was added (a shrink is checked by a counting pass before anything is added).
+/// of it was added (a shrink or too many bad entries are checked by a counting pass before
+/// anything is added, on reload). At startup the bad ratio is known only after the entries
+/// were added; the caller checks it.
 fn load_feed(
     feed: &FeedConfig,
     prev: usize,
     builder: &mut SetBuilder,
     report: &mut FeedReport,
     now_us: i64,
-) -> Result<(), String> {
+) -> Result<(), Unusable> {
+    let line_based = matches!(
+        feed.format,
+        FeedFormat::Plain | FeedFormat::Csv | FeedFormat::Zeek | FeedFormat::MispCsv
+    );
     let text = match feed.format {
         FeedFormat::Misp if feed.path.is_dir() => None,
-        _ => Some(read_text(&feed.path)?),
+        _ => Some(read_text(&feed.path, line_based).map_err(Unusable::Failed)?),
     };
     let base = base_context(feed, builder);
     if prev > 0 {
@@ -142,20 +230,25 @@ fn load_feed(
         // known before any of it is added, with no copy of its entries held meanwhile.
         let mut count = FeedReport::new(feed);
         let mut counter = Loader::new(feed, base.clone(), None, &mut count, now_us);
-        parse(feed, text.as_deref(), &mut counter)?;
+        parse(feed, text.as_deref(), &mut counter).map_err(Unusable::Failed)?;
+        if let Some(why) = over_bad_ratio(feed, &count) {
+            // keep what the counting pass found: the bad entries say what went wrong
+            *report = count;
+            return Err(Unusable::TooManyBad(why));
+        }
         let n = count.entries;
         if (n as f64) < prev as f64 * (1.0 - feed.max_shrink) {
-            return Err(format!(
+            return Err(Unusable::Failed(format!(
                 "shrank from {prev} to {n} entries, more than max_shrink = {}",
                 feed.max_shrink
-            ));
+            )));
         }
     } else if let (FeedFormat::Plain, Some(t)) = (feed.format, &text) {
         let (lines, names, name_bytes) = estimate(t);
         builder.reserve(lines, names, name_bytes);
     }
     let mut loader = Loader::new(feed, base, Some(builder), report, now_us);
-    parse(feed, text.as_deref(), &mut loader)
+    parse(feed, text.as_deref(), &mut loader).map_err(Unusable::Failed)
 }
 
 fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Result<(), String> {
@@ -193,11 +286,12 @@ mod tests {
     #[test]
     fn build_set_merges_feeds_and_reports_each() {
         let dir = tempfile::tempdir().unwrap();
-        let a = write_feed(
+        let mut a = write_feed(
             dir.path(),
             "a.txt",
             b"evil.com\n10.0.0.0/8\n1.2.3.999\nevil.com\n",
         );
+        a.max_bad_ratio = 1.0;
         let b = write_feed(dir.path(), "b.txt", b"EVIL.com\nbad.org\n");
         let (set, report) = build_set(&[a, b]).unwrap();
         // evil.com is in both feeds: two indicators
@@ -267,7 +361,8 @@ mod tests {
     fn zero_indicators_in_total_is_a_build_error() {
         let dir = tempfile::tempdir().unwrap();
         let empty = write_feed(dir.path(), "empty.txt", b"# nothing yet\n");
-        let broken = write_feed(dir.path(), "broken.txt", b"1.2.3.256\n");
+        let mut broken = write_feed(dir.path(), "broken.txt", b"1.2.3.256\n");
+        broken.max_bad_ratio = 1.0;
         let e = build_set(&[empty, broken]).unwrap_err();
         assert!(matches!(e, BuildError::NoIndicators { .. }), "{e}");
         assert_eq!(
@@ -275,6 +370,97 @@ mod tests {
             "no usable feed: 2 feeds read but 0 indicators loaded (1 bad entries)"
         );
         assert_eq!(e.report().unwrap().feeds[1].errors.len(), 1);
+    }
+
+    #[test]
+    fn a_feed_over_max_bad_ratio_is_unusable_and_loads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = write_feed(dir.path(), "good.txt", b"good.example\n");
+        // one line parsed among nine bad ones: 90% bad
+        let junk = write_feed(
+            dir.path(),
+            "junk.txt",
+            format!("junk.example\n{}", "x..y\n".repeat(9)).as_bytes(),
+        );
+        let (set, report) = build_set(&[junk.clone(), good.clone()]).unwrap();
+        assert_eq!(set.len(), 1);
+        assert_eq!(feed_of(&set, b"junk.example"), None);
+        let r = &report.feeds[0];
+        assert!(r.unusable && r.failure.is_some());
+        assert_eq!(r.stored(), 0);
+        assert_eq!(report.failed_feeds(), 1);
+        // 9 bad lines, a few of them shown
+        assert_eq!((r.bad, r.errors.len()), (9, MAX_ERRORS_SHOWN_WHEN_UNUSABLE));
+        assert!(report
+            .to_string()
+            .contains("... and 6 more problems not shown"));
+        assert!(
+            r.summary().contains(
+                "UNUSABLE (9 of 10 entries bad (90.0%), over max_bad_ratio 0.1); no entries"
+            ),
+            "{}",
+            r.summary()
+        );
+        // alone, it is no usable feed at all
+        let e = build_set(std::slice::from_ref(&junk)).unwrap_err();
+        assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
+        // 1.0 turns the check off
+        let mut lax = junk;
+        lax.max_bad_ratio = 1.0;
+        let (set, _) = build_set(&[lax]).unwrap();
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn bad_entries_at_max_bad_ratio_are_still_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..9).map(|i| format!("h{i}.example\n")).collect();
+        let f = write_feed(dir.path(), "f.txt", (text + "bad..name\n").as_bytes());
+        let (set, report) = build_set(&[f]).unwrap();
+        assert_eq!((set.len(), report.feeds[0].bad), (9, 1));
+        assert!(!report.feeds[0].unusable);
+    }
+
+    #[test]
+    fn skipped_entries_are_not_counted_as_bad() {
+        let dir = tempfile::tempdir().unwrap();
+        // one address and five URL indicators iocd does not use, one bad type
+        let mut text = String::from("#fields\tindicator\tindicator_type\n1.2.3.4\tIntel::ADDR\n");
+        for i in 0..5 {
+            text += &format!("http://x{i}.example/\tIntel::URL\n");
+        }
+        let mut f = write_feed(dir.path(), "f.zeek", text.as_bytes());
+        f.format = FeedFormat::Zeek;
+        let (set, report) = build_set(&[f]).unwrap();
+        assert_eq!((set.len(), report.feeds[0].skipped_total()), (1, 5));
+    }
+
+    #[test]
+    fn a_feed_over_max_bad_ratio_on_reload_keeps_last_good() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_feed(dir.path(), "a.txt", b"a1.example\na2.example\n");
+        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        // same entries, but now among garbage: not a shrink, still refused
+        std::fs::write(&a.path, b"a1.example\na2.example\nx..y\nx..y\nx..y\n").unwrap();
+        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        assert_eq!(set2.len(), 2);
+        let r = &report.feeds[0];
+        assert_eq!(r.kept_last_good, Some(2));
+        assert!(
+            r.summary()
+                .contains("UNUSABLE (3 of 5 entries bad (60.0%), over max_bad_ratio 0.1); kept 2 last good entries"),
+            "{}",
+            r.summary()
+        );
+        // the bad entries found by the counting pass are in the report, a few shown
+        assert_eq!((r.bad, r.errors.len()), (3, 3));
+        // a feed new on reload has nothing to keep: left out like at startup
+        let b = write_feed(dir.path(), "b.txt", b"b.example\nx..y\nx..y\n");
+        let (set3, report) = rebuild(&[a, b], &set);
+        assert_eq!(set3.len(), 2);
+        assert_eq!(feed_of(&set3, b"b.example"), None);
+        assert!(report.feeds[1].unusable);
+        assert_eq!(report.feeds[1].kept_last_good, None);
     }
 
     #[test]

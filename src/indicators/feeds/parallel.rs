@@ -125,8 +125,11 @@ impl FeedSink for Collected {
     }
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
         if let Location::Line(l) = at {
-            self.items
-                .push(Item::Bad(l, reason.to_owned(), value::cut(text)));
+            self.items.push(Item::Bad(
+                l,
+                reason.to_owned(),
+                value::head(text).to_owned(),
+            ));
         }
     }
     fn skipped(&mut self, _: Location<'_>, _: &str) {}

@@ -1,10 +1,13 @@
 //! Reading a feed file: the whole file as text, bounded by [`MAX_FEED_BYTES`] so a wrong path
 //! cannot exhaust memory, with bytes that are not UTF-8 replaced so they spoil only their own
-//! entry; and, for a plain feed, an estimate of its size from its first 64 KiB so the set's
-//! tables are sized once. Contract: `Err` is a message for the feed's report, never a panic.
+//! entry, and lines of line-based formats cut at [`MAX_LINE_BYTES`] + 1 as they are read; and,
+//! for a plain feed, a clamped estimate of its size from samples so the set's tables are sized
+//! once. Contract: `Err` is a message for the feed's report, never a panic.
 
 use std::io::Read;
 use std::path::Path;
+
+use crate::indicators::formats::MAX_LINE_BYTES;
 
 /// Largest feed file read. A 1M-domain feed is about 30 MB; this leaves room for a 10M-entry
 /// feed while keeping a wrong path (a device, a disk image, `/dev/zero`) from exhausting memory.
@@ -57,17 +60,64 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File, String> {
     Err(format!("cannot read: {what}, not a regular file"))
 }
 
+/// Bytes read from a feed file at a time.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+
 /// The whole file as text, bounded by [`MAX_FEED_BYTES`]. Bytes that are not UTF-8 become
 /// U+FFFD, which spoils only their entry.
-pub(super) fn read_text(path: &Path) -> Result<String, String> {
-    let file = open_regular(path)?;
-    // sized from the metadata to avoid regrowing; the `take` below is what enforces the limit
-    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_FEED_BYTES);
+///
+/// With `line_based` (plain, csv, zeek, misp_csv), a line over [`MAX_LINE_BYTES`] is cut to its
+/// first `MAX_LINE_BYTES + 1` bytes as it is read: the parser still sees it is too long and
+/// reports it at its line, but the rest of it is never held, so refusing a 1 GiB line costs a
+/// read of the file and 16 KiB of memory, not 1 GiB (issue "nothing lost, nothing escalated").
+pub(super) fn read_text(path: &Path, line_based: bool) -> Result<String, String> {
+    let mut file = open_regular(path)?.take(MAX_FEED_BYTES + 1);
+    // sized from the metadata to avoid regrowing (pages never written cost no memory); a file
+    // known to be too large is refused before it is read, and the `take` above bounds one that
+    // grows while it is read
+    let size = file.get_ref().metadata().map_or(0, |m| m.len());
+    if size > MAX_FEED_BYTES {
+        return Err(format!("larger than {MAX_FEED_BYTES} bytes"));
+    }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
-    file.take(MAX_FEED_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() as u64 > MAX_FEED_BYTES {
+    let mut total = 0usize;
+    if line_based {
+        let mut buf = vec![0u8; READ_CHUNK_BYTES];
+        // bytes of the current line seen so far, whether kept or not
+        let mut line_len = 0usize;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("cannot read: {e}")),
+            };
+            total += n;
+            let mut rest = buf.get(..n).unwrap_or_default();
+            while !rest.is_empty() {
+                let (piece, next) = match memchr::memchr(b'\n', rest) {
+                    Some(i) => (&rest[..=i], &rest[i + 1..]),
+                    None => (rest, &[][..]),
+                };
+                let body = piece.len() - usize::from(piece.last() == Some(&b'\n'));
+                // keep at most MAX_LINE_BYTES + 1 bytes of the line, and its `\n`
+                let room = (MAX_LINE_BYTES + 1).saturating_sub(line_len);
+                bytes.extend_from_slice(&piece[..body.min(room)]);
+                if body < piece.len() {
+                    bytes.push(b'\n');
+                    line_len = 0;
+                } else {
+                    line_len += body;
+                }
+                rest = next;
+            }
+        }
+    } else {
+        total = file
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read: {e}"))?;
+    }
+    if total as u64 > MAX_FEED_BYTES {
         return Err(format!("larger than {MAX_FEED_BYTES} bytes"));
     }
     Ok(match String::from_utf8(bytes) {
@@ -76,31 +126,76 @@ pub(super) fn read_text(path: &Path) -> Result<String, String> {
     })
 }
 
-/// Names a plain feed will add, estimated from its first lines, so the name table is sized once
-/// (growing it by doubling holds the old and the new table at once).
-/// (lines, names, name bytes) of a plain feed, extrapolated from its first 64 KiB, to size the
-/// set's tables and arena once: growing them by doubling copies them and, for a while, holds
-/// both copies.
+/// Most indicators, names or name bytes an estimate asks the set to reserve room for: 16M is
+/// above the largest feeds seen (a few million names); past it the tables grow by doubling,
+/// which is slower but correct. Without it a small sample could ask for any size.
+pub(super) const MAX_ESTIMATED_ENTRIES: usize = 1 << 24;
+
+/// Sample windows read by [`estimate`] and the bytes in each: spread over the whole text, so a
+/// file cannot look like a dense list in its first 64 KiB and be a comment after it.
+const ESTIMATE_WINDOWS: usize = 16;
+const ESTIMATE_WINDOW_BYTES: usize = 4 * 1024;
+
+/// (lines, names, name bytes) of a plain feed, extrapolated from [`ESTIMATE_WINDOWS`] windows
+/// spread over it, to size the set's tables and arena once: growing them by doubling copies
+/// them and, for a while, holds both copies. Clamped by what the text could hold (a name line
+/// is at least 2 bytes, name bytes are at most the text) and by [`MAX_ESTIMATED_ENTRIES`], so a
+/// pathological file cannot reserve huge tables.
 pub(super) fn estimate(text: &str) -> (usize, usize, usize) {
-    const SAMPLE: usize = 64 * 1024;
-    let mut end = SAMPLE.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    let sample = text.get(..end).unwrap_or(text);
-    let (mut lines, mut names, mut bytes) = (0usize, 0usize, 0usize);
-    for l in sample.lines() {
-        lines += 1;
-        if l.bytes().any(|b| b.is_ascii_alphabetic()) && !l.contains(':') && !l.starts_with('#') {
-            names += 1;
-            bytes += l.trim().len();
+    let (mut lines, mut names, mut bytes, mut sampled) = (0usize, 0usize, 0usize, 0usize);
+    let mut count = |sample: &str, sampled: &mut usize| {
+        *sampled += sample.len();
+        for l in sample.lines() {
+            lines += 1;
+            if l.bytes().any(|b| b.is_ascii_alphabetic()) && !l.contains(':') && !l.starts_with('#')
+            {
+                names += 1;
+                bytes += l.trim().len();
+            }
+        }
+    };
+    let floor = |mut i: usize| {
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    if text.len() <= ESTIMATE_WINDOWS * ESTIMATE_WINDOW_BYTES {
+        count(text, &mut sampled);
+    } else {
+        let step = text.len() / ESTIMATE_WINDOWS;
+        for w in 0..ESTIMATE_WINDOWS {
+            // whole lines from the first line start at or after the window's start
+            let at = floor(w * step);
+            let start = match text.get(at..).and_then(|t| t.find('\n')) {
+                Some(i) if w > 0 => at + i + 1,
+                _ => at,
+            };
+            let limit = floor((at + ESTIMATE_WINDOW_BYTES).min(text.len()));
+            match text
+                .get(start.min(limit)..limit)
+                .and_then(|t| t.rfind('\n'))
+            {
+                Some(i) => count(
+                    text.get(start..start + i + 1).unwrap_or_default(),
+                    &mut sampled,
+                ),
+                // the window is inside one line: its bytes hold no more than that line
+                None => sampled += limit - at,
+            }
         }
     }
-    if lines == 0 || sample.is_empty() {
+    if lines == 0 || sampled == 0 {
         return (0, 0, 0);
     }
-    let scale = |n: usize| (n as f64 * text.len() as f64 / sample.len() as f64) as usize;
-    (scale(lines), scale(names), scale(bytes))
+    let scale = |n: usize| (n as f64 * text.len() as f64 / sampled as f64) as usize;
+    let could_hold = text.len() / 2 + 1;
+    let cap = |n: usize, most: usize| n.min(most).min(MAX_ESTIMATED_ENTRIES);
+    (
+        cap(scale(lines), could_hold),
+        cap(scale(names), could_hold),
+        cap(scale(bytes), text.len()),
+    )
 }
 
 #[cfg(test)]
@@ -120,9 +215,97 @@ mod tests {
     }
 
     #[test]
+    fn a_long_line_is_cut_as_it_is_read_and_reported_at_its_line() {
+        use crate::indicators::formats::MAX_LINE_BYTES;
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = b"a.com\n".to_vec();
+        // over several read chunks, with a `\n` inside the last one
+        text.extend(std::iter::repeat_n(b'x', 3 * super::READ_CHUNK_BYTES + 17));
+        text.extend_from_slice(b"\nb.com\n");
+        text.extend(std::iter::repeat_n(b'y', MAX_LINE_BYTES + 1)); // no final newline
+        let feed = write_feed(dir.path(), "f.txt", &text);
+        let read = super::read_text(&feed.path, true).unwrap();
+        let lines: Vec<usize> = read.lines().map(str::len).collect();
+        assert_eq!(lines, [5, MAX_LINE_BYTES + 1, 5, MAX_LINE_BYTES + 1]);
+        // JSON formats are read whole
+        assert_eq!(
+            super::read_text(&feed.path, false).unwrap().len(),
+            text.len()
+        );
+        let mut feed = feed;
+        feed.max_bad_ratio = 1.0;
+        let (set, report) = build_set(&[feed]).unwrap();
+        assert_eq!(set.len(), 2);
+        let at: Vec<&str> = report.feeds[0]
+            .errors
+            .iter()
+            .map(|e| e.at.as_str())
+            .collect();
+        assert_eq!(at, ["2", "4"]);
+        assert_eq!(
+            report.feeds[0].errors[0].reason,
+            format!("line longer than {MAX_LINE_BYTES} bytes")
+        );
+    }
+
+    #[test]
+    fn estimate_is_not_inflated_by_names_before_a_huge_comment() {
+        let names: String = (0..32_768).map(|i| format!("n{i}.io\n")).collect();
+        // one 8 MiB comment line, or the same as many short comment lines
+        for comment in [
+            format!("# {}\n", "x".repeat(8 << 20)),
+            "# a comment line\n".repeat(8 << 16),
+        ] {
+            let text = names.clone() + &comment;
+            let (lines, n, bytes) = super::estimate(&text);
+            // extrapolating the first 64 KiB said 4.3M; the windows that fall in the comment
+            // say it is mostly not names
+            assert!(n <= 4 * 32_768, "{n} names estimated");
+            assert!(bytes <= text.len() && lines <= text.len() / 2 + 1);
+        }
+        // a uniform feed is still estimated closely
+        let text: String = (0..200_000).map(|i| format!("host{i}.example\n")).collect();
+        let (lines, n, _) = super::estimate(&text);
+        assert!((180_000..220_000).contains(&n), "{n}");
+        assert!((180_000..220_000).contains(&lines), "{lines}");
+    }
+
+    #[test]
+    fn estimate_is_clamped_to_what_the_text_could_hold_and_a_maximum() {
+        let (lines, n, bytes) = super::estimate("a\n");
+        assert_eq!((lines, n, bytes), (1, 1, 1));
+        let text = "a\n".repeat(super::MAX_ESTIMATED_ENTRIES);
+        let (lines, n, bytes) = super::estimate(&text);
+        assert_eq!(
+            (lines, n, bytes),
+            (
+                super::MAX_ESTIMATED_ENTRIES,
+                super::MAX_ESTIMATED_ENTRIES,
+                super::MAX_ESTIMATED_ENTRIES
+            )
+        );
+    }
+
+    #[test]
+    fn a_feed_larger_than_max_feed_bytes_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.txt");
+        // sparse: no disk, and reading it would take seconds
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(super::MAX_FEED_BYTES + 1).unwrap();
+        let t = std::time::Instant::now();
+        for line_based in [true, false] {
+            let e = super::read_text(&path, line_based).unwrap_err();
+            assert_eq!(e, format!("larger than {} bytes", super::MAX_FEED_BYTES));
+        }
+        assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
     fn non_utf8_bytes_spoil_only_their_line() {
         let dir = tempfile::tempdir().unwrap();
-        let feed = write_feed(dir.path(), "f.txt", b"a.com\nb\xff.com\nc.com\n");
+        let mut feed = write_feed(dir.path(), "f.txt", b"a.com\nb\xff.com\nc.com\n");
+        feed.max_bad_ratio = 1.0;
         let (set, report) = build_set(&[feed]).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(report.feeds[0].errors[0].at, "2");

@@ -18,12 +18,12 @@ pub const MAX_KEPT_ERRORS_PER_FEED: usize = 1000;
 
 /// An entry that could not be used, located in its feed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{at}: {reason}: {text:?}", path.display())]
+#[error("{}:{at}: {reason}: \"{text}\"", path.display())]
 pub struct FeedError {
     pub path: PathBuf,
     /// The 1-based line, or the object id for formats without useful lines.
     pub at: String,
-    /// The offending text, trimmed and cut to a readable length.
+    /// The offending text, trimmed, cut to a short prefix and escaped ([`crate::indicators::value::cut`]).
     pub text: String,
     pub reason: String,
 }
@@ -54,6 +54,9 @@ pub struct FeedReport {
     pub refused: usize,
     /// Why the feed could not be used this time.
     pub failure: Option<String>,
+    /// The failure is that the feed was read but too many of its entries were bad (over its
+    /// `max_bad_ratio`): shown as UNUSABLE rather than FAILED.
+    pub unusable: bool,
     /// On reload, entries kept from the previous set because of `failure`.
     pub kept_last_good: Option<usize>,
     pub duration: Duration,
@@ -75,6 +78,7 @@ impl FeedReport {
             expired_now: 0,
             refused: 0,
             failure: None,
+            unusable: false,
             kept_last_good: None,
             duration: Duration::ZERO,
         }
@@ -98,11 +102,12 @@ impl FeedReport {
     /// The one-line summary logged per feed on every load.
     pub fn summary(&self) -> String {
         let mut s = format!("feed {:?}: ", self.name);
+        let failed = if self.unusable { "UNUSABLE" } else { "FAILED" };
         match (&self.failure, self.kept_last_good) {
             (Some(why), Some(kept)) => {
-                s += &format!("FAILED ({why}); kept {kept} last good entries");
+                s += &format!("{failed} ({why}); kept {kept} last good entries");
             }
-            (Some(why), None) => s += &format!("FAILED ({why}); no entries"),
+            (Some(why), None) => s += &format!("{failed} ({why}); no entries"),
             (None, _) => {
                 let [v4, v6, cidr, dom] = self.by_type;
                 s += &format!(

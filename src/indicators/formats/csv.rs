@@ -75,6 +75,8 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
     let comment = ascii_byte(cfg.comment.unwrap_or('#'), "comment")?;
     let tag_sep = cfg.tag_separator.unwrap_or(',');
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // the csv crate copies each record: no line over MAX_LINE_BYTES reaches it
+    let text = &*super::blank_long_lines(text, 1, out);
 
     let mut reader = ReaderBuilder::new()
         .has_headers(false)

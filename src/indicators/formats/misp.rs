@@ -36,15 +36,13 @@
 use std::io::Read;
 use std::path::Path;
 
-use serde_json::{Map, Value as Json};
-
 use super::{push_tag, what_name, FeedSink, Location};
 use crate::config::FeedConfig;
 use crate::indicators::{parse_time, value, Fields, Severity, Value};
 
 /// Largest event file read, in bytes. Events in the public CIRCL and Botvrij OSINT feeds run to
 /// a few MiB; 64 MiB leaves room for large private events while bounding memory per file
-/// (serde_json's tree is a few times the text).
+/// (the text, and the attributes read from it as small borrowing structs).
 pub const MAX_EVENT_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Parse one MISP event file's text.
@@ -106,28 +104,553 @@ fn read_capped(path: &Path) -> Result<String, String> {
 }
 
 fn parse_events(text: &str, file: &str, out: &mut dyn FeedSink) -> Result<(), String> {
-    let json: Json = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
-        .map_err(|e| format!("not JSON: {e}"))?;
-    let list = match &json {
-        Json::Object(o) if o.contains_key("Event") => std::slice::from_ref(&json),
-        Json::Object(o) => match o.get("response") {
-            Some(Json::Array(a)) => a.as_slice(),
-            _ => return Err("not a MISP event: no \"Event\" object".to_owned()),
-        },
-        Json::Array(a) => a.as_slice(),
-        _ => return Err("not a MISP event: no \"Event\" object".to_owned()),
+    // Two streaming passes, no `serde_json::Value` tree (18 times the text for 1M attributes):
+    // the first reads each event's own fields (tags, threat level, info), which may come after
+    // its attributes, skipping the attribute arrays; the second hands each attribute to `out`
+    // as it is read, with its event's context, and keeps none. The strings borrow from `text`
+    // unless they hold escapes. A text that is not JSON fails the first pass, before any entry.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut heads = Vec::new();
+    walk::run(text, file, walk::Mode::Heads(&mut heads))?;
+    let ctxs: Vec<Option<EventContext<'_>>> = heads
+        .iter()
+        .map(|h| h.as_ref().map(|h| EventContext::of(h, file)))
+        .collect();
+    walk::run(text, file, walk::Mode::Attributes(&ctxs, out))
+}
+
+/// The two passes of [`parse_events`] over the file's shape: `{"Event": {...}}`, a REST answer
+/// `{"response": [{"Event": ...}, ...]}`, or an array of `{"Event": ...}`.
+mod walk {
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{
+        Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
     };
-    for item in list {
-        match item.get("Event") {
-            Some(Json::Object(ev)) => event(ev, file, out),
-            _ => out.bad(
-                Location::Object(file),
-                "not a MISP event: no \"Event\" object",
-                "",
-            ),
+
+    use super::shape::{EventHead, Obj, Object};
+    use super::{attribute, EventContext, FeedSink, Location};
+
+    const NOT_MISP: &str = "not a MISP event: no \"Event\" object";
+
+    pub enum Mode<'m, 'a> {
+        /// Collect each event's head, `None` for an "Event" that is not an object.
+        Heads(&'m mut Vec<Option<EventHead<'a>>>),
+        /// Hand each attribute to the sink with the context of its event (by event order).
+        Attributes(&'m [Option<EventContext<'a>>], &'m mut dyn FeedSink),
+    }
+
+    struct State<'m, 'a> {
+        mode: Mode<'m, 'a>,
+        /// The file name, the location of a bad event.
+        file: &'m str,
+        /// Events seen so far, in file order: the same in both passes.
+        events: usize,
+    }
+
+    impl State<'_, '_> {
+        fn not_an_event(&mut self) {
+            if let Mode::Attributes(_, out) = &mut self.mode {
+                out.bad(Location::Object(self.file), NOT_MISP, "");
+            }
         }
     }
-    Ok(())
+
+    pub fn run<'m, 'a>(text: &'a str, file: &'m str, mode: Mode<'m, 'a>) -> Result<(), String> {
+        let mut state = State {
+            mode,
+            file,
+            events: 0,
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let shape = Top(&mut state)
+            .deserialize(&mut de)
+            .and_then(|shape| de.end().map(|()| shape))
+            .map_err(|e| format!("not JSON: {e}"))?;
+        shape
+    }
+
+    /// Skip what is left of a map or a sequence.
+    fn drain_map<'de, A: MapAccess<'de>>(mut a: A) -> Result<(), A::Error> {
+        while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut a: A) -> Result<(), A::Error> {
+        while a.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    macro_rules! scalars {
+        ($v:expr) => {
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok($v(self))
+            }
+        };
+    }
+
+    /// The whole file; `Err` when it is JSON but no MISP shape.
+    struct Top<'s, 'm, 'a>(&'s mut State<'m, 'a>);
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for Top<'_, '_, 'a> {
+        type Value = Result<(), String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for Top<'_, '_, 'a> {
+        type Value = Result<(), String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a MISP event")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            let (mut event, mut list) = (false, None);
+            while let Some(key) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+                match &*key {
+                    "Event" if !event => {
+                        event = true;
+                        a.next_value_seed(EventSeed(&mut *self.0))?;
+                    }
+                    // a REST answer's list; only used when there is no "Event"
+                    "response" if list.is_none() && !event => {
+                        list = Some(a.next_value_seed(List(&mut *self.0))?);
+                    }
+                    _ => {
+                        a.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(if event || list == Some(true) {
+                Ok(())
+            } else {
+                Err(NOT_MISP.to_owned())
+            })
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+            List(self.0).visit_seq(a).map(|_| Ok(()))
+        }
+        scalars!(|_| Err(NOT_MISP.to_owned()));
+    }
+
+    /// An array of `{"Event": ...}` items; `false` when it is not an array.
+    struct List<'s, 'm, 'a>(&'s mut State<'m, 'a>);
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for List<'_, '_, 'a> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for List<'_, '_, 'a> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of MISP events")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+            while a.next_element_seed(ItemSeed(&mut *self.0))?.is_some() {}
+            Ok(true)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<bool, A::Error> {
+            drain_map(a).map(|()| false)
+        }
+        scalars!(|_| false);
+    }
+
+    /// One `{"Event": ...}` item of a list.
+    struct ItemSeed<'s, 'm, 'a>(&'s mut State<'m, 'a>);
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for ItemSeed<'_, '_, 'a> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for ItemSeed<'_, '_, 'a> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a MISP event item")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            let mut event = false;
+            while let Some(key) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+                if &*key == "Event" && !event {
+                    event = true;
+                    a.next_value_seed(EventSeed(&mut *self.0))?;
+                } else {
+                    a.next_value::<IgnoredAny>()?;
+                }
+            }
+            if !event {
+                self.0.not_an_event();
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+            self.0.not_an_event();
+            drain_seq(a)
+        }
+        scalars!(|s: Self| s.0.not_an_event());
+    }
+
+    /// The value of an "Event" key: an event, or else a bad entry.
+    struct EventSeed<'s, 'm, 'a>(&'s mut State<'m, 'a>);
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for EventSeed<'_, '_, 'a> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl EventSeed<'_, '_, '_> {
+        fn not_an_object(self) {
+            if let Mode::Heads(heads) = &mut self.0.mode {
+                heads.push(None);
+            }
+            self.0.events += 1;
+            self.0.not_an_event();
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for EventSeed<'_, '_, 'a> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a MISP event object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            let state = self.0;
+            let i = state.events;
+            state.events += 1;
+            match &mut state.mode {
+                Mode::Heads(heads) => {
+                    heads.push(Some(EventHead::deserialize(MapAccessDeserializer::new(a))?));
+                }
+                Mode::Attributes(ctxs, out) => {
+                    let Some(Some(ctx)) = ctxs.get(i) else {
+                        return drain_map(a);
+                    };
+                    while let Some(key) = a.next_key::<std::borrow::Cow<'de, str>>()? {
+                        match &*key {
+                            "Attribute" => a.next_value_seed(Attributes {
+                                ctx,
+                                out: &mut **out,
+                                object_deleted: false,
+                            })?,
+                            "Object" => a.next_value_seed(Objects {
+                                ctx,
+                                out: &mut **out,
+                            })?,
+                            _ => {
+                                a.next_value::<IgnoredAny>()?;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+            self.not_an_object();
+            drain_seq(a)
+        }
+        scalars!(|s: Self| s.not_an_object());
+    }
+
+    /// An "Attribute" array: each attribute handled as it is read, then dropped.
+    struct Attributes<'c, 'o, 'a> {
+        ctx: &'c EventContext<'a>,
+        out: &'o mut dyn FeedSink,
+        object_deleted: bool,
+    }
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for Attributes<'_, '_, 'a> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for Attributes<'_, '_, 'a> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("MISP attributes")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            while let Some(attr) = a.next_element::<Obj<super::shape::Attribute<'de>>>()? {
+                if let Some(attr) = &attr.0 {
+                    attribute(attr, self.ctx, self.object_deleted, &mut *self.out);
+                }
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+            drain_map(a)
+        }
+        scalars!(|_| ());
+    }
+
+    /// An "Object" array: each object read whole (its "deleted" may follow its attributes;
+    /// objects are small), handled, then dropped.
+    struct Objects<'c, 'o, 'a> {
+        ctx: &'c EventContext<'a>,
+        out: &'o mut dyn FeedSink,
+    }
+
+    impl<'de: 'a, 'a> DeserializeSeed<'de> for Objects<'_, '_, 'a> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de: 'a, 'a> Visitor<'de> for Objects<'_, '_, 'a> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("MISP objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            while let Some(o) = a.next_element::<Obj<Object<'de>>>()? {
+                let Some(o) = &o.0 else { continue };
+                let deleted = super::truthy(&o.deleted);
+                for attr in o.attributes.iter().filter_map(|a| a.0.as_ref()) {
+                    attribute(attr, self.ctx, deleted, &mut *self.out);
+                }
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<(), A::Error> {
+            drain_map(a)
+        }
+        scalars!(|_| ());
+    }
+}
+
+/// The parts of a MISP event file iocd reads, deserialised leniently: a field of an unexpected
+/// JSON type reads as absent (as `Value::get(..).and_then(as_str)` did), never as an error.
+mod shape {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// An event's own fields (its attribute arrays are skipped: see `walk`).
+    #[derive(serde::Deserialize, Default)]
+    pub struct EventHead<'a> {
+        #[serde(rename = "Tag", default, borrow)]
+        pub tags: Seq<Obj<Tag<'a>>>,
+        #[serde(default, borrow)]
+        pub threat_level_id: Loose<'a>,
+        #[serde(default, borrow)]
+        pub info: Loose<'a>,
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    pub struct Object<'a> {
+        #[serde(default, borrow)]
+        pub deleted: Loose<'a>,
+        #[serde(rename = "Attribute", default, borrow)]
+        pub attributes: Seq<Obj<Attribute<'a>>>,
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    pub struct Tag<'a> {
+        #[serde(default, borrow)]
+        pub name: Loose<'a>,
+    }
+
+    #[derive(serde::Deserialize, Default)]
+    pub struct Attribute<'a> {
+        #[serde(default, borrow)]
+        pub uuid: Loose<'a>,
+        #[serde(default, borrow)]
+        pub deleted: Loose<'a>,
+        #[serde(rename = "type", default, borrow)]
+        pub kind: Loose<'a>,
+        #[serde(default, borrow)]
+        pub value: Loose<'a>,
+        #[serde(default, borrow)]
+        pub to_ids: Loose<'a>,
+        #[serde(default, borrow)]
+        pub first_seen: Loose<'a>,
+        #[serde(default, borrow)]
+        pub last_seen: Loose<'a>,
+        #[serde(rename = "Tag", default, borrow)]
+        pub tags: Seq<Obj<Tag<'a>>>,
+        #[serde(default, borrow)]
+        pub comment: Loose<'a>,
+    }
+
+    /// Any JSON value, kept only when it is a scalar.
+    #[derive(Debug, Default, Clone, PartialEq)]
+    pub enum Loose<'a> {
+        Str(Cow<'a, str>),
+        Bool(bool),
+        Num(serde_json::Number),
+        /// `null`, absent, an array or an object.
+        #[default]
+        Other,
+    }
+
+    impl Loose<'_> {
+        pub fn as_str(&self) -> Option<&str> {
+            match self {
+                Loose::Str(s) => Some(s),
+                _ => None,
+            }
+        }
+    }
+
+    /// An array's elements, `None` when the value was not an array.
+    #[derive(Default)]
+    pub struct Seq<T>(pub Option<Vec<T>>);
+
+    impl<T> Seq<T> {
+        pub fn iter(&self) -> std::slice::Iter<'_, T> {
+            self.0.as_deref().unwrap_or_default().iter()
+        }
+    }
+
+    /// An object read as `T`, `None` when the value was not an object.
+    #[derive(Default)]
+    pub struct Obj<T>(pub Option<T>);
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Loose<'a> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Loose<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Loose::Str(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Loose::Str(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Loose::Str(Cow::Owned(v)))
+                }
+                fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                    Ok(Loose::Bool(v))
+                }
+                fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                    Ok(Loose::Num(v.into()))
+                }
+                fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                    Ok(Loose::Num(v.into()))
+                }
+                fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                    Ok(serde_json::Number::from_f64(v).map_or(Loose::Other, Loose::Num))
+                }
+                fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                    Ok(Loose::Other)
+                }
+                fn visit_none<E>(self) -> Result<Self::Value, E> {
+                    Ok(Loose::Other)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                    while a.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Loose::Other)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                    while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Loose::Other)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A visitor for anything but the one shape wanted: each other value is skipped, giving `empty`.
+    macro_rules! skip_others {
+        ($empty:expr) => {
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok($empty)
+            }
+        };
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Seq<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = Seq<T>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                    let mut v = Vec::new();
+                    while let Some(x) = a.next_element()? {
+                        v.push(x);
+                    }
+                    Ok(Seq(Some(v)))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                    while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(Seq(None))
+                }
+                skip_others!(Seq(None));
+            }
+            d.deserialize_any(V(std::marker::PhantomData))
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+                type Value = Obj<T>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(a)).map(|t| Obj(Some(t)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                    while a.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(Obj(None))
+                }
+                skip_others!(Obj(None));
+            }
+            d.deserialize_any(V(std::marker::PhantomData))
+        }
+    }
 }
 
 /// What an event gives each of its attributes.
@@ -138,40 +661,22 @@ struct EventContext<'a> {
     file: &'a str,
 }
 
-fn event(ev: &Map<String, Json>, file: &str, out: &mut dyn FeedSink) {
-    let mut tags = Vec::new();
-    tag_names(ev.get("Tag"), &mut tags);
-    let ctx = EventContext {
-        tags,
-        severity: ev.get("threat_level_id").and_then(threat_level),
-        info: ev
-            .get("info")
-            .and_then(Json::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty()),
-        file,
-    };
-    for a in array(ev.get("Attribute")) {
-        attribute(a, &ctx, false, out);
-    }
-    for o in array(ev.get("Object")) {
-        let deleted = o.get("deleted").is_some_and(truthy);
-        for a in array(o.get("Attribute")) {
-            attribute(a, &ctx, deleted, out);
+impl<'a> EventContext<'a> {
+    fn of(ev: &'a shape::EventHead<'a>, file: &'a str) -> Self {
+        let mut tags = Vec::new();
+        tag_names(&ev.tags, &mut tags);
+        EventContext {
+            tags,
+            severity: threat_level(&ev.threat_level_id),
+            info: ev.info.as_str().map(str::trim).filter(|s| !s.is_empty()),
+            file,
         }
     }
 }
 
-fn array(v: Option<&Json>) -> &[Json] {
-    match v {
-        Some(Json::Array(a)) => a,
-        _ => &[],
-    }
-}
-
-fn tag_names(v: Option<&Json>, tags: &mut Vec<String>) {
-    for t in array(v) {
-        if let Some(name) = t.get("name").and_then(Json::as_str).map(str::trim) {
+fn tag_names(v: &shape::Seq<shape::Obj<shape::Tag<'_>>>, tags: &mut Vec<String>) {
+    for t in v.iter().filter_map(|t| t.0.as_ref()) {
+        if let Some(name) = t.name.as_str().map(str::trim) {
             if !name.is_empty() {
                 push_tag(tags, name);
             }
@@ -180,10 +685,11 @@ fn tag_names(v: Option<&Json>, tags: &mut Vec<String>) {
 }
 
 /// MISP threat levels: 1 high, 2 medium, 3 low, 4 undefined (taken as info).
-fn threat_level(v: &Json) -> Option<Severity> {
-    let n = match v {
-        Json::String(s) => s.trim().parse().ok()?,
-        v => v.as_u64()?,
+fn threat_level(v: &shape::Loose<'_>) -> Option<Severity> {
+    let n: u64 = match v {
+        shape::Loose::Str(s) => s.trim().parse().ok()?,
+        shape::Loose::Num(n) => n.as_u64()?,
+        _ => return None,
     };
     match n {
         1 => Some(Severity::High),
@@ -195,12 +701,12 @@ fn threat_level(v: &Json) -> Option<Severity> {
 }
 
 /// `true`, `1`, `"1"`, `"true"`.
-fn truthy(v: &Json) -> bool {
+fn truthy(v: &shape::Loose<'_>) -> bool {
     match v {
-        Json::Bool(b) => *b,
-        Json::Number(n) => n.as_u64() == Some(1),
-        Json::String(s) => matches!(s.trim(), "1" | "true" | "True"),
-        _ => false,
+        shape::Loose::Bool(b) => *b,
+        shape::Loose::Num(n) => n.as_u64() == Some(1),
+        shape::Loose::Str(s) => matches!(s.trim(), "1" | "true" | "True"),
+        shape::Loose::Other => false,
     }
 }
 
@@ -210,33 +716,34 @@ pub(super) fn to_ids(v: Option<&str>) -> Result<bool, String> {
         None | Some("1" | "true" | "True") => Ok(true),
         Some("0" | "false" | "False") => Ok(false),
         Some(other) => Err(format!(
-            "bad to_ids {:?}: true, false, 1 or 0",
+            "bad to_ids \"{}\": true, false, 1 or 0",
             value::cut(other)
         )),
     }
 }
 
-fn attribute(a: &Json, ctx: &EventContext<'_>, object_deleted: bool, out: &mut dyn FeedSink) {
-    let uuid = a.get("uuid").and_then(Json::as_str);
+fn attribute(
+    a: &shape::Attribute<'_>,
+    ctx: &EventContext<'_>,
+    object_deleted: bool,
+    out: &mut dyn FeedSink,
+) {
+    let uuid = a.uuid.as_str();
     let at = Location::Object(uuid.unwrap_or(ctx.file));
-    if object_deleted || a.get("deleted").is_some_and(truthy) {
+    if object_deleted || truthy(&a.deleted) {
         return out.skipped(at, "misp deleted");
     }
-    let (Some(kind), Some(text)) = (
-        a.get("type").and_then(Json::as_str),
-        a.get("value").and_then(Json::as_str),
-    ) else {
+    let (Some(kind), Some(text)) = (a.kind.as_str(), a.value.as_str()) else {
         return out.bad(at, "attribute without a type and value string", "");
     };
     let Some(values) = values(kind, text) else {
         return out.skipped(at, &format!("misp type {}", what_name(kind)));
     };
-    let flag = match a.get("to_ids") {
-        Some(Json::Bool(b)) => Ok(*b),
-        Some(Json::Number(n)) => to_ids(Some(&n.to_string())),
-        Some(Json::String(s)) => to_ids(Some(s)),
-        None | Some(Json::Null) => Ok(true),
-        Some(_) => Err("bad to_ids: not a bool".to_owned()),
+    let flag = match &a.to_ids {
+        shape::Loose::Bool(b) => Ok(*b),
+        shape::Loose::Num(n) => to_ids(Some(&n.to_string())),
+        shape::Loose::Str(s) => to_ids(Some(s)),
+        shape::Loose::Other => Ok(true),
     };
     match flag {
         Ok(true) => {}
@@ -247,25 +754,23 @@ fn attribute(a: &Json, ctx: &EventContext<'_>, object_deleted: bool, out: &mut d
         Ok(v) => v,
         Err(reason) => return out.bad(at, &reason, text),
     };
-    let time = |k: &str| {
-        a.get(k)
-            .and_then(Json::as_str)
+    let time = |v: &shape::Loose<'_>, k: &str| {
+        v.as_str()
             .filter(|s| !s.trim().is_empty())
             .map(parse_time)
             .transpose()
             .map_err(|e| format!("{k}: {e}"))
     };
-    let (valid_from, valid_until) = match (time("first_seen"), time("last_seen")) {
+    let (valid_from, valid_until) = match (
+        time(&a.first_seen, "first_seen"),
+        time(&a.last_seen, "last_seen"),
+    ) {
         (Ok(f), Ok(u)) => (f, u),
         (Err(reason), _) | (_, Err(reason)) => return out.bad(at, &reason, text),
     };
     let mut tags = ctx.tags.clone();
-    tag_names(a.get("Tag"), &mut tags);
-    let comment = a
-        .get("comment")
-        .and_then(Json::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    tag_names(&a.tags, &mut tags);
+    let comment = a.comment.as_str().map(str::trim).filter(|s| !s.is_empty());
     let fields = Fields {
         severity: ctx.severity,
         tags,
@@ -286,7 +791,7 @@ pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String
     let left = || {
         text.split_once('|')
             .map(|(l, _)| l)
-            .ok_or_else(|| format!("{kind}: no '|' in {:?}", value::cut(text)))
+            .ok_or_else(|| format!("{kind}: no '|' in \"{}\"", value::cut(text)))
     };
     Some(match kind {
         "ip-src" | "ip-dst" => value::parse_cidr(text).map(|v| vec![v]),
@@ -295,7 +800,7 @@ pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String
         "hostname|port" => left().and_then(value::parse_domain).map(|v| vec![v]),
         "domain|ip" => text
             .split_once('|')
-            .ok_or_else(|| format!("domain|ip: no '|' in {:?}", value::cut(text)))
+            .ok_or_else(|| format!("domain|ip: no '|' in \"{}\"", value::cut(text)))
             .and_then(|(d, ip)| Ok(vec![value::parse_domain(d)?, value::parse_cidr(ip)?])),
         _ => return None,
     })
@@ -485,6 +990,26 @@ mod tests {
             .contains("cannot list"));
         std::fs::write(dir.path().join("manifest.json"), "{}").unwrap();
         assert_eq!(parse_dir(dir.path(), &feed(), &mut c), Ok(()));
+        assert!(c.entries.is_empty() && c.bad.is_empty());
+    }
+
+    #[test]
+    fn event_fields_after_the_attributes_still_give_their_context() {
+        // MISP writes "Tag" after "Attribute": the first pass reads it, the second uses it
+        let text = r#"{"Event": {"Attribute": [{"type": "domain", "value": "a.example"}],
+            "Object": [{"Attribute": [{"type": "domain", "value": "b.example"}], "deleted": true}],
+            "Tag": [{"name": "tlp:amber"}], "threat_level_id": "1", "info": "late info"}}"#;
+        let mut c = Collect::default();
+        parse(text, &feed(), &mut c).unwrap();
+        assert_eq!(c.entries.len(), 1);
+        let f = &c.entries[0].2;
+        assert_eq!(f.tags, strings(&["tlp:amber"]));
+        assert_eq!(f.severity, Some(Severity::High));
+        assert_eq!(f.description.as_deref(), Some("late info"));
+        assert_eq!(c.skipped[0].1, "misp deleted");
+        // JSON broken after the first attribute: an error, and nothing was handed over
+        let mut c = Collect::default();
+        assert!(parse(&text[..text.len() - 3], &feed(), &mut c).is_err());
         assert!(c.entries.is_empty() && c.bad.is_empty());
     }
 

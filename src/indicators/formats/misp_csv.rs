@@ -33,6 +33,8 @@ use crate::indicators::{parse_time, Fields};
 /// Parse a MISP CSV export.
 pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // the csv crate copies each record: no line over MAX_LINE_BYTES reaches it
+    let text = &*super::blank_long_lines(text, 1, out);
     let mut reader = ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

@@ -22,6 +22,53 @@ use super::{value, Fields, Value};
 /// distinct long keys. 40 fits every real type name (`Intel::PUBKEY_HASH`, `x509-fingerprint-sha256`).
 pub const MAX_WHAT_NAME_CHARS: usize = 40;
 
+/// Longest line of a line-based feed (plain, csv, zeek, misp_csv), in bytes, its `\n` not
+/// counted. The longest legitimate line is a URL with context columns: RFC 9110 §4.1 asks
+/// software to handle URIs of at least 8000 octets, and that plus a description and tags is
+/// well under 16 KiB (real feeds' lines are a few hundred bytes). A longer line is a bad entry,
+/// reported and skipped without being copied: the reader keeps no more than this of it (see
+/// `feeds::read`), so a 1 GiB line costs a read, not 1 GiB of memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+
+/// The reason given for a line over [`MAX_LINE_BYTES`].
+pub(crate) fn line_too_long() -> String {
+    format!("line longer than {MAX_LINE_BYTES} bytes")
+}
+
+/// `text` with every line over [`MAX_LINE_BYTES`] emptied (its line ending kept, so line numbers
+/// stay right), each reported to `out` as a bad entry; `text` itself when no line is too long.
+/// `text` starts at line `first_line`. For the parsers that hand lines to a library that copies
+/// them (the `csv` crate) or scan the text more than once (zeek).
+pub(crate) fn blank_long_lines<'t>(
+    text: &'t str,
+    first_line: usize,
+    out: &mut dyn FeedSink,
+) -> std::borrow::Cow<'t, str> {
+    let mut kept = String::new();
+    let mut copied = 0; // text[..copied] is in `kept` (once a line was emptied)
+    let (mut start, mut line) = (0, first_line);
+    while start < text.len() {
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+        // a `\r` before the `\n` is not counted, as `str::lines` drops it
+        let body = text[start..end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[start..end]);
+        if body.len() > MAX_LINE_BYTES {
+            out.bad(Location::Line(line), &line_too_long(), body);
+            kept.push_str(&text[copied..start]);
+            copied = end;
+        }
+        start = end + 1;
+        line += 1;
+    }
+    if copied == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    kept.push_str(&text[copied..]);
+    std::borrow::Cow::Owned(kept)
+}
+
 /// Where an entry is in its feed, for messages: a 1-based line, or an object's id (STIX
 /// `indicator--...`, a MISP attribute uuid) when the format has no useful lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +121,7 @@ pub(crate) fn parse_confidence(s: &str) -> Result<u8, String> {
     t.parse::<u8>()
         .ok()
         .filter(|&c| c <= 100 && t.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| format!("bad confidence {:?}: an integer 0 to 100", value::cut(t)))
+        .ok_or_else(|| format!("bad confidence \"{}\": an integer 0 to 100", value::cut(t)))
 }
 
 /// Tags split on `sep`, trimmed, empties dropped, appended to `tags` unless already there.
@@ -88,6 +135,32 @@ pub(crate) fn push_tags(tags: &mut Vec<String>, text: &str, sep: char) {
 pub(crate) fn push_tag(tags: &mut Vec<String>, tag: &str) {
     if !tags.iter().any(|t| t == tag) {
         tags.push(tag.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_blanked_and_reported_keeping_line_numbers() {
+        let long = "x".repeat(MAX_LINE_BYTES + 1);
+        let ok = "y".repeat(MAX_LINE_BYTES);
+        let mut c = Collect::default();
+        assert!(matches!(
+            blank_long_lines("a\nb\n", 1, &mut c),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let text = format!("{long}\na\n{ok}\r\n{long}\r\nb\n{long}");
+        let kept = blank_long_lines(&text, 10, &mut c);
+        assert!(
+            kept == format!("\na\n{ok}\r\n\nb\n"),
+            "{} bytes kept",
+            kept.len()
+        );
+        let bad: Vec<&str> = c.bad.iter().map(|(at, _)| at.as_str()).collect();
+        assert_eq!(bad, ["10", "13", "15"]);
+        assert_eq!(c.bad[0].1, line_too_long());
     }
 }
 

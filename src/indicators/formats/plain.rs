@@ -4,9 +4,10 @@
 //! is `evil.com`; `evil.com#x` is a bad line, not a silent truncation). Blank lines are ignored,
 //! surrounding whitespace is trimmed, a UTF-8 byte-order mark before line 1 is ignored, and CRLF
 //! line ends work. The type is read from the text ([`value::parse_value`]). A line carries no
-//! context of its own: every entry takes the feed's.
+//! context of its own: every entry takes the feed's. A line over [`MAX_LINE_BYTES`] is a bad
+//! entry.
 
-use super::{FeedSink, Location};
+use super::{line_too_long, FeedSink, Location, MAX_LINE_BYTES};
 use crate::indicators::{value, Fields};
 
 /// Parse `text`, whose first line is line `first_line` of the file (the loader parses large
@@ -20,6 +21,11 @@ pub fn parse(text: &str, first_line: usize, out: &mut dyn FeedSink) {
     // `lines` splits on `\n` and drops a `\r` before it, so CRLF files work.
     for (i, raw) in text.lines().enumerate() {
         let at = Location::Line(first_line + i);
+        if raw.len() > MAX_LINE_BYTES {
+            // only its length and a prefix are looked at: nothing of it is copied
+            out.bad(at, &line_too_long(), raw);
+            continue;
+        }
         let trimmed = raw.trim();
         let v = strip_comment(trimmed);
         if v.is_empty() {
@@ -299,6 +305,25 @@ mod tests {
     fn url_instead_of_domain_is_refused() {
         assert_reason("http://evil.com/login", "a URL");
         assert_reason("hxxps://evil.com", "a URL");
+    }
+
+    #[test]
+    fn line_over_max_line_bytes_is_bad_and_its_neighbours_load() {
+        use crate::indicators::formats::MAX_LINE_BYTES;
+        let long = "a".repeat(MAX_LINE_BYTES + 1);
+        // exactly MAX_LINE_BYTES is still a line (a name and a long comment)
+        let at_limit = format!("b.com #{}", "x".repeat(MAX_LINE_BYTES - 7));
+        assert_eq!(at_limit.len(), MAX_LINE_BYTES);
+        let (entries, errors) = parse_pair(&format!("a.com\n{long}\n{at_limit}\nc.com\n"));
+        let lines: Vec<_> = entries.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3, 4]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
+        assert_eq!(
+            errors[0].reason,
+            format!("line longer than {MAX_LINE_BYTES} bytes")
+        );
+        assert_eq!(errors[0].text.len(), MAX_ERROR_TEXT_CHARS + 3);
     }
 
     #[test]

@@ -36,6 +36,7 @@
 //! `stix2-patterns` (an ANTLR grammar). The subset iocd can use is small, so it is parsed
 //! here by a bounded tokenizer and recursive-descent parser.
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value as Json};
 
 use super::{parse_confidence, push_tag, what_name, FeedSink, Location};
@@ -51,36 +52,204 @@ pub const MAX_PATTERN_LEN: usize = 64 * 1024;
 pub const MAX_PATTERN_DEPTH: usize = 32;
 
 /// Parse a STIX 2.1 bundle (or array of objects, or one indicator).
+///
+/// The bundle's objects are read one at a time (a `serde` seed over the `objects` array), each
+/// into a small tree that is dropped once handled, so a large bundle never exists as one
+/// `serde_json::Value` tree (many times the size of its text). What they give is held as
+/// entries until the whole text has parsed: a file that turns out not to be JSON half way
+/// still adds nothing (the loader's contract for `Err`).
 pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
-    let json: Json = serde_json::from_str(text.strip_prefix('\u{feff}').unwrap_or(text))
+    let mut held = Held::default();
+    let mut de = serde_json::Deserializer::from_str(text.strip_prefix('\u{feff}').unwrap_or(text));
+    let shape = Top { out: &mut held }
+        .deserialize(&mut de)
+        .and_then(|shape| de.end().map(|()| shape))
         .map_err(|e| format!("not JSON: {e}"))?;
-    let objects = match &json {
-        Json::Array(objects) => objects.as_slice(),
-        Json::Object(o) => match o.get("type").and_then(Json::as_str) {
-            Some("bundle") => match o.get("objects") {
-                Some(Json::Array(objects)) => objects.as_slice(),
-                None => &[],
-                Some(_) => return Err("bundle \"objects\" is not an array".to_owned()),
-            },
-            Some("indicator") => std::slice::from_ref(&json),
-            _ => return Err("not a STIX bundle, array of objects, or indicator".to_owned()),
-        },
-        _ => return Err("not a STIX bundle, array of objects, or indicator".to_owned()),
-    };
-    for (i, obj) in objects.iter().enumerate() {
-        match obj {
-            Json::Object(o) if o.get("type").and_then(Json::as_str) == Some("indicator") => {
-                indicator(o, i, out)
+    shape?;
+    held.replay(out);
+    Ok(())
+}
+
+/// One element of a bundle's `objects`.
+fn object(i: usize, obj: &Json, out: &mut dyn FeedSink) {
+    match obj {
+        Json::Object(o) if o.get("type").and_then(Json::as_str) == Some("indicator") => {
+            indicator(o, i, out)
+        }
+        Json::Object(_) => {} // identity, malware, relationship...
+        _ => out.bad(
+            Location::Object(&format!("objects[{i}]")),
+            "not a JSON object",
+            "",
+        ),
+    }
+}
+
+const NOT_STIX: &str = "not a STIX bundle, array of objects, or indicator";
+
+/// The whole text: an array of objects, a bundle, or one indicator. Its value is `Err` when the
+/// JSON is well-formed but not STIX.
+struct Top<'o> {
+    out: &'o mut dyn FeedSink,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_> {
+    type Value = Result<(), String>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_> {
+    type Value = Result<(), String>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a STIX bundle, array of objects, or indicator")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        let mut i = 0;
+        while let Some(obj) = a.next_element::<Json>()? {
+            object(i, &obj, self.out);
+            i += 1;
+        }
+        Ok(Ok(()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+        // the objects of a bundle whose "type" came first are handled as they are read; in any
+        // other order the members are kept whole, as before
+        let mut rest = Map::new();
+        let mut streamed: Option<bool> = None;
+        while let Some(key) = a.next_key::<String>()? {
+            let is_bundle = rest.get("type").and_then(Json::as_str) == Some("bundle");
+            if key == "objects" && is_bundle && streamed.is_none() {
+                streamed = Some(a.next_value_seed(Objects {
+                    out: &mut *self.out,
+                })?);
+            } else {
+                let v: Json = a.next_value()?;
+                rest.insert(key, v);
             }
-            Json::Object(_) => {} // identity, malware, relationship...
-            _ => out.bad(
-                Location::Object(&format!("objects[{i}]")),
-                "not a JSON object",
-                "",
-            ),
+        }
+        Ok(match rest.get("type").and_then(Json::as_str) {
+            Some("bundle") => match (streamed, rest.get("objects")) {
+                (Some(true), _) | (None, None) => Ok(()),
+                (None, Some(Json::Array(objects))) => {
+                    for (i, obj) in objects.iter().enumerate() {
+                        object(i, obj, self.out);
+                    }
+                    Ok(())
+                }
+                _ => Err("bundle \"objects\" is not an array".to_owned()),
+            },
+            Some("indicator") => {
+                object(0, &Json::Object(rest), self.out);
+                Ok(())
+            }
+            _ => Err(NOT_STIX.to_owned()),
+        })
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(NOT_STIX.to_owned()))
+    }
+}
+
+/// A bundle's `objects`, each handled as it is read; `false` when it is not an array.
+struct Objects<'o> {
+    out: &'o mut dyn FeedSink,
+}
+
+impl<'de> DeserializeSeed<'de> for Objects<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Objects<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of STIX objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+        let mut i = 0;
+        while let Some(obj) = a.next_element::<Json>()? {
+            object(i, &obj, self.out);
+            i += 1;
+        }
+        Ok(true)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<bool, A::Error> {
+        while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// What the parse found, held until the whole text has parsed (see [`parse`]).
+#[derive(Default)]
+struct Held(Vec<Found>);
+
+enum Found {
+    Entry(String, Value, Fields),
+    Bad(String, String, String),
+    Skipped(String, String),
+}
+
+impl Held {
+    fn replay(self, out: &mut dyn FeedSink) {
+        for f in self.0 {
+            match f {
+                Found::Entry(at, v, fields) => out.entry(Location::Object(&at), v, fields),
+                Found::Bad(at, reason, text) => out.bad(Location::Object(&at), &reason, &text),
+                Found::Skipped(at, what) => out.skipped(Location::Object(&at), &what),
+            }
         }
     }
-    Ok(())
+}
+
+impl FeedSink for Held {
+    fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
+        self.0.push(Found::Entry(at.to_string(), value, fields));
+    }
+    fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
+        let text = value::head(text).to_owned();
+        self.0
+            .push(Found::Bad(at.to_string(), reason.to_owned(), text));
+    }
+    fn skipped(&mut self, at: Location<'_>, what: &str) {
+        self.0.push(Found::Skipped(at.to_string(), what.to_owned()));
+    }
 }
 
 fn indicator(o: &Map<String, Json>, index: usize, out: &mut dyn FeedSink) {
@@ -400,7 +569,7 @@ impl<'a> Parser<'_, 'a> {
                 k @ ("LIKE" | "MATCHES" | "IN" | "ISSUPERSET" | "ISSUBSET") => {
                     Unsupported(format!("operator {k}"))
                 }
-                _ => Malformed(format!("unexpected {:?}", value::cut(w))),
+                _ => Malformed(format!("unexpected \"{}\"", value::cut(w))),
             },
             Tok::Op(op) => Unsupported(format!("operator {op}")),
             t => Malformed(format!("unexpected {t:?}")),
@@ -659,6 +828,35 @@ mod tests {
             .into_iter()
             .map(|c| (c.object, c.subset, &*String::leak(c.literal)))
             .collect())
+    }
+
+    #[test]
+    fn bundle_read_object_by_object_in_any_key_order_and_all_or_nothing() {
+        let obj = r#"{"type": "indicator", "id": "indicator--1", "pattern": "[domain-name:value = 'a.example']", "pattern_type": "stix"}"#;
+        for text in [
+            format!(r#"{{"type": "bundle", "id": "bundle--1", "objects": [{obj}, 7]}}"#),
+            format!(r#"{{"objects": [{obj}, 7], "id": "bundle--1", "type": "bundle"}}"#),
+        ] {
+            let c = run(&text).unwrap();
+            assert_eq!(c.entries.len(), 1, "{text}");
+            assert_eq!(
+                c.bad,
+                [("objects[1]".to_owned(), "not a JSON object".to_owned())]
+            );
+            // cut short: not JSON, and nothing reached the sink
+            let mut c = Collect::default();
+            let r = parse(
+                &text[..text.len() - 2],
+                &FeedConfig::from_path("f.json".into()),
+                &mut c,
+            );
+            assert!(r.unwrap_err().starts_with("not JSON"));
+            assert!(c.entries.is_empty() && c.bad.is_empty());
+        }
+        let c = run(obj).unwrap();
+        assert_eq!(c.entries.len(), 1);
+        assert!(run(r#"{"type": "bundle", "objects": 3}"#).is_err());
+        assert!(run(r#"{"type": "malware"}"#).is_err());
     }
 
     #[test]

@@ -57,6 +57,8 @@ struct Layout {
 /// Parse a Zeek intel file.
 pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // a line over MAX_LINE_BYTES is reported once, here, and read as blank below
+    let text = &*super::blank_long_lines(text, 1, out);
     let mut sep = "\t".to_owned();
     let mut unset = "-".to_owned();
     let mut empty = "(empty)".to_owned();
@@ -192,7 +194,7 @@ fn line<'r>(
             return out.skipped(at, &format!("zeek {}", what_name(k)));
         }
         k => {
-            let reason = format!("unknown indicator_type {:?}", value::cut(k));
+            let reason = format!("unknown indicator_type \"{}\"", value::cut(k));
             return out.bad(at, &reason, raw);
         }
     };
@@ -232,7 +234,7 @@ fn confidence(s: &str, cif: bool) -> Result<u8, String> {
         .filter(|c: &f64| (0.0..=100.0).contains(c))
         .ok_or_else(|| {
             format!(
-                "bad confidence {:?}: 0 to 10 (CIF) or 0 to 100",
+                "bad confidence \"{}\": 0 to 10 (CIF) or 0 to 100",
                 value::cut(s)
             )
         })?;
