@@ -336,6 +336,13 @@ fn sighup_during_startup_is_queued_and_sigterm_does_not_wait_for_a_slow_reload()
         catches(pid, 1)
     });
     kill("-HUP");
+    // The feed changes (an append, as a download would): the queued reload must rebuild it.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.join("big.txt"))
+        .unwrap()
+        .write_all(b"new.example\n")
+        .unwrap();
     let text = wait_log("indicators loaded");
     let hup = text.find("SIGHUP: reloading feeds");
     let loaded = text.find("indicators loaded");

@@ -49,7 +49,13 @@ impl AppError {
 /// 78), with every feed's report logged first.
 pub(crate) fn load_set(
     feeds: &[crate::config::FeedConfig],
-) -> Result<crate::indicators::IndicatorSet, AppError> {
+) -> Result<
+    (
+        crate::indicators::IndicatorSet,
+        crate::indicators::feeds::LoadReport,
+    ),
+    AppError,
+> {
     let started = std::time::Instant::now();
     match crate::indicators::feeds::build_set(feeds) {
         Ok((set, report)) => {
@@ -59,7 +65,7 @@ pub(crate) fn load_set(
                 "indicators loaded in {:.3}s",
                 started.elapsed().as_secs_f64()
             );
-            Ok(set)
+            Ok((set, report))
         }
         Err(e) => {
             if let Some(r) = e.report() {

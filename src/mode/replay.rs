@@ -44,7 +44,11 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
             "no indicator feed: give --feed FILE or [[feeds]] in the config"
         )));
     }
-    let store = Arc::new(IndicatorStore::new(load_set(&settings.feeds)?));
+    // The files' identities before they are read: a reload that finds them unchanged (or gone)
+    // keeps the set without rebuilding it.
+    let ids = crate::reload::file_ids(&settings.feeds);
+    let (set, report) = load_set(&settings.feeds)?;
+    let store = Arc::new(IndicatorStore::new(set));
     // SIGHUP rebuilds the set from the feeds (and the config's feed list) while the replay runs.
     let reloader = Reloader::new(
         settings.config_path.clone(),
@@ -52,7 +56,8 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         settings.feeds.clone(),
         store.clone(),
     )
-    .with_running_config(settings.config.clone());
+    .with_running_config(settings.config.clone())
+    .with_loaded(ids, &report);
     // Replay suppresses only when the config asks for a window: a hunter wants every event.
     let suppress = settings
         .config

@@ -65,7 +65,11 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         )));
     }
     let interface = interface.unwrap_or_default();
-    let store = Arc::new(IndicatorStore::new(load_set(&settings.feeds)?));
+    // The files' identities before they are read: a reload that finds them unchanged (or gone)
+    // keeps the set without rebuilding it.
+    let ids = crate::reload::file_ids(&settings.feeds);
+    let (set, report) = load_set(&settings.feeds)?;
+    let store = Arc::new(IndicatorStore::new(set));
 
     let cap = live::open_capture(&interface, &config.capture).map_err(AppError::Other)?;
     let window = config.suppress.window.unwrap_or(DEFAULT_WINDOW);
@@ -110,7 +114,8 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         settings.feeds.clone(),
         store,
     )
-    .with_running_config(config.clone());
+    .with_running_config(config.clone())
+    .with_loaded(ids, &report);
     let mut policy = Live {
         view: StatsView {
             sensor: settings.sensor.clone(),
