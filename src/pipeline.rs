@@ -101,11 +101,6 @@ impl Core {
     pub fn try_send(&self, m: Output) -> bool {
         self.events.as_ref().is_some_and(|e| e.try_send(m).is_ok())
     }
-
-    /// Has a stop been asked for?
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Relaxed)
-    }
 }
 
 /// How the control loop ended.
@@ -113,7 +108,7 @@ impl Core {
 pub enum Ended {
     /// The capture finished by itself (end of the inputs, or a failed live capture).
     CaptureDone,
-    /// SIGTERM/SIGINT (or [`Pipeline::control_sender`]).
+    /// SIGTERM/SIGINT.
     Shutdown,
 }
 
@@ -320,11 +315,6 @@ impl<C: Send + 'static> Pipeline<C> {
             }
         }
         Ok(p)
-    }
-
-    /// A sender into the control loop (what a signal sends).
-    pub fn control_sender(&self) -> Sender<Control> {
-        self.control.tx.clone()
     }
 
     /// Is the capture thread still running?

@@ -14,21 +14,25 @@ pub use crate::track::defrag::DefragStats;
 pub use crate::track::quic::QuicStats;
 pub use crate::track::tcp::FlowStats;
 
+/// What [`Counters::each`] calls for every count.
+pub type Visit<'a> = dyn FnMut(&[&'static str], u64, bool) + 'a;
+
 /// Counters that can be added up and listed.
 pub trait Counters {
     /// Add `other`'s counts to these.
     fn add(&mut self, other: &Self);
-    /// Every count in declaration order: `(path, value)`, the path naming nested sections
-    /// (`["flows", "created"]`).
-    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64));
+    /// Every count in declaration order: `(path, value, tallied)`, the path naming nested
+    /// sections (`["flows", "created"]`), `tallied` when the last name is a [`Tally`]'s key
+    /// rather than a declared field.
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut Visit<'_>);
 }
 
 impl Counters for u64 {
     fn add(&mut self, other: &Self) {
         *self += *other;
     }
-    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64)) {
-        f(path, *self);
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut Visit<'_>) {
+        f(path, *self, false);
     }
 }
 
@@ -43,10 +47,10 @@ impl Counters for Tally {
             *self.0.entry(k).or_default() += v;
         }
     }
-    fn each(&self, path: &mut Vec<&'static str>, f: &mut dyn FnMut(&[&'static str], u64)) {
+    fn each(&self, path: &mut Vec<&'static str>, f: &mut Visit<'_>) {
         for (k, v) in &self.0 {
             path.push(k);
-            f(path, *v);
+            f(path, *v, true);
             path.pop();
         }
     }
@@ -65,11 +69,7 @@ macro_rules! counters {
             fn add(&mut self, other: &Self) {
                 $($crate::stats::Counters::add(&mut self.$f, &other.$f);)*
             }
-            fn each(
-                &self,
-                path: &mut Vec<&'static str>,
-                f: &mut dyn FnMut(&[&'static str], u64),
-            ) {
+            fn each(&self, path: &mut Vec<&'static str>, f: &mut $crate::stats::Visit<'_>) {
                 $(
                     path.push(stringify!($f));
                     $crate::stats::Counters::each(&self.$f, path, f);
@@ -222,11 +222,11 @@ pub fn summary<C: Counters>(c: &C) -> String {
     let mut top = String::new();
     let mut sections: Vec<(&'static str, String)> = Vec::new();
     let mut tallies = String::new();
-    c.each(&mut Vec::new(), &mut |path, v| match path {
+    c.each(&mut Vec::new(), &mut |path, v, tallied| match path {
         [name] => {
             let _ = write!(top, " {name} {v}");
         }
-        [section, name] if is_tally(section) => {
+        [section, name] if tallied => {
             let _ = writeln!(tallies, "  {section} {name}: {v}");
         }
         [section, rest @ ..] => {
@@ -248,11 +248,6 @@ pub fn summary<C: Counters>(c: &C) -> String {
         let _ = writeln!(out, "  {s}:{line}");
     }
     out
-}
-
-/// Sections printed one line per entry: those whose names are not known in advance.
-fn is_tally(section: &str) -> bool {
-    matches!(section, "observables" | "tunnels")
 }
 
 #[cfg(test)]
@@ -293,7 +288,7 @@ mod tests {
         assert!(text.contains("  observables tls.sni: 2"), "{text}");
         let json = serde_json::to_value(&w).unwrap();
         let mut n = 0;
-        w.each(&mut Vec::new(), &mut |path, v| {
+        w.each(&mut Vec::new(), &mut |path, v, _| {
             let mut j = &json;
             for p in path {
                 j = &j[p];

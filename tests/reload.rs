@@ -82,30 +82,8 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         .spawn()
         .unwrap();
     // stderr lines, as they come
-    let (tx, rx) = mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log: Vec<String> = Vec::new();
-    let wait_log = |needle: &str, log: &mut Vec<String>| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if log.iter().any(|l| l.contains(needle)) {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) => log.push(l),
-                Err(_) => panic!("no {needle:?} on stderr:\n{}", log.join("\n")),
-            }
-        }
-    };
-    wait_log("indicators loaded", &mut log);
+    let mut log = StderrLog::start(&mut child, Duration::from_secs(20));
+    log.wait("indicators loaded");
 
     let all = [
         "old.example",
@@ -141,7 +119,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         .status()
         .unwrap();
     assert!(st.success());
-    wait_log("reload done", &mut log);
+    log.wait("reload done");
 
     w.write_all(&queries(&all, 41000, 1_700_000_100)).unwrap();
     drop(w);
@@ -156,9 +134,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    reader.join().unwrap();
-    log.extend(rx.try_iter());
-    let log = log.join("\n");
+    let log = log.rest();
     assert!(status.success(), "{log}");
     assert_eq!(
         names(&events, 6..=10),
@@ -439,6 +415,12 @@ impl StderrLog {
             lines: Vec::new(),
             limit,
         }
+    }
+
+    /// Everything, up to the end of the stream (call once the child has exited).
+    fn rest(mut self) -> String {
+        self.lines.extend(self.rx.iter());
+        self.lines.join("\n")
     }
 
     /// Wait (at most the limit) for a line containing `needle`; the whole log so far.

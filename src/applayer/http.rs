@@ -17,11 +17,7 @@ pub const RECORD: Record = Record {
 };
 
 fn probe(data: &[u8]) -> Probe {
-    if http::may_be_request(data) {
-        Probe::Yes
-    } else {
-        Probe::No
-    }
+    Probe::from(http::may_be_request(data))
 }
 
 /// The request head at the start of the direction; `first`: the bytes were just probed (then

@@ -88,6 +88,17 @@ pub enum Probe {
     NeedMore,
 }
 
+impl From<bool> for Probe {
+    /// A yes-or-no test of the bytes (the probes that never need more).
+    fn from(yes: bool) -> Probe {
+        if yes {
+            Probe::Yes
+        } else {
+            Probe::No
+        }
+    }
+}
+
 /// One protocol's registration: how the seam recognises it and how deep it reads.
 #[derive(Debug)]
 pub struct Record {

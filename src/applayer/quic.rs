@@ -22,11 +22,7 @@ pub const RECORD: Record = Record {
 
 /// RFC 9000 §17.2: the header form and fixed bits, and a known version; five bytes.
 fn probe(data: &[u8]) -> Probe {
-    if quic::is_long_header(data) {
-        Probe::Yes
-    } else {
-        Probe::No
-    }
+    Probe::from(quic::is_long_header(data))
 }
 
 /// One QUIC datagram from `src` to `dst`, to the tracker.

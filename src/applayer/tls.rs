@@ -21,11 +21,7 @@ pub const RECORD: Record = Record {
 /// A consistent prefix of a handshake record carrying a client_hello commits the direction to
 /// TLS: a broken hello after it is counted as malformed, not read as something else.
 fn probe(data: &[u8]) -> Probe {
-    if tls::may_be_client_hello(data) {
-        Probe::Yes
-    } else {
-        Probe::No
-    }
+    Probe::from(tls::may_be_client_hello(data))
 }
 
 /// The ClientHello at the start of the direction; `first`: the bytes were just probed (a hello
