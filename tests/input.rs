@@ -497,6 +497,61 @@ fn merge_interleaves_inputs_by_timestamp() {
     );
 }
 
+/// Byte positions the progress bar drew (`{bytes}/{total_bytes}`), in order, repeats dropped.
+fn bar_positions(screen: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for frame in screen.split(['\r', '\n']) {
+        let Some((left, _)) = frame.split_once(" KiB (") else {
+            continue;
+        };
+        // "[00:00:01] ███░░░ 12.18 KiB/25.33": the number and unit before the slash
+        let Some((done, _)) = left.rsplit_once('/') else {
+            continue;
+        };
+        let words: Vec<&str> = done.split_whitespace().collect();
+        if words.len() < 2 {
+            continue;
+        }
+        let done = words[words.len() - 2..].join(" ");
+        if out.last() != Some(&done) {
+            out.push(done);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_paced_replay_moves_the_progress_bar_as_its_packets_leave() {
+    // The bar is drawn only on a terminal: `script` gives the replay one.
+    if !util::have("script") {
+        util::skip("script (util-linux) not installed: no terminal for the progress bar");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let typescript = dir.path().join("typescript");
+    let cmd = format!(
+        "'{}' replay --speed 2 --feed '{}' -o /dev/null '{}'",
+        env!("CARGO_BIN_EXE_iocd"),
+        util::root().join("config/feeds/demo-domains.txt").display(),
+        p(DEMO)
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qfec", &cmd])
+        .arg(&typescript)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    let pos = bar_positions(&screen);
+    // demo.pcap (25 KiB) sits in the read buffer whole from the first read: a bar following
+    // the bytes read stands at 0 for the 1.3 s of the paced replay, then jumps to the end.
+    // Following the packets handed on, it moves through the capture's 9 conversations.
+    println!("progress bar positions: {pos:?}");
+    assert!(pos.len() >= 10, "{pos:?}\n{screen}");
+    assert_eq!(pos.last().map(String::as_str), Some("25.33 KiB"), "{pos:?}");
+}
+
 #[test]
 fn speed_replays_at_capture_pace() {
     let dir = tempfile::tempdir().unwrap();
