@@ -12,13 +12,18 @@ only="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 cleanup() {
-    ip netns pids iocd-s 2>/dev/null | xargs -r kill 2>/dev/null || true
-    ip netns del iocd-s 2>/dev/null || true
-    ip netns del iocd-c 2>/dev/null || true
+    cleanup_only
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-cleanup_only() { ip netns del iocd-s 2>/dev/null || true; ip netns del iocd-c 2>/dev/null || true; }
+# stop the servers (and the TUN forwarder) of both namespaces, then delete them
+cleanup_only() {
+    for ns in iocd-s iocd-c; do
+        ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+    done
+    ip netns del iocd-s 2>/dev/null || true
+    ip netns del iocd-c 2>/dev/null || true
+}
 cleanup_only
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \

@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 S=iocd-demo-s
 C=iocd-demo-c
 cleanup_ns() {
-    ip netns pids $S 2>/dev/null | xargs -r kill 2>/dev/null || true
+    for ns in $S $C; do ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true; done
     ip netns del $S 2>/dev/null || true
     ip netns del $C 2>/dev/null || true
 }
