@@ -9,7 +9,7 @@
 # are used, so the demo feeds list nothing real.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out="$here/../demo.pcap"
+out=${1:-"$here/../demo.pcap"}  # another file to write, e.g. to compare with the committed one
 tmp=$(mktemp -d)
 S=iocd-demo-s
 C=iocd-demo-c
