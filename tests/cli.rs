@@ -44,6 +44,63 @@ fn usage_error_exits_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// What the demo feeds match in `pcaps/demo.pcap` (pcaps/README.md): (where, observable,
+/// indicator, feed, packet). The packet numbers are tshark's (`tshark -r pcaps/demo.pcap`).
+const DEMO_EVENTS: &[(&str, &str, &str, &str, u64)] = &[
+    (
+        "dns.query",
+        "c2.malware.example",
+        "malware.example",
+        "demo-domains",
+        15,
+    ),
+    (
+        "dns.answer_ip",
+        "203.0.113.66",
+        "203.0.113.66",
+        "demo-ips",
+        16,
+    ),
+    (
+        "tls.sni",
+        "login.phish.test",
+        "phish.test",
+        "demo-domains",
+        20,
+    ),
+    (
+        "http.host",
+        "tracker.example.net",
+        "tracker.example.net",
+        "demo-domains",
+        65,
+    ),
+    ("ip.dst", "203.0.113.66", "203.0.113.66", "demo-ips", 74),
+    ("ip.src", "203.0.113.66", "203.0.113.66", "demo-ips", 75),
+    ("http.host", "203.0.113.66", "203.0.113.66", "demo-ips", 77),
+    (
+        "ip.dst",
+        "2001:db8:bad::66",
+        "2001:db8:bad::/48",
+        "demo-ips",
+        86,
+    ),
+    (
+        "ip.src",
+        "2001:db8:bad::66",
+        "2001:db8:bad::/48",
+        "demo-ips",
+        87,
+    ),
+    (
+        "http.host",
+        "2001:db8:bad::66",
+        "2001:db8:bad::/48",
+        "demo-ips",
+        89,
+    ),
+];
+
 #[test]
 fn demo_replay_reports_an_ip_a_dns_name_and_an_sni_with_the_schema() {
     let r = util::replay(&args(&demo_args()));
@@ -73,33 +130,42 @@ fn demo_replay_reports_an_ip_a_dns_name_and_an_sni_with_the_schema() {
         let ind = &e["indicator"];
         assert!(["demo-ips", "demo-domains"].contains(&ind["feed"].as_str().unwrap()));
     }
+    // Every listed observable once per (flow, indicator, where) — the 12-packet flow to
+    // 203.0.113.66 gives one ip.dst and one ip.src event — and nothing unlisted (the lookups of
+    // www.example.org, the SNI docs.example.com).
+    let mut got: Vec<(String, String, String, String, u64)> = r
+        .events
+        .iter()
+        .map(|e| {
+            let s = |v: &Value| v.as_str().unwrap().to_owned();
+            (
+                s(&e["observable"]["where"]),
+                s(&e["observable"]["value"]),
+                s(&e["indicator"]["value"]),
+                s(&e["indicator"]["feed"]),
+                e["pcap"]["packet"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort_by_key(|g| g.4);
+    let want: Vec<(String, String, String, String, u64)> = DEMO_EVENTS
+        .iter()
+        .map(|&(w, v, i, f, p)| (w.into(), v.into(), i.into(), f.into(), p))
+        .collect();
+    assert_eq!(got, want);
     let sni = r
         .events
         .iter()
         .find(|e| e["observable"]["where"] == "tls.sni")
         .unwrap();
-    assert_eq!(sni["observable"]["value"], "enabled.tls13.com");
-    assert_eq!(sni["indicator"]["value"], "tls13.com");
     assert_eq!(sni["indicator"]["match"], "subdomain");
     assert_eq!(sni["indicator"]["type"], "domain");
-    // tshark: the ClientHello is frame 8
-    assert_eq!(sni["pcap"]["packet"], 8);
-    let ip = r
-        .events
-        .iter()
-        .find(|e| e["observable"]["where"] == "ip.dst")
-        .unwrap();
-    assert_eq!(ip["indicator"]["type"], "cidr");
-    assert_eq!(ip["indicator"]["match"], "cidr");
-    // one event per (flow, indicator, where): the 31-packet TLS flow gives one ip.dst event
-    let n = r
-        .events
-        .iter()
-        .filter(|e| e["observable"]["where"] == "ip.dst")
-        .count();
-    assert_eq!(n, 1, "{:?}", r.events);
+    assert_eq!(sni["indicator"]["severity"], "high");
+    assert_eq!(sni["indicator"]["tags"], serde_json::json!(["demo"]));
+    assert_eq!(sni["flow"]["dest_ip"], "198.51.100.20");
+    assert_eq!(sni["flow"]["dest_port"], 443);
     let stderr = r.stderr();
-    for word in ["packets 35", "observables tls.sni", "matches", "packets/s"] {
+    for word in ["packets 99", "observables tls.sni", "matches", "packets/s"] {
         assert!(stderr.contains(word), "summary lacks {word:?}:\n{stderr}");
     }
 }
@@ -236,7 +302,7 @@ fn bad_feed_lines_are_reported_with_file_and_line_and_good_lines_load() {
     let feed = dir.path().join("mixed.txt");
     util::write_file(
         &feed,
-        &("# comment\n\n1.2.3.256\ntls13.com\nhttp://x.com/a\n  104.16.125.34  # trailing comment\n"
+        &("# comment\n\n1.2.3.256\nphish.test\nhttp://x.com/a\n  203.0.113.66  # trailing comment\n"
             .to_owned()
             // enough good lines that 2 bad ones stay under the default max_bad_ratio (10%)
             + &(0..20).map(|i| format!("pad{i}.example\n")).collect::<String>()),
@@ -252,7 +318,7 @@ fn bad_feed_lines_are_reported_with_file_and_line_and_good_lines_load() {
         .iter()
         .map(|e| e["indicator"]["value"].as_str().unwrap())
         .collect();
-    assert_eq!(values, BTreeSet::from(["tls13.com", "104.16.125.34"]));
+    assert_eq!(values, BTreeSet::from(["phish.test", "203.0.113.66"]));
 }
 
 #[test]
@@ -348,8 +414,11 @@ fn output_file_receives_the_events() {
 fn an_encrypted_client_hello_is_marked_ech_and_a_plain_one_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("f.txt");
-    util::write_file(&feed, "cloudflare-ech.com\ntls13.com\n");
-    let ech = util::root().join("pcaps/corpus/zk-tls13-ech-outer-sni.pcap");
+    util::write_file(&feed, "cloudflare-ech.com\nphish.test\n");
+    let Some(corpus) = util::corpus_dir() else {
+        return;
+    };
+    let ech = corpus.join("zk-tls13-ech-outer-sni.pcap");
     let demo = util::root().join("pcaps/demo.pcap");
     let r = util::replay(&[
         "--feed",
@@ -370,7 +439,7 @@ fn an_encrypted_client_hello_is_marked_ech_and_a_plain_one_is_not() {
     assert_eq!(outer["observable"]["ech"], true);
     let plain = sni
         .iter()
-        .find(|e| e["observable"]["value"] == "enabled.tls13.com")
+        .find(|e| e["observable"]["value"] == "login.phish.test")
         .expect("plain SNI event");
     assert!(plain["observable"].get("ech").is_none(), "{plain}");
 }

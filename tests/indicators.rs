@@ -1,7 +1,10 @@
 //! Indicators with context, end to end through the real binary on the demo capture
-//! (`pcaps/demo.pcap`: 192.168.65.3 asks 192.168.65.1 for enabled.tls13.com, gets
-//! 104.16.125.34, and opens TLS to it with that SNI, on 2019-08-07): context in events, several
-//! indicators for one observable, validity at packet time, allowlists, `check` and `lookup`.
+//! (`pcaps/demo.pcap`, made by `pcaps/real/demo.sh` on 2026-12-03 between 13:55:11 and
+//! 13:55:15 UTC: 192.0.2.10 asks 192.0.2.53 for c2.malware.example and gets 203.0.113.66, opens
+//! TLS to 198.51.100.20 with SNI login.phish.test, asks 198.51.100.80 for Host
+//! tracker.example.net, and fetches a page from 203.0.113.66:8080; see pcaps/README.md): context
+//! in events, several indicators for one observable, validity at packet time, allowlists,
+//! `check` and `lookup`.
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +39,7 @@ fn event<'a>(events: &'a [Value], w: &str) -> &'a Value {
 #[test]
 fn events_carry_the_indicators_whole_context() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("c2.txt"), "tls13.com\n");
+    write_file(&dir.path().join("c2.txt"), "phish.test\n");
     let cfg = config(
         dir.path(),
         r#"
@@ -48,14 +51,14 @@ confidence = 85
 tags = ["c2", "apt-x"]
 description = "C2 domains of APT-X"
 reference = "https://intel.example/apt-x"
-valid_from = "2019-01-01T00:00:00Z"
-valid_until = "2020-01-01"
+valid_from = "2026-01-01T00:00:00Z"
+valid_until = "2027-01-01"
 "#,
     );
     let r = replay(&cfg);
     let e = event(&r.events, "tls.sni");
     let i = &e["indicator"];
-    assert_eq!(i["value"], "tls13.com");
+    assert_eq!(i["value"], "phish.test");
     assert_eq!(i["type"], "domain");
     assert_eq!(i["match"], "subdomain");
     assert_eq!(i["feed"], "c2-feed");
@@ -64,16 +67,16 @@ valid_until = "2020-01-01"
     assert_eq!(i["tags"], serde_json::json!(["c2", "apt-x"]));
     assert_eq!(i["description"], "C2 domains of APT-X");
     assert_eq!(i["reference"], "https://intel.example/apt-x");
-    assert_eq!(i["valid_from"], "2019-01-01T00:00:00Z");
-    assert_eq!(i["valid_until"], "2020-01-01T00:00:00Z");
+    assert_eq!(i["valid_from"], "2026-01-01T00:00:00Z");
+    assert_eq!(i["valid_until"], "2027-01-01T00:00:00Z");
     assert!(e.get("also_matched").is_none(), "{e}");
 }
 
 #[test]
 fn one_event_per_observable_with_every_other_match_in_also_matched() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("a.txt"), "104.16.125.34\n104.16.0.0/13\n");
-    write_file(&dir.path().join("b.txt"), "104.16.125.34\n104.0.0.0/8\n");
+    write_file(&dir.path().join("a.txt"), "203.0.113.66\n203.0.113.0/24\n");
+    write_file(&dir.path().join("b.txt"), "203.0.113.66\n203.0.0.0/8\n");
     let cfg = config(
         dir.path(),
         r#"
@@ -96,7 +99,7 @@ confidence = 90
     assert_eq!(dst.len(), 1, "one event, not one per indicator: {dst:?}");
     let e = dst[0];
     // exact address first; between the two feeds' exact entries the higher confidence wins
-    assert_eq!(e["indicator"]["value"], "104.16.125.34");
+    assert_eq!(e["indicator"]["value"], "203.0.113.66");
     assert_eq!(e["indicator"]["feed"], "b");
     let also: Vec<(String, String, String)> = e["also_matched"]
         .as_array()
@@ -111,9 +114,9 @@ confidence = 90
         })
         .collect();
     let want = [
-        ("104.16.125.34", "a", "exact"),
-        ("104.16.0.0/13", "a", "cidr"),
-        ("104.0.0.0/8", "b", "cidr"),
+        ("203.0.113.66", "a", "exact"),
+        ("203.0.113.0/24", "a", "cidr"),
+        ("203.0.0.0/8", "b", "cidr"),
     ]
     .map(|(v, f, m)| (v.to_owned(), f.to_owned(), m.to_owned()));
     assert_eq!(also, want);
@@ -122,29 +125,29 @@ confidence = 90
 #[test]
 fn validity_is_judged_at_the_packet_time() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("old.txt"), "tls13.com\n");
-    write_file(&dir.path().join("later.txt"), "104.16.0.0/13\n");
+    write_file(&dir.path().join("old.txt"), "phish.test\nmalware.example\n");
+    write_file(&dir.path().join("later.txt"), "203.0.113.0/24\n");
     write_file(
         &dir.path().join("valid.txt"),
-        "example.invalid\n192.168.65.1\n",
+        "tracker.example.net\n192.0.2.53\n",
     );
-    // the capture is from 2019-08-07T21:08:34Z
+    // the capture is from 2026-12-03T13:55:11Z to 13:55:15Z
     let cfg = config(
         dir.path(),
         r#"
 [[feeds]]
 name = "expired"
 path = "old.txt"
-valid_until = "2019-08-07T21:08:00Z"
+valid_until = "2026-12-03T13:55:00Z"
 [[feeds]]
 name = "not-yet"
 path = "later.txt"
-valid_from = "2019-08-07T21:09:00Z"
+valid_from = "2026-12-03T13:56:00Z"
 [[feeds]]
 name = "valid"
 path = "valid.txt"
-valid_from = "2019-08-07T21:08:00Z"
-valid_until = "2019-08-07T21:09:00Z"
+valid_from = "2026-12-03T13:55:00Z"
+valid_until = "2026-12-03T13:56:00Z"
 "#,
     );
     let r = replay(&cfg);
@@ -155,6 +158,15 @@ valid_until = "2019-08-07T21:09:00Z"
         .collect();
     assert!(!feeds.is_empty(), "{}", r.stderr());
     assert!(feeds.iter().all(|&f| f == "valid"), "{feeds:?}");
+    let values: std::collections::BTreeSet<&str> = r
+        .events
+        .iter()
+        .map(|e| e["observable"]["value"].as_str().unwrap())
+        .collect();
+    assert!(
+        values.contains("tracker.example.net") && values.contains("192.0.2.53"),
+        "{values:?}"
+    );
     // the expired SNI/DNS name and the not-yet-valid CIDR hits are counted, not reported
     let inactive = util::summary_number(&r.stderr(), "inactive");
     assert!(inactive >= 5, "inactive {inactive}:\n{}", r.stderr());
@@ -163,8 +175,8 @@ valid_until = "2019-08-07T21:09:00Z"
 #[test]
 fn an_allowlist_suppresses_what_it_covers_and_counts_it() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("bad.txt"), "104.16.125.34\ntls13.com\n");
-    write_file(&dir.path().join("cdn.txt"), "104.16.0.0/12\n");
+    write_file(&dir.path().join("bad.txt"), "203.0.113.66\nphish.test\n");
+    write_file(&dir.path().join("cdn.txt"), "203.0.113.0/24\n");
     let cfg = config(
         dir.path(),
         r#"
@@ -431,14 +443,14 @@ fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
         r#"{"type":"bundle","id":"bundle--1","objects":[
  {"type":"indicator","spec_version":"2.1","id":"indicator--aaaaaaaa-0000-4000-8000-000000000001",
   "created":"2019-01-01T00:00:00.000Z","modified":"2019-01-01T00:00:00.000Z",
-  "name":"CDN abuse","description":"Cloudflare range used by the kit",
+  "name":"Hosting abuse","description":"Hosting range used by the kit",
   "indicator_types":["malicious-activity"],"labels":["kit-x"],"confidence":70,
-  "pattern":"[ipv4-addr:value ISSUBSET '104.16.0.0/16'] OR [domain-name:value = 'enabled.tls13.com']",
+  "pattern":"[ipv4-addr:value ISSUBSET '203.0.113.0/24'] OR [domain-name:value = 'login.phish.test']",
   "pattern_type":"stix","valid_from":"2019-08-01T00:00:00Z",
   "external_references":[{"source_name":"blog","url":"https://blog.example/kit-x"}]},
  {"type":"indicator","spec_version":"2.1","id":"indicator--aaaaaaaa-0000-4000-8000-000000000002",
   "created":"2019-01-01T00:00:00.000Z","modified":"2019-01-01T00:00:00.000Z",
-  "pattern":"[ipv4-addr:value = '192.168.65.1']","pattern_type":"stix",
+  "pattern":"[ipv4-addr:value = '192.0.2.53']","pattern_type":"stix",
   "valid_from":"2019-01-01T00:00:00Z","revoked":true}
 ]}"#,
     );
@@ -446,7 +458,7 @@ fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
     write_file(
         &zeek,
         "#fields\tindicator\tindicator_type\tmeta.source\tmeta.desc\tmeta.url\n\
-         192.168.65.3\tIntel::ADDR\tlocal-cti\tinfected host\t-\n",
+         192.0.2.10\tIntel::ADDR\tlocal-cti\tinfected host\t-\n",
     );
     let cfg = config(
         dir.path(),
@@ -461,7 +473,7 @@ fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
     assert_eq!(i["id"], "indicator--aaaaaaaa-0000-4000-8000-000000000001");
     assert_eq!(i["confidence"], 70);
     assert_eq!(i["severity"], "high");
-    assert_eq!(i["description"], "Cloudflare range used by the kit");
+    assert_eq!(i["description"], "Hosting range used by the kit");
     assert_eq!(i["reference"], "https://blog.example/kit-x");
     assert_eq!(i["valid_from"], "2019-08-01T00:00:00Z");
     let tags = i["tags"].as_array().unwrap();
@@ -471,14 +483,14 @@ fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
     let dst = r
         .events
         .iter()
-        .find(|e| e["observable"]["value"] == "104.16.125.34")
+        .find(|e| e["observable"]["value"] == "203.0.113.66")
         .unwrap();
-    assert_eq!(dst["indicator"]["value"], "104.16.0.0/16");
+    assert_eq!(dst["indicator"]["value"], "203.0.113.0/24");
     // the zeek source becomes a tag; the revoked STIX indicator never matches
     let src = r
         .events
         .iter()
-        .find(|e| e["observable"]["value"] == "192.168.65.3")
+        .find(|e| e["observable"]["value"] == "192.0.2.10")
         .unwrap();
     assert_eq!(src["indicator"]["feed"], "zeek");
     assert_eq!(src["indicator"]["description"], "infected host");
@@ -489,7 +501,7 @@ fn stix_and_zeek_indicators_match_traffic_with_their_own_context() {
     assert!(r
         .events
         .iter()
-        .all(|e| e["observable"]["value"] != "192.168.65.1"));
+        .all(|e| e["observable"]["value"] != "192.0.2.53"));
 }
 
 // ---- bounds on what a feed may cost (issue "nothing lost, nothing escalated", item 4) ----

@@ -1,4 +1,5 @@
-//! Damaged and mutated captures: every capture in `pcaps/` cut at a sample of lengths and with
+//! Damaged and mutated captures: every capture in `pcaps/` and in the public corpus
+//! (`../shared/pcaps/corpus/`, SKIP for its part when absent) cut at a sample of lengths and with
 //! random byte flips must replay without a panic or a hang.
 
 use std::path::PathBuf;
@@ -8,7 +9,9 @@ use crate::util::{self, Rng};
 
 fn captures() -> Vec<PathBuf> {
     let mut out = vec![util::root().join("pcaps/demo.pcap")];
-    for dir in [util::corpus_dir(), util::root().join("pcaps/real")] {
+    let mut dirs = vec![util::root().join("pcaps/real")];
+    dirs.extend(util::corpus_dir());
+    for dir in dirs {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {

@@ -9,9 +9,8 @@ use crate::util;
 use crate::util::testkit::dns::query as dns_query;
 use crate::util::testkit::wire::{eth_ipv4_tcp, write_pcap, Tcp};
 
-/// curl's TLS 1.3 ClientHello to enabled.tls13.com (517 bytes, one record), from
-/// pcaps/corpus/ak-dns-and-tls13-sni-curl.pcap:
-/// `tshark -Y 'tls.handshake.type==1' -T fields -e tcp.payload`.
+/// curl's TLS 1.3 ClientHello to login.phish.test (517 bytes, one record), frame 20 of
+/// pcaps/demo.pcap: `tshark -Y 'tls.handshake.type==1' -T fields -e tcp.payload`.
 const CURL_HELLO: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/pcaps/vectors/curl-tls13-client-hello.hex"
@@ -102,7 +101,7 @@ fn found(events: &[Value]) -> Vec<(String, String)> {
 }
 
 fn sni() -> Vec<(String, String)> {
-    vec![("enabled.tls13.com".into(), "tls.sni".into())]
+    vec![("login.phish.test".into(), "tls.sni".into())]
 }
 
 #[test]
@@ -110,7 +109,7 @@ fn client_hello_split_in_two_segments() {
     let dir = tempfile::tempdir().unwrap();
     let h = unhex(CURL_HELLO);
     let f = connection(443, 1000, &[(0, &h[..100]), (100, &h[100..])]);
-    assert_eq!(found(&run(dir.path(), "two", &f, &["tls13.com"])), sni());
+    assert_eq!(found(&run(dir.path(), "two", &f, &["phish.test"])), sni());
 }
 
 #[test]
@@ -122,7 +121,7 @@ fn client_hello_split_across_three_segments_on_another_port() {
         1000,
         &[(0, &h[..3]), (3, &h[3..300]), (300, &h[300..])],
     );
-    assert_eq!(found(&run(dir.path(), "three", &f, &["tls13.com"])), sni());
+    assert_eq!(found(&run(dir.path(), "three", &f, &["phish.test"])), sni());
 }
 
 #[test]
@@ -135,7 +134,7 @@ fn client_hello_segments_out_of_order_across_sequence_wraparound() {
         isn,
         &[(400, &h[400..]), (200, &h[200..400]), (0, &h[..200])],
     );
-    assert_eq!(found(&run(dir.path(), "ooo", &f, &["tls13.com"])), sni());
+    assert_eq!(found(&run(dir.path(), "ooo", &f, &["phish.test"])), sni());
 }
 
 #[test]
@@ -153,7 +152,7 @@ fn client_hello_with_a_retransmitted_overlapping_segment() {
         ],
     );
     assert_eq!(
-        found(&run(dir.path(), "retrans", &f, &["tls13.com"])),
+        found(&run(dir.path(), "retrans", &f, &["phish.test"])),
         sni()
     );
 }
@@ -171,12 +170,12 @@ fn client_hello_in_two_tls_records() {
     // the two records in one segment, then split across the record boundary
     let f = connection(443, 5, &[(0, &stream)]);
     assert_eq!(
-        found(&run(dir.path(), "records1", &f, &["tls13.com"])),
+        found(&run(dir.path(), "records1", &f, &["phish.test"])),
         sni()
     );
     let f = connection(443, 5, &[(0, &stream[..160]), (160, &stream[160..])]);
     assert_eq!(
-        found(&run(dir.path(), "records2", &f, &["tls13.com"])),
+        found(&run(dir.path(), "records2", &f, &["phish.test"])),
         sni()
     );
 }

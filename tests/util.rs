@@ -19,8 +19,25 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn corpus_dir() -> PathBuf {
-    root().join("pcaps/corpus")
+/// Where the public capture corpus is: `../shared/pcaps/corpus/` next to the crate, with its
+/// `truth.jsonl` (tshark's oracle). The project keeps no copy of it (pcaps/README.md).
+pub fn corpus_path() -> PathBuf {
+    root().join("../shared/pcaps/corpus")
+}
+
+/// The public capture corpus, or `None` after printing SKIP with the reason when it is absent:
+/// a test that needs it returns then, it never passes silently.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = corpus_path();
+    if dir.join("truth.jsonl").is_file() {
+        Some(dir)
+    } else {
+        skip(&format!(
+            "the public capture corpus is not at {} (no truth.jsonl there)",
+            dir.display()
+        ));
+        None
+    }
 }
 
 pub fn iocd() -> Command {
@@ -114,9 +131,9 @@ pub fn broad_config(feed: &Path) -> PathBuf {
     cfg
 }
 
-/// Read `truth.jsonl`.
-pub fn truth() -> Vec<Value> {
-    let text = std::fs::read_to_string(corpus_dir().join("truth.jsonl")).expect("truth.jsonl");
+/// Read the corpus's `truth.jsonl` (`corpus` from [`corpus_dir`]).
+pub fn truth(corpus: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(corpus.join("truth.jsonl")).expect("truth.jsonl");
     text.lines()
         .map(|l| serde_json::from_str(l).expect("truth line"))
         .collect()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate fuzz/seeds/<target>/ from pcaps/corpus/ (needs tshark) plus a few hand-made DNS
+"""Regenerate fuzz/seeds/<target>/ from the public capture corpus ../shared/pcaps/corpus/ (needs tshark) plus a few hand-made DNS
 messages. Seeds are small starting points for the fuzzer, checked in; what the fuzzer finds
 goes to fuzz/corpus/ (gitignored). Run from the repository root: fuzz/seeds/extract.py"""
 
@@ -9,7 +9,8 @@ import struct
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "pcaps" / "corpus"
+# The public captures are kept outside the project, next to it (pcaps/README.md).
+CORPUS = ROOT.parent / "shared" / "pcaps" / "corpus"
 SEEDS = ROOT / "fuzz" / "seeds"
 MAX_SEED = 2048  # bytes; libFuzzer's -max_len follows the largest seed
 PER_FILE = 3
@@ -88,6 +89,8 @@ def hand_made_dns():
 def main():
     for m in hand_made_dns():
         save("dns", m)
+    if not CORPUS.is_dir():
+        raise SystemExit(f"the public capture corpus is not at {CORPUS}")
     for path in sorted(CORPUS.iterdir()):
         if path.suffix not in (".pcap", ".pcapng"):
             continue

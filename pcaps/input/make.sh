@@ -1,12 +1,13 @@
 #!/bin/sh
-# Regenerate the captures of pcaps/input/ from pcaps/demo.pcap and two corpus captures.
+# Regenerate the captures of pcaps/input/ from pcaps/demo.pcap and two captures of pcaps/real/
+# (raw IP, and a 16384-byte snapshot length), all made by this project.
 # Needs Wireshark's mergecap and editcap (Debian: tshark), gzip, zstd and python3; the tests
 # do not run this, they use the committed files.
 set -e
 cd "$(dirname "$0")"
 demo=../demo.pcap
-raw=../corpus/nd-tls13-sni-clienthello-split-rawip.pcap
-idn=../corpus/ak-dns-punycode-idn.pcap
+raw=../real/real-curl-tls13-sni-rawip-mtu400.pcap
+idn=../real/real-dig-dns-idn-snaplen16384.pcap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mergecap -F pcapng -w eth-rawip.pcapng "$demo" "$raw"
@@ -22,5 +23,5 @@ head -c 3000 "$demo" | gzip -9 -n > "$tmp/a.gz"
 tail -c +3001 "$demo" | gzip -9 -n > "$tmp/b.gz"
 cat "$tmp/a.gz" "$tmp/b.gz" > demo-2members.pcap.gz
 rm -rf rotated && mkdir rotated
-editcap -F pcap -c 10 "$demo" rotated/demo.pcap
+editcap -F pcap -c 25 "$demo" rotated/demo.pcap
 printf 'Not a capture: a directory replay skips this file by its content.\n' > rotated/NOTES.txt

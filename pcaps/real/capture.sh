@@ -4,18 +4,26 @@
 # recorded with tcpdump on the server side. A small MTU on the veth makes the kernel cut the
 # ClientHello into several TCP segments, as real paths with small MTUs do.
 # Needs root, iproute2, ethtool, openssl, curl, dig (bind9-dnsutils), tcpdump, python3. Only the namespaces' own addresses
-# (10.77.0.0/24, fd77::/64) are used.
+# (10.77.0.0/24, 10.77.1.0/24, fd77::/64) are used.
+# Arguments, if any, name the captures to record (e.g. `capture.sh real-dig-dns-udp.pcap`);
+# without any, every capture is recorded again.
 set -eu
+only="$*"
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 cleanup() {
-    ip netns pids iocd-s 2>/dev/null | xargs -r kill 2>/dev/null || true
-    ip netns del iocd-s 2>/dev/null || true
-    ip netns del iocd-c 2>/dev/null || true
+    cleanup_only
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-cleanup_only() { ip netns del iocd-s 2>/dev/null || true; ip netns del iocd-c 2>/dev/null || true; }
+# stop the servers (and the TUN forwarder) of both namespaces, then delete them
+cleanup_only() {
+    for ns in iocd-s iocd-c; do
+        ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+    done
+    ip netns del iocd-s 2>/dev/null || true
+    ip netns del iocd-c 2>/dev/null || true
+}
 cleanup_only
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
@@ -59,10 +67,16 @@ while True: threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).s
     sleep 1
 }
 
-# record FILE COMMAND...: capture on the server side while the client runs COMMAND
+# record FILE COMMAND...: capture on the server side (interface $cap_if, snapshot length
+# $snaplen) while the client runs COMMAND
+cap_if=iocd-veth-s
+snaplen=0
 record() {
     out=$1; shift
-    ip netns exec iocd-s tcpdump -i iocd-veth-s -U -s 0 -w "$here/$out" >/dev/null 2>&1 &
+    if [ -n "$only" ]; then
+        case " $only " in *" $out "*) ;; *) return 0 ;; esac
+    fi
+    ip netns exec iocd-s tcpdump -i "$cap_if" -U -s "$snaplen" -w "$here/$out" >/dev/null 2>&1 &
     tcpdump_pid=$!
     sleep 1
     ip netns exec iocd-c "$@" >/dev/null 2>&1 || true
@@ -77,6 +91,35 @@ record real-curl-tls13-sni-ipv6.pcap curl -sk --max-time 5 --resolve v6.ioc-test
 record real-dig-dns-over-tcp.pcap dig +tcp +time=1 +tries=1 @10.77.0.1 tcpq.ioc-test.example A
 record real-dig-dns-udp.pcap dig +time=1 +tries=1 @10.77.0.1 udpq.ioc-test.example AAAA
 record real-curl-http-host-port.pcap curl -s --max-time 5 --resolve web.ioc-test.example:8080:10.77.0.1 http://web.ioc-test.example:8080/
+# an IDN (bücher) in punycode, recorded with a 16384-byte snapshot length
+snaplen=16384
+record real-dig-dns-idn-snaplen16384.pcap dig +time=1 +tries=1 @10.77.0.1 www.xn--bcher-kva.ioc-test.example A
+snaplen=0
+# raw IP: a point-to-point link of two TUN devices (iocd-tun in each namespace), joined by a
+# small Python forwarder, MTU 400 (the hello takes 2 segments); tcpdump on a TUN device writes
+# LINKTYPE_RAW (101) records, bare IPv4 packets
+ip netns exec iocd-c python3 -c '
+import ctypes, fcntl, os, select, struct
+def tun():
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", b"iocd-tun", 0x0001 | 0x1000))  # TUNSETIFF, IFF_TUN|IFF_NO_PI
+    return fd
+c = tun()
+ns = os.open("/run/netns/iocd-s", os.O_RDONLY)
+assert ctypes.CDLL(None, use_errno=True).setns(ns, 0x40000000) == 0  # CLONE_NEWNET
+s = tun()
+while True:
+    for fd in select.select([c, s], [], [])[0]:
+        os.write(s if fd == c else c, os.read(fd, 65536))
+' >/dev/null 2>&1 &
+sleep 1
+ip -n iocd-s addr add 10.77.1.1 peer 10.77.1.2 dev iocd-tun
+ip -n iocd-c addr add 10.77.1.2 peer 10.77.1.1 dev iocd-tun
+ip -n iocd-s link set iocd-tun mtu 400 up
+ip -n iocd-c link set iocd-tun mtu 400 up
+cap_if=iocd-tun
+record real-curl-tls13-sni-rawip-mtu400.pcap curl -sk --max-time 5 --resolve rawip.ioc-test.example:4433:10.77.1.1 https://rawip.ioc-test.example:4433/
+cap_if=iocd-veth-s
 cleanup_only
 setup 400
 record real-curl-tls13-sni-mtu400-2-segments.pcap curl -sk --max-time 5 --resolve split2.ioc-test.example:4433:10.77.0.1 https://split2.ioc-test.example:4433/

@@ -364,7 +364,7 @@ mod message_tests {
         let data = super::tests::unhex(super::tests::CURL_TLS13_HELLO);
         let msg = &data[5..];
         let hello = parse_client_hello_message(msg).unwrap();
-        assert_eq!(hello.sni.as_deref(), Some(&b"enabled.tls13.com"[..]));
+        assert_eq!(hello.sni.as_deref(), Some(&b"login.phish.test"[..]));
         for n in 0..msg.len() {
             assert_eq!(
                 parse_client_hello_message(&msg[..n]),
@@ -411,8 +411,8 @@ mod tests {
         *state
     }
 
-    /// ak-dns-and-tls13-sni-curl.pcap frame 8 (arkime/arkime tests/pcap/curl-enabled-tls13.pcap):
-    /// curl's TLS 1.3 ClientHello, the whole TCP payload.
+    /// pcaps/demo.pcap frame 20 (made here by pcaps/real/demo.sh): curl 7.88.1's TLS 1.3
+    /// ClientHello with SNI login.phish.test, the whole TCP payload.
     pub(super) const CURL_TLS13_HELLO: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/pcaps/vectors/curl-tls13-client-hello.hex"
@@ -843,7 +843,7 @@ mod tests {
         assert_eq!(
             h,
             Ok(ClientHello {
-                sni: Some(b"enabled.tls13.com".to_vec()),
+                sni: Some(b"login.phish.test".to_vec()),
                 ech: false
             })
         );
@@ -867,7 +867,7 @@ mod tests {
         let msg = &data[RECORD_HEADER_LEN..];
         for cuts in [&[100][..], &[3, 200, 400], &[511]] {
             let h = parse_client_hello(&records(msg, cuts)).unwrap();
-            assert_eq!(h.sni, Some(b"enabled.tls13.com".to_vec()), "{cuts:?}");
+            assert_eq!(h.sni, Some(b"login.phish.test".to_vec()), "{cuts:?}");
         }
     }
 

@@ -290,6 +290,20 @@ impl Reader {
         self.state.raw_bytes.get()
     }
 
+    /// How far into the file the packets handed out so far reach: the file bytes up to the
+    /// end of the current packet's record. Exact for an uncompressed file; under compression,
+    /// the compressed bytes read so far scaled by the share of the decompressed bytes read
+    /// that the reader has consumed (read-ahead is not counted as done).
+    pub fn position(&self) -> u64 {
+        let consumed = self.offset + self.pending as u64;
+        let raw = self.state.raw_bytes.get();
+        let stream = self.state.stream_bytes.get();
+        if stream == 0 {
+            return 0;
+        }
+        (u128::from(raw) * u128::from(consumed.min(stream)) / u128::from(stream)) as u64
+    }
+
     /// The packet [`Reader::advance`] moved to.
     pub fn packet(&self) -> Option<Packet<'_>> {
         let c = self.current?;

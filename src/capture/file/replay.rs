@@ -23,7 +23,8 @@ pub const MERGE_BUFFER_BUDGET: usize = 128 * 1024 * 1024;
 /// Inputs one `--merge` may interleave: the budget at the smallest buffer each (256 × 512 KiB
 /// = 128 MiB), and a quarter of the usual 1024 open-file limit.
 pub const MAX_MERGE_INPUTS: usize = MERGE_BUFFER_BUDGET / pcapfile::MIN_READ_BUFFER;
-/// Packets between two progress updates.
+/// Packets between two progress updates when nothing else prompts one (a paced replay also
+/// reports before every pacing sleep, a blocking read before it waits).
 const PROGRESS_EVERY: u64 = 4096;
 
 /// How to replay.
@@ -85,12 +86,33 @@ struct Sink<'a> {
     filter: Option<Filter>,
     pacer: Option<Pacer>,
     stopped: bool,
+    progress: &'a mut dyn FnMut(u64, Option<&str>),
+    /// Per input, the file bytes that the packets handed on so far reach
+    /// ([`Reader::position`]; the whole size once an input is done).
+    reached: Vec<u64>,
+    /// Their sum: what the progress bar shows. It follows packets handed on, not bytes read
+    /// ahead into the read buffer, so a paced replay moves as its packets leave.
+    done: u64,
 }
 
 impl Sink<'_> {
-    /// Count, filter, pace and dispatch one packet of input `file`; false once the workers
-    /// are gone.
-    fn packet(&mut self, file: usize, p: Packet<'_>) -> bool {
+    /// Input `file` is done up to byte `pos` (never moves back).
+    fn reach(&mut self, file: usize, pos: u64) {
+        let r = &mut self.reached[file];
+        if pos > *r {
+            self.done += pos - *r;
+            *r = pos;
+        }
+    }
+
+    /// Tell the progress bar where the replay is, and which input it reads when `name`.
+    fn report(&mut self, name: Option<&str>) {
+        (self.progress)(self.done, name);
+    }
+
+    /// Count, filter, pace and dispatch one packet of input `file`, which ends at byte `pos`
+    /// of its file; false once the workers are gone.
+    fn packet(&mut self, file: usize, p: Packet<'_>, pos: u64) -> bool {
         let fs = &mut self.stats.files[file];
         fs.packets += 1;
         fs.bytes += u64::from(p.wire_len);
@@ -116,13 +138,18 @@ impl Sink<'_> {
                         link.name()
                     );
                 }
+                self.reach(file, pos);
                 return true;
             }
         }
         if let Some(pacer) = &mut self.pacer {
             let d = &mut *self.dispatcher;
+            let progress = &mut *self.progress;
+            let done = self.done;
             pacer.wait(p.ts_us, &mut || {
                 d.flush();
+                // The bar stands at the packets already handed on while this one waits.
+                progress(done, None);
             });
         }
         let meta = Meta {
@@ -139,13 +166,15 @@ impl Sink<'_> {
         if !self.dispatcher.push(p.data, meta) {
             self.stopped = true;
         }
+        self.reach(file, pos);
         !self.stopped
     }
 }
 
 /// Replay every input, as fast as the workers take the packets (or at capture pace), and
-/// return the counters and the inputs that could not be read at all. `progress` gets the file
-/// bytes consumed so far over all inputs, and the name of the input being read.
+/// return the counters and the inputs that could not be read at all. `progress` gets how far
+/// the packets handed on so far reach, in file bytes summed over all inputs (see
+/// [`Reader::position`]), and the name of the input being read.
 pub fn run(
     dispatcher: &mut Dispatcher,
     inputs: &[Input],
@@ -172,12 +201,15 @@ pub fn run(
             last_ts: i64::MIN,
         }),
         stopped: false,
+        progress,
+        reached: vec![0; inputs.len()],
+        done: 0,
     };
     let mut errors = Vec::new();
     if opts.merge {
-        merged(&mut sink, inputs, &mut errors, progress, log);
+        merged(&mut sink, inputs, &mut errors, log);
     } else {
-        sequential(&mut sink, inputs, &mut errors, progress, log);
+        sequential(&mut sink, inputs, &mut errors, log);
     }
     sink.dispatcher.flush();
     (sink.stats, errors)
@@ -246,40 +278,39 @@ fn sequential(
     sink: &mut Sink<'_>,
     inputs: &[Input],
     errors: &mut Vec<FileError>,
-    progress: &mut dyn FnMut(u64, Option<&str>),
     log: &mut dyn FnMut(&dyn Fn()),
 ) {
-    let mut done_before = 0u64;
     for i in 0..inputs.len() {
         if sink.stopped {
             break;
         }
-        progress(done_before, Some(&inputs[i].name()));
+        sink.report(Some(&inputs[i].name()));
         let Some(mut r) = open_one(sink, inputs, i, pcapfile::READ_BUFFER, errors, log) else {
-            done_before += inputs[i].size().unwrap_or(0);
+            sink.reach(i, inputs[i].size().unwrap_or(0));
             continue;
         };
         let mut n = 0u64;
         loop {
             let step = {
                 let d = &mut *sink.dispatcher;
-                let raw = r.raw_bytes();
+                let progress = &mut *sink.progress;
+                let done = sink.done;
                 r.advance(&mut || {
                     // The read may block (FIFO, stdin): hand what we have to the workers first.
                     d.flush();
-                    progress(done_before + raw, None);
+                    progress(done, None);
                 })
             };
             match step {
                 Ok(true) => {
                     if let Some(p) = r.packet() {
-                        if !sink.packet(i, p) {
+                        if !sink.packet(i, p, r.position()) {
                             break;
                         }
                     }
                     n += 1;
                     if n.is_multiple_of(PROGRESS_EVERY) {
-                        progress(done_before + r.raw_bytes(), None);
+                        sink.report(None);
                     }
                 }
                 Ok(false) => break,
@@ -289,8 +320,8 @@ fn sequential(
                 }
             }
         }
-        done_before += inputs[i].size().unwrap_or_else(|| r.raw_bytes());
-        progress(done_before, None);
+        sink.reach(i, inputs[i].size().unwrap_or_else(|| r.raw_bytes()));
+        sink.report(None);
     }
 }
 
@@ -300,7 +331,6 @@ fn merged(
     sink: &mut Sink<'_>,
     inputs: &[Input],
     errors: &mut Vec<FileError>,
-    progress: &mut dyn FnMut(u64, Option<&str>),
     log: &mut dyn FnMut(&dyn Fn()),
 ) {
     let capacity = (MERGE_BUFFER_BUDGET / inputs.len().max(1))
@@ -308,40 +338,46 @@ fn merged(
     let mut readers: Vec<Option<Reader>> = Vec::with_capacity(inputs.len());
     for i in 0..inputs.len() {
         let r = open_one(sink, inputs, i, capacity, errors, log);
+        if r.is_none() {
+            sink.reach(i, inputs[i].size().unwrap_or(0));
+        }
         readers.push(r);
     }
     let mut heap = BinaryHeap::new();
     let mut step = |sink: &mut Sink<'_>, readers: &mut [Option<Reader>], i: usize| -> Option<i64> {
         let r = readers[i].as_mut()?;
         let d = &mut *sink.dispatcher;
-        match r.advance(&mut || {
+        let step = r.advance(&mut || {
             d.flush();
-        }) {
-            Ok(true) => r.packet().map(|p| p.ts_us),
-            Ok(false) => None,
-            Err(dmg) => {
-                damaged(sink, inputs, i, dmg, log);
-                None
-            }
+        });
+        if let Ok(true) = step {
+            return r.packet().map(|p| p.ts_us);
         }
+        // This input is done: all of it counts as reached.
+        sink.reach(i, inputs[i].size().unwrap_or_else(|| r.raw_bytes()));
+        if let Err(dmg) = step {
+            damaged(sink, inputs, i, dmg, log);
+        }
+        None
     };
     for i in 0..inputs.len() {
         if let Some(ts) = step(sink, &mut readers, i) {
             heap.push(Reverse((ts, i)));
         }
     }
-    progress(0, Some("merging"));
+    sink.report(Some("merging"));
     let mut n = 0u64;
     while let Some(Reverse((_, i))) = heap.pop() {
-        if let Some(p) = readers[i].as_ref().and_then(Reader::packet) {
-            if !sink.packet(i, p) {
-                break;
+        if let Some(r) = readers[i].as_ref() {
+            if let Some(p) = r.packet() {
+                if !sink.packet(i, p, r.position()) {
+                    break;
+                }
             }
         }
         n += 1;
         if n.is_multiple_of(PROGRESS_EVERY) {
-            let done = readers.iter().flatten().map(Reader::raw_bytes).sum();
-            progress(done, None);
+            sink.report(None);
         }
         if let Some(ts) = step(sink, &mut readers, i) {
             heap.push(Reverse((ts, i)));
@@ -394,6 +430,98 @@ pub fn write_file_summary(s: &mut String, cap: &CaptureStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::wire::{eth_ipv4_udp, write_pcap};
+    use std::io::Write as _;
+
+    /// A pcap of `n` 100-byte UDP frames `gap_us` apart; each record is 116 bytes after the
+    /// 24-byte file header.
+    fn frames(n: u64, gap_us: u64) -> Vec<(u64, Vec<u8>)> {
+        (0..n)
+            .map(|k| {
+                let f = eth_ipv4_udp([192, 0, 2, 1], [192, 0, 2, 2], 5000, 9, &[0u8; 58]);
+                assert_eq!(f.len(), 100);
+                (1_700_000_000_000_000 + k * gap_us, f)
+            })
+            .collect()
+    }
+
+    fn input(path: &std::path::Path) -> Input {
+        Input {
+            path: path.to_owned(),
+            from_dir: false,
+        }
+    }
+
+    #[test]
+    fn position_follows_the_packets_handed_out_not_the_bytes_read_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("p.pcap");
+        write_pcap(&plain, 1, &frames(20, 1000));
+        let bytes = std::fs::read(&plain).unwrap();
+        let mut r = super::super::open_reader(&plain).unwrap();
+        for k in 1..=20u64 {
+            assert!(r.advance(&mut || ()).unwrap());
+            // The whole file sits in the read buffer from the first packet on; the position is
+            // the end of packet k's record.
+            assert_eq!(r.raw_bytes(), bytes.len() as u64);
+            assert_eq!(r.position(), 24 + 116 * k, "packet {k}");
+        }
+        // Compressed: compressed bytes scaled by the share of the stream consumed.
+        let gz = dir.path().join("p.pcap.gz");
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&bytes).unwrap();
+        std::fs::write(&gz, e.finish().unwrap()).unwrap();
+        let gz_len = std::fs::metadata(&gz).unwrap().len();
+        let mut r = super::super::open_reader(&gz).unwrap();
+        let mut seen = Vec::new();
+        while r.advance(&mut || ()).unwrap() {
+            seen.push(r.position());
+        }
+        assert_eq!(seen.len(), 20);
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+        assert_eq!(*seen.last().unwrap(), gz_len);
+        let half = seen[9] as f64 / gz_len as f64;
+        assert!((0.45..0.55).contains(&half), "{seen:?} of {gz_len}");
+    }
+
+    #[test]
+    fn a_paced_replay_moves_the_progress_bar_as_its_packets_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paced.pcap");
+        // 5 packets 100 ms apart at speed 2: 4 sleeps of 50 ms.
+        write_pcap(&path, 1, &frames(5, 100_000));
+        let size = std::fs::metadata(&path).unwrap().len();
+        let (mut d, _queues) = Dispatcher::new(1);
+        let opts = Options {
+            speed: Some(2.0),
+            ..Options::default()
+        };
+        let start = Instant::now();
+        let mut reports: Vec<(Duration, u64)> = Vec::new();
+        let (stats, errors) = run(
+            &mut d,
+            &[input(&path)],
+            &opts,
+            &mut |done, _| reports.push((start.elapsed(), done)),
+            &mut |f| f(),
+        );
+        assert!(errors.is_empty());
+        assert_eq!(stats.packets, 5);
+        // Before each sleep the bar stands at the packets already handed on: 1, 2, 3, 4.
+        let before_sleeps: Vec<u64> = (1..=4).map(|k| 24 + 116 * k).collect();
+        for want in &before_sleeps {
+            assert!(
+                reports.iter().any(|(_, d)| d == want),
+                "no report at {want}: {reports:?}"
+            );
+        }
+        assert_eq!(reports.last().unwrap().1, size);
+        // The reports are spread over the paced replay, not bunched at its start or end.
+        let at = |pos: u64| reports.iter().find(|(_, d)| *d == pos).unwrap().0;
+        let spread = at(before_sleeps[3]) - at(before_sleeps[0]);
+        assert!(spread >= Duration::from_millis(140), "{reports:?}");
+        assert!(reports.windows(2).all(|w| w[0].1 <= w[1].1), "{reports:?}");
+    }
 
     #[test]
     fn a_long_gap_is_capped_and_backwards_time_does_not_wait() {

@@ -25,6 +25,9 @@ const COMPRESSED_READ_BUFFER: usize = 256 * 1024;
 pub struct SourceState {
     /// Bytes read from the file itself (compressed bytes for a compressed file).
     pub raw_bytes: Cell<u64>,
+    /// Bytes of the capture stream handed to the reader (decompressed bytes for a compressed
+    /// file; the same as `raw_bytes` otherwise).
+    pub stream_bytes: Cell<u64>,
     /// The last I/O or decompression error.
     pub error: RefCell<Option<io::Error>>,
 }
@@ -49,6 +52,21 @@ impl Read for Raw {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// The capture stream (after any decompression), counting its bytes.
+struct Counted {
+    inner: Box<dyn Read>,
+    state: Rc<SourceState>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let s = &self.state.stream_bytes;
+        s.set(s.get() + n as u64);
+        Ok(n)
     }
 }
 
@@ -183,7 +201,11 @@ pub fn open(path: &Path) -> io::Result<Source> {
         (Box::new(first), Compression::None)
     };
     // Decompressed bytes are sniffed again (pcap or pcapng magic) by the reader.
-    let stream = Rewind::new(stream, state.clone());
+    let counted = Counted {
+        inner: stream,
+        state: state.clone(),
+    };
+    let stream = Rewind::new(Box::new(counted), state.clone());
     Ok(Source {
         stream,
         compression,
