@@ -21,6 +21,36 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// Issue 12: `--version` names the commit it was built from and the enabled cargo features.
+#[test]
+fn version_names_the_commit_and_the_features() {
+    let out = util::iocd().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    let commit = first
+        .split("(commit ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {first:?}"));
+    assert!(text.lines().any(|l| l.starts_with("features: ")), "{text}");
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(util::root())
+        .output();
+    match head {
+        Ok(h) if h.status.success() => {
+            let head = String::from_utf8_lossy(&h.stdout).trim().to_owned();
+            let hash = commit.trim_end_matches("-dirty");
+            assert!(
+                hash.len() >= 7 && head.starts_with(hash),
+                "{commit} is not HEAD {head}"
+            );
+        }
+        _ => assert_eq!(commit, "unknown"),
+    }
+}
+
 #[test]
 fn version_and_help_exit_zero() {
     let out = util::iocd().arg("--version").output().unwrap();
