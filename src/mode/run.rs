@@ -148,7 +148,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&policy.view.status(&p.core, 0.0)),
     ]);
-    tracing::info!(interface = %interface, workers = settings.workers, "capturing; READY");
+    tracing::info!(
+        interface = %interface,
+        workers = settings.workers,
+        sensor = %settings.sensor,
+        config = %config_path.display(),
+        "capturing; READY"
+    );
 
     let ended = p.control(reloader, &mut policy);
     let capture_failed = ended == Ended::CaptureDone;
