@@ -713,3 +713,64 @@ fn systemctl_reload_reloads_under_a_booted_systemd() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Issue 12: `scripts/setup` waited for nothing: with unattended-upgrades holding dpkg's lock
+/// on a fresh machine it failed. Here the test holds the lock (apt's own fcntl lock on
+/// /var/lib/dpkg/lock-frontend) for a few seconds; setup says it waits, then succeeds.
+#[test]
+fn setup_waits_for_the_package_managers_lock() {
+    const HOLD: Duration = Duration::from_secs(12);
+    if !util::is_root() {
+        util::skip("apt's lock needs root");
+        return;
+    }
+    if !tool_or_skip("apt-get") || !tool_or_skip("dpkg") {
+        return;
+    }
+    if !Command::new("dpkg")
+        .args(["-s", "libpcap-dev"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        util::skip("libpcap-dev not installed: setup would download it");
+        return;
+    }
+    let lock = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/var/lib/dpkg/lock-frontend")
+        .unwrap();
+    let fl = libc::flock {
+        l_type: libc::F_WRLCK as i16,
+        l_whence: libc::SEEK_SET as i16,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // Wait our turn if a real apt holds it now.
+    let mut held = false;
+    util::wait_until(Duration::from_secs(300), || {
+        held = nix::fcntl::fcntl(&lock, nix::fcntl::FcntlArg::F_SETLK(&fl)).is_ok();
+        held
+    });
+    if !held {
+        util::skip("another apt held the lock for 5 minutes");
+        return;
+    }
+    let started = Instant::now();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(HOLD);
+        drop(lock);
+    });
+    let mut c = Command::new(util::root().join("scripts/setup"));
+    c.arg("--no-build").env("IOCD_APT_ALWAYS", "1");
+    let out = util::run_with_timeout(c, Duration::from_secs(300));
+    release.join().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("waiting for the package manager's lock"),
+        "{err}"
+    );
+    assert!(started.elapsed() >= HOLD, "{:?}: {err}", started.elapsed());
+}
