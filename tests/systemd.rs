@@ -774,3 +774,102 @@ fn setup_waits_for_the_package_managers_lock() {
     );
     assert!(started.elapsed() >= HOLD, "{:?}: {err}", started.elapsed());
 }
+
+/// Every file `scripts/install --root` lays out, relative to the root.
+fn installed_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn install_into(root: &Path, extra: &[&str]) -> String {
+    let out = Command::new(util::root().join("scripts/install"))
+        .arg("--root")
+        .arg(root)
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_iocd"))
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// Issue 12: `scripts/install` lays out what the README's Install section lists, with no demo
+/// feed; run again, it replaces the binary and units but keeps the operator's config and feed.
+#[test]
+fn install_lays_out_what_the_readme_lists_and_keeps_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    install_into(root, &[]);
+    let files = installed_files(root);
+    let readme = std::fs::read_to_string(util::root().join("README.md")).unwrap();
+    let start = readme.find("### Install\n").unwrap();
+    let end = start
+        + readme[start..]
+            .find("\n### ")
+            .unwrap_or(readme.len() - start);
+    let section = &readme[start..end];
+    for f in &files {
+        let shown = format!("/{f}").replace("/usr/local/", "PREFIX/");
+        let name = Path::new(&shown)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let dir = Path::new(&shown).parent().unwrap().display().to_string();
+        assert!(
+            section.contains(&format!("`{shown}"))
+                || (section.contains(&name) && section.contains(&dir)),
+            "{shown} is installed but not in README's Install section"
+        );
+        assert!(!f.contains("demo"), "a demo file is installed: {f}");
+    }
+    assert_eq!(files.len(), 11, "{files:#?}");
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/iocd.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/iocd run"), "{unit}");
+    // The installed config is the production one, and it loads (the feed has no indicator).
+    let conf = root.join("etc/iocd/iocd.toml");
+    let out = util::iocd()
+        .arg("check")
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("feed \"local\"") && text.contains("UNUSABLE: no indicator"),
+        "{text}"
+    );
+
+    // Edited by the operator, then installed again: kept.
+    std::fs::write(&conf, "# mine\n").unwrap();
+    std::fs::write(root.join("etc/iocd/feeds/local.txt"), "evil.test\n").unwrap();
+    let again = install_into(root, &["--prefix", "/opt/iocd"]);
+    assert!(again.contains("iocd.toml (exists, kept)"), "{again}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "# mine\n");
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/iocd/feeds/local.txt")).unwrap(),
+        "evil.test\n"
+    );
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/iocd@.service")).unwrap();
+    assert!(unit.contains("ExecStart=/opt/iocd/bin/iocd run"), "{unit}");
+    assert!(root.join("opt/iocd/bin/iocd").is_file());
+}
