@@ -73,11 +73,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         }
     };
     if !problems.is_empty() {
-        return Err(AppError::Config(anyhow::anyhow!(
-            "invalid config {}:\n  {}",
-            config_path.display(),
-            problems.join("\n  ")
-        )));
+        return Err(AppError::Config(
+            crate::config::ConfigError::Invalid {
+                path: config_path,
+                problems,
+            }
+            .into(),
+        ));
     }
     let interface = interface.unwrap_or_default();
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
