@@ -4,9 +4,30 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `iocd -V`: the version and the git commit it was built from ("unknown" from a tarball).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IOCD_COMMIT"),
+    ")"
+);
+
+/// `iocd --version`: [`VERSION`], then the cargo features, target and profile of the build.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IOCD_COMMIT"),
+    ")\nfeatures: ",
+    env!("IOCD_FEATURES"),
+    "\ntarget: ",
+    env!("IOCD_TARGET"),
+    "\nprofile: ",
+    env!("IOCD_PROFILE"),
+);
+
 /// iocd: match network traffic against threat-intelligence indicators.
 #[derive(Debug, Parser)]
-#[command(name = "iocd", version, about, long_about = None)]
+#[command(name = "iocd", version = VERSION, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -85,6 +106,12 @@ pub struct RunArgs {
     /// Interface to capture on; overrides the config's `[capture] interface`.
     #[arg(short, long, value_name = "IF")]
     pub interface: Option<String>,
+    /// Run as instance NAME (iocd@NAME.service): read NAME.toml beside --config when it
+    /// exists, else --config with this instance's own sensor name (SENSOR-NAME) and JSON files
+    /// (events.json becomes events.NAME.json). The interface defaults to the instance file's
+    /// `[capture] interface`, else NAME.
+    #[arg(long, value_name = "NAME")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -21,6 +21,94 @@ fn args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// Issue 12: a config error is one line naming file, line, key, what was written and the form
+/// to write (not serde's "expected a string"); an unreadable config names its OS error once.
+#[test]
+fn config_errors_are_one_line_each_with_the_form_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.toml");
+    util::write_file(&conf, "sensor = \"s\"\n[stats]\ninterval = 60\n");
+    let out = util::iocd()
+        .arg("check")
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let c = conf.display();
+    assert_eq!(
+        err,
+        format!("iocd: error: invalid config {c}:\n  {c}:3: stats.interval = 60: wrong type (integer 60); write it as interval = \"60s\"\n")
+    );
+    // Every problem the checks find, one line each.
+    util::write_file(
+        &conf,
+        "workers = 0\n[tables]\nmemory = \"1KiB\"\n[[feeds]]\npath = \"f.txt\"\n",
+    );
+    let out = util::iocd()
+        .arg("check")
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(
+        lines[0],
+        format!("iocd: error: invalid config {c}: 2 problems:")
+    );
+    assert!(lines[1].starts_with(&format!("  {c}: workers")), "{err}");
+    assert!(
+        lines[2].starts_with(&format!("  {c}: tables.memory")),
+        "{err}"
+    );
+    // The OS error once, not "...: No such file or directory (os error 2): No such file ...".
+    let missing = dir.path().join("missing.toml");
+    let out = util::iocd()
+        .arg("check")
+        .arg("--config")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Issue 12: `--version` names the commit it was built from and the enabled cargo features.
+#[test]
+fn version_names_the_commit_and_the_features() {
+    let out = util::iocd().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default();
+    let commit = first
+        .split("(commit ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no commit in {first:?}"));
+    assert!(text.lines().any(|l| l.starts_with("features: ")), "{text}");
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(util::root())
+        .output();
+    match head {
+        Ok(h) if h.status.success() => {
+            let head = String::from_utf8_lossy(&h.stdout).trim().to_owned();
+            let hash = commit.trim_end_matches("-dirty");
+            assert!(
+                hash.len() >= 7 && head.starts_with(hash),
+                "{commit} is not HEAD {head}"
+            );
+        }
+        _ => assert_eq!(commit, "unknown"),
+    }
+}
+
 #[test]
 fn version_and_help_exit_zero() {
     let out = util::iocd().arg("--version").output().unwrap();

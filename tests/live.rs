@@ -630,6 +630,31 @@ fn run_refuses_a_config_without_interface_or_with_bad_capture_values() {
     assert_eq!(out.status.code(), Some(78));
 }
 
+/// Issue 12: a `[daemon] user` that does not exist is a config error (78) found before the
+/// capture opens, named by its key, not a failure (1) after.
+#[test]
+fn run_with_a_missing_daemon_user_exits_78_naming_the_key() {
+    if !util::is_root() {
+        util::skip("the user is looked up only when started as root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = small_config(
+        dir.path(),
+        "[capture]\ninterface = \"lo\"\n[daemon]\nuser = \"no-such-iocd-user\"\n",
+    );
+    let mut c = util::iocd();
+    c.args(["run", "--config"]).arg(&conf);
+    let out = util::run_with_timeout(c, Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("daemon.user = \"no-such-iocd-user\": no such user"),
+        "{err}"
+    );
+    assert!(!err.contains("capturing"), "{err}");
+}
+
 /// Started as root with `[daemon] user`, a JSON sink path that is a symlink planted by that
 /// user (here to a root-only file) is refused: root neither writes through it nor hands the
 /// target to the user (issue 11: the path was chown'ed, giving the target away).

@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod daemon;
+pub mod explain;
 pub mod feeds;
 pub mod sinks;
 pub mod stats;
@@ -86,34 +87,50 @@ pub fn default_home_net() -> Vec<ipnet::IpNet> {
         .collect()
 }
 
-/// A configuration that cannot be used, with enough context to fix it.
+/// A configuration that cannot be used, with enough context to fix it: one line per problem,
+/// each naming the file (and line, where known) and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    /// The OS error is part of this message and not a `source`: printed as a chain it would
+    /// appear twice.
+    #[error("cannot read config {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("invalid config {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("invalid config {path}: {}", problems.join("; "))]
+    #[error("invalid config {}:\n  {}", path.display(), at(path, problem.line, &problem.message))]
+    Parse {
+        path: PathBuf,
+        problem: explain::ParseProblem,
+    },
+    #[error("invalid config {}: {} problem{}:{}", path.display(), problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        problems.iter().map(|p| format!("\n  {}", at(path, None, p))).collect::<String>())]
     Invalid {
         path: PathBuf,
         problems: Vec<String>,
     },
 }
 
+/// `file:line: message`, or `file: message`.
+fn at(path: &Path, line: Option<usize>, message: &str) -> String {
+    match line {
+        Some(l) => format!("{}:{l}: {message}", path.display()),
+        None => format!("{}: {message}", path.display()),
+    }
+}
+
 impl Config {
     /// Read, parse and check a config file. Relative feed paths are resolved against the
     /// directory of the config file, so a config works from any working directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
-        let mut config = Config::parse(&text).map_err(|message| ConfigError::Parse {
+        let mut config: Config = explain::parse(&text).map_err(|problem| ConfigError::Parse {
             path: path.to_owned(),
-            message,
+            problem,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for feed in &mut config.feeds {
@@ -133,9 +150,10 @@ impl Config {
         }
     }
 
-    /// Parse TOML text; the message names the offending key and line.
+    /// Parse TOML text; the message names the line, the key and the form expected (see
+    /// [`explain`]).
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " | "))
+        explain::parse(text).map_err(|p| p.to_string())
     }
 
     /// The sections of `new` that differ from these and cannot be applied to a running
@@ -256,9 +274,10 @@ mod tests {
 
     #[test]
     fn every_file_in_config_dir_loads() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dirs = [root.join("config"), root.join("config/production")];
         let mut n = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
+        for entry in dirs.iter().flat_map(|d| std::fs::read_dir(d).unwrap()) {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -273,7 +292,7 @@ mod tests {
                 n += 1;
             }
         }
-        assert!(n >= 1, "no config files in {}", dir.display());
+        assert!(n >= 2, "no config files in {dirs:?}");
     }
 
     #[test]

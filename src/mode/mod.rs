@@ -25,14 +25,28 @@ pub const EXIT_DAMAGED: u8 = 3;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Bad configuration or no usable feed: exit 78.
-    #[error("{0:#}")]
+    #[error("{}", chain(.0))]
     Config(anyhow::Error),
     /// Anything else: exit 1.
-    #[error("{0:#}")]
+    #[error("{}", chain(.0))]
     Other(anyhow::Error),
     /// A bad argument found after parsing (a `--bpf` expression libpcap refuses): exit 2.
     #[error("{0}")]
     Usage(String),
+}
+
+/// The error and its causes, `a: b: c`, each cause once: one already in the text (an OS error
+/// a message quoted, "cannot open x: No such file or directory (os error 2)") is not repeated.
+pub fn chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }
 
 impl AppError {
@@ -73,5 +87,23 @@ pub(crate) fn load_set(
             }
             Err(AppError::Config(e.into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_os_error_quoted_by_its_context_is_printed_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let text = io.to_string();
+        let e = anyhow::Error::new(io).context(format!("cannot open x: {text}"));
+        assert_eq!(chain(&e), format!("cannot open x: {text}"));
+        let e = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::NotFound))
+            .context("cannot open x");
+        assert_eq!(chain(&e), format!("cannot open x: {text}"));
+        let e = AppError::Config(e);
+        assert_eq!(e.to_string().matches(&text).count(), 1);
     }
 }

@@ -44,25 +44,42 @@ fn now_us() -> i64 {
 
 /// `iocd run`: returns the exit status.
 pub fn run(args: RunArgs) -> Result<u8, AppError> {
-    let settings = Settings::resolve(Some(&args.config), &[], None).map_err(AppError::Config)?;
+    let (settings, as_read) =
+        Settings::for_run(&args.config, args.instance.as_deref()).map_err(AppError::Config)?;
+    let config_path = settings.config_path.clone().unwrap_or(args.config.clone());
     // Before the feeds load: a SIGHUP before READY is queued (its default action would kill
     // us), a SIGTERM stops us at the first turn of the control loop.
     let control = crate::pipeline::install_signals().map_err(AppError::Other)?;
     let config = &settings.config;
     let mut problems = Vec::new();
-    let interface = args.interface.clone().or(config.capture.interface.clone());
+    let interface = args
+        .interface
+        .clone()
+        .or(config.capture.interface.clone())
+        .or(args.instance.clone());
     if interface.is_none() {
         problems.push("no interface: give --interface IF or [capture] interface".to_owned());
     }
     if config.feeds.is_empty() {
         problems.push("no indicator feed: [[feeds]] in the config".into());
     }
+    // The user to switch to is looked up now: a missing one is a config error (78), found
+    // before the capture opens, not a runtime failure after.
+    let target = match target_user(&config.daemon) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
     if !problems.is_empty() {
-        return Err(AppError::Config(anyhow::anyhow!(
-            "invalid config {}: {}",
-            args.config.display(),
-            problems.join("; ")
-        )));
+        return Err(AppError::Config(
+            crate::config::ConfigError::Invalid {
+                path: config_path,
+                problems,
+            }
+            .into(),
+        ));
     }
     let interface = interface.unwrap_or_default();
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
@@ -74,7 +91,6 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     let cap = live::open_capture(&interface, &config.capture).map_err(AppError::Other)?;
     let window = config.suppress.window.unwrap_or(DEFAULT_WINDOW);
     let suppress = (!window.is_zero()).then(|| Suppressor::new(window, config.home_net()));
-    let daemon = config.daemon.clone();
     let files: Vec<std::path::PathBuf> = config
         .sinks
         .iter()
@@ -92,7 +108,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         store: store.clone(),
         sinks: config.sinks.clone(),
         suppress,
-        before_threads: Some(Box::new(move || drop_privileges(&daemon, &files))),
+        before_threads: Some(Box::new(move || drop_privileges(target.as_ref(), &files))),
         // The capture loop checks the flag after each read, which waits at most the read
         // timeout; the rest is its final flush.
         capture_stop_wait: config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT)
@@ -109,12 +125,12 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     .map_err(AppError::Other)?;
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
     let reloader = Reloader::new(
-        Some(args.config.clone()),
+        Some(config_path.clone()),
         Vec::new(),
         settings.feeds.clone(),
         store,
     )
-    .with_running_config(config.clone())
+    .with_running_config(as_read)
     .with_loaded(ids, &report);
     let mut policy = Live {
         view: StatsView {
@@ -134,7 +150,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&policy.view.status(&p.core, 0.0)),
     ]);
-    tracing::info!(interface = %interface, workers = settings.workers, "capturing; READY");
+    tracing::info!(
+        interface = %interface,
+        workers = settings.workers,
+        sensor = %settings.sensor,
+        config = %config_path.display(),
+        "capturing; READY"
+    );
 
     let ended = p.control(reloader, &mut policy);
     let capture_failed = ended == Ended::CaptureDone;
@@ -230,55 +252,82 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
     }
 }
 
-/// When started as root (outside systemd, which starts us as User=iocd), switch to the
-/// configured user after the capture is open: the open socket keeps working, CAP_NET_RAW is no
-/// longer needed, and root cannot be regained.
-/// The JSON sink `files` are handed to that user first, so SIGHUP can reopen them.
-fn drop_privileges(d: &DaemonConfig, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
-    use nix::unistd::{fchown, setgid, setgroups, setuid, Group, Uid, User};
+/// Who `iocd run` switches to once the capture is open.
+struct Target {
+    name: String,
+    uid: nix::unistd::Uid,
+    gid: nix::unistd::Gid,
+}
+
+/// When running as root: the `[daemon] user` (default "iocd") and group, looked up; `None` when
+/// not root or when the user is "root". The error names the key and what to do.
+fn target_user(d: &DaemonConfig) -> Result<Option<Target>, String> {
+    use nix::unistd::{Group, Uid, User};
     if !Uid::effective().is_root() {
-        return Ok(());
+        return Ok(None);
     }
     let name = d.user.as_deref().unwrap_or("iocd");
     if name == "root" {
         tracing::warn!("[daemon] user = \"root\": keeping root privileges");
-        return Ok(());
+        return Ok(None);
     }
+    let set = if d.user.is_some() {
+        ""
+    } else {
+        " (the default)"
+    };
     let user = User::from_name(name)
-        .with_context(|| format!("cannot look up user {name}"))?
-        .with_context(|| {
-            format!("no user {name:?}: create it (systemd-sysusers systemd/iocd.sysusers) or set [daemon] user")
+        .map_err(|e| format!("daemon.user = {name:?}{set}: cannot look it up: {e}"))?
+        .ok_or_else(|| {
+            format!(
+                "daemon.user = {name:?}{set}: no such user; create it (systemd-sysusers, see systemd/iocd.sysusers) or name another, e.g. user = \"iocd\""
+            )
         })?;
     let gid = match &d.group {
         Some(g) => {
             Group::from_name(g)
-                .with_context(|| format!("cannot look up group {g}"))?
-                .with_context(|| format!("no group {g:?}"))?
+                .map_err(|e| format!("daemon.group = {g:?}: cannot look it up: {e}"))?
+                .ok_or_else(|| {
+                    format!("daemon.group = {g:?}: no such group; create it or leave group unset (the user's primary group)")
+                })?
                 .gid
         }
         None => user.gid,
     };
+    Ok(Some(Target {
+        name: name.to_owned(),
+        uid: user.uid,
+        gid,
+    }))
+}
+
+/// When started as root (outside systemd, which starts us as User=iocd), switch to the
+/// configured user after the capture is open: the open socket keeps working, CAP_NET_RAW is no
+/// longer needed, and root cannot be regained.
+/// The JSON sink `files` are handed to that user first, so SIGHUP can reopen them.
+fn drop_privileges(target: Option<&Target>, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use nix::unistd::{fchown, setgid, setgroups, setuid, Uid};
+    let Some(Target { name, uid, gid }) = target else {
+        return Ok(());
+    };
+    let (uid, gid) = (*uid, *gid);
     for f in files {
         // By descriptor, on the file the sink opened (no symlink followed, see
         // `output::sink::open_file`): never a file some link points at.
         let file = crate::output::sink::open_file(f, false)
             .with_context(|| format!("cannot hand {} to {name}", f.display()))?;
         if file.metadata().is_ok_and(|m| m.is_file()) {
-            fchown(&file, Some(user.uid), Some(gid))
+            fchown(&file, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to {name}", f.display()))?;
         }
     }
     setgroups(&[gid]).context("setgroups")?;
     setgid(gid).context("setgid")?;
-    setuid(user.uid).context("setuid")?;
+    setuid(uid).context("setuid")?;
     if setuid(Uid::from_raw(0)).is_ok() {
         anyhow::bail!("privilege drop failed: root could be regained");
     }
-    tracing::info!(
-        user = name,
-        uid = user.uid.as_raw(),
-        "dropped root privileges"
-    );
+    tracing::info!(user = %name, uid = uid.as_raw(), "dropped root privileges");
     Ok(())
 }
 
