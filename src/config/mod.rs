@@ -18,8 +18,8 @@ pub mod tables;
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
-    parse_time, Action, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat, MatchMode,
-    Severity,
+    parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
+    MatchMode, Severity,
 };
 pub use sinks::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
@@ -182,6 +182,17 @@ impl Config {
             }
             feed.problems(&format!("feeds[{i}] ({name})"), &mut out);
         }
+        // an allowlist scoped to a feed that does not exist would silently suppress nothing
+        for (i, feed) in self.feeds.iter().enumerate() {
+            for target in feed.applies_to.iter().flatten() {
+                if !names.contains(target) {
+                    out.push(format!(
+                        "feeds[{i}] ({}): applies_to names {target:?}, which is no configured feed",
+                        feed.display_name()
+                    ));
+                }
+            }
+        }
         out
     }
 }
@@ -252,6 +263,68 @@ mod tests {
         .unwrap();
         let p = c.problems();
         assert_eq!(p.len(), 2, "{p:?}");
+    }
+
+    #[test]
+    fn allowlist_scope_and_warninglist_use_are_checked() {
+        let c = Config::parse(
+            r#"
+[[feeds]]
+name = "bad"
+path = "bad.txt"
+[[feeds]]
+name = "cdn"
+path = "cdn.txt"
+action = "allow"
+applies_to = ["bad", "typo"]
+override = "all"
+[[feeds]]
+path = "lists/cloudflare/list.json"
+format = "misp_warninglist"
+[[feeds]]
+name = "plain-alert"
+path = "p.txt"
+applies_to = ["bad"]
+override = "all"
+[[feeds]]
+path = "lists/top/list.json"
+format = "misp_warninglist"
+action = "flag"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.feeds[1].allow_override, AllowOverride::All);
+        assert_eq!(c.feeds[2].display_name(), "cloudflare");
+        assert_eq!(c.feeds[4].display_name(), "top");
+        let p = c.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(
+            p.iter().any(|m| m.starts_with(
+                "feeds[2] (cloudflare): format \"misp_warninglist\" needs action = \"allow\""
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m
+                == "feeds[3] (plain-alert): applies_to is for allowlists (action = \"allow\")"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m
+                    == "feeds[3] (plain-alert): override is for allowlists (action = \"allow\")"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m
+                    == "feeds[1] (cdn): applies_to names \"typo\", which is no configured feed"),
+            "{p:?}"
+        );
+        let err =
+            Config::parse("[[feeds]]\npath = \"a\"\naction = \"allow\"\noverride = \"some\"\n")
+                .unwrap_err();
+        assert!(err.contains("some"), "{err}");
     }
 
     #[test]
