@@ -1,7 +1,7 @@
 //! Indicators with context, end to end through the real binary on the demo capture
 //! (`pcaps/demo.pcap`: 192.168.65.3 asks 192.168.65.1 for enabled.tls13.com, gets
 //! 104.16.125.34, and opens TLS to it with that SNI, on 2019-08-07): context in events, several
-//! indicators for one observable, validity at packet time, allowlists, `check` and `lookup`.
+//! indicators for one observable, validity at packet time, `check` and `lookup` (allowlists: `allowlists.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -161,45 +161,6 @@ valid_until = "2019-08-07T21:09:00Z"
 }
 
 #[test]
-fn an_allowlist_suppresses_what_it_covers_and_counts_it() {
-    let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("bad.txt"), "104.16.125.34\ntls13.com\n");
-    write_file(&dir.path().join("cdn.txt"), "104.16.0.0/12\n");
-    let cfg = config(
-        dir.path(),
-        r#"
-[[feeds]]
-name = "bad"
-path = "bad.txt"
-[[feeds]]
-name = "cdn-allow"
-path = "cdn.txt"
-action = "allow"
-"#,
-    );
-    let r = replay(&cfg);
-    let wheres: Vec<&str> = r
-        .events
-        .iter()
-        .map(|e| e["observable"]["where"].as_str().unwrap())
-        .collect();
-    assert!(
-        wheres
-            .iter()
-            .all(|w| !w.starts_with("ip.") && *w != "dns.answer_ip"),
-        "{wheres:?}"
-    );
-    assert!(wheres.contains(&"tls.sni"), "{wheres:?}");
-    // every packet to or from the address, and the DNS answer
-    let allowlisted = util::summary_number(&r.stderr(), "allowlisted");
-    assert!(
-        allowlisted >= 3,
-        "allowlisted {allowlisted}:\n{}",
-        r.stderr()
-    );
-}
-
-#[test]
 fn check_reports_counts_and_bad_lines_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     write_file(
@@ -302,8 +263,13 @@ valid_until = "2001-01-01"
         "{text}"
     );
     assert!(lines[2].contains("tags=t1"), "{text}");
-    assert_eq!(lines[3], "10.1.1.1: 1 indicators");
-    assert_eq!(lines[5], "other.org: no match");
+    // the verdict follows each value's indicators (allowlists: tests/allowlists.rs)
+    assert_eq!(
+        lines[3], "  verdict: alert: domain evil.com of feed a",
+        "{text}"
+    );
+    assert_eq!(lines[4], "10.1.1.1: 1 indicators");
+    assert_eq!(lines[7], "other.org: no match");
     // JSON, and a time inside the window
     let out = util::iocd()
         .args([

@@ -149,15 +149,14 @@ impl<'t> LineOf<'t> {
         }
     }
 
-    fn of(&mut self, entry: &Cow<'_, str>) -> usize {
-        if let Cow::Borrowed(s) = entry {
-            let start = self.text.as_ptr() as usize;
-            let at = (s.as_ptr() as usize).wrapping_sub(start);
-            if at <= self.text.len() && at >= self.pos {
-                let between = self.text.as_bytes().get(self.pos..at).unwrap_or_default();
-                self.line += memchr::memchr_iter(b'\n', between).count();
-                self.pos = at;
-            }
+    /// `entry` is borrowed from the text or a copy (a live copy never lies inside the text).
+    fn of(&mut self, entry: &str) -> usize {
+        let start = self.text.as_ptr() as usize;
+        let at = (entry.as_ptr() as usize).wrapping_sub(start);
+        if at <= self.text.len() && at >= self.pos {
+            let between = self.text.as_bytes().get(self.pos..at).unwrap_or_default();
+            self.line += memchr::memchr_iter(b'\n', between).count();
+            self.pos = at;
         }
         self.line
     }
