@@ -368,6 +368,34 @@ action = "flag"
     }
 
     #[test]
+    fn commented_warninglist_example_in_the_documented_config_parses() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
+                .unwrap();
+        let start = text.find("# MISP warninglists: ").unwrap();
+        let end = start + text[start..].find("\n\n").unwrap();
+        let example: String = text[start..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with("MISP") && !l.starts_with("flag"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut c = Config::parse(&example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        let names: Vec<String> = c.feeds.iter().map(FeedConfig::display_name).collect();
+        assert_eq!(names, ["cloudflare", "tranco"]);
+        // with the two feeds it names, it has no problem
+        c.feeds.insert(0, Config::parse("[[feeds]]\nname = \"demo-ips\"\npath = \"a\"\n[[feeds]]\nname = \"demo-domains\"\npath = \"b\"\n").unwrap().feeds.remove(0));
+        c.feeds.insert(
+            1,
+            Config::parse("[[feeds]]\nname = \"demo-domains\"\npath = \"b\"\n")
+                .unwrap()
+                .feeds
+                .remove(0),
+        );
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+    }
+
+    #[test]
     fn a_reload_names_every_section_that_needs_a_restart_and_not_the_feeds() {
         let old = Config::parse("workers = 2\n[[feeds]]\npath = \"a\"\n").unwrap();
         let new = Config::parse(
