@@ -52,6 +52,9 @@ pub struct Ioa {
     /// On a follow-up event only: matches of the same (indicator, internal host) held back
     /// during the suppression window (see the output stage's suppression).
     pub suppressed: Option<u64>,
+    /// Warninglists (`action = "flag"` feeds, e.g. a MISP warninglist) that also list the
+    /// observable, by feed name: the event is sent, marked as probably benign.
+    pub warninglist: Vec<Arc<str>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -173,6 +176,8 @@ struct IoaJson<'a> {
     pcap: Option<&'a PcapRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed: Option<u64>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    warninglist: &'a [Arc<str>],
 }
 
 impl Serialize for Ioa {
@@ -188,6 +193,7 @@ impl Serialize for Ioa {
             also_matched: &self.also_matched,
             pcap: self.pcap.as_ref(),
             suppressed: self.suppressed,
+            warninglist: &self.warninglist,
         }
         .serialize(s)
     }
@@ -299,6 +305,7 @@ pub(crate) mod tests {
             also_matched: Vec::new(),
             pcap: None,
             suppressed: None,
+            warninglist: Vec::new(),
         }
     }
 

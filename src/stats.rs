@@ -102,7 +102,9 @@ counters! {
         /// Observables covered only by indicators outside their validity window at the packet's
         /// time (expired or not yet valid): no event.
         inactive: u64,
-        /// Observables covered by an allowlist entry: no event.
+        /// Observables whose every valid alert match was suppressed by an allowlist entry (see
+        /// the rule in `indicators::set`'s rank module): no event. An observable on an
+        /// allowlist or warninglist only, matching no alert indicator, is not counted.
         allowlisted: u64,
         /// Events handed to the output stage (after de-duplication per flow; before
         /// suppression, which the output stage counts).

@@ -425,11 +425,14 @@ impl Worker {
                 self.stats.inactive += 1;
                 false
             }
+            // only allowlist or warninglist entries: as a miss
+            Decision::Listed => false,
         }
     }
 
-    /// One event for ranked `hits` (at least one): the first is the indicator, the others
-    /// `also_matched`.
+    /// One event for ranked `hits` (at least one alert indicator): the first is the indicator,
+    /// the other alert ones `also_matched`, and warninglist entries after them name their lists
+    /// in `warninglist`.
     #[allow(clippy::too_many_arguments)]
     fn hit(
         &mut self,
@@ -441,7 +444,8 @@ impl Worker {
         observable: event::Observable,
         w: Where,
     ) {
-        let Some((first, others)) = hits.split_first() else {
+        let (alerts, flags) = hits.split_at(set.alert_count(hits));
+        let Some((first, others)) = alerts.split_first() else {
             return;
         };
         self.stats.matches += 1;
@@ -483,6 +487,7 @@ impl Worker {
                     packet: m.origin.packet,
                 }),
             suppressed: None,
+            warninglist: set.list_names(flags),
         };
         // A closed channel means shutdown; in replay the bounded channel makes workers wait
         // rather than drop events.

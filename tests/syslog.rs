@@ -276,6 +276,7 @@ fn event(i: u64) -> Output {
             packet: i,
         }),
         suppressed: None,
+        warninglist: Vec::new(),
     })))
 }
 

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod allowlists;
 mod cli;
 mod corpus;
 mod dns;

@@ -20,9 +20,17 @@ pub struct FeedConfig {
     /// Format of the file.
     #[serde(default)]
     pub format: FeedFormat,
-    /// `alert` (default) or `allow`: an allowlist suppresses matches of what it covers.
+    /// `alert` (default), `allow` (an allowlist: suppresses matches of what it covers, see
+    /// `applies_to` and `override`) or `flag` (a warninglist: its matches raise no event, they
+    /// name the list in the `warninglist` field of other feeds' events on the same observable).
     #[serde(default)]
     pub action: Action,
+    /// For an allowlist: the feeds whose matches it may suppress, by name. Unset: every feed.
+    pub applies_to: Option<Vec<String>>,
+    /// For an allowlist: `specific` (default: a matching indicator more specific than the allow
+    /// entry still alerts) or `all` (every match it covers is suppressed).
+    #[serde(default, rename = "override")]
+    pub allow_override: AllowOverride,
     /// For domains: `subdomain` (default: the name and every name below it) or `exact`.
     #[serde(default, rename = "match")]
     pub match_mode: MatchMode,
@@ -121,6 +129,8 @@ impl FeedConfig {
             path,
             format: FeedFormat::Plain,
             action: Action::Alert,
+            applies_to: None,
+            allow_override: AllowOverride::Specific,
             match_mode: MatchMode::Subdomain,
             confidence: None,
             severity: Severity::Medium,
@@ -136,10 +146,19 @@ impl FeedConfig {
         }
     }
 
-    /// The feed's name: `name`, else the file stem, else the path.
+    /// The feed's name: `name`, else the file stem, else the path. A MISP warninglist is
+    /// published as `lists/<name>/list.json`, so for `format = "misp_warninglist"` a file stem
+    /// of `list` gives the directory's name (`cloudflare`).
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
+        }
+        if self.format == FeedFormat::MispWarninglist
+            && self.path.file_stem().is_some_and(|s| s == "list")
+        {
+            if let Some(dir) = self.path.parent().and_then(|p| p.file_name()) {
+                return dir.to_string_lossy().into_owned();
+            }
         }
         self.path
             .file_stem()
@@ -165,6 +184,34 @@ impl FeedConfig {
             if let Some(Err(e)) = v.as_deref().map(parse_time) {
                 out.push(format!("{prefix}: {key}: {e}"));
             }
+        }
+        if self.format == FeedFormat::MispWarninglist && self.action == Action::Alert {
+            out.push(format!(
+                "{prefix}: format \"misp_warninglist\" needs action = \"allow\" (suppress matches of \
+                 what the list covers) or action = \"flag\" (name the list in events): a warninglist \
+                 lists known-benign values"
+            ));
+        }
+        // Only an allowlist, or a CSV feed whose action column can make entries allow ones,
+        // has allow entries for these to act on.
+        let may_allow = self.action == Action::Allow
+            || (self.format == FeedFormat::Csv && self.action == Action::Alert);
+        if !may_allow {
+            if self.applies_to.is_some() {
+                out.push(format!(
+                    "{prefix}: applies_to is for allowlists (action = \"allow\")"
+                ));
+            }
+            if self.allow_override != AllowOverride::Specific {
+                out.push(format!(
+                    "{prefix}: override is for allowlists (action = \"allow\")"
+                ));
+            }
+        }
+        if self.applies_to.as_ref().is_some_and(|a| a.is_empty()) {
+            out.push(format!(
+                "{prefix}: applies_to is empty: the allowlist would suppress nothing (leave it out to apply to every feed)"
+            ));
         }
         match (&self.format, &self.csv) {
             (FeedFormat::Csv, None) => out.push(format!(
@@ -199,6 +246,9 @@ pub enum FeedFormat {
     Misp,
     /// MISP CSV export (`uuid,event_id,category,type,value,...`).
     MispCsv,
+    /// A MISP warninglist `list.json` (`{"name", "type", "list": [...]}`), types `cidr`,
+    /// `hostname` and `string`; with `action = "allow"` or `"flag"`.
+    MispWarninglist,
 }
 
 /// What a domain indicator covers: the name only, or the name and every name below it.
@@ -274,13 +324,15 @@ impl FromStr for Severity {
     }
 }
 
-/// What a match does: raise an event, or suppress the events of the values it covers.
+/// What a match does: raise an event, suppress the events of the values it covers, or flag
+/// other feeds' events on the values it covers (a warninglist).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     #[default]
     Alert,
     Allow,
+    Flag,
 }
 
 impl Action {
@@ -288,6 +340,7 @@ impl Action {
         match self {
             Action::Alert => "alert",
             Action::Allow => "allow",
+            Action::Flag => "flag",
         }
     }
 }
@@ -298,9 +351,22 @@ impl FromStr for Action {
         match s.trim().to_ascii_lowercase().as_str() {
             "alert" => Ok(Action::Alert),
             "allow" => Ok(Action::Allow),
-            _ => Err(format!("bad action {s:?}: alert or allow")),
+            "flag" => Ok(Action::Flag),
+            _ => Err(format!("bad action {s:?}: alert, allow or flag")),
         }
     }
+}
+
+/// Which matches an allowlist entry suppresses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllowOverride {
+    /// Those of indicators no more specific than the allow entry: an exact address inside an
+    /// allowed CIDR, a longer prefix, or a name below an allowed domain still alerts.
+    #[default]
+    Specific,
+    /// Every match the allow entry covers.
+    All,
 }
 
 /// Parse a time as feeds write it, to µs since the epoch: RFC 3339 (`2024-05-01T12:00:00Z`,

@@ -19,8 +19,8 @@ pub mod tables;
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
-    parse_time, Action, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat, MatchMode,
-    Severity,
+    parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
+    MatchMode, Severity,
 };
 pub use sinks::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
@@ -200,6 +200,17 @@ impl Config {
             }
             feed.problems(&format!("feeds[{i}] ({name})"), &mut out);
         }
+        // an allowlist scoped to a feed that does not exist would silently suppress nothing
+        for (i, feed) in self.feeds.iter().enumerate() {
+            for target in feed.applies_to.iter().flatten() {
+                if !names.contains(target) {
+                    out.push(format!(
+                        "feeds[{i}] ({}): applies_to names {target:?}, which is no configured feed",
+                        feed.display_name()
+                    ));
+                }
+            }
+        }
         out
     }
 }
@@ -273,6 +284,68 @@ mod tests {
     }
 
     #[test]
+    fn allowlist_scope_and_warninglist_use_are_checked() {
+        let c = Config::parse(
+            r#"
+[[feeds]]
+name = "bad"
+path = "bad.txt"
+[[feeds]]
+name = "cdn"
+path = "cdn.txt"
+action = "allow"
+applies_to = ["bad", "typo"]
+override = "all"
+[[feeds]]
+path = "lists/cloudflare/list.json"
+format = "misp_warninglist"
+[[feeds]]
+name = "plain-alert"
+path = "p.txt"
+applies_to = ["bad"]
+override = "all"
+[[feeds]]
+path = "lists/top/list.json"
+format = "misp_warninglist"
+action = "flag"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.feeds[1].allow_override, AllowOverride::All);
+        assert_eq!(c.feeds[2].display_name(), "cloudflare");
+        assert_eq!(c.feeds[4].display_name(), "top");
+        let p = c.problems();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(
+            p.iter().any(|m| m.starts_with(
+                "feeds[2] (cloudflare): format \"misp_warninglist\" needs action = \"allow\""
+            )),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|m| m
+                == "feeds[3] (plain-alert): applies_to is for allowlists (action = \"allow\")"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m
+                    == "feeds[3] (plain-alert): override is for allowlists (action = \"allow\")"),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|m| m
+                    == "feeds[1] (cdn): applies_to names \"typo\", which is no configured feed"),
+            "{p:?}"
+        );
+        let err =
+            Config::parse("[[feeds]]\npath = \"a\"\naction = \"allow\"\noverride = \"some\"\n")
+                .unwrap_err();
+        assert!(err.contains("some"), "{err}");
+    }
+
+    #[test]
     fn every_file_in_config_dir_loads() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dirs = [root.join("config"), root.join("config/production")];
@@ -311,6 +384,34 @@ mod tests {
         let csv = c.feeds[0].csv.as_ref().unwrap();
         assert_eq!(csv.columns.value, Some(CsvColumn::Name("dst_ip".into())));
         assert_eq!(csv.columns.confidence, Some(CsvColumn::Number(3)));
+    }
+
+    #[test]
+    fn commented_warninglist_example_in_the_documented_config_parses() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
+                .unwrap();
+        let start = text.find("# MISP warninglists: ").unwrap();
+        let end = start + text[start..].find("\n\n").unwrap();
+        let example: String = text[start..end]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| !l.starts_with("MISP") && !l.starts_with("flag"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut c = Config::parse(&example).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        let names: Vec<String> = c.feeds.iter().map(FeedConfig::display_name).collect();
+        assert_eq!(names, ["cloudflare", "tranco"]);
+        // with the two feeds it names, it has no problem
+        c.feeds.insert(0, Config::parse("[[feeds]]\nname = \"demo-ips\"\npath = \"a\"\n[[feeds]]\nname = \"demo-domains\"\npath = \"b\"\n").unwrap().feeds.remove(0));
+        c.feeds.insert(
+            1,
+            Config::parse("[[feeds]]\nname = \"demo-domains\"\npath = \"b\"\n")
+                .unwrap()
+                .feeds
+                .remove(0),
+        );
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
     }
 
     #[test]

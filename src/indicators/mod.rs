@@ -12,5 +12,8 @@ pub mod value;
 pub use model::{
     parse_time, Action, Context, Fields, IndicatorType, MatchKind, MatchMode, Severity, Value,
 };
-pub use set::{ContextId, Decision, Hit, HitValue, IndicatorId, IndicatorSet, Match, SetBuilder};
+pub use set::{
+    AllowRule, AllowVerdict, ContextId, Decision, Hit, HitValue, IndicatorId, IndicatorSet, Match,
+    SetBuilder,
+};
 pub use store::IndicatorStore;

@@ -11,7 +11,9 @@ use super::{AppError, EXIT_FAILURE};
 use crate::cli::{FeedArgs, LookupArgs};
 use crate::config::FeedConfig;
 use crate::event::{format_time, IndicatorRef};
-use crate::indicators::{feeds, parse_time, value, Hit, IndicatorSet, Value};
+use crate::indicators::{
+    feeds, parse_time, value, Action, AllowVerdict, Decision, Hit, IndicatorSet, Value,
+};
 use crate::settings::Settings;
 
 /// The feed list from `--config` (or the default config) and `--feed`.
@@ -96,6 +98,18 @@ struct Found {
     action: &'static str,
     /// Whether the validity window covers the lookup time.
     valid: bool,
+    /// For a valid alert indicator covered by an allowlist entry: what the allowlist does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowlist: Option<AllowNote>,
+}
+
+/// An allowlist entry covering an alert indicator, and whether it suppresses it.
+#[derive(Serialize)]
+struct AllowNote {
+    /// `suppressed`, or `kept` (the indicator is more specific than the entry).
+    verdict: &'static str,
+    feed: String,
+    value: String,
 }
 
 #[derive(Serialize)]
@@ -104,7 +118,108 @@ struct Answer<'a> {
     /// Why the value could not be looked up.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// What traffic with this value would do at the lookup time: `alert`, `suppressed` (by an
+    /// allowlist), `inactive` (no indicator valid), `listed` (only allowlist or warninglist
+    /// entries), `none` (no match).
+    verdict: &'static str,
+    /// The verdict in words, as the text output prints it.
+    reason: String,
+    /// On `alert`: the warninglists (flag feeds) that list the value too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warninglist: Vec<String>,
     matches: Vec<Found>,
+}
+
+/// What `set.decide` makes of `hits` at `at_us`, explained: (verdict, reason, warninglists).
+fn verdict(set: &IndicatorSet, hits: &[Hit], at_us: i64) -> (&'static str, String, Vec<String>) {
+    if hits.is_empty() {
+        return ("none", "no match".into(), Vec::new());
+    }
+    let valid: Vec<Hit> = hits
+        .iter()
+        .copied()
+        .filter(|h| set.context(h.ctx).valid_at(at_us))
+        .collect();
+    let mut decided = hits.to_vec();
+    let describe = |h: &Hit| {
+        let m = set.resolve(h);
+        format!(
+            "{} {} of feed {}",
+            m.itype.as_str(),
+            m.value,
+            m.context.feed
+        )
+    };
+    match set.decide(&mut decided, at_us) {
+        Decision::Inactive => (
+            "inactive",
+            "no alert: no indicator is valid at the lookup time".into(),
+            Vec::new(),
+        ),
+        Decision::Listed => {
+            let feeds: Vec<String> = valid
+                .iter()
+                .map(|h| set.context(h.ctx).feed.to_string())
+                .collect();
+            (
+                "listed",
+                format!(
+                    "no alert: only allowlist or warninglist entries ({})",
+                    dedup(feeds).join(", ")
+                ),
+                Vec::new(),
+            )
+        }
+        Decision::Allowed => {
+            let by: Vec<String> = valid
+                .iter()
+                .filter(|h| set.context(h.ctx).action == Action::Alert)
+                .filter_map(|h| match set.allow_verdict(h, &valid) {
+                    AllowVerdict::Suppressed(a) => Some(allow_entry(set, a)),
+                    _ => None,
+                })
+                .collect();
+            (
+                "suppressed",
+                format!("suppressed by allowlist {}", dedup(by).join(", ")),
+                Vec::new(),
+            )
+        }
+        Decision::Alert => {
+            let (alerts, flags) = decided.split_at(set.alert_count(&decided));
+            let lists: Vec<String> = set
+                .list_names(flags)
+                .iter()
+                .map(|f| f.to_string())
+                .collect();
+            let mut reason = String::from("alert: ");
+            if let Some(first) = alerts.first() {
+                reason += &describe(first);
+                if let AllowVerdict::Kept(a) = set.allow_verdict(first, &valid) {
+                    let _ = write!(
+                        reason,
+                        ", more specific than allowlist {}",
+                        allow_entry(set, a)
+                    );
+                }
+            }
+            if !lists.is_empty() {
+                let _ = write!(reason, "; on warninglist {}", lists.join(", "));
+            }
+            ("alert", reason, lists)
+        }
+    }
+}
+
+/// `feed (value)` of an allow entry.
+fn allow_entry(set: &IndicatorSet, a: &Hit) -> String {
+    format!("{} ({})", set.context(a.ctx).feed, set.value_text(&a.value))
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
 }
 
 /// `iocd lookup`.
@@ -136,14 +251,35 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
         let error = observe(&set, v, &mut hits).err();
         set.rank(&mut hits);
         any |= !hits.is_empty();
+        let (verdict, reason, warninglist) = verdict(&set, &hits, at_us);
+        let valid: Vec<Hit> = hits
+            .iter()
+            .copied()
+            .filter(|h| set.context(h.ctx).valid_at(at_us))
+            .collect();
         let found: Vec<Found> = hits
             .iter()
             .map(|h| {
                 let c = set.context(h.ctx);
+                let valid_now = c.valid_at(at_us);
+                let allowlist = match (c.action, valid_now) {
+                    (Action::Alert, true) => match set.allow_verdict(h, &valid) {
+                        AllowVerdict::NotCovered => None,
+                        AllowVerdict::Suppressed(a) => Some(("suppressed", a)),
+                        AllowVerdict::Kept(a) => Some(("kept", a)),
+                    },
+                    _ => None,
+                }
+                .map(|(verdict, a)| AllowNote {
+                    verdict,
+                    feed: set.context(a.ctx).feed.to_string(),
+                    value: set.value_text(&a.value),
+                });
                 Found {
                     indicator: IndicatorRef::new(&set, h),
                     action: c.action.as_str(),
-                    valid: c.valid_at(at_us),
+                    valid: valid_now,
+                    allowlist,
                 }
             })
             .collect();
@@ -151,6 +287,9 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
             let a = Answer {
                 value: v,
                 error,
+                verdict,
+                reason,
+                warninglist,
                 matches: found,
             };
             let _ = writeln!(out, "{}", serde_json::to_string(&a).unwrap_or_default());
@@ -165,6 +304,9 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
         }
         for f in &found {
             text_indicator(&mut out, f);
+        }
+        if !found.is_empty() {
+            let _ = writeln!(out, "  verdict: {reason}");
         }
     }
     print(&out)?;
@@ -213,6 +355,19 @@ fn text_indicator(out: &mut String, f: &Found) {
     }
     if !f.valid {
         let _ = write!(out, " [NOT VALID at the lookup time]");
+    }
+    match &f.allowlist {
+        Some(n) if n.verdict == "suppressed" => {
+            let _ = write!(out, " [suppressed by allowlist {} ({})]", n.feed, n.value);
+        }
+        Some(n) => {
+            let _ = write!(
+                out,
+                " [more specific than allowlist {} ({}): not suppressed]",
+                n.feed, n.value
+            );
+        }
+        None => {}
     }
     let _ = writeln!(out);
     if let Some(d) = c.description.as_deref() {

@@ -137,6 +137,7 @@ pub fn structured_data(rec: &Record) -> String {
     };
     let (src, dst) = (ev.flow.src_ip.to_string(), ev.flow.dest_ip.to_string());
     let suppressed = ev.suppressed.map(|n| n.to_string());
+    let warninglist = (!ev.warninglist.is_empty()).then(|| ev.warninglist.join(","));
     let params = [
         ("feed", Some(&*ev.indicator.context.feed)),
         ("indicator", Some(ev.indicator.value.as_str())),
@@ -146,6 +147,7 @@ pub fn structured_data(rec: &Record) -> String {
         ("dst", Some(dst.as_str())),
         ("severity", Some(ev.indicator.context.severity.as_str())),
         ("suppressed", suppressed.as_deref()),
+        ("warninglist", warninglist.as_deref()),
     ];
     let mut sd = format!("[{SD_ID}");
     for (name, v) in params {
@@ -264,6 +266,29 @@ mod tests {
         assert!(sd.ends_with(r#" suppressed="9"]"#), "{sd}");
         let long = "a".repeat(MAX_SD_VALUE + 10);
         assert_eq!(escape_sd_value(&long).len(), MAX_SD_VALUE);
+    }
+
+    #[test]
+    fn warninglists_are_named_in_json_and_structured_data_only_when_present() {
+        let mut ev = crate::event::tests::sample_ioa(Severity::High);
+        let plain = Record::Ioa(Box::new(ev.clone()));
+        assert!(!structured_data(&plain).contains("warninglist"));
+        assert!(serde_json::to_value(&plain)
+            .unwrap()
+            .get("warninglist")
+            .is_none());
+        ev.warninglist = vec!["cloudflare".into(), "top-sites".into()];
+        let rec = Record::Ioa(Box::new(ev));
+        let sd = structured_data(&rec);
+        assert!(
+            sd.ends_with(r#" warninglist="cloudflare,top-sites"]"#),
+            "{sd}"
+        );
+        let v = serde_json::to_value(&rec).unwrap();
+        assert_eq!(
+            v["warninglist"],
+            serde_json::json!(["cloudflare", "top-sites"])
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::set::{Added, IndicatorSet, SetBuilder};
 use crate::config::{FeedConfig, FeedFormat};
 use loader::Loader;
 use parallel::parse_plain;
-use policy::base_context;
+use policy::{allow_rule, base_context};
 pub use policy::{MIN_V4_PREFIX, MIN_V6_PREFIX};
 use read::{estimate, read_text};
 pub use read::{open_regular, MAX_FEED_BYTES};
@@ -122,6 +122,7 @@ fn build_once(
     for (i, feed) in feeds.iter().enumerate() {
         let t = Instant::now();
         let mut r = FeedReport::new(feed);
+        builder.allow_rule(&r.name, allow_rule(feed));
         let prev = previous.map_or(0, |p| p.feed_len(&r.name));
         let outcome = match left_out.get(i).and_then(Option::as_ref) {
             Some(known) => {
@@ -265,6 +266,7 @@ fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Resul
         FeedFormat::Stix => formats::stix::parse(text, feed, out),
         FeedFormat::Misp => formats::misp::parse(text, feed, out),
         FeedFormat::MispCsv => formats::misp_csv::parse(text, feed, out),
+        FeedFormat::MispWarninglist => formats::misp_warninglist::parse(text, feed, out),
     }
 }
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::config::FeedConfig;
-use crate::indicators::set::{canonical_net, SetBuilder};
+use crate::config::{AllowOverride, FeedConfig};
+use crate::indicators::set::{canonical_net, AllowRule, SetBuilder};
 use crate::indicators::{parse_time, Context, Fields, MatchMode, Value};
 
 /// Shortest IPv4 prefix accepted without `allow_broad`: a /8 is already 16M addresses.
@@ -32,6 +32,17 @@ pub(super) fn base_context(feed: &FeedConfig, builder: &mut SetBuilder) -> Conte
         valid_until: time(&feed.valid_until),
         action: feed.action,
         id: None,
+    }
+}
+
+/// The scope of the feed's allow entries (see [`crate::indicators::set`]'s rank module).
+pub(super) fn allow_rule(feed: &FeedConfig) -> AllowRule {
+    AllowRule {
+        applies_to: feed
+            .applies_to
+            .as_ref()
+            .map(|names| names.iter().map(|n| Arc::from(n.as_str())).collect()),
+        override_all: feed.allow_override == AllowOverride::All,
     }
 }
 

@@ -141,6 +141,7 @@ fn format_name(f: FeedFormat) -> &'static str {
         FeedFormat::Stix => "stix",
         FeedFormat::Misp => "misp",
         FeedFormat::MispCsv => "misp_csv",
+        FeedFormat::MispWarninglist => "misp_warninglist",
     }
 }
 

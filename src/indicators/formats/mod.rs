@@ -11,6 +11,7 @@
 pub mod csv;
 pub mod misp;
 pub mod misp_csv;
+pub mod misp_warninglist;
 pub mod plain;
 pub mod stix;
 pub mod zeek;

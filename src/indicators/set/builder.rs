@@ -17,7 +17,7 @@ use super::domain::{
     filter_group, label_bit, label_count, slot_bytes, NameSlot, MAX_DOMAIN_ARENA_BYTES,
 };
 use super::ip::{canonical_ip, canonical_value, MAPPED_RANGE};
-use super::{ContextId, IndicatorSet, Rec, NO_REC};
+use super::{AllowRule, ContextId, IndicatorSet, Rec, NO_REC};
 use crate::indicators::filter::Filter;
 use crate::indicators::{Action, Context, MatchMode, Value};
 
@@ -67,6 +67,17 @@ impl SetBuilder {
             .reserve(domains, |s| hasher.hash_one(slot_bytes(arena, s)));
     }
 
+    /// The scope of allowlist feed `feed` (its allow entries, whenever they are added); not
+    /// called, or called with the default rule: every feed, a more specific indicator wins.
+    pub fn allow_rule(&mut self, feed: &str, rule: AllowRule) {
+        let feed = self.feed_name(feed);
+        if rule == AllowRule::default() {
+            self.set.allow_rules.remove(&feed);
+        } else {
+            self.set.allow_rules.insert(feed, rule);
+        }
+    }
+
     /// The id of `ctx`, stored once however many indicators use it.
     pub fn context(&mut self, mut ctx: Context) -> ContextId {
         if let Some(&id) = self.contexts.get(&ctx) {
@@ -74,8 +85,8 @@ impl SetBuilder {
         }
         ctx.feed = self.feed_name(&ctx.feed);
         let id = ContextId::try_from(self.set.contexts.len()).unwrap_or(ContextId::MAX);
-        if ctx.action == Action::Allow {
-            self.set.has_allow = true;
+        if ctx.action != Action::Alert {
+            self.set.has_lists = true;
         }
         self.set.contexts.push(Arc::new(ctx.clone()));
         self.ctx_counts.push(0);

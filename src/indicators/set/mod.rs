@@ -68,7 +68,7 @@ pub use domain::MAX_DOMAIN_ARENA_BYTES;
 use domain::{slot_bytes, NameSlot};
 pub(crate) use ip::canonical_net;
 use ip::TopBits;
-pub use rank::{Decision, Match};
+pub use rank::{AllowRule, AllowVerdict, Decision, Match};
 
 /// Index of an indicator (a value with one context) in its set: stable for the set's life, so
 /// workers de-duplicate events by it.
@@ -144,8 +144,11 @@ pub struct IndicatorSet {
     label_mask: u128,
     /// Most labels of any stored name; 0 when there is none.
     max_labels: usize,
-    /// Some indicator is an allowlist entry.
-    has_allow: bool,
+    /// Some indicator is an allowlist or warninglist (`flag`) entry: only then does
+    /// [`IndicatorSet::decide`] look at the hits' actions.
+    has_lists: bool,
+    /// Allowlist feeds whose scope is not the default (see [`rank`]), by feed name.
+    allow_rules: HashMap<Arc<str>, AllowRule>,
     /// Indicators per feed.
     feed_counts: HashMap<Arc<str>, usize>,
     /// Set by the [`super::IndicatorStore`] that holds it; 0 for a set never stored.
