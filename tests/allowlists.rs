@@ -1,8 +1,9 @@
 //! Allowlists and MISP warninglists, end to end through the real binary on the demo capture
-//! (`pcaps/demo.pcap`: 192.168.65.3 asks 192.168.65.1 for enabled.tls13.com, gets
-//! 104.16.125.34 — a Cloudflare address, inside 104.16.0.0/13 — and opens TLS to it with that
-//! SNI): scope (`applies_to`), the specificity rule and `override = "all"`, the verdict `iocd
-//! lookup` prints, and warninglists (`tests/feeds/warninglists/`) as allowlists and as flags.
+//! (`pcaps/demo.pcap`: 192.0.2.10 asks for c2.malware.example and gets 203.0.113.66, opens TLS
+//! with SNI login.phish.test, sends Host tracker.example.net, and fetches a page from
+//! 203.0.113.66:8080 — an address inside the documentation range 203.0.113.0/24): scope
+//! (`applies_to`), the specificity rule and `override = "all"`, the verdict `iocd lookup` prints,
+//! and warninglists (`tests/feeds/warninglists/`) as allowlists and as flags.
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ fn replay(cfg: &Path) -> util::Replay {
 fn ip_events(events: &[Value]) -> Vec<&Value> {
     events
         .iter()
-        .filter(|e| e["observable"]["value"] == "104.16.125.34")
+        .filter(|e| e["observable"]["value"] == "203.0.113.66")
         .collect()
 }
 
@@ -52,10 +53,10 @@ fn wheres(events: &[Value]) -> Vec<String> {
 }
 
 /// The high-severity feed `bad` (the exact address, and the SNI's domain), and the allowlist
-/// `cdn` (the Cloudflare /13 the address is in) with `extra` TOML lines.
+/// `cdn` (the documentation /24 the address is in) with `extra` TOML lines.
 fn exact_ip_and_allowed_cidr(dir: &Path, extra: &str) -> PathBuf {
-    write_file(&dir.join("bad.txt"), "104.16.125.34\ntls13.com\n");
-    write_file(&dir.join("cdn.txt"), "104.16.0.0/13\n");
+    write_file(&dir.join("bad.txt"), "203.0.113.66\nphish.test\n");
+    write_file(&dir.join("cdn.txt"), "203.0.113.0/24\n");
     config(
         dir,
         &format!(
@@ -86,7 +87,7 @@ fn an_exact_high_severity_ip_inside_an_allowed_cidr_still_alerts() {
         assert!(w.iter().any(|x| x == want), "no {want} in {w:?}");
     }
     for e in &ips {
-        assert_eq!(e["indicator"]["value"], "104.16.125.34", "{e}");
+        assert_eq!(e["indicator"]["value"], "203.0.113.66", "{e}");
         assert_eq!(e["indicator"]["match"], "exact", "{e}");
         assert_eq!(e["indicator"]["severity"], "high", "{e}");
     }
@@ -116,11 +117,11 @@ fn override_all_suppresses_even_the_exact_ip() {
 #[test]
 fn an_allowlist_scoped_to_feed_a_does_not_suppress_feed_b() {
     let dir = tempfile::tempdir().unwrap();
-    // both feeds list the same /13 as the allowlist: equal specificity, so where the allowlist
+    // both feeds list the same /24 as the allowlist: equal specificity, so where the allowlist
     // applies it wins
-    write_file(&dir.path().join("a.txt"), "104.16.0.0/13\n");
-    write_file(&dir.path().join("b.txt"), "104.16.0.0/13\n");
-    write_file(&dir.path().join("cdn.txt"), "104.16.0.0/13\n");
+    write_file(&dir.path().join("a.txt"), "203.0.113.0/24\n");
+    write_file(&dir.path().join("b.txt"), "203.0.113.0/24\n");
+    write_file(&dir.path().join("cdn.txt"), "203.0.113.0/24\n");
     let feeds = |scope: &str| {
         format!(
             r#"
@@ -179,47 +180,47 @@ fn lookup(cfg: &Path, args: &[&str]) -> (Option<i32>, String) {
 fn lookup_prints_the_allowlist_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = exact_ip_and_allowed_cidr(dir.path(), "");
-    let (code, text) = lookup(&cfg, &["104.16.125.34", "104.16.1.1"]);
+    let (code, text) = lookup(&cfg, &["203.0.113.66", "203.0.113.1"]);
     assert_eq!(code, Some(0), "{text}");
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "104.16.125.34: 2 indicators", "{text}");
+    assert_eq!(lines[0], "203.0.113.66: 2 indicators", "{text}");
     assert!(
-        lines[1].starts_with("  ipv4 104.16.125.34 (exact) feed=bad action=alert severity=high")
+        lines[1].starts_with("  ipv4 203.0.113.66 (exact) feed=bad action=alert severity=high")
             && lines[1]
-                .ends_with(" [more specific than allowlist cdn (104.16.0.0/13): not suppressed]"),
+                .ends_with(" [more specific than allowlist cdn (203.0.113.0/24): not suppressed]"),
         "{text}"
     );
     assert!(
-        lines[2].starts_with("  cidr 104.16.0.0/13 (cidr) feed=cdn action=allow"),
+        lines[2].starts_with("  cidr 203.0.113.0/24 (cidr) feed=cdn action=allow"),
         "{text}"
     );
     assert_eq!(
         lines[3],
-        "  verdict: alert: ipv4 104.16.125.34 of feed bad, more specific than allowlist cdn (104.16.0.0/13)",
+        "  verdict: alert: ipv4 203.0.113.66 of feed bad, more specific than allowlist cdn (203.0.113.0/24)",
         "{text}"
     );
     // only the allowlist covers another address of the range
-    assert_eq!(lines[4], "104.16.1.1: 1 indicators", "{text}");
+    assert_eq!(lines[4], "203.0.113.1: 1 indicators", "{text}");
     assert_eq!(
         lines[6], "  verdict: no alert: only allowlist or warninglist entries (cdn)",
         "{text}"
     );
 
     let cfg = exact_ip_and_allowed_cidr(dir.path(), "override = \"all\"");
-    let (_, text) = lookup(&cfg, &["104.16.125.34"]);
+    let (_, text) = lookup(&cfg, &["203.0.113.66"]);
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[1].ends_with(" [suppressed by allowlist cdn (104.16.0.0/13)]"),
+        lines[1].ends_with(" [suppressed by allowlist cdn (203.0.113.0/24)]"),
         "{text}"
     );
     assert_eq!(
-        lines[3], "  verdict: suppressed by allowlist cdn (104.16.0.0/13)",
+        lines[3], "  verdict: suppressed by allowlist cdn (203.0.113.0/24)",
         "{text}"
     );
-    let (_, json) = lookup(&cfg, &["--json", "104.16.125.34"]);
+    let (_, json) = lookup(&cfg, &["--json", "203.0.113.66"]);
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["verdict"], "suppressed", "{v}");
-    assert_eq!(v["reason"], "suppressed by allowlist cdn (104.16.0.0/13)");
+    assert_eq!(v["reason"], "suppressed by allowlist cdn (203.0.113.0/24)");
     assert_eq!(v["matches"][0]["allowlist"]["verdict"], "suppressed", "{v}");
     assert_eq!(v["matches"][0]["allowlist"]["feed"], "cdn", "{v}");
     assert!(v["matches"][1].get("allowlist").is_none(), "{v}");
@@ -228,8 +229,8 @@ fn lookup_prints_the_allowlist_verdict() {
 #[test]
 fn a_misp_warninglist_loads_as_an_allowlist() {
     let dir = tempfile::tempdir().unwrap();
-    // a /12 around Cloudflare's /13: less specific than the warninglist entry, suppressed
-    write_file(&dir.path().join("bad.txt"), "104.16.0.0/12\ntls13.com\n");
+    // a /23 around the documentation /24: less specific than the warninglist entry, suppressed
+    write_file(&dir.path().join("bad.txt"), "203.0.112.0/23\nphish.test\n");
     let cfg = config(
         dir.path(),
         &format!(
@@ -242,7 +243,7 @@ path = "{}"
 format = "misp_warninglist"
 action = "allow"
 "#,
-            warninglist("cloudflare")
+            warninglist("rfc5735")
         ),
     );
     let r = replay(&cfg);
@@ -254,9 +255,9 @@ action = "allow"
     );
     assert!(util::summary_number(&r.stderr(), "allowlisted") >= 3);
     // named after its directory, as MISP names the list
-    let (_, text) = lookup(&cfg, &["104.16.125.34"]);
+    let (_, text) = lookup(&cfg, &["203.0.113.66"]);
     assert!(
-        text.contains("  verdict: suppressed by allowlist cloudflare (104.16.0.0/13)"),
+        text.contains("  verdict: suppressed by allowlist rfc5735 (203.0.113.0/24)"),
         "{text}"
     );
 }
@@ -264,7 +265,7 @@ action = "allow"
 #[test]
 fn a_misp_warninglist_as_flag_marks_events_which_are_still_sent() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("bad.txt"), "104.16.125.34\ntls13.com\n");
+    write_file(&dir.path().join("bad.txt"), "203.0.113.66\ntracker.example.net\n");
     let cfg = config(
         dir.path(),
         &format!(
@@ -281,7 +282,7 @@ path = "{}"
 format = "misp_warninglist"
 action = "flag"
 "#,
-            warninglist("cloudflare"),
+            warninglist("rfc5735"),
             warninglist("top-sites")
         ),
     );
@@ -289,20 +290,20 @@ action = "flag"
     let ips = ip_events(&r.events);
     assert!(ips.len() >= 3, "{:?}", wheres(&r.events));
     for e in &ips {
-        assert_eq!(e["warninglist"], serde_json::json!(["cloudflare"]), "{e}");
+        assert_eq!(e["warninglist"], serde_json::json!(["rfc5735"]), "{e}");
         assert_eq!(e["indicator"]["feed"], "bad", "{e}");
         // the flag entry is not an indicator of the event
         assert!(e.get("also_matched").is_none(), "{e}");
     }
-    let sni = r
+    let host = r
         .events
         .iter()
-        .find(|e| e["observable"]["where"] == "tls.sni")
-        .expect("tls.sni event");
+        .find(|e| e["observable"]["value"] == "tracker.example.net")
+        .expect("event on the HTTP Host tracker.example.net");
     assert_eq!(
-        sni["warninglist"],
+        host["warninglist"],
         serde_json::json!(["top-sites"]),
-        "{sni}"
+        "{host}"
     );
     assert_eq!(util::summary_number(&r.stderr(), "allowlisted"), 0);
     // a value only on the warninglists raises nothing: a feed of flags alone sends no event
@@ -310,16 +311,16 @@ action = "flag"
         dir.path(),
         &format!(
             "[[feeds]]\npath = \"{}\"\nformat = \"misp_warninglist\"\naction = \"flag\"\n",
-            warninglist("cloudflare")
+            warninglist("rfc5735")
         ),
     );
     let r = replay(&cfg);
     assert!(r.events.is_empty(), "{:?}", wheres(&r.events));
-    let (_, text) = lookup(&cfg, &["104.16.125.34"]);
+    let (_, text) = lookup(&cfg, &["203.0.113.66"]);
     assert!(
         text.contains("action=flag")
             && text
-                .contains("verdict: no alert: only allowlist or warninglist entries (cloudflare)"),
+                .contains("verdict: no alert: only allowlist or warninglist entries (rfc5735)"),
         "{text}"
     );
 }
