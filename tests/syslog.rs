@@ -257,12 +257,15 @@ fn event(i: u64) -> Output {
             vlan: Vec::new(),
             tunnel: Vec::new(),
             community_id: String::new(),
+            app_proto: Some("dns"),
+            direction: None,
         },
         observable: Observable {
             kind: "domain",
             value: "a.evil.test".into(),
             location: iocd::observe::Where::DnsQuery,
             ech: false,
+            info: iocd::observe::Info::Dns { rrtype: 1 },
         },
         indicator: IndicatorRef {
             value: "evil.test".into(),
@@ -276,6 +279,8 @@ fn event(i: u64) -> Output {
             packet: i,
         }),
         suppressed: None,
+        in_iface: None,
+        seq: i,
     })))
 }
 
