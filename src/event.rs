@@ -77,12 +77,8 @@ pub struct Flow {
     pub community_id: String,
     /// The application protocol of the observable's flow: the parser that reported it, or for
     /// an address in the IP header the protocol of the flow's ports (`tls` for TCP/443);
-    /// `None` when neither says.
-    #[serde(
-        rename = "app_proto",
-        serialize_with = "ser_app_proto",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// `None` when neither says, written `"unknown"`.
+    #[serde(serialize_with = "ser_app_proto")]
     pub app_proto: Option<&'static str>,
     /// Where the flow goes relative to `home_net` (ECS `network.direction`); only when the
     /// configuration sets `home_net` (the built-in default is a guess, not a statement).
@@ -409,7 +405,7 @@ pub(crate) mod tests {
         let j = serde_json::to_string(&sample_ioa(Severity::High)).unwrap();
         assert_eq!(
             j,
-            r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","confidence":null,"severity":"high","tags":[],"description":null,"reference":null,"valid_from":null,"valid_until":null}}"#
+            r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x","app_proto":"unknown"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","confidence":null,"severity":"high","tags":[],"description":null,"reference":null,"valid_from":null,"valid_until":null}}"#
         );
     }
 }

@@ -5,6 +5,7 @@ mod util;
 mod cli;
 mod corpus;
 mod dns;
+mod formats;
 mod indicators;
 mod input;
 mod live;

@@ -66,13 +66,15 @@ const EXT_ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
 /// The highest non-GREASE version in a ClientHello's supported_versions data
-/// (`u8 length; u16 versions[]`); GREASE values are `0x?a?a` (RFC 8701).
+/// (`u8 length; u16 versions[]`); GREASE values are `0x?a?a` (RFC 8701). A TLS 1.3 draft
+/// (`0x7fNN`, still offered by QUIC draft clients) counts as TLS 1.3.
 fn max_supported_version(ext_data: &[u8]) -> Option<u16> {
     let (&len, list) = ext_data.split_first()?;
     list.get(..usize::from(len))?
         .chunks_exact(2)
         .map(|v| u16::from_be_bytes([v[0], v[1]]))
         .filter(|v| v & 0x0f0f != 0x0a0a)
+        .map(|v| if v >> 8 == 0x7f { 0x0304 } else { v })
         .max()
 }
 
@@ -885,6 +887,9 @@ mod tests {
         // GREASE (0x?a?a) is never the answer, however high.
         let exts = vec![sni_ext(b"a.example"), ext(43, &[4, 0xfa, 0xfa, 0x03, 0x03])];
         assert_eq!(v(Style::Tls12, Some(&exts)), Ok(0x0303));
+        // TLS 1.3 drafts (mvfst's QUIC draft-27 hello offers 0x0304 and 0x7f1a..0x7f1c).
+        let exts = vec![ext(43, &[6, 0x03, 0x04, 0x7f, 0x1c, 0x7f, 0x1a])];
+        assert_eq!(v(Style::Tls12, Some(&exts)), Ok(0x0304));
         assert_eq!(version_name(0x0304), Some("TLS 1.3"));
         assert_eq!(version_name(0x0300), Some("SSLv3"));
         assert_eq!(version_name(0xfafa), None);
