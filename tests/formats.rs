@@ -67,6 +67,11 @@ fn replay_bytes(config: &Path, n: u16, inputs: &[PathBuf]) -> Vec<u8> {
         "exit {code:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if n > 1 {
+        // Every event waited its turn: none had to leave the reorder buffer early.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(", released early 0"), "{err}");
+    }
     out.stdout
 }
 

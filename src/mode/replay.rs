@@ -111,6 +111,13 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         &file_errors,
     );
     print_sink_summary(&done.sinks, done.suppress.as_ref());
+    if let Some(o) = done.order.filter(|_| settings.workers > 1) {
+        // Put in packet order: how many events waited at most, and how many could not.
+        eprintln!(
+            "  order: held at most {} events, released early {}",
+            o.held_max, o.early
+        );
+    }
     if let Some(o) = done.order.filter(|o| o.early > 0) {
         tracing::warn!(
             "{} events left the reorder buffer early (more than {} held at once): the output may be out of packet order around them",

@@ -104,7 +104,9 @@ pub struct Stage {
     suppress_stats: Arc<Mutex<SuppressStats>>,
     order: Option<Reorder>,
     order_stats: Arc<Mutex<OrderStats>>,
-    /// Scratch list of events leaving the reorder buffer.
+    /// Scratch list of events leaving the reorder buffer (boxed all the way: see
+    /// output::suppress).
+    #[allow(clippy::vec_box)]
     released: Vec<Box<Ioa>>,
 }
 
