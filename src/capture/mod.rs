@@ -218,7 +218,13 @@ impl Dispatcher {
         meta.seq = self.seq;
         meta.iface = match iface {
             None => NO_IFACE,
-            Some(name) => match batch.ifaces.iter().position(|i| i == name) {
+            // The reader hands the same `Arc` for every packet of an interface: a pointer
+            // comparison first, the text only when it differs.
+            Some(name) => match batch
+                .ifaces
+                .iter()
+                .position(|i| Arc::ptr_eq(i, name) || i == name)
+            {
                 Some(i) => i as u16,
                 None if batch.ifaces.len() < usize::from(NO_IFACE) => {
                     batch.ifaces.push(Arc::clone(name));
