@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde::ser::{Serialize, Serializer};
 
 use crate::indicators::{Context, Hit, IndicatorSet};
-use crate::observe::Where;
+use crate::observe::{Info, Where};
 pub use crate::stats::StatsRecord;
 
 /// Version of the event schema below.
@@ -55,6 +55,12 @@ pub struct Ioa {
     /// Warninglists (`action = "flag"` feeds, e.g. a MISP warninglist) that also list the
     /// observable, by feed name: the event is sent, marked as probably benign.
     pub warninglist: Vec<Arc<str>>,
+    /// The capture interface: `iocd run`'s interface, or in a replay the pcapng `if_name` of
+    /// the packet's interface (none for classic pcap or an IDB without the option).
+    pub in_iface: Option<Arc<str>>,
+    /// The packet's number in the capture's reading order (1-based, over every input): the
+    /// output stage puts a replay's events in this order. Not written by any encoder.
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,6 +78,57 @@ pub struct Flow {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tunnel: Vec<crate::decode::Tunnel>,
     pub community_id: String,
+    /// The application protocol of the observable's flow: the parser that reported it, or for
+    /// an address in the IP header the protocol of the flow's ports (`tls` for TCP/443);
+    /// `None` when neither says, written `"unknown"`.
+    #[serde(serialize_with = "ser_app_proto")]
+    pub app_proto: Option<&'static str>,
+    /// Where the flow goes relative to `home_net` (ECS `network.direction`); only when the
+    /// configuration sets `home_net` (the built-in default is a guess, not a statement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+}
+
+fn ser_app_proto<S: Serializer>(p: &Option<&'static str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.unwrap_or(UNKNOWN_APP_PROTO))
+}
+
+/// `app_proto` of an event whose protocol iocd could not tell.
+pub const UNKNOWN_APP_PROTO: &str = "unknown";
+
+/// A flow's direction relative to `home_net`, with ECS `network.direction`'s words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From outside `home_net` to inside.
+    Inbound,
+    /// From inside `home_net` to outside.
+    Outbound,
+    /// Both ends inside.
+    Internal,
+    /// Neither end inside.
+    External,
+}
+
+impl Direction {
+    /// The direction of a packet from `src` to `dst`, given whether an address is at home.
+    pub fn of(src: IpAddr, dst: IpAddr, home: impl Fn(IpAddr) -> bool) -> Direction {
+        match (home(src), home(dst)) {
+            (true, true) => Direction::Internal,
+            (true, false) => Direction::Outbound,
+            (false, true) => Direction::Inbound,
+            (false, false) => Direction::External,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+            Direction::Internal => "internal",
+            Direction::External => "external",
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -89,10 +146,43 @@ pub struct Observable {
     /// (or the extension is a GREASE decoy, which looks the same on the wire).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ech: bool,
+    /// What the protocol said besides the value: `tls_version` (the highest version a TLS or
+    /// QUIC ClientHello offered) or `dns_rrtype` (a DNS question's QTYPE, a CNAME or DNAME
+    /// answer's type, A or AAAA for an answer address).
+    #[serde(flatten, serialize_with = "ser_info")]
+    pub info: Info,
 }
 
 fn ser_where<S: Serializer>(w: &Where, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(w.as_str())
+}
+
+fn ser_info<S: Serializer>(i: &Info, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    if let Some(v) = tls_version(*i) {
+        m.serialize_entry("tls_version", v)?;
+    }
+    if let Some(t) = dns_rrtype(*i) {
+        m.serialize_entry("dns_rrtype", &t)?;
+    }
+    m.end()
+}
+
+/// The TLS version of an observable, by name (`TLS 1.3`), when it has one.
+pub fn tls_version(i: Info) -> Option<&'static str> {
+    match i {
+        Info::Tls { version } => crate::proto::tls::version_name(version),
+        _ => None,
+    }
+}
+
+/// The DNS record type of an observable, by name (`A`, `TYPE65280`), when it has one.
+pub fn dns_rrtype(i: Info) -> Option<Cow<'static, str>> {
+    match i {
+        Info::Dns { rrtype } => Some(crate::proto::dns::rrtype_name(rrtype)),
+        _ => None,
+    }
 }
 
 /// An indicator with its whole context, shared with the set it came from (an `Arc`: no copy,
@@ -167,6 +257,8 @@ struct IoaJson<'a> {
     timestamp: String,
     event_type: &'static str,
     sensor: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    in_iface: Option<&'a str>,
     flow: &'a Flow,
     observable: &'a Observable,
     indicator: &'a IndicatorRef,
@@ -187,6 +279,7 @@ impl Serialize for Ioa {
             timestamp: format_ts(self.ts_us),
             event_type: "ioa",
             sensor: &self.sensor,
+            in_iface: self.in_iface.as_deref(),
             flow: &self.flow,
             observable: &self.observable,
             indicator: &self.indicator,
@@ -278,12 +371,15 @@ pub(crate) mod tests {
                 vlan: Vec::new(),
                 tunnel: Vec::new(),
                 community_id: "x".into(),
+                app_proto: None,
+                direction: None,
             },
             observable: Observable {
                 kind: "domain",
                 value: "enabled.tls13.com".into(),
                 location: Where::TlsSni,
                 ech: false,
+                info: Info::None,
             },
             indicator: IndicatorRef {
                 value: "tls13.com".into(),
@@ -306,6 +402,8 @@ pub(crate) mod tests {
             pcap: None,
             suppressed: None,
             warninglist: Vec::new(),
+            in_iface: None,
+            seq: 0,
         }
     }
 
@@ -314,7 +412,7 @@ pub(crate) mod tests {
         let j = serde_json::to_string(&sample_ioa(Severity::High)).unwrap();
         assert_eq!(
             j,
-            r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","confidence":null,"severity":"high","tags":[],"description":null,"reference":null,"valid_from":null,"valid_until":null}}"#
+            r#"{"schema_version":1,"timestamp":"2019-08-07T21:08:34.709050Z","event_type":"ioa","sensor":"s","flow":{"src_ip":"192.168.65.3","src_port":46638,"dest_ip":"104.16.125.34","dest_port":443,"proto":"TCP","community_id":"x","app_proto":"unknown"},"observable":{"kind":"domain","value":"enabled.tls13.com","where":"tls.sni"},"indicator":{"value":"tls13.com","type":"domain","match":"subdomain","feed":"demo-domains","confidence":null,"severity":"high","tags":[],"description":null,"reference":null,"valid_from":null,"valid_until":null}}"#
         );
     }
 }

@@ -45,6 +45,19 @@ impl Where {
     }
 }
 
+/// What the protocol said about an observed name besides the name: the offered TLS version of
+/// a ClientHello, the record type of a DNS question or answer. Copy, two bytes of payload: it
+/// rides along with every observable at no cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Info {
+    #[default]
+    None,
+    /// The highest TLS version the ClientHello offered (`0x0304` is TLS 1.3).
+    Tls { version: u16 },
+    /// The DNS record type (the question's QTYPE, or the answer's TYPE: CNAME, DNAME).
+    Dns { rrtype: u16 },
+}
+
 /// One observable from an application-layer parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
@@ -55,6 +68,7 @@ pub enum Observed {
         /// The ClientHello carried an encrypted_client_hello extension: the name is the outer
         /// (public) one and the real one is hidden.
         ech: bool,
+        info: Info,
     },
     Ip {
         ip: IpAddr,

@@ -29,7 +29,7 @@ use crate::control::{self, Control, TICK};
 use crate::event::Record;
 use crate::indicators::IndicatorStore;
 use crate::output::suppress::Suppressor;
-use crate::output::{Output, OutputTx, Outputs, Stage};
+use crate::output::{Options, Output, OutputTx, Outputs, Stage};
 use crate::reload::Reloader;
 use crate::stats::{Counters as _, SinkStats, SuppressStats, WorkerStats};
 use crate::worker::{self, Worker};
@@ -121,6 +121,8 @@ pub struct Finished<C> {
     pub worker_panicked: bool,
     pub sinks: Vec<SinkStats>,
     pub suppress: Option<SuppressStats>,
+    /// What putting the events in packet order did (replay).
+    pub order: Option<crate::output::order::OrderStats>,
 }
 
 /// Every thread of a run.
@@ -181,8 +183,12 @@ pub fn start_outputs(
     sinks: &[SinkConfig],
     suppress: Option<Suppressor>,
 ) -> anyhow::Result<(Outputs, OutputTx, OutputThreads)> {
+    let opts = Options {
+        suppress,
+        ..Options::default()
+    };
     let (outputs, tx, stage, runtime) =
-        Outputs::new(sinks, suppress).context("cannot start the outputs")?;
+        Outputs::new(sinks, opts).context("cannot start the outputs")?;
     let threads = spawn_outputs(stage, runtime)?;
     Ok((outputs, tx, threads))
 }
@@ -250,13 +256,21 @@ impl<C: Send + 'static> Pipeline<C> {
         stop: Arc<AtomicBool>,
         capture: impl FnOnce(Dispatcher) -> C + Send + 'static,
     ) -> anyhow::Result<Pipeline<C>> {
+        let opts = Options {
+            suppress: spec.suppress,
+            sensor: Some(spec.context.sensor.to_string()),
+            ordered: spec.context.ordered.then_some(spec.workers),
+        };
         let (outputs, events, stage, runtime) =
-            Outputs::new(&spec.sinks, spec.suppress).context("cannot start the outputs")?;
+            Outputs::new(&spec.sinks, opts).context("cannot start the outputs")?;
         if let Some(f) = spec.before_threads {
             f()?;
         }
         let OutputThreads { stage, sinks } = spawn_outputs(stage, runtime)?;
-        let (dispatcher, queues) = Dispatcher::with_stop(spec.workers, stop.clone());
+        let (mut dispatcher, queues) = Dispatcher::with_stop(spec.workers, stop.clone());
+        if spec.context.ordered {
+            dispatcher = dispatcher.ordered();
+        }
         let depth = queues.iter().map(|q| q.batches.clone()).collect();
         let context = Arc::new(spec.context);
         let mut p = Pipeline {
@@ -281,6 +295,7 @@ impl<C: Send + 'static> Pipeline<C> {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
             p.core.slots.push(slot.clone());
             let w = Worker::new(context.clone(), spec.store.clone(), events.clone())
+                .numbered(i)
                 .publish_to(slot)
                 .abandon_on(p.abandon.clone());
             let h = std::thread::Builder::new()
@@ -424,6 +439,7 @@ impl<C: Send + 'static> Pipeline<C> {
             worker_panicked,
             sinks: self.core.outputs.stats(),
             suppress: self.core.outputs.suppress_stats(),
+            order: self.core.outputs.order_stats(),
         }
     }
 

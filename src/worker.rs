@@ -13,11 +13,11 @@ use crate::applayer::{self, AppProto, Datagram, TcpFlows};
 use crate::capture::{Meta, WorkerQueue};
 use crate::community_id::community_id;
 use crate::decode::{self, Ip, Tunnel, L4};
-use crate::event::{self, Ioa, Record};
+use crate::event::{self, Direction, Ioa, Record};
 use crate::indicators::{Decision, Hit, IndicatorId, IndicatorSet, IndicatorStore};
 use crate::name;
-use crate::observe::Observed;
 pub use crate::observe::Where;
+use crate::observe::{Info, Observed};
 use crate::output::{Output, OutputTx};
 use crate::stats::WorkerStats;
 use crate::track::defrag::Defrag;
@@ -45,6 +45,13 @@ pub struct Context {
     pub suppress: bool,
     /// Caps of each worker's TCP and QUIC tables, from `[tables] memory` ([`table_caps`]).
     pub tables: TableCaps,
+    /// The capture interface of every packet without a name of its own (`iocd run`).
+    pub iface: Option<Arc<str>>,
+    /// `home_net` when the configuration sets it: events then carry their direction.
+    pub home_net: Option<Vec<ipnet::IpNet>>,
+    /// The output stage puts events in packet order (replay): report progress after each
+    /// batch ([`Output::Done`]) and leave the suppression clock to the stage.
+    pub ordered: bool,
 }
 
 /// The caps of a worker's tables for a budget of `memory` bytes (`[tables] memory`).
@@ -107,6 +114,10 @@ pub struct Worker {
     slot: Option<Arc<std::sync::Mutex<WorkerStats>>>,
     /// See [`Worker::abandon_on`].
     abandon: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// This worker's index, in [`Output::Done`].
+    id: usize,
+    /// The interface name of the packet being inspected.
+    iface: Option<Arc<str>>,
 }
 
 impl Worker {
@@ -129,7 +140,15 @@ impl Worker {
             quic: QuicTracker::with_cap(caps.quic_connections),
             slot: None,
             abandon: None,
+            id: 0,
+            iface: None,
         }
+    }
+
+    /// This worker is number `id` of the pipeline (for the ordered output stage).
+    pub fn numbered(mut self, id: usize) -> Self {
+        self.id = id;
+        self
     }
 
     /// Publish a copy of the counters into `slot` about every [`PUBLISH_INTERVAL`] (also
@@ -182,9 +201,15 @@ impl Worker {
                     self.set_generation = generation;
                 }
                 for m in &batch.meta {
+                    self.set_iface(batch.iface(m));
                     self.packet(&set, m, batch.packet(m));
                 }
-                if let Some(last) = batch.meta.last() {
+                if self.ctx.ordered {
+                    let _ = self.events.send(Output::Done {
+                        worker: self.id,
+                        upto: batch.upto,
+                    });
+                } else if let Some(last) = batch.meta.last() {
                     self.suppress_tick(last.ts_us);
                 }
                 // The capture side may have gone; then the batch is simply dropped.
@@ -196,10 +221,31 @@ impl Worker {
             }
         }
         self.defrag.finish();
+        if self.ctx.ordered {
+            // Nothing more from this worker, whatever comes.
+            let _ = self.events.send(Output::Done {
+                worker: self.id,
+                upto: u64::MAX,
+            });
+        }
         let stats = self.snapshot();
         self.stats = stats.clone();
         self.publish();
         stats
+    }
+
+    /// The packet's own interface name, else the context's; the `Arc` is cloned only when the
+    /// name changes.
+    fn set_iface(&mut self, name: Option<&Arc<str>>) {
+        let name = name.or(self.ctx.iface.as_ref());
+        let same = match (name, &self.iface) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            self.iface = name.cloned();
+        }
     }
 
     fn publish(&self) {
@@ -350,7 +396,12 @@ impl Worker {
         o: &Observed,
     ) {
         match o {
-            Observed::Domain { name, at, ech } => self.check_name(set, m, p, flow, name, *at, *ech),
+            Observed::Domain {
+                name,
+                at,
+                ech,
+                info,
+            } => self.check_name(set, m, p, flow, name, *at, (*ech, *info)),
             Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
         }
     }
@@ -369,18 +420,25 @@ impl Worker {
         hits.clear();
         set.lookup_ip(ip, &mut hits);
         if self.decide(set, m, &mut hits) {
+            let info = match (w, ip) {
+                (Where::DnsAnswerIp, IpAddr::V4(_)) => Info::Dns { rrtype: 1 },
+                (Where::DnsAnswerIp, IpAddr::V6(_)) => Info::Dns { rrtype: 28 },
+                _ => Info::None,
+            };
             let obs = event::Observable {
                 kind: "ip",
                 value: ip.to_string(),
                 location: w,
                 ech: false,
+                info,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
         }
         self.hits = hits;
     }
 
-    /// `ech`: the name is the outer SNI of a hello with encrypted_client_hello.
+    /// `ech`: the name is the outer SNI of a hello with encrypted_client_hello; `info`: what
+    /// the parser said besides the name.
     #[allow(clippy::too_many_arguments)]
     fn check_name(
         &mut self,
@@ -390,7 +448,7 @@ impl Worker {
         flow: &FlowInfo,
         name: &[u8],
         w: Where,
-        ech: bool,
+        (ech, info): (bool, Info),
     ) {
         self.observed[w as usize] += 1;
         let mut hits = std::mem::take(&mut self.hits);
@@ -402,6 +460,7 @@ impl Worker {
                 value: name::escape(name),
                 location: w,
                 ech,
+                info,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
         }
@@ -471,6 +530,10 @@ impl Worker {
                 vlan: p.vlans().to_vec(),
                 tunnel: p.tunnels().to_vec(),
                 community_id: community_id(0, ip.src, ip.dst, ip.proto, sp, dp),
+                app_proto: app_proto(w, ip.proto, flow.ports).map(AppProto::as_str),
+                direction: self.ctx.home_net.as_ref().map(|home| {
+                    Direction::of(ip.src, ip.dst, |a| home.iter().any(|n| n.contains(&a)))
+                }),
             },
             observable,
             indicator: event::IndicatorRef::new(set, first),
@@ -488,6 +551,8 @@ impl Worker {
                 }),
             suppressed: None,
             warninglist: set.list_names(flags),
+            in_iface: self.iface.clone(),
+            seq: m.seq,
         };
         // A closed channel means shutdown; in replay the bounded channel makes workers wait
         // rather than drop events.
@@ -508,4 +573,16 @@ impl Worker {
             let _ = self.events.send(Output::Tick(ts_us));
         }
     }
+}
+
+/// The application protocol of an observable seen at `w`: its parser's, or for an address in
+/// the IP header the protocol its flow's ports suggest.
+fn app_proto(w: Where, ip_proto: u8, ports: Option<(u16, u16)>) -> Option<AppProto> {
+    Some(match w {
+        Where::IpSrc | Where::IpDst => return applayer::port_hint(ip_proto, ports?),
+        Where::DnsQuery | Where::DnsAnswer | Where::DnsAnswerIp => AppProto::Dns,
+        Where::TlsSni => AppProto::Tls,
+        Where::QuicSni => AppProto::Quic,
+        Where::HttpHost => AppProto::Http,
+    })
 }

@@ -265,7 +265,10 @@ action = "allow"
 #[test]
 fn a_misp_warninglist_as_flag_marks_events_which_are_still_sent() {
     let dir = tempfile::tempdir().unwrap();
-    write_file(&dir.path().join("bad.txt"), "203.0.113.66\ntracker.example.net\n");
+    write_file(
+        &dir.path().join("bad.txt"),
+        "203.0.113.66\ntracker.example.net\n",
+    );
     let cfg = config(
         dir.path(),
         &format!(
@@ -319,8 +322,7 @@ action = "flag"
     let (_, text) = lookup(&cfg, &["203.0.113.66"]);
     assert!(
         text.contains("action=flag")
-            && text
-                .contains("verdict: no alert: only allowlist or warninglist entries (rfc5735)"),
+            && text.contains("verdict: no alert: only allowlist or warninglist entries (rfc5735)"),
         "{text}"
     );
 }

@@ -329,6 +329,10 @@ path = "reload.txt"
         .filter(|e| e["event_type"] == "ioa")
         .map(key)
         .collect();
+    // Every live event names the capture interface.
+    for e in lines(&events).iter().filter(|e| e["event_type"] == "ioa") {
+        assert_eq!(e["in_iface"].as_str(), Some(net.ns_if.as_str()), "{e}");
+    }
     // the same feeds (reload.txt as changed), through a config: the broad one needs allow_broad
     util::write_file(
         &d.join("r.toml"),

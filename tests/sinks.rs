@@ -164,11 +164,13 @@ fn syslog_over_a_unix_datagram_socket_in_rfc3164() {
     for _ in 0..2 {
         let n = server.recv(&mut buf).unwrap();
         let rec = String::from_utf8_lossy(&buf[..n]).into_owned();
-        // daemon (3) * 8 + warning (4) = 28; "Mmm dd hh:mm:ss host iocd[pid]: {json}"
+        // daemon (3) * 8 + warning (4) = 28; "Mmm dd hh:mm:ss host iocd[pid]:{json}", the JSON
+        // right after the colon
         assert!(rec.starts_with("<28>"), "{rec}");
-        let (head, json) = rec.split_once(": ").unwrap();
+        let (head, json) = rec.split_once("]:").unwrap();
         let tag = head.split(' ').next_back().unwrap();
-        assert!(tag.starts_with("iocd[") && tag.ends_with(']'), "{head}");
+        assert!(tag.starts_with("iocd["), "{head}");
+        assert!(json.starts_with('{'), "{rec}");
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(v["indicator"]["value"], "evil.test");
     }

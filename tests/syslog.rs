@@ -37,7 +37,7 @@ module(load="imudp")
 module(load="imtcp")
 input(type="imudp" address="127.0.0.1" port="{udp}")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
-template(name="fields" type="string" string="%inputname%|%app-name%|%procid%|%msgid%|%syslogseverity%|%syslogfacility-text%|%structured-data%|%msg%\n")
+template(name="fields" type="string" string="%inputname%|%app-name%|%procid%|%msgid%|%syslogseverity%|%syslogfacility-text%|%structured-data%|%hostname%|%msg%\n")
 *.* action(type="omfile" file="{d}/out.log" template="fields")
 "#,
             d = dir.display(),
@@ -190,7 +190,7 @@ path = "events.json"
         let mine: Vec<&String> = lines.iter().filter(|l| l.starts_with(input)).collect();
         assert_eq!(mine.len(), 4, "{input}: {lines:?}");
         for l in mine {
-            let f: Vec<&str> = l.splitn(8, '|').collect();
+            let f: Vec<&str> = l.splitn(9, '|').collect();
             assert_eq!(f[1], "iocd", "{l}");
             assert!(f[2].parse::<u32>().is_ok(), "procid {l}");
             assert_eq!(f[3], "ioa", "{l}");
@@ -201,7 +201,7 @@ path = "events.json"
                 if input == "imudp" { "local3" } else { "local0" },
                 "{l}"
             );
-            let body: Value = serde_json::from_str(f[7].trim_start())
+            let body: Value = serde_json::from_str(f[8].trim_start())
                 .unwrap_or_else(|e| panic!("msg is not the JSON event ({e}): {l}"));
             assert!(
                 json.contains(&body),
@@ -209,6 +209,8 @@ path = "events.json"
             );
             let v = body["observable"]["value"].as_str().unwrap();
             let sd = f[6];
+            // HOSTNAME is the configured sensor name.
+            assert_eq!(f[7], "s1", "{l}");
             assert!(
                 sd.starts_with("[iocd@32473 feed=\"f\" indicator=\"evil.test\""),
                 "{sd}"
@@ -227,6 +229,72 @@ path = "events.json"
         .filter(|l| l.contains(r#"observable="\\092.evil.test""#))
         .count();
     assert_eq!(n, 2, "{lines:?}");
+}
+
+/// RFC 3164 over TCP (octet-counted), with EVE and ECS payloads: rsyslog's HOSTNAME is the
+/// sensor name and its MSG starts with the JSON, no space before it; the payloads are the
+/// ones a JSON sink writes.
+#[test]
+fn rfc3164_over_tcp_has_the_sensor_as_host_and_the_json_right_after_the_tag() {
+    if !rsyslog_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rs = Rsyslog::start(dir.path());
+    let conf = dir.path().join("c.toml");
+    let mut text = String::from("sensor = \"dmz-sensor-7\"\n");
+    for payload in ["iocd", "eve", "ecs"] {
+        text.push_str(&format!(
+            "[[sinks]]\nname = \"{payload}\"\ntype = \"syslog\"\ntransport = \"tcp\"\nformat = \"rfc3164\"\npayload = \"{payload}\"\naddress = \"127.0.0.1:{}\"\non_full = \"block\"\n",
+            rs.tcp
+        ));
+    }
+    util::write_file(&conf, &text);
+    let feed = dir.path().join("f.txt");
+    util::write_file(&feed, "evil.test\n");
+    let pcap = dir.path().join("q.pcap");
+    write_pcap(
+        &pcap,
+        1,
+        &dns_query_frames(2, "evil.test", 1_700_000_000_000_000, 10),
+    );
+    let r = util::replay(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--feed",
+        feed.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert!(
+        util::wait_until(Duration::from_secs(10), || rs.lines().len() >= 6),
+        "{:?}",
+        rs.lines()
+    );
+    let lines = rs.lines();
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    let mut kinds = std::collections::BTreeSet::new();
+    for l in &lines {
+        let f: Vec<&str> = l.splitn(9, '|').collect();
+        assert_eq!(f[0], "imtcp", "{l}");
+        assert_eq!(f[1], "iocd", "{l}");
+        assert_eq!(f[7], "dmz-sensor-7", "{l}");
+        assert!(
+            f[8].starts_with('{'),
+            "MSG does not start with the JSON: {l}"
+        );
+        let body: Value = serde_json::from_str(f[8]).unwrap();
+        let kind = if body["event_type"] == "alert" {
+            "eve"
+        } else if body["event"]["kind"] == "alert" {
+            "ecs"
+        } else {
+            assert_eq!(body["event_type"], "ioa", "{l}");
+            "iocd"
+        };
+        kinds.insert(kind);
+    }
+    assert_eq!(kinds.len(), 3, "{lines:?}");
 }
 
 /// Event number `i` (its pcap packet number), a critical DNS query match.
@@ -257,12 +325,15 @@ fn event(i: u64) -> Output {
             vlan: Vec::new(),
             tunnel: Vec::new(),
             community_id: String::new(),
+            app_proto: Some("dns"),
+            direction: None,
         },
         observable: Observable {
             kind: "domain",
             value: "a.evil.test".into(),
             location: iocd::observe::Where::DnsQuery,
             ech: false,
+            info: iocd::observe::Info::Dns { rrtype: 1 },
         },
         indicator: IndicatorRef {
             value: "evil.test".into(),
@@ -277,6 +348,8 @@ fn event(i: u64) -> Output {
         }),
         suppressed: None,
         warninglist: Vec::new(),
+        in_iface: None,
+        seq: i,
     })))
 }
 
@@ -345,9 +418,9 @@ fn tcp_sink_reconnects_after_rsyslog_restarts_and_loses_nothing_uncounted() {
         .lines()
         .iter()
         .map(|l| {
-            let f: Vec<&str> = l.splitn(8, '|').collect();
+            let f: Vec<&str> = l.splitn(9, '|').collect();
             assert_eq!(f[4], "2", "critical → crit: {l}");
-            serde_json::from_str::<Value>(f[7].trim_start()).unwrap()["pcap"]["packet"]
+            serde_json::from_str::<Value>(f[8].trim_start()).unwrap()["pcap"]["packet"]
                 .as_u64()
                 .unwrap()
         })
@@ -465,13 +538,13 @@ fn replay_through_a_fifo_survives_an_rsyslog_restart_with_every_event_accounted_
         .lines()
         .iter()
         .map(|l| {
-            let f: Vec<&str> = l.splitn(8, '|').collect();
+            let f: Vec<&str> = l.splitn(9, '|').collect();
             assert_eq!(
                 (f[1], f[4]),
                 ("iocd", "2"),
                 "app-name, critical → crit: {l}"
             );
-            let e: Value = serde_json::from_str(f[7].trim_start()).unwrap();
+            let e: Value = serde_json::from_str(f[8].trim_start()).unwrap();
             let v = e["observable"]["value"].as_str().unwrap();
             v.trim_start_matches('h')
                 .trim_end_matches(".evil.test")

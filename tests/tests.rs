@@ -6,6 +6,7 @@ mod allowlists;
 mod cli;
 mod corpus;
 mod dns;
+mod formats;
 mod indicators;
 mod input;
 mod live;

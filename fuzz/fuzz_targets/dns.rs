@@ -2,7 +2,7 @@
 #![no_main]
 
 use iocd::name::MAX_NAME_LEN;
-use iocd::observe::{Observed, Where};
+use iocd::observe::{Info, Observed, Where};
 use iocd::proto::dns;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,10 +13,23 @@ fuzz_target!(|msg: &[u8]| {
     let mut queries = Vec::new();
     for o in &out {
         match o {
-            Observed::Domain { name, at, ech } => {
+            Observed::Domain {
+                name,
+                at,
+                ech,
+                info,
+            } => {
                 assert!(!name.is_empty() && name.len() <= MAX_NAME_LEN);
                 assert!(!ech);
                 assert!(matches!(at, Where::DnsQuery | Where::DnsAnswer));
+                // Every DNS name says its record type; an answer name is a CNAME or DNAME.
+                match (at, info) {
+                    (Where::DnsQuery, Info::Dns { .. }) => {}
+                    (Where::DnsAnswer, Info::Dns { rrtype }) => {
+                        assert!(*rrtype == 5 || *rrtype == 39)
+                    }
+                    _ => panic!("{at:?} without its record type: {info:?}"),
+                }
                 if *at == Where::DnsQuery {
                     queries.push(name.clone());
                 }

@@ -72,7 +72,7 @@ mod tests {
 
     use super::*;
     use crate::applayer::driver::{Driver, CLIENT};
-    use crate::observe::Where;
+    use crate::observe::{Info, Where};
     use crate::testkit::dns::{query as dns_query, tcp_framed};
 
     fn query(name: &str) -> Observed {
@@ -80,6 +80,8 @@ mod tests {
             name: name.as_bytes().to_vec(),
             at: Where::DnsQuery,
             ech: false,
+            // testkit's queries ask for A records.
+            info: Info::Dns { rrtype: 1 },
         }
     }
 

@@ -60,7 +60,7 @@ pub(super) fn parse_stream(
 mod tests {
     use super::*;
     use crate::applayer::driver::{Driver, CLIENT, SERVER};
-    use crate::observe::Where;
+    use crate::observe::{Info, Where};
 
     #[test]
     fn http_request_split_across_segments_gives_the_host() {
@@ -76,7 +76,8 @@ mod tests {
                 vec![Observed::Domain {
                     name: b"www.example.org".to_vec(),
                     at: Where::HttpHost,
-                    ech: false
+                    ech: false,
+                    info: Info::None,
                 }],
                 "{cut}"
             );

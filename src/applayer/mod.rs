@@ -139,6 +139,17 @@ fn by_port(
         .find(|r| ports(r).iter().any(|&p| p == a || p == b))
 }
 
+/// The protocol a flow's ports suggest (the records' port hints), for IP protocol `ip_proto`
+/// (6 TCP, 17 UDP); what an event on an address of the IP header reports as its `app_proto`.
+pub fn port_hint(ip_proto: u8, ports: (u16, u16)) -> Option<AppProto> {
+    let r = match ip_proto {
+        6 => by_port(ports, |r| r.tcp_ports),
+        17 => by_port(ports, |r| r.udp_ports),
+        _ => None,
+    };
+    r.map(|r| r.proto)
+}
+
 /// The first protocol whose probe (by `probe` of the record) says yes; `Err(true)` when none
 /// did but one needs more bytes.
 #[inline]

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::observe::{Observed, Where};
+use crate::observe::{Info, Observed, Where};
 use crate::proto::{quic, tls};
 use crate::track::quic::{Handshake, QuicTracker, MAX_CRYPTO_BYTES};
 
@@ -47,6 +47,9 @@ pub fn client_hello(prefix: &[u8], out: &mut Vec<Observed>) -> Handshake {
                     name,
                     at: Where::QuicSni,
                     ech: hello.ech,
+                    info: Info::Tls {
+                        version: hello.version,
+                    },
                 });
             }
             Handshake::Parsed

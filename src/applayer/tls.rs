@@ -1,7 +1,7 @@
 //! TLS over TCP: the client's ClientHello server name (RFC 8446 §4.1.2, RFC 6066 §3), read from
 //! the first bytes of a direction on any port, recognised by content.
 
-use crate::observe::{Observed, Where};
+use crate::observe::{Info, Observed, Where};
 use crate::proto::tls;
 use crate::track::tcp::{FlowStats, Step, StreamInput, MAX_STREAM_PREFIX};
 
@@ -41,6 +41,9 @@ pub(super) fn parse_stream(
                     name,
                     at: Where::TlsSni,
                     ech: hello.ech,
+                    info: Info::Tls {
+                        version: hello.version,
+                    },
                 });
             }
             Step::Done { client: true }

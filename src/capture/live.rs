@@ -149,17 +149,11 @@ pub fn capture_live(
                     let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
                     st.packets += 1;
                     st.bytes += u64::from(h.len);
-                    let meta = Meta {
-                        ts_us,
-                        start: 0,
-                        caplen: 0,
-                        wire_len: h.len,
-                        link,
-                        origin: Origin {
-                            file: 0,
-                            packet: st.packets,
-                        },
+                    let origin = Origin {
+                        file: 0,
+                        packet: st.packets,
                     };
+                    let meta = Meta::new(ts_us, h.len, link, origin);
                     if !dispatcher.try_push(pkt.data, meta) {
                         tracing::error!("every worker has stopped");
                         break 'outer;

@@ -28,6 +28,18 @@ pub const BATCH_BYTES: usize = 512 * 1024;
 /// queues to roughly 64 × 512 KiB per worker.
 pub const QUEUE_BATCHES: usize = 64;
 
+/// In an ordered capture ([`Dispatcher::ordered`]), the most packets (of the whole capture) a
+/// worker's announced progress may lag behind the capture: a worker whose pending batch is
+/// older, or that got nothing for as long, is sent what it has (an empty batch if nothing), so
+/// the output stage, which releases events only up to the slowest worker's progress, never
+/// waits on a quiet worker. 4 × [`BATCH_PACKETS`]: a few more channel sends per million
+/// packets, and the reorder buffer holds at most the events of this many packets beyond the
+/// workers' queues.
+pub const MAX_ORDER_LAG: u64 = 4 * BATCH_PACKETS as u64;
+
+/// `Meta::iface` of a packet whose interface has no name.
+pub const NO_IFACE: u16 = u16::MAX;
+
 /// Where a packet came from, for the event's `pcap` object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Origin {
@@ -48,6 +60,28 @@ pub struct Meta {
     pub wire_len: u32,
     pub link: Link,
     pub origin: Origin,
+    /// The packet's number in reading order, from 1, over every input; set by the dispatcher.
+    pub seq: u64,
+    /// Index of its interface's name in [`Batch::ifaces`], or [`NO_IFACE`]; set by the
+    /// dispatcher.
+    pub iface: u16,
+}
+
+impl Meta {
+    /// A packet's metadata before the dispatcher places it (`start`, `caplen`, `seq`, `iface`
+    /// are filled in by [`Dispatcher::push`]).
+    pub fn new(ts_us: i64, wire_len: u32, link: Link, origin: Origin) -> Meta {
+        Meta {
+            ts_us,
+            start: 0,
+            caplen: 0,
+            wire_len,
+            link,
+            origin,
+            seq: 0,
+            iface: NO_IFACE,
+        }
+    }
 }
 
 /// Packets for one worker, copied into one buffer.
@@ -55,6 +89,11 @@ pub struct Meta {
 pub struct Batch {
     pub data: Vec<u8>,
     pub meta: Vec<Meta>,
+    /// Names of the packets' interfaces (see [`Meta::iface`]); few, so searched linearly.
+    pub ifaces: Vec<Arc<str>>,
+    /// Every packet of the capture up to this sequence number that belongs to this worker is
+    /// in this batch or an earlier one: once it is done, the worker has done them all.
+    pub upto: u64,
 }
 
 impl Batch {
@@ -63,9 +102,16 @@ impl Batch {
         &self.data[s..s + m.caplen as usize]
     }
 
+    /// The name of a packet's interface, if it has one.
+    pub fn iface(&self, m: &Meta) -> Option<&Arc<str>> {
+        self.ifaces.get(usize::from(m.iface))
+    }
+
     fn clear(&mut self) {
         self.data.clear();
         self.meta.clear();
+        self.ifaces.clear();
+        self.upto = 0;
     }
 
     fn is_full(&self) -> bool {
@@ -90,6 +136,12 @@ pub struct Dispatcher {
     /// Set by the control loop to end the capture: pushes then fail, as when every worker
     /// has gone, so every reader stops at its next batch.
     stop: Arc<AtomicBool>,
+    /// Sequence number of the last packet pushed.
+    seq: u64,
+    /// Keep every worker's progress within [`MAX_ORDER_LAG`] (see [`Dispatcher::ordered`]).
+    ordered: bool,
+    /// Per worker: the `upto` of its last batch sent.
+    sent_upto: Vec<u64>,
 }
 
 impl Dispatcher {
@@ -119,27 +171,68 @@ impl Dispatcher {
                 pending,
                 queue_full: 0,
                 stop,
+                seq: 0,
+                ordered: false,
+                sent_upto: vec![0; workers],
             },
             queues,
         )
     }
 
+    /// Keep every worker's announced progress ([`Batch::upto`]) within [`MAX_ORDER_LAG`]
+    /// packets of the capture, so that an output stage putting events in packet order never
+    /// waits long on a quiet worker (replay).
+    pub fn ordered(mut self) -> Self {
+        self.ordered = true;
+        self
+    }
+
     /// Copy a frame into the batch of the worker that owns its flow; send the batch when full.
     /// Returns false when every worker has gone away.
     pub fn push(&mut self, frame: &[u8], meta: Meta) -> bool {
-        self.push_with(frame, meta, true)
+        self.push_with(frame, meta, None, true)
     }
 
-    fn push_with(&mut self, frame: &[u8], mut meta: Meta, wait: bool) -> bool {
+    /// [`Dispatcher::push`] for a packet whose interface has a name.
+    pub fn push_on(&mut self, frame: &[u8], meta: Meta, iface: Option<&Arc<str>>) -> bool {
+        self.push_with(frame, meta, iface, true)
+    }
+
+    fn push_with(
+        &mut self,
+        frame: &[u8],
+        mut meta: Meta,
+        iface: Option<&Arc<str>>,
+        wait: bool,
+    ) -> bool {
         let n = self.senders.len();
         let w = if n == 1 {
             0
         } else {
             (dispatch_hash(meta.link, frame) % n as u64) as usize
         };
+        self.seq += 1;
         let batch = &mut self.pending[w];
         meta.start = batch.data.len() as u32;
         meta.caplen = frame.len() as u32;
+        meta.seq = self.seq;
+        meta.iface = match iface {
+            None => NO_IFACE,
+            // The reader hands the same `Arc` for every packet of an interface: a pointer
+            // comparison first, the text only when it differs.
+            Some(name) => match batch
+                .ifaces
+                .iter()
+                .position(|i| Arc::ptr_eq(i, name) || i == name)
+            {
+                Some(i) => i as u16,
+                None if batch.ifaces.len() < usize::from(NO_IFACE) => {
+                    batch.ifaces.push(Arc::clone(name));
+                    (batch.ifaces.len() - 1) as u16
+                }
+                None => NO_IFACE,
+            },
+        };
         batch.data.extend_from_slice(frame);
         batch.meta.push(meta);
         if batch.is_full() {
@@ -148,15 +241,32 @@ impl Dispatcher {
                 // pending. (Live capture checks the flag itself.)
                 return false;
             }
-            return self.send_with(w, wait);
+            if !self.send_with(w, wait) {
+                return false;
+            }
+            if self.ordered {
+                return self.catch_up(wait);
+            }
         }
         true
+    }
+
+    /// Send the batch (empty if need be) of every worker whose announced progress lags the
+    /// capture by more than [`MAX_ORDER_LAG`].
+    fn catch_up(&mut self, wait: bool) -> bool {
+        let mut ok = true;
+        for w in 0..self.senders.len() {
+            if self.seq - self.sent_upto[w] > MAX_ORDER_LAG {
+                ok &= self.send_with(w, wait);
+            }
+        }
+        ok
     }
 
     /// Like [`Dispatcher::push`], but never waits: a full batch whose worker's queue is full
     /// is dropped and its packets counted in `queue_full` (live capture).
     pub fn try_push(&mut self, frame: &[u8], meta: Meta) -> bool {
-        self.push_with(frame, meta, false)
+        self.push_with(frame, meta, None, false)
     }
 
     /// Send every partly filled batch without waiting (dropping and counting as
@@ -176,7 +286,9 @@ impl Dispatcher {
     pub fn flush(&mut self) -> bool {
         let mut ok = true;
         for w in 0..self.senders.len() {
-            if !self.pending[w].meta.is_empty() {
+            // Ordered: a worker with nothing pending still learns how far the capture got.
+            let behind = self.ordered && self.sent_upto[w] < self.seq;
+            if !self.pending[w].meta.is_empty() || behind {
                 ok &= self.send(w);
             }
         }
@@ -201,9 +313,14 @@ impl Dispatcher {
             Err(_) => Batch {
                 data: Vec::with_capacity(BATCH_BYTES + 65536),
                 meta: Vec::with_capacity(BATCH_PACKETS),
+                ifaces: Vec::new(),
+                upto: 0,
             },
         };
-        let full = std::mem::replace(&mut self.pending[w], fresh);
+        let mut full = std::mem::replace(&mut self.pending[w], fresh);
+        // Every packet of worker `w` pushed so far is in `full` or was sent before it.
+        full.upto = self.seq;
+        self.sent_upto[w] = self.seq;
         match self.senders[w].try_send(full) {
             Ok(()) => true,
             // Replay is lossless: wait for the worker.
@@ -397,14 +514,61 @@ mod tests {
     use super::*;
 
     fn meta() -> Meta {
-        Meta {
-            ts_us: 0,
-            start: 0,
-            caplen: 0,
-            wire_len: 60,
-            link: Link::from_dlt(1),
-            origin: Origin { file: 0, packet: 0 },
+        Meta::new(0, 60, Link::from_dlt(1), Origin { file: 0, packet: 0 })
+    }
+
+    /// A frame of an IPv4 packet between `a` and `b` (for the dispatch hash).
+    fn frame(a: u8, b: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[26..30].copy_from_slice(&[10, 0, 0, a]);
+        f[30..34].copy_from_slice(&[10, 0, 0, b]);
+        f
+    }
+
+    #[test]
+    fn packets_are_numbered_and_a_quiet_worker_hears_how_far_the_capture_got() {
+        let (d, queues) = Dispatcher::new(2);
+        let mut d = d.ordered();
+        // Find a host pair for each worker.
+        let pair = |w: usize| {
+            (1..=255u8)
+                .map(|a| frame(a, 200))
+                .find(|f| dispatch_hash(Link::from_dlt(1), f) % 2 == w as u64)
+                .unwrap()
+        };
+        let busy = pair(0);
+        let name: Arc<str> = Arc::from("eth7");
+        let n = MAX_ORDER_LAG + BATCH_PACKETS as u64;
+        for _ in 0..n {
+            assert!(d.push_on(&busy, meta(), Some(&name)));
         }
+        // Worker 1 got no packet, yet was sent an empty batch saying how far the capture is.
+        let quiet = queues[1]
+            .batches
+            .try_recv()
+            .expect("an empty progress batch");
+        assert!(quiet.meta.is_empty());
+        assert!(quiet.upto >= MAX_ORDER_LAG, "{}", quiet.upto);
+        let first = queues[0].batches.try_recv().unwrap();
+        let seqs: Vec<u64> = first.meta.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=BATCH_PACKETS as u64).collect::<Vec<_>>());
+        assert_eq!(first.upto, BATCH_PACKETS as u64);
+        assert_eq!(first.iface(&first.meta[0]).map(|s| &**s), Some("eth7"));
+        assert_eq!(first.ifaces.len(), 1, "one copy of the name per batch");
+        assert_eq!(quiet.upto, n);
+        // One more packet, then the final flush: it tells every worker where the capture
+        // ended, the quiet one too.
+        assert!(d.push(&busy, meta()));
+        assert!(d.flush());
+        let mut last = [0u64; 2];
+        for (w, q) in queues.iter().enumerate() {
+            while let Ok(b) = q.batches.try_recv() {
+                last[w] = b.upto;
+            }
+        }
+        assert_eq!(last, [n + 1, n + 1]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use feeds::{
     parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
     MatchMode, Severity,
 };
-pub use sinks::{OnFull, SinkConfig, SinkKind, SyslogFormat, Transport};
+pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
 pub use suppress::SuppressConfig;
 pub use tables::TablesConfig;

@@ -32,8 +32,11 @@ pub struct SinkConfig {
     pub path: Option<PathBuf>,
     /// json: a unix stream socket to connect to.
     pub socket: Option<PathBuf>,
-    /// syslog: header format.
-    pub format: Option<SyslogFormat>,
+    /// json: the document written for each event (`iocd`, `eve`, `ecs`; the same as
+    /// `payload`). syslog: the header (`rfc5424`, `rfc3164`).
+    pub format: Option<FormatKey>,
+    /// Both types: the document written for each event, `iocd` (the default), `eve` or `ecs`.
+    pub payload: Option<Payload>,
     /// syslog: transport.
     pub transport: Option<Transport>,
     /// syslog: `host:port` for udp/tcp (default port 514), a socket path for unix
@@ -66,6 +69,58 @@ pub enum OnFull {
     Drop,
     /// Wait for room: lossless, at the price of slowing everything behind (a replay).
     Block,
+}
+
+/// The document a sink writes for each event: iocd's own JSON, a Suricata EVE `alert`
+/// record, or an Elastic Common Schema document. Stats records are iocd's JSON in every case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    #[default]
+    Iocd,
+    Eve,
+    Ecs,
+}
+
+impl Payload {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Payload::Iocd => "iocd",
+            Payload::Eve => "eve",
+            Payload::Ecs => "ecs",
+        }
+    }
+}
+
+/// The values of `format`: a payload on a json sink, a header on a syslog sink (the key
+/// predates payloads, and syslog sinks keep its meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormatKey {
+    Rfc5424,
+    Rfc3164,
+    Iocd,
+    Eve,
+    Ecs,
+}
+
+impl FormatKey {
+    fn header(self) -> Option<SyslogFormat> {
+        match self {
+            FormatKey::Rfc5424 => Some(SyslogFormat::Rfc5424),
+            FormatKey::Rfc3164 => Some(SyslogFormat::Rfc3164),
+            _ => None,
+        }
+    }
+
+    fn payload(self) -> Option<Payload> {
+        match self {
+            FormatKey::Iocd => Some(Payload::Iocd),
+            FormatKey::Eve => Some(Payload::Eve),
+            FormatKey::Ecs => Some(Payload::Ecs),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -122,6 +177,7 @@ impl SinkConfig {
             path: Some(path),
             socket: None,
             format: None,
+            payload: None,
             transport: None,
             address: None,
             facility: None,
@@ -140,10 +196,40 @@ impl SinkConfig {
         }
     }
 
+    /// The document written for each event: `payload`, else (json) `format`, else iocd's.
+    pub fn payload(&self) -> Payload {
+        self.payload
+            .or_else(|| self.format.and_then(FormatKey::payload))
+            .unwrap_or_default()
+    }
+
+    /// A syslog sink's header format; RFC 5424 when unset.
+    pub fn syslog_format(&self) -> SyslogFormat {
+        self.format.and_then(FormatKey::header).unwrap_or_default()
+    }
+
     /// The facility code; `local0` when unset.
     pub fn facility_code(&self) -> Option<u8> {
         let name = self.facility.as_deref().unwrap_or("local0");
         FACILITIES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    }
+
+    /// A `format` that does not fit the sink's type, or contradicts `payload`.
+    fn format_problems(&self, at: &str) -> Option<String> {
+        let f = self.format?;
+        match (self.kind, f.payload()) {
+            (SinkKind::Json, None) => Some(format!(
+                "{at}: format {f:?} is a syslog header; a json sink's format is iocd, eve or ecs"
+            )),
+            (SinkKind::Json, Some(p)) if self.payload.is_some_and(|q| q != p) => Some(format!(
+                "{at}: format and payload disagree (give one of them)"
+            )),
+            (SinkKind::Syslog, Some(p)) => Some(format!(
+                "{at}: a syslog sink's format is its header (rfc5424 or rfc3164); write the event as {p} with payload = \"{p}\"",
+                p = p.as_str()
+            )),
+            _ => None,
+        }
     }
 
     /// Every problem with this table (`at` names it in messages).
@@ -157,6 +243,7 @@ impl SinkConfig {
                 out.push(format!("{at}: name must not be empty"));
             }
         }
+        out.extend(self.format_problems(at));
         let mut foreign = |key: &str, set: bool| {
             if set {
                 out.push(format!("{at}: key {key} does not apply to this sink type"));
@@ -164,7 +251,6 @@ impl SinkConfig {
         };
         match self.kind {
             SinkKind::Json => {
-                foreign("format", self.format.is_some());
                 foreign("transport", self.transport.is_some());
                 foreign("address", self.address.is_some());
                 foreign("facility", self.facility.is_some());
@@ -208,7 +294,8 @@ mod tests {
         );
         assert_eq!(s[0].queue, 10);
         assert_eq!(s[0].on_full, OnFull::Block);
-        assert_eq!(s[0].format, Some(SyslogFormat::Rfc3164));
+        assert_eq!(s[0].syslog_format(), SyslogFormat::Rfc3164);
+        assert_eq!(s[0].payload(), Payload::Iocd);
         assert_eq!(s[0].transport, Some(Transport::Tcp));
         assert_eq!(s[0].facility_code(), Some(23));
         assert!(s[0].problems("s").is_empty());
@@ -222,6 +309,32 @@ mod tests {
             d[0].problems("s").is_empty(),
             "unix /dev/log needs no address"
         );
+    }
+
+    #[test]
+    fn payload_is_format_on_json_sinks_and_payload_on_both() {
+        let s = parse(
+            "[[sinks]]\ntype = \"json\"\npath = \"a\"\nformat = \"eve\"\n[[sinks]]\ntype = \"json\"\npath = \"b\"\npayload = \"ecs\"\n[[sinks]]\ntype = \"syslog\"\nformat = \"rfc3164\"\npayload = \"eve\"\n[[sinks]]\ntype = \"json\"\npath = \"c\"\n",
+        );
+        let got: Vec<Payload> = s.iter().map(SinkConfig::payload).collect();
+        assert_eq!(
+            got,
+            [Payload::Eve, Payload::Ecs, Payload::Eve, Payload::Iocd]
+        );
+        assert_eq!(s[2].syslog_format(), SyslogFormat::Rfc3164);
+        assert!(s.iter().all(|c| c.problems("s").is_empty()));
+        // A header on a json sink, a payload in a syslog sink's format, a contradiction.
+        let s = parse("[[sinks]]\ntype = \"json\"\npath = \"a\"\nformat = \"rfc5424\"\n[[sinks]]\ntype = \"syslog\"\nformat = \"eve\"\n[[sinks]]\ntype = \"json\"\npath = \"a\"\nformat = \"eve\"\npayload = \"ecs\"\n");
+        let p0 = s[0].problems("sinks[0]");
+        assert!(p0[0].contains("syslog header"), "{p0:?}");
+        let p1 = s[1].problems("sinks[1]");
+        assert!(p1[0].contains("payload = \"eve\""), "{p1:?}");
+        assert!(s[2].problems("s")[0].contains("disagree"));
+        let e = crate::config::Config::parse(
+            "[[sinks]]\ntype = \"json\"\npath = \"a\"\nformat = \"cef\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("cef"), "{e}");
     }
 
     #[test]

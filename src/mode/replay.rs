@@ -75,6 +75,11 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
                 .collect(),
             suppress: suppress.is_some(),
             tables: worker::table_caps(settings.config.tables.memory()),
+            // A pcapng names its interfaces itself (if_name); a classic pcap has none.
+            iface: None,
+            home_net: settings.config.home_net.clone(),
+            // Byte-identical output whatever the number of workers.
+            ordered: true,
         },
         store,
         sinks: replay_sinks(&settings.config, args.output.clone()),
@@ -106,6 +111,20 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         &file_errors,
     );
     print_sink_summary(&done.sinks, done.suppress.as_ref());
+    if let Some(o) = done.order.filter(|_| settings.workers > 1) {
+        // Put in packet order: how many events waited at most, and how many could not.
+        eprintln!(
+            "  order: held at most {} events, released early {}",
+            o.held_max, o.early
+        );
+    }
+    if let Some(o) = done.order.filter(|o| o.early > 0) {
+        tracing::warn!(
+            "{} events left the reorder buffer early (more than {} held at once): the output may be out of packet order around them",
+            o.early,
+            crate::output::order::MAX_HELD
+        );
+    }
     let mut code = if capture_stats.damaged() > 0 {
         EXIT_DAMAGED
     } else {

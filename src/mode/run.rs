@@ -104,6 +104,11 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             files: Vec::new(),
             suppress: suppress.is_some(),
             tables: worker::table_caps(settings.config.tables.memory()),
+            iface: Some(Arc::from(interface.as_str())),
+            home_net: settings.config.home_net.clone(),
+            // Live events go out as they come: waiting for the slowest worker would only
+            // delay them.
+            ordered: false,
         },
         store: store.clone(),
         sinks: config.sinks.clone(),

@@ -1,32 +1,50 @@
 //! Encoders: a typed [`Record`] becomes the bytes one sink writes, once, at the sink — a JSON
-//! line (EVE-like), or that line inside a syslog record: RFC 5424 or RFC 3164 headers, RFC 6587
-//! octet counting on TCP. Severity, MSGID and structured data are read from the typed record;
-//! the MSG is the record's JSON line (the same bytes a JSON sink writes).
+//! document (iocd's own, a Suricata EVE record ([`super::eve`]) or an ECS document
+//! ([`super::ecs`])) on a line, or that document inside a syslog record: RFC 5424 or RFC 3164
+//! headers, RFC 6587 octet counting on TCP. Severity, MSGID and structured data are read from
+//! the typed record; the MSG is the record's JSON (the same bytes a JSON sink writes).
 
 use std::time::SystemTime;
 
-use crate::config::{Severity, SyslogFormat};
+use crate::config::{Payload, Severity, SyslogFormat};
 use crate::event::Record;
 
 /// How a sink turns a record into bytes.
 pub enum Encoder {
-    /// One JSON object per line (EVE-like).
-    JsonLine,
-    /// The JSON line inside a syslog record; octet-counted on TCP (RFC 6587 §3.4.1).
-    Syslog { header: Header, tcp: bool },
+    /// One JSON document per line.
+    JsonLine(Payload),
+    /// The JSON document inside a syslog record; octet-counted on TCP (RFC 6587 §3.4.1).
+    Syslog {
+        header: Header,
+        tcp: bool,
+        payload: Payload,
+    },
+}
+
+/// The JSON document of `rec` as `payload` says, appended to `out`. Stats records are iocd's
+/// own JSON whatever the payload.
+pub fn document(payload: Payload, rec: &Record, out: &mut Vec<u8>) {
+    // Serialising plain structs into memory cannot fail.
+    let _ = match (payload, rec) {
+        (Payload::Eve, Record::Ioa(e)) => serde_json::to_writer(out, &super::eve::Alert(e)),
+        (Payload::Ecs, Record::Ioa(e)) => serde_json::to_writer(out, &super::ecs::Document(e)),
+        _ => serde_json::to_writer(out, rec),
+    };
 }
 
 impl Encoder {
     pub fn encode(&self, rec: &Record) -> Vec<u8> {
         let mut line = Vec::with_capacity(768);
-        // Serialising plain structs into memory cannot fail.
-        let _ = serde_json::to_writer(&mut line, rec);
+        let payload = match self {
+            Encoder::JsonLine(p) | Encoder::Syslog { payload: p, .. } => *p,
+        };
+        document(payload, rec, &mut line);
         match self {
-            Encoder::JsonLine => {
+            Encoder::JsonLine(_) => {
                 line.push(b'\n');
                 line
             }
-            Encoder::Syslog { header, tcp } => {
+            Encoder::Syslog { header, tcp, .. } => {
                 let body = String::from_utf8_lossy(&line);
                 let r = format_record(header, rec, &body, SystemTime::now());
                 if *tcp {
@@ -71,8 +89,12 @@ pub struct Header {
 }
 
 impl Header {
-    pub fn new(format: SyslogFormat, facility: u8) -> Self {
-        let host = gethostname::gethostname().to_string_lossy().into_owned();
+    /// `host`: the HOSTNAME field, the sensor's name; the machine's hostname when `None`.
+    pub fn new(format: SyslogFormat, facility: u8, host: Option<&str>) -> Self {
+        let host = match host {
+            Some(h) => h.to_owned(),
+            None => gethostname::gethostname().to_string_lossy().into_owned(),
+        };
         Header {
             format,
             facility,
@@ -173,10 +195,13 @@ pub fn format_record(h: &Header, rec: &Record, line: &str, now: SystemTime) -> S
             msgid_of(rec),
             structured_data(rec),
         ),
-        // <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]: MSG (RFC 3164 §4.1). The time is UTC: the
-        // format has no zone, and a daemon under systemd usually runs with TZ unset anyway.
+        // <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[pid]:MSG (RFC 3164 §4.1). The time is UTC: the
+        // format has no zone, and a daemon under systemd usually runs with TZ unset anyway. No
+        // space after the colon: RFC 3164's CONTENT starts at the `[`, and rsyslog's %msg%
+        // keeps everything after the `:`, so a space there would come out before the JSON
+        // (syslog-ng drops one if present; both read `{` as the start of MSG).
         SyslogFormat::Rfc3164 => format!(
-            "<{pri}>{} {} {APP_NAME}[{}]: {line}",
+            "<{pri}>{} {} {APP_NAME}[{}]:{line}",
             bsd_timestamp(now),
             h.hostname,
             h.pid
@@ -247,10 +272,7 @@ mod tests {
         let ev = ioa(Severity::High);
         let body = line(&ev);
         let r = format_record(&header(SyslogFormat::Rfc3164), &ev, &body, at());
-        assert_eq!(
-            r,
-            format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]: {body}")
-        );
+        assert_eq!(r, format!("<131>Jan  1 12:00:00 sensor1 iocd[4242]:{body}"));
         let t = UNIX_EPOCH + Duration::from_secs(1_735_603_199); // 2024-12-30T23:59:59Z
         assert_eq!(bsd_timestamp(t), "Dec 30 23:59:59");
     }
@@ -327,5 +349,30 @@ mod tests {
     fn hostname_is_printable_ascii_without_spaces() {
         assert_eq!(sanitize_hostname("a b\u{1b}[31mc"), "ab[31mc");
         assert_eq!(sanitize_hostname(""), "-");
+    }
+
+    #[test]
+    fn the_hostname_is_the_sensor_name_when_given() {
+        let h = Header::new(SyslogFormat::Rfc3164, 16, Some("dmz sensor"));
+        assert_eq!(h.hostname, "dmzsensor");
+        let h = Header::new(SyslogFormat::Rfc5424, 16, None);
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        assert_eq!(h.hostname, sanitize_hostname(&host));
+    }
+
+    #[test]
+    fn rfc3164_over_tcp_is_octet_counted_with_the_json_right_after_the_tag() {
+        let enc = Encoder::Syslog {
+            header: header(SyslogFormat::Rfc3164),
+            tcp: true,
+            payload: Payload::Iocd,
+        };
+        let ev = ioa(Severity::High);
+        let bytes = String::from_utf8(enc.encode(&ev)).unwrap();
+        let (len, record) = bytes.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), record.len());
+        let msg = record.split_once("iocd[4242]:").unwrap().1;
+        assert!(msg.starts_with('{'), "{record}");
+        assert_eq!(msg, line(&ev));
     }
 }

@@ -18,7 +18,10 @@
 //! datagram and file sinks retry a failed write [`MAX_SEND_ATTEMPTS`] times and then count it
 //! as dropped. Every record offered to a sink ends up in exactly one of `sent` and `dropped`.
 
+pub mod ecs;
 pub mod encode;
+pub mod eve;
+pub mod order;
 pub mod sink;
 pub mod suppress;
 
@@ -32,6 +35,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::config::sinks::{self as config, OnFull, SinkConfig};
 use crate::event::{Ioa, Record};
 use crate::stats::{SinkStats, SuppressStats};
+use order::{OrderStats, Reorder};
 use sink::{Counters, SinkTask};
 use suppress::Suppressor;
 
@@ -63,6 +67,23 @@ pub enum Output {
     Tick(i64),
     /// Close every suppression window now (end of the capture).
     Flush,
+    /// Worker `worker` has done every packet of its own up to sequence number `upto`
+    /// (`u64::MAX`: it has ended): events up to the smallest such number over the workers may
+    /// leave the ordered stage ([`order`]).
+    Done { worker: usize, upto: u64 },
+}
+
+/// What the outputs are built with besides the sinks.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// The suppression stage, when on.
+    pub suppress: Option<Suppressor>,
+    /// The HOSTNAME of syslog records: the sensor's name; the machine's hostname when `None`.
+    pub sensor: Option<String>,
+    /// Put events in packet order over this many workers (replay; see [`order`]). The stage
+    /// then runs the suppression clock from the events' own times, so a replay's output is
+    /// the same whatever the number of workers.
+    pub ordered: Option<usize>,
 }
 
 /// The sending end of the stage, for workers and the control loop.
@@ -81,6 +102,12 @@ pub struct Stage {
     sinks: Vec<SinkTx>,
     suppress: Option<Suppressor>,
     suppress_stats: Arc<Mutex<SuppressStats>>,
+    order: Option<Reorder>,
+    order_stats: Arc<Mutex<OrderStats>>,
+    /// Scratch list of events leaving the reorder buffer (boxed all the way: see
+    /// output::suppress).
+    #[allow(clippy::vec_box)]
+    released: Vec<Box<Ioa>>,
 }
 
 /// The sink tasks, to run on a tokio runtime of their own.
@@ -96,33 +123,41 @@ pub struct Outputs {
     counters: Vec<Arc<Counters>>,
     reopen: Vec<Arc<Notify>>,
     suppress_stats: Option<Arc<Mutex<SuppressStats>>>,
+    order_stats: Option<Arc<Mutex<OrderStats>>>,
     finishing: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Outputs {
     /// Check every sink (files are created now, so a bad path fails here) and build the stage
-    /// and the sink tasks; `suppress` adds the suppression stage. Nothing runs until the
-    /// pipeline starts [`Stage::run`] and [`SinkRuntime::run`].
+    /// and the sink tasks as `opts` says. Nothing runs until the pipeline starts
+    /// [`Stage::run`] and [`SinkRuntime::run`].
     pub fn new(
         sinks: &[SinkConfig],
-        suppress: Option<Suppressor>,
+        opts: Options,
     ) -> io::Result<(Outputs, OutputTx, Stage, SinkRuntime)> {
+        let Options {
+            suppress,
+            sensor,
+            ordered,
+        } = opts;
         let (tx, rx) = crossbeam_channel::bounded::<Output>(STAGE_QUEUE);
         let (abort_tx, abort_rx) = watch::channel(false);
         let (finishing_tx, finishing_rx) = tokio::sync::oneshot::channel::<()>();
         let suppress_stats = Arc::new(Mutex::new(SuppressStats::default()));
+        let order_stats = Arc::new(Mutex::new(OrderStats::default()));
         let mut outputs = Outputs {
             names: Vec::new(),
             counters: Vec::new(),
             reopen: Vec::new(),
             suppress_stats: suppress.is_some().then(|| suppress_stats.clone()),
+            order_stats: ordered.is_some().then(|| order_stats.clone()),
             finishing: Some(finishing_tx),
         };
         let mut tasks = Vec::new();
         let mut txs = Vec::new();
         for (i, s) in sinks.iter().enumerate() {
             let name = s.display_name(i);
-            let (endpoint, encoder, initial) = sink::endpoint(s, &name)?;
+            let (endpoint, encoder, initial) = sink::endpoint(s, &name, sensor.as_deref())?;
             let (q_tx, q_rx) = mpsc::channel(s.queue.clamp(1, config::MAX_QUEUE));
             let counters = Arc::new(Counters::default());
             let reopen = Arc::new(Notify::new());
@@ -151,6 +186,9 @@ impl Outputs {
             sinks: txs,
             suppress,
             suppress_stats,
+            order: ordered.map(Reorder::new),
+            order_stats,
+            released: Vec::new(),
         };
         let runtime = SinkRuntime {
             tasks,
@@ -182,6 +220,12 @@ impl Outputs {
         s.lock().ok().map(|g| g.clone())
     }
 
+    /// What the ordering step did, when the events are put in packet order.
+    pub fn order_stats(&self) -> Option<OrderStats> {
+        let s = self.order_stats.as_ref()?;
+        s.lock().ok().map(|g| *g)
+    }
+
     /// Start the drain deadline: from now the sinks have [`MAX_FINISH_WAIT`] to write what is
     /// queued; what is left then is counted as dropped. Call after every sender is dropped;
     /// the pipeline then joins the stage and sink threads.
@@ -198,8 +242,20 @@ impl Stage {
         let mut follow = Vec::new();
         while let Ok(m) = self.rx.recv() {
             match m {
-                Output::Record(Record::Ioa(ev)) => self.ioa(ev),
+                Output::Record(Record::Ioa(ev)) => match &mut self.order {
+                    Some(o) => {
+                        o.push(ev, &mut self.released);
+                        self.release();
+                    }
+                    None => self.ioa(ev),
+                },
                 Output::Record(r) => self.offer(r),
+                Output::Done { worker, upto } => {
+                    if let Some(o) = &mut self.order {
+                        o.done(worker, upto, &mut self.released);
+                        self.release();
+                    }
+                }
                 Output::Tick(now) => {
                     if let Some(s) = &mut self.suppress {
                         follow = s.tick(now);
@@ -207,6 +263,7 @@ impl Stage {
                     self.followups(&mut follow);
                 }
                 Output::Flush => {
+                    self.drain_order();
                     if let Some(s) = &mut self.suppress {
                         follow = s.flush();
                     }
@@ -214,10 +271,39 @@ impl Stage {
                 }
             }
         }
+        self.drain_order();
         if let Some(s) = &mut self.suppress {
             follow = s.flush();
         }
         self.followups(&mut follow);
+    }
+
+    fn drain_order(&mut self) {
+        if let Some(o) = &mut self.order {
+            o.drain(&mut self.released);
+            self.release();
+        }
+    }
+
+    /// Events leaving the reorder buffer, in packet order: each first moves the suppression
+    /// clock to its own time (so that follow-ups fall between the same events whatever the
+    /// number of workers), then goes through suppression.
+    fn release(&mut self) {
+        if let Some(o) = &self.order {
+            if let Ok(mut g) = self.order_stats.lock() {
+                *g = o.stats();
+            }
+        }
+        let mut follow = Vec::new();
+        let mut released = std::mem::take(&mut self.released);
+        for ev in released.drain(..) {
+            if let Some(s) = &mut self.suppress {
+                follow = s.tick(ev.ts_us);
+            }
+            self.followups(&mut follow);
+            self.ioa(ev);
+        }
+        self.released = released;
     }
 
     fn ioa(&mut self, ev: Box<Ioa>) {

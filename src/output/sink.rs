@@ -296,9 +296,11 @@ impl Conn {
 
 /// Where `s` writes and how it encodes; a file is opened now, so a bad path fails at start with
 /// its name (and stays writable after the daemon drops root).
+/// `host`: the HOSTNAME of syslog records (the sensor's name).
 pub(super) fn endpoint(
     s: &SinkConfig,
     name: &str,
+    host: Option<&str>,
 ) -> io::Result<(Endpoint, Encoder, Option<Conn>)> {
     let mut initial = None;
     Ok(match s.kind {
@@ -318,7 +320,7 @@ pub(super) fn endpoint(
                     )))
                 }
             };
-            (ep, Encoder::JsonLine, initial)
+            (ep, Encoder::JsonLine(s.payload()), initial)
         }
         SinkKind::Syslog => {
             let transport = s.transport.unwrap_or_default();
@@ -333,12 +335,13 @@ pub(super) fn endpoint(
             let facility = s
                 .facility_code()
                 .ok_or_else(|| io::Error::other(format!("sink {name}: unknown facility")))?;
-            let header = super::encode::Header::new(s.format.unwrap_or_default(), facility);
+            let header = super::encode::Header::new(s.syslog_format(), facility, host);
             (
                 ep,
                 Encoder::Syslog {
                     header,
                     tcp: transport == Transport::Tcp,
+                    payload: s.payload(),
                 },
                 None,
             )

@@ -177,8 +177,21 @@ impl Suppressor {
                 out.extend(self.close(w));
             }
         }
-        // Oldest window first, so follow-ups leave in time order.
-        out.sort_by_key(|e| e.ts_us);
+        // Oldest window first, so follow-ups leave in time order; ties in the order of their
+        // first events (packet, then what matched), never the table's, which is random: a
+        // replay's output must not change from run to run.
+        out.sort_by(|a, b| {
+            let key = |e: &Ioa| {
+                (
+                    e.ts_us,
+                    e.seq,
+                    e.observable.location,
+                    e.indicator.value.clone(),
+                    Arc::clone(&e.indicator.context.feed),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
         self.stats.entries = self.map.len() as u64;
         out
     }
@@ -224,7 +237,25 @@ mod tests {
             file: Arc::from("f.pcap"),
             packet: u64::from(n),
         });
+        e.seq = u64::from(n);
         e
+    }
+
+    #[test]
+    fn follow_ups_of_the_same_time_leave_in_the_order_of_their_first_events() {
+        let mut s = sup(10);
+        let host = |i: u8| (ip(&format!("10.0.0.{i}")), ip("192.0.2.1"));
+        // 40 windows opened by packets 1..=40, every repeat at the same instant, inserted in
+        // an order unlike the packets'.
+        for i in (1..=40u8).rev() {
+            assert!(s.admit(&ev("f", "x.test", host(i), S, u32::from(i))).send);
+        }
+        for i in 1..=40u8 {
+            assert!(!s.admit(&ev("f", "x.test", host(i), 2 * S, 100)).send);
+        }
+        let out = s.flush();
+        let seqs: Vec<u64> = out.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<u64>>());
     }
 
     fn sup(secs: u64) -> Suppressor {

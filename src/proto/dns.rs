@@ -23,7 +23,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::observe::{Observed, Where};
+use crate::observe::{Info, Observed, Where};
 
 /// Length of the fixed message header (RFC 1035 §4.1.1).
 const HEADER_LEN: usize = 12;
@@ -39,6 +39,38 @@ const TYPE_A: u16 = 1;
 const TYPE_CNAME: u16 = 5;
 const TYPE_AAAA: u16 = 28;
 const TYPE_DNAME: u16 = 39;
+
+/// A DNS RR TYPE by its mnemonic (IANA "Resource Record (RR) TYPEs"), `TYPE<n>` for the
+/// others (RFC 3597 §5).
+pub fn rrtype_name(t: u16) -> std::borrow::Cow<'static, str> {
+    std::borrow::Cow::Borrowed(match t {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        13 => "HINFO",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        35 => "NAPTR",
+        39 => "DNAME",
+        43 => "DS",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        50 => "NSEC3",
+        52 => "TLSA",
+        64 => "SVCB",
+        65 => "HTTPS",
+        99 => "SPF",
+        252 => "AXFR",
+        255 => "ANY",
+        257 => "CAA",
+        n => return std::borrow::Cow::Owned(format!("TYPE{n}")),
+    })
+}
 
 /// Class IN (RFC 1035 §3.2.4). A and AAAA RDATA formats are defined for IN only, and stub
 /// resolvers (glibc `getanswer_r`) skip records of any other class.
@@ -128,7 +160,7 @@ pub struct DnsInfo {
 ///   [`DnsError::Malformed`], as are names longer than [`MAX_NAME_WIRE_LEN`] octets in wire form
 ///   and labels with the reserved `01`/`10` prefixes.
 pub fn parse_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<DnsInfo, DnsError> {
-    read_questions(msg, names).map(|q| q.info)
+    read_questions(msg, &mut |name, _| names.push(name)).map(|q| q.info)
 }
 
 /// The question section as read by [`read_questions`], and where the answers start.
@@ -141,7 +173,8 @@ struct Questions {
     answers_at: Option<usize>,
 }
 
-fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, DnsError> {
+/// `push` gets each question's name and QTYPE.
+fn read_questions(msg: &[u8], push: &mut dyn FnMut(Vec<u8>, u16)) -> Result<Questions, DnsError> {
     let header = Header::read(msg)?;
     let is_response = header.is_response;
     let qdcount = usize::from(header.qdcount);
@@ -153,13 +186,13 @@ fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, Dns
         let mut name = Vec::new();
         let end = read_name(msg, pos, &mut name)?;
         pos = end + QTYPE_QCLASS_LEN;
-        if pos > msg.len() {
+        let Some(&[t0, t1, ..]) = msg.get(end..pos) else {
             return Err(DnsError::Malformed);
-        }
+        };
         // After normalising: a single label holding just "." is empty then, like the root.
         crate::name::normalize(&mut name);
         if !name.is_empty() {
-            names.push(name);
+            push(name, u16::from_be_bytes([t0, t1]));
             pushed += 1;
         }
     }
@@ -192,14 +225,14 @@ fn read_questions(msg: &[u8], names: &mut Vec<Vec<u8>>) -> Result<Questions, Dns
 /// decoded or runs past its RDATA, ends the walk with [`DnsError::Malformed`]; everything pushed
 /// before stays in `out`.
 pub fn observe(msg: &[u8], out: &mut Vec<Observed>) -> Result<DnsInfo, DnsError> {
-    let mut names = Vec::new();
-    let r = read_questions(msg, &mut names);
-    out.extend(names.into_iter().map(|name| Observed::Domain {
-        name,
-        at: Where::DnsQuery,
-        ech: false,
-    }));
-    let q = r?;
+    let q = read_questions(msg, &mut |name, rrtype| {
+        out.push(Observed::Domain {
+            name,
+            at: Where::DnsQuery,
+            ech: false,
+            info: Info::Dns { rrtype },
+        })
+    })?;
     if let Some(at) = q.answers_at {
         read_answers(msg, at, usize::from(q.answers).min(MAX_ANSWERS), out)?;
     }
@@ -262,6 +295,7 @@ fn read_answers(
                         name,
                         at: Where::DnsAnswer,
                         ech: false,
+                        info: Info::Dns { rrtype: typ },
                     });
                 }
             }
@@ -489,7 +523,8 @@ mod tests {
         let msg = unhex("0a80406a6a6a6a6a6a6a6a0001000000004000012e000000000000");
         let (r, out) = observed(&msg);
         assert_eq!(r, Err(DnsError::Malformed));
-        assert_eq!(out, vec![query_name("\x00")]);
+        // Its QTYPE is 0 (reserved): reported as it is.
+        assert_eq!(out, vec![query_typed("\x00", 0)]);
     }
 
     #[test]
@@ -832,19 +867,56 @@ mod tests {
         (r, out)
     }
 
+    #[test]
+    fn rrtypes_have_their_mnemonic_else_the_rfc_3597_form() {
+        assert_eq!(rrtype_name(1), "A");
+        assert_eq!(rrtype_name(65), "HTTPS");
+        assert_eq!(rrtype_name(0), "TYPE0");
+        assert_eq!(rrtype_name(65280), "TYPE65280");
+    }
+
+    #[test]
+    fn question_types_are_reported_with_their_names() {
+        let mut body = qname(&[b"www", b"example", b"com"]);
+        body.extend_from_slice(&[0, 65, 0, 1]); // HTTPS, IN
+        let (r, out) = observed(&message_with_answers(0, 1, 0, &body));
+        assert_eq!(r.map(|i| i.questions), Ok(1));
+        assert_eq!(
+            out,
+            vec![Observed::Domain {
+                name: b"www.example.com".to_vec(),
+                at: Where::DnsQuery,
+                ech: false,
+                info: Info::Dns { rrtype: 65 },
+            }]
+        );
+    }
+
+    /// A question name as [`question`] writes it: QTYPE A.
     fn query_name(name: &str) -> Observed {
+        query_typed(name, TYPE_A)
+    }
+
+    fn query_typed(name: &str, rrtype: u16) -> Observed {
         Observed::Domain {
             name: name.as_bytes().to_vec(),
             at: Where::DnsQuery,
             ech: false,
+            info: Info::Dns { rrtype },
         }
     }
 
+    /// A CNAME target.
     fn answer_name(name: &str) -> Observed {
+        answer_of(name, TYPE_CNAME)
+    }
+
+    fn answer_of(name: &str, rrtype: u16) -> Observed {
         Observed::Domain {
             name: name.as_bytes().to_vec(),
             at: Where::DnsAnswer,
             ech: false,
+            info: Info::Dns { rrtype },
         }
     }
 
@@ -931,7 +1003,7 @@ mod tests {
             out,
             vec![
                 query_name("www.example.com"),
-                answer_name("example.net"),
+                answer_of("example.net", TYPE_DNAME),
                 answer_name("www.example.net"),
             ]
         );
@@ -1151,7 +1223,10 @@ mod tests {
         assert_eq!(r.map(|i| i.is_response), Ok(false));
         assert_eq!(
             out,
-            vec![query_name("_ipp._tcp.local"), answer_ip("192.168.1.30")]
+            vec![
+                query_typed("_ipp._tcp.local", 12),
+                answer_ip("192.168.1.30")
+            ]
         );
     }
 

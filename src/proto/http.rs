@@ -15,7 +15,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::observe::{Observed, Where};
+use crate::observe::{Info, Observed, Where};
 
 /// Longest request head read. Servers refuse longer request lines and header fields with
 /// defaults of the same order (Apache `LimitRequestLine`/`LimitRequestFieldSize` 8190 bytes,
@@ -259,6 +259,7 @@ pub fn host_observable(host: &[u8]) -> Option<Observed> {
         name,
         at,
         ech: false,
+        info: Info::None,
     })
 }
 
@@ -289,6 +290,7 @@ mod tests {
             name: n.as_bytes().to_vec(),
             at: Where::HttpHost,
             ech: false,
+            info: Info::None,
         })
     }
 

@@ -62,6 +62,34 @@ const EXT_SERVER_NAME: u16 = 0;
 
 /// ExtensionType encrypted_client_hello (draft-ietf-tls-esni, IANA TLS ExtensionType 0xfe0d).
 const EXT_ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
+/// ExtensionType supported_versions (RFC 8446 §4.2.1).
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+
+/// The highest non-GREASE version in a ClientHello's supported_versions data
+/// (`u8 length; u16 versions[]`); GREASE values are `0x?a?a` (RFC 8701). A TLS 1.3 draft
+/// (`0x7fNN`, still offered by QUIC draft clients) counts as TLS 1.3.
+fn max_supported_version(ext_data: &[u8]) -> Option<u16> {
+    let (&len, list) = ext_data.split_first()?;
+    list.get(..usize::from(len))?
+        .chunks_exact(2)
+        .map(|v| u16::from_be_bytes([v[0], v[1]]))
+        .filter(|v| v & 0x0f0f != 0x0a0a)
+        .map(|v| if v >> 8 == 0x7f { 0x0304 } else { v })
+        .max()
+}
+
+/// The name of a TLS protocol version as EVE and ECS write it (`TLS 1.3`, `SSLv3`); `None`
+/// for a value that names none.
+pub fn version_name(v: u16) -> Option<&'static str> {
+    Some(match v {
+        0x0300 => "SSLv3",
+        0x0301 => "TLS 1.0",
+        0x0302 => "TLS 1.1",
+        0x0303 => "TLS 1.2",
+        0x0304 => "TLS 1.3",
+        _ => return None,
+    })
+}
 
 /// NameType host_name (RFC 6066 §3).
 const NAME_TYPE_HOST_NAME: u8 = 0;
@@ -84,6 +112,9 @@ pub struct ClientHello {
     pub sni: Option<Vec<u8>>,
     /// The hello carries an encrypted_client_hello extension (0xfe0d): `sni` is the outer name.
     pub ech: bool,
+    /// The highest protocol version offered: the largest non-GREASE entry of
+    /// supported_versions (RFC 8446 §4.2.1), else legacy_version (`0x0303` is TLS 1.2).
+    pub version: u16,
 }
 
 /// Parse a ClientHello at the start of `data` (a TCP payload: TLS records).
@@ -314,7 +345,10 @@ fn parse_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
     if !rest.is_empty() {
         return Err(TlsError::Malformed);
     }
-    let mut out = ClientHello::default();
+    let mut out = ClientHello {
+        version: hello.version.0,
+        ..ClientHello::default()
+    };
     let mut seen_server_name = false;
     let mut exts = hello.ext.unwrap_or_default();
     // Each round consumes at least the 4-byte extension header.
@@ -332,6 +366,11 @@ fn parse_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
                 out.sni = host_name(ext_data)?;
             }
             EXT_ENCRYPTED_CLIENT_HELLO => out.ech = true,
+            EXT_SUPPORTED_VERSIONS => {
+                if let Some(v) = max_supported_version(ext_data) {
+                    out.version = out.version.max(v);
+                }
+            }
             _ => {}
         }
     }
@@ -468,7 +507,8 @@ mod tests {
             h,
             Ok(ClientHello {
                 sni: Some(b"www.example.com".to_vec()),
-                ech: false
+                ech: false,
+                version: 0x0303,
             })
         );
         let h = parse_client_hello(&client_hello(Style::Tls13, Some(b"www.example.org"), false));
@@ -490,13 +530,25 @@ mod tests {
     #[test]
     fn no_sni_extension_gives_none() {
         let h = parse_client_hello(&client_hello(Style::Tls13, None, false));
-        assert_eq!(h, Ok(ClientHello::default()));
+        assert_eq!(
+            h,
+            Ok(ClientHello {
+                version: 0x0304,
+                ..ClientHello::default()
+            })
+        );
     }
 
     #[test]
     fn hello_without_extensions_block_gives_none() {
         let data = records(&handshake(&hello_body(Style::Tls12, None)), &[]);
-        assert_eq!(parse_client_hello(&data), Ok(ClientHello::default()));
+        assert_eq!(
+            parse_client_hello(&data),
+            Ok(ClientHello {
+                version: 0x0303,
+                ..ClientHello::default()
+            })
+        );
     }
 
     #[test]
@@ -546,7 +598,8 @@ mod tests {
             h,
             Ok(ClientHello {
                 sni: Some(b"public.example".to_vec()),
-                ech: true
+                ech: true,
+                version: 0x0304,
             })
         );
         // ECH without any server_name
@@ -555,7 +608,8 @@ mod tests {
             h,
             Ok(ClientHello {
                 sni: None,
-                ech: true
+                ech: true,
+                version: 0x0304,
             })
         );
     }
@@ -820,6 +874,28 @@ mod tests {
     }
 
     #[test]
+    fn the_offered_version_is_the_highest_supported_version_else_legacy_version() {
+        let v = |style, exts: Option<&Vec<Vec<u8>>>| {
+            let body = hello_body(style, exts.map(|e| e.as_slice()));
+            parse_client_hello(&records(&handshake(&body), &[])).map(|h| h.version)
+        };
+        assert_eq!(v(Style::Tls12, None), Ok(0x0303));
+        let tls13 = usual_extensions(Style::Tls13, Some(b"a.example"), false);
+        assert_eq!(v(Style::Tls13, Some(&tls13)), Ok(0x0304));
+        // supported_versions absent: legacy_version, whatever else the hello looks like.
+        assert_eq!(v(Style::Tls13, None), Ok(0x0303));
+        // GREASE (0x?a?a) is never the answer, however high.
+        let exts = vec![sni_ext(b"a.example"), ext(43, &[4, 0xfa, 0xfa, 0x03, 0x03])];
+        assert_eq!(v(Style::Tls12, Some(&exts)), Ok(0x0303));
+        // TLS 1.3 drafts (mvfst's QUIC draft-27 hello offers 0x0304 and 0x7f1a..0x7f1c).
+        let exts = vec![ext(43, &[6, 0x03, 0x04, 0x7f, 0x1c, 0x7f, 0x1a])];
+        assert_eq!(v(Style::Tls12, Some(&exts)), Ok(0x0304));
+        assert_eq!(version_name(0x0304), Some("TLS 1.3"));
+        assert_eq!(version_name(0x0300), Some("SSLv3"));
+        assert_eq!(version_name(0xfafa), None);
+    }
+
+    #[test]
     fn plausible_short_prefix_is_incomplete() {
         for data in [
             &[][..],
@@ -844,7 +920,8 @@ mod tests {
             h,
             Ok(ClientHello {
                 sni: Some(b"login.phish.test".to_vec()),
-                ech: false
+                ech: false,
+                version: 0x0304,
             })
         );
     }
@@ -856,7 +933,8 @@ mod tests {
             h,
             Ok(ClientHello {
                 sni: Some(b"cloudflare-ech.com".to_vec()),
-                ech: true
+                ech: true,
+                version: 0x0304,
             })
         );
     }

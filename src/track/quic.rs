@@ -551,7 +551,7 @@ fn finish(conn: &mut Conn) {
 mod tests {
     use super::*;
     use crate::applayer::quic::client_hello;
-    use crate::observe::Where;
+    use crate::observe::{Info, Where};
     use crate::testkit::quic as build;
     use crate::testkit::tls::minimal_hello;
 
@@ -586,6 +586,8 @@ mod tests {
             name: name.as_bytes().to_vec(),
             at: Where::QuicSni,
             ech: false,
+            // testkit's minimal hello has no supported_versions: its legacy_version, TLS 1.2.
+            info: Info::Tls { version: 0x0303 },
         }
     }
 

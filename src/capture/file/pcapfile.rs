@@ -15,6 +15,7 @@
 //! After a [`Damage`] the reader is finished: what came before it has been delivered.
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
@@ -69,6 +70,11 @@ const PCAP_RECORD_HEADER: usize = 16;
 const OBSOLETE_PACKET_BLOCK: u32 = 2;
 /// `if_tsoffset` option code (draft-ietf-opsawg-pcapng §4.2).
 const OPT_IF_TSOFFSET: u16 = 14;
+/// IDB option if_name: the interface's name, UTF-8 (pcapng §4.2).
+const OPT_IF_NAME: u16 = 2;
+/// Longest if_name kept (Linux names are at most 15 bytes, Windows' \Device\NPF_{GUID} 50);
+/// a longer one is cut at a character boundary.
+pub const MAX_IF_NAME: usize = 256;
 
 /// What the first bytes of a stream are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +176,8 @@ struct Current {
     ts_us: i64,
     wire_len: u32,
     linktype: i32,
+    /// Index of its interface in the section (pcapng).
+    if_id: Option<usize>,
 }
 
 /// One packet, borrowed from the reader's buffer.
@@ -182,6 +190,8 @@ pub struct Packet<'a> {
     pub wire_len: u32,
     /// LINKTYPE_ value of the packet's interface (for pcap: the file's link type).
     pub linktype: i32,
+    /// The pcapng `if_name` of the packet's interface, when its IDB has one.
+    pub iface: Option<&'a Arc<str>>,
 }
 
 /// The state of the current pcapng section (or of the pcap file).
@@ -189,6 +199,8 @@ pub struct Packet<'a> {
 struct Section {
     /// Its interfaces (one for classic pcap).
     interfaces: Vec<Interface>,
+    /// Their `if_name`s, by the same index.
+    names: Vec<Option<Arc<str>>>,
     big_endian: bool,
 }
 
@@ -313,6 +325,10 @@ impl Reader {
             ts_us: c.ts_us,
             wire_len: c.wire_len,
             linktype: c.linktype,
+            iface: c
+                .if_id
+                .and_then(|i| self.section.names.get(i))
+                .and_then(Option::as_ref),
         })
     }
 
@@ -389,6 +405,7 @@ impl Reader {
                                 ts_us,
                                 wire_len: b.origlen,
                                 linktype: ifc.linktype,
+                                if_id: None,
                             });
                             return Ok(true);
                         }
@@ -495,30 +512,33 @@ impl Reader {
 
 /// Handle one pcapng block; a packet block gives the packet.
 fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<Current>, String> {
-    let packet = |ifc: &Interface, data: &[u8], caplen: u32, wire_len: u32, units: u64| {
-        if caplen > MAX_RECORD_LEN {
-            return Err(too_long(caplen));
-        }
-        let data = data
-            .get(..caplen as usize)
-            .ok_or_else(|| format!("packet length {caplen} exceeds its block"))?;
-        let ts_us = ifc
-            .scale
-            .to_us(units)
-            .saturating_add(ifc.offset_us)
-            .min(MAX_TS_US);
-        Ok(Some(Current {
-            start: data.as_ptr() as usize - base,
-            caplen: data.len(),
-            ts_us,
-            wire_len,
-            linktype: ifc.linktype,
-        }))
-    };
+    let packet =
+        |if_id: usize, ifc: &Interface, data: &[u8], caplen: u32, wire_len: u32, units: u64| {
+            if caplen > MAX_RECORD_LEN {
+                return Err(too_long(caplen));
+            }
+            let data = data
+                .get(..caplen as usize)
+                .ok_or_else(|| format!("packet length {caplen} exceeds its block"))?;
+            let ts_us = ifc
+                .scale
+                .to_us(units)
+                .saturating_add(ifc.offset_us)
+                .min(MAX_TS_US);
+            Ok(Some(Current {
+                start: data.as_ptr() as usize - base,
+                caplen: data.len(),
+                ts_us,
+                wire_len,
+                linktype: ifc.linktype,
+                if_id: Some(if_id),
+            }))
+        };
     match block {
         Block::SectionHeader(shb) => {
             sec.big_endian = shb.big_endian();
             sec.interfaces.clear();
+            sec.names.clear();
             Ok(None)
         }
         Block::InterfaceDescription(idb) => {
@@ -537,7 +557,11 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
             // pcap-parser decodes if_tsoffset as little-endian whatever the section's byte
             // order; decode it here in the section's order.
             let mut offset_s = 0i64;
+            let mut name = None;
             for o in &idb.options {
+                if o.code.0 == OPT_IF_NAME {
+                    name = if_name(o.value());
+                }
                 if o.code.0 == OPT_IF_TSOFFSET {
                     if let Some(v) = o.value().get(..8).and_then(|v| <[u8; 8]>::try_from(v).ok()) {
                         offset_s = if sec.big_endian {
@@ -554,6 +578,7 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
                 scale,
                 offset_us: offset_s.saturating_mul(1_000_000),
             });
+            sec.names.push(name);
             Ok(None)
         }
         Block::EnhancedPacket(epb) => {
@@ -562,7 +587,14 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
                 .get(epb.if_id as usize)
                 .ok_or_else(|| format!("packet on undeclared interface {}", epb.if_id))?;
             let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-            packet(&ifc, epb.data, epb.caplen, epb.origlen, units)
+            packet(
+                epb.if_id as usize,
+                &ifc,
+                epb.data,
+                epb.caplen,
+                epb.origlen,
+                units,
+            )
         }
         Block::SimplePacket(spb) => {
             // RFC draft §4.4: interface 0, no timestamp; the captured length is the
@@ -575,7 +607,7 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
             if ifc.snaplen > 0 {
                 caplen = caplen.min(ifc.snaplen);
             }
-            packet(&ifc, spb.data, caplen, spb.origlen, 0)
+            packet(0, &ifc, spb.data, caplen, spb.origlen, 0)
         }
         Block::Unknown(ub) => {
             let ty = if sec.big_endian {
@@ -619,10 +651,23 @@ fn ng_block(sec: &mut Section, block: Block<'_>, base: usize) -> Result<Option<C
                 .get(usize::from(if_id))
                 .ok_or_else(|| format!("packet on undeclared interface {if_id}"))?;
             let units = (u64::from(hi) << 32) | u64::from(lo);
-            packet(&ifc, &b[20..], caplen, len, units)
+            packet(usize::from(if_id), &ifc, &b[20..], caplen, len, units)
         }
         _ => Ok(None),
     }
+}
+
+/// An `if_name` option's value as the interface's name: UTF-8 (lossy), without the NULs some
+/// writers pad it with, at most [`MAX_IF_NAME`] bytes; `None` when nothing is left.
+fn if_name(v: &[u8]) -> Option<Arc<str>> {
+    let text = String::from_utf8_lossy(v);
+    let t = text.trim_end_matches('\0');
+    let mut end = t.len().min(MAX_IF_NAME);
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    let t = &t[..end];
+    (!t.is_empty()).then(|| Arc::from(t))
 }
 
 /// Why a reader could not start.

@@ -152,18 +152,12 @@ impl Sink<'_> {
                 progress(done, None);
             });
         }
-        let meta = Meta {
-            ts_us: p.ts_us,
-            start: 0,
-            caplen: 0,
-            wire_len: p.wire_len,
-            link,
-            origin: Origin {
-                file: file as u32,
-                packet: number,
-            },
+        let origin = Origin {
+            file: file as u32,
+            packet: number,
         };
-        if !self.dispatcher.push(p.data, meta) {
+        let meta = Meta::new(p.ts_us, p.wire_len, link, origin);
+        if !self.dispatcher.push_on(p.data, meta, p.iface) {
             self.stopped = true;
         }
         self.reach(file, pos);

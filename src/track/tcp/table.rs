@@ -447,7 +447,7 @@ mod tests {
 
     use super::super::{MAX_OOO_RANGES, MAX_STREAM_PREFIX};
     use super::*;
-    use crate::observe::Where;
+    use crate::observe::{Info, Where};
     use crate::proto::tls;
     use crate::testkit::dns::{query as dns_query, tcp_framed};
     use crate::testkit::tls::{minimal_hello, records_of};
@@ -470,6 +470,8 @@ mod tests {
             name: name.as_bytes().to_vec(),
             at: Where::TlsSni,
             ech: false,
+            // testkit's minimal hello has no supported_versions: its legacy_version, TLS 1.2.
+            info: Info::Tls { version: 0x0303 },
         }
     }
 
