@@ -198,7 +198,12 @@ impl Reloader {
                 "no rebuild: every feed unchanged or gone",
             );
         }
-        let (set, report) = feeds::rebuild(&self.feeds, &current);
+        // home_net is not reloaded (a change needs a restart): the running config's
+        let home_net = self
+            .running
+            .as_ref()
+            .map_or_else(crate::config::default_home_net, Config::home_net);
+        let (set, report) = feeds::rebuild(&self.feeds, &home_net, &current);
         drop(current);
         log_report(&report);
         ok &= report.failed_feeds() == 0;
@@ -272,7 +277,7 @@ pub fn log_report(report: &feeds::LoadReport) {
         for e in &f.errors {
             tracing::warn!("{e}");
         }
-        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+        let unshown = f.problems().saturating_sub(f.errors.len());
         if unshown > 0 {
             tracing::warn!("feed {:?}: {unshown} more problems not shown", f.name);
         }
@@ -289,7 +294,7 @@ mod tests {
         let good = dir.path().join("a.txt");
         std::fs::write(&good, "evil.test\n10.0.0.0/8\n").unwrap();
         let feeds = vec![FeedConfig::from_path(good.clone())];
-        let (set, _) = feeds::build_set(&feeds).unwrap();
+        let (set, _) = feeds::build_set(&feeds, &[]).unwrap();
         let store = Arc::new(IndicatorStore::new(set));
         let mut r = Reloader::new(None, Vec::new(), feeds, store.clone());
         std::fs::remove_file(&good).unwrap();
@@ -314,7 +319,7 @@ mod tests {
             FeedConfig::from_path(b.clone()),
         ];
         let ids = file_ids(&feeds);
-        let (set, report) = feeds::build_set(&feeds).unwrap();
+        let (set, report) = feeds::build_set(&feeds, &[]).unwrap();
         let store = Arc::new(IndicatorStore::new(set));
         let mut r = Reloader::new(None, Vec::new(), feeds, store.clone()).with_loaded(ids, &report);
         let before = store.load();

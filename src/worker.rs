@@ -368,7 +368,7 @@ impl Worker {
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_ip(ip, &mut hits);
-        if self.decide(set, m, &mut hits) {
+        if self.decide(set, m, flow, &mut hits) {
             let obs = event::Observable {
                 kind: "ip",
                 value: ip.to_string(),
@@ -396,7 +396,7 @@ impl Worker {
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_domain(name, &mut hits);
-        if self.decide(set, m, &mut hits) {
+        if self.decide(set, m, flow, &mut hits) {
             let obs = event::Observable {
                 kind: "domain",
                 value: name::escape(name),
@@ -411,7 +411,17 @@ impl Worker {
     /// Validity at the packet's time and allowlists; true when an event is due (the hits are
     /// then ranked, most specific first).
     #[inline]
-    fn decide(&mut self, set: &IndicatorSet, m: &Meta, hits: &mut Vec<Hit>) -> bool {
+    fn decide(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        flow: &FlowInfo,
+        hits: &mut Vec<Hit>,
+    ) -> bool {
+        if hits.is_empty() {
+            return false;
+        }
+        set.retain_ports(hits, flow.ports);
         if hits.is_empty() {
             return false;
         }

@@ -14,17 +14,18 @@ use crate::event::{format_time, IndicatorRef};
 use crate::indicators::{feeds, parse_time, value, Hit, IndicatorSet, Value};
 use crate::settings::Settings;
 
-/// The feed list from `--config` (or the default config) and `--feed`.
-fn feed_list(args: &FeedArgs) -> Result<Vec<FeedConfig>, AppError> {
+/// The feed list from `--config` (or the default config) and `--feed`, and the config's
+/// `home_net`.
+fn feed_list(args: &FeedArgs) -> Result<(Vec<FeedConfig>, Vec<ipnet::IpNet>), AppError> {
     Settings::for_feeds(args.config.as_deref(), &args.feeds)
-        .map(|s| s.feeds)
+        .map(|s| (s.feeds, s.config.home_net()))
         .map_err(AppError::Config)
 }
 
 /// `iocd check`.
 pub fn check(args: FeedArgs) -> Result<u8, AppError> {
-    let list = feed_list(&args)?;
-    let (_set, report) = match feeds::build_set(&list) {
+    let (list, home_net) = feed_list(&args)?;
+    let (_set, report) = match feeds::build_set(&list, &home_net) {
         Ok(built) => built,
         Err(e) => match e.report() {
             Some(r) => (IndicatorSet::default(), r.clone()),
@@ -82,7 +83,7 @@ fn print_problems(out: &mut String, f: &feeds::FeedReport) {
     for e in &f.errors {
         let _ = writeln!(out, "  {e}");
     }
-    let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+    let unshown = f.problems().saturating_sub(f.errors.len());
     if unshown > 0 {
         let _ = writeln!(out, "  ... and {unshown} more problems not shown");
     }
@@ -115,8 +116,8 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
     };
-    let list = feed_list(&args.source)?;
-    let (set, report) = match feeds::build_set(&list) {
+    let (list, home_net) = feed_list(&args.source)?;
+    let (set, report) = match feeds::build_set(&list, &home_net) {
         Ok(built) => built,
         Err(e) => {
             if let Some(r) = e.report() {

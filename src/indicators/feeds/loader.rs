@@ -4,16 +4,20 @@
 //! Contract: a problem entry is counted and at most [`MAX_KEPT_ERRORS_PER_FEED`] of them are
 //! kept with their location; nothing an entry holds makes the load fail.
 
+use ipnet::IpNet;
+
 use super::policy::{is_public_suffix, resolve, too_broad};
 use super::report::{FeedError, FeedReport, MAX_KEPT_ERRORS_PER_FEED};
 use crate::config::FeedConfig;
 use crate::indicators::formats::{FeedSink, Location};
-use crate::indicators::set::{Added, ContextId, SetBuilder};
+use crate::indicators::set::{canonical_net, Added, ContextId, SetBuilder};
 use crate::indicators::{value, Context, Fields, IndicatorType, MatchMode, Value};
 
 /// The sink that applies policy and fills the builder (or only counts, when it has none).
 pub(super) struct Loader<'a> {
     feed: &'a FeedConfig,
+    /// The monitored networks: address entries overlapping them are warned about or refused.
+    home_net: &'a [IpNet],
     base: Context,
     /// Interned `base`, made on first use.
     base_id: Option<ContextId>,
@@ -25,6 +29,7 @@ pub(super) struct Loader<'a> {
 impl<'a> Loader<'a> {
     pub(super) fn new(
         feed: &'a FeedConfig,
+        home_net: &'a [IpNet],
         base: Context,
         builder: Option<&'a mut SetBuilder>,
         report: &'a mut FeedReport,
@@ -32,6 +37,7 @@ impl<'a> Loader<'a> {
     ) -> Self {
         Loader {
             feed,
+            home_net,
             base,
             base_id: None,
             builder,
@@ -39,7 +45,38 @@ impl<'a> Loader<'a> {
             now_us,
         }
     }
+}
 
+/// The warning for a public suffix listed alone, loaded as an exact match.
+const NARROWED: &str = "a public suffix: loaded as an exact match, not its subdomains (allow_broad = true matches them too)";
+
+/// Presentation text of a value, for messages.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Domain(n) => crate::name::escape(n),
+        Value::Cidr(n) => n.to_string(),
+        Value::Ip(a) => a.to_string(),
+    }
+}
+
+/// The first `home_net` network an address or CIDR entry overlaps.
+fn overlaps(value: &Value, home: &[IpNet]) -> Option<IpNet> {
+    match value {
+        Value::Ip(a) => {
+            let a = a.to_canonical();
+            home.iter().copied().find(|h| h.contains(&a))
+        }
+        Value::Cidr(n) => {
+            let n = canonical_net(*n);
+            home.iter()
+                .copied()
+                .find(|h| h.contains(&n) || n.contains(h))
+        }
+        Value::Domain(_) => None,
+    }
+}
+
+impl Loader<'_> {
     fn problem(&mut self, at: Location<'_>, reason: &str, text: &str) {
         if self.report.errors.len() < MAX_KEPT_ERRORS_PER_FEED {
             self.report.errors.push(FeedError {
@@ -67,7 +104,7 @@ impl FeedSink for Loader<'_> {
 
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
         let mode = self.feed.match_mode;
-        if !self.feed.allow_broad && mode == MatchMode::Subdomain && is_public_suffix(name) {
+        if !self.feed.allow_broad && mode != MatchMode::Exact && is_public_suffix(name) {
             return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
         }
         self.report.entries += 1;
@@ -87,19 +124,45 @@ impl FeedSink for Loader<'_> {
         }
     }
 
-    fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
-        let mode = fields.match_mode.unwrap_or(self.feed.match_mode);
+    fn entry(&mut self, at: Location<'_>, value: Value, mut fields: Fields) {
+        let mut mode = fields.match_mode.take().unwrap_or(self.feed.match_mode);
+        if mode == MatchMode::SubdomainsOnly && self.feed.wildcard_includes_base {
+            mode = MatchMode::Subdomain;
+        }
         if !self.feed.allow_broad {
             if let Some(why) = too_broad(&value, mode) {
                 self.report.too_broad += 1;
-                let text = match &value {
-                    Value::Domain(n) => crate::name::escape(n),
-                    Value::Cidr(n) => n.to_string(),
-                    Value::Ip(a) => a.to_string(),
-                };
-                self.problem(at, &why, &text);
+                self.problem(at, &why, &value_text(&value));
                 return;
             }
+            if mode == MatchMode::Subdomain
+                && matches!(&value, Value::Domain(n) if is_public_suffix(n))
+            {
+                // `duckdns.org`, `pages.dev`: feeds list abused hosting roots themselves
+                mode = MatchMode::Exact;
+                self.report.narrowed += 1;
+                self.problem(at, NARROWED, &value_text(&value));
+            }
+        }
+        if let Some(home) = overlaps(&value, self.home_net) {
+            let text = value_text(&value);
+            if self.feed.exclude_home_net {
+                self.report.home_net_excluded += 1;
+                self.problem(
+                    at,
+                    &format!("overlaps home_net {home}: refused (exclude_home_net = true)"),
+                    &text,
+                );
+                return;
+            }
+            self.report.home_net_overlap += 1;
+            self.problem(
+                at,
+                &format!(
+                    "overlaps home_net {home}: internal addresses will match (exclude_home_net = true refuses it)"
+                ),
+                &text,
+            );
         }
         self.report.entries += 1;
         let Some(builder) = self.builder.as_deref_mut() else {
@@ -152,7 +215,6 @@ impl FeedSink for Loader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
     use super::*;
 
@@ -162,7 +224,7 @@ mod tests {
         let text = "x..y\n".repeat(MAX_KEPT_ERRORS_PER_FEED + 5) + "ok.com\n";
         let mut feed = write_feed(dir.path(), "f.txt", text.as_bytes());
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(report.feeds[0].errors.len(), MAX_KEPT_ERRORS_PER_FEED);
         assert_eq!(report.feeds[0].bad, MAX_KEPT_ERRORS_PER_FEED + 5);
         assert_eq!(set.len(), 1);

@@ -31,6 +31,8 @@ mod report;
 
 use std::time::Instant;
 
+use ipnet::IpNet;
+
 use super::formats::{self, FeedSink};
 use super::set::{Added, IndicatorSet, SetBuilder};
 use crate::config::{FeedConfig, FeedFormat};
@@ -71,11 +73,17 @@ impl BuildError {
 
 /// Load every feed into one set at startup. Feeds are added in order, so on a tie between
 /// feeds the earlier one ranks first.
-pub fn build_set(feeds: &[FeedConfig]) -> Result<(IndicatorSet, LoadReport), BuildError> {
+///
+/// `home_net` is the monitored networks: address entries overlapping them are warned about, or
+/// refused by a feed with `exclude_home_net`.
+pub fn build_set(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+) -> Result<(IndicatorSet, LoadReport), BuildError> {
     if feeds.is_empty() {
         return Err(BuildError::NoFeeds);
     }
-    let (set, report) = build(feeds, None);
+    let (set, report) = build(feeds, home_net, None);
     if report.failed_feeds() == report.feeds.len() {
         return Err(BuildError::NoneReadable { report });
     }
@@ -87,17 +95,25 @@ pub fn build_set(feeds: &[FeedConfig]) -> Result<(IndicatorSet, LoadReport), Bui
 
 /// Rebuild the set from every feed for a reload. Never fails: a feed that cannot be used keeps
 /// its entries from `previous` (see the module doc), so the worst case is `previous` again.
-pub fn rebuild(feeds: &[FeedConfig], previous: &IndicatorSet) -> (IndicatorSet, LoadReport) {
-    build(feeds, Some(previous))
+pub fn rebuild(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+    previous: &IndicatorSet,
+) -> (IndicatorSet, LoadReport) {
+    build(feeds, home_net, Some(previous))
 }
 
-fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet, LoadReport) {
+fn build(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+    previous: Option<&IndicatorSet>,
+) -> (IndicatorSet, LoadReport) {
     // A feed found over its max_bad_ratio only after its entries were added (no counting pass
     // ran: nothing to keep from a previous set) is left out and the set built again without it.
     // Rare, and it converges: each pass leaves out at least one more feed.
     let mut left_out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
     loop {
-        let (set, report, found) = build_once(feeds, previous, &left_out);
+        let (set, report, found) = build_once(feeds, home_net, previous, &left_out);
         if found.is_empty() {
             return (set, report);
         }
@@ -111,6 +127,7 @@ fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet
 /// returns the feeds found unusable after being added.
 fn build_once(
     feeds: &[FeedConfig],
+    home_net: &[IpNet],
     previous: Option<&IndicatorSet>,
     left_out: &[Option<FeedReport>],
 ) -> (IndicatorSet, LoadReport, Vec<(usize, FeedReport)>) {
@@ -128,7 +145,7 @@ fn build_once(
                 r = known.clone();
                 Err(())
             }
-            None => match load_feed(feed, prev, &mut builder, &mut r, now_us) {
+            None => match load_feed(feed, home_net, prev, &mut builder, &mut r, now_us) {
                 Ok(()) => match over_bad_ratio(feed, &r) {
                     Some(why) => {
                         // added already (see `load_feed`): build again without it
@@ -190,7 +207,7 @@ enum Unusable {
 /// over all entries read, good (duplicates and over-broad ones included) and bad; skipped
 /// entries are neither.
 fn over_bad_ratio(feed: &FeedConfig, r: &FeedReport) -> Option<String> {
-    let all = r.entries + r.too_broad + r.bad;
+    let all = r.entries + r.too_broad + r.home_net_excluded + r.bad;
     if all == 0 {
         return None;
     }
@@ -211,6 +228,7 @@ fn over_bad_ratio(feed: &FeedConfig, r: &FeedReport) -> Option<String> {
 /// were added; the caller checks it.
 fn load_feed(
     feed: &FeedConfig,
+    home_net: &[IpNet],
     prev: usize,
     builder: &mut SetBuilder,
     report: &mut FeedReport,
@@ -229,7 +247,7 @@ fn load_feed(
         // A counting pass first: the text is parsed twice on reload, but a feed that shrank is
         // known before any of it is added, with no copy of its entries held meanwhile.
         let mut count = FeedReport::new(feed);
-        let mut counter = Loader::new(feed, base.clone(), None, &mut count, now_us);
+        let mut counter = Loader::new(feed, home_net, base.clone(), None, &mut count, now_us);
         parse(feed, text.as_deref(), &mut counter).map_err(Unusable::Failed)?;
         if let Some(why) = over_bad_ratio(feed, &count) {
             // keep what the counting pass found: the bad entries say what went wrong
@@ -247,7 +265,7 @@ fn load_feed(
         let (lines, names, name_bytes) = estimate(t);
         builder.reserve(lines, names, name_bytes);
     }
-    let mut loader = Loader::new(feed, base, Some(builder), report, now_us);
+    let mut loader = Loader::new(feed, home_net, base, Some(builder), report, now_us);
     parse(feed, text.as_deref(), &mut loader).map_err(Unusable::Failed)
 }
 
@@ -293,7 +311,7 @@ mod tests {
         );
         a.max_bad_ratio = 1.0;
         let b = write_feed(dir.path(), "b.txt", b"EVIL.com\nbad.org\n");
-        let (set, report) = build_set(&[a, b]).unwrap();
+        let (set, report) = build_set_t(&[a, b]).unwrap();
         // evil.com is in both feeds: two indicators
         assert_eq!(set.len(), 4);
         assert_eq!(report.indicators, 4);
@@ -334,7 +352,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = write_feed(dir.path(), "good.txt", b"evil.com\n");
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let (set, report) = build_set(&[gone, good]).unwrap();
+        let (set, report) = build_set_t(&[gone, good]).unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(report.failed_feeds(), 1);
         let why = report.feeds[0].failure.as_deref().unwrap();
@@ -351,7 +369,7 @@ mod tests {
     fn no_readable_feed_is_a_build_error_with_report() {
         let dir = tempfile::tempdir().unwrap();
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let e = build_set(&[gone]).unwrap_err();
+        let e = build_set_t(&[gone]).unwrap_err();
         assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
         assert!(e.to_string().starts_with("no usable feed"), "{e}");
         assert_eq!(e.report().unwrap().failed_feeds(), 1);
@@ -363,7 +381,7 @@ mod tests {
         let empty = write_feed(dir.path(), "empty.txt", b"# nothing yet\n");
         let mut broken = write_feed(dir.path(), "broken.txt", b"1.2.3.256\n");
         broken.max_bad_ratio = 1.0;
-        let e = build_set(&[empty, broken]).unwrap_err();
+        let e = build_set_t(&[empty, broken]).unwrap_err();
         assert!(matches!(e, BuildError::NoIndicators { .. }), "{e}");
         assert_eq!(
             e.to_string(),
@@ -382,7 +400,7 @@ mod tests {
             "junk.txt",
             format!("junk.example\n{}", "x..y\n".repeat(9)).as_bytes(),
         );
-        let (set, report) = build_set(&[junk.clone(), good.clone()]).unwrap();
+        let (set, report) = build_set_t(&[junk.clone(), good.clone()]).unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(feed_of(&set, b"junk.example"), None);
         let r = &report.feeds[0];
@@ -402,12 +420,12 @@ mod tests {
             r.summary()
         );
         // alone, it is no usable feed at all
-        let e = build_set(std::slice::from_ref(&junk)).unwrap_err();
+        let e = build_set_t(std::slice::from_ref(&junk)).unwrap_err();
         assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
         // 1.0 turns the check off
         let mut lax = junk;
         lax.max_bad_ratio = 1.0;
-        let (set, _) = build_set(&[lax]).unwrap();
+        let (set, _) = build_set_t(&[lax]).unwrap();
         assert_eq!(set.len(), 1);
     }
 
@@ -416,7 +434,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text: String = (0..9).map(|i| format!("h{i}.example\n")).collect();
         let f = write_feed(dir.path(), "f.txt", (text + "bad..name\n").as_bytes());
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         assert_eq!((set.len(), report.feeds[0].bad), (9, 1));
         assert!(!report.feeds[0].unusable);
     }
@@ -431,7 +449,7 @@ mod tests {
         }
         let mut f = write_feed(dir.path(), "f.zeek", text.as_bytes());
         f.format = FeedFormat::Zeek;
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         assert_eq!((set.len(), report.feeds[0].skipped_total()), (1, 5));
     }
 
@@ -439,10 +457,10 @@ mod tests {
     fn a_feed_over_max_bad_ratio_on_reload_keeps_last_good() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"a1.example\na2.example\n");
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         // same entries, but now among garbage: not a shrink, still refused
         std::fs::write(&a.path, b"a1.example\na2.example\nx..y\nx..y\nx..y\n").unwrap();
-        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set2, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set2.len(), 2);
         let r = &report.feeds[0];
         assert_eq!(r.kept_last_good, Some(2));
@@ -456,7 +474,7 @@ mod tests {
         assert_eq!((r.bad, r.errors.len()), (3, 3));
         // a feed new on reload has nothing to keep: left out like at startup
         let b = write_feed(dir.path(), "b.txt", b"b.example\nx..y\nx..y\n");
-        let (set3, report) = rebuild(&[a, b], &set);
+        let (set3, report) = rebuild_t(&[a, b], &set);
         assert_eq!(set3.len(), 2);
         assert_eq!(feed_of(&set3, b"b.example"), None);
         assert!(report.feeds[1].unusable);
@@ -465,7 +483,7 @@ mod tests {
 
     #[test]
     fn no_feeds_configured_is_a_build_error() {
-        let e = build_set(&[]).unwrap_err();
+        let e = build_set_t(&[]).unwrap_err();
         assert!(matches!(e, BuildError::NoFeeds));
         assert!(e.report().is_none());
     }
@@ -477,11 +495,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"old.com\nkeep.com\n");
         let b = write_feed(dir.path(), "b.txt", b"b1.com\nb2.com\n");
-        let (set, _) = build_set(&[a.clone(), b.clone()]).unwrap();
+        let (set, _) = build_set_t(&[a.clone(), b.clone()]).unwrap();
         // a changes; b disappears
         std::fs::write(&a.path, b"new.com\nkeep.com\n").unwrap();
         std::fs::remove_file(&b.path).unwrap();
-        let (set2, report) = rebuild(&[a.clone(), b.clone()], &set);
+        let (set2, report) = rebuild_t(&[a.clone(), b.clone()], &set);
         assert_eq!(feed_of(&set2, b"new.com"), Some("a"));
         assert_eq!(feed_of(&set2, b"keep.com"), Some("a"));
         assert_eq!(feed_of(&set2, b"old.com"), None, "removals take effect");
@@ -499,7 +517,7 @@ mod tests {
             rb.summary()
         );
         // and again from the set that kept them: still kept
-        let (set3, _) = rebuild(&[a, b], &set2);
+        let (set3, _) = rebuild_t(&[a, b], &set2);
         assert_eq!(set3.len(), 4);
         assert_eq!(feed_of(&set3, b"b2.com"), Some("b"));
     }
@@ -509,23 +527,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let list: String = (0..100).map(|i| format!("h{i}.example\n")).collect();
         let mut a = write_feed(dir.path(), "a.txt", list.as_bytes());
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         // a truncated download: 40 of 100 left
         let short: String = (0..40).map(|i| format!("h{i}.example\n")).collect();
         std::fs::write(&a.path, &short).unwrap();
-        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set2, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set2.len(), 100);
         let why = report.feeds[0].failure.as_deref().unwrap();
         assert!(why.contains("shrank from 100 to 40"), "{why}");
         // 60 of 100 is within the default 50%
         let ok: String = (0..60).map(|i| format!("h{i}.example\n")).collect();
         std::fs::write(&a.path, &ok).unwrap();
-        let (set3, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set3, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!((set3.len(), report.feeds[0].failure.clone()), (60, None));
         // max_shrink = 1.0 turns the check off
         a.max_shrink = 1.0;
         std::fs::write(&a.path, "h1.example\n").unwrap();
-        let (set4, _) = rebuild(std::slice::from_ref(&a), &set);
+        let (set4, _) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set4.len(), 1);
     }
 
@@ -533,9 +551,9 @@ mod tests {
     fn a_new_feed_that_fails_on_reload_has_nothing_to_keep() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"a.com\n");
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let (set2, report) = rebuild(&[a, gone], &set);
+        let (set2, report) = rebuild_t(&[a, gone], &set);
         assert_eq!(set2.len(), 1);
         assert_eq!(report.feeds[1].kept_last_good, None);
         assert!(report.feeds[1].summary().contains("no entries"));

@@ -86,6 +86,10 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
                     Item::Entry(line, v) => {
                         out.entry(Location::Line(*line), v.clone(), Fields::default())
                     }
+                    Item::Full(line, v, f) => {
+                        out.entry(Location::Line(*line), v.clone(), f.clone())
+                    }
+                    Item::Skip(line, what) => out.skipped(Location::Line(*line), what),
                     Item::Name(line, off, len) => {
                         let name = c.names.get(*off..off + len).unwrap_or_default();
                         out.entry_name(Location::Line(*line), name);
@@ -99,6 +103,11 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
 
 enum Item {
     Entry(usize, Value),
+    /// An entry with fields of its own (a wildcard's match mode, a port).
+    Full(usize, Value, Fields),
+    /// A skipped line: the plain format's skip reasons are `&'static str`s, but the sink
+    /// takes any.
+    Skip(usize, String),
     /// A name in `Collected::names[off..off + len]`: one buffer per chunk instead of a `Vec` per
     /// name, allocated on one thread and freed on another.
     Name(usize, usize, usize),
@@ -113,8 +122,11 @@ struct Collected {
 }
 
 impl FeedSink for Collected {
-    fn entry(&mut self, at: Location<'_>, value: Value, _fields: Fields) {
+    fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
         let Location::Line(l) = at else { return };
+        if fields != Fields::default() {
+            return self.items.push(Item::Full(l, value, fields));
+        }
         match value {
             Value::Domain(name) => {
                 self.items.push(Item::Name(l, self.names.len(), name.len()));
@@ -132,12 +144,15 @@ impl FeedSink for Collected {
             ));
         }
     }
-    fn skipped(&mut self, _: Location<'_>, _: &str) {}
+    fn skipped(&mut self, at: Location<'_>, what: &str) {
+        if let Location::Line(l) = at {
+            self.items.push(Item::Skip(l, what.to_owned()));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
     use super::*;
 
@@ -154,7 +169,7 @@ mod tests {
         }
         assert!(text.len() > PARALLEL_PARSE_MIN_BYTES);
         let f = write_feed(dir.path(), "big.txt", text.as_bytes());
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         let r = &report.feeds[0];
         assert_eq!(r.bad, 24);
         // line numbers are those of the whole file, in order

@@ -200,7 +200,6 @@ pub(super) fn estimate(text: &str) -> (usize, usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
 
     #[test]
@@ -234,7 +233,7 @@ mod tests {
         );
         let mut feed = feed;
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(set.len(), 2);
         let at: Vec<&str> = report.feeds[0]
             .errors
@@ -306,7 +305,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut feed = write_feed(dir.path(), "f.txt", b"a.com\nb\xff.com\nc.com\n");
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(report.feeds[0].errors[0].at, "2");
         assert_eq!(report.feeds[0].errors[0].reason, "not valid UTF-8");

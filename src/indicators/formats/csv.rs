@@ -551,6 +551,7 @@ mod tests {
                         action: Some(Action::Alert),
                         match_mode: Some(MatchMode::Exact),
                         id: id("T-101"),
+                        port: None,
                     }
                 ),
                 (

@@ -77,6 +77,9 @@ impl SetBuilder {
         if ctx.action == Action::Allow {
             self.set.has_allow = true;
         }
+        if ctx.port_only && ctx.port.is_some() {
+            self.set.has_port_only = true;
+        }
         self.set.contexts.push(Arc::new(ctx.clone()));
         self.ctx_counts.push(0);
         self.contexts.insert(ctx, id);
@@ -237,8 +240,17 @@ impl SetBuilder {
     ) -> Option<Added> {
         let feed = &contexts[ctx as usize].feed;
         let mut r = *head;
-        while let Some(rec) = recs.get(r as usize) {
+        while let Some(rec) = recs.get_mut(r as usize) {
             if Arc::ptr_eq(&contexts[rec.ctx as usize].feed, feed) {
+                // `x` (exact) and `*.x` (subdomains only) in one feed, as RPZ zones list
+                // them: together they are x and its subdomains
+                if matches!(
+                    (rec.mode, mode),
+                    (MatchMode::Exact, MatchMode::SubdomainsOnly)
+                        | (MatchMode::SubdomainsOnly, MatchMode::Exact)
+                ) {
+                    rec.mode = MatchMode::Subdomain;
+                }
                 return None;
             }
             r = rec.next;

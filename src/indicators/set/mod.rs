@@ -146,6 +146,8 @@ pub struct IndicatorSet {
     max_labels: usize,
     /// Some indicator is an allowlist entry.
     has_allow: bool,
+    /// Some indicator matches only flows with its port (`match_port`).
+    has_port_only: bool,
     /// Indicators per feed.
     feed_counts: HashMap<Arc<str>, usize>,
     /// Set by the [`super::IndicatorStore`] that holds it; 0 for a set never stored.
@@ -255,6 +257,8 @@ fn empty_context() -> &'static Arc<Context> {
             valid_until: None,
             action: Action::Alert,
             id: None,
+            port: None,
+            port_only: false,
         })
     })
 }
