@@ -262,8 +262,13 @@ impl Reloader {
     }
 }
 
-/// Tell the operator what each feed gave: one line per feed, then every kept problem (bad
-/// entries and refused values are capped per feed by the loader, and the rest are counted).
+/// Problems logged per feed at a load or reload: enough to see what is wrong, few enough that a
+/// feed with a thousand bad lines does not bury the summary (`iocd check` lists more).
+pub const MAX_LOGGED_PROBLEMS_PER_FEED: usize = 20;
+
+/// Tell the operator what each feed gave: one line per feed, then its first
+/// [`MAX_LOGGED_PROBLEMS_PER_FEED`] problems (bad entries, refused values, warnings) and how many
+/// more there are.
 pub fn log_report(report: &feeds::LoadReport) {
     for f in &report.feeds {
         if f.failure.is_some() {
@@ -274,12 +279,18 @@ pub fn log_report(report: &feeds::LoadReport) {
         for (what, n) in &f.skipped {
             tracing::info!("feed {:?}: skipped {n}: {what}", f.name);
         }
-        for e in &f.errors {
+        for e in f.errors.iter().take(MAX_LOGGED_PROBLEMS_PER_FEED) {
             tracing::warn!("{e}");
         }
-        let unshown = f.problems().saturating_sub(f.errors.len());
+        let unshown = f
+            .problems()
+            .saturating_sub(f.errors.len().min(MAX_LOGGED_PROBLEMS_PER_FEED));
         if unshown > 0 {
-            tracing::warn!("feed {:?}: {unshown} more problems not shown", f.name);
+            tracing::warn!(
+                "feed {:?}: {unshown} more problems not logged (`iocd check` lists up to {} with file and line)",
+                f.name,
+                feeds::MAX_KEPT_ERRORS_PER_FEED
+            );
         }
     }
 }

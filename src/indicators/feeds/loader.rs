@@ -232,4 +232,136 @@ mod tests {
             .to_string()
             .contains("... and 5 more problems not shown"));
     }
+
+    fn kind(set: &crate::indicators::IndicatorSet, name: &str) -> Option<&'static str> {
+        set.best_domain(name.as_bytes()).map(|m| m.kind.as_str())
+    }
+
+    #[test]
+    fn a_wildcard_covers_subdomains_only_and_with_its_name_covers_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "*.wild.example\n*.both.example\nboth.example\n.dot.example\n||ad.example^\n";
+        let feed = write_feed(dir.path(), "w.txt", text.as_bytes());
+        let (set, report) = build_set_t(std::slice::from_ref(&feed)).unwrap();
+        assert_eq!(kind(&set, "a.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "x.y.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "wild.example"), None, "*.x is not x");
+        // `*.x` then `x` in one feed: one indicator covering both (a duplicate merged)
+        assert_eq!(kind(&set, "both.example"), Some("exact"));
+        assert_eq!(kind(&set, "a.both.example"), Some("subdomain"));
+        assert_eq!(report.feeds[0].duplicates, 1);
+        assert_eq!(kind(&set, "dot.example"), Some("exact"));
+        assert_eq!(kind(&set, "a.dot.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "a.ad.example"), Some("subdomain"));
+        // the feed's `match = "exact"` does not narrow what the line itself says
+        let mut exact = feed.clone();
+        exact.match_mode = MatchMode::Exact;
+        let (set, _) = build_set_t(&[exact]).unwrap();
+        assert_eq!(kind(&set, "a.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "a.dot.example"), Some("subdomain"));
+        // wildcard_includes_base: `*.x` is x and its subdomains
+        let mut base = feed;
+        base.wildcard_includes_base = true;
+        let (set, _) = build_set_t(&[base]).unwrap();
+        assert_eq!(kind(&set, "wild.example"), Some("exact"));
+    }
+
+    #[test]
+    fn rpz_exact_then_wildcard_merge_to_name_and_subdomains() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = write_feed(
+            dir.path(),
+            "rpz.txt",
+            b"evil.com CNAME .\n*.evil.com CNAME .\nonly.example CNAME .\n",
+        );
+        let (set, _) = build_set_t(&[feed]).unwrap();
+        assert_eq!(kind(&set, "evil.com"), Some("exact"));
+        assert_eq!(kind(&set, "www.evil.com"), Some("subdomain"));
+        assert_eq!(kind(&set, "only.example"), Some("exact"));
+        assert_eq!(kind(&set, "www.only.example"), None, "an RPZ name is exact");
+    }
+
+    #[test]
+    fn a_port_is_context_and_with_match_port_a_condition() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = write_feed(
+            dir.path(),
+            "m.txt",
+            b"1.2.3.4:443\n1.2.3.5\nevil.com:8080\n",
+        );
+        let (set, report) = build_set_t(std::slice::from_ref(&feed)).unwrap();
+        assert_eq!(report.feeds[0].by_type, [2, 0, 0, 1]);
+        let ip = |s: &str| s.parse().unwrap();
+        let m = set.best_ip(ip("1.2.3.4")).unwrap();
+        assert_eq!((m.context.port, m.context.port_only), (Some(443), false));
+        assert_eq!(set.best_ip(ip("1.2.3.5")).unwrap().context.port, None);
+        assert_eq!(
+            set.best_domain(b"evil.com").unwrap().context.port,
+            Some(8080)
+        );
+        let hits = |set: &crate::indicators::IndicatorSet, a: &str, ports| {
+            let mut h = Vec::new();
+            set.lookup_ip(ip(a), &mut h);
+            set.retain_ports(&mut h, ports);
+            h.len()
+        };
+        // context only: any port matches
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 80))), 1);
+        let mut only = feed;
+        only.match_port = true;
+        let (set, _) = build_set_t(&[only]).unwrap();
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 443))), 1);
+        assert_eq!(hits(&set, "1.2.3.4", Some((443, 50000))), 1, "either side");
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 80))), 0);
+        assert_eq!(hits(&set, "1.2.3.4", None), 0, "no ports: ICMP");
+        // an entry without a port is not restricted
+        assert_eq!(hits(&set, "1.2.3.5", Some((50000, 80))), 1);
+    }
+
+    #[test]
+    fn entries_overlapping_home_net_are_named_and_refused_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"10.0.0.0/8\n192.168.1.7\n0.0.0.0/8\n172.0.0.0/8\n198.51.100.0/24\n";
+        let mut feed = write_feed(dir.path(), "fullbogons.netset", text);
+        feed.max_bad_ratio = 1.0;
+        let home = crate::config::default_home_net();
+        let (set, report) = super::super::build_set(std::slice::from_ref(&feed), &home).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!((r.home_net_overlap, r.home_net_excluded), (3, 0));
+        let warned: Vec<(&str, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.at.as_str(), e.text.as_str()))
+            .collect();
+        // 172.0.0.0/8 holds 172.16.0.0/12
+        assert_eq!(
+            warned,
+            [
+                ("1", "10.0.0.0/8"),
+                ("2", "192.168.1.7"),
+                ("4", "172.0.0.0/8")
+            ]
+        );
+        assert!(
+            r.errors[0].reason.contains("overlaps home_net 10.0.0.0/8"),
+            "{}",
+            r.errors[0]
+        );
+        assert_eq!(set.len(), 5);
+        assert!(
+            report
+                .to_string()
+                .contains("3 overlap home_net (0 refused)"),
+            "{report}"
+        );
+        feed.exclude_home_net = true;
+        let (set, report) = super::super::build_set(&[feed], &home).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!((r.home_net_overlap, r.home_net_excluded), (0, 3));
+        assert_eq!(set.len(), 2);
+        assert!(set.best_ip("10.1.2.3".parse().unwrap()).is_none());
+        assert!(set.best_ip("198.51.100.9".parse().unwrap()).is_some());
+        // refused entries are good entries: they do not make the feed UNUSABLE
+        assert!(r.failure.is_none());
+    }
 }

@@ -228,7 +228,8 @@ impl SetBuilder {
     }
 
     /// Put record `id` at the head of the chain, unless the chain already has a record of the
-    /// same feed (`None`: one feed lists a value once, the first entry stays).
+    /// same feed (`None`: one feed lists a value once, the first entry stays, covering what
+    /// both entries' match modes cover).
     fn link(
         recs: &mut Vec<Rec>,
         contexts: &[Arc<Context>],
@@ -242,13 +243,10 @@ impl SetBuilder {
         let mut r = *head;
         while let Some(rec) = recs.get_mut(r as usize) {
             if Arc::ptr_eq(&contexts[rec.ctx as usize].feed, feed) {
-                // `x` (exact) and `*.x` (subdomains only) in one feed, as RPZ zones list
-                // them: together they are x and its subdomains
-                if matches!(
-                    (rec.mode, mode),
-                    (MatchMode::Exact, MatchMode::SubdomainsOnly)
-                        | (MatchMode::SubdomainsOnly, MatchMode::Exact)
-                ) {
+                // the first entry's context stays, and the names covered are those of both:
+                // `x` (exact) and `*.x` (subdomains only), as RPZ zones list them, are x and
+                // its subdomains; any two different modes together cover that much
+                if rec.mode != mode {
                     rec.mode = MatchMode::Subdomain;
                 }
                 return None;

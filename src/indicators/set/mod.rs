@@ -30,7 +30,7 @@
 //! **Several indicators per value**: each table maps a value to the head of a chain of records
 //! ([`Rec`]: context id, match mode, next), so the same value listed by two feeds is two
 //! indicators, both reported (one as `also_matched`). The same value twice in one feed is a
-//! duplicate: the first stays, later ones are counted ([`SetBuilder::duplicates`]). "Same value"
+//! duplicate: the first stays (covering the names of both match modes), later ones are counted ([`SetBuilder::duplicates`]). "Same value"
 //! is after canonicalisation: `::ffff:1.2.3.4` is `1.2.3.4`, `Evil.COM.` is `evil.com`. An address
 //! and the /32 CIDR of it are different indicators (the exact one is more specific).
 //!
