@@ -5,6 +5,7 @@ mod util;
 mod cli;
 mod corpus;
 mod dns;
+mod feed_shapes;
 mod indicators;
 mod input;
 mod live;

@@ -46,7 +46,7 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             }
             continue;
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} indicators: ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}; {} duplicates, {} bad, {} too broad, {} skipped, {} already expired",
             f.stored(),
@@ -56,6 +56,18 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             f.skipped_total(),
             f.expired_now
         );
+        if f.narrowed > 0 {
+            let _ = write!(out, ", {} public suffixes as exact", f.narrowed);
+        }
+        if f.home_net_overlap + f.home_net_excluded > 0 {
+            let _ = write!(
+                out,
+                ", {} overlap home_net ({} refused)",
+                f.home_net_overlap + f.home_net_excluded,
+                f.home_net_excluded
+            );
+        }
+        let _ = writeln!(out);
         if f.stored() == 0 {
             unusable += 1;
             let _ = writeln!(out, "  UNUSABLE: no indicator in this feed (wrong format?)");
@@ -200,6 +212,10 @@ fn text_indicator(out: &mut String, f: &Found) {
         c.severity.as_str(),
         c.confidence.map_or("-".to_owned(), |c| c.to_string())
     );
+    if let Some(p) = c.port {
+        let only = if c.port_only { " (match_port)" } else { "" };
+        let _ = write!(out, " port={p}{only}");
+    }
     if !c.tags.is_empty() {
         let tags: Vec<&str> = c.tags.iter().map(|t| &**t).collect();
         let _ = write!(out, " tags={}", tags.join(","));

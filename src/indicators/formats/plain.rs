@@ -16,8 +16,8 @@
 //! | `evil.com CNAME .`, `*.evil.com CNAME .` (RPZ zone) | the owner name | exact; `*.` subdomains only |
 //! | `1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080` (Maltrail, Feodo, ThreatFox) | the host, its port as context | as without the port |
 //!
-//! Counted as skipped, never indicators: a hosts file's own names (`localhost`,
-//! `broadcasthost`, `ip6-*`, `0.0.0.0 0.0.0.0`, also alone on a line), URL paths (`/gate.php`,
+//! Counted as skipped, never indicators: a hosts file's own names (`127.0.0.1 localhost`,
+//! `255.255.255.255 broadcasthost`, `::1 ip6-localhost`, `0.0.0.0 0.0.0.0`), URL paths (`/gate.php`,
 //! Maltrail) and host-and-path URLs (`evil.com/x.php`: URL matching does not exist yet), adblock
 //! exceptions (`@@`) and rules other than `||name^`, zone records other than policies (`$TTL`,
 //! SOA, NS and their continuation lines), `rpz-passthru.` rules, and RPZ triggers other than a
@@ -29,7 +29,8 @@ use std::net::IpAddr;
 use super::{line_too_long, FeedSink, Location, MAX_LINE_BYTES};
 use crate::indicators::{value, Fields, MatchMode, Value};
 
-/// Names a hosts file maps for the machine itself: its preamble, skipped wherever they appear.
+/// Names a hosts file maps for the machine itself: its preamble, skipped on hosts-file lines
+/// (alone on a line, such a name is a one-label name like any other).
 const HOSTS_OWN_NAMES: &[&str] = &[
     "localhost",
     "localhost.localdomain",
@@ -154,9 +155,6 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
             }
         }
     }
-    if hosts_own_name(v) {
-        return out.skipped(at, SKIP_HOSTS_OWN);
-    }
     match value::parse_value(v) {
         Ok(value) => out.entry(at, value, Fields::default()),
         Err(reason) => out.bad(at, &reason, trimmed),
@@ -258,12 +256,13 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
         }
         return;
     }
+    if is_rr_type(first) {
+        // a record with the owner left out (the previous line's): a zone's NS, most likely
+        return out.skipped(at, SKIP_ZONE_RECORD);
+    }
     let rest: Vec<&str> = w.collect();
     let Some(k) = rest.iter().take(3).position(|t| is_rr_type(t)) else {
-        return match value::parse_value(v) {
-            Ok(value) => out.entry(at, value, Fields::default()), // not reached: a space
-            Err(reason) => out.bad(at, &reason, trimmed),
-        };
+        return out.bad(at, SEVERAL_WORDS, trimmed);
     };
     if v.contains('(') && !v.contains(')') {
         *in_parens = true;
@@ -288,6 +287,10 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
     }
 }
 
+/// Why a line of several words that is neither a hosts-file line nor a zone record is bad.
+const SEVERAL_WORDS: &str =
+    "several words: not an address, a name, a hosts-file line or a zone record";
+
 /// Resource record types an RPZ policy or a zone's own records use.
 fn is_rr_type(t: &str) -> bool {
     [
@@ -308,7 +311,7 @@ fn strip_semicolon(line: &str) -> &str {
 
 /// One of a hosts file's own names.
 fn hosts_own_name(v: &str) -> bool {
-    v.len() <= 21 && HOSTS_OWN_NAMES.iter().any(|n| n.eq_ignore_ascii_case(v)) || v == "0.0.0.0"
+    HOSTS_OWN_NAMES.iter().any(|n| n.eq_ignore_ascii_case(v))
 }
 
 /// The text before a `#` that starts the line or follows whitespace; also for other line
@@ -456,7 +459,7 @@ mod tests {
     #[test]
     fn one_label_name_is_accepted() {
         assert_eq!(good("com"), Value::Domain(b"com".to_vec()));
-        assert_eq!(good("fileserver"), Value::Domain(b"fileserver".to_vec()));
+        assert_eq!(good("localhost"), Value::Domain(b"localhost".to_vec()));
     }
 
     #[test]
@@ -548,7 +551,7 @@ mod tests {
     fn bad_domain_char_is_refused() {
         assert_reason("evil,com", "','");
         assert_reason("user@evil.com", "'@'");
-        assert_reason("bad name.com", "' '");
+        assert_reason("bad name.com", SEVERAL_WORDS);
         assert_reason("evil,com/path", "','");
     }
 
@@ -728,7 +731,6 @@ fe80::1%lo0 localhost
 0.0.0.0 evil.com
 127.0.0.1\tbad.example  # tracker
 0.0.0.0 a.example b.example
-localhost
 ";
         let (e, c) = shapes(text);
         assert_eq!(
@@ -741,7 +743,7 @@ localhost
             ][..]
         );
         let lines: Vec<&str> = c.skipped.iter().map(|(a, _)| a.as_str()).collect();
-        assert_eq!(lines, ["1", "2", "3", "4", "4", "4", "5", "6", "10"]);
+        assert_eq!(lines, ["1", "2", "3", "4", "4", "4", "5", "6"]);
         assert!(c.skipped.iter().all(|(_, w)| w == SKIP_HOSTS_OWN));
         assert_reason("0.0.0.0 bad..name", "empty label");
     }
@@ -755,6 +757,7 @@ $TTL 300
         2024050101 ; serial
         3600 )
 @ IN NS localhost.
+  NS localhost.
 evil.com CNAME .
 *.evil.com CNAME .
 Bad.Example 300 IN CNAME *. ; nodata
@@ -767,10 +770,10 @@ ns.evil.rpz-nsdname CNAME .
         assert_eq!(
             e,
             [
-                row("6", "evil.com", Some(Exact), None),
-                row("7", "evil.com", Some(SubdomainsOnly), None),
-                row("8", "bad.example", Some(Exact), None),
-                row("9", "walled.example", Some(Exact), None),
+                row("7", "evil.com", Some(Exact), None),
+                row("8", "evil.com", Some(SubdomainsOnly), None),
+                row("9", "bad.example", Some(Exact), None),
+                row("10", "walled.example", Some(Exact), None),
             ][..]
         );
         let skips: Vec<(&str, &str)> = c
@@ -784,9 +787,10 @@ ns.evil.rpz-nsdname CNAME .
                 ("1", SKIP_ZONE_RECORD),
                 ("2", SKIP_ZONE_RECORD),
                 ("5", SKIP_ZONE_RECORD),
-                ("10", SKIP_RPZ_PASSTHRU),
-                ("11", SKIP_RPZ_TRIGGER),
+                ("6", SKIP_ZONE_RECORD),
+                ("11", SKIP_RPZ_PASSTHRU),
                 ("12", SKIP_RPZ_TRIGGER),
+                ("13", SKIP_RPZ_TRIGGER),
             ]
         );
     }
