@@ -157,7 +157,7 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         "{log}"
     );
     // and names the lines that made it so
-    assert!(log.contains("c.txt:2: empty label: \"x..y\""), "{log}");
+    assert!(log.contains("c.txt:2: empty label"), "{log}");
     assert!(log.contains("feed \"a\": 2 indicators"), "{log}");
     assert!(
         log.contains("reload done") && log.contains("with failures"),

@@ -261,7 +261,13 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
         return out.skipped(at, SKIP_ZONE_RECORD);
     }
     let rest: Vec<&str> = w.collect();
-    let Some(k) = rest.iter().take(3).position(|t| is_rr_type(t)) else {
+    let Some(k) = rest
+        .iter()
+        .take(3)
+        .position(|t| is_rr_type(t))
+        .filter(|&k| rest[..k].iter().all(|t| is_ttl_or_class(t)))
+        .filter(|&k| rdata_fits(rest[k], &rest[k + 1..]))
+    else {
         return out.bad(at, SEVERAL_WORDS, trimmed);
     };
     if v.contains('(') && !v.contains(')') {
@@ -298,6 +304,28 @@ fn is_rr_type(t: &str) -> bool {
     ]
     .iter()
     .any(|r| t.eq_ignore_ascii_case(r))
+}
+
+/// A zone record's TTL (`300`, `1h`) or class (`IN`) between its owner and its type.
+fn is_ttl_or_class(t: &str) -> bool {
+    ["IN", "CH", "HS"].iter().any(|c| t.eq_ignore_ascii_case(c))
+        || t.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && t.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Whether `rdata` is what a record of type `kind` holds, so that a line of words is taken for
+/// a zone record only when it is one (`not a domain!` has an `a` in it, but no address after).
+fn rdata_fits(kind: &str, rdata: &[&str]) -> bool {
+    let one = |f: &dyn Fn(&str) -> bool| matches!(rdata, [r] if f(r));
+    match kind.to_ascii_uppercase().as_str() {
+        "A" => one(&|r| r.parse::<std::net::Ipv4Addr>().is_ok()),
+        "AAAA" => one(&|r| r.parse::<std::net::Ipv6Addr>().is_ok()),
+        "CNAME" | "DNAME" | "NS" | "PTR" => {
+            one(&|r| r.ends_with('.') || r.starts_with("rpz-") || value::parse_domain(r).is_ok())
+        }
+        "TXT" => rdata.first().is_some_and(|r| r.starts_with('"')),
+        _ => !rdata.is_empty(), // SOA, MX, SRV
+    }
 }
 
 /// The text before a `;` that starts it or follows whitespace (zone-file comments).
@@ -552,6 +580,10 @@ mod tests {
         assert_reason("evil,com", "','");
         assert_reason("user@evil.com", "'@'");
         assert_reason("bad name.com", SEVERAL_WORDS);
+        // words that look like a record but are not one
+        assert_reason("not a domain!", SEVERAL_WORDS);
+        assert_reason("evil.com CNAME", SEVERAL_WORDS);
+        assert_reason("evil.com 300 IN A 1.2.3", SEVERAL_WORDS);
         assert_reason("evil,com/path", "','");
     }
 
@@ -640,14 +672,12 @@ good.example
         assert_eq!(errors[0].reason, "invalid IPv4 address");
     }
 
+    /// (line, value text, match mode, port) of an entry.
+    type Row = (String, String, Option<MatchMode>, Option<u16>);
+
     /// (line, value text, match mode, port) of every entry, and (line, skip reason) of every
     /// skip, for the shapes that set fields.
-    fn shapes(
-        text: &str,
-    ) -> (
-        Vec<(String, String, Option<MatchMode>, Option<u16>)>,
-        Collect,
-    ) {
+    fn shapes(text: &str) -> (Vec<Row>, Collect) {
         let mut k = Keep::default();
         parse(text, 1, &mut k);
         assert!(k.0.is_empty(), "{:?}", k.0);
@@ -666,12 +696,7 @@ good.example
         (entries, k.1)
     }
 
-    fn row(
-        line: &str,
-        v: &str,
-        m: Option<MatchMode>,
-        p: Option<u16>,
-    ) -> (String, String, Option<MatchMode>, Option<u16>) {
+    fn row(line: &str, v: &str, m: Option<MatchMode>, p: Option<u16>) -> Row {
         (line.into(), v.into(), m, p)
     }
 
