@@ -117,6 +117,9 @@ pub struct CsvColumns {
     #[serde(rename = "match")]
     pub match_mode: Option<CsvColumn>,
     pub id: Option<CsvColumn>,
+    /// The port the feed names with the value (Feodo's `dst_port`): context in events, a
+    /// condition with `match_port`.
+    pub port: Option<CsvColumn>,
 }
 
 /// A CSV column by header name or 1-based number.

@@ -184,6 +184,25 @@ fn name(
     }
 }
 
+/// `host:port` (`1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080`, as Maltrail and ThreatFox
+/// write them) as the host's value and the port; `None` when `v` has no such shape (a bare IPv6
+/// address has colons of its own).
+pub(crate) fn parse_host_port(v: &str) -> Option<Result<(Value, u16), String>> {
+    if !v.contains(':') || v.contains("://") || v.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    let (host, port) = split_port(v)?;
+    Some(parse_port(port).and_then(|p| host_value(host).map(|h| (h, p))))
+}
+
+/// A port: 1 to 65535.
+pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
+    p.parse::<u16>()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("bad port {:?}: must be 1 to 65535", value::cut(p)))
+}
+
 /// The address or name before a `:port`.
 fn host_value(host: &str) -> Result<Value, String> {
     if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -204,13 +223,6 @@ fn split_port(v: &str) -> Option<(&str, &str)> {
     }
     let bracketed = host.starts_with('[') && host.ends_with(']');
     (bracketed || !host.contains(':')).then_some((host, port))
-}
-
-fn parse_port(p: &str) -> Result<u16, String> {
-    p.parse::<u16>()
-        .ok()
-        .filter(|&p| p > 0)
-        .ok_or_else(|| format!("bad port {:?}: must be 1 to 65535", value::cut(p)))
 }
 
 /// `||name^` with no options (`$important` allowed): the name and its subdomains.
