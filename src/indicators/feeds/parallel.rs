@@ -179,4 +179,31 @@ mod tests {
         assert_eq!(set.len(), 120_000 - 48);
         assert!(set.best_domain(b"host119999.example.org").is_some());
     }
+
+    #[test]
+    fn large_feed_keeps_each_line_shape_and_counts_skips_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..100_000 {
+            match i % 1000 {
+                0 => text.push_str(&format!("*.w{i}.example\n")),
+                1 => text.push_str(&format!("198.51.100.{}:8443\n", i % 250)),
+                2 => text.push_str("/gate.php\n"),
+                3 => text.push_str("127.0.0.1 localhost\n"),
+                _ => text.push_str(&format!("host{i}.example.org\n")),
+            }
+        }
+        assert!(text.len() > PARALLEL_PARSE_MIN_BYTES);
+        let f = write_feed(dir.path(), "big.txt", text.as_bytes());
+        let (set, report) = build_set_t(&[f]).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!(r.skipped_total(), 200, "{:?}", r.skipped);
+        assert_eq!(r.skipped["URL path (URL matching not implemented)"], 100);
+        // a wildcard from a chunk parsed on another thread is still subdomains only
+        assert!(set.best_domain(b"a.w99000.example").is_some());
+        assert!(set.best_domain(b"w99000.example").is_none());
+        // and an address keeps its port
+        let m = set.best_ip("198.51.100.1".parse().unwrap()).unwrap();
+        assert_eq!(m.context.port, Some(8443));
+    }
 }
