@@ -7,10 +7,16 @@
 //! - **Context**: an entry's own fields override the feed's defaults from the config; its tags
 //!   are added to the feed's. Equal contexts are stored once ([`SetBuilder::context`]).
 //! - **Over-broad values** are refused with a warning unless the feed sets `allow_broad`: a
-//!   public suffix alone in `subdomain` mode (`com`, `co.uk`, `github.io`: it would match every
-//!   name under it; the Public Suffix List via the `psl` crate, whose default rule makes every
-//!   unlisted one-label name a suffix too), and CIDRs shorter than /8 (IPv4) or /16 (IPv6).
-//! - **Duplicates** within a feed are counted; the first entry stays.
+//!   wildcard under a public suffix (`*.duckdns.org`: every name under it; the Public Suffix List
+//!   via the `psl` crate, whose default rule makes every unlisted one-label name a suffix too),
+//!   and CIDRs shorter than /8 (IPv4) or /16 (IPv6). A public suffix listed alone in `subdomain`
+//!   mode (`duckdns.org`, `pages.dev`: abused roots feeds do list) is loaded as an exact match
+//!   with a warning, entry by entry ([`FeedReport::narrowed`]).
+//! - **home_net**: an address or CIDR entry overlapping the monitored networks (a bogon list's
+//!   10.0.0.0/8) is loaded with a warning naming it, or refused when the feed sets
+//!   `exclude_home_net` ([`FeedReport::home_net_overlap`], [`FeedReport::home_net_excluded`]).
+//! - **Duplicates** within a feed are counted; the first entry stays, covering the names of
+//!   both entries' match modes (`x` and `*.x` of an RPZ zone are x and its subdomains).
 //! - **Validity** is not applied here: an entry already expired is kept (a replay of an old
 //!   capture needs it) and counted in [`FeedReport::expired_now`].
 //!
