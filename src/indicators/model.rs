@@ -94,6 +94,38 @@ pub struct Fields {
     pub port: Option<u16>,
 }
 
+impl Fields {
+    /// No field set: the entry takes its feed's context as it is (the loaders' fast path; cheaper
+    /// than comparing with `Fields::default()`, and every field is named so none is forgotten).
+    #[inline]
+    pub fn is_default(&self) -> bool {
+        let Fields {
+            confidence,
+            severity,
+            tags,
+            description,
+            reference,
+            valid_from,
+            valid_until,
+            action,
+            match_mode,
+            id,
+            port,
+        } = self;
+        confidence.is_none()
+            && severity.is_none()
+            && tags.is_empty()
+            && description.is_none()
+            && reference.is_none()
+            && valid_from.is_none()
+            && valid_until.is_none()
+            && action.is_none()
+            && match_mode.is_none()
+            && id.is_none()
+            && port.is_none()
+    }
+}
+
 /// The resolved context of an indicator: its feed's defaults overridden by its own fields.
 /// Interned per set: indicators with equal context share one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

@@ -169,7 +169,7 @@ impl FeedSink for Loader<'_> {
             return;
         };
         let kind = value.kind();
-        let ctx = if fields == Fields::default() {
+        let ctx = if fields.is_default() {
             *self
                 .base_id
                 .get_or_insert_with(|| builder.context(self.base.clone()))

@@ -124,7 +124,7 @@ struct Collected {
 impl FeedSink for Collected {
     fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
         let Location::Line(l) = at else { return };
-        if fields != Fields::default() {
+        if !fields.is_default() {
             return self.items.push(Item::Full(l, value, fields));
         }
         match value {

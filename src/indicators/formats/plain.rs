@@ -98,30 +98,33 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
         b'[' if !v.contains("]:") && v.ends_with(']') => return, // `[Adblock Plus 2.0]`
         _ => {}
     }
-    let (mut space, mut colon, mut slash, mut star) = (false, false, false, false);
-    for &c in b {
-        space |= c.is_ascii_whitespace();
-        colon |= c == b':';
-        slash |= c == b'/';
-        star |= c == b'*';
-    }
-    if space {
-        return words(v, trimmed, at, out, in_parens);
-    }
+    let has_space = || b.iter().any(u8::is_ascii_whitespace);
     match b[0] {
-        b'*' => {
+        b'*' if !has_space() => {
             return match v.strip_prefix("*.") {
                 Some(rest) if !rest.contains('*') => {
                     name(rest, MatchMode::SubdomainsOnly, None, trimmed, at, out)
                 }
-                _ => out.bad(at, "a wildcard is only `*.` before a name", trimmed),
+                _ => out.bad(at, WILDCARD_ONLY_FIRST, trimmed),
             }
         }
-        b'.' => return name(&v[1..], MatchMode::Subdomain, None, trimmed, at, out),
-        // a `*` label is legal in DNS, but in a feed it means a glob it does not get
-        _ if star => return out.bad(at, "a wildcard is only `*.` before a name", trimmed),
+        b'.' if !has_space() => return name(&v[1..], MatchMode::Subdomain, None, trimmed, at, out),
         _ => {}
     }
+    // Most lines are a value: they cost what they did before the other shapes were known.
+    let err = match value::parse_value(v) {
+        // a `*` label is legal in DNS, but in a feed it means a glob it does not get
+        Ok(Value::Domain(n)) if memchr::memchr(b'*', &n).is_some() => {
+            return out.bad(at, WILDCARD_ONLY_FIRST, trimmed)
+        }
+        Ok(value) => return out.entry(at, value, Fields::default()),
+        Err(e) => e,
+    };
+    // Not a value: a hosts-file line, a zone record, host:port, or a URL; else `err` says why.
+    if has_space() {
+        return words(v, trimmed, at, out, in_parens);
+    }
+    let (colon, slash) = (v.contains(':'), v.contains('/'));
     if colon && !v.contains("://") && v.parse::<IpAddr>().is_err() {
         if let Some((host, port)) = split_port(v) {
             let port = match parse_port(port) {
@@ -155,10 +158,7 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
             }
         }
     }
-    match value::parse_value(v) {
-        Ok(value) => out.entry(at, value, Fields::default()),
-        Err(reason) => out.bad(at, &reason, trimmed),
-    }
+    out.bad(at, &err, trimmed)
 }
 
 /// A name entry in `mode`, with `port`.
@@ -304,6 +304,9 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
         None => name(&owner, MatchMode::Exact, None, trimmed, at, out),
     }
 }
+
+/// Why a `*` anywhere but a leading `*.` label is bad.
+const WILDCARD_ONLY_FIRST: &str = "a wildcard is only `*.` before a name";
 
 /// Why a line of several words that is neither a hosts-file line nor a zone record is bad.
 const SEVERAL_WORDS: &str =
