@@ -86,8 +86,8 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
                     Item::Entry(line, v) => {
                         out.entry(Location::Line(*line), v.clone(), Fields::default())
                     }
-                    Item::Full(line, v, f) => {
-                        out.entry(Location::Line(*line), v.clone(), f.clone())
+                    Item::Full(line, e) => {
+                        out.entry(Location::Line(*line), e.0.clone(), e.1.clone())
                     }
                     Item::Skip(line, what) => out.skipped(Location::Line(*line), what),
                     Item::Name(line, off, len) => {
@@ -103,8 +103,9 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
 
 enum Item {
     Entry(usize, Value),
-    /// An entry with fields of its own (a wildcard's match mode, a port).
-    Full(usize, Value, Fields),
+    /// An entry with fields of its own (a wildcard's match mode, a port); boxed, so that the
+    /// common items stay small.
+    Full(usize, Box<(Value, Fields)>),
     /// A skipped line: the plain format's skip reasons are `&'static str`s, but the sink
     /// takes any.
     Skip(usize, String),
@@ -125,7 +126,7 @@ impl FeedSink for Collected {
     fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
         let Location::Line(l) = at else { return };
         if !fields.is_default() {
-            return self.items.push(Item::Full(l, value, fields));
+            return self.items.push(Item::Full(l, Box::new((value, fields))));
         }
         match value {
             Value::Domain(name) => {

@@ -230,6 +230,7 @@ impl SetBuilder {
     /// Put record `id` at the head of the chain, unless the chain already has a record of the
     /// same feed (`None`: one feed lists a value once, the first entry stays, covering what
     /// both entries' match modes cover).
+    #[inline]
     fn link(
         recs: &mut Vec<Rec>,
         contexts: &[Arc<Context>],
