@@ -136,6 +136,12 @@ impl FeedSink for Collected {
             v => self.items.push(Item::Entry(l, v)),
         }
     }
+    fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
+        if let Location::Line(l) = at {
+            self.items.push(Item::Name(l, self.names.len(), name.len()));
+            self.names.extend_from_slice(name);
+        }
+    }
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
         if let Location::Line(l) = at {
             self.items.push(Item::Bad(

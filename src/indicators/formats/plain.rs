@@ -113,11 +113,7 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
     }
     // Most lines are a value: they cost what they did before the other shapes were known.
     let err = match value::parse_value(v) {
-        // a `*` label is legal in DNS, but in a feed it means a glob it does not get
-        // (a fold without an early exit: the compiler makes it a few vector instructions)
-        Ok(Value::Domain(n)) if n.iter().fold(false, |s, &c| s | (c == b'*')) => {
-            return out.bad(at, WILDCARD_ONLY_FIRST, trimmed)
-        }
+        Ok(Value::Domain(n)) => return out.entry_name(at, &n),
         Ok(value) => return out.entry(at, value, Fields::default()),
         Err(e) => e,
     };
@@ -307,7 +303,7 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
 }
 
 /// Why a `*` anywhere but a leading `*.` label is bad.
-const WILDCARD_ONLY_FIRST: &str = "a wildcard is only `*.` before a name";
+const WILDCARD_ONLY_FIRST: &str = value::WILDCARD;
 
 /// Why a line of several words that is neither a hosts-file line nor a zone record is bad.
 const SEVERAL_WORDS: &str =
