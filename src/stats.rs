@@ -102,6 +102,9 @@ counters! {
         /// Observables covered only by indicators outside their validity window at the packet's
         /// time (expired or not yet valid): no event.
         inactive: u64,
+        /// Observables covered only by indicators restricted to a port (`match_port`) that the
+        /// flow does not use: no event.
+        port_mismatch: u64,
         /// Observables covered by an allowlist entry: no event.
         allowlisted: u64,
         /// Events handed to the output stage (after de-duplication per flow; before

@@ -423,6 +423,7 @@ impl Worker {
         }
         set.retain_ports(hits, flow.ports);
         if hits.is_empty() {
+            self.stats.port_mismatch += 1;
             return false;
         }
         match set.decide(hits, m.ts_us) {

@@ -335,6 +335,21 @@ fn match_port_makes_the_port_a_condition_on_either_side_of_the_flow() {
         [("ip.dst".to_owned(), 443), ("ip.src".to_owned(), 443)]
     );
     assert!(ips("[[feeds]]\npath = \"c2-8443.txt\"\nmatch_port = true\n").is_empty());
+    // and the observations it did not match are counted: as many as match without it
+    let count = |feeds: &str, key: &str| {
+        let cfg = config(dir.path(), feeds);
+        let r = util::replay(&["--config", cfg.to_str().unwrap(), &demo()]);
+        util::summary_number(&r.stderr(), key)
+    };
+    let all = count("[[feeds]]\npath = \"c2-8443.txt\"\n", "matches");
+    assert!(all > 0);
+    assert_eq!(
+        count(
+            "[[feeds]]\npath = \"c2-8443.txt\"\nmatch_port = true\n",
+            "port_mismatch"
+        ),
+        all
+    );
 }
 
 #[test]
