@@ -340,7 +340,7 @@ fn main() -> Result<()> {
     println!("  {total}\n");
     let list: Vec<FeedConfig> = files.iter().cloned().map(FeedConfig::from_path).collect();
     let t = Instant::now();
-    let (set, report) = feeds::build_set(&list).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (set, report) = feeds::build_set(&list, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "in-process build: {:.3} s, {} indicators\n",
         t.elapsed().as_secs_f64(),

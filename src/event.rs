@@ -226,6 +226,9 @@ struct IndicatorJson<'a> {
     valid_until: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
+    /// The port the feed named with the value (`1.2.3.4:443`); only when it named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<u16>,
 }
 
 impl Serialize for IndicatorRef {
@@ -244,6 +247,7 @@ impl Serialize for IndicatorRef {
             valid_from: c.valid_from.map(format_time),
             valid_until: c.valid_until.map(format_time),
             id: c.id.as_deref(),
+            port: c.port,
         }
         .serialize(s)
     }
@@ -396,6 +400,8 @@ pub(crate) mod tests {
                     valid_until: None,
                     action: Action::Alert,
                     id: None,
+                    port: None,
+                    port_only: false,
                 }),
             },
             also_matched: Vec::new(),

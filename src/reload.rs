@@ -198,7 +198,12 @@ impl Reloader {
                 "no rebuild: every feed unchanged or gone",
             );
         }
-        let (set, report) = feeds::rebuild(&self.feeds, &current);
+        // home_net is not reloaded (a change needs a restart): the running config's
+        let home_net = self
+            .running
+            .as_ref()
+            .map_or_else(crate::config::default_home_net, Config::home_net);
+        let (set, report) = feeds::rebuild(&self.feeds, &home_net, &current);
         drop(current);
         log_report(&report);
         ok &= report.failed_feeds() == 0;
@@ -257,8 +262,13 @@ impl Reloader {
     }
 }
 
-/// Tell the operator what each feed gave: one line per feed, then every kept problem (bad
-/// entries and refused values are capped per feed by the loader, and the rest are counted).
+/// Problems logged per feed at a load or reload: enough to see what is wrong, few enough that a
+/// feed with a thousand bad lines does not bury the summary (`iocd check` lists more).
+pub const MAX_LOGGED_PROBLEMS_PER_FEED: usize = 20;
+
+/// Tell the operator what each feed gave: one line per feed, then its first
+/// [`MAX_LOGGED_PROBLEMS_PER_FEED`] problems (bad entries, refused values, warnings) and how many
+/// more there are.
 pub fn log_report(report: &feeds::LoadReport) {
     for f in &report.feeds {
         if f.failure.is_some() {
@@ -269,12 +279,18 @@ pub fn log_report(report: &feeds::LoadReport) {
         for (what, n) in &f.skipped {
             tracing::info!("feed {:?}: skipped {n}: {what}", f.name);
         }
-        for e in &f.errors {
+        for e in f.errors.iter().take(MAX_LOGGED_PROBLEMS_PER_FEED) {
             tracing::warn!("{e}");
         }
-        let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+        let unshown = f
+            .problems()
+            .saturating_sub(f.errors.len().min(MAX_LOGGED_PROBLEMS_PER_FEED));
         if unshown > 0 {
-            tracing::warn!("feed {:?}: {unshown} more problems not shown", f.name);
+            tracing::warn!(
+                "feed {:?}: {unshown} more problems not logged (`iocd check` lists up to {} with file and line)",
+                f.name,
+                feeds::MAX_KEPT_ERRORS_PER_FEED
+            );
         }
     }
 }
@@ -289,7 +305,7 @@ mod tests {
         let good = dir.path().join("a.txt");
         std::fs::write(&good, "evil.test\n10.0.0.0/8\n").unwrap();
         let feeds = vec![FeedConfig::from_path(good.clone())];
-        let (set, _) = feeds::build_set(&feeds).unwrap();
+        let (set, _) = feeds::build_set(&feeds, &[]).unwrap();
         let store = Arc::new(IndicatorStore::new(set));
         let mut r = Reloader::new(None, Vec::new(), feeds, store.clone());
         std::fs::remove_file(&good).unwrap();
@@ -314,7 +330,7 @@ mod tests {
             FeedConfig::from_path(b.clone()),
         ];
         let ids = file_ids(&feeds);
-        let (set, report) = feeds::build_set(&feeds).unwrap();
+        let (set, report) = feeds::build_set(&feeds, &[]).unwrap();
         let store = Arc::new(IndicatorStore::new(set));
         let mut r = Reloader::new(None, Vec::new(), feeds, store.clone()).with_loaded(ids, &report);
         let before = store.load();

@@ -102,6 +102,9 @@ counters! {
         /// Observables covered only by indicators outside their validity window at the packet's
         /// time (expired or not yet valid): no event.
         inactive: u64,
+        /// Observables covered only by indicators restricted to a port (`match_port`) that the
+        /// flow does not use: no event.
+        port_mismatch: u64,
         /// Observables whose every valid alert match was suppressed by an allowlist entry (see
         /// the rule in `indicators::set`'s rank module): no event. An observable on an
         /// allowlist or warninglist only, matching no alert indicator, is not counted.

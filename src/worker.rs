@@ -419,7 +419,7 @@ impl Worker {
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_ip(ip, &mut hits);
-        if self.decide(set, m, &mut hits) {
+        if self.decide(set, m, flow, &mut hits) {
             let info = match (w, ip) {
                 (Where::DnsAnswerIp, IpAddr::V4(_)) => Info::Dns { rrtype: 1 },
                 (Where::DnsAnswerIp, IpAddr::V6(_)) => Info::Dns { rrtype: 28 },
@@ -454,7 +454,7 @@ impl Worker {
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_domain(name, &mut hits);
-        if self.decide(set, m, &mut hits) {
+        if self.decide(set, m, flow, &mut hits) {
             let obs = event::Observable {
                 kind: "domain",
                 value: name::escape(name),
@@ -470,8 +470,19 @@ impl Worker {
     /// Validity at the packet's time and allowlists; true when an event is due (the hits are
     /// then ranked, most specific first).
     #[inline]
-    fn decide(&mut self, set: &IndicatorSet, m: &Meta, hits: &mut Vec<Hit>) -> bool {
+    fn decide(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        flow: &FlowInfo,
+        hits: &mut Vec<Hit>,
+    ) -> bool {
         if hits.is_empty() {
+            return false;
+        }
+        set.retain_ports(hits, flow.ports);
+        if hits.is_empty() {
+            self.stats.port_mismatch += 1;
             return false;
         }
         match set.decide(hits, m.ts_us) {

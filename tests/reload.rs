@@ -156,6 +156,8 @@ fn sighup_reloads_feeds_mid_replay_keeping_a_broken_feed_last_good() {
         log.contains("feed \"c\": UNUSABLE (3 of 4 entries bad (75.0%), over max_bad_ratio 0.1); kept 1 last good entries"),
         "{log}"
     );
+    // and names the lines that made it so
+    assert!(log.contains("c.txt:2: empty label"), "{log}");
     assert!(log.contains("feed \"a\": 2 indicators"), "{log}");
     assert!(
         log.contains("reload done") && log.contains("with failures"),

@@ -312,6 +312,8 @@ fn event(i: u64) -> Output {
         valid_until: None,
         action: iocd::indicators::Action::Alert,
         id: None,
+        port: None,
+        port_only: false,
     };
     Output::Record(Record::Ioa(Box::new(Ioa {
         ts_us: 1_700_000_000_000_000,

@@ -6,6 +6,7 @@ mod allowlists;
 mod cli;
 mod corpus;
 mod dns;
+mod feed_shapes;
 mod formats;
 mod indicators;
 mod input;

@@ -63,6 +63,20 @@ pub struct FeedConfig {
     /// shorter than /8 or /16 for IPv6); refused with a warning by default.
     #[serde(default)]
     pub allow_broad: bool,
+    /// Entries written `address:port` or `name:port` (Maltrail, Feodo, ThreatFox) keep their
+    /// port as context (`indicator.port` in events); with this set they match only a flow with
+    /// that port on either side (source or destination). Default false: the port is context.
+    #[serde(default)]
+    pub match_port: bool,
+    /// Refuse the address and CIDR entries that overlap `home_net` (a bogon list holds
+    /// 10.0.0.0/8: every internal flow would match). By default they load with a warning that
+    /// names them.
+    #[serde(default)]
+    pub exclude_home_net: bool,
+    /// A wildcard entry `*.x` covers only the names below x (DNS and RPZ wildcards: not x
+    /// itself). With this set it covers x too, as `x` in `subdomain` mode does.
+    #[serde(default)]
+    pub wildcard_includes_base: bool,
     /// Column mapping for `format = "csv"`.
     pub csv: Option<CsvConfig>,
 }
@@ -111,6 +125,9 @@ pub struct CsvColumns {
     #[serde(rename = "match")]
     pub match_mode: Option<CsvColumn>,
     pub id: Option<CsvColumn>,
+    /// The port the feed names with the value (Feodo's `dst_port`): context in events, a
+    /// condition with `match_port`.
+    pub port: Option<CsvColumn>,
 }
 
 /// A CSV column by header name or 1-based number.
@@ -142,6 +159,9 @@ impl FeedConfig {
             max_shrink: default_max_shrink(),
             max_bad_ratio: default_max_bad_ratio(),
             allow_broad: false,
+            match_port: false,
+            exclude_home_net: false,
+            wildcard_includes_base: false,
             csv: None,
         }
     }
@@ -251,13 +271,16 @@ pub enum FeedFormat {
     MispWarninglist,
 }
 
-/// What a domain indicator covers: the name only, or the name and every name below it.
+/// What a domain indicator covers: the name only, the name and every name below it, or only
+/// the names below it (a wildcard `*.x`, as in DNS (RFC 4592) and RPZ).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum MatchMode {
     Exact,
     #[default]
     Subdomain,
+    /// The names below it, not the name itself: what `*.x` means.
+    SubdomainsOnly,
 }
 
 impl MatchMode {
@@ -265,6 +288,7 @@ impl MatchMode {
         match self {
             MatchMode::Exact => "exact",
             MatchMode::Subdomain => "subdomain",
+            MatchMode::SubdomainsOnly => "subdomains_only",
         }
     }
 }
@@ -275,7 +299,10 @@ impl FromStr for MatchMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "exact" => Ok(MatchMode::Exact),
             "subdomain" | "subdomains" | "suffix" => Ok(MatchMode::Subdomain),
-            _ => Err(format!("bad match mode {s:?}: exact or subdomain")),
+            "subdomains_only" | "wildcard" => Ok(MatchMode::SubdomainsOnly),
+            _ => Err(format!(
+                "bad match mode {s:?}: exact, subdomain or subdomains_only"
+            )),
         }
     }
 }

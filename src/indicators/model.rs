@@ -90,6 +90,40 @@ pub struct Fields {
     pub match_mode: Option<MatchMode>,
     /// The indicator's id in its source (STIX `indicator--...`, MISP attribute uuid).
     pub id: Option<String>,
+    /// The port the feed named with the value (`1.2.3.4:443`, `evil.com:8080`).
+    pub port: Option<u16>,
+}
+
+impl Fields {
+    /// No field set: the entry takes its feed's context as it is (the loaders' fast path; cheaper
+    /// than comparing with `Fields::default()`, and every field is named so none is forgotten).
+    #[inline]
+    pub fn is_default(&self) -> bool {
+        let Fields {
+            confidence,
+            severity,
+            tags,
+            description,
+            reference,
+            valid_from,
+            valid_until,
+            action,
+            match_mode,
+            id,
+            port,
+        } = self;
+        confidence.is_none()
+            && severity.is_none()
+            && tags.is_empty()
+            && description.is_none()
+            && reference.is_none()
+            && valid_from.is_none()
+            && valid_until.is_none()
+            && action.is_none()
+            && match_mode.is_none()
+            && id.is_none()
+            && port.is_none()
+    }
 }
 
 /// The resolved context of an indicator: its feed's defaults overridden by its own fields.
@@ -108,6 +142,10 @@ pub struct Context {
     pub valid_until: Option<i64>,
     pub action: Action,
     pub id: Option<Arc<str>>,
+    /// The port the feed named with the value, shown in events.
+    pub port: Option<u16>,
+    /// Match only flows with `port` on either side (the feed's `match_port`).
+    pub port_only: bool,
 }
 
 impl Context {
@@ -116,6 +154,17 @@ impl Context {
     #[inline]
     pub fn valid_at(&self, ts_us: i64) -> bool {
         self.valid_from.is_none_or(|f| ts_us >= f) && self.valid_until.is_none_or(|u| ts_us < u)
+    }
+
+    /// Does the indicator apply to a flow with these ports? Always, unless it is restricted to
+    /// its port (`match_port`): then one of the ports must be it. A flow without ports (ICMP,
+    /// a fragment) has none of them.
+    #[inline]
+    pub fn port_applies(&self, ports: Option<(u16, u16)>) -> bool {
+        match (self.port_only, self.port) {
+            (true, Some(p)) => ports.is_some_and(|(a, b)| a == p || b == p),
+            _ => true,
+        }
     }
 }
 
@@ -136,6 +185,8 @@ mod tests {
             valid_until: Some(200),
             action: Action::Alert,
             id: None,
+            port: None,
+            port_only: false,
         };
         assert!(!c.valid_at(99));
         assert!(c.valid_at(100));

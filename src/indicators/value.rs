@@ -13,7 +13,8 @@
 //! Text that looks like an address but is not one (`1.2.3.256`, `1.2.3`, `10.0.0.0/33`, anything
 //! with a `:`) is refused, never taken for a domain. So is a name whose last label is all digits
 //! (RFC 3696 §2: top-level domains are not all-numeric), which also catches `\DDD`-escaped
-//! addresses. A URL is refused with its own reason.
+//! addresses. A URL is refused with its own reason, and so is a `*` (a glob: the plain format
+//! reads a leading `*.` itself).
 
 use std::net::IpAddr;
 
@@ -28,20 +29,37 @@ use crate::name;
 /// a root-only file) leaks no more than this per kept error, and one readable terminal line.
 pub const MAX_ERROR_TEXT_CHARS: usize = 64;
 
+/// Why a value with a `*` is refused.
+pub const WILDCARD: &str =
+    "a wildcard is only `*.` before a name (a plain list's `*.x`: the subdomains of x)";
+
 /// Any value, its type read from the text: address, CIDR, else domain.
 pub fn parse_value(s: &str) -> Result<Value, String> {
-    if !s.is_ascii() && s.contains('\u{fffd}') {
+    let b = s.as_bytes();
+    // One pass over the bytes, without an early exit, so that it is a few vector instructions:
+    // values are short, and a feed has millions of them.
+    let (mut colon, mut slash, mut star, mut numeric, mut ascii) =
+        (false, false, false, true, true);
+    for &c in b {
+        colon |= c == b':';
+        slash |= c == b'/';
+        star |= c == b'*';
+        numeric &= c.is_ascii_digit() || c == b'.';
+        ascii &= c.is_ascii();
+    }
+    if !ascii && s.contains('\u{fffd}') {
         return Err("not valid UTF-8".to_owned());
     }
-    let b = s.as_bytes();
-    let has_colon = b.contains(&b':');
-    if has_colon && s.contains("://") {
+    if colon && s.contains("://") {
         return Err("a URL, not an address or domain: list the host name only".to_owned());
+    }
+    if star {
+        // legal in a DNS label, but in a feed a glob iocd does not do
+        return Err(WILDCARD.to_owned());
     }
     // An address has a `:` (IPv6) or only digits and dots (IPv4), a CIDR has a `/`; anything
     // else can only be a domain, the common case, and skips the address parsers.
-    let maybe_address =
-        has_colon || b.contains(&b'/') || b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
+    let maybe_address = colon || slash || numeric;
     if maybe_address {
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(Value::Ip(ip));

@@ -16,17 +16,18 @@ use crate::indicators::{
 };
 use crate::settings::Settings;
 
-/// The feed list from `--config` (or the default config) and `--feed`.
-fn feed_list(args: &FeedArgs) -> Result<Vec<FeedConfig>, AppError> {
+/// The feed list from `--config` (or the default config) and `--feed`, and the config's
+/// `home_net`.
+fn feed_list(args: &FeedArgs) -> Result<(Vec<FeedConfig>, Vec<ipnet::IpNet>), AppError> {
     Settings::for_feeds(args.config.as_deref(), &args.feeds)
-        .map(|s| s.feeds)
+        .map(|s| (s.feeds, s.config.home_net()))
         .map_err(AppError::Config)
 }
 
 /// `iocd check`.
 pub fn check(args: FeedArgs) -> Result<u8, AppError> {
-    let list = feed_list(&args)?;
-    let (_set, report) = match feeds::build_set(&list) {
+    let (list, home_net) = feed_list(&args)?;
+    let (_set, report) = match feeds::build_set(&list, &home_net) {
         Ok(built) => built,
         Err(e) => match e.report() {
             Some(r) => (IndicatorSet::default(), r.clone()),
@@ -47,7 +48,7 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             }
             continue;
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} indicators: ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}; {} duplicates, {} bad, {} too broad, {} skipped, {} already expired",
             f.stored(),
@@ -57,6 +58,18 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             f.skipped_total(),
             f.expired_now
         );
+        if f.narrowed > 0 {
+            let _ = write!(out, ", {} public suffixes as exact", f.narrowed);
+        }
+        if f.home_net_overlap + f.home_net_excluded > 0 {
+            let _ = write!(
+                out,
+                ", {} overlap home_net ({} refused)",
+                f.home_net_overlap + f.home_net_excluded,
+                f.home_net_excluded
+            );
+        }
+        let _ = writeln!(out);
         if f.stored() == 0 {
             unusable += 1;
             let _ = writeln!(out, "  UNUSABLE: no indicator in this feed (wrong format?)");
@@ -84,7 +97,7 @@ fn print_problems(out: &mut String, f: &feeds::FeedReport) {
     for e in &f.errors {
         let _ = writeln!(out, "  {e}");
     }
-    let unshown = (f.bad + f.too_broad).saturating_sub(f.errors.len());
+    let unshown = f.problems().saturating_sub(f.errors.len());
     if unshown > 0 {
         let _ = writeln!(out, "  ... and {unshown} more problems not shown");
     }
@@ -230,8 +243,8 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
     };
-    let list = feed_list(&args.source)?;
-    let (set, report) = match feeds::build_set(&list) {
+    let (list, home_net) = feed_list(&args.source)?;
+    let (set, report) = match feeds::build_set(&list, &home_net) {
         Ok(built) => built,
         Err(e) => {
             if let Some(r) = e.report() {
@@ -341,6 +354,10 @@ fn text_indicator(out: &mut String, f: &Found) {
         c.severity.as_str(),
         c.confidence.map_or("-".to_owned(), |c| c.to_string())
     );
+    if let Some(p) = c.port {
+        let only = if c.port_only { " (match_port)" } else { "" };
+        let _ = write!(out, " port={p}{only}");
+    }
     if !c.tags.is_empty() {
         let tags: Vec<&str> = c.tags.iter().map(|t| &**t).collect();
         let _ = write!(out, " tags={}", tags.join(","));

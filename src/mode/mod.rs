@@ -63,6 +63,7 @@ impl AppError {
 /// 78), with every feed's report logged first.
 pub(crate) fn load_set(
     feeds: &[crate::config::FeedConfig],
+    home_net: &[ipnet::IpNet],
 ) -> Result<
     (
         crate::indicators::IndicatorSet,
@@ -71,7 +72,7 @@ pub(crate) fn load_set(
     AppError,
 > {
     let started = std::time::Instant::now();
-    match crate::indicators::feeds::build_set(feeds) {
+    match crate::indicators::feeds::build_set(feeds, home_net) {
         Ok((set, report)) => {
             crate::reload::log_report(&report);
             tracing::info!(

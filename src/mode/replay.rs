@@ -47,7 +47,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
     // keeps the set without rebuilding it.
     let ids = crate::reload::file_ids(&settings.feeds);
-    let (set, report) = load_set(&settings.feeds)?;
+    let (set, report) = load_set(&settings.feeds, &settings.config.home_net())?;
     let store = Arc::new(IndicatorStore::new(set));
     // SIGHUP rebuilds the set from the feeds (and the config's feed list) while the replay runs.
     let reloader = Reloader::new(

@@ -85,7 +85,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
     // keeps the set without rebuilding it.
     let ids = crate::reload::file_ids(&settings.feeds);
-    let (set, report) = load_set(&settings.feeds)?;
+    let (set, report) = load_set(&settings.feeds, &config.home_net())?;
     let store = Arc::new(IndicatorStore::new(set));
 
     let cap = live::open_capture(&interface, &config.capture).map_err(AppError::Other)?;

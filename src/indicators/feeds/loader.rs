@@ -4,16 +4,22 @@
 //! Contract: a problem entry is counted and at most [`MAX_KEPT_ERRORS_PER_FEED`] of them are
 //! kept with their location; nothing an entry holds makes the load fail.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
 use super::policy::{is_public_suffix, resolve, too_broad};
 use super::report::{FeedError, FeedReport, MAX_KEPT_ERRORS_PER_FEED};
 use crate::config::FeedConfig;
 use crate::indicators::formats::{FeedSink, Location};
-use crate::indicators::set::{Added, ContextId, SetBuilder};
+use crate::indicators::set::{canonical_net, Added, ContextId, SetBuilder};
 use crate::indicators::{value, Context, Fields, IndicatorType, MatchMode, Value};
 
 /// The sink that applies policy and fills the builder (or only counts, when it has none).
 pub(super) struct Loader<'a> {
     feed: &'a FeedConfig,
+    /// The monitored networks: address entries overlapping them are warned about or refused.
+    home: Home,
     base: Context,
     /// Interned `base`, made on first use.
     base_id: Option<ContextId>,
@@ -25,6 +31,7 @@ pub(super) struct Loader<'a> {
 impl<'a> Loader<'a> {
     pub(super) fn new(
         feed: &'a FeedConfig,
+        home_net: &'a [IpNet],
         base: Context,
         builder: Option<&'a mut SetBuilder>,
         report: &'a mut FeedReport,
@@ -32,6 +39,7 @@ impl<'a> Loader<'a> {
     ) -> Self {
         Loader {
             feed,
+            home: Home::new(home_net),
             base,
             base_id: None,
             builder,
@@ -39,7 +47,75 @@ impl<'a> Loader<'a> {
             now_us,
         }
     }
+}
 
+/// The warning for a public suffix listed alone, loaded as an exact match.
+const NARROWED: &str = "a public suffix: loaded as an exact match, not its subdomains (allow_broad = true matches them too)";
+
+/// Presentation text of a value, for messages.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Domain(n) => crate::name::escape(n),
+        Value::Cidr(n) => n.to_string(),
+        Value::Ip(a) => a.to_string(),
+    }
+}
+
+/// `home_net` as bit patterns, for the overlap check of every address and CIDR entry (a 100k
+/// address feed checks each against every network: a few instructions each this way).
+#[derive(Default)]
+struct Home {
+    v4: Vec<(u32, u8, IpNet)>,
+    v6: Vec<(u128, u8, IpNet)>,
+}
+
+impl Home {
+    fn new(nets: &[IpNet]) -> Self {
+        let mut h = Home::default();
+        for &n in nets {
+            match canonical_net(n) {
+                IpNet::V4(c) => h.v4.push((u32::from(c.network()), c.prefix_len(), n)),
+                IpNet::V6(c) => h.v6.push((u128::from(c.network()), c.prefix_len(), n)),
+            }
+        }
+        h
+    }
+
+    /// The first `home_net` network an address or CIDR entry overlaps: one holds the other, so
+    /// they agree on the bits of the shorter prefix.
+    fn overlaps(&self, value: &Value) -> Option<IpNet> {
+        let (bits, len) = match value {
+            Value::Ip(a) => match a.to_canonical() {
+                IpAddr::V4(a) => (Bits::V4(u32::from(a)), 32),
+                IpAddr::V6(a) => (Bits::V6(u128::from(a)), 128),
+            },
+            Value::Cidr(n) => match canonical_net(*n) {
+                IpNet::V4(c) => (Bits::V4(u32::from(c.network())), c.prefix_len()),
+                IpNet::V6(c) => (Bits::V6(u128::from(c.network())), c.prefix_len()),
+            },
+            Value::Domain(_) => return None,
+        };
+        match bits {
+            Bits::V4(a) => self.v4.iter().find_map(|&(h, hl, n)| {
+                let m = u32::from(len.min(hl));
+                let mask = u32::MAX.checked_shl(32 - m).unwrap_or(0);
+                ((a ^ h) & mask == 0).then_some(n)
+            }),
+            Bits::V6(a) => self.v6.iter().find_map(|&(h, hl, n)| {
+                let m = u32::from(len.min(hl));
+                let mask = u128::MAX.checked_shl(128 - m).unwrap_or(0);
+                ((a ^ h) & mask == 0).then_some(n)
+            }),
+        }
+    }
+}
+
+enum Bits {
+    V4(u32),
+    V6(u128),
+}
+
+impl Loader<'_> {
     fn problem(&mut self, at: Location<'_>, reason: &str, text: &str) {
         if self.report.errors.len() < MAX_KEPT_ERRORS_PER_FEED {
             self.report.errors.push(FeedError {
@@ -67,7 +143,7 @@ impl FeedSink for Loader<'_> {
 
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
         let mode = self.feed.match_mode;
-        if !self.feed.allow_broad && mode == MatchMode::Subdomain && is_public_suffix(name) {
+        if !self.feed.allow_broad && mode != MatchMode::Exact && is_public_suffix(name) {
             return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
         }
         self.report.entries += 1;
@@ -87,26 +163,52 @@ impl FeedSink for Loader<'_> {
         }
     }
 
-    fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
-        let mode = fields.match_mode.unwrap_or(self.feed.match_mode);
+    fn entry(&mut self, at: Location<'_>, value: Value, mut fields: Fields) {
+        let mut mode = fields.match_mode.take().unwrap_or(self.feed.match_mode);
+        if mode == MatchMode::SubdomainsOnly && self.feed.wildcard_includes_base {
+            mode = MatchMode::Subdomain;
+        }
         if !self.feed.allow_broad {
             if let Some(why) = too_broad(&value, mode) {
                 self.report.too_broad += 1;
-                let text = match &value {
-                    Value::Domain(n) => crate::name::escape(n),
-                    Value::Cidr(n) => n.to_string(),
-                    Value::Ip(a) => a.to_string(),
-                };
-                self.problem(at, &why, &text);
+                self.problem(at, &why, &value_text(&value));
                 return;
             }
+            if mode == MatchMode::Subdomain
+                && matches!(&value, Value::Domain(n) if is_public_suffix(n))
+            {
+                // `duckdns.org`, `pages.dev`: feeds list abused hosting roots themselves
+                mode = MatchMode::Exact;
+                self.report.narrowed += 1;
+                self.problem(at, NARROWED, &value_text(&value));
+            }
+        }
+        if let Some(home) = self.home.overlaps(&value) {
+            let text = value_text(&value);
+            if self.feed.exclude_home_net {
+                self.report.home_net_excluded += 1;
+                self.problem(
+                    at,
+                    &format!("overlaps home_net {home}: refused (exclude_home_net = true)"),
+                    &text,
+                );
+                return;
+            }
+            self.report.home_net_overlap += 1;
+            self.problem(
+                at,
+                &format!(
+                    "overlaps home_net {home}: internal addresses will match (exclude_home_net = true refuses it)"
+                ),
+                &text,
+            );
         }
         self.report.entries += 1;
         let Some(builder) = self.builder.as_deref_mut() else {
             return;
         };
         let kind = value.kind();
-        let ctx = if fields == Fields::default() {
+        let ctx = if fields.is_default() {
             *self
                 .base_id
                 .get_or_insert_with(|| builder.context(self.base.clone()))
@@ -152,7 +254,6 @@ impl FeedSink for Loader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
     use super::*;
 
@@ -162,12 +263,170 @@ mod tests {
         let text = "x..y\n".repeat(MAX_KEPT_ERRORS_PER_FEED + 5) + "ok.com\n";
         let mut feed = write_feed(dir.path(), "f.txt", text.as_bytes());
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(report.feeds[0].errors.len(), MAX_KEPT_ERRORS_PER_FEED);
         assert_eq!(report.feeds[0].bad, MAX_KEPT_ERRORS_PER_FEED + 5);
         assert_eq!(set.len(), 1);
         assert!(report
             .to_string()
             .contains("... and 5 more problems not shown"));
+    }
+
+    fn kind(set: &crate::indicators::IndicatorSet, name: &str) -> Option<&'static str> {
+        set.best_domain(name.as_bytes()).map(|m| m.kind.as_str())
+    }
+
+    #[test]
+    fn a_wildcard_covers_subdomains_only_and_with_its_name_covers_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "*.wild.example\n*.both.example\nboth.example\n.dot.example\n||ad.example^\n";
+        let feed = write_feed(dir.path(), "w.txt", text.as_bytes());
+        let (set, report) = build_set_t(std::slice::from_ref(&feed)).unwrap();
+        assert_eq!(kind(&set, "a.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "x.y.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "wild.example"), None, "*.x is not x");
+        // `*.x` then `x` in one feed: one indicator covering both (a duplicate merged)
+        assert_eq!(kind(&set, "both.example"), Some("exact"));
+        assert_eq!(kind(&set, "a.both.example"), Some("subdomain"));
+        assert_eq!(report.feeds[0].duplicates, 1);
+        assert_eq!(kind(&set, "dot.example"), Some("exact"));
+        assert_eq!(kind(&set, "a.dot.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "a.ad.example"), Some("subdomain"));
+        // the feed's `match = "exact"` does not narrow what the line itself says
+        let mut exact = feed.clone();
+        exact.match_mode = MatchMode::Exact;
+        let (set, _) = build_set_t(&[exact]).unwrap();
+        assert_eq!(kind(&set, "a.wild.example"), Some("subdomain"));
+        assert_eq!(kind(&set, "a.dot.example"), Some("subdomain"));
+        // wildcard_includes_base: `*.x` is x and its subdomains
+        let mut base = feed;
+        base.wildcard_includes_base = true;
+        let (set, _) = build_set_t(&[base]).unwrap();
+        assert_eq!(kind(&set, "wild.example"), Some("exact"));
+    }
+
+    #[test]
+    fn rpz_exact_then_wildcard_merge_to_name_and_subdomains() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = write_feed(
+            dir.path(),
+            "rpz.txt",
+            b"evil.com CNAME .\n*.evil.com CNAME .\nonly.example CNAME .\n",
+        );
+        let (set, _) = build_set_t(&[feed]).unwrap();
+        assert_eq!(kind(&set, "evil.com"), Some("exact"));
+        assert_eq!(kind(&set, "www.evil.com"), Some("subdomain"));
+        assert_eq!(kind(&set, "only.example"), Some("exact"));
+        assert_eq!(kind(&set, "www.only.example"), None, "an RPZ name is exact");
+    }
+
+    #[test]
+    fn a_port_is_context_and_with_match_port_a_condition() {
+        let dir = tempfile::tempdir().unwrap();
+        let feed = write_feed(
+            dir.path(),
+            "m.txt",
+            b"1.2.3.4:443\n1.2.3.5\nevil.com:8080\n",
+        );
+        let (set, report) = build_set_t(std::slice::from_ref(&feed)).unwrap();
+        assert_eq!(report.feeds[0].by_type, [2, 0, 0, 1]);
+        let ip = |s: &str| s.parse().unwrap();
+        let m = set.best_ip(ip("1.2.3.4")).unwrap();
+        assert_eq!((m.context.port, m.context.port_only), (Some(443), false));
+        assert_eq!(set.best_ip(ip("1.2.3.5")).unwrap().context.port, None);
+        assert_eq!(
+            set.best_domain(b"evil.com").unwrap().context.port,
+            Some(8080)
+        );
+        let hits = |set: &crate::indicators::IndicatorSet, a: &str, ports| {
+            let mut h = Vec::new();
+            set.lookup_ip(ip(a), &mut h);
+            set.retain_ports(&mut h, ports);
+            h.len()
+        };
+        // context only: any port matches
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 80))), 1);
+        let mut only = feed;
+        only.match_port = true;
+        let (set, _) = build_set_t(&[only]).unwrap();
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 443))), 1);
+        assert_eq!(hits(&set, "1.2.3.4", Some((443, 50000))), 1, "either side");
+        assert_eq!(hits(&set, "1.2.3.4", Some((50000, 80))), 0);
+        assert_eq!(hits(&set, "1.2.3.4", None), 0, "no ports: ICMP");
+        // an entry without a port is not restricted
+        assert_eq!(hits(&set, "1.2.3.5", Some((50000, 80))), 1);
+    }
+
+    #[test]
+    fn entries_overlapping_home_net_are_named_and_refused_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"10.0.0.0/8\n192.168.1.7\n0.0.0.0/8\n172.0.0.0/8\n198.51.100.0/24\n";
+        let mut feed = write_feed(dir.path(), "fullbogons.netset", text);
+        feed.max_bad_ratio = 1.0;
+        let home = crate::config::default_home_net();
+        let (set, report) = super::super::build_set(std::slice::from_ref(&feed), &home).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!((r.home_net_overlap, r.home_net_excluded), (3, 0));
+        let warned: Vec<(&str, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.at.as_str(), e.text.as_str()))
+            .collect();
+        // 172.0.0.0/8 holds 172.16.0.0/12
+        assert_eq!(
+            warned,
+            [
+                ("1", "10.0.0.0/8"),
+                ("2", "192.168.1.7"),
+                ("4", "172.0.0.0/8")
+            ]
+        );
+        assert!(
+            r.errors[0].reason.contains("overlaps home_net 10.0.0.0/8"),
+            "{}",
+            r.errors[0]
+        );
+        assert_eq!(set.len(), 5);
+        assert!(
+            report
+                .to_string()
+                .contains("3 overlap home_net (0 refused)"),
+            "{report}"
+        );
+        feed.exclude_home_net = true;
+        let (set, report) = super::super::build_set(&[feed], &home).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!((r.home_net_overlap, r.home_net_excluded), (0, 3));
+        assert_eq!(set.len(), 2);
+        assert!(set.best_ip("10.1.2.3".parse().unwrap()).is_none());
+        assert!(set.best_ip("198.51.100.9".parse().unwrap()).is_some());
+        // refused entries are good entries: they do not make the feed UNUSABLE
+        assert!(r.failure.is_none());
+    }
+
+    #[test]
+    fn home_net_overlap_is_either_network_holding_the_other() {
+        let home = Home::new(&crate::config::default_home_net());
+        let at = |v: &str| {
+            home.overlaps(&crate::indicators::value::parse_value(v).unwrap())
+                .map(|n| n.to_string())
+        };
+        assert_eq!(at("10.1.2.3").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(at("::ffff:10.1.2.3").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(at("10.128.0.0/9").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(at("0.0.0.0/0").as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(at("172.0.0.0/8").as_deref(), Some("172.16.0.0/12"));
+        assert_eq!(at("fd12::1").as_deref(), Some("fc00::/7"));
+        assert_eq!(at("::1").as_deref(), Some("::1/128"));
+        for outside in [
+            "11.0.0.0/8",
+            "172.32.0.1",
+            "192.169.0.0/16",
+            "2001:db8::/32",
+            "9.255.255.255",
+        ] {
+            assert_eq!(at(outside), None, "{outside}");
+        }
+        assert_eq!(at("evil.com"), None);
     }
 }

@@ -7,10 +7,16 @@
 //! - **Context**: an entry's own fields override the feed's defaults from the config; its tags
 //!   are added to the feed's. Equal contexts are stored once ([`SetBuilder::context`]).
 //! - **Over-broad values** are refused with a warning unless the feed sets `allow_broad`: a
-//!   public suffix alone in `subdomain` mode (`com`, `co.uk`, `github.io`: it would match every
-//!   name under it; the Public Suffix List via the `psl` crate, whose default rule makes every
-//!   unlisted one-label name a suffix too), and CIDRs shorter than /8 (IPv4) or /16 (IPv6).
-//! - **Duplicates** within a feed are counted; the first entry stays.
+//!   wildcard under a public suffix (`*.duckdns.org`: every name under it; the Public Suffix List
+//!   via the `psl` crate, whose default rule makes every unlisted one-label name a suffix too),
+//!   and CIDRs shorter than /8 (IPv4) or /16 (IPv6). A public suffix listed alone in `subdomain`
+//!   mode (`duckdns.org`, `pages.dev`: abused roots feeds do list) is loaded as an exact match
+//!   with a warning, entry by entry ([`FeedReport::narrowed`]).
+//! - **home_net**: an address or CIDR entry overlapping the monitored networks (a bogon list's
+//!   10.0.0.0/8) is loaded with a warning naming it, or refused when the feed sets
+//!   `exclude_home_net` ([`FeedReport::home_net_overlap`], [`FeedReport::home_net_excluded`]).
+//! - **Duplicates** within a feed are counted; the first entry stays, covering the names of
+//!   both entries' match modes (`x` and `*.x` of an RPZ zone are x and its subdomains).
 //! - **Validity** is not applied here: an entry already expired is kept (a replay of an old
 //!   capture needs it) and counted in [`FeedReport::expired_now`].
 //!
@@ -30,6 +36,8 @@ mod read;
 mod report;
 
 use std::time::Instant;
+
+use ipnet::IpNet;
 
 use super::formats::{self, FeedSink};
 use super::set::{Added, IndicatorSet, SetBuilder};
@@ -71,11 +79,17 @@ impl BuildError {
 
 /// Load every feed into one set at startup. Feeds are added in order, so on a tie between
 /// feeds the earlier one ranks first.
-pub fn build_set(feeds: &[FeedConfig]) -> Result<(IndicatorSet, LoadReport), BuildError> {
+///
+/// `home_net` is the monitored networks: address entries overlapping them are warned about, or
+/// refused by a feed with `exclude_home_net`.
+pub fn build_set(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+) -> Result<(IndicatorSet, LoadReport), BuildError> {
     if feeds.is_empty() {
         return Err(BuildError::NoFeeds);
     }
-    let (set, report) = build(feeds, None);
+    let (set, report) = build(feeds, home_net, None);
     if report.failed_feeds() == report.feeds.len() {
         return Err(BuildError::NoneReadable { report });
     }
@@ -87,17 +101,25 @@ pub fn build_set(feeds: &[FeedConfig]) -> Result<(IndicatorSet, LoadReport), Bui
 
 /// Rebuild the set from every feed for a reload. Never fails: a feed that cannot be used keeps
 /// its entries from `previous` (see the module doc), so the worst case is `previous` again.
-pub fn rebuild(feeds: &[FeedConfig], previous: &IndicatorSet) -> (IndicatorSet, LoadReport) {
-    build(feeds, Some(previous))
+pub fn rebuild(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+    previous: &IndicatorSet,
+) -> (IndicatorSet, LoadReport) {
+    build(feeds, home_net, Some(previous))
 }
 
-fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet, LoadReport) {
+fn build(
+    feeds: &[FeedConfig],
+    home_net: &[IpNet],
+    previous: Option<&IndicatorSet>,
+) -> (IndicatorSet, LoadReport) {
     // A feed found over its max_bad_ratio only after its entries were added (no counting pass
     // ran: nothing to keep from a previous set) is left out and the set built again without it.
     // Rare, and it converges: each pass leaves out at least one more feed.
     let mut left_out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
     loop {
-        let (set, report, found) = build_once(feeds, previous, &left_out);
+        let (set, report, found) = build_once(feeds, home_net, previous, &left_out);
         if found.is_empty() {
             return (set, report);
         }
@@ -111,6 +133,7 @@ fn build(feeds: &[FeedConfig], previous: Option<&IndicatorSet>) -> (IndicatorSet
 /// returns the feeds found unusable after being added.
 fn build_once(
     feeds: &[FeedConfig],
+    home_net: &[IpNet],
     previous: Option<&IndicatorSet>,
     left_out: &[Option<FeedReport>],
 ) -> (IndicatorSet, LoadReport, Vec<(usize, FeedReport)>) {
@@ -129,7 +152,7 @@ fn build_once(
                 r = known.clone();
                 Err(())
             }
-            None => match load_feed(feed, prev, &mut builder, &mut r, now_us) {
+            None => match load_feed(feed, home_net, prev, &mut builder, &mut r, now_us) {
                 Ok(()) => match over_bad_ratio(feed, &r) {
                     Some(why) => {
                         // added already (see `load_feed`): build again without it
@@ -191,7 +214,7 @@ enum Unusable {
 /// over all entries read, good (duplicates and over-broad ones included) and bad; skipped
 /// entries are neither.
 fn over_bad_ratio(feed: &FeedConfig, r: &FeedReport) -> Option<String> {
-    let all = r.entries + r.too_broad + r.bad;
+    let all = r.entries + r.too_broad + r.home_net_excluded + r.bad;
     if all == 0 {
         return None;
     }
@@ -212,6 +235,7 @@ fn over_bad_ratio(feed: &FeedConfig, r: &FeedReport) -> Option<String> {
 /// were added; the caller checks it.
 fn load_feed(
     feed: &FeedConfig,
+    home_net: &[IpNet],
     prev: usize,
     builder: &mut SetBuilder,
     report: &mut FeedReport,
@@ -230,7 +254,7 @@ fn load_feed(
         // A counting pass first: the text is parsed twice on reload, but a feed that shrank is
         // known before any of it is added, with no copy of its entries held meanwhile.
         let mut count = FeedReport::new(feed);
-        let mut counter = Loader::new(feed, base.clone(), None, &mut count, now_us);
+        let mut counter = Loader::new(feed, home_net, base.clone(), None, &mut count, now_us);
         parse(feed, text.as_deref(), &mut counter).map_err(Unusable::Failed)?;
         if let Some(why) = over_bad_ratio(feed, &count) {
             // keep what the counting pass found: the bad entries say what went wrong
@@ -248,7 +272,7 @@ fn load_feed(
         let (lines, names, name_bytes) = estimate(t);
         builder.reserve(lines, names, name_bytes);
     }
-    let mut loader = Loader::new(feed, base, Some(builder), report, now_us);
+    let mut loader = Loader::new(feed, home_net, base, Some(builder), report, now_us);
     parse(feed, text.as_deref(), &mut loader).map_err(Unusable::Failed)
 }
 
@@ -295,7 +319,7 @@ mod tests {
         );
         a.max_bad_ratio = 1.0;
         let b = write_feed(dir.path(), "b.txt", b"EVIL.com\nbad.org\n");
-        let (set, report) = build_set(&[a, b]).unwrap();
+        let (set, report) = build_set_t(&[a, b]).unwrap();
         // evil.com is in both feeds: two indicators
         assert_eq!(set.len(), 4);
         assert_eq!(report.indicators, 4);
@@ -336,7 +360,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = write_feed(dir.path(), "good.txt", b"evil.com\n");
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let (set, report) = build_set(&[gone, good]).unwrap();
+        let (set, report) = build_set_t(&[gone, good]).unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(report.failed_feeds(), 1);
         let why = report.feeds[0].failure.as_deref().unwrap();
@@ -353,7 +377,7 @@ mod tests {
     fn no_readable_feed_is_a_build_error_with_report() {
         let dir = tempfile::tempdir().unwrap();
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let e = build_set(&[gone]).unwrap_err();
+        let e = build_set_t(&[gone]).unwrap_err();
         assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
         assert!(e.to_string().starts_with("no usable feed"), "{e}");
         assert_eq!(e.report().unwrap().failed_feeds(), 1);
@@ -365,7 +389,7 @@ mod tests {
         let empty = write_feed(dir.path(), "empty.txt", b"# nothing yet\n");
         let mut broken = write_feed(dir.path(), "broken.txt", b"1.2.3.256\n");
         broken.max_bad_ratio = 1.0;
-        let e = build_set(&[empty, broken]).unwrap_err();
+        let e = build_set_t(&[empty, broken]).unwrap_err();
         assert!(matches!(e, BuildError::NoIndicators { .. }), "{e}");
         assert_eq!(
             e.to_string(),
@@ -384,7 +408,7 @@ mod tests {
             "junk.txt",
             format!("junk.example\n{}", "x..y\n".repeat(9)).as_bytes(),
         );
-        let (set, report) = build_set(&[junk.clone(), good.clone()]).unwrap();
+        let (set, report) = build_set_t(&[junk.clone(), good.clone()]).unwrap();
         assert_eq!(set.len(), 1);
         assert_eq!(feed_of(&set, b"junk.example"), None);
         let r = &report.feeds[0];
@@ -404,12 +428,12 @@ mod tests {
             r.summary()
         );
         // alone, it is no usable feed at all
-        let e = build_set(std::slice::from_ref(&junk)).unwrap_err();
+        let e = build_set_t(std::slice::from_ref(&junk)).unwrap_err();
         assert!(matches!(e, BuildError::NoneReadable { .. }), "{e}");
         // 1.0 turns the check off
         let mut lax = junk;
         lax.max_bad_ratio = 1.0;
-        let (set, _) = build_set(&[lax]).unwrap();
+        let (set, _) = build_set_t(&[lax]).unwrap();
         assert_eq!(set.len(), 1);
     }
 
@@ -418,7 +442,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text: String = (0..9).map(|i| format!("h{i}.example\n")).collect();
         let f = write_feed(dir.path(), "f.txt", (text + "bad..name\n").as_bytes());
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         assert_eq!((set.len(), report.feeds[0].bad), (9, 1));
         assert!(!report.feeds[0].unusable);
     }
@@ -433,7 +457,7 @@ mod tests {
         }
         let mut f = write_feed(dir.path(), "f.zeek", text.as_bytes());
         f.format = FeedFormat::Zeek;
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         assert_eq!((set.len(), report.feeds[0].skipped_total()), (1, 5));
     }
 
@@ -441,10 +465,10 @@ mod tests {
     fn a_feed_over_max_bad_ratio_on_reload_keeps_last_good() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"a1.example\na2.example\n");
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         // same entries, but now among garbage: not a shrink, still refused
         std::fs::write(&a.path, b"a1.example\na2.example\nx..y\nx..y\nx..y\n").unwrap();
-        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set2, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set2.len(), 2);
         let r = &report.feeds[0];
         assert_eq!(r.kept_last_good, Some(2));
@@ -458,7 +482,7 @@ mod tests {
         assert_eq!((r.bad, r.errors.len()), (3, 3));
         // a feed new on reload has nothing to keep: left out like at startup
         let b = write_feed(dir.path(), "b.txt", b"b.example\nx..y\nx..y\n");
-        let (set3, report) = rebuild(&[a, b], &set);
+        let (set3, report) = rebuild_t(&[a, b], &set);
         assert_eq!(set3.len(), 2);
         assert_eq!(feed_of(&set3, b"b.example"), None);
         assert!(report.feeds[1].unusable);
@@ -467,7 +491,7 @@ mod tests {
 
     #[test]
     fn no_feeds_configured_is_a_build_error() {
-        let e = build_set(&[]).unwrap_err();
+        let e = build_set_t(&[]).unwrap_err();
         assert!(matches!(e, BuildError::NoFeeds));
         assert!(e.report().is_none());
     }
@@ -479,11 +503,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"old.com\nkeep.com\n");
         let b = write_feed(dir.path(), "b.txt", b"b1.com\nb2.com\n");
-        let (set, _) = build_set(&[a.clone(), b.clone()]).unwrap();
+        let (set, _) = build_set_t(&[a.clone(), b.clone()]).unwrap();
         // a changes; b disappears
         std::fs::write(&a.path, b"new.com\nkeep.com\n").unwrap();
         std::fs::remove_file(&b.path).unwrap();
-        let (set2, report) = rebuild(&[a.clone(), b.clone()], &set);
+        let (set2, report) = rebuild_t(&[a.clone(), b.clone()], &set);
         assert_eq!(feed_of(&set2, b"new.com"), Some("a"));
         assert_eq!(feed_of(&set2, b"keep.com"), Some("a"));
         assert_eq!(feed_of(&set2, b"old.com"), None, "removals take effect");
@@ -501,7 +525,7 @@ mod tests {
             rb.summary()
         );
         // and again from the set that kept them: still kept
-        let (set3, _) = rebuild(&[a, b], &set2);
+        let (set3, _) = rebuild_t(&[a, b], &set2);
         assert_eq!(set3.len(), 4);
         assert_eq!(feed_of(&set3, b"b2.com"), Some("b"));
     }
@@ -511,23 +535,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let list: String = (0..100).map(|i| format!("h{i}.example\n")).collect();
         let mut a = write_feed(dir.path(), "a.txt", list.as_bytes());
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         // a truncated download: 40 of 100 left
         let short: String = (0..40).map(|i| format!("h{i}.example\n")).collect();
         std::fs::write(&a.path, &short).unwrap();
-        let (set2, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set2, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set2.len(), 100);
         let why = report.feeds[0].failure.as_deref().unwrap();
         assert!(why.contains("shrank from 100 to 40"), "{why}");
         // 60 of 100 is within the default 50%
         let ok: String = (0..60).map(|i| format!("h{i}.example\n")).collect();
         std::fs::write(&a.path, &ok).unwrap();
-        let (set3, report) = rebuild(std::slice::from_ref(&a), &set);
+        let (set3, report) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!((set3.len(), report.feeds[0].failure.clone()), (60, None));
         // max_shrink = 1.0 turns the check off
         a.max_shrink = 1.0;
         std::fs::write(&a.path, "h1.example\n").unwrap();
-        let (set4, _) = rebuild(std::slice::from_ref(&a), &set);
+        let (set4, _) = rebuild_t(std::slice::from_ref(&a), &set);
         assert_eq!(set4.len(), 1);
     }
 
@@ -535,9 +559,9 @@ mod tests {
     fn a_new_feed_that_fails_on_reload_has_nothing_to_keep() {
         let dir = tempfile::tempdir().unwrap();
         let a = write_feed(dir.path(), "a.txt", b"a.com\n");
-        let (set, _) = build_set(std::slice::from_ref(&a)).unwrap();
+        let (set, _) = build_set_t(std::slice::from_ref(&a)).unwrap();
         let gone = FeedConfig::from_path(dir.path().join("gone.txt"));
-        let (set2, report) = rebuild(&[a, gone], &set);
+        let (set2, report) = rebuild_t(&[a, gone], &set);
         assert_eq!(set2.len(), 1);
         assert_eq!(report.feeds[1].kept_last_good, None);
         assert!(report.feeds[1].summary().contains("no entries"));

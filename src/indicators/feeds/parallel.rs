@@ -86,6 +86,10 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
                     Item::Entry(line, v) => {
                         out.entry(Location::Line(*line), v.clone(), Fields::default())
                     }
+                    Item::Full(line, e) => {
+                        out.entry(Location::Line(*line), e.0.clone(), e.1.clone())
+                    }
+                    Item::Skip(line, what) => out.skipped(Location::Line(*line), what),
                     Item::Name(line, off, len) => {
                         let name = c.names.get(*off..off + len).unwrap_or_default();
                         out.entry_name(Location::Line(*line), name);
@@ -99,6 +103,12 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
 
 enum Item {
     Entry(usize, Value),
+    /// An entry with fields of its own (a wildcard's match mode, a port); boxed, so that the
+    /// common items stay small.
+    Full(usize, Box<(Value, Fields)>),
+    /// A skipped line: the plain format's skip reasons are `&'static str`s, but the sink
+    /// takes any.
+    Skip(usize, String),
     /// A name in `Collected::names[off..off + len]`: one buffer per chunk instead of a `Vec` per
     /// name, allocated on one thread and freed on another.
     Name(usize, usize, usize),
@@ -113,14 +123,23 @@ struct Collected {
 }
 
 impl FeedSink for Collected {
-    fn entry(&mut self, at: Location<'_>, value: Value, _fields: Fields) {
+    fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
         let Location::Line(l) = at else { return };
+        if !fields.is_default() {
+            return self.items.push(Item::Full(l, Box::new((value, fields))));
+        }
         match value {
             Value::Domain(name) => {
                 self.items.push(Item::Name(l, self.names.len(), name.len()));
                 self.names.extend_from_slice(&name);
             }
             v => self.items.push(Item::Entry(l, v)),
+        }
+    }
+    fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
+        if let Location::Line(l) = at {
+            self.items.push(Item::Name(l, self.names.len(), name.len()));
+            self.names.extend_from_slice(name);
         }
     }
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
@@ -132,12 +151,15 @@ impl FeedSink for Collected {
             ));
         }
     }
-    fn skipped(&mut self, _: Location<'_>, _: &str) {}
+    fn skipped(&mut self, at: Location<'_>, what: &str) {
+        if let Location::Line(l) = at {
+            self.items.push(Item::Skip(l, what.to_owned()));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
     use super::*;
 
@@ -154,7 +176,7 @@ mod tests {
         }
         assert!(text.len() > PARALLEL_PARSE_MIN_BYTES);
         let f = write_feed(dir.path(), "big.txt", text.as_bytes());
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         let r = &report.feeds[0];
         assert_eq!(r.bad, 24);
         // line numbers are those of the whole file, in order
@@ -163,5 +185,32 @@ mod tests {
         assert_eq!(lines, want);
         assert_eq!(set.len(), 120_000 - 48);
         assert!(set.best_domain(b"host119999.example.org").is_some());
+    }
+
+    #[test]
+    fn large_feed_keeps_each_line_shape_and_counts_skips_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..100_000 {
+            match i % 1000 {
+                0 => text.push_str(&format!("*.w{i}.example\n")),
+                1 => text.push_str(&format!("198.51.100.{}:8443\n", i % 250)),
+                2 => text.push_str("/gate.php\n"),
+                3 => text.push_str("127.0.0.1 localhost\n"),
+                _ => text.push_str(&format!("host{i}.example.org\n")),
+            }
+        }
+        assert!(text.len() > PARALLEL_PARSE_MIN_BYTES);
+        let f = write_feed(dir.path(), "big.txt", text.as_bytes());
+        let (set, report) = build_set_t(&[f]).unwrap();
+        let r = &report.feeds[0];
+        assert_eq!(r.skipped_total(), 200, "{:?}", r.skipped);
+        assert_eq!(r.skipped["URL path (URL matching not implemented)"], 100);
+        // a wildcard from a chunk parsed on another thread is still subdomains only
+        assert!(set.best_domain(b"a.w99000.example").is_some());
+        assert!(set.best_domain(b"w99000.example").is_none());
+        // and an address keeps its port
+        let m = set.best_ip("198.51.100.1".parse().unwrap()).unwrap();
+        assert_eq!(m.context.port, Some(8443));
     }
 }

@@ -1,7 +1,8 @@
 //! The feed policy, as pure rules: a feed's default context from its config, an entry's own
 //! fields over it ([`resolve`]), and which values are too broad to load without `allow_broad`
-//! (a public suffix in `subdomain` mode, a CIDR shorter than [`MIN_V4_PREFIX`] or
-//! [`MIN_V6_PREFIX`]). Contract: nothing here touches the builder's tables; the loader applies
+//! (a wildcard `*.x` under a public suffix, a CIDR shorter than [`MIN_V4_PREFIX`] or
+//! [`MIN_V6_PREFIX`]; a public suffix listed alone in `subdomain` mode is narrowed to an exact
+//! match by the loader instead). Contract: nothing here touches the builder's tables; the loader applies
 //! these rules entry by entry (see the feeds module doc for the whole policy).
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub(super) fn base_context(feed: &FeedConfig, builder: &mut SetBuilder) -> Conte
         valid_until: time(&feed.valid_until),
         action: feed.action,
         id: None,
+        port: None,
+        port_only: feed.match_port,
     }
 }
 
@@ -76,14 +79,15 @@ pub(super) fn resolve(base: &Context, f: Fields) -> Context {
         c.action = a;
     }
     c.id = f.id.map(Arc::from);
+    c.port = f.port;
     c
 }
 
 /// Why a value would match too much, if it would.
 pub(super) fn too_broad(value: &Value, mode: MatchMode) -> Option<String> {
     match value {
-        Value::Domain(name) if mode == MatchMode::Subdomain && is_public_suffix(name) => Some(
-            "a public suffix: in subdomain mode it matches every name under it (use match = \"exact\", or allow_broad = true)".to_owned(),
+        Value::Domain(name) if mode == MatchMode::SubdomainsOnly && is_public_suffix(name) => Some(
+            "a wildcard under a public suffix matches every name under it (allow_broad = true accepts it)".to_owned(),
         ),
         Value::Cidr(net) => match canonical_net(*net) {
             IpNet::V4(n) if n.prefix_len() < MIN_V4_PREFIX => Some(format!(
@@ -105,7 +109,6 @@ pub(super) fn is_public_suffix(name: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
     use super::*;
     use crate::indicators::{Action, Severity};
@@ -122,7 +125,7 @@ mod tests {
         f.reference = Some("https://example.org/c2".into());
         f.valid_until = Some("2030-01-01".into());
         f.match_mode = MatchMode::Exact;
-        let (set, report) = build_set(&[f]).unwrap();
+        let (set, report) = build_set_t(&[f]).unwrap();
         assert_eq!(report.feeds[0].name, "abuse-ch");
         let m = set.best_domain(b"evil.com").unwrap();
         let c = m.context;
@@ -168,15 +171,17 @@ mod tests {
     #[test]
     fn over_broad_values_are_refused_unless_allowed() {
         let dir = tempfile::tempdir().unwrap();
-        let text = b"com\nco.uk\ngithub.io\nevil.github.io\n0.0.0.0/0\n10.0.0.0/7\n10.0.0.0/8\n::/0\n2000::/15\n2001:db8::/32\n::ffff:0:0/96\n";
+        let text = b"com\nco.uk\ngithub.io\nevil.github.io\n0.0.0.0/0\n10.0.0.0/7\n10.0.0.0/8\n::/0\n2000::/15\n2001:db8::/32\n::ffff:0:0/96\n*.duckdns.org\n";
         let f = write_feed(dir.path(), "f.txt", text);
-        let (set, report) = build_set(std::slice::from_ref(&f)).unwrap();
+        let (set, report) = build_set_t(std::slice::from_ref(&f)).unwrap();
         let r = &report.feeds[0];
-        assert_eq!(r.too_broad, 8, "{:?}", r.errors);
+        assert_eq!((r.too_broad, r.narrowed), (6, 3), "{:?}", r.errors);
         let refused: Vec<&str> = r.errors.iter().map(|e| e.at.as_str()).collect();
-        assert_eq!(refused, ["1", "2", "3", "5", "6", "8", "9", "11"]);
+        assert_eq!(refused, ["1", "2", "3", "5", "6", "8", "9", "11", "12"]);
         assert!(
-            r.errors[0].reason.contains("public suffix"),
+            r.errors[0]
+                .reason
+                .contains("public suffix: loaded as an exact match"),
             "{}",
             r.errors[0]
         );
@@ -185,20 +190,36 @@ mod tests {
             "{}",
             r.errors[3]
         );
-        assert_eq!(set.len(), 3);
-        // exact mode makes a public suffix harmless
+        assert!(
+            r.errors[8]
+                .reason
+                .contains("a wildcard under a public suffix"),
+            "{}",
+            r.errors[8]
+        );
+        // com, co.uk, github.io exact; evil.github.io; two CIDRs
+        assert_eq!(set.len(), 6);
+        let m = set.best_domain(b"github.io").unwrap();
+        assert_eq!(m.kind, crate::indicators::MatchKind::Exact);
+        assert!(set.best_domain(b"other.github.io").is_none());
+        // exact mode: no warning needed
         let mut exact = f.clone();
         exact.match_mode = MatchMode::Exact;
-        let (_, report) = build_set(&[exact]).unwrap();
-        assert_eq!(report.feeds[0].too_broad, 5);
+        let (_, report) = build_set_t(&[exact]).unwrap();
+        // the wildcard is refused in any mode: it names its own
+        assert_eq!(
+            (report.feeds[0].too_broad, report.feeds[0].narrowed),
+            (6, 0)
+        );
         let mut broad = f;
         broad.allow_broad = true;
-        let (set, report) = build_set(&[broad]).unwrap();
+        let (set, report) = build_set_t(&[broad]).unwrap();
         // ::ffff:0:0/96 is 0.0.0.0/0 again: a duplicate
         assert_eq!(
             (report.feeds[0].too_broad, report.feeds[0].duplicates),
             (0, 1)
         );
-        assert_eq!(set.len(), 10);
+        assert_eq!(set.len(), 11);
+        assert!(set.best_domain(b"other.github.io").is_some());
     }
 }

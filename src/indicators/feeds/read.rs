@@ -120,10 +120,59 @@ pub(super) fn read_text(path: &Path, line_based: bool) -> Result<String, String>
     if total as u64 > MAX_FEED_BYTES {
         return Err(format!("larger than {MAX_FEED_BYTES} bytes"));
     }
+    if let Some(why) = not_text(bytes.get(..TEXT_SNIFF_BYTES).unwrap_or(&bytes)) {
+        return Err(format!("not a text feed: {why}"));
+    }
     Ok(match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     })
+}
+
+/// Bytes at the start of a feed looked at to tell a text file from a binary one.
+const TEXT_SNIFF_BYTES: usize = 8 * 1024;
+
+/// Invalid UTF-8 bytes, as a fraction of [`TEXT_SNIFF_BYTES`], above which a file is not text: a
+/// Latin-1 feed has a few (each spoils its own entry), random or compressed bytes about half.
+const MAX_INVALID_UTF8_RATIO: f64 = 0.1;
+
+/// Why `head`, the start of a feed file, is not text, if it is not: a known compressed or
+/// binary format by its magic number, UTF-16, a NUL byte, or mostly invalid UTF-8. Such a file
+/// would otherwise be reported as hundreds of bad entries of mojibake.
+pub(super) fn not_text(head: &[u8]) -> Option<String> {
+    const MAGIC: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip)"),
+        (
+            b"PK\x03\x04",
+            "a zip archive: extract the feed from it first",
+        ),
+        (b"BZh", "bzip2-compressed: decompress it first (bunzip2)"),
+        (b"\xfd7zXZ\x00", "xz-compressed: decompress it first (unxz)"),
+        (
+            b"\x28\xb5\x2f\xfd",
+            "zstd-compressed: decompress it first (unzstd)",
+        ),
+        (b"\x7fELF", "an ELF executable"),
+        (b"\xd4\xc3\xb2\xa1", "a pcap capture"),
+        (b"\xa1\xb2\xc3\xd4", "a pcap capture"),
+        (b"\x0a\x0d\x0d\x0a", "a pcapng capture"),
+        (b"\xff\xfe", "UTF-16 text: save it as UTF-8"),
+        (b"\xfe\xff", "UTF-16 text: save it as UTF-8"),
+    ];
+    if let Some((_, what)) = MAGIC.iter().find(|(m, _)| head.starts_with(m)) {
+        return Some((*what).to_owned());
+    }
+    if let Some(at) = memchr::memchr(0, head) {
+        return Some(format!("binary data (a NUL byte at offset {at})"));
+    }
+    let invalid: usize = head.utf8_chunks().map(|c| c.invalid().len()).sum();
+    if invalid as f64 > head.len() as f64 * MAX_INVALID_UTF8_RATIO {
+        return Some(format!(
+            "binary data ({invalid} of the first {} bytes are not UTF-8)",
+            head.len()
+        ));
+    }
+    None
 }
 
 /// Most indicators, names or name bytes an estimate asks the set to reserve room for: 16M is
@@ -200,7 +249,6 @@ pub(super) fn estimate(text: &str) -> (usize, usize, usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::build_set;
     use super::super::test_util::*;
 
     #[test]
@@ -234,7 +282,7 @@ mod tests {
         );
         let mut feed = feed;
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(set.len(), 2);
         let at: Vec<&str> = report.feeds[0]
             .errors
@@ -306,9 +354,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut feed = write_feed(dir.path(), "f.txt", b"a.com\nb\xff.com\nc.com\n");
         feed.max_bad_ratio = 1.0;
-        let (set, report) = build_set(&[feed]).unwrap();
+        let (set, report) = build_set_t(&[feed]).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(report.feeds[0].errors[0].at, "2");
         assert_eq!(report.feeds[0].errors[0].reason, "not valid UTF-8");
+    }
+
+    #[test]
+    fn a_binary_file_is_not_a_text_feed_and_says_what_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        // pseudo-random bytes with no NUL: refused for invalid UTF-8
+        let mut x = 0x2545_f491_u32;
+        let random: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as u8) | 1
+            })
+            .collect();
+        for (file, bytes, want) in [
+            (
+                "gz.txt",
+                b"\x1f\x8b\x08\x00evil.com".to_vec(),
+                "not a text feed: gzip-compressed: decompress it first",
+            ),
+            (
+                "nul.txt",
+                b"evil.com\n\x00\x01bad\n".to_vec(),
+                "not a text feed: binary data (a NUL byte at offset 9)",
+            ),
+            (
+                "u16.txt",
+                b"\xff\xfee\x00v\x00".to_vec(),
+                "UTF-16 text: save it as UTF-8",
+            ),
+            ("rnd.txt", random, "bytes are not UTF-8"),
+        ] {
+            let feed = write_feed(dir.path(), file, &bytes);
+            let e = build_set_t(&[feed]).unwrap_err();
+            let r = &e.report().unwrap().feeds[0];
+            let why = r.failure.as_deref().unwrap();
+            assert!(why.contains(want), "{file}: {why}");
+            assert!(r.errors.is_empty(), "{file}: no entry is echoed");
+        }
+        // Latin-1 text: a few bad bytes spoil their own entries only
+        let mut feed = write_feed(
+            dir.path(),
+            "latin1.txt",
+            b"caf\xe9.example\na.com\nb.com\nc.com\nd.com\ne.com\n",
+        );
+        feed.max_bad_ratio = 1.0;
+        let (set, _) = build_set_t(&[feed]).unwrap();
+        assert_eq!(set.len(), 5);
     }
 }

@@ -44,6 +44,12 @@ pub struct FeedReport {
     pub too_broad: usize,
     /// Bad entries.
     pub bad: usize,
+    /// Public suffixes listed alone (`duckdns.org`), loaded as exact matches with a warning.
+    pub narrowed: usize,
+    /// Address and CIDR entries overlapping `home_net`, loaded with a warning.
+    pub home_net_overlap: usize,
+    /// Address and CIDR entries overlapping `home_net`, refused (`exclude_home_net`).
+    pub home_net_excluded: usize,
     /// The first [`MAX_KEPT_ERRORS_PER_FEED`] bad and refused entries.
     pub errors: Vec<FeedError>,
     /// Well-formed entries not used, by reason (`"zeek Intel::URL"`, `"stix revoked"`...).
@@ -73,6 +79,9 @@ impl FeedReport {
             duplicates: 0,
             too_broad: 0,
             bad: 0,
+            narrowed: 0,
+            home_net_overlap: 0,
+            home_net_excluded: 0,
             errors: Vec::new(),
             skipped: BTreeMap::new(),
             expired_now: 0,
@@ -92,6 +101,12 @@ impl FeedReport {
     /// Usable: read and parsed, or kept from the last good load.
     pub fn usable(&self) -> bool {
         self.failure.is_none() || self.kept_last_good.is_some()
+    }
+
+    /// Problems and warnings about entries, kept in `errors` up to a cap: bad entries, refused
+    /// ones (too broad, in `home_net`) and entries loaded with a warning.
+    pub fn problems(&self) -> usize {
+        self.bad + self.too_broad + self.narrowed + self.home_net_overlap + self.home_net_excluded
     }
 
     /// Entries skipped, all reasons.
@@ -118,6 +133,16 @@ impl FeedReport {
                     self.too_broad,
                     self.skipped_total()
                 );
+                if self.narrowed > 0 {
+                    s += &format!(", {} public suffixes as exact", self.narrowed);
+                }
+                if self.home_net_overlap + self.home_net_excluded > 0 {
+                    s += &format!(
+                        ", {} overlap home_net ({} refused)",
+                        self.home_net_overlap + self.home_net_excluded,
+                        self.home_net_excluded
+                    );
+                }
                 if self.expired_now > 0 {
                     s += &format!(", {} already expired", self.expired_now);
                 }
@@ -178,7 +203,7 @@ impl fmt::Display for LoadReport {
             for e in &feed.errors {
                 writeln!(f, "  {e}")?;
             }
-            let unshown = (feed.bad + feed.too_broad).saturating_sub(feed.errors.len());
+            let unshown = feed.problems().saturating_sub(feed.errors.len());
             if unshown > 0 {
                 writeln!(f, "  ... and {unshown} more problems not shown")?;
             }

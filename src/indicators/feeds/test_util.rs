@@ -15,3 +15,18 @@ pub(super) fn write_feed(dir: &Path, file: &str, text: &[u8]) -> FeedConfig {
 pub(super) fn feed_of<'a>(set: &'a IndicatorSet, name: &[u8]) -> Option<&'a str> {
     set.best_domain(name).map(|m| &*m.context.feed)
 }
+
+/// [`super::build_set`] with no `home_net`.
+pub(super) fn build_set_t(
+    feeds: &[FeedConfig],
+) -> Result<(super::IndicatorSet, super::LoadReport), super::BuildError> {
+    super::build_set(feeds, &[])
+}
+
+/// [`super::rebuild`] with no `home_net`.
+pub(super) fn rebuild_t(
+    feeds: &[FeedConfig],
+    previous: &super::IndicatorSet,
+) -> (super::IndicatorSet, super::LoadReport) {
+    super::rebuild(feeds, &[], previous)
+}

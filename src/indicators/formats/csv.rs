@@ -28,7 +28,11 @@
 //! | `description`, `reference`, `id` | as is, trimmed                                      |
 //! | `valid_from`, `valid_until` | RFC 3339 time, `2024-05-01 12:00:00` (UTC), date, or Unix seconds |
 //! | `action`      | `alert` or `allow`                                                     |
-//! | `match`       | `exact` or `subdomain`                                                 |
+//! | `match`       | `exact`, `subdomain` or `subdomains_only`                              |
+//! | `port`        | 1–65535: the port the feed names with the value (Feodo `dst_port`)    |
+//!
+//! A value written `host:port` (`1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080`; ThreatFox's
+//! type `ip:port`) is the host, with that port unless a `port` column gives one.
 //!
 //! **URLs.** A value that is a URL (`http://host:port/path`, as URLhaus lists) stands for its
 //! host: the host is taken as an address or a domain (the `url` crate parses it: IDN hosts
@@ -44,7 +48,7 @@
 use ::csv::{ReaderBuilder, StringRecord};
 use url::{Host, Url};
 
-use super::{parse_confidence, push_tags, what_name, FeedSink, Location};
+use super::{parse_confidence, plain, push_tags, what_name, FeedSink, Location};
 use crate::config::{CsvColumn, CsvColumns, FeedConfig};
 use crate::indicators::{parse_time, value, Action, Fields, MatchMode, Severity, Value};
 
@@ -63,6 +67,7 @@ struct Columns {
     action: Option<usize>,
     match_mode: Option<usize>,
     id: Option<usize>,
+    port: Option<usize>,
 }
 
 /// Parse a CSV feed with the column mapping of `feed.csv`.
@@ -246,6 +251,7 @@ fn resolve(c: &CsvColumns, header: Option<&StringRecord>) -> Result<Columns, Vec
         action: find(&c.action),
         match_mode: find(&c.match_mode),
         id: find(&c.id),
+        port: find(&c.port),
     };
     if c.value.is_none() {
         missing.push("value (not configured)".to_owned());
@@ -284,16 +290,30 @@ fn row(
         return out.bad(at, &reason, &text());
     };
     let mut from_url = false;
-    let parsed = match get(cols.kind).map(str::to_ascii_lowercase).as_deref() {
-        Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
-        Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
-        Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
-        Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
-        None if v.contains("://") => {
-            from_url = true;
-            url_host(v)
+    let mut port = None;
+    let kind = get(cols.kind).map(str::to_ascii_lowercase);
+    let host_port = match kind.as_deref() {
+        Some("ip:port") | None => plain::parse_host_port(v),
+        _ => None,
+    };
+    let parsed = match (kind.as_deref(), host_port) {
+        (_, Some(Ok((value, p)))) => {
+            port = Some(p);
+            Ok(value)
         }
-        None => value::parse_value(v),
+        (_, Some(Err(reason))) => Err(reason),
+        (Some("ip:port"), None) => Err("type ip:port but not address:port".to_owned()),
+        (kind, None) => match kind {
+            Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
+            Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
+            Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
+            Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
+            None if v.contains("://") => {
+                from_url = true;
+                url_host(v)
+            }
+            None => value::parse_value(v),
+        },
     };
     let value = match parsed {
         Ok(value) => value,
@@ -301,6 +321,9 @@ fn row(
     };
     match fields(&get, cols, tag_sep) {
         Ok(mut fields) => {
+            if fields.port.is_none() {
+                fields.port = port;
+            }
             if from_url && fields.match_mode.is_none() && matches!(value, Value::Domain(_)) {
                 fields.match_mode = Some(MatchMode::Exact);
             }
@@ -334,6 +357,7 @@ fn fields<'r>(
             .map(str::parse::<MatchMode>)
             .transpose()?,
         id: get(cols.id).map(str::to_owned),
+        port: get(cols.port).map(plain::parse_port).transpose()?,
         ..Fields::default()
     };
     if let Some(t) = get(cols.tags) {
@@ -456,6 +480,70 @@ mod tests {
     }
 
     #[test]
+    fn a_port_column_and_host_port_values_give_the_port() {
+        let mut f = feodo_feed();
+        if let Some(c) = f.csv.as_mut() {
+            c.columns.port = name("dst_port");
+        }
+        let c = run(FEODO, &f);
+        let ports: Vec<(&str, Option<u16>)> = c
+            .entries
+            .iter()
+            .map(|(at, _, f)| (at.as_str(), f.port))
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                ("10", Some(4643)),
+                ("11", Some(443)),
+                ("12", Some(8080)),
+                ("13", Some(2222)),
+                ("15", Some(443))
+            ]
+        );
+        // ThreatFox CSV: `ip:port` values, typed or not
+        let threatfox = "\
+\"ioc_value\",\"ioc_type\"
+\"198.51.100.7:8443\",\"ip:port\"
+\"[2001:db8::5]:443\",\"\"
+\"c2.example:4443\",\"\"
+\"c2.example\",\"ip:port\"
+\"198.51.100.8:99999\",\"ip:port\"
+";
+        let f = feed(CsvColumns {
+            value: name("ioc_value"),
+            kind: name("ioc_type"),
+            ..CsvColumns::default()
+        });
+        let c = run(threatfox, &f);
+        let got: Vec<(&str, &Value, Option<u16>)> = c
+            .entries
+            .iter()
+            .map(|(at, v, f)| (at.as_str(), v, f.port))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2", &ip("198.51.100.7"), Some(8443)),
+                ("3", &ip("2001:db8::5"), Some(443)),
+                ("4", &dom("c2.example"), Some(4443)),
+            ]
+        );
+        let bad: Vec<(&str, &str)> = c
+            .bad
+            .iter()
+            .map(|(a, r)| (a.as_str(), r.as_str()))
+            .collect();
+        assert_eq!(
+            bad,
+            [
+                ("5", "type ip:port but not address:port"),
+                ("6", "bad port \"99999\": must be 1 to 65535")
+            ]
+        );
+    }
+
+    #[test]
     fn urlhaus_comment_header_and_url_values_give_their_hosts() {
         let f = feed(CsvColumns {
             value: name("url"),
@@ -528,6 +616,7 @@ mod tests {
             action: name("action"),
             match_mode: name("match"),
             id: name("ticket"),
+            port: None,
         });
         let cfg = f.csv.as_mut().unwrap();
         cfg.delimiter = Some(';');
@@ -551,6 +640,7 @@ mod tests {
                         action: Some(Action::Alert),
                         match_mode: Some(MatchMode::Exact),
                         id: id("T-101"),
+                        port: None,
                     }
                 ),
                 (

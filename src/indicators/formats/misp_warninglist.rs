@@ -87,11 +87,14 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
                 Ok(value) => out.entry(at, value, Fields::default()),
                 Err(reason) => out.bad(at, &reason, v),
             },
-            Some(MatchMode::Subdomain) => match value::parse_value(v) {
-                Ok(Value::Domain(name)) => name_entry(at, &name, MatchMode::Subdomain, feed, out),
-                Ok(value) => out.entry(at, value, Fields::default()),
-                Err(reason) => out.bad(at, &reason, v),
-            },
+            // hostname lists (a warninglist has no subdomains-only type)
+            Some(m @ (MatchMode::Subdomain | MatchMode::SubdomainsOnly)) => {
+                match value::parse_value(v) {
+                    Ok(Value::Domain(name)) => name_entry(at, &name, m, feed, out),
+                    Ok(value) => out.entry(at, value, Fields::default()),
+                    Err(reason) => out.bad(at, &reason, v),
+                }
+            }
             Some(MatchMode::Exact) => match value::parse_value(v) {
                 Ok(Value::Ip(ip)) => out.entry(at, Value::Ip(ip), Fields::default()),
                 Ok(Value::Domain(name)) if name.contains(&b'.') && hostname_shaped(v) => {

@@ -1,14 +1,59 @@
-//! The plain format: one indicator per line.
+//! The plain format: one indicator per line, in the shapes blocklists are published in.
 //!
 //! `#` starts a comment when it begins the line or follows whitespace (`evil.com # seen 2024-05`
-//! is `evil.com`; `evil.com#x` is a bad line, not a silent truncation). Blank lines are ignored,
-//! surrounding whitespace is trimmed, a UTF-8 byte-order mark before line 1 is ignored, and CRLF
-//! line ends work. The type is read from the text ([`value::parse_value`]). A line carries no
-//! context of its own: every entry takes the feed's. A line over [`MAX_LINE_BYTES`] is a bad
-//! entry.
+//! is `evil.com`; `evil.com#x` is a bad line, not a silent truncation); so do `!` (adblock) and
+//! `;` (zone files) at the start of a line. Blank lines are ignored, surrounding whitespace is
+//! trimmed, a UTF-8 byte-order mark before line 1 is ignored, and CRLF line ends work. A line
+//! over [`MAX_LINE_BYTES`] is a bad entry. Each line is one of:
+//!
+//! | line | loads as | match |
+//! |---|---|---|
+//! | `evil.com`, `1.2.3.4`, `10.0.0.0/8`, `2001:db8::1` | the value ([`value::parse_value`]) | the feed's `match` |
+//! | `*.evil.com` (hagezi wildcard, RPZ) | `evil.com` | its subdomains only, not evil.com itself (RFC 4592 wildcard) |
+//! | `.evil.com` (Squid `dstdomain`, MISP warninglists) | `evil.com` | evil.com and its subdomains |
+//! | `\|\|evil.com^` (adblock / AdGuard DNS) | `evil.com` | evil.com and its subdomains |
+//! | `0.0.0.0 evil.com [more.com...]` (hosts file) | each name | the feed's `match` |
+//! | `evil.com CNAME .`, `*.evil.com CNAME .` (RPZ zone) | the owner name | exact; `*.` subdomains only |
+//! | `1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080` (Maltrail, Feodo, ThreatFox) | the host, its port as context | as without the port |
+//!
+//! Counted as skipped, never indicators: a hosts file's own names (`127.0.0.1 localhost`,
+//! `255.255.255.255 broadcasthost`, `::1 ip6-localhost`, `0.0.0.0 0.0.0.0`), URL paths (`/gate.php`,
+//! Maltrail) and host-and-path URLs (`evil.com/x.php`: URL matching does not exist yet), adblock
+//! exceptions (`@@`) and rules other than `||name^`, zone records other than policies (`$TTL`,
+//! SOA, NS and their continuation lines), `rpz-passthru.` rules, and RPZ triggers other than a
+//! query name (`.rpz-ip`, `.rpz-nsdname`...). RPZ owner names are taken as written: relative to
+//! the zone's origin, as RPZ exports write them.
+
+use std::net::IpAddr;
 
 use super::{line_too_long, FeedSink, Location, MAX_LINE_BYTES};
-use crate::indicators::{value, Fields};
+use crate::indicators::{value, Fields, MatchMode, Value};
+
+/// Names a hosts file maps for the machine itself: its preamble, skipped on hosts-file lines
+/// (alone on a line, such a name is a one-label name like any other).
+const HOSTS_OWN_NAMES: &[&str] = &[
+    "localhost",
+    "localhost.localdomain",
+    "local",
+    "broadcasthost",
+    "ip6-localhost",
+    "ip6-loopback",
+    "ip6-localnet",
+    "ip6-mcastprefix",
+    "ip6-allnodes",
+    "ip6-allrouters",
+    "ip6-allhosts",
+];
+
+/// Skip reasons of the plain format, counted by their text.
+pub const SKIP_HOSTS_OWN: &str = "hosts-file own name (localhost, broadcasthost, ip6-*, 0.0.0.0)";
+pub const SKIP_URL_PATH: &str = "URL path (URL matching not implemented)";
+pub const SKIP_URL: &str = "URL host/path (URL matching not implemented)";
+pub const SKIP_ADBLOCK_EXCEPTION: &str = "adblock exception @@ (an allow rule: not loaded)";
+pub const SKIP_ADBLOCK_OTHER: &str = "adblock rule other than ||name^";
+pub const SKIP_ZONE_RECORD: &str = "zone file record ($TTL, SOA, NS)";
+pub const SKIP_RPZ_PASSTHRU: &str = "rpz-passthru (an allow rule: not loaded)";
+pub const SKIP_RPZ_TRIGGER: &str = "RPZ trigger other than a query name (rpz-ip, rpz-nsdname...)";
 
 /// Parse `text`, whose first line is line `first_line` of the file (the loader parses large
 /// feeds in chunks).
@@ -18,6 +63,8 @@ pub fn parse(text: &str, first_line: usize, out: &mut dyn FeedSink) {
     } else {
         text
     };
+    // inside a zone record's `( ... )` (an SOA spread over lines)
+    let mut in_parens = false;
     // `lines` splits on `\n` and drops a `\r` before it, so CRLF files work.
     for (i, raw) in text.lines().enumerate() {
         let at = Location::Line(first_line + i);
@@ -27,15 +74,284 @@ pub fn parse(text: &str, first_line: usize, out: &mut dyn FeedSink) {
             continue;
         }
         let trimmed = raw.trim();
+        if in_parens {
+            in_parens = !strip_semicolon(trimmed).contains(')');
+            continue;
+        }
         let v = strip_comment(trimmed);
         if v.is_empty() {
             continue;
         }
-        match value::parse_value(v) {
-            Ok(value) => out.entry(at, value, Fields::default()),
-            Err(reason) => out.bad(at, &reason, trimmed),
+        line(v, trimmed, at, out, &mut in_parens);
+    }
+}
+
+/// One line with its comment removed (`v`; `trimmed` is the whole line, for messages).
+fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_parens: &mut bool) {
+    let b = v.as_bytes();
+    match b[0] {
+        b'!' | b';' => return,
+        b'$' => return out.skipped(at, SKIP_ZONE_RECORD),
+        b'/' => return out.skipped(at, SKIP_URL_PATH),
+        b'@' if v.starts_with("@@") => return out.skipped(at, SKIP_ADBLOCK_EXCEPTION),
+        b'|' if v.starts_with("||") => return adblock(&v[2..], trimmed, at, out),
+        b'[' if !v.contains("]:") && v.ends_with(']') => return, // `[Adblock Plus 2.0]`
+        _ => {}
+    }
+    let has_space = || b.iter().any(u8::is_ascii_whitespace);
+    match b[0] {
+        b'*' if !has_space() => {
+            return match v.strip_prefix("*.") {
+                Some(rest) if !rest.contains('*') => {
+                    name(rest, MatchMode::SubdomainsOnly, None, trimmed, at, out)
+                }
+                _ => out.bad(at, WILDCARD_ONLY_FIRST, trimmed),
+            }
+        }
+        b'.' if !has_space() => return name(&v[1..], MatchMode::Subdomain, None, trimmed, at, out),
+        _ => {}
+    }
+    // Most lines are a value: they cost what they did before the other shapes were known.
+    let err = match value::parse_value(v) {
+        Ok(Value::Domain(n)) => return out.entry_name(at, &n),
+        Ok(value) => return out.entry(at, value, Fields::default()),
+        Err(e) => e,
+    };
+    // Not a value: a hosts-file line, a zone record, host:port, or a URL; else `err` says why.
+    if has_space() {
+        return words(v, trimmed, at, out, in_parens);
+    }
+    let (colon, slash) = (v.contains(':'), v.contains('/'));
+    if colon && !v.contains("://") && v.parse::<IpAddr>().is_err() {
+        if let Some((host, port)) = split_port(v) {
+            let port = match parse_port(port) {
+                Ok(p) => p,
+                Err(why) => return out.bad(at, &why, trimmed),
+            };
+            if host.contains('/') {
+                return out.skipped(at, SKIP_URL);
+            }
+            let fields = Fields {
+                port: Some(port),
+                ..Fields::default()
+            };
+            return match host_value(host) {
+                Ok(value) => out.entry(at, value, fields),
+                Err(why) => out.bad(at, &why, trimmed),
+            };
         }
     }
+    if slash {
+        if let Some((host, path)) = v.split_once('/') {
+            // `10.0.0.0/8` is a CIDR (and `10.0.0.0/x` a bad one); an address with a longer path
+            // (`1.2.3.4/bins/x.sh`), or a name (with a port or not) with any path, is a URL
+            let host = split_port(host).map_or(host, |(h, _)| h);
+            let address = host.parse::<IpAddr>().is_ok();
+            let ipv4_with_port = address && host.len() < v.find('/').unwrap_or(0);
+            if (address && (path.len() > 3 || ipv4_with_port))
+                || (!address && !host.contains(':') && value::parse_domain(host).is_ok())
+            {
+                return out.skipped(at, SKIP_URL);
+            }
+        }
+    }
+    out.bad(at, &err, trimmed)
+}
+
+/// A name entry in `mode`, with `port`.
+fn name(
+    text: &str,
+    mode: MatchMode,
+    port: Option<u16>,
+    trimmed: &str,
+    at: Location<'_>,
+    out: &mut dyn FeedSink,
+) {
+    match value::parse_domain(text) {
+        Ok(v) => out.entry(
+            at,
+            v,
+            Fields {
+                match_mode: Some(mode),
+                port,
+                ..Fields::default()
+            },
+        ),
+        Err(reason) => out.bad(at, &reason, trimmed),
+    }
+}
+
+/// `host:port` (`1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080`, as Maltrail and ThreatFox
+/// write them) as the host's value and the port; `None` when `v` has no such shape (a bare IPv6
+/// address has colons of its own).
+pub(crate) fn parse_host_port(v: &str) -> Option<Result<(Value, u16), String>> {
+    if !v.contains(':') || v.contains("://") || v.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    let (host, port) = split_port(v)?;
+    Some(parse_port(port).and_then(|p| host_value(host).map(|h| (h, p))))
+}
+
+/// A port: 1 to 65535.
+pub(crate) fn parse_port(p: &str) -> Result<u16, String> {
+    p.parse::<u16>()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("bad port {:?}: must be 1 to 65535", value::cut(p)))
+}
+
+/// The address or name before a `:port`.
+fn host_value(host: &str) -> Result<Value, String> {
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return value::parse_ip(v6);
+    }
+    if host.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
+        return value::parse_ip(host).map_err(|_| "invalid IPv4 address before the port".into());
+    }
+    value::parse_domain(host)
+}
+
+/// `host:port` where the port is digits and the host is `[v6]`, an IPv4 address or a name (a
+/// bare IPv6 address has colons of its own: it is not split).
+fn split_port(v: &str) -> Option<(&str, &str)> {
+    let (host, port) = v.rsplit_once(':')?;
+    if port.is_empty() || !port.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    (bracketed || !host.contains(':')).then_some((host, port))
+}
+
+/// `||name^` with no options (`$important` allowed): the name and its subdomains.
+fn adblock(rule: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink) {
+    let Some((host, rest)) = rule.split_once('^') else {
+        return out.skipped(at, SKIP_ADBLOCK_OTHER);
+    };
+    if !(rest.is_empty() || rest == "$important") || host.contains(['/', '*']) {
+        return out.skipped(at, SKIP_ADBLOCK_OTHER);
+    }
+    match value::parse_value(host) {
+        Ok(Value::Domain(n)) => out.entry(
+            at,
+            Value::Domain(n),
+            Fields {
+                match_mode: Some(MatchMode::Subdomain),
+                ..Fields::default()
+            },
+        ),
+        Ok(v) => out.entry(at, v, Fields::default()),
+        Err(reason) => out.bad(at, &reason, trimmed),
+    }
+}
+
+/// A line of several words: a hosts-file line (an address, then names) or a zone-file record
+/// (`owner [ttl] [class] type rdata`); anything else is a bad entry.
+fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_parens: &mut bool) {
+    let v = strip_semicolon(v);
+    let mut w = v.split_ascii_whitespace();
+    let first = w.next().unwrap_or_default();
+    // `fe80::1%lo0 localhost` (macOS): the zone does not matter, the names are skipped anyway
+    let addr = first.split_once('%').map_or(first, |(a, _)| a);
+    if addr.parse::<IpAddr>().is_ok() {
+        for n in w {
+            if hosts_own_name(n) || n.parse::<IpAddr>().is_ok() {
+                out.skipped(at, SKIP_HOSTS_OWN);
+                continue;
+            }
+            match value::parse_domain(n) {
+                Ok(value) => out.entry(at, value, Fields::default()),
+                Err(reason) => out.bad(at, &reason, n),
+            }
+        }
+        return;
+    }
+    if is_rr_type(first) {
+        // a record with the owner left out (the previous line's): a zone's NS, most likely
+        return out.skipped(at, SKIP_ZONE_RECORD);
+    }
+    let rest: Vec<&str> = w.collect();
+    let Some(k) = rest
+        .iter()
+        .take(3)
+        .position(|t| is_rr_type(t))
+        .filter(|&k| rest[..k].iter().all(|t| is_ttl_or_class(t)))
+        .filter(|&k| rdata_fits(rest[k], &rest[k + 1..]))
+    else {
+        return out.bad(at, SEVERAL_WORDS, trimmed);
+    };
+    if v.contains('(') && !v.contains(')') {
+        *in_parens = true;
+    }
+    let (kind, rdata) = (rest[k], rest.get(k + 1).copied().unwrap_or_default());
+    if first == "@" || kind.eq_ignore_ascii_case("SOA") || kind.eq_ignore_ascii_case("NS") {
+        return out.skipped(at, SKIP_ZONE_RECORD);
+    }
+    if kind.eq_ignore_ascii_case("CNAME") && rdata.eq_ignore_ascii_case("rpz-passthru.") {
+        return out.skipped(at, SKIP_RPZ_PASSTHRU);
+    }
+    let owner = first.trim_end_matches('.').to_ascii_lowercase();
+    if [".rpz-ip", ".rpz-nsdname", ".rpz-nsip", ".rpz-client-ip"]
+        .iter()
+        .any(|t| owner.ends_with(t))
+    {
+        return out.skipped(at, SKIP_RPZ_TRIGGER);
+    }
+    match owner.strip_prefix("*.") {
+        Some(n) => name(n, MatchMode::SubdomainsOnly, None, trimmed, at, out),
+        None => name(&owner, MatchMode::Exact, None, trimmed, at, out),
+    }
+}
+
+/// Why a `*` anywhere but a leading `*.` label is bad.
+const WILDCARD_ONLY_FIRST: &str = value::WILDCARD;
+
+/// Why a line of several words that is neither a hosts-file line nor a zone record is bad.
+const SEVERAL_WORDS: &str =
+    "several words: not an address, a name, a hosts-file line or a zone record";
+
+/// Resource record types an RPZ policy or a zone's own records use.
+fn is_rr_type(t: &str) -> bool {
+    [
+        "CNAME", "A", "AAAA", "TXT", "SOA", "NS", "DNAME", "MX", "PTR", "SRV",
+    ]
+    .iter()
+    .any(|r| t.eq_ignore_ascii_case(r))
+}
+
+/// A zone record's TTL (`300`, `1h`) or class (`IN`) between its owner and its type.
+fn is_ttl_or_class(t: &str) -> bool {
+    ["IN", "CH", "HS"].iter().any(|c| t.eq_ignore_ascii_case(c))
+        || t.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && t.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Whether `rdata` is what a record of type `kind` holds, so that a line of words is taken for
+/// a zone record only when it is one (`not a domain!` has an `a` in it, but no address after).
+fn rdata_fits(kind: &str, rdata: &[&str]) -> bool {
+    let one = |f: &dyn Fn(&str) -> bool| matches!(rdata, [r] if f(r));
+    match kind.to_ascii_uppercase().as_str() {
+        "A" => one(&|r| r.parse::<std::net::Ipv4Addr>().is_ok()),
+        "AAAA" => one(&|r| r.parse::<std::net::Ipv6Addr>().is_ok()),
+        "CNAME" | "DNAME" | "NS" | "PTR" => {
+            one(&|r| r.ends_with('.') || r.starts_with("rpz-") || value::parse_domain(r).is_ok())
+        }
+        "TXT" => rdata.first().is_some_and(|r| r.starts_with('"')),
+        _ => !rdata.is_empty(), // SOA, MX, SRV
+    }
+}
+
+/// The text before a `;` that starts it or follows whitespace (zone-file comments).
+fn strip_semicolon(line: &str) -> &str {
+    match line.find(';') {
+        Some(0) => "",
+        Some(i) if line.as_bytes()[i - 1].is_ascii_whitespace() => line[..i].trim_end(),
+        _ => line,
+    }
+}
+
+/// One of a hosts file's own names.
+fn hosts_own_name(v: &str) -> bool {
+    HOSTS_OWN_NAMES.iter().any(|n| n.eq_ignore_ascii_case(v))
 }
 
 /// The text before a `#` that starts the line or follows whitespace; also for other line
@@ -93,14 +409,15 @@ mod tests {
                 text: value::cut(text),
             });
         }
-        fn skipped(&mut self, _: Location<'_>, _: &str) {
-            panic!("plain skips nothing");
+        fn skipped(&mut self, at: Location<'_>, what: &str) {
+            self.1.skipped(at, what);
         }
     }
 
     fn parse_all(text: &str) -> Parsed {
         let mut k = Keep::default();
         parse(text, 1, &mut k);
+        assert!(k.1.skipped.is_empty(), "{:?}", k.1.skipped);
         let entries =
             k.1.entries
                 .into_iter()
@@ -274,8 +591,12 @@ mod tests {
     fn bad_domain_char_is_refused() {
         assert_reason("evil,com", "','");
         assert_reason("user@evil.com", "'@'");
-        assert_reason("bad name.com", "' '");
-        assert_reason("evil.com/path", "'/'");
+        assert_reason("bad name.com", SEVERAL_WORDS);
+        // words that look like a record but are not one
+        assert_reason("not a domain!", SEVERAL_WORDS);
+        assert_reason("evil.com CNAME", SEVERAL_WORDS);
+        assert_reason("evil.com 300 IN A 1.2.3", SEVERAL_WORDS);
+        assert_reason("evil,com/path", "','");
     }
 
     #[test]
@@ -298,7 +619,7 @@ mod tests {
     #[test]
     fn empty_label_is_refused() {
         assert_reason("a..com", "empty label");
-        assert_reason(".com", "empty label");
+        assert_reason("..com", "empty label");
     }
 
     #[test]
@@ -361,6 +682,200 @@ good.example
             ]
         );
         assert_eq!(errors[0].reason, "invalid IPv4 address");
+    }
+
+    /// (line, value text, match mode, port) of an entry.
+    type Row = (String, String, Option<MatchMode>, Option<u16>);
+
+    /// (line, value text, match mode, port) of every entry, and (line, skip reason) of every
+    /// skip, for the shapes that set fields.
+    fn shapes(text: &str) -> (Vec<Row>, Collect) {
+        let mut k = Keep::default();
+        parse(text, 1, &mut k);
+        assert!(k.0.is_empty(), "{:?}", k.0);
+        let entries =
+            k.1.entries
+                .iter()
+                .map(|(at, v, f)| {
+                    let text = match v {
+                        Value::Domain(n) => String::from_utf8(n.clone()).unwrap(),
+                        Value::Ip(a) => a.to_string(),
+                        Value::Cidr(n) => n.to_string(),
+                    };
+                    (at.clone(), text, f.match_mode, f.port)
+                })
+                .collect();
+        (entries, k.1)
+    }
+
+    fn row(line: &str, v: &str, m: Option<MatchMode>, p: Option<u16>) -> Row {
+        (line.into(), v.into(), m, p)
+    }
+
+    #[test]
+    fn wildcard_dot_and_adblock_names_say_what_they_cover() {
+        use MatchMode::*;
+        let text = "\
+[Adblock Plus 2.0]
+! Title: hagezi-style
+*.evil.com
+.squid.example
+||ads.example^
+||ads2.example^$important
+@@||good.example^
+||x.example^$third-party
+||x.example/path^
+";
+        let (e, c) = shapes(text);
+        assert_eq!(
+            e,
+            [
+                row("3", "evil.com", Some(SubdomainsOnly), None),
+                row("4", "squid.example", Some(Subdomain), None),
+                row("5", "ads.example", Some(Subdomain), None),
+                row("6", "ads2.example", Some(Subdomain), None),
+            ][..]
+        );
+        let skips: Vec<(&str, &str)> = c
+            .skipped
+            .iter()
+            .map(|(a, w)| (a.as_str(), w.as_str()))
+            .collect();
+        assert_eq!(
+            skips,
+            [
+                ("7", SKIP_ADBLOCK_EXCEPTION),
+                ("8", SKIP_ADBLOCK_OTHER),
+                ("9", SKIP_ADBLOCK_OTHER)
+            ]
+        );
+        assert_eq!(c.bad.len(), 0);
+        // `*` anywhere but a leading `*.` label is bad
+        assert_reason("*evil.com", "a wildcard is only `*.`");
+        assert_reason("a.*.evil.com", "a wildcard is only `*.`");
+        assert_reason("*.*.evil.com", "a wildcard is only `*.`");
+    }
+
+    #[test]
+    fn hosts_file_lines_give_their_names_and_skip_their_own() {
+        let text = "\
+127.0.0.1 localhost
+127.0.0.1 localhost.localdomain
+255.255.255.255 broadcasthost
+::1 localhost ip6-localhost ip6-loopback
+fe80::1%lo0 localhost
+0.0.0.0 0.0.0.0
+0.0.0.0 evil.com
+127.0.0.1\tbad.example  # tracker
+0.0.0.0 a.example b.example
+";
+        let (e, c) = shapes(text);
+        assert_eq!(
+            e,
+            [
+                row("7", "evil.com", None, None),
+                row("8", "bad.example", None, None),
+                row("9", "a.example", None, None),
+                row("9", "b.example", None, None),
+            ][..]
+        );
+        let lines: Vec<&str> = c.skipped.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(lines, ["1", "2", "3", "4", "4", "4", "5", "6"]);
+        assert!(c.skipped.iter().all(|(_, w)| w == SKIP_HOSTS_OWN));
+        assert_reason("0.0.0.0 bad..name", "empty label");
+    }
+
+    #[test]
+    fn rpz_records_are_exact_or_subdomains_only_and_zone_records_are_skipped() {
+        use MatchMode::*;
+        let text = "\
+$TTL 300
+@ IN SOA localhost. root.localhost. (
+        2024050101 ; serial
+        3600 )
+@ IN NS localhost.
+  NS localhost.
+evil.com CNAME .
+*.evil.com CNAME .
+Bad.Example 300 IN CNAME *. ; nodata
+walled.example CNAME garden.example.
+ok.example CNAME rpz-passthru.
+32.1.2.0.192.rpz-ip CNAME .
+ns.evil.rpz-nsdname CNAME .
+";
+        let (e, c) = shapes(text);
+        assert_eq!(
+            e,
+            [
+                row("7", "evil.com", Some(Exact), None),
+                row("8", "evil.com", Some(SubdomainsOnly), None),
+                row("9", "bad.example", Some(Exact), None),
+                row("10", "walled.example", Some(Exact), None),
+            ][..]
+        );
+        let skips: Vec<(&str, &str)> = c
+            .skipped
+            .iter()
+            .map(|(a, w)| (a.as_str(), w.as_str()))
+            .collect();
+        assert_eq!(
+            skips,
+            [
+                ("1", SKIP_ZONE_RECORD),
+                ("2", SKIP_ZONE_RECORD),
+                ("5", SKIP_ZONE_RECORD),
+                ("6", SKIP_ZONE_RECORD),
+                ("11", SKIP_RPZ_PASSTHRU),
+                ("12", SKIP_RPZ_TRIGGER),
+                ("13", SKIP_RPZ_TRIGGER),
+            ]
+        );
+    }
+
+    #[test]
+    fn host_and_port_entries_keep_the_port_and_paths_are_urls() {
+        let text = "\
+# Maltrail-style trail
+1.2.3.4:443
+[2001:db8::1]:8443
+evil.com:8080
+2001:db8::2
+/guids/upload.php
+evil.com/gate.php
+1.2.3.4/bins/mips
+evil.com:8080/x
+";
+        let (e, c) = shapes(text);
+        assert_eq!(
+            e,
+            [
+                row("2", "1.2.3.4", None, Some(443)),
+                row("3", "2001:db8::1", None, Some(8443)),
+                row("4", "evil.com", None, Some(8080)),
+                row("5", "2001:db8::2", None, None),
+            ][..]
+        );
+        let skips: Vec<(&str, &str)> = c
+            .skipped
+            .iter()
+            .map(|(a, w)| (a.as_str(), w.as_str()))
+            .collect();
+        assert_eq!(
+            skips,
+            [
+                ("6", SKIP_URL_PATH),
+                ("7", SKIP_URL),
+                ("8", SKIP_URL),
+                ("9", SKIP_URL)
+            ]
+        );
+        assert_reason("1.2.3.4:0", "bad port \"0\": must be 1 to 65535");
+        assert_reason("1.2.3.4:65536", "bad port");
+        assert_reason("1.2.3.999:80", "invalid IPv4 address before the port");
+        assert_reason("[2001:db8::g]:80", "not an IP address");
+        assert_reason("evil..com:80", "empty label");
+        // a colon that is not a port is still not taken for a name
+        assert_reason("evil.com:http", "invalid IPv6 address");
     }
 
     #[test]

@@ -88,6 +88,9 @@ impl SetBuilder {
         if ctx.action != Action::Alert {
             self.set.has_lists = true;
         }
+        if ctx.port_only && ctx.port.is_some() {
+            self.set.has_port_only = true;
+        }
         self.set.contexts.push(Arc::new(ctx.clone()));
         self.ctx_counts.push(0);
         self.contexts.insert(ctx, id);
@@ -236,7 +239,9 @@ impl SetBuilder {
     }
 
     /// Put record `id` at the head of the chain, unless the chain already has a record of the
-    /// same feed (`None`: one feed lists a value once, the first entry stays).
+    /// same feed (`None`: one feed lists a value once, the first entry stays, covering what
+    /// both entries' match modes cover).
+    #[inline]
     fn link(
         recs: &mut Vec<Rec>,
         contexts: &[Arc<Context>],
@@ -248,8 +253,14 @@ impl SetBuilder {
     ) -> Option<Added> {
         let feed = &contexts[ctx as usize].feed;
         let mut r = *head;
-        while let Some(rec) = recs.get(r as usize) {
+        while let Some(rec) = recs.get_mut(r as usize) {
             if Arc::ptr_eq(&contexts[rec.ctx as usize].feed, feed) {
+                // the first entry's context stays, and the names covered are those of both:
+                // `x` (exact) and `*.x` (subdomains only), as RPZ zones list them, are x and
+                // its subdomains; any two different modes together cover that much
+                if rec.mode != mode {
+                    rec.mode = MatchMode::Subdomain;
+                }
                 return None;
             }
             r = rec.next;

@@ -155,8 +155,8 @@ impl IndicatorSet {
         }
     }
 
-    /// The records of a stored name: all of them for an exact match, `subdomain` ones for a
-    /// parent.
+    /// The records of a stored name: for an exact match those in `exact` and `subdomain` mode,
+    /// for a parent those in `subdomain` and `subdomains_only` mode.
     fn push_name_hits(&self, slot: &NameSlot, labels: usize, kind: MatchKind, out: &mut Vec<Hit>) {
         let value = HitValue::Name {
             off: slot.off,
@@ -165,7 +165,12 @@ impl IndicatorSet {
         let spec = u16::try_from(labels).unwrap_or(u16::MAX);
         let mut r = slot.head;
         while let Some(rec) = self.recs.get(r as usize) {
-            if kind == MatchKind::Exact || rec.mode == MatchMode::Subdomain {
+            let covers = match rec.mode {
+                MatchMode::Subdomain => true,
+                MatchMode::Exact => kind == MatchKind::Exact,
+                MatchMode::SubdomainsOnly => kind == MatchKind::Subdomain,
+            };
+            if covers {
                 out.push(Hit {
                     id: r,
                     ctx: rec.ctx,

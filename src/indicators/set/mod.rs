@@ -30,9 +30,10 @@
 //! **Several indicators per value**: each table maps a value to the head of a chain of records
 //! ([`Rec`]: context id, match mode, next), so the same value listed by two feeds is two
 //! indicators, both reported (one as `also_matched`). The same value twice in one feed is a
-//! duplicate: the first stays, later ones are counted ([`SetBuilder::duplicates`]). "Same value"
-//! is after canonicalisation: `::ffff:1.2.3.4` is `1.2.3.4`, `Evil.COM.` is `evil.com`. An address
-//! and the /32 CIDR of it are different indicators (the exact one is more specific).
+//! duplicate: the first stays (covering the names of both match modes), later ones are counted
+//! ([`SetBuilder::duplicates`]). "Same value" is after canonicalisation: `::ffff:1.2.3.4` is
+//! `1.2.3.4`, `Evil.COM.` is `evil.com`. An address and the /32 CIDR of it are different
+//! indicators (the exact one is more specific).
 //!
 //! **Context** ([`Context`]: feed, severity, tags, validity...) is interned: records hold a `u32`
 //! context id, and a plain feed of a million names stores its context once. Values are not
@@ -149,6 +150,8 @@ pub struct IndicatorSet {
     has_lists: bool,
     /// Allowlist feeds whose scope is not the default (see [`rank`]), by feed name.
     allow_rules: HashMap<Arc<str>, AllowRule>,
+    /// Some indicator matches only flows with its port (`match_port`).
+    has_port_only: bool,
     /// Indicators per feed.
     feed_counts: HashMap<Arc<str>, usize>,
     /// Set by the [`super::IndicatorStore`] that holds it; 0 for a set never stored.
@@ -258,6 +261,8 @@ fn empty_context() -> &'static Arc<Context> {
             valid_until: None,
             action: Action::Alert,
             id: None,
+            port: None,
+            port_only: false,
         })
     })
 }

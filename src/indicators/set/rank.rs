@@ -208,6 +208,15 @@ impl IndicatorSet {
         out
     }
 
+    /// Drop the hits of indicators restricted to their port (`match_port`) when neither of the
+    /// flow's `ports` is it. Costs nothing when no feed sets `match_port`.
+    #[inline]
+    pub fn retain_ports(&self, hits: &mut Vec<Hit>, ports: Option<(u16, u16)>) {
+        if self.has_port_only {
+            hits.retain(|h| self.context(h.ctx).port_applies(ports));
+        }
+    }
+
     /// Order `hits` as [`decide`](Self::decide) does, ignoring validity and allowlists.
     pub fn rank(&self, hits: &mut [Hit]) {
         if hits.len() > 1 {
