@@ -38,7 +38,7 @@ mod tunnel;
 pub use link::Link;
 pub use tunnel::Tunnel;
 
-use link::{cooked, ethertype, nflog_payload, null_payload};
+use link::{cisco_hdlc, cooked, ethertype, nflog_payload, null_payload};
 use tunnel::{geneve, teredo, vxlan, GENEVE_PORT, TEREDO_PORT, VXLAN_PORT};
 
 /// The layer at which decoding stopped.
@@ -183,6 +183,17 @@ pub fn decode(link: Link, frame: &[u8]) -> Packet<'_> {
             Some(p) => Step::Ip(p),
             None => return Packet::empty(Some(Layer::Link)),
         },
+        Link::Ppp => Step::Ppp(frame),
+        Link::PppWithDir => match frame.get(1..) {
+            Some(p) => Step::Ppp(p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::PppHdlc | Link::CiscoHdlc => match cisco_hdlc(frame) {
+            Some((et, p)) => Step::EtherType(et, p),
+            None if link == Link::PppHdlc => Step::Ppp(frame),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::PppEther => Step::PppoE(frame),
         Link::Unsupported(_) => return Packet::empty(Some(Layer::Link)),
     };
     let mut d = Decoder {
@@ -235,6 +246,7 @@ enum Step<'a> {
     IpPayload { proto: u8, v6: bool, data: &'a [u8] },
     Mpls(&'a [u8]),
     Ppp(&'a [u8]),
+    PppoE(&'a [u8]),
     Done,
 }
 
@@ -255,6 +267,7 @@ impl<'a> Decoder<'a> {
                 Step::IpPayload { proto, v6, data } => self.ip_payload(proto, v6, data),
                 Step::Mpls(d) => self.mpls(d),
                 Step::Ppp(d) => self.ppp(d),
+                Step::PppoE(d) => self.pppoe(d),
                 Step::Done => return,
             };
         }
@@ -944,6 +957,73 @@ mod tests {
         assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&outer));
     }
 
+    /// The same inner packet on each PPP-family link type, as the link frames it.
+    fn ppp_link_frames() -> Vec<(Link, Vec<u8>)> {
+        let ip = inner_ip();
+        let with = |head: &[u8]| [head, &ip[..]].concat();
+        vec![
+            // LINKTYPE_PPP: protocol field compressed, no address/control (RFC 1661 §6.5-6.6)
+            (Link::Ppp, with(&[0x21])),
+            (Link::Ppp, with(&[0xFF, 0x03, 0x00, 0x21])),
+            (Link::PppHdlc, with(&[0xFF, 0x03, 0x00, 0x21])),
+            // Cisco PPP with HDLC framing (RFC 1547 §4.3.1) on the PPP_HDLC link type
+            (Link::PppHdlc, with(&[0x8F, 0x00, 0x08, 0x00])),
+            (Link::PppWithDir, with(&[0x01, 0xFF, 0x03, 0x00, 0x21])),
+            (Link::CiscoHdlc, with(&[0x0F, 0x00, 0x08, 0x00])),
+            (
+                Link::PppEther,
+                with(&[
+                    0x11,
+                    0x00,
+                    0x00,
+                    0x09,
+                    0x00,
+                    (ip.len() + 2) as u8,
+                    0x00,
+                    0x21,
+                ]),
+            ),
+        ]
+    }
+
+    #[test]
+    fn ppp_link_types_carry_the_ip_packet() {
+        for (link, f) in ppp_link_frames() {
+            let p = decode(link, &f);
+            let tunnels: &[Tunnel] = match link {
+                Link::PppEther => &[Tunnel::Pppoe { session: 9 }],
+                _ => &[],
+            };
+            assert_inner(&p, tunnels);
+            let inner = Ip {
+                src: IpAddr::from(INNER_A),
+                dst: IpAddr::from(INNER_B),
+                proto: 0,
+            };
+            assert_eq!(dispatch_hash(link, &f), flow_hash(&inner), "{link:?}");
+        }
+        // LCP (0xC021) carries no IP and is no error; a Cisco frame with an unknown address is
+        assert_eq!(
+            decode(Link::Ppp, &[0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4]).error,
+            None
+        );
+        assert_eq!(dispatch_hash(Link::Ppp, &[0xC0, 0x21, 1, 1, 0, 4]), 0);
+        assert_eq!(
+            decode(Link::CiscoHdlc, &[0x42, 0x00, 0x08, 0x00]).error,
+            Some(Layer::Link)
+        );
+        assert_eq!(decode(Link::PppWithDir, &[]).error, Some(Layer::Link));
+        for (dlt, name) in [
+            (9, "ppp"),
+            (50, "ppp_hdlc"),
+            (51, "ppp_ether"),
+            (104, "c_hdlc"),
+            (204, "ppp_with_dir"),
+        ] {
+            assert_eq!(Link::from_dlt(dlt).name(), name);
+        }
+    }
+
     fn all_tunnel_frames() -> Vec<(Link, Vec<u8>)> {
         let mut ppp = vec![0x21];
         ppp.extend_from_slice(&inner_ip());
@@ -966,6 +1046,9 @@ mod tests {
             (Link::Ethernet, eth(0x0800, &udp4(A, B, 3544, 1, &teredo))),
             (Link::Nflog, nflog(&inner_ip(), true)),
         ]
+        .into_iter()
+        .chain(ppp_link_frames())
+        .collect()
     }
 
     #[test]
