@@ -250,7 +250,9 @@ impl Worker {
     /// never all arrive still gives its addresses. They are not checked again on the whole
     /// datagram, which gives only what its payload holds (and the addresses of a packet
     /// tunnelled inside it). An address found on a fragment has no ports in its event (only
-    /// the first fragment carries them).
+    /// the first fragment carries them). The outer addresses of a tunnel are not observables:
+    /// an offset-0 fragment whose payload starts a tunnel gives none; a tunnel's later
+    /// fragment arriving before its first one cannot be told from any other and gives them.
     fn reassemble(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>, level: usize) {
         let Some(f) = p.frag else {
             return self.inspect(set, m, p, true);
@@ -259,7 +261,11 @@ impl Worker {
             self.stats.errors_encap += 1;
             return;
         }
-        if !self.defrag.holds(&f) {
+        // The first fragment (offset 0) shows what the datagram carries: the outer packet of a
+        // tunnel gives no addresses, as when it is not fragmented.
+        let tunnel = f.offset == 0
+            && decode::resume(&p, f.proto, f.data).tunnels().len() > p.tunnels().len();
+        if !tunnel && !self.defrag.holds(&f) {
             let ip = Ip {
                 src: f.src,
                 dst: f.dst,

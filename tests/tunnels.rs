@@ -411,6 +411,10 @@ fn dns_queries_in_ipv4_and_ipv6_fragments_are_reassembled_and_reported() {
             "fragmented-v4.example".into(),
             "fragmented-v6.example".into(),
             "outer-fragmented.example".into(),
+            // the fragmented query's source, reported once from its fragments; the VXLAN
+            // packet's outer source, a trap: a tunnel's outer addresses are never reported
+            "10.9.0.1".into(),
+            "198.51.100.1".into(),
         ],
     );
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
@@ -436,4 +440,22 @@ fn dns_queries_in_ipv4_and_ipv6_fragments_are_reassembled_and_reported() {
         serde_json::json!([{"type": "vxlan", "vni": 9}])
     );
     assert!(r.stderr().contains("reassembled 3 "), "{}", r.stderr());
+    // 10.9.0.1 twice: from the fragments of the query (no ports), and from the packet inside
+    // the VXLAN tunnel (port 40000); 198.51.100.1 never
+    let mut addresses: Vec<(&str, Option<u64>)> = r
+        .events
+        .iter()
+        .filter(|e| e["observable"]["kind"] == "ip")
+        .map(|e| {
+            let v = e["observable"]["value"].as_str().unwrap();
+            (v, e["flow"]["src_port"].as_u64())
+        })
+        .collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [("10.9.0.1", None), ("10.9.0.1", Some(40000))],
+        "{}",
+        r.stderr()
+    );
 }
