@@ -102,6 +102,8 @@ pub mod ethertype {
     pub const TEB: u16 = 0x6558;
     /// PPP inside GRE (PPTP, RFC 2637 §4.1).
     pub const PPP: u16 = 0x880B;
+    /// NSH on Ethernet or in GRE (RFC 8300 §4).
+    pub const NSH: u16 = 0x894F;
     /// ERSPAN type I/II (draft-foschiano-erspan §4.1) and type III (§4.3).
     pub const ERSPAN_2: u16 = 0x88BE;
     pub const ERSPAN_3: u16 = 0x22EB;
