@@ -4,7 +4,7 @@
 # recorded with tcpdump on the server side. A small MTU on the veth makes the kernel cut the
 # ClientHello into several TCP segments, as real paths with small MTUs do.
 # Needs root, iproute2, ethtool, openssl, curl, dig (bind9-dnsutils), tcpdump, python3, tinyproxy,
-# ping and editcap (tshark). Only the namespaces' own addresses
+# ping, editcap (tshark) and aioquic (pip install aioquic; 1.7.2 was used). Only the namespaces' own addresses
 # (10.77.0.0/24, 10.77.1.0/24, fd77::/64) are used.
 # Arguments, if any, name the captures to record (e.g. `capture.sh real-dig-dns-udp.pcap`);
 # without any, every capture is recorded again.
@@ -120,6 +120,9 @@ if [ -z "$only" ] || case " $only " in *" real-ping-fragments-incomplete.pcap "*
     editcap -F pcap -r "$tmp/full.pcap" "$f" $(tshark -r "$tmp/full.pcap" -T fields -e frame.number \
         -Y '(ip.src == 10.77.0.2 and ip.flags.mf == 1) or (ipv6.src == fd77::2 and ipv6.fraghdr.more == 1)')
 fi
+# a QUIC client Initial under the greased version 0x1a2a3a4a (aioquic, keys of v1), to a UDP
+# port where nothing answers: the client retransmits it
+record real-aioquic-greased-version-initial.pcap python3 "$here/quic-grease-client.py" 10.77.0.1 4443 grease.ioc-test.example 1a2a3a4a
 # raw IP: a point-to-point link of two TUN devices (iocd-tun in each namespace), joined by a
 # small Python forwarder, MTU 400 (the hello takes 2 segments); tcpdump on a TUN device writes
 # LINKTYPE_RAW (101) records, bare IPv4 packets
