@@ -289,23 +289,52 @@ impl Worker {
 
     /// A fragment goes to the reassembler, and a completed datagram is decoded on from its
     /// payload (which may itself be a fragment of an inner packet: a tunnel whose outer and
-    /// inner packets were both fragmented); anything else is inspected as it is. Fragments
-    /// themselves yield no observables: their datagram does, once whole.
+    /// inner packets were both fragmented); anything else is inspected as it is.
+    ///
+    /// Every fragment carries both addresses, so they are checked on the first fragment of a
+    /// datagram that reaches the reassembler (whatever its offset): a datagram whose fragments
+    /// never all arrive still gives its addresses. They are not checked again on the whole
+    /// datagram, which gives only what its payload holds (and the addresses of a packet
+    /// tunnelled inside it). An address found on a fragment has no ports in its event (only
+    /// the first fragment carries them). The outer addresses of a tunnel are not observables:
+    /// an offset-0 fragment whose payload starts a tunnel gives none; a tunnel's later
+    /// fragment arriving before its first one cannot be told from any other and gives them.
     fn reassemble(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>, level: usize) {
         let Some(f) = p.frag else {
-            return self.inspect(set, m, p);
+            return self.inspect(set, m, p, true);
         };
         if level >= decode::MAX_ENCAP_DEPTH {
             self.stats.errors_encap += 1;
             return;
         }
+        // The first fragment (offset 0) shows what the datagram carries: the outer packet of a
+        // tunnel gives no addresses, as when it is not fragmented.
+        let tunnel = f.offset == 0
+            && decode::resume(&p, f.proto, f.data).tunnels().len() > p.tunnels().len();
+        if !tunnel && !self.defrag.holds(&f) {
+            let ip = Ip {
+                src: f.src,
+                dst: f.dst,
+                proto: f.proto,
+            };
+            let flow = FlowInfo::new(ip, &L4::None);
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+        }
         if let Some(r) = self.defrag.push(&f, m.ts_us) {
             let q = decode::resume(&p, r.proto, &r.payload);
-            self.reassemble(set, m, q, level + 1);
+            if q.frag.is_some() {
+                self.reassemble(set, m, q, level + 1);
+            } else {
+                // Decoding past this datagram's own IP header (a tunnel) reaches new addresses.
+                let deeper = q.tunnels().len() > p.tunnels().len();
+                self.inspect(set, m, q, deeper);
+            }
         }
     }
 
-    fn inspect(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>) {
+    /// `addresses`: check the innermost packet's addresses (false when its fragments did).
+    fn inspect(&mut self, set: &IndicatorSet, m: &Meta, p: decode::Packet<'_>, addresses: bool) {
         match p.error {
             Some(decode::Layer::Link) => self.stats.errors_link += 1,
             Some(decode::Layer::Network) => self.stats.errors_network += 1,
@@ -320,8 +349,10 @@ impl Worker {
             return;
         };
         let flow = FlowInfo::new(ip, &p.l4);
-        self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
-        self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+        if addresses {
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+        }
         match p.l4 {
             L4::Udp {
                 sport,

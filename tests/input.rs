@@ -94,6 +94,10 @@ fn every_variant_gives_the_events_of_the_captures_it_was_made_from() {
         ("pcaps/input/snaplens.pcapng", &[DEMO, IDN], true),
         ("pcaps/input/two-sections.pcapng", &[DEMO, RAW], true),
         ("pcaps/input/rotated", &[DEMO], true),
+        ("pcaps/input/rawip-ppp.pcap", &[RAW], false),
+        ("pcaps/input/rawip-ppp_hdlc.pcap", &[RAW], false),
+        ("pcaps/input/rawip-ppp_with_dir.pcap", &[RAW], false),
+        ("pcaps/input/rawip-c_hdlc.pcap", &[RAW], false),
     ];
     for (variant, originals, renumbered) in cases {
         let orig_args: Vec<String> = originals.iter().map(|o| p(o)).collect();

@@ -100,3 +100,28 @@ fn rfc9001_client_initial_on_any_port() {
     assert_eq!(e["observable"]["value"], "example.com");
     assert_eq!(e["flow"]["dest_port"], 8443);
 }
+
+/// aioquic's Initial under the greased version 0x1a2a3a4a (protected with v1's keys), made by
+/// `pcaps/real/capture.sh`: tshark 4.0 does not open it, `pcaps/real/quic-initial-sni.py`
+/// (Python's `cryptography`) does: SNI grease.ioc-test.example in frames 9, 11, 13 and 15.
+#[test]
+fn greased_version_initial_of_a_real_client_gives_its_sni() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("feed.txt");
+    util::write_file(&feed, "ioc-test.example\n");
+    let pcap = util::root().join("pcaps/real/real-aioquic-greased-version-initial.pcap");
+    let r = util::replay(&["--feed", feed.to_str().unwrap(), pcap.to_str().unwrap()]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    assert_eq!(r.events.len(), 1, "{:?}", r.events);
+    let e = &r.events[0];
+    assert_eq!(e["observable"]["where"], "quic.sni");
+    assert_eq!(e["observable"]["value"], "grease.ioc-test.example");
+    assert_eq!(e["pcap"]["packet"], 9);
+    // one trial opened the first packet; its retransmissions were read with the
+    // connection's keys, no trials
+    let err = r.stderr();
+    assert_eq!(util::summary_number(&err, "greased_decrypted"), 1, "{err}");
+    assert_eq!(util::summary_number(&err, "grease_trials"), 1, "{err}");
+    assert_eq!(util::summary_number(&err, "greased"), 5, "{err}");
+    assert_eq!(util::summary_number(&err, "malformed"), 0, "{err}");
+}

@@ -274,6 +274,34 @@ fn tunnel_frames() -> Vec<(String, Vec<u8>, Value)> {
         ),
         serde_json::json!([{"type": "teredo"}]),
     );
+    // VXLAN-GPE (I and P flags, next protocol NSH), NSH (MD type 2, no context, next
+    // protocol Ethernet) on service path 16, index 254: no real producer of NSH is at hand
+    let mut n = vec![
+        0x0C, 0, 0, 4, 0, 0, 5, 0, 0x0F, 0x02, 0x02, 3, 0, 0, 16, 254,
+    ];
+    n.extend_from_slice(&eth(0x0800, &q("nsh")));
+    push(
+        "nsh",
+        eth(
+            0x0800,
+            &ipv4_frag(OUT_A, OUT_B, 17, (9, 0, false), &udp(5555, 4790, &n)),
+        ),
+        serde_json::json!([{"type": "vxlan_gpe", "vni": 5}, {"type": "nsh", "spi": 16, "si": 254}]),
+    );
+    // GTP-U G-PDU with a PDU session container extension (5G N3: QFI 9), TEID 77
+    let inner = q("gtpu");
+    let mut gt = vec![0x34, 0xFF];
+    gt.extend_from_slice(&((inner.len() + 8) as u16).to_be_bytes());
+    gt.extend_from_slice(&[0, 0, 0, 77, 0, 0, 0, 0x85, 0x01, 0x10, 0x09, 0x00]);
+    gt.extend_from_slice(&inner);
+    push(
+        "gtpu",
+        eth(
+            0x0800,
+            &ipv4_frag(OUT_A, OUT_B, 17, (10, 0, false), &udp(2152, 2152, &gt)),
+        ),
+        serde_json::json!([{"type": "gtpu", "teid": 77}]),
+    );
     // IPv4 in IPv4, then IPv4 in IPv6
     push(
         "ipip",
@@ -411,6 +439,10 @@ fn dns_queries_in_ipv4_and_ipv6_fragments_are_reassembled_and_reported() {
             "fragmented-v4.example".into(),
             "fragmented-v6.example".into(),
             "outer-fragmented.example".into(),
+            // the fragmented query's source, reported once from its fragments; the VXLAN
+            // packet's outer source, a trap: a tunnel's outer addresses are never reported
+            "10.9.0.1".into(),
+            "198.51.100.1".into(),
         ],
     );
     assert_eq!(r.code(), Some(0), "{}", r.stderr());
@@ -436,4 +468,65 @@ fn dns_queries_in_ipv4_and_ipv6_fragments_are_reassembled_and_reported() {
         serde_json::json!([{"type": "vxlan", "vni": 9}])
     );
     assert!(r.stderr().contains("reassembled 3 "), "{}", r.stderr());
+    // 10.9.0.1 twice: from the fragments of the query (no ports), and from the packet inside
+    // the VXLAN tunnel (port 40000); 198.51.100.1 never
+    let mut addresses: Vec<(&str, Option<u64>)> = r
+        .events
+        .iter()
+        .filter(|e| e["observable"]["kind"] == "ip")
+        .map(|e| {
+            let v = e["observable"]["value"].as_str().unwrap();
+            (v, e["flow"]["src_port"].as_u64())
+        })
+        .collect();
+    addresses.sort();
+    assert_eq!(
+        addresses,
+        [("10.9.0.1", None), ("10.9.0.1", Some(40000))],
+        "{}",
+        r.stderr()
+    );
+}
+
+/// Real tunnelled TLS made by `pcaps/real/tunnels.sh`: curl through osmo-ggsn's GTP-U and the
+/// kernel's VXLAN-GPE; the SNI comes with the inner addresses and the tunnel, as tshark shows
+/// them (`gtp.teid` 0x00000001, `vxlan.vni` 4242).
+#[test]
+fn real_gtpu_and_vxlan_gpe_captures_report_the_inner_sni_with_the_tunnel() {
+    for (file, sni, src, tunnel) in [
+        (
+            "real-sgsnemu-gtpu-tls.pcap",
+            "gtp.ioc-test.example",
+            "10.88.0.1",
+            serde_json::json!([{"type": "gtpu", "teid": 1}]),
+        ),
+        (
+            "real-curl-vxlan-gpe-tls.pcap",
+            "gpe.ioc-test.example",
+            "10.99.0.2",
+            serde_json::json!([{"type": "vxlan_gpe", "vni": 4242}]),
+        ),
+    ] {
+        let pcap = util::root().join("pcaps/real").join(file);
+        // the underlay client address: reported for GTP-C's own packets (UDP 2123, a real
+        // flow), never for a tunnel's outer header
+        let r = replay_with_feed(&pcap, &["ioc-test.example".into(), "10.77.0.2".into()]);
+        assert_eq!(r.code(), Some(0), "{file}: {}", r.stderr());
+        for e in &r.events {
+            for port in ["src_port", "dest_port"] {
+                let p = e["flow"][port].as_u64();
+                assert!(p != Some(2152) && p != Some(4790), "{file}: {e}");
+            }
+        }
+        let tls: Vec<&Value> = r
+            .events
+            .iter()
+            .filter(|e| e["observable"]["where"] == "tls.sni")
+            .collect();
+        assert_eq!(tls.len(), 1, "{file}: {:?}", r.events);
+        let e = tls[0];
+        assert_eq!(e["observable"]["value"], sni, "{file}");
+        assert_eq!(e["flow"]["src_ip"], src, "{file}");
+        assert_eq!(e["flow"]["tunnel"], tunnel, "{file}");
+    }
 }

@@ -15,6 +15,9 @@ mergecap -F pcapng -w snaplens.pcapng "$demo" "$idn"
 editcap -F nsecpcap "$demo" demo-nsec.pcap
 python3 pcap2be.py pcap "$demo" demo-be.pcap
 python3 pcap2be.py pcapng "$raw" rawip-be-nsec-tsoffset.pcapng
+for link in ppp ppp_hdlc ppp_with_dir c_hdlc; do
+    python3 rawip2ppp.py $link "$raw" rawip-$link.pcap
+done
 editcap -F pcapng "$demo" "$tmp/demo.pcapng"
 cat "$tmp/demo.pcapng" rawip-be-nsec-tsoffset.pcapng > two-sections.pcapng
 gzip -9 -n -c "$tmp/demo.pcapng" > demo.pcapng.gz

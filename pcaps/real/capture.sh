@@ -3,7 +3,8 @@
 # s_server and a plain HTTP listener in two private network namespaces joined by a veth pair,
 # recorded with tcpdump on the server side. A small MTU on the veth makes the kernel cut the
 # ClientHello into several TCP segments, as real paths with small MTUs do.
-# Needs root, iproute2, ethtool, openssl, curl, dig (bind9-dnsutils), tcpdump, python3. Only the namespaces' own addresses
+# Needs root, iproute2, ethtool, openssl, curl, dig (bind9-dnsutils), tcpdump, python3, tinyproxy,
+# ping, editcap (tshark) and aioquic (pip install aioquic; 1.7.2 was used). Only the namespaces' own addresses
 # (10.77.0.0/24, 10.77.1.0/24, fd77::/64) are used.
 # Arguments, if any, name the captures to record (e.g. `capture.sh real-dig-dns-udp.pcap`);
 # without any, every capture is recorded again.
@@ -23,6 +24,7 @@ cleanup_only() {
     done
     ip netns del iocd-s 2>/dev/null || true
     ip netns del iocd-c 2>/dev/null || true
+    rm -rf /etc/netns/iocd-s
 }
 cleanup_only
 
@@ -55,6 +57,14 @@ setup() {
     ip netns exec iocd-s openssl s_server -quiet -6 -accept '[::]:4434' -cert "$tmp/cert.pem" \
         -key "$tmp/key.pem" -www >/dev/null 2>&1 &
     ip netns exec iocd-s python3 -m http.server 8080 --bind 10.77.0.1 >/dev/null 2>&1 &
+    # an HTTP proxy (tinyproxy) that opens CONNECT tunnels to the s_server; it resolves the
+    # tunnel's name from the namespace's own hosts file (`ip netns exec` mounts
+    # /etc/netns/iocd-s/hosts over /etc/hosts)
+    mkdir -p /etc/netns/iocd-s
+    echo "10.77.0.1 connect.ioc-test.example" >/etc/netns/iocd-s/hosts
+    printf 'Port 3128\nListen 10.77.0.1\nAllow 10.77.0.0/24\nConnectPort 4433\nTimeout 5\nMaxClients 4\nPidFile "%s/tinyproxy.pid"\n' \
+        "$tmp" >"$tmp/tinyproxy.conf"
+    ip netns exec iocd-s tinyproxy -d -c "$tmp/tinyproxy.conf" >/dev/null 2>&1 &
     # a DNS "server" that accepts TCP connections and reads queries without answering
     ip netns exec iocd-s python3 -c '
 import socket, threading
@@ -95,6 +105,24 @@ record real-curl-http-host-port.pcap curl -s --max-time 5 --resolve web.ioc-test
 snaplen=16384
 record real-dig-dns-idn-snaplen16384.pcap dig +time=1 +tries=1 @10.77.0.1 www.xn--bcher-kva.ioc-test.example A
 snaplen=0
+# HTTP methods outside the common ones (the Python server answers 501 to each)
+record real-curl-http-methods.pcap sh -c 'for m in RPC_IN_DATA SEARCH MKCALENDAR; do
+    curl -s --max-time 5 -X $m --resolve $m.ioc-test.example:8080:10.77.0.1 http://$m.ioc-test.example:8080/rpc/rpcproxy.dll; done'
+# TLS through an HTTP CONNECT tunnel of the proxy
+record real-curl-connect-proxy-tls.pcap curl -sk --max-time 5 -x http://10.77.0.1:3128 https://connect.ioc-test.example:4433/
+# ICMP echo requests of 3000 bytes over IPv4 and IPv6, 3 fragments each at MTU 1500; the
+# last fragment of each request and every reply are then cut out (editcap: only fragments
+# with More Fragments set are kept), so neither datagram ever completes
+record real-ping-fragments-incomplete.pcap sh -c 'ping -c1 -W1 -s 3000 10.77.0.1; ping -6 -c1 -W1 -s 3000 fd77::1'
+if [ -z "$only" ] || case " $only " in *" real-ping-fragments-incomplete.pcap "*) true ;; *) false ;; esac; then
+    f="$here/real-ping-fragments-incomplete.pcap"
+    mv "$f" "$tmp/full.pcap"
+    editcap -F pcap -r "$tmp/full.pcap" "$f" $(tshark -r "$tmp/full.pcap" -T fields -e frame.number \
+        -Y '(ip.src == 10.77.0.2 and ip.flags.mf == 1) or (ipv6.src == fd77::2 and ipv6.fraghdr.more == 1)')
+fi
+# a QUIC client Initial under the greased version 0x1a2a3a4a (aioquic, keys of v1), to a UDP
+# port where nothing answers: the client retransmits it
+record real-aioquic-greased-version-initial.pcap python3 "$here/quic-grease-client.py" 10.77.0.1 4443 grease.ioc-test.example 1a2a3a4a
 # raw IP: a point-to-point link of two TUN devices (iocd-tun in each namespace), joined by a
 # small Python forwarder, MTU 400 (the hello takes 2 segments); tcpdump on a TUN device writes
 # LINKTYPE_RAW (101) records, bare IPv4 packets

@@ -35,6 +35,7 @@
 //! ```text
 //!  Probing ──TLS probe──▶ Tls  ──hello parsed / malformed / cap──────────▶ Done
 //!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
+//!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
 //!  Dns (port hint: either port in dns::TCP_PORTS) ──every complete length-prefixed message
 //!      (RFC 1035 §4.2.2)──▶ Done at MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
@@ -127,6 +128,12 @@ pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &
 const _: () = assert!(tls::RECORD.max_depth <= MAX_STREAM_PREFIX);
 const _: () = assert!(http::RECORD.max_depth <= MAX_STREAM_PREFIX);
 
+/// How far into a client's direction a `CONNECT` tunnel may start and still be read: two
+/// request heads of [`crate::proto::http::MAX_HTTP_HEAD`] (a refused `CONNECT` and its retry
+/// with `Proxy-Authorization`, RFC 9110 §11.7.2). Past it the direction is done (counted as
+/// `prefix_cap`).
+pub const MAX_TUNNEL_OFFSET: usize = 2 * crate::proto::http::MAX_HTTP_HEAD;
+
 /// The protocol whose ports (by `ports` of the record) include either of `ports`.
 #[inline]
 fn by_port(
@@ -178,6 +185,10 @@ pub enum Stream {
     Tls,
     /// An HTTP/1.x request head, read line by line.
     Http,
+    /// The bytes after an HTTP `CONNECT` head: probed again, so a TLS ClientHello sent
+    /// through the proxy is read as on any TLS flow (and a second request, a retry with
+    /// credentials after a 407, as HTTP). Only within [`MAX_TUNNEL_OFFSET`].
+    Tunnel,
     /// DNS messages, each with its two-byte length.
     Dns,
     /// Nothing more to read.
@@ -206,9 +217,71 @@ impl Stream {
     ) -> Step {
         match *self {
             Stream::Tls => tls::parse_stream(input, first, out, stats),
-            Stream::Http => http::parse_stream(input, first, out, stats),
+            Stream::Http => match http::parse_stream(input, first, out, stats) {
+                http::Parsed::Step(step) => step,
+                http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
+            },
             Stream::Dns => dns::parse_stream(input, out, stats),
-            Stream::Probing | Stream::Done => Step::Done { client: false },
+            Stream::Probing | Stream::Tunnel | Stream::Done => Step::Done { client: false },
+        }
+    }
+
+    /// A `CONNECT` head of `head` bytes ended: the tunnel starts after it. Bytes already
+    /// there (a client that did not wait for the proxy's answer) are read now when they are
+    /// not HTTP; another request there (no recursion) waits for the next segment.
+    fn tunnel(
+        &mut self,
+        input: StreamInput<'_>,
+        head: usize,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        *self = Stream::Tunnel;
+        let wait = Step::More {
+            used: head,
+            need: 1,
+        };
+        let rest = input.data.get(head..).unwrap_or(&[]);
+        if rest.is_empty() {
+            return wait;
+        }
+        let r = match by_content(rest, |r| r.probe_tcp) {
+            Ok(r) if r.proto != AppProto::Http => r,
+            _ => return wait,
+        };
+        *self = Stream::of(r.proto);
+        let rest = StreamInput {
+            data: rest,
+            seen: 0,
+            consumed: input.consumed + head,
+        };
+        match self.parse_as(rest, true, out, stats) {
+            Step::More { used, need } => Step::More {
+                used: head + used,
+                need,
+            },
+            done => done,
+        }
+    }
+
+    /// Probe the first bytes of a direction (or of a tunnel) and read them as the protocol
+    /// that claims them.
+    fn probe(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        match by_content(input.data, |r| r.probe_tcp) {
+            Ok(r) => {
+                *self = Stream::of(r.proto);
+                self.parse_as(input, true, out, stats)
+            }
+            Err(true) => Step::More {
+                used: 0,
+                need: input.data.len() + 1,
+            },
+            Err(false) => Step::Done { client: false },
         }
     }
 }
@@ -227,7 +300,7 @@ impl StreamParser for Stream {
     }
 
     fn stop(&mut self) -> bool {
-        let client = matches!(self, Stream::Tls | Stream::Http);
+        let client = matches!(self, Stream::Tls | Stream::Http | Stream::Tunnel);
         *self = Stream::Done;
         client
     }
@@ -239,16 +312,15 @@ impl StreamParser for Stream {
         stats: &mut FlowStats,
     ) -> Step {
         let step = match *self {
-            Stream::Probing => match by_content(input.data, |r| r.probe_tcp) {
-                Ok(r) => {
-                    *self = Stream::of(r.proto);
-                    self.parse_as(input, true, out, stats)
-                }
-                Err(true) => Step::More {
-                    used: 0,
-                    need: input.data.len() + 1,
-                },
-                Err(false) => Step::Done { client: false },
+            Stream::Probing => self.probe(input, out, stats),
+            // what a client sends through a proxy is its own: done as a client whatever it is
+            Stream::Tunnel if input.consumed > MAX_TUNNEL_OFFSET => {
+                stats.prefix_cap += 1;
+                Step::Done { client: true }
+            }
+            Stream::Tunnel => match self.probe(input, out, stats) {
+                Step::Done { .. } => Step::Done { client: true },
+                step => step,
             },
             _ => self.parse_as(input, false, out, stats),
         };
@@ -416,7 +488,11 @@ mod tests {
         assert_eq!(s, Stream::Http);
         let mut s = Stream::Probing;
         assert_eq!(
-            s.parse(input(b"SSH-2.0-OpenSSH"), &mut out, &mut stats),
+            s.parse(
+                input(b"SSH-2.0-OpenSSH_9.6p1 Debian-4"),
+                &mut out,
+                &mut stats
+            ),
             Step::Done { client: false }
         );
         assert!(s.is_done());

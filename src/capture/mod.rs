@@ -16,7 +16,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use std::net::IpAddr;
 
-use crate::decode::link::{ethertype, nflog_payload, null_payload, PPP_IPV4, PPP_IPV6};
+use crate::decode::link::{
+    cisco_hdlc, ethertype, nflog_payload, null_payload, ppp_ip, PPP_IPV4, PPP_IPV6,
+};
 use crate::decode::{Ip, Link};
 
 /// Packets per batch: enough to amortise the channel operation (~100 ns) over many packets,
@@ -420,6 +422,14 @@ fn ip_start(link: Link, frame: &[u8]) -> Option<&[u8]> {
         Link::Null | Link::Loop => return null_payload(link, frame),
         Link::Raw | Link::Ipv4 | Link::Ipv6 => return Some(frame),
         Link::Nflog => return nflog_payload(frame),
+        Link::Ppp => return ppp_ip(frame),
+        Link::PppWithDir => return ppp_ip(frame.get(1..)?),
+        Link::PppHdlc | Link::CiscoHdlc => match cisco_hdlc(frame) {
+            Some((et, rest)) => (et, rest),
+            None if link == Link::PppHdlc => return ppp_ip(frame),
+            None => return None,
+        },
+        Link::PppEther => (ethertype::PPPOE_SESSION, frame),
         Link::Unsupported(_) => return None,
     };
     use ethertype as t;

@@ -18,6 +18,21 @@ pub enum Link {
     LinuxSll,
     /// Linux cooked capture v2: 20-byte header, protocol at offset 0.
     LinuxSll2,
+    /// PPP (LINKTYPE_PPP 9, DLT_PPP): a PPP frame (RFC 1661 §2), with or without the RFC 1662
+    /// address and control bytes 0xFF 0x03 in front.
+    Ppp,
+    /// PPP in HDLC-like framing (LINKTYPE_PPP_HDLC 50, DLT_PPP_SERIAL): 0xFF 0x03 then PPP
+    /// (RFC 1662 §3.1), or Cisco PPP with HDLC framing (RFC 1547 §4.3.1), which starts 0x0F or
+    /// 0x8F like [`Link::CiscoHdlc`].
+    PppHdlc,
+    /// PPP with a one-byte direction pseudo-header in front (LINKTYPE_PPP_WITH_DIR 204), what
+    /// Wireshark writes for pppd's `record` files.
+    PppWithDir,
+    /// PPPoE session frames without Ethernet (LINKTYPE_PPP_ETHER 51, DLT_PPP_ETHER): the
+    /// RFC 2516 header, then PPP.
+    PppEther,
+    /// Cisco HDLC (LINKTYPE_C_HDLC 104): address 0x0F or 0x8F, control 0, then an EtherType.
+    CiscoHdlc,
     /// Linux netfilter log (LINKTYPE_NFLOG 239): a 4-byte header, then TLVs, one of which
     /// (NFULA_PAYLOAD) holds the IP packet.
     Nflog,
@@ -32,6 +47,11 @@ impl Link {
         match dlt {
             0 => Link::Null,
             1 => Link::Ethernet,
+            9 => Link::Ppp,
+            50 => Link::PppHdlc,
+            51 => Link::PppEther,
+            104 => Link::CiscoHdlc,
+            204 => Link::PppWithDir,
             12 | 14 | 101 => Link::Raw,
             108 => Link::Loop,
             113 => Link::LinuxSll,
@@ -55,6 +75,11 @@ impl Link {
             Link::LinuxSll => "linux_sll".into(),
             Link::LinuxSll2 => "linux_sll2".into(),
             Link::Nflog => "nflog".into(),
+            Link::Ppp => "ppp".into(),
+            Link::PppHdlc => "ppp_hdlc".into(),
+            Link::PppWithDir => "ppp_with_dir".into(),
+            Link::PppEther => "ppp_ether".into(),
+            Link::CiscoHdlc => "c_hdlc".into(),
             Link::Unsupported(d) => format!("unsupported_dlt_{d}"),
         }
     }
@@ -77,6 +102,8 @@ pub mod ethertype {
     pub const TEB: u16 = 0x6558;
     /// PPP inside GRE (PPTP, RFC 2637 §4.1).
     pub const PPP: u16 = 0x880B;
+    /// NSH on Ethernet or in GRE (RFC 8300 §4).
+    pub const NSH: u16 = 0x894F;
     /// ERSPAN type I/II (draft-foschiano-erspan §4.1) and type III (§4.3).
     pub const ERSPAN_2: u16 = 0x88BE;
     pub const ERSPAN_3: u16 = 0x22EB;
@@ -89,6 +116,28 @@ pub mod ethertype {
 /// PPP protocol numbers (RFC 1332 IPCP, RFC 5072 IPV6CP).
 pub const PPP_IPV4: u16 = 0x0021;
 pub const PPP_IPV6: u16 = 0x0057;
+
+/// The EtherType and payload of a Cisco HDLC frame (address 0x0F unicast or 0x8F broadcast,
+/// control 0, then a 2-byte EtherType), as LINKTYPE_C_HDLC and Cisco-framed LINKTYPE_PPP_HDLC
+/// carry it.
+pub fn cisco_hdlc(frame: &[u8]) -> Option<(u16, &[u8])> {
+    match frame {
+        [0x0F | 0x8F, 0x00, a, b, rest @ ..] => Some((u16::from_be_bytes([*a, *b]), rest)),
+        _ => None,
+    }
+}
+
+/// The IP packet of a PPP frame (RFC 1661 §2: optional 0xFF 0x03, then the protocol, one byte
+/// when compressed, §6.5), `None` for control protocols (LCP, IPCP ...) or a short frame.
+pub fn ppp_ip(frame: &[u8]) -> Option<&[u8]> {
+    let d = frame.strip_prefix(&[0xFF, 0x03]).unwrap_or(frame);
+    let (proto, rest) = match d {
+        [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
+        _ => return None,
+    };
+    matches!(proto, PPP_IPV4 | PPP_IPV6).then_some(rest)
+}
 
 /// NFLOG attribute type of the packet payload (linux/netfilter/nfnetlink_log.h NFULA_PAYLOAD).
 pub(super) const NFULA_PAYLOAD: u16 = 9;

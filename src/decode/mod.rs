@@ -38,8 +38,11 @@ mod tunnel;
 pub use link::Link;
 pub use tunnel::Tunnel;
 
-use link::{cooked, ethertype, nflog_payload, null_payload};
-use tunnel::{geneve, teredo, vxlan, GENEVE_PORT, TEREDO_PORT, VXLAN_PORT};
+use link::{cisco_hdlc, cooked, ethertype, nflog_payload, null_payload};
+use tunnel::{
+    geneve, gtpu, teredo, vxlan, vxlan_gpe, GENEVE_PORT, GTPU_PORT, TEREDO_PORT, VXLAN_GPE_PORT,
+    VXLAN_PORT,
+};
 
 /// The layer at which decoding stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +186,17 @@ pub fn decode(link: Link, frame: &[u8]) -> Packet<'_> {
             Some(p) => Step::Ip(p),
             None => return Packet::empty(Some(Layer::Link)),
         },
+        Link::Ppp => Step::Ppp(frame),
+        Link::PppWithDir => match frame.get(1..) {
+            Some(p) => Step::Ppp(p),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::PppHdlc | Link::CiscoHdlc => match cisco_hdlc(frame) {
+            Some((et, p)) => Step::EtherType(et, p),
+            None if link == Link::PppHdlc => Step::Ppp(frame),
+            None => return Packet::empty(Some(Layer::Link)),
+        },
+        Link::PppEther => Step::PppoE(frame),
         Link::Unsupported(_) => return Packet::empty(Some(Layer::Link)),
     };
     let mut d = Decoder {
@@ -235,6 +249,8 @@ enum Step<'a> {
     IpPayload { proto: u8, v6: bool, data: &'a [u8] },
     Mpls(&'a [u8]),
     Ppp(&'a [u8]),
+    PppoE(&'a [u8]),
+    Nsh(&'a [u8]),
     Done,
 }
 
@@ -255,6 +271,8 @@ impl<'a> Decoder<'a> {
                 Step::IpPayload { proto, v6, data } => self.ip_payload(proto, v6, data),
                 Step::Mpls(d) => self.mpls(d),
                 Step::Ppp(d) => self.ppp(d),
+                Step::PppoE(d) => self.pppoe(d),
+                Step::Nsh(d) => self.nsh(d),
                 Step::Done => return,
             };
         }
@@ -312,6 +330,7 @@ impl<'a> Decoder<'a> {
             t::PPPOE_SESSION => self.pppoe(d),
             t::TEB => Step::Ether(d),
             t::PPP => Step::Ppp(d),
+            t::NSH => Step::Nsh(d),
             t::ERSPAN_2 => self.erspan(2, d),
             t::ERSPAN_3 => self.erspan(3, d),
             t::CISCO_CMD => match d.get(6..8) {
@@ -463,8 +482,12 @@ impl<'a> Decoder<'a> {
         let (sport, dport, payload) = (u.source_port(), u.destination_port(), u.payload());
         let tunnel = if dport == VXLAN_PORT {
             vxlan(payload)
+        } else if dport == VXLAN_GPE_PORT {
+            vxlan_gpe(payload)
         } else if dport == GENEVE_PORT {
             geneve(payload)
+        } else if sport == GTPU_PORT || dport == GTPU_PORT {
+            gtpu(payload)
         } else if sport == TEREDO_PORT || dport == TEREDO_PORT {
             teredo(payload)
         } else {
@@ -525,6 +548,7 @@ fn ipv6_fragment(mut next: u8, mut rest: &[u8]) -> Option<Fragment<'_>> {
 #[cfg(test)]
 mod tests {
     use super::link::NFULA_PAYLOAD;
+    use super::tunnel::MAX_GTPU_EXTENSIONS;
     use super::*;
     use crate::capture::{dispatch_hash, flow_hash};
     use crate::testkit::wire::{
@@ -944,6 +968,193 @@ mod tests {
         assert_eq!(dispatch_hash(Link::Ethernet, &f), flow_hash(&outer));
     }
 
+    /// A VXLAN-GPE header (I and P flags) with this next protocol and VNI, then `inner`.
+    fn gpe(next: u8, vni: u32, inner: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x0C, 0, 0, next];
+        v.extend_from_slice(&(vni << 8).to_be_bytes());
+        v.extend_from_slice(inner);
+        eth(0x0800, &udp4(A, B, 55555, 4790, &v))
+    }
+
+    /// An NSH header (MD type 2, no context headers) on path `spi`, index `si`.
+    fn nsh(next: u8, spi: u32, si: u8, inner: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x0F, 0x02, 0x02, next];
+        v.extend_from_slice(&((spi << 8) | u32::from(si)).to_be_bytes());
+        v.extend_from_slice(inner);
+        v
+    }
+
+    #[test]
+    fn vxlan_gpe_carries_ip_ethernet_and_nsh() {
+        let ip = inner_ip();
+        let gpe42 = Tunnel::VxlanGpe { vni: 42 };
+        assert_inner(&decode(Link::Ethernet, &gpe(1, 42, &ip)), &[gpe42]);
+        assert_inner(
+            &decode(Link::Ethernet, &gpe(3, 42, &eth(0x0800, &ip))),
+            &[gpe42],
+        );
+        let path = Tunnel::Nsh {
+            spi: 0x1234,
+            si: 255,
+        };
+        assert_inner(
+            &decode(Link::Ethernet, &gpe(4, 42, &nsh(1, 0x1234, 255, &ip))),
+            &[gpe42, path],
+        );
+        // NSH with a context header (length 3 words) carrying Ethernet, on Ethernet itself
+        let mut n = nsh(3, 7, 3, &[0xAA; 4]);
+        n[1] = 0x03;
+        n.extend_from_slice(&eth(0x0800, &ip));
+        assert_inner(
+            &decode(Link::Ethernet, &eth(0x894F, &n)),
+            &[Tunnel::Nsh { spi: 7, si: 3 }],
+        );
+        let v6 = udp6([0x20; 16], [0x26; 16], 1, 53, b"q");
+        let f = gpe(2, 9, &v6);
+        let p = decode(Link::Ethernet, &f);
+        assert_eq!(p.tunnels(), &[Tunnel::VxlanGpe { vni: 9 }]);
+        assert_eq!(p.ip.unwrap().src, IpAddr::from([0x20; 16]));
+        // without the P flag, or with a version, it is plain UDP on port 4790
+        for flags in [0x08, 0x2C] {
+            let mut f = gpe(1, 42, &ip);
+            f[14 + 20 + 8] = flags;
+            let p = decode(Link::Ethernet, &f);
+            assert!(p.tunnels().is_empty());
+            assert!(matches!(p.l4, L4::Udp { dport: 4790, .. }));
+        }
+        // an NSH header shorter than its base and path headers is an error
+        let mut bad = nsh(1, 1, 1, &ip);
+        bad[1] = 0x01;
+        assert_eq!(
+            decode(Link::Ethernet, &gpe(4, 1, &bad)).error,
+            Some(Layer::Link)
+        );
+        assert_eq!(
+            serde_json::to_string(&[gpe42, path]).unwrap(),
+            r#"[{"type":"vxlan_gpe","vni":42},{"type":"nsh","spi":4660,"si":255}]"#
+        );
+    }
+
+    /// A GTP-U G-PDU with `flags` (E, S, PN) and `ext` (what follows the TEID), then `inner`.
+    fn gtpu_frame(flags: u8, teid: u32, ext: &[u8], inner: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x30 | flags, 0xFF];
+        v.extend_from_slice(&((ext.len() + inner.len()) as u16).to_be_bytes());
+        v.extend_from_slice(&teid.to_be_bytes());
+        v.extend_from_slice(ext);
+        v.extend_from_slice(inner);
+        eth(0x0800, &udp4(A, B, 2152, 2152, &v))
+    }
+
+    #[test]
+    fn gtpu_g_pdus_carry_the_inner_packet_with_the_teid() {
+        let ip = inner_ip();
+        let t = [Tunnel::Gtpu { teid: 0xDEAD_BEEF }];
+        assert_inner(
+            &decode(Link::Ethernet, &gtpu_frame(0, 0xDEAD_BEEF, &[], &ip)),
+            &t,
+        );
+        // sequence number present (S), no extension
+        let seq = [0x12, 0x34, 0, 0];
+        assert_inner(
+            &decode(Link::Ethernet, &gtpu_frame(0x02, 0xDEAD_BEEF, &seq, &ip)),
+            &t,
+        );
+        // a PDU session container (type 0x85, 1 word: QFI 5), then none (5G N3)
+        let ext = [0, 0, 0, 0x85, 0x01, 0x00, 0x05, 0x00];
+        assert_inner(
+            &decode(Link::Ethernet, &gtpu_frame(0x04, 0xDEAD_BEEF, &ext, &ip)),
+            &t,
+        );
+        let json = serde_json::to_string(&t[0]).unwrap();
+        assert_eq!(json, r#"{"type":"gtpu","teid":3735928559}"#);
+        // an echo request (type 1), too many extension headers, a zero-length extension and a
+        // non-IP PDU are plain UDP
+        let mut echo = gtpu_frame(0x02, 0, &[0, 1, 0, 0], &[]);
+        echo[14 + 20 + 8 + 1] = 1;
+        let mut many = vec![0, 0, 0, 0x85];
+        for _ in 0..=MAX_GTPU_EXTENSIONS {
+            many.extend_from_slice(&[0x01, 0x00, 0x05, 0x85]);
+        }
+        many.extend_from_slice(&[0x01, 0x00, 0x05, 0x00]);
+        for f in [
+            echo,
+            gtpu_frame(0x04, 1, &many, &ip),
+            gtpu_frame(0x04, 1, &[0, 0, 0, 0x85, 0x00, 0, 0, 0], &ip),
+            gtpu_frame(0, 1, &[], &eth(0x0800, &ip)),
+        ] {
+            let p = decode(Link::Ethernet, &f);
+            assert!(p.tunnels().is_empty(), "{p:?}");
+            assert!(matches!(p.l4, L4::Udp { dport: 2152, .. }));
+        }
+    }
+
+    /// The same inner packet on each PPP-family link type, as the link frames it.
+    fn ppp_link_frames() -> Vec<(Link, Vec<u8>)> {
+        let ip = inner_ip();
+        let with = |head: &[u8]| [head, &ip[..]].concat();
+        vec![
+            // LINKTYPE_PPP: protocol field compressed, no address/control (RFC 1661 §6.5-6.6)
+            (Link::Ppp, with(&[0x21])),
+            (Link::Ppp, with(&[0xFF, 0x03, 0x00, 0x21])),
+            (Link::PppHdlc, with(&[0xFF, 0x03, 0x00, 0x21])),
+            // Cisco PPP with HDLC framing (RFC 1547 §4.3.1) on the PPP_HDLC link type
+            (Link::PppHdlc, with(&[0x8F, 0x00, 0x08, 0x00])),
+            (Link::PppWithDir, with(&[0x01, 0xFF, 0x03, 0x00, 0x21])),
+            (Link::CiscoHdlc, with(&[0x0F, 0x00, 0x08, 0x00])),
+            (
+                Link::PppEther,
+                with(&[
+                    0x11,
+                    0x00,
+                    0x00,
+                    0x09,
+                    0x00,
+                    (ip.len() + 2) as u8,
+                    0x00,
+                    0x21,
+                ]),
+            ),
+        ]
+    }
+
+    #[test]
+    fn ppp_link_types_carry_the_ip_packet() {
+        for (link, f) in ppp_link_frames() {
+            let p = decode(link, &f);
+            let tunnels: &[Tunnel] = match link {
+                Link::PppEther => &[Tunnel::Pppoe { session: 9 }],
+                _ => &[],
+            };
+            assert_inner(&p, tunnels);
+            let inner = Ip {
+                src: IpAddr::from(INNER_A),
+                dst: IpAddr::from(INNER_B),
+                proto: 0,
+            };
+            assert_eq!(dispatch_hash(link, &f), flow_hash(&inner), "{link:?}");
+        }
+        // LCP (0xC021) carries no IP and is no error; a Cisco frame with an unknown address is
+        assert_eq!(
+            decode(Link::Ppp, &[0xFF, 0x03, 0xC0, 0x21, 1, 1, 0, 4]).error,
+            None
+        );
+        assert_eq!(dispatch_hash(Link::Ppp, &[0xC0, 0x21, 1, 1, 0, 4]), 0);
+        assert_eq!(
+            decode(Link::CiscoHdlc, &[0x42, 0x00, 0x08, 0x00]).error,
+            Some(Layer::Link)
+        );
+        assert_eq!(decode(Link::PppWithDir, &[]).error, Some(Layer::Link));
+        for (dlt, name) in [
+            (9, "ppp"),
+            (50, "ppp_hdlc"),
+            (51, "ppp_ether"),
+            (104, "c_hdlc"),
+            (204, "ppp_with_dir"),
+        ] {
+            assert_eq!(Link::from_dlt(dlt).name(), name);
+        }
+    }
+
     fn all_tunnel_frames() -> Vec<(Link, Vec<u8>)> {
         let mut ppp = vec![0x21];
         ppp.extend_from_slice(&inner_ip());
@@ -965,7 +1176,18 @@ mod tests {
             ),
             (Link::Ethernet, eth(0x0800, &udp4(A, B, 3544, 1, &teredo))),
             (Link::Nflog, nflog(&inner_ip(), true)),
+            (
+                Link::Ethernet,
+                gpe(4, 42, &nsh(3, 1, 2, &eth(0x0800, &inner_ip()))),
+            ),
+            (
+                Link::Ethernet,
+                gtpu_frame(0x04, 7, &[0, 0, 0, 0x85, 0x01, 0, 5, 0], &inner_ip()),
+            ),
         ]
+        .into_iter()
+        .chain(ppp_link_frames())
+        .collect()
     }
 
     #[test]

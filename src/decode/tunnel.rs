@@ -1,5 +1,5 @@
-//! Encapsulations: the [`Tunnel`] kinds reported with an event, the UDP tunnels (VXLAN, Geneve,
-//! Teredo) recognised on their ports, and the walker's steps for the tunnels carried below IP or
+//! Encapsulations: the [`Tunnel`] kinds reported with an event, the UDP tunnels (VXLAN,
+//! VXLAN-GPE, Geneve, GTP-U, Teredo) recognised on their ports, NSH, and the walker's steps for the tunnels carried below IP or
 //! beside it (MPLS, PPPoE and PPP, GRE and ERSPAN). Every read is bounds-checked (`slice::get`).
 
 use serde::Serialize;
@@ -14,6 +14,13 @@ use super::{Decoder, Layer, Step};
 pub enum Tunnel {
     /// VXLAN (RFC 7348), UDP port 4789.
     Vxlan { vni: u32 },
+    /// VXLAN-GPE (draft-ietf-nvo3-vxlan-gpe-12), UDP port 4790.
+    #[serde(rename = "vxlan_gpe")]
+    VxlanGpe { vni: u32 },
+    /// Network Service Header (RFC 8300): the service path identifier and service index.
+    Nsh { spi: u32, si: u8 },
+    /// GTP-U (3GPP TS 29.281), UDP port 2152: the tunnel endpoint identifier of a G-PDU.
+    Gtpu { teid: u32 },
     /// Geneve (RFC 8926), UDP port 6081.
     Geneve { vni: u32 },
     /// GRE (RFC 2784, RFC 2890 key); for the PPTP variant (version 1, RFC 2637 §4.1) the key is
@@ -46,9 +53,21 @@ pub enum Tunnel {
 
 impl Tunnel {
     /// Every kind's name, in [`Tunnel::index`] order (for counters).
-    pub const KINDS: [&'static str; 11] = [
-        "vxlan", "geneve", "gre", "erspan", "mpls", "pppoe", "teredo", "ipip", "6in4", "4in6",
+    pub const KINDS: [&'static str; 14] = [
+        "vxlan",
+        "geneve",
+        "gre",
+        "erspan",
+        "mpls",
+        "pppoe",
+        "teredo",
+        "ipip",
+        "6in4",
+        "4in6",
         "6in6",
+        "vxlan_gpe",
+        "nsh",
+        "gtpu",
     ];
 
     /// Position of this kind in [`Tunnel::KINDS`].
@@ -65,6 +84,9 @@ impl Tunnel {
             Tunnel::SixIn4 => 8,
             Tunnel::FourIn6 => 9,
             Tunnel::SixIn6 => 10,
+            Tunnel::VxlanGpe { .. } => 11,
+            Tunnel::Nsh { .. } => 12,
+            Tunnel::Gtpu { .. } => 13,
         }
     }
 }
@@ -75,6 +97,88 @@ pub(super) const VXLAN_PORT: u16 = 4789;
 pub(super) const GENEVE_PORT: u16 = 6081;
 /// Teredo's IANA port (RFC 4380 §4); servers listen on it, clients use any port.
 pub(super) const TEREDO_PORT: u16 = 3544;
+/// VXLAN-GPE's IANA port (draft-ietf-nvo3-vxlan-gpe-12 §3.2).
+pub(super) const VXLAN_GPE_PORT: u16 = 4790;
+/// GTP-U's port (3GPP TS 29.281 §4.4.2.3): both endpoints send from and to it.
+pub(super) const GTPU_PORT: u16 = 2152;
+
+/// Extension headers of one GTP-U packet walked before giving up (3GPP TS 29.281 §5.2.1
+/// defines about ten types, each used at most once: PDU session container, PDCP number,
+/// UDP port, RAN container ...); more is not a real packet.
+pub const MAX_GTPU_EXTENSIONS: usize = 8;
+
+/// Next Protocol values shared by VXLAN-GPE (draft §3.3) and NSH (RFC 8300 §2.2, IANA "NSH
+/// Next Protocol").
+mod next_proto {
+    pub const IPV4: u8 = 1;
+    pub const IPV6: u8 = 2;
+    pub const ETHERNET: u8 = 3;
+    pub const NSH: u8 = 4;
+    pub const MPLS: u8 = 5;
+}
+
+/// The step for a VXLAN-GPE or NSH Next Protocol value; `None` for one not decoded (an
+/// experimental value, or none).
+fn next_step(proto: u8, rest: &[u8]) -> Option<Step<'_>> {
+    Some(match proto {
+        next_proto::IPV4 | next_proto::IPV6 => Step::Ip(rest),
+        next_proto::ETHERNET => Step::Ether(rest),
+        next_proto::NSH => Step::Nsh(rest),
+        next_proto::MPLS => Step::Mpls(rest),
+        _ => return None,
+    })
+}
+
+/// VXLAN-GPE header (draft-ietf-nvo3-vxlan-gpe-12 §3.1): flags `R R Ver(2) I P B O` with
+/// version 0 and the I (VNI valid) and P (next protocol present) bits set, 16 reserved bits, the
+/// Next Protocol, the 24-bit VNI and a reserved byte. Anything else on the port is plain UDP.
+pub(super) fn vxlan_gpe(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
+    let h = d.get(..8)?;
+    if h[0] & 0x30 != 0 || h[0] & 0x0C != 0x0C {
+        return None;
+    }
+    let vni = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+    Some((Tunnel::VxlanGpe { vni }, next_step(h[3], d.get(8..)?)?))
+}
+
+/// GTP-U header (3GPP TS 29.281 §5.1): version 1 and protocol type 1 in the first byte with the
+/// E, S and PN flags, the message type, the length of what follows the first 8 bytes, the TEID;
+/// when any flag is set, a sequence number, an N-PDU number and the first extension header
+/// type; then extension headers (§5.2.1: a length in 4-byte units, content, the next type).
+/// Only a G-PDU (type 255) carrying an IPv4 or IPv6 packet is a tunnel; echo, end marker and
+/// error indication messages, and non-IP PDU sessions, are left as plain UDP.
+pub(super) fn gtpu(d: &[u8]) -> Option<(Tunnel, Step<'_>)> {
+    let h = d.get(..8)?;
+    if h[0] >> 5 != 1 || h[0] & 0x10 == 0 || h[1] != 0xFF {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    let teid = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    // the length bounds the PDU; a packet cut by the snaplen keeps what it has
+    let body = d.get(8..)?;
+    let mut rest = body.get(..len).unwrap_or(body);
+    if h[0] & 0x07 != 0 {
+        let mut next = *rest.get(3)?;
+        rest = rest.get(4..)?;
+        let mut walked = 0;
+        while next != 0 {
+            walked += 1;
+            if walked > MAX_GTPU_EXTENSIONS {
+                return None;
+            }
+            let n = usize::from(*rest.first()?) * 4;
+            if n == 0 {
+                return None;
+            }
+            next = *rest.get(n - 1)?;
+            rest = rest.get(n..)?;
+        }
+    }
+    match rest.first()? >> 4 {
+        4 | 6 => Some((Tunnel::Gtpu { teid }, Step::Ip(rest))),
+        _ => None,
+    }
+}
 
 /// VXLAN header (RFC 7348 §5): flags with the I bit (0x08) set, 24 reserved bits, the 24-bit
 /// VNI and 8 reserved bits; an Ethernet frame follows.
@@ -184,6 +288,27 @@ impl<'a> Decoder<'a> {
             PPP_IPV4 | PPP_IPV6 => Step::Ip(rest),
             // LCP, IPCP, PAP, CCP ...: control traffic, no IP packet.
             _ => Step::Done,
+        }
+    }
+
+    /// NSH (RFC 8300 §2.2-2.3): version 0, O, U, TTL, the header's length in 4-byte words (at
+    /// least the 2 of the base and service path headers), MD type, the Next Protocol, then the
+    /// 24-bit service path identifier and the service index; context headers to the length.
+    pub(super) fn nsh(&mut self, d: &'a [u8]) -> Step<'a> {
+        let Some(h) = d.get(..8) else {
+            return self.fail(Layer::Link);
+        };
+        let len = usize::from(h[1] & 0x3F) * 4;
+        if h[0] >> 6 != 0 || len < 8 {
+            return self.fail(Layer::Link);
+        }
+        let spi = u32::from_be_bytes([0, h[4], h[5], h[6]]);
+        if !self.push_tunnel(Tunnel::Nsh { spi, si: h[7] }) {
+            return Step::Done;
+        }
+        match d.get(len..).and_then(|rest| next_step(h[3], rest)) {
+            Some(step) => step,
+            None => self.fail(Layer::Link),
         }
     }
 

@@ -1,8 +1,10 @@
 //! HTTP/1.x request head: the request line and the Host header (RFC 9112 §3, RFC 9110 §7.2).
 //!
-//! Detection is by content, on any TCP port: a request starts with a method token from
-//! [`METHODS`], one space, a request-target, one space and `HTTP/1.0` or `HTTP/1.1`
-//! (RFC 9112 §3). Anything else is [`HttpError::NotHttp`], decided from the first bytes that
+//! Detection is by content, on any TCP port: a request starts with a method, one space, a
+//! request-target, one space and `HTTP/1.0` or `HTTP/1.1` (RFC 9112 §3). The method is any
+//! token (RFC 9110 §9.1, §5.6.2) of at most [`MAX_METHOD_LEN`] characters, not only the common
+//! ones: Outlook Anywhere's `RPC_IN_DATA`, CalDAV's `MKCALENDAR`, UPnP's `SUBSCRIBE` and
+//! WebDAV's `SEARCH` or `REPORT` carry a Host like any other. Anything else is [`HttpError::NotHttp`], decided from the first bytes that
 //! disagree (a response, `HTTP/1.1 200 OK`, is not a request).
 //!
 //! [`parse_request`] looks at no more than [`MAX_HTTP_HEAD`] bytes, never allocates, and returns
@@ -24,26 +26,23 @@ use crate::observe::{Info, Observed, Where};
 /// request line), so 8 KiB holds the Host of any request a server would accept.
 pub const MAX_HTTP_HEAD: usize = 8 * 1024;
 
-/// Request methods recognised: RFC 9110 §9 and PATCH (RFC 5789), and the WebDAV methods of
-/// RFC 4918 §9 that clients send on the same connections.
-pub const METHODS: &[&[u8]] = &[
-    b"GET",
-    b"POST",
-    b"HEAD",
-    b"PUT",
-    b"DELETE",
-    b"OPTIONS",
-    b"PATCH",
-    b"CONNECT",
-    b"TRACE",
-    b"PROPFIND",
-    b"PROPPATCH",
-    b"MKCOL",
-    b"COPY",
-    b"MOVE",
-    b"LOCK",
-    b"UNLOCK",
-];
+/// Longest method accepted. The longest in the IANA HTTP Method Registry is
+/// `UPDATEREDIRECTREF` (17 characters, RFC 4437); 20 leaves room for unregistered ones while
+/// letting the probe give up on a non-HTTP stream after 21 bytes without a space.
+pub const MAX_METHOD_LEN: usize = 20;
+
+/// RFC 9110 §5.6.2 `tchar`: the characters of a token, so of a method.
+#[inline]
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `data` (no space in it) can still begin a method: only token characters, no
+/// more than [`MAX_METHOD_LEN`] of them.
+#[inline]
+fn may_be_method_prefix(data: &[u8]) -> bool {
+    data.len() <= MAX_METHOD_LEN && data.iter().all(|&b| is_tchar(b))
+}
 
 /// Why no Host could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,11 +107,29 @@ pub fn parse_request(data: &[u8]) -> Result<Request<'_>, HttpError> {
     }
 }
 
+/// Length of the request head at the start of `data`, through the empty line that ends it
+/// (RFC 9112 §2.1, CRLF or bare LF); `None` while it has not ended within the first
+/// [`MAX_HTTP_HEAD`] bytes. For a `CONNECT` request (RFC 9110 §9.3.6), whose tunnel starts
+/// right after its head.
+pub fn head_len(data: &[u8]) -> Option<usize> {
+    let data = data.get(..MAX_HTTP_HEAD).unwrap_or(data);
+    let mut at = 0;
+    while let Some(nl) = data[at..].iter().position(|&b| b == b'\n') {
+        let next = at + nl + 1;
+        // the first line is the request line, never the end of the head
+        if at > 0 && strip_cr(&data[at..at + nl]).is_empty() {
+            return Some(next);
+        }
+        at = next;
+    }
+    None
+}
+
 /// Whether a stream starting with `data` may carry a request: false exactly when its first
-/// bytes cannot begin a known method token ([`METHODS`]) followed by a space, which is when
-/// [`parse_request`] answers [`HttpError::NotHttp`] without looking further. True does not
-/// promise a request (the parser may still say `NotHttp` later in the line). The application
-/// layer's content probe; looks at no more than ten bytes.
+/// bytes cannot begin a method token followed by a space, which is when [`parse_request`]
+/// answers [`HttpError::NotHttp`] without looking further. True does not promise a request
+/// (the parser may still say `NotHttp` later in the line). The application layer's content
+/// probe; looks at no more than [`MAX_METHOD_LEN`] + 1 bytes.
 #[inline]
 pub fn may_be_request(data: &[u8]) -> bool {
     match data
@@ -120,8 +137,8 @@ pub fn may_be_request(data: &[u8]) -> bool {
         .take(MAX_METHOD_LEN + 1)
         .position(|&b| b == b' ')
     {
-        Some(sp) => METHODS.contains(&&data[..sp]),
-        None => data.len() <= MAX_METHOD_LEN && METHODS.iter().any(|m| m.starts_with(data)),
+        Some(sp) => sp > 0 && may_be_method_prefix(&data[..sp]),
+        None => may_be_method_prefix(data),
     }
 }
 
@@ -133,15 +150,15 @@ fn request_line(data: &[u8], incomplete: HttpError) -> Result<(Request<'_>, &[u8
         .take(MAX_METHOD_LEN + 1)
         .position(|&b| b == b' ')
     else {
-        // No space yet: still a request only if what is there starts a known method.
-        return if data.len() <= MAX_METHOD_LEN && METHODS.iter().any(|m| m.starts_with(data)) {
+        // No space yet: still a request only if what is there may begin a method.
+        return if may_be_method_prefix(data) {
             Err(incomplete)
         } else {
             Err(HttpError::NotHttp)
         };
     };
     let method = &data[..sp];
-    if !METHODS.contains(&method) {
+    if method.is_empty() || !may_be_method_prefix(method) {
         return Err(HttpError::NotHttp);
     }
     let rest = &data[sp + 1..];
@@ -191,9 +208,6 @@ fn request_line(data: &[u8], incomplete: HttpError) -> Result<(Request<'_>, &[u8
         _ => Err(HttpError::NotHttp),
     }
 }
-
-/// Longest method in [`METHODS`] (PROPPATCH).
-const MAX_METHOD_LEN: usize = 9;
 
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -367,13 +381,15 @@ mod tests {
             &b"HTTP/1.1 200 OK\r\n\r\n"[..],
             b"SSH-2.0-OpenSSH_9.6\r\n",
             b"\x16\x03\x01\x02\x00\x01",
-            b"get / HTTP/1.1\r\n",
             b"GET / HTTP/2.0\r\n",
             b"GET  / HTTP/1.1\r\n",
             b"GET / HTTP/1.1 \r\n",
             b"GET /\r\n",
-            b"GETS / HTTP/1.1\r\n",
-            b"PROPPATCHX / HTTP/1.1\r\n",
+            b" GET / HTTP/1.1\r\n",
+            b"G\"ET / HTTP/1.1\r\n",
+            b"GET(1) / HTTP/1.1\r\n",
+            b"EHLO mail.example\r\n",
+            b"ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n",
         ] {
             assert_eq!(parse_request(d), Err(HttpError::NotHttp), "{d:?}");
         }
@@ -419,18 +435,63 @@ mod tests {
     }
 
     #[test]
-    fn every_method_is_recognised() {
-        for m in METHODS {
-            let mut r = m.to_vec();
-            r.extend_from_slice(b" * HTTP/1.1\r\nHost: m.example\r\n\r\n");
-            assert_eq!(host_of(&r), domain("m.example"), "{m:?}");
-            // and a prefix of the method alone is a maybe
-            assert_eq!(parse_request(&m[..m.len() - 1]), Err(HttpError::Incomplete));
+    fn any_token_method_is_recognised() {
+        // RFC 9110 §9 and PATCH, WebDAV (RFC 4918), Outlook Anywhere, CalDAV (RFC 4791),
+        // WebDAV SEARCH (RFC 5323), DeltaV REPORT (RFC 3253), UPnP GENA, the longest IANA
+        // registered method, a lower-case method (methods are case-sensitive tokens) and one
+        // of MAX_METHOD_LEN token characters.
+        let longest = "A!#$%&'*+-.^_`|~z9Q0";
+        assert_eq!(longest.len(), MAX_METHOD_LEN);
+        for m in [
+            "GET",
+            "POST",
+            "CONNECT",
+            "PROPPATCH",
+            "RPC_IN_DATA",
+            "RPC_OUT_DATA",
+            "SEARCH",
+            "REPORT",
+            "MKCALENDAR",
+            "SUBSCRIBE",
+            "UPDATEREDIRECTREF",
+            "get",
+            longest,
+        ] {
+            let mut r = m.as_bytes().to_vec();
+            r.extend_from_slice(b" /rpc/rpcproxy.dll?h:6001 HTTP/1.1\r\nHost: m.example\r\n\r\n");
+            assert_eq!(parse_request(&r).unwrap().method, m.as_bytes());
+            assert_eq!(host_of(&r), domain("m.example"), "{m}");
+            // every prefix of the method alone is a maybe, for the parser and the probe
+            for n in 1..=m.len() {
+                assert_eq!(
+                    parse_request(&r[..n]),
+                    Err(HttpError::Incomplete),
+                    "{m} {n}"
+                );
+                assert!(may_be_request(&r[..n]), "{m} {n}");
+            }
         }
-        assert_eq!(
-            MAX_METHOD_LEN,
-            METHODS.iter().map(|m| m.len()).max().unwrap()
-        );
+        let mut long = [b'A'; MAX_METHOD_LEN + 1].to_vec();
+        assert_eq!(parse_request(&long), Err(HttpError::NotHttp));
+        assert!(!may_be_request(&long));
+        long.extend_from_slice(b" / HTTP/1.1\r\nHost: m.example\r\n\r\n");
+        assert_eq!(parse_request(&long), Err(HttpError::NotHttp));
+    }
+
+    #[test]
+    fn head_len_ends_after_the_empty_line() {
+        let h = b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n";
+        let mut d = h.to_vec();
+        d.extend_from_slice(b"\x16\x03\x01");
+        assert_eq!(head_len(&d), Some(h.len()));
+        assert_eq!(head_len(b"CONNECT a:1 HTTP/1.0\n\nx"), Some(22));
+        for n in 0..h.len() {
+            assert_eq!(head_len(&h[..n]), None, "{n}");
+        }
+        let mut long = b"CONNECT a:1 HTTP/1.1\r\n".to_vec();
+        long.resize(MAX_HTTP_HEAD, b'x');
+        long.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(head_len(&long), None);
     }
 
     #[test]
@@ -460,11 +521,11 @@ mod tests {
         let req = b"PROPPATCH /x HTTP/1.1\r\nHost: a.example\r\n\r\n";
         let mut inputs: Vec<&[u8]> = vec![
             b"HTTP/1.1 200 OK\r\n",
-            b"GETX / HTTP/1.1\r\n",
-            b"get / HTTP/1.1\r\n",
+            b"GET( / HTTP/1.1\r\n",
             b" GET",
             b"\x16\x03\x01",
-            b"PROPPATCHX",
+            b"SSH-2.0-OpenSSH_9.6p1 Debian",
+            b"ABCDEFGHIJKLMNOPQRSTUV",
         ];
         inputs.extend((1..=req.len()).map(|n| &req[..n]));
         for d in inputs {
@@ -473,6 +534,9 @@ mod tests {
             }
         }
         assert!(may_be_request(b"GE"));
+        assert!(may_be_request(b"RPC_IN_DATA /rpc"));
+        assert!(!may_be_request(b"SSH-2.0-OpenSSH_9.6p1 Debian"));
+        assert!(!may_be_request(b"\x16\x03\x01"));
         assert!(!may_be_request(b"HTTP/1.1 200"));
     }
 }

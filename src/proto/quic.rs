@@ -209,13 +209,30 @@ pub struct LongHeader<'a> {
     pub packet_len: usize,
 }
 
+/// Whether `version` is one of the reserved versions of the form `0x?a?a?a?a` (RFC 9000 §15)
+/// that clients send to force version negotiation ("greasing").
+#[inline]
+pub fn is_greased(version: u32) -> bool {
+    version & 0x0f0f_0f0f == 0x0a0a_0a0a
+}
+
+/// The protections a client Initial with a greased version is tried with, in order: a client
+/// protects it with the keys of a version it speaks (RFC 9000 §6.3 leaves the choice open;
+/// aioquic, for one, uses v1's salt for any version but v2), so each packet costs at most these
+/// three key derivations and decryptions ([`MAX_GREASE_TRIALS`]).
+pub const GREASE_TRIALS: [Version; 3] = [Version::V1, Version::Draft29, Version::V2];
+
+/// Most protections tried on one greased Initial: [`GREASE_TRIALS`].
+pub const MAX_GREASE_TRIALS: usize = GREASE_TRIALS.len();
+
 /// Cheap content check for the worker's hot path: a long header with the fixed bit and a
-/// version this module decodes. Looks at 5 bytes.
+/// version this module decodes, or a greased one. Looks at 5 bytes.
 pub fn is_long_header(data: &[u8]) -> bool {
     match *data {
         [b0, v0, v1, v2, v3, ..] => {
+            let version = u32::from_be_bytes([v0, v1, v2, v3]);
             b0 & (HEADER_FORM_LONG | FIXED_BIT) == HEADER_FORM_LONG | FIXED_BIT
-                && Version::from_wire(u32::from_be_bytes([v0, v1, v2, v3])).is_some()
+                && (Version::from_wire(version).is_some() || is_greased(version))
         }
         _ => false,
     }
@@ -251,6 +268,20 @@ fn cid<'a>(data: &'a [u8], pos: &mut usize) -> Result<&'a [u8], QuicError> {
 /// Read the long header at the start of `data` (a datagram, or what follows the previous
 /// coalesced packet) (RFC 9000 §17.2, §17.2.2 for Initial, §17.2.5 for Retry).
 pub fn parse_long_header(data: &[u8]) -> Result<LongHeader<'_>, QuicError> {
+    parse_long_header_with(data, None)
+}
+
+/// [`parse_long_header`], reading the packet as protected by `protection` whatever its
+/// version says: for a greased version ([`is_greased`]), tried with each of
+/// [`GREASE_TRIALS`]; the header's [`LongHeader::version`] stays the one on the wire.
+pub fn parse_long_header_as(data: &[u8], protection: Version) -> Result<LongHeader<'_>, QuicError> {
+    parse_long_header_with(data, Some(protection))
+}
+
+fn parse_long_header_with(
+    data: &[u8],
+    forced: Option<Version>,
+) -> Result<LongHeader<'_>, QuicError> {
     let b0 = *data.first().ok_or(QuicError::NotLongHeader)?;
     if b0 & (HEADER_FORM_LONG | FIXED_BIT) != HEADER_FORM_LONG | FIXED_BIT {
         return Err(QuicError::NotLongHeader);
@@ -259,7 +290,9 @@ pub fn parse_long_header(data: &[u8]) -> Result<LongHeader<'_>, QuicError> {
         [_, a, b, c, d, ..] => u32::from_be_bytes([a, b, c, d]),
         _ => return Err(QuicError::Truncated),
     };
-    let protection = Version::from_wire(version).ok_or(QuicError::UnknownVersion)?;
+    let protection = forced
+        .or_else(|| Version::from_wire(version))
+        .ok_or(QuicError::UnknownVersion)?;
     let packet_type = protection.packet_type(b0 >> 4);
     let mut pos = 5;
     let dcid = cid(data, &mut pos)?;

@@ -99,6 +99,9 @@ fn expand_label<const N: usize>(hk: &Hkdf<Sha256>, label: &[u8]) -> [u8; N] {
 /// Initial packet protection of one side of a connection (RFC 9001 §5.2).
 pub struct InitialKeys {
     version: u32,
+    /// The version number written in headers: `version` unless [`InitialKeys::on_wire`] set
+    /// another.
+    wire: u32,
     aead: Aes128Gcm,
     hp: Aes128,
     iv: [u8; 12],
@@ -122,10 +125,18 @@ impl InitialKeys {
         let hp: [u8; 16] = expand_label(&hk, lhp);
         InitialKeys {
             version,
+            wire: version,
             aead: Aes128Gcm::new(&Array::from(key)),
             hp: Aes128::new(&Array::from(hp)),
             iv,
         }
+    }
+
+    /// These keys (and `version`'s type bits) under another version number in the header: a
+    /// client greasing the version (RFC 9000 §15) with the protection of one it speaks.
+    pub fn on_wire(mut self, wire: u32) -> Self {
+        self.wire = wire;
+        self
     }
 
     fn nonce(&self, pn: u64) -> [u8; 12] {
@@ -202,7 +213,7 @@ pub fn protect_into(
 ) {
     let start = out.len();
     out.push(0xc0 | h.ty.bits(keys.version) | (PN_LEN as u8 - 1));
-    out.extend_from_slice(&keys.version.to_be_bytes());
+    out.extend_from_slice(&keys.wire.to_be_bytes());
     out.push(h.dcid.len() as u8);
     out.extend_from_slice(h.dcid);
     out.push(h.scid.len() as u8);

@@ -142,6 +142,17 @@ impl Defrag {
         self.bytes
     }
 
+    /// Whether a datagram of `f` is in reassembly (an earlier fragment of it was pushed and it
+    /// is neither complete nor dropped).
+    pub fn holds(&self, f: &Fragment<'_>) -> bool {
+        self.map.contains_key(&Key {
+            src: f.src,
+            dst: f.dst,
+            id: f.id,
+            proto: if f.src.is_ipv6() { 0 } else { f.proto },
+        })
+    }
+
     /// Add a fragment seen at `now_us` (packet time, microseconds); the payload when its
     /// datagram is complete.
     pub fn push(&mut self, f: &Fragment<'_>, now_us: i64) -> Option<Reassembled> {

@@ -108,6 +108,12 @@ crate::counters! {
         timeouts: u64,
         /// CRYPTO fragments cut or dropped by [`MAX_CRYPTO_BYTES`] or [`MAX_CRYPTO_RANGES`].
         buffer_caps_hit: u64,
+        /// Long headers with a greased version (RFC 9000 §15) read as client Initials.
+        greased: u64,
+        /// Protections tried on them (at most [`quic::MAX_GREASE_TRIALS`] per packet).
+        grease_trials: u64,
+        /// Greased Initials that one of the tried protections opened.
+        greased_decrypted: u64,
     }
 }
 
@@ -226,6 +232,8 @@ struct Conn {
     /// The Destination Connection ID the keys were derived from.
     odcid: Cid,
     keys: InitialKeys,
+    /// The protection the keys are for (a greased version's packets are read with it).
+    protection: quic::Version,
     crypto: Reassembly,
     last_seen_us: i64,
     /// The hello was parsed (or found malformed): ignore the rest.
@@ -324,6 +332,14 @@ impl QuicTracker {
                 Ok(h) => h,
                 // A short-header packet or padding ends the long-header part of a datagram.
                 Err(QuicError::NotLongHeader) => break,
+                Err(QuicError::UnknownVersion) if greased(rest) => {
+                    match self.grease(src, dst, rest) {
+                        Some(h) => h,
+                        // nothing known opens it: a Version Negotiation-forcing packet of
+                        // another protection, or not an Initial; the rest cannot be delimited
+                        None => break,
+                    }
+                }
                 Err(_) => {
                     self.stats.malformed += 1;
                     break;
@@ -335,6 +351,45 @@ impl QuicTracker {
                 self.initial(src, dst, &header, packet, ts_us, out, hello);
             }
         }
+    }
+
+    /// The header of a client Initial with a greased version, read as protected by the first
+    /// of [`quic::GREASE_TRIALS`] whose client keys open it (each tried once, counted); `None`
+    /// when none does. A packet of a connection already tracked on the path is read with that
+    /// connection's protection without trials.
+    fn grease<'a>(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        data: &'a [u8],
+    ) -> Option<LongHeader<'a>> {
+        self.stats.greased += 1;
+        if let Some(c) = self.conns.get(&(src, dst)) {
+            let header = quic::parse_long_header_as(data, c.protection).ok()?;
+            if Cid::new(header.dcid) == c.odcid {
+                return Some(header);
+            }
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut found = None;
+        for v in quic::GREASE_TRIALS {
+            let Ok(header) = quic::parse_long_header_as(data, v) else {
+                continue;
+            };
+            if header.packet_type != PacketType::Initial {
+                continue;
+            }
+            self.stats.grease_trials += 1;
+            let packet = &data[..header.packet_len.min(data.len())];
+            let keys = InitialKeys::client(v, header.dcid);
+            if open(&mut scratch, packet, &header, &keys).is_some() {
+                self.stats.greased_decrypted += 1;
+                found = Some(header);
+                break;
+            }
+        }
+        self.scratch = scratch;
+        found
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -372,7 +427,7 @@ impl QuicTracker {
             Some((false, done)) => {
                 let keys = InitialKeys::client(header.protection, header.dcid);
                 if let Some(p) = open(&mut scratch, packet, header, &keys) {
-                    self.start(path, dcid, keys, ts_us);
+                    self.start(path, dcid, keys, header.protection, ts_us);
                     Some(p)
                 } else if done {
                     // Whether or not it is the old connection's, there is nothing to do.
@@ -387,7 +442,7 @@ impl QuicTracker {
                 let keys = InitialKeys::client(header.protection, header.dcid);
                 let p = open(&mut scratch, packet, header, &keys);
                 if p.is_some() {
-                    self.start(path, dcid, keys, ts_us);
+                    self.start(path, dcid, keys, header.protection, ts_us);
                 }
                 p
             }
@@ -418,7 +473,14 @@ impl QuicTracker {
 
     /// Track a new connection on `path`, replacing any previous one there and making room if
     /// the table is full.
-    fn start(&mut self, path: Path, odcid: Cid, keys: InitialKeys, ts_us: i64) {
+    fn start(
+        &mut self,
+        path: Path,
+        odcid: Cid,
+        keys: InitialKeys,
+        protection: quic::Version,
+        ts_us: i64,
+    ) {
         if !self.conns.contains_key(&path) && self.conns.len() >= self.cap {
             self.expire(ts_us);
             if self.conns.len() >= self.cap {
@@ -430,6 +492,7 @@ impl QuicTracker {
             Conn {
                 odcid,
                 keys,
+                protection,
                 crypto: Reassembly::default(),
                 last_seen_us: ts_us,
                 done: false,
@@ -484,6 +547,12 @@ impl QuicTracker {
             keep
         });
     }
+}
+
+/// Whether the long header at the start of `data` carries a greased version
+/// ([`quic::is_greased`]).
+fn greased(data: &[u8]) -> bool {
+    matches!(*data, [_, a, b, c, d, ..] if quic::is_greased(u32::from_be_bytes([a, b, c, d])))
 }
 
 /// Copy `packet` into `scratch` and decrypt it with `keys`; the plaintext's range in `scratch`.
@@ -601,6 +670,63 @@ mod tests {
         // A retransmission is not reported again, nor decrypted.
         assert!(run(&mut t, &[d]).is_empty());
         assert_eq!(t.stats().initials_decrypted, 1);
+    }
+
+    /// A client Initial under the greased version 0x1a2a3a4a, protected with `version`'s keys.
+    fn greased_initial(version: u32, pn: u32, frames: &[u8]) -> Vec<u8> {
+        let keys = build::InitialKeys::new(version, DCID, true).on_wire(0x1a2a_3a4a);
+        let mut d = Vec::new();
+        build::initial_into(&mut d, &keys, DCID, b"", pn, frames, 1162);
+        d
+    }
+
+    #[test]
+    fn greased_version_initials_are_opened_with_the_known_salts() {
+        let h = minimal_hello("grease.example", 0);
+        // v1 keys: the first trial; draft-29: the second; v2 (its own type bits): v1 and
+        // draft-29 read those bits as 0-RTT and skip it, so one trial
+        for (version, trials) in [(V1, 1), (0xff00_001d, 2), (V2, 1)] {
+            let mut t = QuicTracker::new();
+            let d = greased_initial(version, 0, &build::crypto(0, &h));
+            assert_eq!(run(&mut t, &[d]), [sni("grease.example")], "{version:#x}");
+            let s = t.stats();
+            assert_eq!(
+                (s.greased, s.grease_trials, s.greased_decrypted),
+                (1, trials, 1),
+                "{version:#x}"
+            );
+            assert_eq!((s.malformed, s.decrypt_failures), (0, 0));
+        }
+        assert!(quic::is_greased(0x1a2a_3a4a) && quic::is_greased(0xfafa_fafa));
+        assert!(!quic::is_greased(1) && !quic::is_greased(0x1a2a_3a4b));
+    }
+
+    #[test]
+    fn greased_initial_of_unknown_keys_costs_at_most_the_trials() {
+        // draft-23's salt is not tried: v1 and draft-29 fail, v2 reads the type bits as Retry
+        let d = greased_initial(
+            0xff00_0017,
+            0,
+            &build::crypto(0, &minimal_hello("x.example", 0)),
+        );
+        let mut t = QuicTracker::new();
+        assert!(run(&mut t, &[d]).is_empty());
+        let s = t.stats();
+        assert_eq!((s.greased, s.grease_trials, s.greased_decrypted), (1, 2, 0));
+        assert!(s.grease_trials <= quic::MAX_GREASE_TRIALS as u64 * s.greased);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn later_greased_initials_of_a_connection_need_no_trials() {
+        let h = minimal_hello("split-grease.example", 1500);
+        let (a, b) = h.split_at(1000);
+        let p1 = greased_initial(0xff00_001d, 0, &build::crypto(0, a));
+        let p2 = greased_initial(0xff00_001d, 1, &build::crypto(1000, b));
+        let mut t = QuicTracker::new();
+        assert_eq!(run(&mut t, &[p1, p2]), [sni("split-grease.example")]);
+        let s = t.stats();
+        assert_eq!((s.greased, s.grease_trials, s.greased_decrypted), (2, 2, 1));
     }
 
     #[test]

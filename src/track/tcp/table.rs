@@ -86,6 +86,9 @@ crate::counters! {
         http_requests: u64,
         /// HTTP request heads with a header line that has no colon.
         http_errors: u64,
+        /// HTTP `CONNECT` request heads whose tunnel (the bytes after the head) was read as a
+        /// new stream, a TLS ClientHello in the usual case.
+        http_tunnels: u64,
         /// DNS-over-TCP messages read, and those that could not be.
         dns_messages: u64,
         dns_errors: u64,
