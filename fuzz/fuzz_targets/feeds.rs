@@ -48,9 +48,11 @@ fuzz_target!(|data: &[u8]| {
         valid_until: None,
         action: Default::default(),
         id: None,
+        port: None,
+        port_only: false,
     });
     let mut sink = Sink { builder, ctx };
-    let _ = match pick % 6 {
+    let _ = match pick % 7 {
         0 => {
             formats::plain::parse(&text, 1, &mut sink);
             Ok(())
@@ -73,6 +75,7 @@ fuzz_target!(|data: &[u8]| {
         2 => formats::zeek::parse(&text, &feed, &mut sink),
         3 => formats::stix::parse(&text, &feed, &mut sink),
         4 => formats::misp::parse(&text, &feed, &mut sink),
+        5 => formats::misp_warninglist::parse(&text, &feed, &mut sink),
         _ => formats::misp_csv::parse(&text, &feed, &mut sink),
     };
     let set = sink.builder.build();
