@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{self, write_file};
-
-fn demo() -> String {
-    util::root().join("pcaps/demo.pcap").display().to_string()
-}
+use crate::util::{
+    self, demo_pcap as demo, feeds_config as config, replay_demo as replay, write_file,
+};
 
 fn warninglist(name: &str) -> String {
     util::root()
@@ -22,19 +20,6 @@ fn warninglist(name: &str) -> String {
         .join("list.json")
         .display()
         .to_string()
-}
-
-/// A config with `feeds` (TOML text of `[[feeds]]` tables, paths relative to `dir`).
-fn config(dir: &Path, feeds: &str) -> PathBuf {
-    let p = dir.join("iocd.toml");
-    write_file(&p, &format!("sensor = \"t\"\n{feeds}"));
-    p
-}
-
-fn replay(cfg: &Path) -> util::Replay {
-    let r = util::replay(&["--config", cfg.to_str().unwrap(), &demo()]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
-    r
 }
 
 /// Events about the address (ip.src, ip.dst, dns.answer_ip).

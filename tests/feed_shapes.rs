@@ -6,12 +6,12 @@
 //! 8080, and opens TLS with SNI login.phish.test to 198.51.100.20)
 //! show what matches. Issue 12.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::util::{self, write_file};
+use crate::util::{self, demo_pcap as demo, feeds_config as config, write_file};
 
 fn list(name: &str) -> String {
     util::root()
@@ -19,17 +19,6 @@ fn list(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn demo() -> String {
-    util::root().join("pcaps/demo.pcap").display().to_string()
-}
-
-/// A config in `dir` with `feeds` (TOML `[[feeds]]` tables).
-fn config(dir: &Path, feeds: &str) -> PathBuf {
-    let p = dir.join("iocd.toml");
-    write_file(&p, &format!("sensor = \"t\"\n{feeds}"));
-    p
 }
 
 /// `[[feeds]]` tables for the lists, by file name, each with `extra` lines.

@@ -6,28 +6,11 @@
 //! in events, several indicators for one observable, validity at packet time, `check` and
 //! `lookup` (allowlists: `allowlists.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{self, write_file};
-
-fn demo() -> String {
-    util::root().join("pcaps/demo.pcap").display().to_string()
-}
-
-/// A config with `feeds` (TOML text of `[[feeds]]` tables, paths relative to `dir`).
-fn config(dir: &Path, feeds: &str) -> PathBuf {
-    let p = dir.join("iocd.toml");
-    write_file(&p, &format!("sensor = \"t\"\n{feeds}"));
-    p
-}
-
-fn replay(cfg: &Path) -> util::Replay {
-    let r = util::replay(&["--config", cfg.to_str().unwrap(), &demo()]);
-    assert_eq!(r.code(), Some(0), "{}", r.stderr());
-    r
-}
+use crate::util::{self, feeds_config as config, replay_demo as replay, write_file};
 
 fn event<'a>(events: &'a [Value], w: &str) -> &'a Value {
     events

@@ -40,6 +40,26 @@ pub fn corpus_dir() -> Option<PathBuf> {
     }
 }
 
+/// The bundled demo capture (`pcaps/demo.pcap`, made by `pcaps/real/demo.sh`).
+pub fn demo_pcap() -> String {
+    root().join("pcaps/demo.pcap").display().to_string()
+}
+
+/// A config file in `dir` naming sensor "t" with `feeds` (TOML text of `[[feeds]]` tables and
+/// any top-level keys before them; paths relative to `dir`).
+pub fn feeds_config(dir: &Path, feeds: &str) -> PathBuf {
+    let p = dir.join("iocd.toml");
+    write_file(&p, &format!("sensor = \"t\"\n{feeds}"));
+    p
+}
+
+/// Replay the demo capture with config `cfg`; it must exit 0.
+pub fn replay_demo(cfg: &Path) -> Replay {
+    let r = replay(&["--config", cfg.to_str().unwrap(), &demo_pcap()]);
+    assert_eq!(r.code(), Some(0), "{}", r.stderr());
+    r
+}
+
 pub fn iocd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_iocd"));
     c.env_remove("IOCD_LOG");
