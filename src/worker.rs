@@ -19,6 +19,7 @@ use crate::name;
 pub use crate::observe::Where;
 use crate::observe::{Info, Observed};
 use crate::output::{Output, OutputTx};
+use crate::proto::dns;
 use crate::stats::WorkerStats;
 use crate::track::defrag::Defrag;
 use crate::track::quic::QuicTracker;
@@ -307,11 +308,14 @@ impl Worker {
             self.stats.errors_encap += 1;
             return;
         }
-        // The first fragment (offset 0) shows what the datagram carries: the outer packet of a
-        // tunnel gives no addresses, as when it is not fragmented.
-        let tunnel = f.offset == 0
-            && decode::resume(&p, f.proto, f.data).tunnels().len() > p.tunnels().len();
-        if !tunnel && !self.defrag.holds(&f) {
+        // A datagram already held was checked (the hash lookup first: then the fragment is not
+        // decoded here). The first fragment (offset 0) shows what the datagram carries: the
+        // outer packet of a tunnel gives no addresses, as when it is not fragmented.
+        let held = self.defrag.holds(&f);
+        let starts_tunnel = || {
+            f.offset == 0 && decode::resume(&p, f.proto, f.data).tunnels().len() > p.tunnels().len()
+        };
+        if !held && !starts_tunnel() {
             let ip = Ip {
                 src: f.src,
                 dst: f.dst,
@@ -452,8 +456,12 @@ impl Worker {
         set.lookup_ip(ip, &mut hits);
         if self.decide(set, m, flow, &mut hits) {
             let info = match (w, ip) {
-                (Where::DnsAnswerIp, IpAddr::V4(_)) => Info::Dns { rrtype: 1 },
-                (Where::DnsAnswerIp, IpAddr::V6(_)) => Info::Dns { rrtype: 28 },
+                (Where::DnsAnswerIp, IpAddr::V4(_)) => Info::Dns {
+                    rrtype: dns::TYPE_A,
+                },
+                (Where::DnsAnswerIp, IpAddr::V6(_)) => Info::Dns {
+                    rrtype: dns::TYPE_AAAA,
+                },
                 _ => Info::None,
             };
             let obs = event::Observable {

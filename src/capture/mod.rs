@@ -16,9 +16,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use std::net::IpAddr;
 
-use crate::decode::link::{
-    cisco_hdlc, ethertype, nflog_payload, null_payload, ppp_ip, PPP_IPV4, PPP_IPV6,
-};
+use crate::decode::link::{cisco_hdlc, ethertype, nflog_payload, null_payload, ppp_ip};
 use crate::decode::{Ip, Link};
 
 /// Packets per batch: enough to amortise the channel operation (~100 ns) over many packets,
@@ -457,16 +455,7 @@ fn ip_start(link: Link, frame: &[u8]) -> Option<&[u8]> {
                     rest = rest.get(14..)?;
                 }
             }
-            t::PPPOE_SESSION => {
-                let ppp = rest.get(6..)?;
-                let ppp = ppp.strip_prefix(&[0xFF, 0x03]).unwrap_or(ppp);
-                let (proto, ip) = match ppp {
-                    [b, ip @ ..] if b & 1 == 1 => (u16::from(*b), ip),
-                    [a, b, ip @ ..] => (u16::from_be_bytes([*a, *b]), ip),
-                    _ => return None,
-                };
-                return matches!(proto, PPP_IPV4 | PPP_IPV6).then_some(ip);
-            }
+            t::PPPOE_SESSION => return ppp_ip(rest.get(6..)?),
             _ => return None,
         }
     }

@@ -127,15 +127,22 @@ pub fn cisco_hdlc(frame: &[u8]) -> Option<(u16, &[u8])> {
     }
 }
 
-/// The IP packet of a PPP frame (RFC 1661 §2: optional 0xFF 0x03, then the protocol, one byte
-/// when compressed, §6.5), `None` for control protocols (LCP, IPCP ...) or a short frame.
-pub fn ppp_ip(frame: &[u8]) -> Option<&[u8]> {
+/// The protocol and payload of a PPP frame (RFC 1661 §2): optional address/control bytes
+/// 0xFF 0x03 (absent under address-and-control-field compression, §6.6), then the protocol,
+/// one byte when protocol-field compression is on (§6.5: a compressed value is odd); `None`
+/// for a short frame.
+pub fn ppp_protocol(frame: &[u8]) -> Option<(u16, &[u8])> {
     let d = frame.strip_prefix(&[0xFF, 0x03]).unwrap_or(frame);
-    let (proto, rest) = match d {
-        [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
-        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
-        _ => return None,
-    };
+    match d {
+        [b, rest @ ..] if b & 1 == 1 => Some((u16::from(*b), rest)),
+        [a, b, rest @ ..] => Some((u16::from_be_bytes([*a, *b]), rest)),
+        _ => None,
+    }
+}
+
+/// The IP packet of a PPP frame, `None` for control protocols (LCP, IPCP ...) or a short frame.
+pub fn ppp_ip(frame: &[u8]) -> Option<&[u8]> {
+    let (proto, rest) = ppp_protocol(frame)?;
     matches!(proto, PPP_IPV4 | PPP_IPV6).then_some(rest)
 }
 

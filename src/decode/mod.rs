@@ -196,7 +196,7 @@ pub fn decode(link: Link, frame: &[u8]) -> Packet<'_> {
             None if link == Link::PppHdlc => Step::Ppp(frame),
             None => return Packet::empty(Some(Layer::Link)),
         },
-        Link::PppEther => Step::PppoE(frame),
+        Link::PppEther => Step::EtherType(ethertype::PPPOE_SESSION, frame),
         Link::Unsupported(_) => return Packet::empty(Some(Layer::Link)),
     };
     let mut d = Decoder {
@@ -249,7 +249,6 @@ enum Step<'a> {
     IpPayload { proto: u8, v6: bool, data: &'a [u8] },
     Mpls(&'a [u8]),
     Ppp(&'a [u8]),
-    PppoE(&'a [u8]),
     Nsh(&'a [u8]),
     Done,
 }
@@ -271,7 +270,6 @@ impl<'a> Decoder<'a> {
                 Step::IpPayload { proto, v6, data } => self.ip_payload(proto, v6, data),
                 Step::Mpls(d) => self.mpls(d),
                 Step::Ppp(d) => self.ppp(d),
-                Step::PppoE(d) => self.pppoe(d),
                 Step::Nsh(d) => self.nsh(d),
                 Step::Done => return,
             };

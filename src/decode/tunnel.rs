@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::link::{ethertype, PPP_IPV4, PPP_IPV6};
+use super::link::{self, ethertype, PPP_IPV4, PPP_IPV6};
 use super::{Decoder, Layer, Step};
 
 /// One encapsulation around the innermost packet, as the event's `flow.tunnel` array shows it:
@@ -271,23 +271,13 @@ impl<'a> Decoder<'a> {
         Step::Ppp(rest.get(..len).unwrap_or(rest))
     }
 
-    /// A PPP frame (RFC 1661 §2): optional address/control bytes 0xFF 0x03 (absent when
-    /// address-and-control-field compression is on, RFC 1661 §6.6), then the protocol, one byte
-    /// when protocol-field compression is on (§6.5: a compressed value is odd).
+    /// A PPP frame (see [`link::ppp_protocol`]).
     pub(super) fn ppp(&mut self, d: &'a [u8]) -> Step<'a> {
-        let d = match d {
-            [0xFF, 0x03, rest @ ..] => rest,
-            _ => d,
-        };
-        let (proto, rest) = match d {
-            [b, rest @ ..] if b & 1 == 1 => (u16::from(*b), rest),
-            [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
-            _ => return self.fail(Layer::Link),
-        };
-        match proto {
-            PPP_IPV4 | PPP_IPV6 => Step::Ip(rest),
+        match link::ppp_protocol(d) {
+            None => self.fail(Layer::Link),
+            Some((PPP_IPV4 | PPP_IPV6, rest)) => Step::Ip(rest),
             // LCP, IPCP, PAP, CCP ...: control traffic, no IP packet.
-            _ => Step::Done,
+            Some(_) => Step::Done,
         }
     }
 

@@ -26,7 +26,7 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::config::Severity;
-use crate::event::{self, Ioa, UNKNOWN_APP_PROTO};
+use crate::event::{self, Ioa};
 use crate::observe::Where;
 
 /// The ECS version whose field definitions the document follows.
@@ -99,7 +99,8 @@ pub fn document(e: &Ioa) -> Value {
     let mut set = |path: &str, v: Value| put(&mut d, path, v);
     set("@timestamp", json!(event::format_ts(e.ts_us)));
     set("ecs.version", json!(ECS_VERSION));
-    set("message", json!(super::eve::signature(e)));
+    let signature = super::eve::signature(e);
+    set("message", json!(signature));
     if !c.tags.is_empty() {
         set("tags", json!(c.tags));
     }
@@ -125,7 +126,7 @@ pub fn document(e: &Ioa) -> Value {
         set("destination.port", json!(p));
     }
     set("network.transport", json!(transport(&f.proto)));
-    if let Some(p) = f.app_proto.filter(|p| *p != UNKNOWN_APP_PROTO) {
+    if let Some(p) = f.app_proto {
         set("network.protocol", json!(p));
     }
     if let Some(dir) = f.direction {
@@ -136,7 +137,7 @@ pub fn document(e: &Ioa) -> Value {
         set("network.vlan.id", json!(v.to_string()));
     }
     set("rule.id", json!(super::eve::signature_id(ind).to_string()));
-    set("rule.name", json!(super::eve::signature(e)));
+    set("rule.name", json!(signature));
     set("rule.category", json!(super::eve::CATEGORY));
     set("rule.ruleset", json!(c.feed));
     let (itype, is_net) = match (ind.kind, ind.value.contains(':')) {

@@ -22,7 +22,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
 use crate::config::Severity;
-use crate::event::{self, IndicatorRef, Ioa, UNKNOWN_APP_PROTO};
+use crate::event::{self, IndicatorRef, Ioa};
 use crate::observe::Where;
 
 /// `alert.gid` of every iocd alert: generator 1, as for text rules.
@@ -244,7 +244,7 @@ fn record(e: &Ioa) -> Vec<(&'static str, Value)> {
     }
     r.push(("proto", json!(f.proto)));
     r.push(("community_id", json!(f.community_id)));
-    if let Some(p) = f.app_proto.filter(|p| *p != UNKNOWN_APP_PROTO) {
+    if let Some(p) = f.app_proto {
         r.push(("app_proto", json!(p)));
     }
     if let Some(p) = &e.pcap {

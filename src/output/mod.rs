@@ -278,9 +278,14 @@ impl Stage {
         self.followups(&mut follow);
     }
 
+    /// Release everything the reorder buffer holds, and publish its counters (read once the
+    /// stage has ended: not on every event).
     fn drain_order(&mut self) {
         if let Some(o) = &mut self.order {
             o.drain(&mut self.released);
+            if let Ok(mut g) = self.order_stats.lock() {
+                *g = o.stats();
+            }
             self.release();
         }
     }
@@ -289,11 +294,6 @@ impl Stage {
     /// clock to its own time (so that follow-ups fall between the same events whatever the
     /// number of workers), then goes through suppression.
     fn release(&mut self) {
-        if let Some(o) = &self.order {
-            if let Ok(mut g) = self.order_stats.lock() {
-                *g = o.stats();
-            }
-        }
         let mut follow = Vec::new();
         let mut released = std::mem::take(&mut self.released);
         for ev in released.drain(..) {

@@ -25,6 +25,7 @@ use hashbrown::HashMap;
 use ipnet::IpNet;
 
 use crate::event::Ioa;
+use crate::observe::Where;
 use crate::stats::SuppressStats;
 
 /// Entries (one per indicator and internal host in an open window) before new keys are no
@@ -180,18 +181,16 @@ impl Suppressor {
         // Oldest window first, so follow-ups leave in time order; ties in the order of their
         // first events (packet, then what matched), never the table's, which is random: a
         // replay's output must not change from run to run.
-        out.sort_by(|a, b| {
-            let key = |e: &Ioa| {
-                (
-                    e.ts_us,
-                    e.seq,
-                    e.observable.location,
-                    e.indicator.value.clone(),
-                    Arc::clone(&e.indicator.context.feed),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
+        fn key(e: &Ioa) -> (i64, u64, Where, &str, &str) {
+            (
+                e.ts_us,
+                e.seq,
+                e.observable.location,
+                &e.indicator.value,
+                &e.indicator.context.feed,
+            )
+        }
+        out.sort_by(|a, b| key(a).cmp(&key(b)));
         self.stats.entries = self.map.len() as u64;
         out
     }

@@ -35,9 +35,9 @@ const QTYPE_QCLASS_LEN: usize = 4;
 const RR_FIXED_LEN: usize = 10;
 
 /// RR types read from the answer section (RFC 1035 §3.2.2, RFC 3596 §2.1, RFC 6672 §2.1).
-const TYPE_A: u16 = 1;
+pub const TYPE_A: u16 = 1;
 const TYPE_CNAME: u16 = 5;
-const TYPE_AAAA: u16 = 28;
+pub const TYPE_AAAA: u16 = 28;
 const TYPE_DNAME: u16 = 39;
 
 /// A DNS RR TYPE by its mnemonic (IANA "Resource Record (RR) TYPEs"), `TYPE<n>` for the

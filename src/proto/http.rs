@@ -277,7 +277,9 @@ pub fn host_observable(host: &[u8]) -> Option<Observed> {
     })
 }
 
-/// Parse the request head at the start of `data` and push its Host observable, if any.
+/// Parse the request head at the start of `data` and push its Host observable, if any (the
+/// stream adapter in `applayer/http.rs` does the same in steps, for CONNECT tunnels).
+#[cfg(test)]
 pub fn observe<'a>(data: &'a [u8], out: &mut Vec<Observed>) -> Result<Request<'a>, HttpError> {
     let req = parse_request(data)?;
     if let Some(o) = req.host.and_then(host_observable) {

@@ -95,6 +95,18 @@ struct Key {
     proto: u8,
 }
 
+impl Key {
+    /// The datagram `f` belongs to.
+    fn of(f: &Fragment<'_>) -> Key {
+        Key {
+            src: f.src,
+            dst: f.dst,
+            id: f.id,
+            proto: if f.src.is_ipv6() { 0 } else { f.proto },
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     /// Creation number, to tell this entry from an older one with the same key in `order`.
@@ -145,12 +157,7 @@ impl Defrag {
     /// Whether a datagram of `f` is in reassembly (an earlier fragment of it was pushed and it
     /// is neither complete nor dropped).
     pub fn holds(&self, f: &Fragment<'_>) -> bool {
-        self.map.contains_key(&Key {
-            src: f.src,
-            dst: f.dst,
-            id: f.id,
-            proto: if f.src.is_ipv6() { 0 } else { f.proto },
-        })
+        self.map.contains_key(&Key::of(f))
     }
 
     /// Add a fragment seen at `now_us` (packet time, microseconds); the payload when its
@@ -169,12 +176,7 @@ impl Defrag {
             self.stats.invalid += 1;
             return None;
         }
-        let key = Key {
-            src: f.src,
-            dst: f.dst,
-            id: f.id,
-            proto: if v6 { 0 } else { f.proto },
-        };
+        let key = Key::of(f);
         let have = self.map.get(&key).map(|e| e.buf.len());
         let grow = end.saturating_sub(have.unwrap_or(0));
         self.make_room(&key, grow, have.is_none());

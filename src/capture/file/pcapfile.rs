@@ -313,6 +313,10 @@ impl Reader {
         if stream == 0 {
             return 0;
         }
+        if raw == stream {
+            // uncompressed: the file offset itself (no 128-bit division per packet)
+            return consumed.min(stream);
+        }
         (u128::from(raw) * u128::from(consumed.min(stream)) / u128::from(stream)) as u64
     }
 

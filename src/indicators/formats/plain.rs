@@ -103,12 +103,12 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
         b'*' if !has_space() => {
             return match v.strip_prefix("*.") {
                 Some(rest) if !rest.contains('*') => {
-                    name(rest, MatchMode::SubdomainsOnly, None, trimmed, at, out)
+                    name(rest, MatchMode::SubdomainsOnly, trimmed, at, out)
                 }
                 _ => out.bad(at, WILDCARD_ONLY_FIRST, trimmed),
             }
         }
-        b'.' if !has_space() => return name(&v[1..], MatchMode::Subdomain, None, trimmed, at, out),
+        b'.' if !has_space() => return name(&v[1..], MatchMode::Subdomain, trimmed, at, out),
         _ => {}
     }
     // Most lines are a value: they cost what they did before the other shapes were known.
@@ -158,22 +158,14 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
     out.bad(at, &err, trimmed)
 }
 
-/// A name entry in `mode`, with `port`.
-fn name(
-    text: &str,
-    mode: MatchMode,
-    port: Option<u16>,
-    trimmed: &str,
-    at: Location<'_>,
-    out: &mut dyn FeedSink,
-) {
+/// A name entry in `mode`.
+fn name(text: &str, mode: MatchMode, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink) {
     match value::parse_domain(text) {
         Ok(v) => out.entry(
             at,
             v,
             Fields {
                 match_mode: Some(mode),
-                port,
                 ..Fields::default()
             },
         ),
@@ -297,8 +289,8 @@ fn words(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_pa
         return out.skipped(at, SKIP_RPZ_TRIGGER);
     }
     match owner.strip_prefix("*.") {
-        Some(n) => name(n, MatchMode::SubdomainsOnly, None, trimmed, at, out),
-        None => name(&owner, MatchMode::Exact, None, trimmed, at, out),
+        Some(n) => name(n, MatchMode::SubdomainsOnly, trimmed, at, out),
+        None => name(&owner, MatchMode::Exact, trimmed, at, out),
     }
 }
 

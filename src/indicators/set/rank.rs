@@ -108,7 +108,7 @@ impl IndicatorSet {
         for i in n_allow..hits.len() {
             let h = hits[i];
             if action(&h) == Action::Alert {
-                if self.suppressor(&h, &hits[..n_allow]).is_some() {
+                if self.suppressed(&h, &hits[..n_allow]) {
                     suppressed += 1;
                     continue;
                 }
@@ -136,18 +136,26 @@ impl IndicatorSet {
         Decision::Alert
     }
 
-    /// The allow entry among `allows` that suppresses alert hit `h` (see the module doc).
-    fn suppressor<'h>(&self, h: &Hit, allows: &'h [Hit]) -> Option<&'h Hit> {
+    /// Does an allow entry among `allows` suppress alert hit `h` (see the module doc)?
+    fn suppressed(&self, h: &Hit, allows: &[Hit]) -> bool {
         let feed = &self.context(h.ctx).feed;
-        allows.iter().find(|a| match self.allow_rule(a) {
-            None => a.specificity >= h.specificity,
-            Some(r) => {
-                r.applies_to
-                    .as_ref()
-                    .is_none_or(|t| t.iter().any(|f| f == feed))
-                    && (r.override_all || a.specificity >= h.specificity)
-            }
-        })
+        allows
+            .iter()
+            .any(|a| self.allow_effect(a, h, feed) == Some(true))
+    }
+
+    /// What allow hit `a` does to alert hit `h` of `feed`: `None` when its scope leaves `feed`
+    /// out, else whether it suppresses `h` (`override = "all"`, or no less specific than `h`).
+    /// The one statement of the rule, for the sensor and for `iocd lookup`.
+    fn allow_effect(&self, a: &Hit, h: &Hit, feed: &Arc<str>) -> Option<bool> {
+        let rule = self.allow_rule(a);
+        if rule
+            .and_then(|r| r.applies_to.as_ref())
+            .is_some_and(|t| !t.iter().any(|f| f == feed))
+        {
+            return None;
+        }
+        Some(rule.is_some_and(|r| r.override_all) || a.specificity >= h.specificity)
     }
 
     /// The scope of allow hit `a`'s feed; `None`: the default (every feed, specific wins).
@@ -167,18 +175,12 @@ impl IndicatorSet {
             if self.context(a.ctx).action != Action::Allow {
                 continue;
             }
-            let rule = self.allow_rule(a);
-            if rule
-                .and_then(|r| r.applies_to.as_ref())
-                .is_some_and(|t| !t.iter().any(|f| f == feed))
-            {
-                continue;
-            }
-            if rule.is_some_and(|r| r.override_all) || a.specificity >= h.specificity {
-                return AllowVerdict::Suppressed(a);
-            }
-            if covering.is_none_or(|c| a.specificity > c.specificity) {
-                covering = Some(a);
+            match self.allow_effect(a, h, feed) {
+                Some(true) => return AllowVerdict::Suppressed(a),
+                Some(false) if covering.is_none_or(|c| a.specificity > c.specificity) => {
+                    covering = Some(a);
+                }
+                _ => {}
             }
         }
         covering.map_or(AllowVerdict::NotCovered, AllowVerdict::Kept)
