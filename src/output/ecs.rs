@@ -214,6 +214,12 @@ pub fn document(e: &Ioa) -> Value {
     if let Some(id) = &c.id {
         set("iocd.indicator.id", json!(id));
     }
+    if let Some(p) = c.port {
+        set("iocd.indicator.port", json!(p));
+    }
+    if !e.warninglist.is_empty() {
+        set("iocd.warninglist", json!(e.warninglist));
+    }
     if !e.also_matched.is_empty() {
         set("iocd.also_matched", json!(e.also_matched));
     }
@@ -258,6 +264,21 @@ mod tests {
         assert_eq!(d["tls"]["version_protocol"], "tls");
         assert_eq!(d["tls"]["client"]["server_name"], "enabled.tls13.com");
         assert_eq!(d["event"]["severity"], 73);
+    }
+
+    #[test]
+    fn the_feeds_port_and_warninglists_are_under_iocd() {
+        let mut e = sample_ioa(Severity::High);
+        let d = document(&e);
+        assert!(d["iocd"].get("warninglist").is_none(), "{d}");
+        assert!(d["iocd"]["indicator"].get("port").is_none(), "{d}");
+        let mut c = (*e.indicator.context).clone();
+        c.port = Some(8443);
+        e.indicator.context = std::sync::Arc::new(c);
+        e.warninglist = vec!["cloudflare".into()];
+        let d = document(&e);
+        assert_eq!(d["iocd"]["indicator"]["port"], 8443);
+        assert_eq!(d["iocd"]["warninglist"], json!(["cloudflare"]));
     }
 
     #[test]

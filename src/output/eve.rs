@@ -145,11 +145,12 @@ pub fn metadata(e: &Ioa) -> Vec<(&'static str, Vec<Cow<'_, str>>)> {
     if !c.tags.is_empty() {
         md.push(("tag", c.tags.iter().map(|t| Cow::Borrowed(&**t)).collect()));
     }
-    let optional: [(&'static str, Option<Cow<'_, str>>); 9] = [
+    let optional: [(&'static str, Option<Cow<'_, str>>); 10] = [
         ("confidence", c.confidence.map(|n| n.to_string().into())),
         ("description", c.description.as_deref().map(Cow::Borrowed)),
         ("reference", c.reference.as_deref().map(Cow::Borrowed)),
         ("indicator_id", c.id.as_deref().map(Cow::Borrowed)),
+        ("indicator_port", c.port.map(|p| p.to_string().into())),
         (
             "valid_from",
             c.valid_from.map(|t| event::format_time(t).into()),
@@ -172,6 +173,12 @@ pub fn metadata(e: &Ioa) -> Vec<(&'static str, Vec<Cow<'_, str>>)> {
     );
     if e.observable.ech {
         md.push(("ech", vec![Cow::Borrowed("true")]));
+    }
+    if !e.warninglist.is_empty() {
+        md.push((
+            "warninglist",
+            e.warninglist.iter().map(|w| Cow::Borrowed(&**w)).collect(),
+        ));
     }
     if !e.also_matched.is_empty() {
         md.push((
@@ -310,6 +317,24 @@ mod tests {
         let keys: Vec<&str> = record(&e).iter().map(|(k, _)| *k).collect();
         assert_eq!(keys.first(), Some(&"timestamp"));
         assert_eq!(keys.last(), Some(&"tls"));
+    }
+
+    #[test]
+    fn the_feeds_port_and_warninglists_are_alert_metadata() {
+        let mut e = sample_ioa(Severity::High);
+        assert!(v_metadata(&e).get("warninglist").is_none());
+        assert!(v_metadata(&e).get("indicator_port").is_none());
+        let mut c = (*e.indicator.context).clone();
+        c.port = Some(8443);
+        e.indicator.context = std::sync::Arc::new(c);
+        e.warninglist = vec!["cloudflare".into(), "top-sites".into()];
+        let md = v_metadata(&e);
+        assert_eq!(md["indicator_port"], json!(["8443"]));
+        assert_eq!(md["warninglist"], json!(["cloudflare", "top-sites"]));
+    }
+
+    fn v_metadata(e: &Ioa) -> Value {
+        eve(e)["alert"]["metadata"].clone()
     }
 
     #[test]
