@@ -17,10 +17,33 @@ pub enum Where {
     TlsSni,
     QuicSni,
     HttpHost,
+    /// JA3 of a TLS ClientHello (MD5).
+    TlsJa3,
+    /// JA4 of a TLS ClientHello.
+    TlsJa4,
+    /// JA3S of a TLS ServerHello (MD5).
+    TlsJa3s,
+    /// JA4S of a TLS ServerHello.
+    TlsJa4s,
+    /// JA3 of the ClientHello in a QUIC Initial (as tshark computes it; JA3 itself is defined
+    /// for TLS over TCP only).
+    QuicJa3,
+    /// JA4 (`q...`) of the ClientHello in a QUIC Initial.
+    QuicJa4,
+    /// JA3S of the ServerHello in a QUIC Initial.
+    QuicJa3s,
+    /// JA4S of the ServerHello in a QUIC Initial.
+    QuicJa4s,
+    /// SHA-1 of a certificate's DER in a TLS Certificate message (either direction).
+    TlsCertSha1,
+    /// SHA-256 of a certificate's DER.
+    TlsCertSha256,
+    /// The subject CN or a DNS SAN of a leaf certificate.
+    TlsCertName,
 }
 
 impl Where {
-    pub const ALL: [Where; 8] = [
+    pub const ALL: [Where; 19] = [
         Where::IpSrc,
         Where::IpDst,
         Where::DnsQuery,
@@ -29,6 +52,17 @@ impl Where {
         Where::TlsSni,
         Where::QuicSni,
         Where::HttpHost,
+        Where::TlsJa3,
+        Where::TlsJa4,
+        Where::TlsJa3s,
+        Where::TlsJa4s,
+        Where::QuicJa3,
+        Where::QuicJa4,
+        Where::QuicJa3s,
+        Where::QuicJa4s,
+        Where::TlsCertSha1,
+        Where::TlsCertSha256,
+        Where::TlsCertName,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,7 +75,132 @@ impl Where {
             Where::TlsSni => "tls.sni",
             Where::QuicSni => "quic.sni",
             Where::HttpHost => "http.host",
+            Where::TlsJa3 => "tls.ja3",
+            Where::TlsJa4 => "tls.ja4",
+            Where::TlsJa3s => "tls.ja3s",
+            Where::TlsJa4s => "tls.ja4s",
+            Where::QuicJa3 => "quic.ja3",
+            Where::QuicJa4 => "quic.ja4",
+            Where::QuicJa3s => "quic.ja3s",
+            Where::QuicJa4s => "quic.ja4s",
+            Where::TlsCertSha1 => "tls.cert_sha1",
+            Where::TlsCertSha256 => "tls.cert_sha256",
+            Where::TlsCertName => "tls.cert_name",
         }
+    }
+}
+
+/// The indicator types matched by exact key, beyond addresses and names: hashes, fingerprints,
+/// e-mail addresses and URLs. An observable of one of these kinds is an [`Observed::Token`];
+/// an indicator is a `Value::Token` of the same kind, and the two match when their keys are
+/// equal (see [`Token`]'s key forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Token {
+    /// JA3 of a ClientHello: key is the 16 MD5 bytes.
+    Ja3,
+    /// JA3S of a ServerHello: key is the 16 MD5 bytes.
+    Ja3s,
+    /// JA4 of a ClientHello: key is the 36 ASCII bytes (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
+    Ja4,
+    /// JA4S of a ServerHello: key is the 25 ASCII bytes (`t130200_1301_234ea6891581`).
+    Ja4s,
+    /// SHA-1 of a certificate's DER: key is the 20 digest bytes.
+    CertSha1,
+    /// SHA-256 of a certificate's DER: key is the 32 digest bytes.
+    CertSha256,
+    /// MD5 of a file: 16 bytes.
+    Md5,
+    /// SHA-1 of a file: 20 bytes.
+    Sha1,
+    /// SHA-256 of a file: 32 bytes.
+    Sha256,
+    /// An e-mail address: key is `local@domain`, lowercased, the domain in punycode.
+    Email,
+    /// A URL, normalised (see `crate::indicators::value::parse_url` once URLs are matched).
+    Url,
+}
+
+impl Token {
+    pub const ALL: [Token; 11] = [
+        Token::Ja3,
+        Token::Ja3s,
+        Token::Ja4,
+        Token::Ja4s,
+        Token::CertSha1,
+        Token::CertSha256,
+        Token::Md5,
+        Token::Sha1,
+        Token::Sha256,
+        Token::Email,
+        Token::Url,
+    ];
+
+    /// The indicator type's name, in configs (`type = "ja3"`), events and `check`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Token::Ja3 => "ja3",
+            Token::Ja3s => "ja3s",
+            Token::Ja4 => "ja4",
+            Token::Ja4s => "ja4s",
+            Token::CertSha1 => "cert_sha1",
+            Token::CertSha256 => "cert_sha256",
+            Token::Md5 => "md5",
+            Token::Sha1 => "sha1",
+            Token::Sha256 => "sha256",
+            Token::Email => "email",
+            Token::Url => "url",
+        }
+    }
+
+    /// Digest length in bytes for the kinds whose key is a binary digest (shown as lowercase
+    /// hex); `None` for the text kinds.
+    pub fn digest_len(self) -> Option<usize> {
+        match self {
+            Token::Ja3 | Token::Ja3s | Token::Md5 => Some(16),
+            Token::CertSha1 | Token::Sha1 => Some(20),
+            Token::CertSha256 | Token::Sha256 => Some(32),
+            Token::Ja4 | Token::Ja4s | Token::Email | Token::Url => None,
+        }
+    }
+
+    /// The key in presentation form: lowercase hex for digests, the text itself otherwise.
+    pub fn text(self, key: &[u8]) -> String {
+        if self.digest_len().is_some() {
+            use std::fmt::Write as _;
+            let mut s = String::with_capacity(key.len() * 2);
+            for b in key {
+                let _ = write!(s, "{b:02x}");
+            }
+            s
+        } else {
+            String::from_utf8_lossy(key).into_owned()
+        }
+    }
+
+    /// Bit of this kind in a [`Wants`] mask.
+    #[inline]
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+/// A set of [`Token`] kinds: which kinds the loaded indicator set holds, so that parsers compute
+/// only the digests and fingerprints something can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wants(pub u32);
+
+impl Wants {
+    pub const NONE: Wants = Wants(0);
+    pub const ALL: Wants = Wants(u32::MAX);
+
+    #[inline]
+    pub fn has(self, t: Token) -> bool {
+        self.0 & t.bit() != 0
+    }
+
+    #[inline]
+    pub fn with(self, t: Token) -> Wants {
+        Wants(self.0 | t.bit())
     }
 }
 
@@ -73,5 +232,12 @@ pub enum Observed {
     Ip {
         ip: IpAddr,
         at: Where,
+    },
+    /// A hash, fingerprint, e-mail address or URL, as the key of its [`Token`] kind.
+    Token {
+        kind: Token,
+        key: Vec<u8>,
+        at: Where,
+        info: Info,
     },
 }

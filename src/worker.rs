@@ -17,7 +17,7 @@ use crate::event::{self, Direction, Ioa, Record};
 use crate::indicators::{Decision, Hit, IndicatorId, IndicatorSet, IndicatorStore};
 use crate::name;
 pub use crate::observe::Where;
-use crate::observe::{Info, Observed};
+use crate::observe::{Info, Observed, Token};
 use crate::output::{Output, OutputTx};
 use crate::proto::dns;
 use crate::stats::WorkerStats;
@@ -438,7 +438,42 @@ impl Worker {
                 info,
             } => self.check_name(set, m, p, flow, name, *at, (*ech, *info)),
             Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
+            Observed::Token {
+                kind,
+                key,
+                at,
+                info,
+            } => self.check_token(set, m, p, flow, (*kind, key), *at, *info),
         }
+    }
+
+    /// A hash, fingerprint, e-mail address or URL.
+    #[allow(clippy::too_many_arguments)]
+    fn check_token(
+        &mut self,
+        set: &IndicatorSet,
+        m: &Meta,
+        p: &decode::Packet<'_>,
+        flow: &FlowInfo,
+        (kind, key): (Token, &[u8]),
+        w: Where,
+        info: Info,
+    ) {
+        self.observed[w as usize] += 1;
+        let mut hits = std::mem::take(&mut self.hits);
+        hits.clear();
+        set.lookup_token(kind, key, &mut hits);
+        if self.decide(set, m, flow, &mut hits) {
+            let obs = event::Observable {
+                kind: kind.as_str(),
+                value: kind.text(key),
+                location: w,
+                ech: false,
+                info,
+            };
+            self.hit(set, m, p, flow, &hits, obs, w);
+        }
+        self.hits = hits;
     }
 
     fn check_ip(
@@ -631,8 +666,17 @@ fn app_proto(w: Where, ip_proto: u8, ports: Option<(u16, u16)>) -> Option<AppPro
     Some(match w {
         Where::IpSrc | Where::IpDst => return applayer::port_hint(ip_proto, ports?),
         Where::DnsQuery | Where::DnsAnswer | Where::DnsAnswerIp => AppProto::Dns,
-        Where::TlsSni => AppProto::Tls,
-        Where::QuicSni => AppProto::Quic,
+        Where::TlsSni
+        | Where::TlsJa3
+        | Where::TlsJa4
+        | Where::TlsJa3s
+        | Where::TlsJa4s
+        | Where::TlsCertSha1
+        | Where::TlsCertSha256
+        | Where::TlsCertName => AppProto::Tls,
+        Where::QuicSni | Where::QuicJa3 | Where::QuicJa4 | Where::QuicJa3s | Where::QuicJa4s => {
+            AppProto::Quic
+        }
         Where::HttpHost => AppProto::Http,
     })
 }

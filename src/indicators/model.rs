@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 pub use crate::config::feeds::{parse_time, Action, MatchMode, Severity};
+pub use crate::observe::Token;
 
 /// The value of an indicator, parsed and normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,6 +21,8 @@ pub enum Value {
     Cidr(IpNet),
     /// Normalised name bytes (see [`crate::name`]).
     Domain(Vec<u8>),
+    /// A hash, fingerprint, e-mail address or URL: its kind and key (see [`Token`]).
+    Token(Token, Vec<u8>),
 }
 
 impl Value {
@@ -29,6 +32,7 @@ impl Value {
             Value::Ip(IpAddr::V6(_)) => IndicatorType::Ipv6,
             Value::Cidr(_) => IndicatorType::Cidr,
             Value::Domain(_) => IndicatorType::Domain,
+            Value::Token(t, _) => IndicatorType::Token(*t),
         }
     }
 }
@@ -40,6 +44,7 @@ pub enum IndicatorType {
     Ipv6,
     Cidr,
     Domain,
+    Token(Token),
 }
 
 impl IndicatorType {
@@ -49,6 +54,7 @@ impl IndicatorType {
             IndicatorType::Ipv6 => "ipv6",
             IndicatorType::Cidr => "cidr",
             IndicatorType::Domain => "domain",
+            IndicatorType::Token(t) => t.as_str(),
         }
     }
 }

@@ -22,6 +22,7 @@ use ipnet::IpNet;
 
 use super::Value;
 use crate::name;
+use crate::observe::Token;
 
 /// Longest prefix of offending feed text echoed in an error message, in characters, before
 /// escaping: enough to recognise the entry (a 253-byte name is rare; its start identifies it),
@@ -131,6 +132,114 @@ pub fn parse_domain(s: &str) -> Result<Value, String> {
     Ok(Value::Domain(name))
 }
 
+/// A value of a [`Token`] kind, as a feed writes it:
+///
+/// - digests (`md5`, `sha1`, `sha256`, `cert_sha1`, `cert_sha256`, `ja3`, `ja3s`): hex of the
+///   exact length, either case, optionally colon-separated (`AB:CD:...`, as certificate
+///   fingerprints are often shown); stored as the digest bytes;
+/// - `ja4`: the 36-character `a_b_c` form (`t13d1516h2_8daaf6152771_e5627efa2ab1`), `ja4s`
+///   the 25-character one (`t130200_1301_234ea6891581`), checked part by part and lowercased;
+/// - `email`: `local@domain`, the domain as [`parse_domain`] takes it, all lowercased.
+///
+/// URL indicators are refused until iocd reads URLs on the wire.
+pub fn parse_token(kind: Token, s: &str) -> Result<Value, String> {
+    let s = s.trim();
+    if let Some(len) = kind.digest_len() {
+        let hex: String = s.chars().filter(|&c| c != ':').collect();
+        let ok = hex.len() == 2 * len && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok {
+            return Err(format!(
+                "not a {}: {} hex digits expected in \"{}\"",
+                kind.as_str(),
+                2 * len,
+                cut(s)
+            ));
+        }
+        let key = (0..len)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+            .collect();
+        return Ok(Value::Token(kind, key));
+    }
+    match kind {
+        Token::Ja4 | Token::Ja4s => {
+            let t = s.to_ascii_lowercase();
+            if ja4_shape(kind, &t) {
+                Ok(Value::Token(kind, t.into_bytes()))
+            } else {
+                Err(format!(
+                    "not a {} fingerprint (`{}`): \"{}\"",
+                    kind.as_str(),
+                    if kind == Token::Ja4 {
+                        "t13d1516h2_8daaf6152771_e5627efa2ab1"
+                    } else {
+                        "t130200_1301_234ea6891581"
+                    },
+                    cut(s)
+                ))
+            }
+        }
+        Token::Email => {
+            let (local, domain) = s
+                .rsplit_once('@')
+                .filter(|(l, d)| !l.is_empty() && !d.is_empty())
+                .ok_or_else(|| format!("not an e-mail address (local@domain): \"{}\"", cut(s)))?;
+            let ok_local = local.len() <= 64
+                && local
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b'@' | b','));
+            if !ok_local {
+                return Err(format!(
+                    "not an e-mail address (bad local part): \"{}\"",
+                    cut(s)
+                ));
+            }
+            let Value::Domain(d) = parse_domain(domain)? else {
+                unreachable!("parse_domain returns a domain")
+            };
+            let mut key = local.to_ascii_lowercase().into_bytes();
+            key.push(b'@');
+            key.extend_from_slice(&d);
+            Ok(Value::Token(Token::Email, key))
+        }
+        _ => Err(format!(
+            "{} indicators are not matched yet: \"{}\"",
+            kind.as_str(),
+            cut(s)
+        )),
+    }
+}
+
+/// `t` has the shape of a JA4 (`kind` [`Token::Ja4`]) or JA4S fingerprint.
+fn ja4_shape(kind: Token, t: &str) -> bool {
+    let parts: Vec<&str> = t.split('_').collect();
+    let hex = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit());
+    let alnum = |p: &[u8]| p.iter().all(u8::is_ascii_alphanumeric);
+    match (kind, parts.as_slice()) {
+        (Token::Ja4, [a, b, c]) => {
+            let a = a.as_bytes();
+            a.len() == 10
+                && matches!(a[0], b't' | b'q' | b'd')
+                && alnum(&a[1..3])
+                && matches!(a[3], b'd' | b'i')
+                && a[4..8].iter().all(u8::is_ascii_digit)
+                && alnum(&a[8..10])
+                && hex(b, 12)
+                && hex(c, 12)
+        }
+        (Token::Ja4s, [a, b, c]) => {
+            let a = a.as_bytes();
+            a.len() == 7
+                && matches!(a[0], b't' | b'q' | b'd')
+                && alnum(&a[1..3])
+                && a[3..5].iter().all(u8::is_ascii_digit)
+                && alnum(&a[5..7])
+                && hex(b, 4)
+                && hex(c, 12)
+        }
+        _ => false,
+    }
+}
+
 /// Feed text for a message: its first [`MAX_ERROR_TEXT_CHARS`] characters, then `...` when there
 /// was more, escaped so that it can be shown between double quotes and cannot act on a terminal:
 /// printable ASCII stays, `"` and `\` are backslash-escaped, control characters and anything
@@ -200,6 +309,41 @@ fn cidr(s: &str, ip: IpAddr, len: &str) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_take_their_feed_forms() {
+        let sha1 = "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9";
+        let Ok(Value::Token(Token::CertSha1, key)) = parse_token(Token::CertSha1, sha1) else {
+            panic!("sha1 refused")
+        };
+        assert_eq!(Token::CertSha1.text(&key), sha1);
+        let colons = "5F:B0:F1:E3:B4:A1:C3:F6:E7:D9:B0:A1:C2:D3:E4:F5:A6:B7:C8:D9";
+        assert_eq!(
+            parse_token(Token::CertSha1, colons),
+            Ok(Value::Token(Token::CertSha1, key))
+        );
+        assert!(parse_token(Token::CertSha1, &sha1[1..]).is_err());
+        assert!(parse_token(Token::Md5, sha1).is_err());
+        assert!(parse_token(Token::Ja3, "zz0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a").is_err());
+        let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+        assert_eq!(
+            parse_token(Token::Ja4, &ja4.to_uppercase()),
+            Ok(Value::Token(Token::Ja4, ja4.as_bytes().to_vec()))
+        );
+        assert!(parse_token(Token::Ja4, "t13d1516h2_8daaf6152771").is_err());
+        assert!(parse_token(Token::Ja4s, ja4).is_err());
+        assert!(parse_token(Token::Ja4s, "t130200_1301_234ea6891581").is_ok());
+        assert_eq!(
+            parse_token(Token::Email, "Bad.Guy@Bücher.DE"),
+            Ok(Value::Token(
+                Token::Email,
+                b"bad.guy@xn--bcher-kva.de".to_vec()
+            ))
+        );
+        assert!(parse_token(Token::Email, "no-at.example").is_err());
+        assert!(parse_token(Token::Email, "a b@example.com").is_err());
+        assert!(parse_token(Token::Url, "http://x.example/a").is_err());
+    }
 
     #[test]
     fn bad_text_is_echoed_as_a_short_escaped_prefix() {

@@ -196,6 +196,15 @@ pub fn document(e: &Ioa) -> Value {
             }
         }
         Where::HttpHost => set("url.domain", json!(o.value)),
+        Where::TlsJa3 | Where::QuicJa3 => set("tls.client.ja3", json!(o.value)),
+        Where::TlsJa3s | Where::QuicJa3s => set("tls.server.ja3s", json!(o.value)),
+        // not (yet) ECS fields; named as ECS names JA3
+        Where::TlsJa4 | Where::QuicJa4 => set("tls.client.ja4", json!(o.value)),
+        Where::TlsJa4s | Where::QuicJa4s => set("tls.server.ja4s", json!(o.value)),
+        // ECS writes certificate hashes in upper-case hex
+        Where::TlsCertSha1 => set("tls.server.hash.sha1", json!(o.value.to_uppercase())),
+        Where::TlsCertSha256 => set("tls.server.hash.sha256", json!(o.value.to_uppercase())),
+        Where::TlsCertName => set("tls.server.x509.subject.common_name", json!([o.value])),
         Where::IpSrc | Where::IpDst => {}
     }
     // What ECS has no field for.

@@ -192,6 +192,18 @@ pub fn metadata(e: &Ioa) -> Vec<(&'static str, Vec<Cow<'_, str>>)> {
     md
 }
 
+/// `aabbcc` as `aa:bb:cc`.
+fn colon_hex(hex: &str) -> String {
+    let mut out = String::with_capacity(hex.len() * 3 / 2);
+    for (i, c) in hex.chars().enumerate() {
+        if i > 0 && i % 2 == 0 {
+            out.push(':');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The protocol object of the observable (`dns`, `tls`, `quic`, `http`), if it has one.
 fn protocol(e: &Ioa) -> Option<(&'static str, Value)> {
     let o = &e.observable;
@@ -223,6 +235,18 @@ fn protocol(e: &Ioa) -> Option<(&'static str, Value)> {
         }
         Where::QuicSni => ("quic", json!({ "sni": o.value })),
         Where::HttpHost => ("http", json!({ "hostname": o.value })),
+        Where::TlsJa3 => ("tls", json!({ "ja3": { "hash": o.value } })),
+        Where::TlsJa3s => ("tls", json!({ "ja3s": { "hash": o.value } })),
+        Where::TlsJa4 => ("tls", json!({ "ja4": o.value })),
+        Where::TlsJa4s => ("tls", json!({ "ja4s": o.value })),
+        Where::QuicJa3 => ("quic", json!({ "ja3": { "hash": o.value } })),
+        Where::QuicJa3s => ("quic", json!({ "ja3s": { "hash": o.value } })),
+        Where::QuicJa4 => ("quic", json!({ "ja4": o.value })),
+        Where::QuicJa4s => ("quic", json!({ "ja4s": o.value })),
+        // Suricata writes the certificate's SHA-1 as colon-separated hex
+        Where::TlsCertSha1 => ("tls", json!({ "fingerprint": colon_hex(&o.value) })),
+        Where::TlsCertSha256 => ("tls", json!({ "fingerprint_sha256": o.value })),
+        Where::TlsCertName => ("tls", json!({ "subject": format!("CN={}", o.value) })),
         Where::IpSrc | Where::IpDst => return None,
     })
 }

@@ -58,6 +58,7 @@ fn value_text(value: &Value) -> String {
         Value::Domain(n) => crate::name::escape(n),
         Value::Cidr(n) => n.to_string(),
         Value::Ip(a) => a.to_string(),
+        Value::Token(t, key) => t.text(key),
     }
 }
 
@@ -93,7 +94,7 @@ impl Home {
                 IpNet::V4(c) => (Bits::V4(u32::from(c.network())), c.prefix_len()),
                 IpNet::V6(c) => (Bits::V6(u128::from(c.network())), c.prefix_len()),
             },
-            Value::Domain(_) => return None,
+            Value::Domain(_) | Value::Token(..) => return None,
         };
         match bits {
             Bits::V4(a) => self.v4.iter().find_map(|&(h, hl, n)| {
@@ -217,13 +218,14 @@ impl FeedSink for Loader<'_> {
         };
         match builder.add(value, ctx, mode) {
             Added::Yes => {
-                let i = match kind {
-                    IndicatorType::Ipv4 => 0,
-                    IndicatorType::Ipv6 => 1,
-                    IndicatorType::Cidr => 2,
-                    IndicatorType::Domain => 3,
+                let count = match kind {
+                    IndicatorType::Ipv4 => &mut self.report.by_type[0],
+                    IndicatorType::Ipv6 => &mut self.report.by_type[1],
+                    IndicatorType::Cidr => &mut self.report.by_type[2],
+                    IndicatorType::Domain => &mut self.report.by_type[3],
+                    IndicatorType::Token(t) => &mut self.report.by_token[t as usize],
                 };
-                self.report.by_type[i] += 1;
+                *count += 1;
             }
             Added::Duplicate => self.report.duplicates += 1,
             Added::Refused => self.report.refused += 1,

@@ -159,6 +159,7 @@ fn build_once(
                         r.failure = Some(why);
                         r.unusable = true;
                         r.by_type = [0; 4];
+                        r.by_token = [0; crate::observe::Token::ALL.len()];
                         r.errors.truncate(MAX_ERRORS_SHOWN_WHEN_UNUSABLE);
                         found.push((i, r.clone()));
                         Ok(())

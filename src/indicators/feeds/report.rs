@@ -38,6 +38,9 @@ pub struct FeedReport {
     pub entries: usize,
     /// Indicators stored, by type: ipv4, ipv6, cidr, domain.
     pub by_type: [usize; 4],
+    /// Hash, fingerprint, e-mail and URL indicators stored, by [`crate::observe::Token`] kind
+    /// (indexed by `kind as usize`).
+    pub by_token: [usize; crate::observe::Token::ALL.len()],
     /// Entries the feed had already listed.
     pub duplicates: usize,
     /// Entries refused as over-broad (see the feeds module doc).
@@ -76,6 +79,7 @@ impl FeedReport {
             format: feed.format,
             entries: 0,
             by_type: [0; 4],
+            by_token: [0; crate::observe::Token::ALL.len()],
             duplicates: 0,
             too_broad: 0,
             bad: 0,
@@ -95,7 +99,9 @@ impl FeedReport {
 
     /// Indicators of this feed in the built set.
     pub fn stored(&self) -> usize {
-        self.by_type.iter().sum::<usize>() + self.kept_last_good.unwrap_or(0)
+        self.by_type.iter().sum::<usize>()
+            + self.by_token.iter().sum::<usize>()
+            + self.kept_last_good.unwrap_or(0)
     }
 
     /// Usable: read and parsed, or kept from the last good load.

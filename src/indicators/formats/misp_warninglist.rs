@@ -192,6 +192,7 @@ mod tests {
                     Value::Ip(a) => a.to_string(),
                     Value::Cidr(n) => n.to_string(),
                     Value::Domain(d) => crate::name::escape(d),
+                    Value::Token(t, k) => t.text(k),
                 };
                 match f.match_mode {
                     Some(m) => format!("{text} {}", m.as_str()),

@@ -693,6 +693,7 @@ good.example
                         Value::Domain(n) => String::from_utf8(n.clone()).unwrap(),
                         Value::Ip(a) => a.to_string(),
                         Value::Cidr(n) => n.to_string(),
+                        Value::Token(t, k) => t.text(k),
                     };
                     (at.clone(), text, f.match_mode, f.port)
                 })

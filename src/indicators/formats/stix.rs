@@ -382,7 +382,7 @@ impl Comparison {
                 let v4 = match &v {
                     Value::Ip(a) => a.is_ipv4(),
                     Value::Cidr(n) => matches!(n, ipnet::IpNet::V4(_)),
-                    Value::Domain(_) => false,
+                    Value::Domain(_) | Value::Token(..) => false,
                 };
                 match (self.object, v4) {
                     (Object::Ipv4, false) => Err(format!("ipv4-addr with an IPv6 value {s:?}")),

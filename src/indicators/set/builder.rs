@@ -141,6 +141,16 @@ impl SetBuilder {
                 set.cidr6.entry(n).or_insert(NO_REC)
             }
             Value::Domain(bytes) => return self.add_name(&bytes, ctx, mode),
+            Value::Token(kind, key) => {
+                let next = u32::try_from(set.token_keys.len()).unwrap_or(u32::MAX);
+                let key: Box<[u8]> = key.into_boxed_slice();
+                let idx = *set.tokens.entry((kind, key.clone())).or_insert(next);
+                if idx == next {
+                    set.token_keys.push((kind, key, NO_REC));
+                    set.token_kinds = set.token_kinds.with(kind);
+                }
+                &mut set.token_keys[idx as usize].2
+            }
         };
         Self::link(
             &mut set.recs,

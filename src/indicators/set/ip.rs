@@ -95,7 +95,7 @@ impl IndicatorSet {
         }
     }
 
-    fn push_hits(
+    pub(super) fn push_hits(
         &self,
         head: u32,
         value: HitValue,
@@ -185,7 +185,7 @@ pub(super) fn canonical_value(value: Value) -> Value {
     match value {
         Value::Ip(ip) => Value::Ip(canonical_ip(ip)),
         Value::Cidr(net) => Value::Cidr(canonical_net(net)),
-        Value::Domain(d) => Value::Domain(d),
+        v @ (Value::Domain(_) | Value::Token(..)) => v,
     }
 }
 

@@ -63,6 +63,7 @@ use prefix_trie::PrefixMap;
 use super::filter::Filter;
 use super::{Action, Context, IndicatorType, MatchKind, MatchMode, Value};
 use crate::name;
+use crate::observe::Token;
 
 pub use builder::{Added, SetBuilder};
 pub use domain::MAX_DOMAIN_ARENA_BYTES;
@@ -80,6 +81,9 @@ pub type ContextId = u32;
 
 /// End of a record chain.
 const NO_REC: u32 = u32::MAX;
+
+/// Specificity of a token hit: exact keys, all alike.
+const TOKEN_SPECIFICITY: u16 = 1000;
 
 /// One indicator: a context and, for names, whether it covers subdomains. 12 bytes.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +103,11 @@ pub enum HitValue {
     Name {
         off: u32,
         len: u32,
+    },
+    /// `token_keys[idx]` of the set it came from.
+    Token {
+        kind: Token,
+        idx: u32,
     },
 }
 
@@ -139,6 +148,14 @@ pub struct IndicatorSet {
     /// Bloom filters in front of `names`, `ip4` and `ip6`, keyed by `hasher` (see
     /// [`super::filter`]); built by [`SetBuilder::build`].
     names_filter: Filter,
+    /// Hashes, fingerprints, e-mail addresses, URLs: (kind, key) → index into `token_keys`,
+    /// whose entry holds the key and the head of its record chain. Few compared with names
+    /// (a large SSLBL or MalwareBazaar list is tens of thousands), looked up a handful of times
+    /// per handshake or file, so one plain hash map.
+    tokens: HashMap<(Token, Box<[u8]>), u32>,
+    token_keys: Vec<(Token, Box<[u8]>, u32)>,
+    /// The token kinds some indicator has (see [`crate::observe::Wants`]).
+    token_kinds: crate::observe::Wants,
     ip4_filter: Filter,
     ip6_filter: Filter,
     /// Bit `n - 1` set: some stored name has `n` labels (see [`domain::label_bit`]).
@@ -165,6 +182,10 @@ impl IndicatorSet {
             HitValue::Ip(a) => a.to_string(),
             HitValue::Net(n) => n.to_string(),
             HitValue::Name { off, len } => name::escape(self.name_bytes(off, len)),
+            HitValue::Token { kind, idx } => self
+                .token_keys
+                .get(idx as usize)
+                .map_or_else(String::new, |(_, key, _)| kind.text(key)),
         }
     }
 
@@ -174,7 +195,33 @@ impl IndicatorSet {
             HitValue::Ip(IpAddr::V6(_)) => IndicatorType::Ipv6,
             HitValue::Net(_) => IndicatorType::Cidr,
             HitValue::Name { .. } => IndicatorType::Domain,
+            HitValue::Token { kind, .. } => IndicatorType::Token(*kind),
         }
+    }
+
+    /// Every indicator whose key is `key` of kind `kind` (an exact match; the key as
+    /// [`crate::observe::Token`] defines it).
+    pub fn lookup_token(&self, kind: Token, key: &[u8], out: &mut Vec<Hit>) {
+        if !self.token_kinds.has(kind) {
+            return;
+        }
+        if let Some(&idx) = self.tokens.get(&TokenRef(kind, key)) {
+            if let Some(&(_, _, head)) = self.token_keys.get(idx as usize) {
+                self.push_hits(
+                    head,
+                    HitValue::Token { kind, idx },
+                    MatchKind::Exact,
+                    TOKEN_SPECIFICITY,
+                    out,
+                );
+            }
+        }
+    }
+
+    /// The token kinds the set holds: what parsers need to compute.
+    #[inline]
+    pub fn wants(&self) -> crate::observe::Wants {
+        self.token_kinds
     }
 
     /// The context with this id. Ids come from this set's hits, so they are in range; a foreign
@@ -244,6 +291,20 @@ impl IndicatorSet {
                 Value::Domain(slot_bytes(&self.arena, s).to_vec())
             });
         }
+        for (kind, key, head) in &self.token_keys {
+            chain(*head, &|| Value::Token(*kind, key.to_vec()));
+        }
+    }
+}
+
+/// A borrowed `(kind, key)` that finds an owned one in the token map without allocating: it
+/// hashes as the tuple does (the kind, then the slice with its length).
+#[derive(Hash)]
+struct TokenRef<'a>(Token, &'a [u8]);
+
+impl hashbrown::Equivalent<(Token, Box<[u8]>)> for TokenRef<'_> {
+    fn equivalent(&self, k: &(Token, Box<[u8]>)) -> bool {
+        self.0 == k.0 && *self.1 == *k.1
     }
 }
 
@@ -279,6 +340,7 @@ impl std::fmt::Debug for IndicatorSet {
             .field("cidr6", &self.cidr6.len())
             .field("domains", &self.names.len())
             .field("domain_bytes", &self.arena.len())
+            .field("tokens", &self.token_keys.len())
             .field(
                 "filter_bytes",
                 &(self.names_filter.bytes() + self.ip4_filter.bytes() + self.ip6_filter.bytes()),
@@ -301,6 +363,45 @@ mod tests {
     fn set_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<IndicatorSet>();
+    }
+
+    #[test]
+    fn tokens_match_by_kind_and_exact_key_and_keep_one_record_per_feed() {
+        let key = vec![0xab; 20];
+        let mut b = SetBuilder::new();
+        assert_eq!(
+            add(&mut b, "sslbl", Value::Token(Token::CertSha1, key.clone())),
+            Added::Yes
+        );
+        assert_eq!(
+            add(&mut b, "sslbl", Value::Token(Token::CertSha1, key.clone())),
+            Added::Duplicate
+        );
+        assert_eq!(
+            add(&mut b, "misp", Value::Token(Token::CertSha1, key.clone())),
+            Added::Yes
+        );
+        let set = b.build();
+        assert!(set.wants().has(Token::CertSha1));
+        assert!(!set.wants().has(Token::Sha1));
+        let mut hits = Vec::new();
+        set.lookup_token(Token::CertSha1, &key, &mut hits);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(set.value_text(&hits[0].value), "ab".repeat(20));
+        assert_eq!(
+            set.value_type(&hits[0].value).as_str(),
+            Token::CertSha1.as_str()
+        );
+        // the same bytes as another kind, or one byte off, are not it
+        hits.clear();
+        set.lookup_token(Token::Sha1, &key, &mut hits);
+        let mut near = key.clone();
+        near[19] = 0xac;
+        set.lookup_token(Token::CertSha1, &near, &mut hits);
+        assert!(hits.is_empty());
+        let mut kept = Vec::new();
+        set.for_each_of_feed("sslbl", |v, _, _| kept.push(v));
+        assert_eq!(kept, [Value::Token(Token::CertSha1, key)]);
     }
 
     #[test]
@@ -474,6 +575,7 @@ mod tests {
             Value::Ip(a) => shown == canonical_ip(*a).to_string(),
             Value::Cidr(n) => shown == canonical_net(*n).to_string(),
             Value::Domain(d) => shown == name::escape(d),
+            Value::Token(t, k) => shown == t.text(k),
         }
     }
 
