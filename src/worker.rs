@@ -380,6 +380,7 @@ impl Worker {
                     fin,
                     rst,
                     payload,
+                    wants: set.wants(),
                 };
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();

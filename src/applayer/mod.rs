@@ -177,7 +177,7 @@ fn by_content(
 
 /// What the application layer is reading one TCP stream direction as: the per-direction
 /// state kept inside each flow of the TCP table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Stream {
     /// No protocol yet: the next bytes are probed.
     Probing,
@@ -254,6 +254,7 @@ impl Stream {
             data: rest,
             seen: 0,
             consumed: input.consumed + head,
+            wants: input.wants,
         };
         match self.parse_as(rest, true, out, stats) {
             Step::More { used, need } => Step::More {
@@ -433,6 +434,7 @@ pub(crate) mod driver {
                 fin: flags.contains('F'),
                 rst: flags.contains('R'),
                 payload,
+                wants: crate::observe::Wants::ALL,
             };
             tcp(&mut self.t, self.now, &seg, &mut out);
             out
@@ -475,6 +477,7 @@ mod tests {
             data,
             seen: 0,
             consumed: 0,
+            wants: crate::observe::Wants::ALL,
         };
         let mut s = Stream::Probing;
         assert!(matches!(

@@ -51,7 +51,7 @@
 
 use std::net::IpAddr;
 
-use crate::observe::Observed;
+use crate::observe::{Observed, Wants};
 
 mod key;
 pub mod reassembly;
@@ -75,13 +75,16 @@ pub struct Segment<'a> {
     pub fin: bool,
     pub rst: bool,
     pub payload: &'a [u8],
+    /// What the loaded indicators can match (see [`Wants`]): handed to the parsers.
+    pub wants: Wants,
 }
 
 /// A parser's answer for a direction's readable bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Stop inspecting this direction; `client`: it was a client's hello or request, so the
-    /// other direction (the server's) need not be inspected either.
+    /// other direction is the server's: it stops too unless its parser reads servers (see
+    /// [`StreamParser::peer_is_client`]).
     Done { client: bool },
     /// `used` bytes at the front are finished with; look again once `need` bytes (counted
     /// after dropping them) are readable. A `need` over [`MAX_STREAM_PREFIX`] gives the
@@ -100,6 +103,9 @@ pub struct StreamInput<'a> {
     pub seen: usize,
     /// Stream bytes of this direction consumed before `data` (per-direction depth limits).
     pub consumed: usize,
+    /// The digests and fingerprints worth computing: the token kinds the loaded indicator set
+    /// holds (see [`Wants`]).
+    pub wants: Wants,
 }
 
 /// The application layer's per-direction state, as the table drives it. One value per
@@ -115,6 +121,13 @@ pub trait StreamParser: Sized {
     /// client verdict); true when it was reading a client's message, so that the server's
     /// direction need not be read either.
     fn stop(&mut self) -> bool;
+    /// The other direction gave a client verdict (it read a ClientHello or a request): this
+    /// one is the server's. Return true to stop reading it (the default: nothing in it is
+    /// wanted); a protocol that reads the server's side (a ServerHello and certificates, HTTP
+    /// responses) switches to that reader and returns false.
+    fn peer_is_client(&mut self) -> bool {
+        true
+    }
     /// Read `input`, pushing observables to `out` and counting in `stats`. After
     /// [`Step::Done`] the parser must report [`StreamParser::is_done`].
     fn parse(

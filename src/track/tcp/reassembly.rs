@@ -2,7 +2,7 @@
 //! parser has not consumed, in-order data parsed straight from the packet, out-of-order data held
 //! as a few ranges, first copy wins (see [`super`] for the policy and the limits).
 
-use crate::observe::Observed;
+use crate::observe::{Observed, Wants};
 use crate::proto::tls;
 
 use super::table::FlowStats;
@@ -236,6 +236,7 @@ pub(super) fn feed<P: StreamParser>(
     h: &mut Half<P>,
     seq: u32,
     payload: &[u8],
+    wants: Wants,
     out: &mut Vec<Observed>,
     stats: &mut FlowStats,
     buffered: &mut usize,
@@ -262,6 +263,7 @@ pub(super) fn feed<P: StreamParser>(
                 data,
                 seen: 0,
                 consumed: h.consumed,
+                wants,
             };
             return match h.app.parse(input, out, stats) {
                 Step::Done { client } => Some(client),
@@ -330,6 +332,7 @@ pub(super) fn feed<P: StreamParser>(
         data: &r.buf[..r.ready],
         seen: r.seen,
         consumed: h.consumed,
+        wants,
     };
     match h.app.parse(input, out, stats) {
         Step::Done { client } => {

@@ -429,8 +429,8 @@ fn update<P: StreamParser>(
             // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
             // number.
             let seq = seg.seq.wrapping_add(u32::from(seg.syn));
-            if let Some(client) = feed(h, seq, seg.payload, out, stats, buffered) {
-                if client {
+            if let Some(client) = feed(h, seq, seg.payload, seg.wants, out, stats, buffered) {
+                if client && dirs[1 - dir].app.peer_is_client() {
                     give_up(&mut dirs[1 - dir], buffered);
                 }
                 if dirs.iter().all(|h| h.app.is_done()) {
@@ -512,6 +512,7 @@ mod tests {
                     fin: flags.contains('F'),
                     rst: flags.contains('R'),
                     payload,
+                    wants: crate::observe::Wants::ALL,
                 },
                 &mut out,
             );
@@ -896,6 +897,7 @@ mod tests {
                     fin: flags == 1,
                     rst: flags == 2,
                     payload: &payload,
+                    wants: crate::observe::Wants::ALL,
                 },
                 &mut out,
             );
@@ -933,6 +935,7 @@ mod tests {
                     fin: false,
                     rst: false,
                     payload: b"",
+                    wants: crate::observe::Wants::ALL,
                 },
                 &mut out,
             );
@@ -957,6 +960,7 @@ mod tests {
             fin: false,
             rst: false,
             payload: b"",
+            wants: crate::observe::Wants::ALL,
         };
         for i in 0..MAX_FLOWS as u32 {
             t.segment(i64::from(i), &syn(i), &mut out);
@@ -981,6 +985,7 @@ mod tests {
             fin: false,
             rst: false,
             payload,
+            wants: crate::observe::Wants::ALL,
         }
     }
 
@@ -1090,6 +1095,7 @@ mod tests {
                         fin: false,
                         rst: false,
                         payload: c,
+                        wants: crate::observe::Wants::ALL,
                     },
                     &mut out,
                 );
