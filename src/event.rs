@@ -133,7 +133,7 @@ impl Direction {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Observable {
-    /// `ip` or `domain`.
+    /// `ip`, `domain`, or a token kind (`ja3`, `cert_sha1`, `sha256`, `email`, `url`...).
     pub kind: &'static str,
     /// The observed value; names are escaped (see [`crate::name::escape`]).
     pub value: String,
@@ -151,6 +151,9 @@ pub struct Observable {
     /// answer's type, A or AAAA for an answer address).
     #[serde(flatten, serialize_with = "ser_info")]
     pub info: Info,
+    /// For a file's digest: its size, name and MIME type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<Box<crate::observe::FileMeta>>,
 }
 
 fn ser_where<S: Serializer>(w: &Where, s: S) -> Result<S::Ok, S::Error> {
@@ -384,6 +387,7 @@ pub(crate) mod tests {
                 location: Where::TlsSni,
                 ech: false,
                 info: Info::None,
+                file: None,
             },
             indicator: IndicatorRef {
                 value: "tls13.com".into(),

@@ -72,4 +72,5 @@ pub mod stats;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod track;
+pub mod url;
 pub mod worker;

@@ -40,10 +40,22 @@ pub enum Where {
     TlsCertSha256,
     /// The subject CN or a DNS SAN of a leaf certificate.
     TlsCertName,
+    /// The URL of an HTTP/1.x request (any request of a connection).
+    HttpUrl,
+    /// A digest of an HTTP/1.x message body (a download or an upload), as a browser saves it.
+    HttpFile,
+    /// The address of an SMTP `MAIL FROM` (or its domain).
+    SmtpMailFrom,
+    /// The address of an SMTP `RCPT TO` (or its domain).
+    SmtpRcptTo,
+    /// An address in a message's From, Sender, Reply-To, To or Cc header (or its domain).
+    SmtpHeader,
+    /// A digest of a MIME attachment of a message sent over plaintext SMTP.
+    SmtpAttachment,
 }
 
 impl Where {
-    pub const ALL: [Where; 19] = [
+    pub const ALL: [Where; 25] = [
         Where::IpSrc,
         Where::IpDst,
         Where::DnsQuery,
@@ -63,6 +75,12 @@ impl Where {
         Where::TlsCertSha1,
         Where::TlsCertSha256,
         Where::TlsCertName,
+        Where::HttpUrl,
+        Where::HttpFile,
+        Where::SmtpMailFrom,
+        Where::SmtpRcptTo,
+        Where::SmtpHeader,
+        Where::SmtpAttachment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +104,12 @@ impl Where {
             Where::TlsCertSha1 => "tls.cert_sha1",
             Where::TlsCertSha256 => "tls.cert_sha256",
             Where::TlsCertName => "tls.cert_name",
+            Where::HttpUrl => "http.url",
+            Where::HttpFile => "http.file",
+            Where::SmtpMailFrom => "smtp.mail_from",
+            Where::SmtpRcptTo => "smtp.rcpt_to",
+            Where::SmtpHeader => "smtp.header",
+            Where::SmtpAttachment => "smtp.attachment",
         }
     }
 }
@@ -239,5 +263,21 @@ pub enum Observed {
         key: Vec<u8>,
         at: Where,
         info: Info,
+        /// For a file's digest: what is known of the file.
+        file: Option<Box<FileMeta>>,
     },
+}
+
+/// What an event tells of a file whose digest matched (`observable.file`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct FileMeta {
+    /// Bytes of the file as saved (after removing transfer and content codings).
+    pub size: u64,
+    /// Its name: Content-Disposition's filename, the URL path's last segment, the MIME part's
+    /// filename.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its declared MIME type (Content-Type).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
 }

@@ -444,7 +444,8 @@ impl Worker {
                 key,
                 at,
                 info,
-            } => self.check_token(set, m, p, flow, (*kind, key), *at, *info),
+                file,
+            } => self.check_token(set, m, p, flow, (*kind, key), *at, (*info, file)),
         }
     }
 
@@ -458,7 +459,7 @@ impl Worker {
         flow: &FlowInfo,
         (kind, key): (Token, &[u8]),
         w: Where,
-        info: Info,
+        (info, file): (Info, &Option<Box<crate::observe::FileMeta>>),
     ) {
         self.observed[w as usize] += 1;
         let mut hits = std::mem::take(&mut self.hits);
@@ -471,6 +472,7 @@ impl Worker {
                 location: w,
                 ech: false,
                 info,
+                file: file.clone(),
             };
             self.hit(set, m, p, flow, &hits, obs, w);
         }
@@ -506,6 +508,7 @@ impl Worker {
                 location: w,
                 ech: false,
                 info,
+                file: None,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
         }
@@ -536,6 +539,7 @@ impl Worker {
                 location: w,
                 ech,
                 info,
+                file: None,
             };
             self.hit(set, m, p, flow, &hits, obs, w);
         }
@@ -677,6 +681,11 @@ fn app_proto(w: Where, ip_proto: u8, ports: Option<(u16, u16)>) -> Option<AppPro
         | Where::TlsCertName => AppProto::Tls,
         Where::QuicSni | Where::QuicJa3 | Where::QuicJa4 | Where::QuicJa3s | Where::QuicJa4s => {
             AppProto::Quic
+        }
+        Where::HttpUrl | Where::HttpFile => AppProto::Http,
+        // no SMTP reader yet: its observables come with it
+        Where::SmtpMailFrom | Where::SmtpRcptTo | Where::SmtpHeader | Where::SmtpAttachment => {
+            return None
         }
         Where::HttpHost => AppProto::Http,
     })

@@ -336,6 +336,7 @@ fn event(i: u64) -> Output {
             location: iocd::observe::Where::DnsQuery,
             ech: false,
             info: iocd::observe::Info::Dns { rrtype: 1 },
+            file: None,
         },
         indicator: IndicatorRef {
             value: "evil.test".into(),

@@ -141,7 +141,8 @@ pub fn parse_domain(s: &str) -> Result<Value, String> {
 ///   the 25-character one (`t130200_1301_234ea6891581`), checked part by part and lowercased;
 /// - `email`: `local@domain`, the domain as [`parse_domain`] takes it, all lowercased.
 ///
-/// URL indicators are refused until iocd reads URLs on the wire.
+/// - `url`: normalised by [`crate::url::parse`] (the key drops the scheme; a caller that
+///   needs to know it was `https` parses with that function itself).
 pub fn parse_token(kind: Token, s: &str) -> Result<Value, String> {
     let s = s.trim();
     if let Some(len) = kind.digest_len() {
@@ -201,11 +202,11 @@ pub fn parse_token(kind: Token, s: &str) -> Result<Value, String> {
             key.extend_from_slice(&d);
             Ok(Value::Token(Token::Email, key))
         }
-        _ => Err(format!(
-            "{} indicators are not matched yet: \"{}\"",
-            kind.as_str(),
-            cut(s)
-        )),
+        Token::Url => crate::url::parse(s)
+            .map(|u| Value::Token(Token::Url, u.key))
+            .map_err(|e| format!("{e}: \"{}\"", cut(s))),
+        // digests were handled above
+        _ => Err(format!("not a {}: \"{}\"", kind.as_str(), cut(s))),
     }
 }
 
@@ -342,7 +343,11 @@ mod tests {
         );
         assert!(parse_token(Token::Email, "no-at.example").is_err());
         assert!(parse_token(Token::Email, "a b@example.com").is_err());
-        assert!(parse_token(Token::Url, "http://x.example/a").is_err());
+        assert_eq!(
+            parse_token(Token::Url, "HTTP://X.example:80/a#f"),
+            Ok(Value::Token(Token::Url, b"x.example/a".to_vec()))
+        );
+        assert!(parse_token(Token::Url, "ftp://x.example/a").is_err());
     }
 
     #[test]

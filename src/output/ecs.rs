@@ -205,6 +205,22 @@ pub fn document(e: &Ioa) -> Value {
         Where::TlsCertSha1 => set("tls.server.hash.sha1", json!(o.value.to_uppercase())),
         Where::TlsCertSha256 => set("tls.server.hash.sha256", json!(o.value.to_uppercase())),
         Where::TlsCertName => set("tls.server.x509.subject.common_name", json!([o.value])),
+        Where::HttpUrl => set("url.original", json!(o.value)),
+        Where::HttpFile | Where::SmtpAttachment => {
+            set(&format!("file.hash.{}", o.kind), json!(o.value));
+            if let Some(f) = &o.file {
+                set("file.size", json!(f.size));
+                if let Some(n) = &f.name {
+                    set("file.name", json!(n));
+                }
+                if let Some(m) = &f.mime_type {
+                    set("file.mime_type", json!(m));
+                }
+            }
+        }
+        Where::SmtpMailFrom => set("email.from.address", json!([o.value])),
+        Where::SmtpRcptTo => set("email.to.address", json!([o.value])),
+        Where::SmtpHeader => set("email.sender.address", json!(o.value)),
         Where::IpSrc | Where::IpDst => {}
     }
     // What ECS has no field for.

@@ -247,6 +247,24 @@ fn protocol(e: &Ioa) -> Option<(&'static str, Value)> {
         Where::TlsCertSha1 => ("tls", json!({ "fingerprint": colon_hex(&o.value) })),
         Where::TlsCertSha256 => ("tls", json!({ "fingerprint_sha256": o.value })),
         Where::TlsCertName => ("tls", json!({ "subject": format!("CN={}", o.value) })),
+        Where::HttpUrl => ("http", json!({ "url": o.value })),
+        Where::HttpFile | Where::SmtpAttachment => {
+            let mut f = Map::new();
+            f.insert(o.kind.into(), json!(o.value));
+            if let Some(m) = &o.file {
+                f.insert("size".into(), json!(m.size));
+                if let Some(n) = &m.name {
+                    f.insert("filename".into(), json!(n));
+                }
+                if let Some(t) = &m.mime_type {
+                    f.insert("mimetype".into(), json!(t));
+                }
+            }
+            ("fileinfo", Value::Object(f))
+        }
+        Where::SmtpMailFrom => ("smtp", json!({ "mail_from": o.value })),
+        Where::SmtpRcptTo => ("smtp", json!({ "rcpt_to": [o.value] })),
+        Where::SmtpHeader => ("email", json!({ "from": o.value })),
         Where::IpSrc | Where::IpDst => return None,
     })
 }
