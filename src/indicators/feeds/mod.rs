@@ -283,7 +283,11 @@ fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Resul
     };
     match feed.format {
         FeedFormat::Plain => {
-            parse_plain(text, out);
+            let opts = formats::plain::Opts {
+                kind: feed.kind.map(formats::declared),
+                url_https: feed.url_https,
+            };
+            parse_plain(text, opts, out);
             Ok(())
         }
         FeedFormat::Csv => formats::csv::parse(text, feed, out),

@@ -16,7 +16,9 @@ pub mod plain;
 pub mod stix;
 pub mod zeek;
 
-use super::{value, Fields, Value};
+use super::{value, Fields, MatchMode, Value};
+use crate::config::{FeedType, UrlHttps};
+use crate::observe::Token;
 
 /// Longest feed-supplied name (a type, a pattern type) kept in a skip reason, in characters: skip
 /// reasons are counted by their text, so a hostile feed must not be able to mint unbounded
@@ -102,9 +104,84 @@ pub trait FeedSink {
     fn warm_ip(&mut self, _ip: std::net::IpAddr) {}
     /// A bad entry: why, and the offending text (cut to a readable length by the sink).
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str);
-    /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::URL"`,
+    /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::JA3"`,
     /// `"stix revoked"`, `"misp to_ids=false"`).
     fn skipped(&mut self, at: Location<'_>, what: &str);
+    /// The entry just given (by [`entry`](Self::entry)) was an `https://` URL: `check` says how
+    /// many a feed has, as only a proxy shows such URLs in clear.
+    fn https_url(&mut self) {}
+}
+
+/// The token kind of a feed's declared `type`.
+pub(crate) fn declared(t: FeedType) -> Token {
+    match t {
+        FeedType::Ja3 => Token::Ja3,
+        FeedType::Ja3s => Token::Ja3s,
+        FeedType::Ja4 => Token::Ja4,
+        FeedType::Ja4s => Token::Ja4s,
+        FeedType::CertSha1 => Token::CertSha1,
+        FeedType::CertSha256 => Token::CertSha256,
+        FeedType::Md5 => Token::Md5,
+        FeedType::Sha1 => Token::Sha1,
+        FeedType::Sha256 => Token::Sha256,
+        FeedType::Email => Token::Email,
+        FeedType::Url => Token::Url,
+    }
+}
+
+/// The file-hash kind a bare hex value has by its length: 32 hex digits an MD5, 40 a SHA-1, 64
+/// a SHA-256 (what a plain list, a MISP `string` or an untyped CSV cell holds); `None` for any
+/// other text. Looks at the bytes only: no allocation.
+pub(crate) fn hash_by_shape(s: &str) -> Option<Token> {
+    let kind = match s.len() {
+        32 => Token::Md5,
+        40 => Token::Sha1,
+        64 => Token::Sha256,
+        _ => return None,
+    };
+    s.bytes().all(|b| b.is_ascii_hexdigit()).then_some(kind)
+}
+
+/// How a URL entry loads: with `url_https = "host"` an `https://` URL becomes its host (an
+/// exact domain, or an address), else a [`Token::Url`]. `Ok((value, mode, https))`: `mode` is
+/// the match mode the host entry takes (exact), `https` whether the URL was `https://`.
+pub(crate) fn url_entry(
+    text: &str,
+    https_as: UrlHttps,
+) -> Result<(Value, Option<MatchMode>, bool), String> {
+    let u = crate::url::parse(text).map_err(|e| format!("{e}: \"{}\"", value::cut(text)))?;
+    if u.https && https_as == UrlHttps::Host {
+        let host = std::str::from_utf8(&u.host).unwrap_or_default();
+        let v = match host.parse::<std::net::IpAddr>() {
+            Ok(a) => Value::Ip(a),
+            Err(_) => value::parse_domain(host)?,
+        };
+        return Ok((v, Some(MatchMode::Exact), true));
+    }
+    Ok((Value::Token(Token::Url, u.key), None, u.https))
+}
+
+/// Hand a URL entry to `out` with `fields` (see [`url_entry`]); a bad URL is a bad entry.
+pub(crate) fn emit_url(
+    text: &str,
+    https_as: UrlHttps,
+    at: Location<'_>,
+    mut fields: Fields,
+    raw: &str,
+    out: &mut dyn FeedSink,
+) {
+    match url_entry(text, https_as) {
+        Ok((v, mode, https)) => {
+            if mode.is_some() {
+                fields.match_mode = mode;
+            }
+            out.entry(at, v, fields);
+            if https {
+                out.https_url();
+            }
+        }
+        Err(reason) => out.bad(at, &reason, raw),
+    }
 }
 
 /// A feed-supplied name for a skip reason: printable ASCII only (others become `?`), cut to
