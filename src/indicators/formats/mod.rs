@@ -129,6 +129,45 @@ pub(crate) fn declared(t: FeedType) -> Token {
     }
 }
 
+/// The token kind a feed's type name stands for, in the vocabularies feeds use: iocd's own
+/// (`ja3`, `cert_sha1`, `url`...), MISP's (`md5`, `email-src`, `x509-fingerprint-sha1`,
+/// `ja3-fingerprint-md5`), abuse.ch's (ThreatFox `ioc_type` `md5_hash`, `sha256_hash`; the
+/// SSLBL JA3 list's `ja3_md5`). Any case; `None` for other names.
+pub(crate) fn token_type(name: &str) -> Option<Token> {
+    let n = name.trim().to_ascii_lowercase();
+    Some(match n.as_str() {
+        "ja3" | "ja3_md5" | "ja3-fingerprint-md5" | "ja3_fingerprint" => Token::Ja3,
+        "ja3s" | "ja3s_md5" | "ja3s-fingerprint-md5" => Token::Ja3s,
+        "ja4" | "ja4-fingerprint" => Token::Ja4,
+        "ja4s" | "ja4s-fingerprint" => Token::Ja4s,
+        "cert_sha1" | "x509-fingerprint-sha1" | "x509_sha1" => Token::CertSha1,
+        "cert_sha256" | "x509-fingerprint-sha256" | "x509_sha256" => Token::CertSha256,
+        "md5" | "md5_hash" | "filehash-md5" => Token::Md5,
+        "sha1" | "sha1_hash" | "filehash-sha1" => Token::Sha1,
+        "sha256" | "sha256_hash" | "filehash-sha256" => Token::Sha256,
+        "email" | "email-src" | "email-dst" | "email-reply-to" | "email_address" | "email-addr" => {
+            Token::Email
+        }
+        "url" => Token::Url,
+        _ => return None,
+    })
+}
+
+/// Why an entry of a kind iocd cannot match is skipped, for the types feeds carry that have no
+/// observable: MISP `x509-fingerprint-md5` (certificates are hashed with SHA-1 and SHA-256, as
+/// SSLBL, Suricata and Zeek do), `jarm-fingerprint` (JARM is an active scan of a server, not
+/// something a handshake shows), `hassh-md5` (SSH is not parsed).
+pub(crate) fn unmatched_type(name: &str) -> Option<&'static str> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "x509-fingerprint-md5" => {
+            "x509-fingerprint-md5 (certificates are matched by SHA-1 and SHA-256)"
+        }
+        "jarm-fingerprint" | "jarm" => "jarm-fingerprint (JARM needs active scanning)",
+        "hassh-md5" | "hasshserver-md5" => "hassh-md5 (SSH is not parsed)",
+        _ => return None,
+    })
+}
+
 /// The file-hash kind a bare hex value has by its length: 32 hex digits an MD5, 40 a SHA-1, 64
 /// a SHA-256 (what a plain list, a MISP `string` or an untyped CSV cell holds); `None` for any
 /// other text. Looks at the bytes only: no allocation.
