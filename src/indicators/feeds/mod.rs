@@ -455,10 +455,10 @@ mod tests {
     #[test]
     fn skipped_entries_are_not_counted_as_bad() {
         let dir = tempfile::tempdir().unwrap();
-        // one address and five URL indicators iocd does not use, one bad type
+        // one address and five software indicators iocd does not use
         let mut text = String::from("#fields\tindicator\tindicator_type\n1.2.3.4\tIntel::ADDR\n");
         for i in 0..5 {
-            text += &format!("http://x{i}.example/\tIntel::URL\n");
+            text += &format!("x{i}/1.0\tIntel::SOFTWARE\n");
         }
         let mut f = write_feed(dir.path(), "f.zeek", text.as_bytes());
         f.format = FeedFormat::Zeek;
