@@ -113,7 +113,7 @@ pub trait FeedSink {
 }
 
 /// The token kind of a feed's declared `type`.
-pub(crate) fn declared(t: FeedType) -> Token {
+pub fn declared(t: FeedType) -> Token {
     match t {
         FeedType::Ja3 => Token::Ja3,
         FeedType::Ja3s => Token::Ja3s,
