@@ -538,6 +538,24 @@ mod tests {
     }
 
     #[test]
+    fn prefix_match_is_for_urls_only() {
+        let mut f = FeedConfig::from_path("f.txt".into());
+        f.match_mode = "prefix".parse().unwrap();
+        let mut out = Vec::new();
+        f.problems("feeds[0]", &mut out);
+        assert!(out.is_empty(), "an undeclared feed may hold URLs: {out:?}");
+        f.kind = Some(FeedType::Url);
+        f.problems("feeds[0]", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        f.kind = Some(FeedType::Ja3);
+        f.problems("feeds[0]", &mut out);
+        assert_eq!(
+            out,
+            ["feeds[0]: match = \"prefix\" is for URLs, not type = \"ja3\""]
+        );
+    }
+
+    #[test]
     fn times_in_the_shapes_feeds_use() {
         let t = 1_714_564_800_000_000; // 2024-05-01T12:00:00Z
         assert_eq!(parse_time("2024-05-01T12:00:00Z"), Ok(t));
