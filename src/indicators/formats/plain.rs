@@ -20,6 +20,9 @@
 //! | `d41d8cd98f00b204e9800998ecf8427e` (32, 40 or 64 hex digits) | an MD5, SHA-1 or SHA-256 file hash | exact |
 //! | `bad.guy@evil.com` | an e-mail address | exact |
 //!
+//! A value of a type its shape cannot tell may say its type before a colon: `ja3:<hex>`,
+//! `ja3s:`, `cert_sha1:`, `cert_sha256:`, `md5:`, `sha1:`, `sha256:`, `ja4:`, `email:`.
+//!
 //! A feed that declares `type = "ja3"` (or any other indicator type: `ja3s`, `ja4`, `ja4s`,
 //! `cert_sha1`, `cert_sha256`, `md5`, `sha1`, `sha256`, `email`, `url`) reads every line as a
 //! value of that type ([`value::parse_token`]), and a line that is not one is a bad entry: the
@@ -164,6 +167,12 @@ fn line(
         // a SHA-256's 64 digits are one label too long for a name
         return token(kind, v, trimmed, at, out);
     }
+    if let Some((kind, rest)) = typed_prefix(v) {
+        return match kind {
+            Token::Url => emit_url(rest, opts.url_https, at, Fields::default(), trimmed, out),
+            kind => token(kind, rest, trimmed, at, out),
+        };
+    }
     if b.contains(&b'@') && !has_space() {
         return token(Token::Email, v, trimmed, at, out);
     }
@@ -206,6 +215,16 @@ fn line(
         }
     }
     out.bad(at, &err, trimmed)
+}
+
+/// `ja3:<hex>`, `cert_sha1:<hex>`, `sha256:<hex>`... (a type name, a colon, the value): a value
+/// whose type its text alone cannot say, in a list of mixed types. Not `http:`/`https:` (URLs).
+fn typed_prefix(v: &str) -> Option<(Token, &str)> {
+    let (name, rest) = v.split_once(':')?;
+    if name.len() > 16 || rest.starts_with("//") {
+        return None;
+    }
+    Some((super::token_type(name)?, rest))
 }
 
 /// A token entry of `kind`.
@@ -1035,6 +1054,13 @@ evil.com:8080/x
         let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
         assert_eq!(typed(ja4, opts(Token::Ja4)).0, [r("1", "ja4", ja4)]);
         assert_eq!(typed(ja4, opts(Token::Ja4s)).1.len(), 1);
+        // in an undeclared list, a type prefix says what 32 hex digits are
+        let (e, bad, _) = typed(
+            &format!("ja3:{ja3}\ncert_sha1:{h}\nja3:{}\n", &ja3[1..]),
+            Opts::default(),
+        );
+        assert_eq!(e, [r("1", "ja3", ja3), r("2", "cert_sha1", h)]);
+        assert_eq!(bad.len(), 1, "{bad:?}");
         // a declared url list reads host/path lines and bare hosts as URLs
         assert_eq!(
             typed("evil.example\n", opts(Token::Url)).0,
