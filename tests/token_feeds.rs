@@ -196,8 +196,11 @@ fn url_https_host_loads_https_urls_as_their_hosts() {
     assert!(err.contains("url_https") && err.contains("host"), "{err}");
 }
 
+/// (type, value, feed) of a matching indicator.
+type Match = (String, String, String);
+
 /// `lookup --json` of each value: (verdict, [(type, value, feed)]).
-fn lookups(cfg: &Path, values: &[&str]) -> Vec<(String, Vec<(String, String, String)>)> {
+fn lookups(cfg: &Path, values: &[&str]) -> Vec<(String, Vec<Match>)> {
     let mut args = vec!["lookup", "--json", "--config", cfg.to_str().unwrap()];
     args.extend_from_slice(values);
     let (_, out, err) = iocd(&args);
@@ -209,7 +212,7 @@ fn lookups(cfg: &Path, values: &[&str]) -> Vec<(String, Vec<(String, String, Str
     answers
         .iter()
         .map(|a| {
-            let mut m: Vec<(String, String, String)> = a["matches"]
+            let mut m: Vec<Match> = a["matches"]
                 .as_array()
                 .unwrap()
                 .iter()
@@ -227,7 +230,7 @@ fn lookups(cfg: &Path, values: &[&str]) -> Vec<(String, Vec<(String, String, Str
         .collect()
 }
 
-fn m(t: &str, v: &str, feed: &str) -> (String, String, String) {
+fn m(t: &str, v: &str, feed: &str) -> Match {
     (t.into(), v.into(), feed.into())
 }
 

@@ -947,11 +947,11 @@ evil.com:8080/x
         );
     }
 
+    /// (line, type, presentation) of an entry.
+    type Typed = (String, String, String);
+
     /// Entries as (line, type, presentation) and bad lines, with `opts`; plus the https count.
-    fn typed(
-        text: &str,
-        opts: Opts,
-    ) -> (Vec<(String, String, String)>, Vec<(String, String)>, usize) {
+    fn typed(text: &str, opts: Opts) -> (Vec<Typed>, Vec<(String, String)>, usize) {
         #[derive(Default)]
         struct K(Collect, usize);
         impl FeedSink for K {
@@ -986,7 +986,7 @@ evil.com:8080/x
         (e, k.0.bad, k.1)
     }
 
-    fn r(at: &str, kind: &str, v: &str) -> (String, String, String) {
+    fn r(at: &str, kind: &str, v: &str) -> Typed {
         (at.into(), kind.into(), v.into())
     }
 
