@@ -1,9 +1,15 @@
 //! Feed file formats. Each parser reads a whole feed's text and hands every entry to a
 //! [`FeedSink`]: good entries with the context fields they set themselves, bad ones with a
 //! location and a reason (the good ones around them still load), and well-formed entries that
-//! iocd does not use (a URL indicator, a revoked STIX object) as counted skips. A parser returns
+//! iocd does not use (a JARM fingerprint, a revoked STIX object) as counted skips. A parser returns
 //! `Err` only when the file as a whole is unusable (not JSON, no header naming the value
 //! column): the loader then treats the feed as failed, and a reload keeps its last good entries.
+//!
+//! Every format reads the indicator types beyond addresses and names (URLs, file hashes,
+//! e-mail addresses, JA3/JA4(S), certificate hashes) where it has a way to write them: a type
+//! field ([`token_type`] knows the names feeds use), the feed's declared `type`
+//! ([`declared`]), else the value's shape ([`hash_by_shape`], `://`, `@`). A URL goes through
+//! [`url_entry`], which applies the feed's `url_https` and tells the sink of `https://` ones.
 //!
 //! Parsers validate values (see [`super::value`]) but apply no policy: feed defaults, over-broad
 //! values and duplicates are the loader's.
