@@ -7,9 +7,9 @@
 //!
 //! Every format reads the indicator types beyond addresses and names (URLs, file hashes,
 //! e-mail addresses, JA3/JA4(S), certificate hashes) where it has a way to write them: a type
-//! field ([`token_type`] knows the names feeds use), the feed's declared `type`
-//! ([`declared`]), else the value's shape ([`hash_by_shape`], `://`, `@`). A URL goes through
-//! [`url_entry`], which applies the feed's `url_https` and tells the sink of `https://` ones.
+//! field (`token_type` knows the names feeds use), the feed's declared `type`
+//! ([`declared`]), else the value's shape (`hash_by_shape`, `://`, `@`). A URL goes through
+//! `url_entry`, which applies the feed's `url_https` and tells the sink of `https://` ones.
 //!
 //! Parsers validate values (see [`super::value`]) but apply no policy: feed defaults, over-broad
 //! values and duplicates are the loader's.
