@@ -88,29 +88,6 @@ pub fn parse(text: &str, first_line: usize, opts: Opts, out: &mut dyn FeedSink) 
     } else {
         text
     };
-    // the declared type is looked at once, not per line: a list of names costs what it did
-    match opts.kind {
-        None => each_line(text, first_line, out, |v, trimmed, at, out, in_parens| {
-            line(v, trimmed, at, opts, out, in_parens)
-        }),
-        Some(Token::Url) => each_line(text, first_line, out, |v, trimmed, at, out, _| {
-            emit_url(v, opts.url_https, at, Fields::default(), trimmed, out)
-        }),
-        Some(kind) => each_line(text, first_line, out, |v, trimmed, at, out, _| {
-            token(kind, v, trimmed, at, out)
-        }),
-    }
-}
-
-/// `f(value, trimmed line, location, out, in_parens)` for every line with a value: comments,
-/// blank lines, over-long lines (bad) and the continuation lines of a zone record's `( ... )`
-/// are handled here.
-fn each_line(
-    text: &str,
-    first_line: usize,
-    out: &mut dyn FeedSink,
-    mut f: impl FnMut(&str, &str, Location<'_>, &mut dyn FeedSink, &mut bool),
-) {
     // inside a zone record's `( ... )` (an SOA spread over lines)
     let mut in_parens = false;
     // `lines` splits on `\n` and drops a `\r` before it, so CRLF files work.
@@ -130,7 +107,14 @@ fn each_line(
         if v.is_empty() {
             continue;
         }
-        f(v, trimmed, at, out, &mut in_parens);
+        match opts.kind {
+            None => line(v, trimmed, at, opts, out, &mut in_parens),
+            Some(Token::Url) => emit_url(v, opts.url_https, at, Fields::default(), trimmed, out),
+            Some(kind) => match value::parse_token(kind, v) {
+                Ok(value) => out.entry(at, value, Fields::default()),
+                Err(reason) => out.bad(at, &reason, trimmed),
+            },
+        }
     }
 }
 
