@@ -356,8 +356,10 @@ action = "allow"
     );
     assert!(
         text.contains("feed \"resolvers-and-hashes\"")
-            && text.contains("4 indicators: ipv4 2, ipv6 1, cidr 0, domain 1")
-            && text.contains("skipped 5: misp_warninglist string value not an address or a name"),
+            && text.contains("7 indicators: ipv4 2, ipv6 1, cidr 0, domain 1, md5 1, email 1, url 1;")
+            && text.contains(
+                "skipped 2: misp_warninglist string value not an address, a name, a hash, an e-mail address or a URL"
+            ),
         "{text}"
     );
     assert!(

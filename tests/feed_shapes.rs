@@ -67,19 +67,16 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("7 of 7 feeds usable"), "{out}");
     // Maltrail: 98% of a trail file was refused as "invalid IPv6 address"; now every
-    // address:port loads as the address, paths are counted as URL indicators
+    // address:port loads as the address, a host/path line as a URL, bare paths (no host to
+    // match them with) are counted as skipped
     assert!(
         feed_line(&out, "maltrail-trail").ends_with(
-            "6 indicators: ipv4 3, ipv6 1, cidr 0, domain 2; 0 duplicates, 0 bad, 0 too broad, 3 skipped, 0 already expired"
+            "7 indicators: ipv4 3, ipv6 1, cidr 0, domain 2, url 1; 0 duplicates, 0 bad, 0 too broad, 2 skipped, 0 already expired"
         ),
         "{out}"
     );
     assert!(
-        out.contains("  skipped 2: URL path (URL matching not implemented)"),
-        "{out}"
-    );
-    assert!(
-        out.contains("  skipped 1: URL host/path (URL matching not implemented)"),
+        out.contains("  skipped 2: URL path without a host (a URL indicator needs one)"),
         "{out}"
     );
     assert!(!out.contains("invalid IPv6 address"), "{out}");

@@ -374,7 +374,7 @@ max_bad_ratio = 1.0
     }
     // bad entries by file and line; unsupported entries counted by reason
     assert!(text.contains("feodo-ipblocklist.csv:14:"), "{text}");
-    assert!(text.contains("skipped 1: zeek Intel::URL"), "{text}");
+    assert!(text.contains("skipped 1: zeek Intel::SOFTWARE"), "{text}");
     assert!(text.contains("skipped 1: stix revoked"), "{text}");
     assert!(
         text.contains("skipped 1: stix pattern unsupported: AND"),

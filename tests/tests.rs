@@ -21,4 +21,5 @@ mod syslog;
 mod systemd;
 mod tables;
 mod tcp;
+mod token_feeds;
 mod tunnels;

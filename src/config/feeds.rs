@@ -79,6 +79,63 @@ pub struct FeedConfig {
     pub wildcard_includes_base: bool,
     /// Column mapping for `format = "csv"`.
     pub csv: Option<CsvConfig>,
+    /// What the feed's bare values are, where their text alone cannot say: a 32-hex value is an
+    /// MD5 file hash unless the feed declares `type = "ja3"`, a 40-hex one a file SHA-1 unless
+    /// `type = "cert_sha1"`. Every value must then be of that type (else it is a bad entry).
+    /// Unset: read from each value's shape (and a format's own type field).
+    #[serde(default, rename = "type")]
+    pub kind: Option<FeedType>,
+    /// What an `https://` URL entry loads as: `url` (default; seen in clear only through a
+    /// proxy) or `host` (its host, as an exact domain or address indicator, matched by SNI, DNS
+    /// and Host).
+    #[serde(default)]
+    pub url_https: UrlHttps,
+}
+
+/// `type = ...` of a feed: the indicator type of its bare values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedType {
+    Ja3,
+    Ja3s,
+    Ja4,
+    Ja4s,
+    CertSha1,
+    CertSha256,
+    Md5,
+    Sha1,
+    Sha256,
+    Email,
+    Url,
+}
+
+impl FeedType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedType::Ja3 => "ja3",
+            FeedType::Ja3s => "ja3s",
+            FeedType::Ja4 => "ja4",
+            FeedType::Ja4s => "ja4s",
+            FeedType::CertSha1 => "cert_sha1",
+            FeedType::CertSha256 => "cert_sha256",
+            FeedType::Md5 => "md5",
+            FeedType::Sha1 => "sha1",
+            FeedType::Sha256 => "sha256",
+            FeedType::Email => "email",
+            FeedType::Url => "url",
+        }
+    }
+}
+
+/// `url_https = ...`: what an `https://` URL entry loads as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrlHttps {
+    /// A URL indicator (matched only where the URL is seen in clear: through a proxy).
+    #[default]
+    Url,
+    /// Its host, as an exact domain (or address) indicator.
+    Host,
 }
 
 fn default_max_shrink() -> f64 {
@@ -163,6 +220,8 @@ impl FeedConfig {
             exclude_home_net: false,
             wildcard_includes_base: false,
             csv: None,
+            kind: None,
+            url_https: UrlHttps::Url,
         }
     }
 
@@ -228,6 +287,13 @@ impl FeedConfig {
                 ));
             }
         }
+        if self.match_mode == MatchMode::Prefix && !matches!(self.kind, None | Some(FeedType::Url))
+        {
+            out.push(format!(
+                "{prefix}: match = \"prefix\" is for URLs, not type = {:?}",
+                self.kind.map_or("", FeedType::as_str)
+            ));
+        }
         if self.applies_to.as_ref().is_some_and(|a| a.is_empty()) {
             out.push(format!(
                 "{prefix}: applies_to is empty: the allowlist would suppress nothing (leave it out to apply to every feed)"
@@ -281,6 +347,10 @@ pub enum MatchMode {
     Subdomain,
     /// The names below it, not the name itself: what `*.x` means.
     SubdomainsOnly,
+    /// For URLs only: the URL and every URL whose path continues it past a `/` boundary
+    /// (`x.example/dl/` covers `x.example/dl/a.exe`; `x.example/dl` covers `x.example/dl/a`
+    /// but not `x.example/dlx`). Domains and addresses take it as their default mode.
+    Prefix,
 }
 
 impl MatchMode {
@@ -289,6 +359,7 @@ impl MatchMode {
             MatchMode::Exact => "exact",
             MatchMode::Subdomain => "subdomain",
             MatchMode::SubdomainsOnly => "subdomains_only",
+            MatchMode::Prefix => "prefix",
         }
     }
 }
@@ -300,8 +371,9 @@ impl FromStr for MatchMode {
             "exact" => Ok(MatchMode::Exact),
             "subdomain" | "subdomains" | "suffix" => Ok(MatchMode::Subdomain),
             "subdomains_only" | "wildcard" => Ok(MatchMode::SubdomainsOnly),
+            "prefix" => Ok(MatchMode::Prefix),
             _ => Err(format!(
-                "bad match mode {s:?}: exact, subdomain or subdomains_only"
+                "bad match mode {s:?}: exact, subdomain, subdomains_only or prefix (URLs)"
             )),
         }
     }
@@ -463,6 +535,24 @@ mod tests {
             f.problems("feeds[0]", &mut out);
             assert_eq!(out, ["feeds[0]: max_bad_ratio must be 0.0 to 1.0"], "{bad}");
         }
+    }
+
+    #[test]
+    fn prefix_match_is_for_urls_only() {
+        let mut f = FeedConfig::from_path("f.txt".into());
+        f.match_mode = "prefix".parse().unwrap();
+        let mut out = Vec::new();
+        f.problems("feeds[0]", &mut out);
+        assert!(out.is_empty(), "an undeclared feed may hold URLs: {out:?}");
+        f.kind = Some(FeedType::Url);
+        f.problems("feeds[0]", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        f.kind = Some(FeedType::Ja3);
+        f.problems("feeds[0]", &mut out);
+        assert_eq!(
+            out,
+            ["feeds[0]: match = \"prefix\" is for URLs, not type = \"ja3\""]
+        );
     }
 
     #[test]

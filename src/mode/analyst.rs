@@ -14,6 +14,7 @@ use crate::event::{format_time, IndicatorRef};
 use crate::indicators::{
     feeds, parse_time, value, Action, AllowVerdict, Decision, Hit, IndicatorSet, Value,
 };
+use crate::observe::Token;
 use crate::settings::Settings;
 
 /// The feed list from `--config` (or the default config) and `--feed`, and the config's
@@ -48,9 +49,15 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             }
             continue;
         }
+        let mut tokens = String::new();
+        for (kind, n) in Token::ALL.iter().zip(f.by_token) {
+            if n > 0 {
+                let _ = write!(tokens, ", {} {n}", kind.as_str());
+            }
+        }
         let _ = write!(
             out,
-            "{} indicators: ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}; {} duplicates, {} bad, {} too broad, {} skipped, {} already expired",
+            "{} indicators: ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}{tokens}; {} duplicates, {} bad, {} too broad, {} skipped, {} already expired",
             f.stored(),
             f.duplicates,
             f.bad,
@@ -58,6 +65,18 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             f.skipped_total(),
             f.expired_now
         );
+        if f.https_urls > 0 {
+            let _ = write!(
+                out,
+                ", {} https URLs ({})",
+                f.https_urls,
+                if f.https_as_host {
+                    "loaded as their hosts: url_https = \"host\""
+                } else {
+                    "seen in clear only through a proxy; url_https = \"host\" matches their hosts by SNI instead"
+                }
+            );
+        }
         if f.narrowed > 0 {
             let _ = write!(out, ", {} public suffixes as exact", f.narrowed);
         }
@@ -326,16 +345,69 @@ pub fn lookup(args: LookupArgs) -> Result<u8, AppError> {
     Ok(if any { 0 } else { EXIT_FAILURE })
 }
 
-/// Look `v` up as an observable: an address, else a name (normalised like traffic names).
+/// Look `v` up as an observable: an address; a URL (its key, and its host as traffic with it
+/// shows the host too); a hex digest under every kind its length can be (32 digits: MD5, JA3,
+/// JA3S; 40: SHA-1, certificate SHA-1; 64: SHA-256, certificate SHA-256), the hit's type
+/// saying which matched; a JA4 or JA4S; an e-mail address (and its domain, as the wire checks
+/// both); else a name (normalised like traffic names).
 fn observe(set: &IndicatorSet, v: &str, hits: &mut Vec<Hit>) -> Result<(), String> {
     let v = v.trim();
     if let Ok(ip) = v.parse::<IpAddr>() {
         set.lookup_ip(ip, hits);
         return Ok(());
     }
+    let hex: String = v.chars().filter(|&c| c != ':').collect();
+    let kinds: &[Token] = if hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        match hex.len() {
+            32 => &[Token::Md5, Token::Ja3, Token::Ja3s],
+            40 => &[Token::Sha1, Token::CertSha1],
+            64 => &[Token::Sha256, Token::CertSha256],
+            _ => &[],
+        }
+    } else {
+        &[]
+    };
+    if !kinds.is_empty() {
+        for &k in kinds {
+            if let Ok(Value::Token(k, key)) = value::parse_token(k, &hex) {
+                set.lookup_token(k, &key, hits);
+            }
+        }
+        return Ok(());
+    }
+    for k in [Token::Ja4, Token::Ja4s] {
+        if let Ok(Value::Token(k, key)) = value::parse_token(k, v) {
+            set.lookup_token(k, &key, hits);
+            return Ok(());
+        }
+    }
+    if v.contains('@') {
+        let Value::Token(_, key) = value::parse_token(Token::Email, v)? else {
+            return Err("not an e-mail address".into());
+        };
+        set.lookup_token(Token::Email, &key, hits);
+        if let Some(at) = key.iter().rposition(|&b| b == b'@') {
+            set.lookup_domain(&key[at + 1..], hits);
+        }
+        return Ok(());
+    }
+    if v.contains("://") || (v.contains('/') && value::parse_cidr(v).is_err()) {
+        let u = crate::url::parse(v).map_err(|e| e.to_string())?;
+        set.lookup_token(Token::Url, &u.key, hits);
+        let host = std::str::from_utf8(&u.host).unwrap_or_default();
+        match host.parse::<IpAddr>() {
+            Ok(ip) => set.lookup_ip(ip, hits),
+            Err(_) => set.lookup_domain(&u.host, hits),
+        }
+        return Ok(());
+    }
     match value::parse_domain(v)? {
         Value::Domain(name) => set.lookup_domain(&name, hits),
-        _ => return Err("not an address or a name".into()),
+        _ => {
+            return Err(
+                "not an address, a name, a URL, a hash, a fingerprint or an e-mail address".into(),
+            )
+        }
     }
     Ok(())
 }

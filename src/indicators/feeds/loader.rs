@@ -14,6 +14,7 @@ use crate::config::FeedConfig;
 use crate::indicators::formats::{FeedSink, Location};
 use crate::indicators::set::{canonical_net, Added, ContextId, SetBuilder};
 use crate::indicators::{value, Context, Fields, IndicatorType, MatchMode, Value};
+use crate::observe::Token;
 
 /// The sink that applies policy and fills the builder (or only counts, when it has none).
 pub(super) struct Loader<'a> {
@@ -143,7 +144,11 @@ impl FeedSink for Loader<'_> {
     }
 
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
-        let mode = self.feed.match_mode;
+        let mode = match self.feed.match_mode {
+            // a URL feed's mode; its names take the default
+            MatchMode::Prefix => MatchMode::Subdomain,
+            m => m,
+        };
         if !self.feed.allow_broad && mode != MatchMode::Exact && is_public_suffix(name) {
             return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
         }
@@ -168,6 +173,14 @@ impl FeedSink for Loader<'_> {
         let mut mode = fields.match_mode.take().unwrap_or(self.feed.match_mode);
         if mode == MatchMode::SubdomainsOnly && self.feed.wildcard_includes_base {
             mode = MatchMode::Subdomain;
+        }
+        match &value {
+            // a URL is exact or a path prefix; every other token kind is exact
+            Value::Token(Token::Url, _) if mode == MatchMode::Prefix => {}
+            Value::Token(..) => mode = MatchMode::Exact,
+            // `prefix` is for URLs: the names and addresses of the feed take the default
+            _ if mode == MatchMode::Prefix => mode = MatchMode::Subdomain,
+            _ => {}
         }
         if !self.feed.allow_broad {
             if let Some(why) = too_broad(&value, mode) {
@@ -237,6 +250,10 @@ impl FeedSink for Loader<'_> {
         {
             self.report.expired_now += 1;
         }
+    }
+
+    fn https_url(&mut self) {
+        self.report.https_urls += 1;
     }
 
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {

@@ -283,7 +283,11 @@ fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Resul
     };
     match feed.format {
         FeedFormat::Plain => {
-            parse_plain(text, out);
+            let opts = formats::plain::Opts {
+                kind: feed.kind.map(formats::declared),
+                url_https: feed.url_https,
+            };
+            parse_plain(text, opts, out);
             Ok(())
         }
         FeedFormat::Csv => formats::csv::parse(text, feed, out),
@@ -308,7 +312,7 @@ mod test_util;
 mod tests {
     use super::test_util::*;
     use super::*;
-    use crate::indicators::MatchKind;
+    use crate::indicators::{value, MatchKind, MatchMode, Value};
 
     #[test]
     fn build_set_merges_feeds_and_reports_each() {
@@ -449,12 +453,42 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_feed_keeps_its_last_good_token_entries_and_their_modes() {
+        use crate::observe::Token;
+        let dir = tempfile::tempdir().unwrap();
+        let md5 = "44d88612fea8a8f36de82e1278abb02f";
+        let mut f = write_feed(
+            dir.path(),
+            "t.txt",
+            format!("{md5}\nhttp://x.example/dl/\nja@evil.example\n").as_bytes(),
+        );
+        f.match_mode = MatchMode::Prefix;
+        let (set, _) = build_set_t(std::slice::from_ref(&f)).unwrap();
+        assert_eq!(set.len(), 3);
+        // the feed is now garbage: the last good hash, URL and address stay, the URL a prefix
+        std::fs::write(&f.path, b"x..y\nx..y\n").unwrap();
+        let (set2, report) = rebuild_t(std::slice::from_ref(&f), &set);
+        assert_eq!(report.feeds[0].kept_last_good, Some(3));
+        let mut hits = Vec::new();
+        let Value::Token(_, key) = value::parse_token(Token::Md5, md5).unwrap() else {
+            unreachable!()
+        };
+        set2.lookup_token(Token::Md5, &key, &mut hits);
+        set2.lookup_token(Token::Url, b"x.example/dl/a.exe", &mut hits);
+        set2.lookup_token(Token::Email, b"ja@evil.example", &mut hits);
+        assert_eq!(hits.len(), 3, "{hits:?}");
+        hits.clear();
+        set2.lookup_token(Token::Url, b"x.example/dlx", &mut hits);
+        assert!(hits.is_empty());
+    }
+
+    #[test]
     fn skipped_entries_are_not_counted_as_bad() {
         let dir = tempfile::tempdir().unwrap();
-        // one address and five URL indicators iocd does not use, one bad type
+        // one address and five software indicators iocd does not use
         let mut text = String::from("#fields\tindicator\tindicator_type\n1.2.3.4\tIntel::ADDR\n");
         for i in 0..5 {
-            text += &format!("http://x{i}.example/\tIntel::URL\n");
+            text += &format!("x{i}/1.0\tIntel::SOFTWARE\n");
         }
         let mut f = write_feed(dir.path(), "f.zeek", text.as_bytes());
         f.format = FeedFormat::Zeek;

@@ -25,9 +25,9 @@ const WARM_AHEAD: usize = 16;
 const PARSE_CHUNKS_AHEAD: usize = 2;
 
 /// A plain feed, in parallel when it is large; entries reach `out` in file order.
-pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
+pub(super) fn parse_plain(text: &str, opts: formats::plain::Opts, out: &mut dyn FeedSink) {
     if text.len() < PARALLEL_PARSE_MIN_BYTES {
-        formats::plain::parse(text, 1, out);
+        formats::plain::parse(text, 1, opts, out);
         return;
     }
     // (first line, chunk) at line boundaries
@@ -57,7 +57,7 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
             s.spawn(move || {
                 for (line, chunk) in mine {
                     let mut c = Collected::default();
-                    formats::plain::parse(chunk, line, &mut c);
+                    formats::plain::parse(chunk, line, opts, &mut c);
                     if tx.send(c).is_err() {
                         return;
                     }
@@ -95,6 +95,7 @@ pub(super) fn parse_plain(text: &str, out: &mut dyn FeedSink) {
                         out.entry_name(Location::Line(*line), name);
                     }
                     Item::Bad(line, reason, text) => out.bad(Location::Line(*line), reason, text),
+                    Item::HttpsUrl => out.https_url(),
                 }
             }
         }
@@ -113,6 +114,8 @@ enum Item {
     /// name, allocated on one thread and freed on another.
     Name(usize, usize, usize),
     Bad(usize, String, String),
+    /// The entry before was an `https://` URL.
+    HttpsUrl,
 }
 
 /// What a plain-parser thread found in one chunk.
@@ -156,6 +159,9 @@ impl FeedSink for Collected {
             self.items.push(Item::Skip(l, what.to_owned()));
         }
     }
+    fn https_url(&mut self) {
+        self.items.push(Item::HttpsUrl);
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +203,7 @@ mod tests {
                 1 => text.push_str(&format!("198.51.100.{}:8443\n", i % 250)),
                 2 => text.push_str("/gate.php\n"),
                 3 => text.push_str("127.0.0.1 localhost\n"),
+                4 => text.push_str(&format!("https://u{i}.example/x.exe\n")),
                 _ => text.push_str(&format!("host{i}.example.org\n")),
             }
         }
@@ -205,7 +212,10 @@ mod tests {
         let (set, report) = build_set_t(&[f]).unwrap();
         let r = &report.feeds[0];
         assert_eq!(r.skipped_total(), 200, "{:?}", r.skipped);
-        assert_eq!(r.skipped["URL path (URL matching not implemented)"], 100);
+        assert_eq!(r.skipped[formats::plain::SKIP_URL_PATH], 100);
+        // an https URL found on another thread is counted as one
+        assert_eq!(r.https_urls, 100);
+        assert_eq!(r.by_token[crate::observe::Token::Url as usize], 100);
         // a wildcard from a chunk parsed on another thread is still subdomains only
         assert!(set.best_domain(b"a.w99000.example").is_some());
         assert!(set.best_domain(b"w99000.example").is_none());

@@ -43,6 +43,11 @@ pub struct FeedReport {
     pub by_token: [usize; crate::observe::Token::ALL.len()],
     /// Entries the feed had already listed.
     pub duplicates: usize,
+    /// `https://` URL entries (loaded as URLs, seen in clear only through a proxy; or as their
+    /// hosts with `url_https = "host"`).
+    pub https_urls: usize,
+    /// The feed loads `https://` URLs as their hosts (`url_https = "host"`).
+    pub https_as_host: bool,
     /// Entries refused as over-broad (see the feeds module doc).
     pub too_broad: usize,
     /// Bad entries.
@@ -81,6 +86,8 @@ impl FeedReport {
             by_type: [0; 4],
             by_token: [0; crate::observe::Token::ALL.len()],
             duplicates: 0,
+            https_urls: 0,
+            https_as_host: feed.url_https == crate::config::UrlHttps::Host,
             too_broad: 0,
             bad: 0,
             narrowed: 0,
@@ -131,14 +138,31 @@ impl FeedReport {
             (Some(why), None) => s += &format!("{failed} ({why}); no entries"),
             (None, _) => {
                 let [v4, v6, cidr, dom] = self.by_type;
+                let mut tokens = String::new();
+                for (kind, n) in crate::observe::Token::ALL.iter().zip(self.by_token) {
+                    if n > 0 {
+                        tokens += &format!(", {} {n}", kind.as_str());
+                    }
+                }
                 s += &format!(
-                    "{} indicators (ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}), {} duplicates, {} bad, {} too broad, {} skipped",
+                    "{} indicators (ipv4 {v4}, ipv6 {v6}, cidr {cidr}, domain {dom}{tokens}), {} duplicates, {} bad, {} too broad, {} skipped",
                     self.stored(),
                     self.duplicates,
                     self.bad,
                     self.too_broad,
                     self.skipped_total()
                 );
+                if self.https_urls > 0 {
+                    s += &format!(
+                        ", {} https URLs ({})",
+                        self.https_urls,
+                        if self.https_as_host {
+                            "loaded as their hosts (url_https = \"host\")"
+                        } else {
+                            "seen in clear only through a proxy; url_https = \"host\" loads their hosts"
+                        }
+                    );
+                }
                 if self.narrowed > 0 {
                     s += &format!(", {} public suffixes as exact", self.narrowed);
                 }

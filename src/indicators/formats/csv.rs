@@ -21,7 +21,7 @@
 //! | column        | field                                                                  |
 //! |---------------|------------------------------------------------------------------------|
 //! | `value`       | the indicator                                                          |
-//! | `type`        | how to read `value`: `ip`, `ipv4`, `ipv6` (address); `ip-src`, `ip-dst` (address or CIDR, as MISP allows); `cidr`, `subnet`; `domain`, `hostname`, `fqdn` — any case. Other types are skipped as `csv type <type>`. Without a type column (or with an empty cell) the type is read from the text |
+//! | `type`        | how to read `value`: `ip`, `ipv4`, `ipv6` (address); `ip-src`, `ip-dst` (address or CIDR, as MISP allows); `cidr`, `subnet`; `domain`, `hostname`, `fqdn`; `ip:port`; `url`; `md5`, `sha1`, `sha256` (ThreatFox `md5_hash`, `sha1_hash`, `sha256_hash`); `email` (`email-src`, `email-dst`); `ja3`, `ja3s`, `ja4`, `ja4s`; `cert_sha1`, `cert_sha256` (`x509-fingerprint-sha1`...) — any case. Other types are skipped as `csv type <type>`. Without a type column (or with an empty cell) the feed's `type` applies, else the type the value column's name says (`ja3_md5`, `sha256_hash`, `url`), else the type is read from the text |
 //! | `confidence`  | integer 0–100                                                          |
 //! | `severity`    | `info`, `low`, `medium`, `high`, `critical` (and synonyms)             |
 //! | `tags`        | split on `tag_separator` (default `,`), trimmed, empties dropped        |
@@ -34,23 +34,30 @@
 //! A value written `host:port` (`1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080`; ThreatFox's
 //! type `ip:port`) is the host, with that port unless a `port` column gives one.
 //!
-//! **URLs.** A value that is a URL (`http://host:port/path`, as URLhaus lists) stands for its
-//! host: the host is taken as an address or a domain (the `url` crate parses it: IDN hosts
-//! become punycode, `[v6]` brackets go) and, unless a `match` column says otherwise, a domain
-//! taken from a URL matches that exact name only. The whole host alerts, not the one path: a URL
-//! on a shared host (a code-hosting or file-sharing site) flags every connection to it, so
-//! allowlist such hosts or leave URL feeds out.
+//! **Read from the text** (no type cell, no feed `type`, a column name that says nothing): an
+//! address, CIDR or name; `host:port`; a URL (`http://`, `https://`: a URL indicator, see
+//! [`crate::url`]; with the feed's `url_https = "host"` an `https://` URL is its host, exact);
+//! 32, 40 or 64 hex digits (an MD5, SHA-1 or SHA-256 file hash); `local@domain` (an e-mail
+//! address). A JA3 or a certificate SHA-1 looks like a file MD5 or SHA-1: such a feed declares
+//! `type = "ja3"` / `"cert_sha1"` (SSLBL), or names its column so (`ja3_md5`).
+//!
+//! Rows that put a space after each delimiter (`"a", "b"`, as ThreatFox and MalwareBazaar
+//! write them) are read as if it were not there, so a quoted cell holding the delimiter stays
+//! one cell.
 //!
 //! A row whose value or any mapped field does not parse is a bad entry (line and reason), and
 //! the row is not loaded. Line numbers are the file's, counting comment lines and the extra
 //! lines of multi-line quoted fields.
 
 use ::csv::{ReaderBuilder, StringRecord};
-use url::{Host, Url};
 
-use super::{parse_confidence, plain, push_tags, what_name, FeedSink, Location};
-use crate::config::{CsvColumn, CsvColumns, FeedConfig};
+use super::{
+    hash_by_shape, parse_confidence, plain, push_tags, token_type, unmatched_type, url_entry,
+    what_name, FeedSink, Location,
+};
+use crate::config::{CsvColumn, CsvColumns, FeedConfig, UrlHttps};
 use crate::indicators::{parse_time, value, Action, Fields, MatchMode, Severity, Value};
+use crate::observe::Token;
 
 /// Column indexes (0-based) of the configured fields.
 #[derive(Debug, Default)]
@@ -82,6 +89,15 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // the csv crate copies each record: no line over MAX_LINE_BYTES reaches it
     let text = &*super::blank_long_lines(text, 1, out);
+    let text = &*join_spaced_quotes(text, delimiter, comment);
+    let opts = Opts {
+        declared: feed.kind.map(super::declared),
+        hint: match &cfg.columns.value {
+            Some(CsvColumn::Name(n)) => column_hint(n),
+            _ => None,
+        },
+        url_https: feed.url_https,
+    };
 
     let mut reader = ReaderBuilder::new()
         .has_headers(false)
@@ -145,7 +161,7 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
         match rec {
             Ok(rec) => {
                 let at = Location::Line(line_of(text, &rec, Some(comment)));
-                row(at, &rec, &cols, tag_sep, delim, out)
+                row(at, &rec, &cols, opts, tag_sep, delim, out)
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
@@ -154,6 +170,13 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
         }
     }
     Ok(())
+}
+
+/// The type a value column's name says (`ja3_md5`, `sha256_hash`, `url`): a fingerprint's 32
+/// hex digits are an MD5 file hash by shape, and a cut digest in a hash column is a bad entry,
+/// not a one-label name.
+fn column_hint(name: &str) -> Option<Token> {
+    token_type(name)
 }
 
 fn ascii_byte(c: char, what: &str) -> Result<u8, String> {
@@ -228,8 +251,8 @@ fn resolve(c: &CsvColumns, header: Option<&StringRecord>) -> Result<Columns, Vec
             },
             CsvColumn::Name(name) => {
                 let want = name.trim();
-                let found =
-                    header.and_then(|h| h.iter().position(|f| f.trim().eq_ignore_ascii_case(want)));
+                let found = header
+                    .and_then(|h| h.iter().position(|f| unquote(f).eq_ignore_ascii_case(want)));
                 if found.is_none() {
                     missing.push(format!("{want:?}"));
                 }
@@ -263,10 +286,21 @@ fn resolve(c: &CsvColumns, header: Option<&StringRecord>) -> Result<Columns, Vec
     }
 }
 
+/// What the feed's config says about its values, beyond the columns.
+#[derive(Debug, Clone, Copy)]
+struct Opts {
+    /// The feed's `type`: the type of a value whose row has no type cell.
+    declared: Option<Token>,
+    /// The type the value column's configured name says (`ja3_md5`: the SSLBL JA3 list).
+    hint: Option<Token>,
+    url_https: UrlHttps,
+}
+
 fn row(
     at: Location<'_>,
     rec: &StringRecord,
     cols: &Columns,
+    opts: Opts,
     tag_sep: char,
     delim: char,
     out: &mut dyn FeedSink,
@@ -274,7 +308,7 @@ fn row(
     let text = || rec.iter().collect::<Vec<_>>().join(&delim.to_string());
     let get = |i: Option<usize>| {
         i.and_then(|i| rec.get(i))
-            .map(str::trim)
+            .map(unquote)
             .filter(|s| !s.is_empty())
     };
     let Some(v) = get(Some(cols.value)) else {
@@ -289,34 +323,50 @@ fn row(
         };
         return out.bad(at, &reason, &text());
     };
-    let mut from_url = false;
     let mut port = None;
     let kind = get(cols.kind).map(str::to_ascii_lowercase);
+    let typed = kind.is_some() || opts.declared.is_some() || opts.hint.is_some();
     let host_port = match kind.as_deref() {
-        Some("ip:port") | None => plain::parse_host_port(v),
+        Some("ip:port") => plain::parse_host_port(v),
+        None if !typed => plain::parse_host_port(v),
         _ => None,
+    };
+    let plain = |r: Result<Value, String>| r.map(|v| (v, None, false));
+    let token = |t: Token| match t {
+        Token::Url => url_entry(v, opts.url_https),
+        t => plain(value::parse_token(t, v)),
     };
     let parsed = match (kind.as_deref(), host_port) {
         (_, Some(Ok((value, p)))) => {
             port = Some(p);
-            Ok(value)
+            Ok((value, None, false))
         }
         (_, Some(Err(reason))) => Err(reason),
         (Some("ip:port"), None) => Err("type ip:port but not address:port".to_owned()),
         (kind, None) => match kind {
-            Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
-            Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
-            Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
-            Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
-            None if v.contains("://") => {
-                from_url = true;
-                url_host(v)
-            }
-            None => value::parse_value(v),
+            Some("ip" | "ipv4" | "ipv6") => plain(value::parse_ip(v)),
+            Some("ip-src" | "ip-dst" | "cidr" | "subnet") => plain(value::parse_cidr(v)),
+            Some("domain" | "hostname" | "fqdn") => plain(value::parse_domain(v)),
+            Some(other) => match (token_type(other), unmatched_type(other)) {
+                (Some(t), _) => token(t),
+                (None, Some(why)) => return out.skipped(at, &format!("csv type {why}")),
+                (None, None) => return out.skipped(at, &format!("csv type {}", what_name(other))),
+            },
+            None => match opts.declared.or(opts.hint) {
+                Some(t) => token(t),
+                None if v.contains("://") => url_entry(v, opts.url_https),
+                None => match hash_by_shape(v) {
+                    Some(t) => token(t),
+                    None if v.contains('@') && !v.contains(char::is_whitespace) => {
+                        token(Token::Email)
+                    }
+                    None => plain(value::parse_value(v)),
+                },
+            },
         },
     };
-    let value = match parsed {
-        Ok(value) => value,
+    let (value, url_mode, https) = match parsed {
+        Ok(p) => p,
         Err(reason) => return out.bad(at, &reason, &text()),
     };
     match fields(&get, cols, tag_sep) {
@@ -324,12 +374,43 @@ fn row(
             if fields.port.is_none() {
                 fields.port = port;
             }
-            if from_url && fields.match_mode.is_none() && matches!(value, Value::Domain(_)) {
-                fields.match_mode = Some(MatchMode::Exact);
+            if fields.match_mode.is_none() {
+                fields.match_mode = url_mode;
             }
-            out.entry(at, value, fields)
+            out.entry(at, value, fields);
+            if https {
+                out.https_url();
+            }
         }
         Err(reason) => out.bad(at, &reason, &text()),
+    }
+}
+
+/// A cell trimmed, and unquoted when it was quoted after a space: the csv crate takes
+/// `"a", "b"` (ThreatFox writes a space after each comma) as `"a"` and ` "b"`, quotes kept.
+fn unquote(s: &str) -> &str {
+    let t = s.trim();
+    match t.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) if t.len() >= 2 => inner.trim(),
+        _ => t,
+    }
+}
+
+/// Rows written `"a", "b", "c"` (ThreatFox's CSV: a space after each delimiter) as `"a","b","c"`,
+/// so that a quoted cell holding the delimiter (`"tag1,tag2"`) stays one cell; `text` itself
+/// when its first data row is not of that shape.
+fn join_spaced_quotes(text: &str, delimiter: u8, comment: u8) -> std::borrow::Cow<'_, str> {
+    let spaced = [b'"', delimiter, b' ', b'"'];
+    let first_data = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && l.as_bytes().first() != Some(&comment));
+    match first_data {
+        Some(l) if l.starts_with('"') && memchr::memmem::find(l.as_bytes(), &spaced).is_some() => {
+            let from = std::str::from_utf8(&spaced).unwrap_or_default();
+            let to = format!("\"{}\"", char::from(delimiter));
+            std::borrow::Cow::Owned(text.replace(from, &to))
+        }
+        _ => std::borrow::Cow::Borrowed(text),
     }
 }
 
@@ -364,17 +445,6 @@ fn fields<'r>(
         push_tags(&mut f.tags, t, tag_sep);
     }
     Ok(f)
-}
-
-/// The host of a URL as an address or a domain.
-fn url_host(s: &str) -> Result<Value, String> {
-    let url = Url::parse(s).map_err(|e| format!("bad URL: {e}"))?;
-    match url.host() {
-        Some(Host::Ipv4(a)) => Ok(Value::Ip(a.into())),
-        Some(Host::Ipv6(a)) => Ok(Value::Ip(a.into())),
-        Some(Host::Domain(d)) => value::parse_domain(d).map_err(|e| format!("URL host: {e}")),
-        None => Err("URL without a host".to_owned()),
-    }
 }
 
 #[cfg(test)]
@@ -544,8 +614,11 @@ mod tests {
     }
 
     #[test]
-    fn urlhaus_comment_header_and_url_values_give_their_hosts() {
-        let f = feed(CsvColumns {
+    fn urlhaus_comment_header_and_url_values_load_as_urls() {
+        // URLhaus `csv_online` (https://urlhaus.abuse.ch/downloads/csv_online/): the header is
+        // the last comment line, `# id,dateadded,url,url_status,last_online,threat,tags,
+        // urlhaus_link,reporter`, every cell quoted
+        let mut f = feed(CsvColumns {
             value: name("url"),
             valid_from: name("dateadded"),
             tags: name("tags"),
@@ -568,37 +641,233 @@ mod tests {
             match_mode: exact.then_some(MatchMode::Exact),
             ..Fields::default()
         };
+        let url = |k: &str| Value::Token(Token::Url, k.as_bytes().to_vec());
         let want = vec![
             (
                 "10".to_owned(),
-                ip("198.51.100.79"),
+                url("198.51.100.79:42217/i"),
                 fields("2840061", &["32-bit", "elf", "mips", "Mozi"], false),
             ),
             (
                 "11".to_owned(),
-                dom("update-check.example"),
-                fields("2840060", &["AsyncRAT", "zip"], true),
+                url("update-check.example/files/Invoice_0501.zip"),
+                fields("2840060", &["AsyncRAT", "zip"], false),
             ),
             (
                 "12".to_owned(),
-                ip("2001:db8::7"),
+                url("[2001:db8::7]/bins/sora.x86"),
                 fields("2840058", &["elf", "mirai"], false),
             ),
             (
                 "13".to_owned(),
-                dom("xn--bcher-download-gsb.example"),
-                fields("2840057", &["exe"], true),
+                url("xn--bcher-download-gsb.example/setup.exe"),
+                fields("2840057", &["exe"], false),
             ),
             (
                 "15".to_owned(),
-                ip("203.0.113.5"),
+                url("203.0.113.5:8088/Mozi.a"),
                 fields("2840052", &[], false),
             ),
         ];
         assert_eq!(c.entries, want);
         assert_eq!(c.entries[0].2.valid_from, t("2024-05-01T12:01:08Z"));
-        assert_eq!(c.bad, vec![("14".into(), "bad URL: empty host".into())]);
+        assert_eq!(c.bad.len(), 1);
+        assert_eq!(c.bad[0].0, "14");
+        assert!(
+            c.bad[0].1.starts_with("URL without a valid host"),
+            "{:?}",
+            c.bad
+        );
         assert!(c.skipped.is_empty());
+
+        // url_https = "host": the one https URL is its host, exact; the others stay URLs
+        f.url_https = UrlHttps::Host;
+        let c = run(URLHAUS, &f);
+        assert_eq!(c.entries[1].1, dom("update-check.example"));
+        assert_eq!(
+            c.entries[1].2,
+            fields("2840060", &["AsyncRAT", "zip"], true)
+        );
+        assert_eq!(c.entries[0].1, url("198.51.100.79:42217/i"));
+    }
+
+    /// (line, type, presentation) of every entry.
+    fn typed(c: &Collect) -> Vec<(String, String, String)> {
+        c.entries
+            .iter()
+            .map(|(at, v, _)| {
+                let shown = match v {
+                    Value::Token(t, k) => t.text(k),
+                    Value::Domain(n) => String::from_utf8_lossy(n).into_owned(),
+                    Value::Ip(a) => a.to_string(),
+                    Value::Cidr(n) => n.to_string(),
+                };
+                (at.clone(), v.kind().as_str().to_owned(), shown)
+            })
+            .collect()
+    }
+
+    fn r(at: &str, kind: &str, v: &str) -> (String, String, String) {
+        (at.into(), kind.into(), v.into())
+    }
+
+    #[test]
+    fn sslbl_certificate_list_loads_cert_sha1_with_its_reason() {
+        // SSLBL `sslblacklist.csv` (https://sslbl.abuse.ch/blacklist/sslblacklist.csv): header
+        // in the last comment line, `# Listingdate,SHA1,Listingreason`, cells unquoted. Its
+        // 40 hex digits would be a file SHA-1 by shape: the feed declares type = "cert_sha1".
+        let mut f = feed(CsvColumns {
+            value: name("SHA1"),
+            valid_from: name("Listingdate"),
+            description: name("Listingreason"),
+            ..CsvColumns::default()
+        });
+        f.kind = Some(crate::config::FeedType::CertSha1);
+        let c = run(include_str!("../../../tests/feeds/sslbl-certs.csv"), &f);
+        assert_eq!(
+            typed(&c),
+            [
+                r(
+                    "10",
+                    "cert_sha1",
+                    "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9"
+                ),
+                r(
+                    "11",
+                    "cert_sha1",
+                    "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+                ),
+                r(
+                    "13",
+                    "cert_sha1",
+                    "0fd3e8a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1"
+                ),
+            ][..]
+        );
+        assert_eq!(c.entries[0].2.description.as_deref(), Some("AsyncRAT C&C"));
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert_eq!(c.bad[0].0, "12");
+        assert!(
+            c.bad[0].1.contains("not a cert_sha1: 40 hex digits"),
+            "{:?}",
+            c.bad
+        );
+        // undeclared, the same digits are file SHA-1s
+        f.kind = None;
+        let c = run(include_str!("../../../tests/feeds/sslbl-certs.csv"), &f);
+        assert_eq!(typed(&c)[0].1, "sha1");
+    }
+
+    #[test]
+    fn sslbl_ja3_list_is_ja3_by_its_column_name() {
+        // SSLBL `ja3_fingerprints.csv` (https://sslbl.abuse.ch/blacklist/ja3_fingerprints.csv):
+        // `# ja3_md5,Firstseen,Lastseen,Listingreason` in the last comment line. The column's
+        // name says JA3: its 32 hex digits are not taken for an MD5 file hash.
+        let f = feed(CsvColumns {
+            value: name("ja3_md5"),
+            valid_from: name("Firstseen"),
+            description: name("Listingreason"),
+            ..CsvColumns::default()
+        });
+        let c = run(include_str!("../../../tests/feeds/sslbl-ja3.csv"), &f);
+        assert_eq!(
+            typed(&c),
+            [
+                r("10", "ja3", "1aa7bf8b97e540ca5edd75f7b8384bfa"),
+                r("11", "ja3", "8916410db85077a5460817142dcbc8de"),
+            ][..]
+        );
+        assert_eq!(c.entries[1].2.description.as_deref(), Some("Tofsee"));
+        let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(bad, ["12"], "{:?}", c.bad);
+    }
+
+    #[test]
+    fn malwarebazaar_hash_columns_and_spaced_quotes() {
+        // MalwareBazaar CSV export (https://bazaar.abuse.ch/export/csv/recent/): the header is
+        // the last comment line, `# "first_seen_utc","sha256_hash","md5_hash","sha1_hash",
+        // "reporter","file_name",...`, and data rows put a space after each comma:
+        // `"2024-05-01 12:04:51", "2c26...", ...`. One column is the value: the feed chooses
+        // which digest (sha256_hash here).
+        let f = feed(CsvColumns {
+            value: name("sha256_hash"),
+            description: name("file_name"),
+            tags: name("signature"),
+            ..CsvColumns::default()
+        });
+        let c = run(include_str!("../../../tests/feeds/malwarebazaar.csv"), &f);
+        assert_eq!(
+            typed(&c),
+            [
+                r(
+                    "10",
+                    "sha256",
+                    "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+                ),
+                r(
+                    "11",
+                    "sha256",
+                    "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9"
+                ),
+            ][..]
+        );
+        assert_eq!(
+            c.entries[0].2.description.as_deref(),
+            Some("Invoice_0501.exe")
+        );
+        // a quoted cell with the delimiter in it stays one cell
+        assert_eq!(c.entries[1].2.tags, ["Lumma", "Stealer"]);
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert_eq!(c.bad[0].0, "12");
+        assert!(c.bad[0].1.contains("not a sha256"), "{:?}", c.bad);
+        let md5 = feed(CsvColumns {
+            value: name("md5_hash"),
+            ..CsvColumns::default()
+        });
+        let c = run(include_str!("../../../tests/feeds/malwarebazaar.csv"), &md5);
+        assert_eq!(
+            typed(&c)[0],
+            r("10", "md5", "acbd18db4cc2f85cedef654fccc4a4d8")
+        );
+    }
+
+    #[test]
+    fn threatfox_ioc_types_choose_each_row_type() {
+        // ThreatFox CSV export (https://threatfox.abuse.ch/export/csv/recent/): header
+        // `# "first_seen_utc","ioc_id","ioc_value","ioc_type","threat_type",...,"tags",...` in
+        // the last comment line, rows with a space after each comma; `ioc_type` is `ip:port`,
+        // `domain`, `url`, `md5_hash`, `sha1_hash`, `sha256_hash` (others skipped).
+        let f = feed(CsvColumns {
+            value: name("ioc_value"),
+            kind: name("ioc_type"),
+            confidence: name("confidence_level"),
+            tags: name("tags"),
+            description: name("malware_printable"),
+            id: name("ioc_id"),
+            ..CsvColumns::default()
+        });
+        let c = run(include_str!("../../../tests/feeds/threatfox.csv"), &f);
+        assert_eq!(
+            typed(&c),
+            [
+                r("10", "ipv4", "198.51.100.7"),
+                r("11", "domain", "c2.evil.example"),
+                r("12", "url", "dl.evil.example/load/x.bin"),
+                r(
+                    "13",
+                    "sha256",
+                    "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+                ),
+                r("14", "md5", "acbd18db4cc2f85cedef654fccc4a4d8"),
+            ][..]
+        );
+        // the alias cell with commas did not shift the columns after it
+        assert_eq!(c.entries[0].2.tags, ["c2", "CobaltStrike"]);
+        assert_eq!(c.entries[0].2.confidence, Some(100));
+        assert_eq!(c.entries[0].2.port, Some(443));
+        let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(bad, ["15"], "{:?}", c.bad);
+        assert_eq!(c.skipped, [("16".into(), "csv type sha3_384_hash".into())]);
     }
 
     #[test]
@@ -668,6 +937,16 @@ mod tests {
                     }
                 ),
                 (
+                    "8".into(),
+                    Value::Token(Token::Url, b"dl.example/x".to_vec()),
+                    Fields {
+                        confidence: Some(80),
+                        severity: Some(Severity::High),
+                        id: id("T-104"),
+                        ..Fields::default()
+                    }
+                ),
+                (
                     "10".into(),
                     dom("partner.example"),
                     Fields {
@@ -693,7 +972,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(c.skipped, vec![("8".into(), "csv type url".into())]);
+        assert!(c.skipped.is_empty(), "{:?}", c.skipped);
         let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
         assert_eq!(bad, ["9", "12", "13"], "{:?}", c.bad);
         assert!(
@@ -725,7 +1004,11 @@ mod tests {
         let c = run(URLHAUS, &by_number(3));
         assert_eq!(
             c.entries[0],
-            ("10".into(), ip("198.51.100.79"), Fields::default())
+            (
+                "10".into(),
+                Value::Token(Token::Url, b"198.51.100.79:42217/i".to_vec()),
+                Fields::default()
+            )
         );
         assert_eq!(c.entries.len(), 5);
         // header = false: every row is data

@@ -20,6 +20,12 @@
 //! | `domain`, `hostname`             | a domain                                          |
 //! | `hostname\|port`                 | the domain before the `\|`                         |
 //! | `domain\|ip`                     | two entries: the domain and the address           |
+//! | `url`                            | a URL (see [`crate::url`]; `https://` per the feed's `url_https`) |
+//! | `md5`, `sha1`, `sha256`          | a file hash                                       |
+//! | `filename\|md5`, `filename\|sha1`, `filename\|sha256` | the file hash; the file name as a tag `filename:<name>` |
+//! | `email`, `email-src`, `email-dst`, `email-reply-to` | an e-mail address              |
+//! | `x509-fingerprint-sha1`, `x509-fingerprint-sha256` | a certificate hash               |
+//! | `ja3-fingerprint-md5`            | a JA3                                             |
 //!
 //! | MISP                             | field                                             |
 //! |----------------------------------|---------------------------------------------------|
@@ -31,14 +37,17 @@
 //!
 //! Skipped: `to_ids` false (a bool, or `"0"`/`"1"` as older MISP writes it; absent counts as
 //! true) → `misp to_ids=false`; `deleted: true` (the attribute or its object) →
-//! `misp deleted`; other types → `misp type <type>` (`misp type sha256`, `misp type url`...).
+//! `misp deleted`; `x509-fingerprint-md5`, `jarm-fingerprint`, `hassh-md5` with the reason they
+//! cannot match (`misp type jarm-fingerprint (JARM needs active scanning)`); other types →
+//! `misp type <type>` (`misp type uri`, `misp type regkey`...).
 
 use std::io::Read;
 use std::path::Path;
 
-use super::{push_tag, what_name, FeedSink, Location};
-use crate::config::FeedConfig;
-use crate::indicators::{parse_time, value, Fields, Severity, Value};
+use super::{push_tag, token_type, unmatched_type, url_entry, what_name, FeedSink, Location};
+use crate::config::{FeedConfig, UrlHttps};
+use crate::indicators::{parse_time, value, Fields, MatchMode, Severity, Value};
+use crate::observe::Token;
 
 /// Largest event file read, in bytes. Events in the public CIRCL and Botvrij OSINT feeds run to
 /// a few MiB; 64 MiB leaves room for large private events while bounding memory per file
@@ -51,11 +60,11 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
         || feed.path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    parse_events(text, &name, out)
+    parse_events(text, &name, feed.url_https, out)
 }
 
 /// Parse a MISP feed directory: each `*.json` event file but `manifest.json`, in name order.
-pub fn parse_dir(dir: &Path, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+pub fn parse_dir(dir: &Path, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
     let listing = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot list MISP feed directory {}: {e}", dir.display()))?;
     let mut manifest = false;
@@ -80,7 +89,7 @@ pub fn parse_dir(dir: &Path, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Resu
         let at = Location::Object(&name);
         match read_capped(&dir.join(&name)) {
             Ok(text) => {
-                if let Err(reason) = parse_events(&text, &name, out) {
+                if let Err(reason) = parse_events(&text, &name, feed.url_https, out) {
                     out.bad(at, &reason, "");
                 }
             }
@@ -103,7 +112,12 @@ fn read_capped(path: &Path) -> Result<String, String> {
     String::from_utf8(buf).map_err(|_| "not valid UTF-8".to_owned())
 }
 
-fn parse_events(text: &str, file: &str, out: &mut dyn FeedSink) -> Result<(), String> {
+fn parse_events(
+    text: &str,
+    file: &str,
+    url_https: UrlHttps,
+    out: &mut dyn FeedSink,
+) -> Result<(), String> {
     // Two streaming passes, no `serde_json::Value` tree (18 times the text for 1M attributes):
     // the first reads each event's own fields (tags, threat level, info), which may come after
     // its attributes, skipping the attribute arrays; the second hands each attribute to `out`
@@ -114,7 +128,7 @@ fn parse_events(text: &str, file: &str, out: &mut dyn FeedSink) -> Result<(), St
     walk::run(text, file, walk::Mode::Heads(&mut heads))?;
     let ctxs: Vec<Option<EventContext<'_>>> = heads
         .iter()
-        .map(|h| h.as_ref().map(|h| EventContext::of(h, file)))
+        .map(|h| h.as_ref().map(|h| EventContext::of(h, file, url_https)))
         .collect();
     walk::run(text, file, walk::Mode::Attributes(&ctxs, out))
 }
@@ -659,16 +673,18 @@ struct EventContext<'a> {
     severity: Option<Severity>,
     info: Option<&'a str>,
     file: &'a str,
+    url_https: UrlHttps,
 }
 
 impl<'a> EventContext<'a> {
-    fn of(ev: &'a shape::EventHead<'a>, file: &'a str) -> Self {
+    fn of(ev: &'a shape::EventHead<'a>, file: &'a str, url_https: UrlHttps) -> Self {
         let mut tags = Vec::new();
         tag_names(&ev.tags, &mut tags);
         EventContext {
             tags,
             severity: threat_level(&ev.threat_level_id),
             info: ev.info.as_str().map(str::trim).filter(|s| !s.is_empty()),
+            url_https,
             file,
         }
     }
@@ -736,8 +752,8 @@ fn attribute(
     let (Some(kind), Some(text)) = (a.kind.as_str(), a.value.as_str()) else {
         return out.bad(at, "attribute without a type and value string", "");
     };
-    let Some(values) = values(kind, text) else {
-        return out.skipped(at, &format!("misp type {}", what_name(kind)));
+    let Some(values) = values(kind, text, ctx.url_https) else {
+        return out.skipped(at, &skip_reason(kind));
     };
     let flag = match &a.to_ids {
         shape::Loose::Bool(b) => Ok(*b),
@@ -770,6 +786,9 @@ fn attribute(
     };
     let mut tags = ctx.tags.clone();
     tag_names(&a.tags, &mut tags);
+    if let Some(name) = values.filename {
+        push_tag(&mut tags, &format!("filename:{name}"));
+    }
     let comment = a.comment.as_str().map(str::trim).filter(|s| !s.is_empty());
     let fields = Fields {
         severity: ctx.severity,
@@ -778,22 +797,86 @@ fn attribute(
         valid_from,
         valid_until,
         id: uuid.map(str::to_owned),
+        match_mode: values.mode,
         ..Fields::default()
     };
-    for v in values {
-        out.entry(at, v, fields.clone());
+    values.emit(at, fields, out);
+}
+
+/// Why an attribute of type `kind` is skipped.
+pub(super) fn skip_reason(kind: &str) -> String {
+    match unmatched_type(kind) {
+        Some(why) => format!("misp type {why}"),
+        None => format!("misp type {}", what_name(kind)),
+    }
+}
+
+/// The values of one attribute and what they carry beyond the value.
+pub(super) struct Attr<'t> {
+    pub values: Vec<Value>,
+    /// The match mode the values take (a URL's host with `url_https = "host"`: exact).
+    pub mode: Option<MatchMode>,
+    /// The attribute was an `https://` URL.
+    pub https: bool,
+    /// The file name of a `filename|<hash>` attribute.
+    pub filename: Option<&'t str>,
+}
+
+impl Attr<'_> {
+    fn of(values: Vec<Value>) -> Self {
+        Attr {
+            values,
+            mode: None,
+            https: false,
+            filename: None,
+        }
+    }
+
+    /// Every value to `out` with `fields`.
+    pub(super) fn emit(self, at: Location<'_>, fields: Fields, out: &mut dyn FeedSink) {
+        for v in self.values {
+            out.entry(at, v, fields.clone());
+        }
+        if self.https {
+            out.https_url();
+        }
     }
 }
 
 /// The values of an attribute of a type iocd uses (`None` for other types); an `Err` when the
 /// value does not parse as its type says.
-pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String>> {
+pub(super) fn values<'t>(
+    kind: &str,
+    text: &'t str,
+    url_https: UrlHttps,
+) -> Option<Result<Attr<'t>, String>> {
     let left = || {
         text.split_once('|')
             .map(|(l, _)| l)
             .ok_or_else(|| format!("{kind}: no '|' in \"{}\"", value::cut(text)))
     };
-    Some(match kind {
+    if let Some(hash) = kind.strip_prefix("filename|") {
+        let t =
+            token_type(hash).filter(|t| matches!(t, Token::Md5 | Token::Sha1 | Token::Sha256))?;
+        return Some(match text.rsplit_once('|') {
+            Some((name, digest)) => value::parse_token(t, digest).map(|v| Attr {
+                filename: Some(name.trim()).filter(|n| !n.is_empty()),
+                ..Attr::of(vec![v])
+            }),
+            None => Err(format!("{kind}: no '|' in \"{}\"", value::cut(text))),
+        });
+    }
+    if kind == "url" {
+        return Some(url_entry(text, url_https).map(|(v, mode, https)| Attr {
+            mode,
+            https,
+            ..Attr::of(vec![v])
+        }));
+    }
+    if let Some(t) = token_type(kind) {
+        return Some(value::parse_token(t, text).map(|v| Attr::of(vec![v])));
+    }
+    let values = match kind {
         "ip-src" | "ip-dst" => value::parse_cidr(text).map(|v| vec![v]),
         "domain" | "hostname" => value::parse_domain(text).map(|v| vec![v]),
         "ip-src|port" | "ip-dst|port" => left().and_then(value::parse_ip).map(|v| vec![v]),
@@ -803,7 +886,8 @@ pub(super) fn values(kind: &str, text: &str) -> Option<Result<Vec<Value>, String
             .ok_or_else(|| format!("domain|ip: no '|' in \"{}\"", value::cut(text)))
             .and_then(|(d, ip)| Ok(vec![value::parse_domain(d)?, value::parse_cidr(ip)?])),
         _ => return None,
-    })
+    };
+    Some(values.map(Attr::of))
 }
 
 #[cfg(test)]
@@ -881,6 +965,20 @@ mod tests {
                 ),
                 e(u2, dom("pika-loader.example"), f(u2, m, &ev1_tags, info1)),
                 e(
+                    "3ea05c77-4f6b-4d8e-9a92-a1b3c4d5e6f7",
+                    value::parse_token(
+                        Token::Sha256,
+                        "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f"
+                    )
+                    .unwrap(),
+                    f("3ea05c77-4f6b-4d8e-9a92-a1b3c4d5e6f7", m, &ev1_tags, info1)
+                ),
+                e(
+                    "4fb16d88-5a7c-4e9f-8ba3-b2c4d5e6f708",
+                    Value::Token(Token::Url, b"pika-loader.example/gate".to_vec()),
+                    f("4fb16d88-5a7c-4e9f-8ba3-b2c4d5e6f708", m, &ev1_tags, info1)
+                ),
+                e(
                     u3,
                     Value::Cidr("203.0.113.0/25".parse().unwrap()),
                     Fields {
@@ -915,6 +1013,16 @@ mod tests {
                         info2
                     )
                 ),
+                e(
+                    "fa0c1833-0527-49ea-905e-6e7f8091a2b3",
+                    Value::Token(Token::Email, b"security@secure-bank-login.example".to_vec()),
+                    f(
+                        "fa0c1833-0527-49ea-905e-6e7f8091a2b3",
+                        h,
+                        &["tlp:amber"],
+                        info2
+                    )
+                ),
             ]
         );
         let skipped: Vec<(&str, &str)> = c
@@ -926,15 +1034,9 @@ mod tests {
             skipped,
             [
                 ("0b7d2f44-1c3e-4a5b-8d6f-7e8091a2b3c4", "misp type link"),
-                ("3ea05c77-4f6b-4d8e-9a92-a1b3c4d5e6f7", "misp type sha256"),
-                ("4fb16d88-5a7c-4e9f-8ba3-b2c4d5e6f708", "misp type url"),
                 ("50c27e99-6b8d-4fa0-9cb4-c3d5e6f70819", "misp to_ids=false"),
                 ("61d38faa-7c9e-40b1-8dc5-d4e6f708192a", "misp deleted"),
                 ("c7d9e500-d2f4-46b7-8d2b-3b4c5d6e7f80", "misp to_ids=false"),
-                (
-                    "fa0c1833-0527-49ea-905e-6e7f8091a2b3",
-                    "misp type email-src"
-                ),
                 ("1c2e3a55-2749-4b0c-9270-8091a2b3c4d5", "misp deleted"),
             ]
         );
@@ -970,7 +1072,7 @@ mod tests {
         .unwrap();
         let mut c = Collect::default();
         parse_dir(dir.path(), &feed(), &mut c).unwrap();
-        assert_eq!(c.entries.len(), 5, "event 1 loads");
+        assert_eq!(c.entries.len(), 7, "event 1 loads");
         let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
         assert_eq!(bad, ["0-truncated.json", "9-other.json", "a-latin1.json"]);
         assert!(c.bad[0].1.starts_with("not JSON"));
@@ -1017,11 +1119,11 @@ mod tests {
     fn single_files_and_rest_search_answers() {
         let mut c = Collect::default();
         parse(EVENT_2, &feed(), &mut c).unwrap();
-        assert_eq!(c.entries.len(), 3);
+        assert_eq!(c.entries.len(), 4);
         let wrapped = format!("{{\"response\": [{EVENT_1}, {EVENT_2}]}}");
         let mut c = Collect::default();
         parse(&wrapped, &feed(), &mut c).unwrap();
-        assert_eq!(c.entries.len(), 8);
+        assert_eq!(c.entries.len(), 11);
         // no uuid: located by the file name
         let mut c = Collect::default();
         let no_uuid =
@@ -1042,7 +1144,7 @@ mod tests {
 
     #[test]
     fn attribute_values_by_type() {
-        let v = |k, s| values(k, s);
+        let v = |k, s| values(k, s, UrlHttps::Url).map(|r| r.map(|a| a.values));
         assert_eq!(
             v("ip-dst|port", "2001:db8::1|443"),
             Some(Ok(vec![Value::Ip("2001:db8::1".parse().unwrap())]))
@@ -1056,10 +1158,75 @@ mod tests {
             v("domain|ip", "a.example|b.example"),
             Some(Err(_))
         ));
-        assert_eq!(v("sha1", "x"), None);
         assert_eq!(to_ids(Some("0")), Ok(false));
         assert_eq!(to_ids(None), Ok(true));
         assert!(to_ids(Some("yes")).is_err());
+    }
+
+    #[test]
+    fn hash_email_url_certificate_and_ja3_types_load() {
+        let v = |k, s| values(k, s, UrlHttps::Url).map(|r| r.map(|a| a.values));
+        let tok = |t, s| Some(Ok(vec![value::parse_token(t, s).unwrap()]));
+        let md5 = "44d88612fea8a8f36de82e1278abb02f";
+        let sha1 = "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9";
+        let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(v("md5", md5), tok(Token::Md5, md5));
+        assert_eq!(v("sha1", sha1), tok(Token::Sha1, sha1));
+        assert_eq!(v("sha256", sha256), tok(Token::Sha256, sha256));
+        assert_eq!(v("x509-fingerprint-sha1", sha1), tok(Token::CertSha1, sha1));
+        assert_eq!(
+            v("x509-fingerprint-sha256", sha256),
+            tok(Token::CertSha256, sha256)
+        );
+        assert_eq!(v("ja3-fingerprint-md5", md5), tok(Token::Ja3, md5));
+        for t in ["email", "email-src", "email-dst"] {
+            assert_eq!(
+                v(t, "Bad@Evil.example"),
+                tok(Token::Email, "bad@evil.example"),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            v("url", "http://evil.example/a"),
+            tok(Token::Url, "http://evil.example/a")
+        );
+        // decoys: a cut digest, a hash of the wrong length for its type
+        assert!(matches!(v("sha1", "x"), Some(Err(_))));
+        assert!(matches!(v("md5", sha1), Some(Err(_))));
+        assert!(matches!(v("x509-fingerprint-sha1", md5), Some(Err(_))));
+        // filename|hash: the hash, the file name kept
+        let text = format!("in|voice.exe|{sha256}");
+        let a = values("filename|sha256", &text, UrlHttps::Url)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a.values,
+            [value::parse_token(Token::Sha256, sha256).unwrap()]
+        );
+        assert_eq!(a.filename, Some("in|voice.exe"));
+        assert!(matches!(
+            values("filename|md5", "a.exe", UrlHttps::Url),
+            Some(Err(_))
+        ));
+        // an https URL: counted; its host with url_https = "host"
+        let a = values("url", "https://cdn.example/x", UrlHttps::Url)
+            .unwrap()
+            .unwrap();
+        assert!(a.https && a.mode.is_none());
+        let a = values("url", "https://cdn.example/x", UrlHttps::Host)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.values, [Value::Domain(b"cdn.example".to_vec())]);
+        assert_eq!(a.mode, Some(MatchMode::Exact));
+        // types with no observable are skipped with the reason; others by name
+        assert!(v("jarm-fingerprint", "x").is_none());
+        assert_eq!(
+            skip_reason("jarm-fingerprint"),
+            "misp type jarm-fingerprint (JARM needs active scanning)"
+        );
+        assert!(skip_reason("x509-fingerprint-md5").contains("SHA-1 and SHA-256"));
+        assert!(v("uri", "/gate.php").is_none());
+        assert_eq!(skip_reason("uri"), "misp type uri");
     }
 
     #[test]

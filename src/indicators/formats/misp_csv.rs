@@ -25,13 +25,13 @@
 use ::csv::{ReaderBuilder, StringRecord};
 
 use super::csv::line_of;
-use super::misp::{to_ids, values};
-use super::{push_tags, what_name, FeedSink, Location};
-use crate::config::FeedConfig;
+use super::misp::{skip_reason, to_ids, values};
+use super::{push_tag, push_tags, FeedSink, Location};
+use crate::config::{FeedConfig, UrlHttps};
 use crate::indicators::{parse_time, Fields};
 
 /// Parse a MISP CSV export.
-pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // the csv crate copies each record: no line over MAX_LINE_BYTES reaches it
     let text = &*super::blank_long_lines(text, 1, out);
@@ -63,7 +63,10 @@ pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(
     };
     for rec in reader.records() {
         match rec {
-            Ok(rec) => row(Location::Line(line_of(text, &rec, None)), &rec, &cols, out),
+            Ok(rec) => {
+                let at = Location::Line(line_of(text, &rec, None));
+                row(at, &rec, &cols, feed.url_https, out)
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line() as usize);
                 out.bad(Location::Line(line), &format!("unreadable row: {e}"), "");
@@ -84,7 +87,13 @@ struct Cols {
     last_seen: Option<usize>,
 }
 
-fn row(at: Location<'_>, rec: &StringRecord, c: &Cols, out: &mut dyn FeedSink) {
+fn row(
+    at: Location<'_>,
+    rec: &StringRecord,
+    c: &Cols,
+    url_https: UrlHttps,
+    out: &mut dyn FeedSink,
+) {
     let get = |i: Option<usize>| {
         i.and_then(|i| rec.get(i))
             .map(str::trim)
@@ -94,8 +103,8 @@ fn row(at: Location<'_>, rec: &StringRecord, c: &Cols, out: &mut dyn FeedSink) {
     let (Some(kind), Some(value)) = (get(Some(c.kind)), get(Some(c.value))) else {
         return out.bad(at, "no type or no value", &text());
     };
-    let Some(values) = values(kind, value) else {
-        return out.skipped(at, &format!("misp type {}", what_name(kind)));
+    let Some(values) = values(kind, value, url_https) else {
+        return out.skipped(at, &skip_reason(kind));
     };
     match to_ids(get(c.to_ids)) {
         Ok(true) => {}
@@ -129,9 +138,11 @@ fn row(at: Location<'_>, rec: &StringRecord, c: &Cols, out: &mut dyn FeedSink) {
     if let Some(t) = get(c.tags) {
         push_tags(&mut fields.tags, t, ',');
     }
-    for v in values {
-        out.entry(at, v, fields.clone());
+    if let Some(name) = values.filename {
+        push_tag(&mut fields.tags, &format!("filename:{name}"));
     }
+    fields.match_mode = values.mode;
+    values.emit(at, fields, out);
 }
 
 #[cfg(test)]
@@ -139,6 +150,7 @@ mod tests {
     use super::*;
     use crate::indicators::formats::{assert_never_panics, Collect};
     use crate::indicators::Value;
+    use crate::observe::Token;
 
     const SAMPLE: &str = include_str!("../../../tests/feeds/misp-export.csv");
 
@@ -159,6 +171,7 @@ mod tests {
         };
         let ip = |s: &str| Value::Ip(s.parse().unwrap());
         let dom = |s: &str| Value::Domain(s.as_bytes().to_vec());
+        let tok = |t, s| crate::indicators::value::parse_token(t, s).unwrap();
         let landing = f(
             "b6c8d4ff-c1e3-45a6-9c1a-2a3b4c5d6e7f",
             &["tlp:amber"],
@@ -182,6 +195,14 @@ mod tests {
                     f("2d9f4b66-3e5a-4c7d-8f81-90a2b3c4d5e6", &["tlp:white"], None)
                 ),
                 (
+                    "4".into(),
+                    tok(
+                        Token::Sha256,
+                        "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f"
+                    ),
+                    f("3ea05c77-4f6b-4d8e-9a92-a1b3c4d5e6f7", &[], None)
+                ),
+                (
                     "6".into(),
                     dom("update.pika-loader.example"),
                     f("94a6b2dd-afc1-43e4-9af8-08192a3b4c5d", &[], None)
@@ -197,13 +218,44 @@ mod tests {
                     landing.clone()
                 ),
                 ("8".into(), ip("198.51.100.77"), landing),
+                (
+                    "11".into(),
+                    tok(Token::Md5, "44d88612fea8a8f36de82e1278abb02f"),
+                    f(
+                        "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5",
+                        &["filename:invoice.exe"],
+                        None
+                    )
+                ),
+                (
+                    "12".into(),
+                    tok(Token::CertSha1, "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9"),
+                    f(
+                        "1d2e3f4a-5b6c-4d7e-8f80-91a2b3c4d5e6",
+                        &[],
+                        Some("C2 certificate")
+                    )
+                ),
+                (
+                    "14".into(),
+                    tok(Token::Email, "billing@evil-invoices.example"),
+                    f("3f4a5b6c-7d8e-4f90-91a2-b3c4d5e6f708", &[], None)
+                ),
+                (
+                    "15".into(),
+                    tok(Token::Url, "https://cdn.evil.example/x.exe"),
+                    f("4a5b6c7d-8e9f-4a01-a2b3-c4d5e6f70819", &[], None)
+                ),
             ]
         );
         assert_eq!(
             c.skipped,
             vec![
-                ("4".into(), "misp type sha256".into()),
-                ("5".into(), "misp to_ids=false".into())
+                ("5".into(), "misp to_ids=false".into()),
+                (
+                    "13".into(),
+                    "misp type jarm-fingerprint (JARM needs active scanning)".into()
+                )
             ]
         );
         assert_eq!(

@@ -15,7 +15,7 @@
 //! |-------------|-------------------------------------|-----------------------------------------|
 //! | `cidr`      | an address inside an entry          | addresses and CIDRs                     |
 //! | `hostname`  | the name or any name below it       | names in `subdomain` mode; addresses    |
-//! | `string`    | the whole value, exactly            | addresses; names of two or more labels in `exact` mode; anything else (hashes, e-mail addresses, URLs, bare TLDs, CIDR text) skipped and counted as `misp_warninglist string value not an address or a name` |
+//! | `string`    | the whole value, exactly            | addresses; names of two or more labels in `exact` mode; MD5/SHA-1/SHA-256 hex digests (`lists/empty-hashes`: file hashes), e-mail addresses and `http(s)://` URLs as those indicator types; anything else (bare TLDs, CIDR text) skipped and counted |
 //! | `substring`, `regex` | inside the value / a pattern | refused: the feed is unusable, with a message naming the type (iocd's tables match whole values, suffixes and prefixes only) |
 //!
 //! `matching_attributes` is not used: an observable on the wire is an address or a name, and
@@ -30,6 +30,7 @@ use serde::Deserialize;
 use super::{what_name, FeedSink, Location};
 use crate::config::FeedConfig;
 use crate::indicators::{value, Fields, MatchMode, Value};
+use crate::observe::Token;
 
 #[derive(Deserialize)]
 struct List<'a> {
@@ -88,7 +89,7 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
                 Err(reason) => out.bad(at, &reason, v),
             },
             // hostname lists (a warninglist has no subdomains-only type)
-            Some(m @ (MatchMode::Subdomain | MatchMode::SubdomainsOnly)) => {
+            Some(m @ (MatchMode::Subdomain | MatchMode::SubdomainsOnly | MatchMode::Prefix)) => {
                 match value::parse_value(v) {
                     Ok(Value::Domain(name)) => name_entry(at, &name, m, feed, out),
                     Ok(value) => out.entry(at, value, Fields::default()),
@@ -100,11 +101,32 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
                 Ok(Value::Domain(name)) if name.contains(&b'.') && hostname_shaped(v) => {
                     name_entry(at, &name, MatchMode::Exact, feed, out)
                 }
-                _ => out.skipped(at, "misp_warninglist string value not an address or a name"),
+                // `lists/empty-hashes` and the like: digests, addresses, URLs are exact values too
+                _ => match super::hash_by_shape(v) {
+                    Some(kind) => token(kind, v, at, out),
+                    None if v.contains("://") => {
+                        super::emit_url(v, feed.url_https, at, Fields::default(), v, out)
+                    }
+                    None if v.contains('@') && !v.contains(char::is_whitespace) => {
+                        token(Token::Email, v, at, out)
+                    }
+                    None => out.skipped(
+                        at,
+                        "misp_warninglist string value not an address, a name, a hash, an e-mail address or a URL",
+                    ),
+                },
             },
         }
     }
     Ok(())
+}
+
+/// A hash or e-mail entry of `kind`.
+fn token(kind: Token, v: &str, at: Location<'_>, out: &mut dyn FeedSink) {
+    match value::parse_token(kind, v) {
+        Ok(value) => out.entry(at, value, Fields::default()),
+        Err(reason) => out.bad(at, &reason, v),
+    }
 }
 
 /// A name entry in `mode`: the loader's fast path when that is the feed's own mode.
@@ -237,12 +259,22 @@ mod tests {
         let v = values(&c);
         assert!(v.contains(&"9.9.9.9".to_owned()), "{v:?}");
         assert!(v.contains(&"dns.quad9.net exact".to_owned()), "{v:?}");
-        // a hash, an e-mail address, a bare TLD, a URL and CIDR text are no observable's value
-        let skipped: Vec<&str> = c.skipped.iter().map(|(_, w)| w.as_str()).collect();
-        assert_eq!(skipped.len(), 5, "{c:?}");
-        assert!(skipped
+        // a hash, an e-mail address and a URL are exact values of their types (an empty file's
+        // MD5 flagged or allowed); a bare TLD and CIDR text are no observable's value
+        assert!(
+            v.contains(&"d41d8cd98f00b204e9800998ecf8427e".to_owned()),
+            "{v:?}"
+        );
+        assert!(v.contains(&"abuse@example.com".to_owned()), "{v:?}");
+        assert!(v.contains(&"www.example.com/".to_owned()), "{v:?}");
+        let kinds: Vec<&str> = c
+            .entries
             .iter()
-            .all(|w| *w == "misp_warninglist string value not an address or a name"));
+            .map(|(_, v, _)| v.kind().as_str())
+            .collect();
+        assert!(kinds.contains(&"md5") && kinds.contains(&"email") && kinds.contains(&"url"));
+        let skipped: Vec<&str> = c.skipped.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(skipped.len(), 2, "{c:?}");
         assert!(c.bad.is_empty(), "{c:?}");
     }
 

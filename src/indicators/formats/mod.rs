@@ -1,9 +1,15 @@
 //! Feed file formats. Each parser reads a whole feed's text and hands every entry to a
 //! [`FeedSink`]: good entries with the context fields they set themselves, bad ones with a
 //! location and a reason (the good ones around them still load), and well-formed entries that
-//! iocd does not use (a URL indicator, a revoked STIX object) as counted skips. A parser returns
+//! iocd does not use (a JARM fingerprint, a revoked STIX object) as counted skips. A parser returns
 //! `Err` only when the file as a whole is unusable (not JSON, no header naming the value
 //! column): the loader then treats the feed as failed, and a reload keeps its last good entries.
+//!
+//! Every format reads the indicator types beyond addresses and names (URLs, file hashes,
+//! e-mail addresses, JA3/JA4(S), certificate hashes) where it has a way to write them: a type
+//! field (`token_type` knows the names feeds use), the feed's declared `type`
+//! ([`declared`]), else the value's shape (`hash_by_shape`, `://`, `@`). A URL goes through
+//! `url_entry`, which applies the feed's `url_https` and tells the sink of `https://` ones.
 //!
 //! Parsers validate values (see [`super::value`]) but apply no policy: feed defaults, over-broad
 //! values and duplicates are the loader's.
@@ -16,7 +22,9 @@ pub mod plain;
 pub mod stix;
 pub mod zeek;
 
-use super::{value, Fields, Value};
+use super::{value, Fields, MatchMode, Value};
+use crate::config::{FeedType, UrlHttps};
+use crate::observe::Token;
 
 /// Longest feed-supplied name (a type, a pattern type) kept in a skip reason, in characters: skip
 /// reasons are counted by their text, so a hostile feed must not be able to mint unbounded
@@ -102,9 +110,123 @@ pub trait FeedSink {
     fn warm_ip(&mut self, _ip: std::net::IpAddr) {}
     /// A bad entry: why, and the offending text (cut to a readable length by the sink).
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str);
-    /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::URL"`,
+    /// A well-formed entry iocd does not use, counted under `what` (e.g. `"zeek Intel::JA3"`,
     /// `"stix revoked"`, `"misp to_ids=false"`).
     fn skipped(&mut self, at: Location<'_>, what: &str);
+    /// The entry just given (by [`entry`](Self::entry)) was an `https://` URL: `check` says how
+    /// many a feed has, as only a proxy shows such URLs in clear.
+    fn https_url(&mut self) {}
+}
+
+/// The token kind of a feed's declared `type`.
+pub fn declared(t: FeedType) -> Token {
+    match t {
+        FeedType::Ja3 => Token::Ja3,
+        FeedType::Ja3s => Token::Ja3s,
+        FeedType::Ja4 => Token::Ja4,
+        FeedType::Ja4s => Token::Ja4s,
+        FeedType::CertSha1 => Token::CertSha1,
+        FeedType::CertSha256 => Token::CertSha256,
+        FeedType::Md5 => Token::Md5,
+        FeedType::Sha1 => Token::Sha1,
+        FeedType::Sha256 => Token::Sha256,
+        FeedType::Email => Token::Email,
+        FeedType::Url => Token::Url,
+    }
+}
+
+/// The token kind a feed's type name stands for, in the vocabularies feeds use: iocd's own
+/// (`ja3`, `cert_sha1`, `url`...), MISP's (`md5`, `email-src`, `x509-fingerprint-sha1`,
+/// `ja3-fingerprint-md5`), abuse.ch's (ThreatFox `ioc_type` `md5_hash`, `sha256_hash`; the
+/// SSLBL JA3 list's `ja3_md5`). Any case; `None` for other names.
+pub(crate) fn token_type(name: &str) -> Option<Token> {
+    let n = name.trim().to_ascii_lowercase();
+    Some(match n.as_str() {
+        "ja3" | "ja3_md5" | "ja3-fingerprint-md5" | "ja3_fingerprint" => Token::Ja3,
+        "ja3s" | "ja3s_md5" | "ja3s-fingerprint-md5" => Token::Ja3s,
+        "ja4" | "ja4-fingerprint" => Token::Ja4,
+        "ja4s" | "ja4s-fingerprint" => Token::Ja4s,
+        "cert_sha1" | "x509-fingerprint-sha1" | "x509_sha1" => Token::CertSha1,
+        "cert_sha256" | "x509-fingerprint-sha256" | "x509_sha256" => Token::CertSha256,
+        "md5" | "md5_hash" | "filehash-md5" => Token::Md5,
+        "sha1" | "sha1_hash" | "filehash-sha1" => Token::Sha1,
+        "sha256" | "sha256_hash" | "filehash-sha256" => Token::Sha256,
+        "email" | "email-src" | "email-dst" | "email-reply-to" | "email_address" | "email-addr" => {
+            Token::Email
+        }
+        "url" => Token::Url,
+        _ => return None,
+    })
+}
+
+/// Why an entry of a kind iocd cannot match is skipped, for the types feeds carry that have no
+/// observable: MISP `x509-fingerprint-md5` (certificates are hashed with SHA-1 and SHA-256, as
+/// SSLBL, Suricata and Zeek do), `jarm-fingerprint` (JARM is an active scan of a server, not
+/// something a handshake shows), `hassh-md5` (SSH is not parsed).
+pub(crate) fn unmatched_type(name: &str) -> Option<&'static str> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "x509-fingerprint-md5" => {
+            "x509-fingerprint-md5 (certificates are matched by SHA-1 and SHA-256)"
+        }
+        "jarm-fingerprint" | "jarm" => "jarm-fingerprint (JARM needs active scanning)",
+        "hassh-md5" | "hasshserver-md5" => "hassh-md5 (SSH is not parsed)",
+        _ => return None,
+    })
+}
+
+/// The file-hash kind a bare hex value has by its length: 32 hex digits an MD5, 40 a SHA-1, 64
+/// a SHA-256 (what a plain list, a MISP `string` or an untyped CSV cell holds); `None` for any
+/// other text. Looks at the bytes only: no allocation.
+pub(crate) fn hash_by_shape(s: &str) -> Option<Token> {
+    let kind = match s.len() {
+        32 => Token::Md5,
+        40 => Token::Sha1,
+        64 => Token::Sha256,
+        _ => return None,
+    };
+    s.bytes().all(|b| b.is_ascii_hexdigit()).then_some(kind)
+}
+
+/// How a URL entry loads: with `url_https = "host"` an `https://` URL becomes its host (an
+/// exact domain, or an address), else a [`Token::Url`]. `Ok((value, mode, https))`: `mode` is
+/// the match mode the host entry takes (exact), `https` whether the URL was `https://`.
+pub(crate) fn url_entry(
+    text: &str,
+    https_as: UrlHttps,
+) -> Result<(Value, Option<MatchMode>, bool), String> {
+    let u = crate::url::parse(text).map_err(|e| format!("{e}: \"{}\"", value::cut(text)))?;
+    if u.https && https_as == UrlHttps::Host {
+        let host = std::str::from_utf8(&u.host).unwrap_or_default();
+        let v = match host.parse::<std::net::IpAddr>() {
+            Ok(a) => Value::Ip(a),
+            Err(_) => value::parse_domain(host)?,
+        };
+        return Ok((v, Some(MatchMode::Exact), true));
+    }
+    Ok((Value::Token(Token::Url, u.key), None, u.https))
+}
+
+/// Hand a URL entry to `out` with `fields` (see [`url_entry`]); a bad URL is a bad entry.
+pub(crate) fn emit_url(
+    text: &str,
+    https_as: UrlHttps,
+    at: Location<'_>,
+    mut fields: Fields,
+    raw: &str,
+    out: &mut dyn FeedSink,
+) {
+    match url_entry(text, https_as) {
+        Ok((v, mode, https)) => {
+            if mode.is_some() {
+                fields.match_mode = mode;
+            }
+            out.entry(at, v, fields);
+            if https {
+                out.https_url();
+            }
+        }
+        Err(reason) => out.bad(at, &reason, raw),
+    }
 }
 
 /// A feed-supplied name for a skip reason: printable ASCII only (others become `?`), cut to

@@ -16,9 +16,24 @@
 //! | `evil.com CNAME .`, `*.evil.com CNAME .` (RPZ zone) | the owner name | exact; `*.` subdomains only |
 //! | `1.2.3.4:443`, `[2001:db8::1]:443`, `evil.com:8080` (Maltrail, Feodo, ThreatFox) | the host, its port as context | as without the port |
 //!
+//! | `http://evil.com/x.php`, `https://...`, `evil.com/x.php`, `1.2.3.4/bins/x.sh` (URLhaus, Maltrail) | a URL ([`crate::url::parse`]; no scheme is `http`) | exact; `https://` per the feed's `url_https` |
+//! | `d41d8cd98f00b204e9800998ecf8427e` (32, 40 or 64 hex digits) | an MD5, SHA-1 or SHA-256 file hash | exact |
+//! | `bad.guy@evil.com` | an e-mail address | exact |
+//!
+//! A value of a type its shape cannot tell may say its type before a colon: `ja3:<hex>`,
+//! `ja3s:`, `cert_sha1:`, `cert_sha256:`, `md5:`, `sha1:`, `sha256:`, `ja4:`, `email:`.
+//!
+//! A feed that declares `type = "ja3"` (or any other indicator type: `ja3s`, `ja4`, `ja4s`,
+//! `cert_sha1`, `cert_sha256`, `md5`, `sha1`, `sha256`, `email`, `url`) reads every line as a
+//! value of that type ([`value::parse_token`]), and a line that is not one is a bad entry: the
+//! same 32 hex digits are an MD5 file hash in an undeclared list and a JA3 in a `ja3` one. A
+//! shape is only ever checked on a line that already failed as an address or a name, or on a
+//! dot-less name of exactly 32, 40 or 64 characters, so a list of names and addresses costs
+//! what it did.
+//!
 //! Counted as skipped, never indicators: a hosts file's own names (`127.0.0.1 localhost`,
-//! `255.255.255.255 broadcasthost`, `::1 ip6-localhost`, `0.0.0.0 0.0.0.0`), URL paths (`/gate.php`,
-//! Maltrail) and host-and-path URLs (`evil.com/x.php`: URL matching does not exist yet), adblock
+//! `255.255.255.255 broadcasthost`, `::1 ip6-localhost`, `0.0.0.0 0.0.0.0`), URL paths without a
+//! host (`/gate.php`, Maltrail), adblock
 //! exceptions (`@@`) and rules other than `||name^`, zone records other than policies (`$TTL`,
 //! SOA, NS and their continuation lines), `rpz-passthru.` rules, and RPZ triggers other than a
 //! query name (`.rpz-ip`, `.rpz-nsdname`...). RPZ owner names are taken as written: relative to
@@ -26,8 +41,19 @@
 
 use std::net::IpAddr;
 
-use super::{line_too_long, FeedSink, Location, MAX_LINE_BYTES};
+use super::{emit_url, hash_by_shape, line_too_long, FeedSink, Location, MAX_LINE_BYTES};
+use crate::config::UrlHttps;
 use crate::indicators::{value, Fields, MatchMode, Value};
+use crate::observe::Token;
+
+/// What the feed's config says about its values.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Opts {
+    /// The declared `type`: every line is a value of this kind.
+    pub kind: Option<Token>,
+    /// What an `https://` URL loads as.
+    pub url_https: UrlHttps,
+}
 
 /// Names a hosts file maps for the machine itself: its preamble, skipped on hosts-file lines
 /// (alone on a line, such a name is a one-label name like any other).
@@ -47,8 +73,7 @@ const HOSTS_OWN_NAMES: &[&str] = &[
 
 /// Skip reasons of the plain format, counted by their text.
 pub const SKIP_HOSTS_OWN: &str = "hosts-file own name (localhost, broadcasthost, ip6-*, 0.0.0.0)";
-pub const SKIP_URL_PATH: &str = "URL path (URL matching not implemented)";
-pub const SKIP_URL: &str = "URL host/path (URL matching not implemented)";
+pub const SKIP_URL_PATH: &str = "URL path without a host (a URL indicator needs one)";
 pub const SKIP_ADBLOCK_EXCEPTION: &str = "adblock exception @@ (an allow rule: not loaded)";
 pub const SKIP_ADBLOCK_OTHER: &str = "adblock rule other than ||name^";
 pub const SKIP_ZONE_RECORD: &str = "zone file record ($TTL, SOA, NS)";
@@ -57,7 +82,7 @@ pub const SKIP_RPZ_TRIGGER: &str = "RPZ trigger other than a query name (rpz-ip,
 
 /// Parse `text`, whose first line is line `first_line` of the file (the loader parses large
 /// feeds in chunks).
-pub fn parse(text: &str, first_line: usize, out: &mut dyn FeedSink) {
+pub fn parse(text: &str, first_line: usize, opts: Opts, out: &mut dyn FeedSink) {
     let text = if first_line == 1 {
         text.strip_prefix('\u{feff}').unwrap_or(text)
     } else {
@@ -82,12 +107,26 @@ pub fn parse(text: &str, first_line: usize, out: &mut dyn FeedSink) {
         if v.is_empty() {
             continue;
         }
-        line(v, trimmed, at, out, &mut in_parens);
+        match opts.kind {
+            None => line(v, trimmed, at, opts, out, &mut in_parens),
+            Some(Token::Url) => emit_url(v, opts.url_https, at, Fields::default(), trimmed, out),
+            Some(kind) => match value::parse_token(kind, v) {
+                Ok(value) => out.entry(at, value, Fields::default()),
+                Err(reason) => out.bad(at, &reason, trimmed),
+            },
+        }
     }
 }
 
 /// One line with its comment removed (`v`; `trimmed` is the whole line, for messages).
-fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_parens: &mut bool) {
+fn line(
+    v: &str,
+    trimmed: &str,
+    at: Location<'_>,
+    opts: Opts,
+    out: &mut dyn FeedSink,
+    in_parens: &mut bool,
+) {
     let b = v.as_bytes();
     match b[0] {
         b'!' | b';' => return,
@@ -113,10 +152,30 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
     }
     // Most lines are a value: they cost what they did before the other shapes were known.
     let err = match value::parse_value(v) {
-        Ok(Value::Domain(n)) => return out.entry_name(at, &n),
+        // a dot-less "name" of a digest's length may be a hex digest: only those are looked at
+        Ok(Value::Domain(n)) => match hash_by_shape(v).filter(|_| !n.contains(&b'.')) {
+            None => return out.entry_name(at, &n),
+            Some(kind) => return token(kind, v, trimmed, at, out),
+        },
         Ok(value) => return out.entry(at, value, Fields::default()),
         Err(e) => e,
     };
+    if v.contains("://") {
+        return emit_url(v, opts.url_https, at, Fields::default(), trimmed, out);
+    }
+    if let Some(kind) = hash_by_shape(v) {
+        // a SHA-256's 64 digits are one label too long for a name
+        return token(kind, v, trimmed, at, out);
+    }
+    if let Some((kind, rest)) = typed_prefix(v) {
+        return match kind {
+            Token::Url => emit_url(rest, opts.url_https, at, Fields::default(), trimmed, out),
+            kind => token(kind, rest, trimmed, at, out),
+        };
+    }
+    if b.contains(&b'@') && !has_space() {
+        return token(Token::Email, v, trimmed, at, out);
+    }
     // Not a value: a hosts-file line, a zone record, host:port, or a URL; else `err` says why.
     if has_space() {
         return words(v, trimmed, at, out, in_parens);
@@ -129,7 +188,7 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
                 Err(why) => return out.bad(at, &why, trimmed),
             };
             if host.contains('/') {
-                return out.skipped(at, SKIP_URL);
+                return emit_url(v, opts.url_https, at, Fields::default(), trimmed, out);
             }
             let fields = Fields {
                 port: Some(port),
@@ -151,11 +210,29 @@ fn line(v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink, in_par
             if (address && (path.len() > 3 || ipv4_with_port))
                 || (!address && !host.contains(':') && value::parse_domain(host).is_ok())
             {
-                return out.skipped(at, SKIP_URL);
+                return emit_url(v, opts.url_https, at, Fields::default(), trimmed, out);
             }
         }
     }
     out.bad(at, &err, trimmed)
+}
+
+/// `ja3:<hex>`, `cert_sha1:<hex>`, `sha256:<hex>`... (a type name, a colon, the value): a value
+/// whose type its text alone cannot say, in a list of mixed types. Not `http:`/`https:` (URLs).
+fn typed_prefix(v: &str) -> Option<(Token, &str)> {
+    let (name, rest) = v.split_once(':')?;
+    if name.len() > 16 || rest.starts_with("//") {
+        return None;
+    }
+    Some((super::token_type(name)?, rest))
+}
+
+/// A token entry of `kind`.
+fn token(kind: Token, v: &str, trimmed: &str, at: Location<'_>, out: &mut dyn FeedSink) {
+    match value::parse_token(kind, v) {
+        Ok(value) => out.entry(at, value, Fields::default()),
+        Err(reason) => out.bad(at, &reason, trimmed),
+    }
 }
 
 /// A name entry in `mode`.
@@ -408,7 +485,7 @@ mod tests {
 
     fn parse_all(text: &str) -> Parsed {
         let mut k = Keep::default();
-        parse(text, 1, &mut k);
+        parse(text, 1, Opts::default(), &mut k);
         assert!(k.1.skipped.is_empty(), "{:?}", k.1.skipped);
         let entries =
             k.1.entries
@@ -582,7 +659,8 @@ mod tests {
     #[test]
     fn bad_domain_char_is_refused() {
         assert_reason("evil,com", "','");
-        assert_reason("user@evil.com", "'@'");
+        assert_reason("us er@evil.com", SEVERAL_WORDS);
+        assert_reason("user@evil..com", "empty label");
         assert_reason("bad name.com", SEVERAL_WORDS);
         // words that look like a record but are not one
         assert_reason("not a domain!", SEVERAL_WORDS);
@@ -615,9 +693,9 @@ mod tests {
     }
 
     #[test]
-    fn url_instead_of_domain_is_refused() {
-        assert_reason("http://evil.com/login", "a URL");
-        assert_reason("hxxps://evil.com", "a URL");
+    fn urls_without_an_http_scheme_are_refused() {
+        assert_reason("hxxps://evil.com", "not an http:// or https:// URL");
+        assert_reason("ftp://evil.com/a", "not an http:// or https:// URL");
     }
 
     #[test]
@@ -662,16 +740,11 @@ good.example
 ";
         let (entries, errors) = parse_pair(text);
         let lines: Vec<_> = entries.iter().map(|e| e.line).collect();
-        assert_eq!(lines, vec![2, 4, 7, 10]);
+        assert_eq!(lines, vec![2, 4, 7, 8, 10]);
         let bad: Vec<_> = errors.iter().map(|e| (e.line, e.text.as_str())).collect();
         assert_eq!(
             bad,
-            vec![
-                (3, "1.2.3.256"),
-                (6, "10.1.2.3/8"),
-                (8, "http://x.com/"),
-                (9, "bad..name")
-            ]
+            vec![(3, "1.2.3.256"), (6, "10.1.2.3/8"), (9, "bad..name")]
         );
         assert_eq!(errors[0].reason, "invalid IPv4 address");
     }
@@ -683,7 +756,7 @@ good.example
     /// skip, for the shapes that set fields.
     fn shapes(text: &str) -> (Vec<Row>, Collect) {
         let mut k = Keep::default();
-        parse(text, 1, &mut k);
+        parse(text, 1, Opts::default(), &mut k);
         assert!(k.0.is_empty(), "{:?}", k.0);
         let entries =
             k.1.entries
@@ -826,7 +899,7 @@ ns.evil.rpz-nsdname CNAME .
     }
 
     #[test]
-    fn host_and_port_entries_keep_the_port_and_paths_are_urls() {
+    fn host_and_port_entries_keep_the_port_and_host_paths_are_urls() {
         let text = "\
 # Maltrail-style trail
 1.2.3.4:443
@@ -846,6 +919,9 @@ evil.com:8080/x
                 row("3", "2001:db8::1", None, Some(8443)),
                 row("4", "evil.com", None, Some(8080)),
                 row("5", "2001:db8::2", None, None),
+                row("7", "evil.com/gate.php", None, None),
+                row("8", "1.2.3.4/bins/mips", None, None),
+                row("9", "evil.com:8080/x", None, None),
             ][..]
         );
         let skips: Vec<(&str, &str)> = c
@@ -853,15 +929,7 @@ evil.com:8080/x
             .iter()
             .map(|(a, w)| (a.as_str(), w.as_str()))
             .collect();
-        assert_eq!(
-            skips,
-            [
-                ("6", SKIP_URL_PATH),
-                ("7", SKIP_URL),
-                ("8", SKIP_URL),
-                ("9", SKIP_URL)
-            ]
-        );
+        assert_eq!(skips, [("6", SKIP_URL_PATH)]);
         assert_reason("1.2.3.4:0", "bad port \"0\": must be 1 to 65535");
         assert_reason("1.2.3.4:65536", "bad port");
         assert_reason("1.2.3.999:80", "invalid IPv4 address before the port");
@@ -877,5 +945,148 @@ evil.com:8080/x
             good("bücher.de"),
             Value::Domain(b"xn--bcher-kva.de".to_vec())
         );
+    }
+
+    /// (line, type, presentation) of an entry.
+    type Typed = (String, String, String);
+
+    /// Entries as (line, type, presentation) and bad lines, with `opts`; plus the https count.
+    fn typed(text: &str, opts: Opts) -> (Vec<Typed>, Vec<(String, String)>, usize) {
+        #[derive(Default)]
+        struct K(Collect, usize);
+        impl FeedSink for K {
+            fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
+                self.0.entry(at, value, fields)
+            }
+            fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
+                self.0.bad(at, reason, text)
+            }
+            fn skipped(&mut self, at: Location<'_>, what: &str) {
+                self.0.skipped(at, what)
+            }
+            fn https_url(&mut self) {
+                self.1 += 1;
+            }
+        }
+        let mut k = K::default();
+        parse(text, 1, opts, &mut k);
+        let e =
+            k.0.entries
+                .iter()
+                .map(|(at, v, _)| {
+                    let shown = match v {
+                        Value::Domain(n) => String::from_utf8(n.clone()).unwrap(),
+                        Value::Ip(a) => a.to_string(),
+                        Value::Cidr(n) => n.to_string(),
+                        Value::Token(t, key) => t.text(key),
+                    };
+                    (at.clone(), v.kind().as_str().to_owned(), shown)
+                })
+                .collect();
+        (e, k.0.bad, k.1)
+    }
+
+    fn r(at: &str, kind: &str, v: &str) -> Typed {
+        (at.into(), kind.into(), v.into())
+    }
+
+    #[test]
+    fn hashes_addresses_and_urls_are_recognised_by_shape() {
+        let md5 = "D41D8CD98F00B204E9800998ECF8427E";
+        let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+        let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let text = format!(
+            "{md5}\n{sha1}\n{sha256}\nBad.Guy@Evil.example\nhttp://Evil.example:80/a/../b?q#f\n\
+             https://cdn.example/x.exe\nevil.example/gate.php\n\
+             # decoys: one hex digit short, a non-hex digit, a dotted hex name\n\
+             {}\n{}z\n{}.example\n",
+            &md5[1..],
+            &sha1[1..],
+            &md5[..20]
+        );
+        let (e, bad, https) = typed(&text, Opts::default());
+        assert_eq!(
+            e,
+            [
+                r("1", "md5", &md5.to_ascii_lowercase()),
+                r("2", "sha1", sha1),
+                r("3", "sha256", sha256),
+                r("4", "email", "bad.guy@evil.example"),
+                r("5", "url", "evil.example/b?q"),
+                r("6", "url", "cdn.example/x.exe"),
+                r("7", "url", "evil.example/gate.php"),
+                // 31 hex digits: a one-label name, as before (not a hash)
+                r("9", "domain", &md5[1..].to_ascii_lowercase()),
+                r("10", "domain", &format!("{}z", &sha1[1..])),
+                r(
+                    "11",
+                    "domain",
+                    &format!("{}.example", &md5[..20].to_ascii_lowercase())
+                ),
+            ][..]
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(https, 1);
+    }
+
+    #[test]
+    fn a_declared_type_reads_every_line_as_it() {
+        let ja3 = "e7d705a3286e19ea42f587b344ee6865";
+        let opts = |k| Opts {
+            kind: Some(k),
+            ..Opts::default()
+        };
+        let (e, bad, _) = typed(
+            &format!("# SSLBL JA3\n{ja3}\n{}\nevil.example\n", &ja3[1..]),
+            opts(Token::Ja3),
+        );
+        assert_eq!(e, [r("2", "ja3", ja3)]);
+        let lines: Vec<&str> = bad.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(lines, ["3", "4"]);
+        assert!(
+            bad[0].1.contains("not a ja3: 32 hex digits expected"),
+            "{bad:?}"
+        );
+        // 40 hex digits: a certificate SHA-1 where declared, a file SHA-1 otherwise
+        let h = "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9";
+        assert_eq!(typed(h, opts(Token::CertSha1)).0, [r("1", "cert_sha1", h)]);
+        assert_eq!(typed(h, Opts::default()).0, [r("1", "sha1", h)]);
+        let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+        assert_eq!(typed(ja4, opts(Token::Ja4)).0, [r("1", "ja4", ja4)]);
+        assert_eq!(typed(ja4, opts(Token::Ja4s)).1.len(), 1);
+        // in an undeclared list, a type prefix says what 32 hex digits are
+        let (e, bad, _) = typed(
+            &format!("ja3:{ja3}\ncert_sha1:{h}\nja3:{}\n", &ja3[1..]),
+            Opts::default(),
+        );
+        assert_eq!(e, [r("1", "ja3", ja3), r("2", "cert_sha1", h)]);
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        // a declared url list reads host/path lines and bare hosts as URLs
+        assert_eq!(
+            typed("evil.example\n", opts(Token::Url)).0,
+            [r("1", "url", "evil.example/")]
+        );
+    }
+
+    #[test]
+    fn https_urls_load_as_their_host_when_the_feed_says_so() {
+        let opts = Opts {
+            url_https: UrlHttps::Host,
+            ..Opts::default()
+        };
+        let (e, bad, https) = typed(
+            "https://Cdn.Example/x.exe\nhttps://[2001:db8::7]/a\nhttp://evil.example/a\n",
+            opts,
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(
+            e,
+            [
+                r("1", "domain", "cdn.example"),
+                r("2", "ipv6", "2001:db8::7"),
+                r("3", "url", "evil.example/a"),
+            ][..]
+        );
+        assert_eq!(https, 2);
     }
 }

@@ -19,14 +19,18 @@
 //! Skipped (counted under these names): `revoked: true` → `stix revoked`; another
 //! `pattern_type` → `stix pattern_type snort` (yara, sigma...); a pattern using anything
 //! beyond the subset below → `stix pattern unsupported: <reason>` (`AND`, `FOLLOWEDBY`, `NOT`,
-//! `EXISTS`, `qualifier WITHIN`, `operator LIKE`, `path file:hashes.'SHA-256'`, ...). The whole
+//! `EXISTS`, `qualifier WITHIN`, `operator LIKE`, `path file:name`, ...). The whole
 //! indicator is skipped then, even when part of it is usable: iocd does not guess at a
 //! pattern's meaning.
 //!
 //! **The pattern subset** (STIX 2.1 §9): observation expressions `[...]` joined by `OR` (with
 //! parentheses), each holding comparisons joined by `OR` (with parentheses), each comparison
-//! one of `ipv4-addr:value`, `ipv6-addr:value` (`=` an address or CIDR, or `ISSUBSET` a CIDR)
-//! and `domain-name:value` (`=` a name). String literals take the `\'` and `\\` escapes.
+//! one of `ipv4-addr:value`, `ipv6-addr:value` (`=` an address or CIDR, or `ISSUBSET` a CIDR),
+//! `domain-name:value` (`=` a name), `url:value` (a URL, see [`crate::url`]; `https://` per the
+//! feed's `url_https`), `email-addr:value` (an e-mail address), `file:hashes.'SHA-256'`,
+//! `'SHA-1'`, `MD5` (file hashes; the hash name quoted or not, with or without its `-`, any
+//! case) and `x509-certificate:hashes.'SHA-1'` / `'SHA-256'` (certificate hashes). String
+//! literals take the `\'` and `\\` escapes.
 //! A pattern that does not parse, or a value that is not what its object type says, is a bad
 //! entry.
 //!
@@ -40,8 +44,9 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value as Json};
 
 use super::{parse_confidence, push_tag, what_name, FeedSink, Location};
-use crate::config::FeedConfig;
-use crate::indicators::{parse_time, value, Fields, Value};
+use crate::config::{FeedConfig, UrlHttps};
+use crate::indicators::{parse_time, value, Fields, MatchMode, Value};
+use crate::observe::Token;
 
 /// Longest pattern parsed, in bytes. Real indicators are under 1 KiB; compound patterns
 /// listing a few hundred addresses stay under 20 KiB. 64 KiB bounds the token list.
@@ -58,8 +63,11 @@ pub const MAX_PATTERN_DEPTH: usize = 32;
 /// `serde_json::Value` tree (many times the size of its text). What they give is held as
 /// entries until the whole text has parsed: a file that turns out not to be JSON half way
 /// still adds nothing (the loader's contract for `Err`).
-pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
-    let mut held = Held::default();
+pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+    let mut held = Held {
+        url_https: feed.url_https,
+        ..Held::default()
+    };
     let mut de = serde_json::Deserializer::from_str(text.strip_prefix('\u{feff}').unwrap_or(text));
     let shape = Top { out: &mut held }
         .deserialize(&mut de)
@@ -71,7 +79,7 @@ pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(
 }
 
 /// One element of a bundle's `objects`.
-fn object(i: usize, obj: &Json, out: &mut dyn FeedSink) {
+fn object(i: usize, obj: &Json, out: &mut Held) {
     match obj {
         Json::Object(o) if o.get("type").and_then(Json::as_str) == Some("indicator") => {
             indicator(o, i, out)
@@ -90,7 +98,7 @@ const NOT_STIX: &str = "not a STIX bundle, array of objects, or indicator";
 /// The whole text: an array of objects, a bundle, or one indicator. Its value is `Err` when the
 /// JSON is well-formed but not STIX.
 struct Top<'o> {
-    out: &'o mut dyn FeedSink,
+    out: &'o mut Held,
 }
 
 impl<'de> DeserializeSeed<'de> for Top<'_> {
@@ -169,7 +177,7 @@ impl<'de> Visitor<'de> for Top<'_> {
 
 /// A bundle's `objects`, each handled as it is read; `false` when it is not an array.
 struct Objects<'o> {
-    out: &'o mut dyn FeedSink,
+    out: &'o mut Held,
 }
 
 impl<'de> DeserializeSeed<'de> for Objects<'_> {
@@ -218,21 +226,28 @@ impl<'de> Visitor<'de> for Objects<'_> {
 
 /// What the parse found, held until the whole text has parsed (see [`parse`]).
 #[derive(Default)]
-struct Held(Vec<Found>);
+struct Held {
+    found: Vec<Found>,
+    /// The feed's `url_https`, for `url:value` comparisons.
+    url_https: UrlHttps,
+}
 
 enum Found {
     Entry(String, Value, Fields),
     Bad(String, String, String),
     Skipped(String, String),
+    /// The entry before was an `https://` URL.
+    HttpsUrl,
 }
 
 impl Held {
     fn replay(self, out: &mut dyn FeedSink) {
-        for f in self.0 {
+        for f in self.found {
             match f {
                 Found::Entry(at, v, fields) => out.entry(Location::Object(&at), v, fields),
                 Found::Bad(at, reason, text) => out.bad(Location::Object(&at), &reason, &text),
                 Found::Skipped(at, what) => out.skipped(Location::Object(&at), &what),
+                Found::HttpsUrl => out.https_url(),
             }
         }
     }
@@ -240,19 +255,23 @@ impl Held {
 
 impl FeedSink for Held {
     fn entry(&mut self, at: Location<'_>, value: Value, fields: Fields) {
-        self.0.push(Found::Entry(at.to_string(), value, fields));
+        self.found.push(Found::Entry(at.to_string(), value, fields));
     }
     fn bad(&mut self, at: Location<'_>, reason: &str, text: &str) {
         let text = value::head(text).to_owned();
-        self.0
+        self.found
             .push(Found::Bad(at.to_string(), reason.to_owned(), text));
     }
     fn skipped(&mut self, at: Location<'_>, what: &str) {
-        self.0.push(Found::Skipped(at.to_string(), what.to_owned()));
+        self.found
+            .push(Found::Skipped(at.to_string(), what.to_owned()));
+    }
+    fn https_url(&mut self) {
+        self.found.push(Found::HttpsUrl);
     }
 }
 
-fn indicator(o: &Map<String, Json>, index: usize, out: &mut dyn FeedSink) {
+fn indicator(o: &Map<String, Json>, index: usize, out: &mut Held) {
     let id = match o.get("id").and_then(Json::as_str) {
         Some(id) => id.to_owned(),
         None => format!("objects[{index}]"),
@@ -290,8 +309,17 @@ fn indicator(o: &Map<String, Json>, index: usize, out: &mut dyn FeedSink) {
         }
     };
     for c in comparisons {
-        match c.value() {
-            Ok(v) => out.entry(at, v, fields.clone()),
+        match c.value(out.url_https) {
+            Ok((v, mode, https)) => {
+                let mut f = fields.clone();
+                if mode.is_some() {
+                    f.match_mode = mode;
+                }
+                out.entry(at, v, f);
+                if https {
+                    out.https_url();
+                }
+            }
             Err(reason) => out.bad(at, &reason, &c.literal),
         }
     }
@@ -366,13 +394,57 @@ enum Object {
     Ipv4,
     Ipv6,
     Domain,
+    /// `url:value`, `email-addr:value`, `file:hashes.*`, `x509-certificate:hashes.*`.
+    Token(Token),
+}
+
+/// The object of a comparison's path, for the paths iocd reads; `Err` names a hash iocd does
+/// not match (a certificate's MD5).
+fn object_of(path: &str) -> Result<Option<Object>, String> {
+    Ok(Some(match path {
+        "ipv4-addr:value" => Object::Ipv4,
+        "ipv6-addr:value" => Object::Ipv6,
+        "domain-name:value" => Object::Domain,
+        "url:value" => Object::Token(Token::Url),
+        "email-addr:value" => Object::Token(Token::Email),
+        _ => {
+            let (cert, hash) = match (
+                path.strip_prefix("file:hashes."),
+                path.strip_prefix("x509-certificate:hashes."),
+            ) {
+                (Some(h), _) => (false, h),
+                (None, Some(h)) => (true, h),
+                (None, None) => return Ok(None),
+            };
+            // `'SHA-256'`, `SHA256`, `'sha-256'`: STIX names the hash algorithms of its
+            // vocabulary with the dash and quoted; producers vary
+            let name: String = hash
+                .trim_matches('\'')
+                .chars()
+                .filter(|&c| c != '-')
+                .collect::<String>()
+                .to_ascii_uppercase();
+            Object::Token(match (cert, name.as_str()) {
+                (false, "MD5") => Token::Md5,
+                (false, "SHA1") => Token::Sha1,
+                (false, "SHA256") => Token::Sha256,
+                (true, "SHA1") => Token::CertSha1,
+                (true, "SHA256") => Token::CertSha256,
+                _ => return Err(format!("path {}", what_name(path))),
+            })
+        }
+    }))
 }
 
 impl Comparison {
-    fn value(&self) -> Result<Value, String> {
+    /// The value, the match mode it takes (a URL's host with `url_https = "host"`: exact), and
+    /// whether it was an `https://` URL.
+    fn value(&self, url_https: UrlHttps) -> Result<(Value, Option<MatchMode>, bool), String> {
         let s = self.literal.as_str();
         match self.object {
-            Object::Domain => value::parse_domain(s),
+            Object::Token(Token::Url) => super::url_entry(s, url_https),
+            Object::Token(t) => value::parse_token(t, s).map(|v| (v, None, false)),
+            Object::Domain => value::parse_domain(s).map(|v| (v, None, false)),
             Object::Ipv4 | Object::Ipv6 => {
                 let v = if self.subset || s.contains('/') {
                     value::parse_cidr(s)?
@@ -387,7 +459,7 @@ impl Comparison {
                 match (self.object, v4) {
                     (Object::Ipv4, false) => Err(format!("ipv4-addr with an IPv6 value {s:?}")),
                     (Object::Ipv6, true) => Err(format!("ipv6-addr with an IPv4 value {s:?}")),
-                    _ => Ok(v),
+                    _ => Ok((v, None, false)),
                 }
             }
         }
@@ -643,12 +715,7 @@ impl<'a> Parser<'_, 'a> {
             Some(t) => return Err(self.unexpected(&t)),
             None => return Err(Malformed("ends where a comparison was expected".to_owned())),
         };
-        let object = match path {
-            "ipv4-addr:value" => Some(Object::Ipv4),
-            "ipv6-addr:value" => Some(Object::Ipv6),
-            "domain-name:value" => Some(Object::Domain),
-            _ => None,
-        };
+        let object = object_of(path).map_err(Unsupported)?;
         let subset = match self.next() {
             Some(Tok::Op("=")) => false,
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("ISSUBSET") => true,
@@ -666,8 +733,8 @@ impl<'a> Parser<'_, 'a> {
         let Some(object) = object else {
             return Err(Unsupported(format!("path {}", what_name(path))));
         };
-        if subset && object == Object::Domain {
-            return Err(Unsupported("ISSUBSET on domain-name".to_owned()));
+        if subset && !matches!(object, Object::Ipv4 | Object::Ipv6) {
+            return Err(Unsupported(format!("ISSUBSET on {}", what_name(path))));
         }
         self.found.push(Comparison {
             object,
@@ -752,6 +819,22 @@ mod tests {
             id: Some(id("4e5f6a7b-8c9d-4e0f-8a1b-3c4d5e6f7081")),
             ..Fields::default()
         };
+        let sample = Fields {
+            description: Some("Loader sample".into()),
+            valid_from: t("2024-04-01T00:00:00Z"),
+            id: Some(id("f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f708192")),
+            ..Fields::default()
+        };
+        let sha256 = value::parse_token(
+            Token::Sha256,
+            "aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f",
+        )
+        .unwrap();
+        let url = Fields {
+            valid_from: t("2024-04-01T00:00:00Z"),
+            id: Some(id("1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e")),
+            ..Fields::default()
+        };
         let at = |f: &Fields| f.id.clone().unwrap();
         assert_eq!(
             c.entries,
@@ -767,6 +850,12 @@ mod tests {
                     range.clone()
                 ),
                 (at(&expired), dom("old-c2.example"), expired.clone()),
+                (at(&sample), sha256.clone(), sample.clone()),
+                (
+                    at(&url),
+                    Value::Token(Token::Url, b"evil.example/it's".to_vec()),
+                    url.clone()
+                ),
                 (at(&half), ip("192.0.2.66"), half.clone()),
             ]
         );
@@ -784,16 +873,8 @@ mod tests {
                     "stix pattern unsupported: AND"
                 ),
                 (
-                    id("f6a7b8c9-d0e1-4f2a-9b3c-4d5e6f708192"),
-                    "stix pattern unsupported: path file:hashes.'SHA-256'"
-                ),
-                (
                     id("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"),
                     "stix pattern unsupported: qualifier REPEATS"
-                ),
-                (
-                    id("1b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e"),
-                    "stix pattern unsupported: path url:value"
                 ),
                 (
                     id("2c3d4e5f-6a7b-4c8d-8e9f-1a2b3c4d5e6f"),
@@ -883,6 +964,60 @@ mod tests {
     }
 
     #[test]
+    fn hash_url_email_and_certificate_paths_load_each_comparison_of_an_or() {
+        let md5 = "44d88612fea8a8f36de82e1278abb02f";
+        let sha1 = "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9";
+        let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let pattern = format!(
+            "[file:hashes.'SHA-256' = '{sha256}' OR file:hashes.MD5 = '{md5}' OR \
+             file:hashes.SHA1 = '{sha1}'] OR [x509-certificate:hashes.'SHA-1' = '{sha1}'] OR \
+             [x509-certificate:hashes.'SHA-256' = '{sha256}'] OR \
+             [email-addr:value = 'Billing@Evil-Invoices.example'] OR \
+             [url:value = 'https://dl.evil.example/a/../x.exe']"
+        );
+        let text = serde_json::json!({
+            "type": "indicator", "id": "indicator--1", "pattern": pattern,
+            "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
+        })
+        .to_string();
+        let c = run(&text).unwrap();
+        assert!(c.bad.is_empty() && c.skipped.is_empty(), "{c:?}");
+        let got: Vec<(&str, String)> = c
+            .entries
+            .iter()
+            .map(|(_, v, _)| match v {
+                Value::Token(t, k) => (t.as_str(), t.text(k)),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sha256", sha256.to_owned()),
+                ("md5", md5.to_owned()),
+                ("sha1", sha1.to_owned()),
+                ("cert_sha1", sha1.to_owned()),
+                ("cert_sha256", sha256.to_owned()),
+                ("email", "billing@evil-invoices.example".to_owned()),
+                ("url", "dl.evil.example/x.exe".to_owned()),
+            ]
+        );
+        // a decoy: one digit short is a bad entry, not a different hash
+        let text = text.replace(md5, &md5[1..]);
+        let c = run(&text).unwrap();
+        assert_eq!(c.bad.len(), 1, "{c:?}");
+        assert!(c.bad[0].1.contains("not a md5"), "{c:?}");
+        // AND stays unsupported, whatever its paths
+        let and = serde_json::json!({
+            "type": "indicator", "id": "indicator--2", "pattern_type": "stix",
+            "pattern": format!("[file:hashes.MD5 = '{md5}' AND file:size = 10]"),
+        })
+        .to_string();
+        let c = run(&and).unwrap();
+        assert_eq!(c.skipped[0].1, "stix pattern unsupported: AND");
+    }
+
+    #[test]
     fn patterns_beyond_the_subset_are_unsupported_with_a_reason() {
         let un = |p: &str| match parse_pattern(p) {
             Err(Unsupported(why)) => why,
@@ -915,7 +1050,15 @@ mod tests {
         assert_eq!(un("[EXISTS ipv4-addr:value]"), "EXISTS");
         assert_eq!(
             un("[domain-name:value ISSUBSET 'example']"),
-            "ISSUBSET on domain-name"
+            "ISSUBSET on domain-name:value"
+        );
+        assert_eq!(
+            un("[x509-certificate:hashes.MD5 = '44d88612fea8a8f36de82e1278abb02f']"),
+            "path x509-certificate:hashes.MD5"
+        );
+        assert_eq!(
+            un("[file:hashes.'SSDEEP' = '3:a:b']"),
+            "path file:hashes.'SSDEEP'"
         );
         assert_eq!(un("[network-traffic:dst_port = 443]"), "non-string value");
         assert_eq!(

@@ -24,7 +24,12 @@
 //! | `Intel::ADDR`                | an address                                               |
 //! | `Intel::SUBNET`              | a CIDR                                                   |
 //! | `Intel::DOMAIN`              | a domain (normalised: lowercase, IDN → punycode)          |
-//! | other `Intel::` types (`URL`, `EMAIL`, `FILE_HASH`, `CERT_HASH`, `USER_NAME`, `SOFTWARE`, `FILE_NAME`, `PUBKEY_HASH`, `JA3`...) | skipped, counted as `zeek Intel::URL` etc. |
+//! | `Intel::URL`                 | a URL (Zeek writes it without the scheme: `evil.example/gate.php`; see [`crate::url`]) |
+//! | `Intel::FILE_HASH`           | a file hash: MD5, SHA-1 or SHA-256 by its length (32, 40, 64 hex digits) |
+//! | `Intel::CERT_HASH`           | a certificate hash: SHA-1 (40 hex digits, what Zeek computes by default) or SHA-256 (64) |
+//! | `Intel::EMAIL`               | an e-mail address                                        |
+//! | `Intel::JA3` (the JA3 package's type) | a JA3                                           |
+//! | other `Intel::` types (`USER_NAME`, `SOFTWARE`, `FILE_NAME`, `PUBKEY_HASH`...) | skipped, counted as `zeek Intel::SOFTWARE` etc. |
 //! | `meta.desc`                  | description                                              |
 //! | `meta.url`                   | reference                                                |
 //! | `meta.source`                | tag `source:<source>` (the feed's name stays the config's) |
@@ -37,8 +42,9 @@
 //! semantics.
 
 use super::{push_tag, push_tags, what_name, FeedSink, Location};
-use crate::config::FeedConfig;
+use crate::config::{FeedConfig, UrlHttps};
 use crate::indicators::{value, Fields};
+use crate::observe::Token;
 
 /// Column positions named by a `#fields` line.
 #[derive(Debug, Clone)]
@@ -55,7 +61,7 @@ struct Layout {
 }
 
 /// Parse a Zeek intel file.
-pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
+pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // a line over MAX_LINE_BYTES is reported once, here, and read as blank below
     let text = &*super::blank_long_lines(text, 1, out);
@@ -121,7 +127,7 @@ pub fn parse(text: &str, _feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<(
                 .map(|c| c.trim())
                 .filter(|c| !c.is_empty() && *c != unset && *c != empty)
         };
-        line(raw, at, &get, l, out);
+        line(raw, at, &get, l, feed.url_https, out);
     }
     Ok(())
 }
@@ -180,16 +186,43 @@ fn line<'r>(
     at: Location<'_>,
     get: &dyn Fn(Option<usize>) -> Option<&'r str>,
     l: &Layout,
+    url_https: UrlHttps,
     out: &mut dyn FeedSink,
 ) {
     let Some(indicator) = get(Some(l.indicator)) else {
         return out.bad(at, "no indicator", raw);
     };
     let kind = get(Some(l.kind)).unwrap_or_default();
+    let digest = |kinds: [Token; 2], len_of_first: usize| {
+        let t = if indicator.trim().len() == len_of_first {
+            kinds[0]
+        } else {
+            kinds[1]
+        };
+        value::parse_token(t, indicator)
+    };
+    let mut url = None;
     let parsed = match kind {
         "Intel::ADDR" => value::parse_ip(indicator),
         "Intel::SUBNET" => value::parse_cidr(indicator),
         "Intel::DOMAIN" => value::parse_domain(indicator),
+        "Intel::URL" => match super::url_entry(indicator, url_https) {
+            Ok((v, mode, https)) => {
+                url = Some((mode, https));
+                Ok(v)
+            }
+            Err(e) => Err(e),
+        },
+        "Intel::FILE_HASH" => match super::hash_by_shape(indicator.trim()) {
+            Some(t) => value::parse_token(t, indicator),
+            None => Err(format!(
+                "not a file hash (32, 40 or 64 hex digits: MD5, SHA-1, SHA-256): \"{}\"",
+                value::cut(indicator)
+            )),
+        },
+        "Intel::CERT_HASH" => digest([Token::CertSha256, Token::CertSha1], 64),
+        "Intel::EMAIL" => value::parse_token(Token::Email, indicator),
+        "Intel::JA3" => value::parse_token(Token::Ja3, indicator),
         k if k.starts_with("Intel::") && k.len() > "Intel::".len() => {
             return out.skipped(at, &format!("zeek {}", what_name(k)));
         }
@@ -222,7 +255,13 @@ fn line<'r>(
         Ok(c) => f.confidence = c,
         Err(reason) => return out.bad(at, &reason, raw),
     }
+    if let Some((mode, _)) = url {
+        f.match_mode = mode;
+    }
     out.entry(at, v, f);
+    if url.is_some_and(|(_, https)| https) {
+        out.https_url();
+    }
 }
 
 /// A confidence: CIF's 0–10 scale (×10) when `cif` and at most 10, else 0–100; fractions are
@@ -255,6 +294,10 @@ mod tests {
         let mut c = Collect::default();
         parse(text, &FeedConfig::from_path("intel.dat".into()), &mut c)?;
         Ok(c)
+    }
+
+    fn token(kind: Token, text: &str) -> Value {
+        value::parse_token(kind, text).unwrap()
     }
 
     fn tags(t: &[&str]) -> Vec<String> {
@@ -300,10 +343,50 @@ mod tests {
                     }
                 ),
                 (
+                    "11".into(),
+                    Value::Token(Token::Url, b"203.0.113.9/gate.php".to_vec()),
+                    Fields {
+                        confidence: Some(70),
+                        tags: tags(&["source:urlhaus", "malware"]),
+                        description: s("Smoke Loader gate"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "12".into(),
+                    token(Token::Md5, "44d88612fea8a8f36de82e1278abb02f"),
+                    Fields {
+                        confidence: Some(50),
+                        tags: tags(&["source:malwarebazaar"]),
+                        description: s("EICAR test file"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "13".into(),
+                    token(Token::Email, "billing@evil-invoices.example"),
+                    Fields {
+                        tags: tags(&["source:local"]),
+                        description: s("BEC sender"),
+                        ..Fields::default()
+                    }
+                ),
+                (
                     "14".into(),
                     Value::Ip("2001:db8::dead:beef".parse().unwrap()),
                     Fields {
                         tags: tags(&["source:local"]),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "16".into(),
+                    token(Token::Ja3, "e7d705a3286e19ea42f587b344ee6865"),
+                    Fields {
+                        confidence: Some(80),
+                        tags: tags(&["source:sslbl"]),
+                        description: s("Dridex JA3"),
+                        reference: s("https://sslbl.abuse.ch/ja3-fingerprints/e7d705a3286e19ea42f587b344ee6865/"),
                         ..Fields::default()
                     }
                 ),
@@ -317,6 +400,27 @@ mod tests {
                         ..Fields::default()
                     }
                 ),
+                (
+                    "21".into(),
+                    token(Token::CertSha1, "5fb0f1e3b4a1c3f6e7d9b0a1c2d3e4f5a6b7c8d9"),
+                    Fields {
+                        tags: tags(&["source:sslbl"]),
+                        description: s("AsyncRAT C&C"),
+                        ..Fields::default()
+                    }
+                ),
+                (
+                    "22".into(),
+                    token(
+                        Token::Sha256,
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                    ),
+                    Fields {
+                        tags: tags(&["source:local"]),
+                        description: s("empty file"),
+                        ..Fields::default()
+                    }
+                ),
             ]
         );
         let skipped: Vec<(&str, &str)> = c
@@ -324,17 +428,10 @@ mod tests {
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .collect();
-        assert_eq!(
-            skipped,
-            [
-                ("11", "zeek Intel::URL"),
-                ("12", "zeek Intel::FILE_HASH"),
-                ("13", "zeek Intel::EMAIL"),
-                ("16", "zeek Intel::JA3")
-            ]
-        );
+        assert_eq!(skipped, [("23", "zeek Intel::SOFTWARE")]);
         let bad: Vec<&str> = c.bad.iter().map(|b| b.0.as_str()).collect();
-        assert_eq!(bad, ["15", "17", "19", "20"], "{:?}", c.bad);
+        assert_eq!(bad, ["15", "17", "19", "20", "24"], "{:?}", c.bad);
+        assert!(c.bad[4].1.starts_with("not a file hash"), "{}", c.bad[4].1);
         assert!(c.bad[0].1.contains("prefix length"), "{}", c.bad[0].1);
         assert_eq!(c.bad[1].1, "4 fields, #fields names 9");
         assert_eq!(c.bad[2].1, "unknown indicator_type \"ADDR\"");

@@ -20,6 +20,7 @@ use super::ip::{canonical_ip, canonical_value, MAPPED_RANGE};
 use super::{AllowRule, ContextId, IndicatorSet, Rec, NO_REC};
 use crate::indicators::filter::Filter;
 use crate::indicators::{Action, Context, MatchMode, Value};
+use crate::observe::Token;
 
 /// Whether [`SetBuilder::add`] stored the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,9 @@ impl SetBuilder {
                     set.token_keys.push((kind, key, NO_REC));
                     set.token_kinds = set.token_kinds.with(kind);
                 }
+                if kind == Token::Url && mode == MatchMode::Prefix {
+                    set.has_url_prefix = true;
+                }
                 &mut set.token_keys[idx as usize].2
             }
         };
@@ -269,7 +273,12 @@ impl SetBuilder {
                 // `x` (exact) and `*.x` (subdomains only), as RPZ zones list them, are x and
                 // its subdomains; any two different modes together cover that much
                 if rec.mode != mode {
-                    rec.mode = MatchMode::Subdomain;
+                    // a URL listed exact and as a prefix: the prefix covers both
+                    rec.mode = if rec.mode == MatchMode::Prefix || mode == MatchMode::Prefix {
+                        MatchMode::Prefix
+                    } else {
+                        MatchMode::Subdomain
+                    };
                 }
                 return None;
             }

@@ -166,7 +166,8 @@ impl IndicatorSet {
         let mut r = slot.head;
         while let Some(rec) = self.recs.get(r as usize) {
             let covers = match rec.mode {
-                MatchMode::Subdomain => true,
+                // the loader stores no prefix-mode name; were one stored, it is the default
+                MatchMode::Subdomain | MatchMode::Prefix => true,
                 MatchMode::Exact => kind == MatchKind::Exact,
                 MatchMode::SubdomainsOnly => kind == MatchKind::Subdomain,
             };

@@ -156,6 +156,9 @@ pub struct IndicatorSet {
     token_keys: Vec<(Token, Box<[u8]>, u32)>,
     /// The token kinds some indicator has (see [`crate::observe::Wants`]).
     token_kinds: crate::observe::Wants,
+    /// Some URL indicator is in `prefix` mode: only then does a URL lookup probe the prefixes of
+    /// its path.
+    has_url_prefix: bool,
     ip4_filter: Filter,
     ip6_filter: Filter,
     /// Bit `n - 1` set: some stored name has `n` labels (see [`domain::label_bit`]).
@@ -201,6 +204,12 @@ impl IndicatorSet {
 
     /// Every indicator whose key is `key` of kind `kind` (an exact match; the key as
     /// [`crate::observe::Token`] defines it).
+    ///
+    /// For a URL (`host[:port]/path?query`, see [`crate::url`]) the indicators in `prefix` mode
+    /// whose key is a prefix of the path on a `/` boundary match too: `x.example/dl/` and
+    /// `x.example/dl` cover `x.example/dl/a.exe` and `x.example/dl?x`, not `x.example/dlx`. Each
+    /// such prefix is probed in the same map (no allocation); a longer one is more specific,
+    /// and an exact key more than any prefix.
     pub fn lookup_token(&self, kind: Token, key: &[u8], out: &mut Vec<Hit>) {
         if !self.token_kinds.has(kind) {
             return;
@@ -216,6 +225,56 @@ impl IndicatorSet {
                 );
             }
         }
+        if kind == Token::Url && self.has_url_prefix {
+            self.lookup_url_prefixes(key, out);
+        }
+    }
+
+    /// The `prefix`-mode URL indicators covering the URL `key`, other than `key` itself.
+    fn lookup_url_prefixes(&self, key: &[u8], out: &mut Vec<Hit>) {
+        let Some(path_start) = memchr::memchr(b'/', key) else {
+            return;
+        };
+        let path_end = memchr::memchr(b'?', key).map_or(key.len(), |q| q.max(path_start));
+        // candidate lengths only grow: one probe per length (`//`, a `/` before `?`)
+        let mut last = 0;
+        let mut probe = |len: usize| {
+            if len == key.len() || len <= path_start || len == last {
+                return; // the exact key (probed already), no path, or probed
+            }
+            last = len;
+            let cand = &key[..len];
+            let Some(&idx) = self.tokens.get(&TokenRef(Token::Url, cand)) else {
+                return;
+            };
+            let Some(&(_, _, head)) = self.token_keys.get(idx as usize) else {
+                return;
+            };
+            let mut r = head;
+            while let Some(rec) = self.recs.get(r as usize) {
+                if rec.mode == MatchMode::Prefix {
+                    out.push(Hit {
+                        id: r,
+                        ctx: rec.ctx,
+                        value: HitValue::Token {
+                            kind: Token::Url,
+                            idx,
+                        },
+                        kind: MatchKind::Exact,
+                        // below an exact key's, growing with the prefix's length
+                        specificity: u16::try_from(len)
+                            .unwrap_or(u16::MAX)
+                            .min(TOKEN_SPECIFICITY - 1),
+                    });
+                }
+                r = rec.next;
+            }
+        };
+        for i in memchr::memchr_iter(b'/', &key[path_start..path_end]).map(|i| path_start + i) {
+            probe(i); // `x.example/dl` before `/a`
+            probe(i + 1); // `x.example/dl/`
+        }
+        probe(path_end); // the path before the query
     }
 
     /// The token kinds the set holds: what parsers need to compute.
@@ -363,6 +422,91 @@ mod tests {
     fn set_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<IndicatorSet>();
+    }
+
+    /// Does the URL indicator `ind` (in `prefix` mode or not) cover the observed URL `obs`? The
+    /// definition, written as a scan: equal keys; or a prefix-mode key without a query that
+    /// `obs` starts with, ending at a `/` or followed in `obs` by `/` or `?`.
+    fn naive_covers(ind: &[u8], prefix: bool, obs: &[u8]) -> bool {
+        if ind == obs {
+            return true;
+        }
+        prefix
+            && !ind.contains(&b'?')
+            && ind.contains(&b'/')
+            && obs.starts_with(ind)
+            && (ind.ends_with(b"/") || matches!(obs[ind.len()], b'/' | b'?'))
+    }
+
+    #[test]
+    fn url_prefixes_match_as_a_naive_scan_does() {
+        let stored: &[(&str, bool)] = &[
+            ("x.example/", true),
+            ("x.example/dl", true),
+            ("x.example/dl/", false),
+            ("x.example/dl/a.exe", false),
+            ("x.example/dl/a.exe?x=1", true),
+            ("y.example:8080/a/b/", true),
+            ("y.example/a", true),
+            ("z.example/p//q", true),
+            ("z.example/p/", false),
+        ];
+        let observed = [
+            "x.example/",
+            "x.example/dl",
+            "x.example/dlx",
+            "x.example/dl/",
+            "x.example/dl/a.exe",
+            "x.example/dl/a.exe?x=1",
+            "x.example/dl/a.exe?x=1/2",
+            "x.example/dl?x",
+            "x.example/dl/?x",
+            "xx.example/dl",
+            "y.example/a/b/c",
+            "y.example:8080/a/b",
+            "y.example:8080/a/b/c",
+            "y.example/a?q=/a/b",
+            "y.example/ab",
+            "z.example/p//q/r",
+            "z.example/p/q",
+            "z.example/p/",
+        ];
+        let mut b = SetBuilder::new();
+        let c = b.context(context("urls"));
+        for (k, prefix) in stored {
+            let mode = if *prefix {
+                MatchMode::Prefix
+            } else {
+                MatchMode::Exact
+            };
+            let v = Value::Token(Token::Url, k.as_bytes().to_vec());
+            assert_eq!(b.add(v, c, mode), Added::Yes);
+        }
+        let set = b.build();
+        let mut hits = Vec::new();
+        for obs in observed {
+            hits.clear();
+            set.lookup_token(Token::Url, obs.as_bytes(), &mut hits);
+            let mut got: Vec<String> = hits.iter().map(|h| set.value_text(&h.value)).collect();
+            got.sort();
+            let mut want: Vec<String> = stored
+                .iter()
+                .filter(|(k, p)| naive_covers(k.as_bytes(), *p, obs.as_bytes()))
+                .map(|(k, _)| k.to_string())
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "{obs}");
+            // the longest match is the most specific, an exact key above any prefix
+            if let Some(best) = hits.iter().max_by_key(|h| h.specificity) {
+                let best = set.value_text(&best.value);
+                assert!(want.iter().all(|w| w.len() <= best.len()), "{obs}: {best}");
+            }
+        }
+        // a set without prefix entries probes the exact key only
+        let exact = set_of(&[Value::Token(Token::Url, b"x.example/".to_vec())]);
+        hits.clear();
+        exact.lookup_token(Token::Url, b"x.example/dl", &mut hits);
+        assert!(hits.is_empty());
     }
 
     #[test]
