@@ -51,6 +51,7 @@ use url::{Host, Url};
 use super::{parse_confidence, plain, push_tags, what_name, FeedSink, Location};
 use crate::config::{CsvColumn, CsvColumns, FeedConfig};
 use crate::indicators::{parse_time, value, Action, Fields, MatchMode, Severity, Value};
+use crate::observe::Token;
 
 /// Column indexes (0-based) of the configured fields.
 #[derive(Debug, Default)]
@@ -307,7 +308,11 @@ fn row(
             Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
             Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
             Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
-            Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
+            // a token type by its name (`cert_sha1`, `ja3s`, `ja4s`, ...)
+            Some(other) => match Token::ALL.into_iter().find(|k| k.as_str() == other) {
+                Some(k) => value::parse_token(k, v),
+                None => return out.skipped(at, &format!("csv type {}", what_name(other))),
+            },
             None if v.contains("://") => {
                 from_url = true;
                 url_host(v)

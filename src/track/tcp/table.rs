@@ -95,6 +95,24 @@ crate::counters! {
         /// DNS-over-TCP directions bypassed after their depth limit (the application layer's
         /// `MAX_DNS_STREAM`).
         dns_capped: u64,
+        /// TLS ServerHellos read (the server's side of a TLS flow, `applayer::tls_server`).
+        tls_server_hellos: u64,
+        /// Certificates read from Certificate messages in clear (TLS 1.0-1.2, either
+        /// direction).
+        tls_certificates: u64,
+        /// TLS 1.3 handshakes (ServerHello selecting TLS 1.3): the certificates follow
+        /// encrypted and cannot be read.
+        tls13_certs_hidden: u64,
+        /// Server-side messages over a cap: a ServerHello over `MAX_SERVER_HELLO_LEN`, a
+        /// Certificate message over `MAX_CERT_MSG` or with more than `MAX_CERTS`
+        /// certificates, a leaf over `MAX_LEAF_DER` (hashed, names not read), a direction past
+        /// `MAX_HANDSHAKE_DEPTH`.
+        tls_server_capped: u64,
+        /// ServerHello or Certificate messages whose lengths contradict their message or
+        /// record, or a handshake record of length 0 or over 2^14.
+        tls_server_malformed: u64,
+        /// Leaf certificates whose DER x509-parser could not read (hashed; no names).
+        tls_cert_unparsed: u64,
     }
 }
 

@@ -1,0 +1,484 @@
+//! The rest of a TLS handshake after the ClientHello, record by record: the server's
+//! ServerHello (JA3S, JA4S) and, up to TLS 1.2, its Certificate message (SHA-1 and SHA-256 of
+//! every certificate, the leaf's names); in the client's direction, the client's Certificate
+//! message (read only when certificate hashes are wanted). Pure parsing of one message is in
+//! [`crate::proto::tls_server`]; this file does the framing over the stream.
+//!
+//! The reader keeps a few dozen bytes of state per direction, boxed in the direction's
+//! [`super::Stream`] and freed when it is done. It consumes every byte as it arrives (a
+//! record's fragment is read piece by piece, a handshake message may span records, RFC 5246
+//! §6.2.1), so the TCP table buffers at most a record header; certificates are hashed as
+//! their bytes pass. Only two things are copied: a ServerHello body (at most
+//! [`MAX_SERVER_HELLO_LEN`]) and the leaf certificate's DER for its names (at most
+//! [`MAX_LEAF_DER`]).
+//!
+//! It stops (the direction is done) at the first record that is not a handshake record
+//! (ChangeCipherSpec, an alert, application data: what follows is encrypted), after a TLS 1.3
+//! ServerHello (the certificate is encrypted: counted as `tls13_certs_hidden`), after
+//! ServerHelloDone or the client's ClientKeyExchange, at a cap, or at a length that contradicts
+//! its message.
+
+use sha1::Digest as _;
+use sha2::Digest as _;
+
+use crate::observe::{Info, Observed, Token, Wants, Where};
+use crate::proto::tls_server as proto;
+use crate::track::tcp::{FlowStats, Step, StreamInput};
+
+/// Record header: type, version, length (RFC 5246 §6.2.1).
+const RECORD_HEADER_LEN: usize = 5;
+/// Handshake header: type and 24-bit length (RFC 5246 §7.4).
+const HANDSHAKE_HEADER_LEN: usize = 4;
+/// Longest plaintext record fragment: 2^14 bytes (RFC 5246 §6.2.1, RFC 8446 §5.1).
+const MAX_RECORD_LEN: usize = 1 << 14;
+
+const CT_HANDSHAKE: u8 = 22;
+const HT_SERVER_HELLO: u8 = 2;
+const HT_CERTIFICATE: u8 = 11;
+const HT_SERVER_HELLO_DONE: u8 = 14;
+const HT_CLIENT_KEY_EXCHANGE: u8 = 16;
+
+/// Longest ServerHello read: one full record. A ServerHello carries one cipher, one version
+/// and a few extensions (about 100 bytes; 1.2 KB with a post-quantum key share, ML-KEM-768's
+/// 1,088-byte ciphertext): anything longer (a hello with 10,000 extensions) is an anomaly,
+/// counted as `tls_server_capped`.
+pub const MAX_SERVER_HELLO_LEN: usize = MAX_RECORD_LEN;
+
+/// Longest Certificate message read: 64 KiB. Real chains are 2-3 certificates of 1-2 KB
+/// (RSA-2048) to 5 KB (a leaf with a hundred SANs): 3-15 KB; 64 KiB leaves room for long
+/// chains with RSA-4096 keys. A longer one is counted (`tls_server_capped`) and not read.
+pub const MAX_CERT_MSG: usize = 64 << 10;
+
+/// Most certificates read from one Certificate message: a chain is a leaf and a few CAs; 100
+/// is far past any path a client would build (OpenSSL's default verify depth is 100).
+pub const MAX_CERTS: u16 = 100;
+
+/// Longest leaf certificate copied to read its names: 16 KiB, three times a leaf with a
+/// hundred SANs. A longer leaf is still hashed; its names are skipped (`tls_server_capped`).
+pub const MAX_LEAF_DER: usize = 16 << 10;
+
+/// Most handshake bytes read in one direction after the ClientHello: the largest Certificate
+/// message ([`MAX_CERT_MSG`]) plus as much again for the ServerHello, ServerKeyExchange and a
+/// CertificateRequest with its CA names. Past it the direction is done (`tls_server_capped`).
+pub const MAX_HANDSHAKE_DEPTH: usize = 2 * MAX_CERT_MSG;
+
+/// Whether the client's direction is read on after its ClientHello: only when certificate
+/// hashes are wanted (a client's Certificate carries no name matched here).
+#[inline]
+pub fn reads_client(wants: Wants) -> bool {
+    wants.has(Token::CertSha1) || wants.has(Token::CertSha256)
+}
+
+/// Whether a direction starting with `data` may be a server's: a handshake record (version
+/// major 3) whose first message is a ServerHello. Decided from the first six bytes; fewer
+/// that agree are not enough (the probe asks for no more: a server's first bytes arrive in
+/// one segment).
+#[inline]
+pub fn may_be_server_hello(data: &[u8]) -> bool {
+    matches!(*data, [CT_HANDSHAKE, 3, _, _, _, HT_SERVER_HELLO, ..])
+}
+
+/// Whose handshake messages a [`Reader`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Server,
+    Client,
+}
+
+/// Where the reader is inside the Certificate message it reads.
+#[derive(Debug, Default)]
+struct Certs {
+    /// Bytes of the current 3-byte length prefix (the list's, then each certificate's).
+    prefix: [u8; 3],
+    prefix_len: u8,
+    /// The list length has been read.
+    list_started: bool,
+    /// Bytes of the current certificate still to come (0 between certificates).
+    der_left: usize,
+    /// Certificates started so far in this message.
+    index: u16,
+    sha1: Option<sha1::Sha1>,
+    sha256: Option<sha2::Sha256>,
+    /// The leaf's DER, when its names are read (the first certificate of the message).
+    leaf: Option<Vec<u8>>,
+}
+
+/// The per-direction state: where the stream stands in its records and handshake messages.
+#[derive(Debug)]
+pub struct Reader {
+    side: Side,
+    /// Bytes of the current handshake record's fragment still to come (0: a header is next).
+    rec_left: usize,
+    /// The current handshake message's header, as much as has arrived.
+    hdr: [u8; HANDSHAKE_HEADER_LEN],
+    hdr_len: u8,
+    /// Body bytes of the current message still to come.
+    msg_left: usize,
+    /// The ServerHello body being collected.
+    hello: Vec<u8>,
+    /// The Certificate message being read.
+    certs: Option<Box<Certs>>,
+    /// The negotiated version, once the ServerHello is read (for the observables' `info`).
+    version: u16,
+    /// No record seen yet: a first record that is not a handshake is not TLS (said nothing).
+    started: bool,
+}
+
+impl PartialEq for Reader {
+    /// Two readers are equal at the same point of the framing (hash states are not compared).
+    fn eq(&self, o: &Reader) -> bool {
+        (
+            self.side,
+            self.rec_left,
+            self.hdr_len,
+            self.msg_left,
+            self.version,
+        ) == (o.side, o.rec_left, o.hdr_len, o.msg_left, o.version)
+    }
+}
+
+impl Eq for Reader {}
+
+/// What reading a piece of a message decided.
+enum Go {
+    On,
+    Stop,
+}
+
+impl Reader {
+    pub fn new(side: Side) -> Reader {
+        Reader {
+            side,
+            rec_left: 0,
+            hdr: [0; HANDSHAKE_HEADER_LEN],
+            hdr_len: 0,
+            msg_left: 0,
+            hello: Vec::new(),
+            certs: None,
+            version: 0,
+            started: false,
+        }
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Read the direction's bytes: every complete or partial record in `input`.
+    pub fn parse(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        let done = Step::Done {
+            client: self.side == Side::Client,
+        };
+        let data = input.data;
+        if input.consumed > MAX_HANDSHAKE_DEPTH {
+            stats.tls_server_capped += 1;
+            return done;
+        }
+        let mut pos = 0;
+        loop {
+            if self.rec_left == 0 {
+                let Some(h) = data.get(pos..pos + RECORD_HEADER_LEN) else {
+                    return Step::More {
+                        used: pos,
+                        need: RECORD_HEADER_LEN,
+                    };
+                };
+                let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+                if h[0] != CT_HANDSHAKE || h[1] != 3 {
+                    // ChangeCipherSpec, alert, application data: the rest is encrypted (or
+                    // this is not TLS at all).
+                    self.finish(stats);
+                    return done;
+                }
+                if len == 0 || len > MAX_RECORD_LEN {
+                    stats.tls_server_malformed += 1;
+                    return done;
+                }
+                self.started = true;
+                self.rec_left = len;
+                pos += RECORD_HEADER_LEN;
+            }
+            let n = self.rec_left.min(data.len() - pos);
+            if n == 0 {
+                return Step::More { used: pos, need: 1 };
+            }
+            let go = self.handshake(&data[pos..pos + n], input.wants, out, stats);
+            pos += n;
+            self.rec_left -= n;
+            if let Go::Stop = go {
+                return done;
+            }
+        }
+    }
+
+    /// The direction ends (a non-handshake record): a Certificate message cut short is
+    /// malformed.
+    fn finish(&mut self, stats: &mut FlowStats) {
+        if self.certs.is_some() {
+            stats.tls_server_malformed += 1;
+            self.certs = None;
+        }
+    }
+
+    /// Handshake bytes of one record fragment.
+    fn handshake(
+        &mut self,
+        mut frag: &[u8],
+        wants: Wants,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Go {
+        while !frag.is_empty() {
+            if usize::from(self.hdr_len) < HANDSHAKE_HEADER_LEN {
+                self.hdr[usize::from(self.hdr_len)] = frag[0];
+                self.hdr_len += 1;
+                frag = &frag[1..];
+                if usize::from(self.hdr_len) == HANDSHAKE_HEADER_LEN {
+                    if let Go::Stop = self.start_message(wants, stats) {
+                        return Go::Stop;
+                    }
+                    if self.msg_left == 0 {
+                        if let Go::Stop = self.end_message(wants, out, stats) {
+                            return Go::Stop;
+                        }
+                    }
+                }
+                continue;
+            }
+            let n = self.msg_left.min(frag.len());
+            let (now, later) = frag.split_at(n);
+            frag = later;
+            self.msg_left -= n;
+            match self.hdr[0] {
+                HT_SERVER_HELLO if self.side == Side::Server => self.hello.extend_from_slice(now),
+                HT_CERTIFICATE => {
+                    let info = self.info();
+                    if let Some(c) = self.certs.as_deref_mut() {
+                        if let Go::Stop = cert_bytes(c, self.msg_left, info, now, out, stats) {
+                            self.certs = None;
+                            return Go::Stop;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if self.msg_left == 0 {
+                if let Go::Stop = self.end_message(wants, out, stats) {
+                    return Go::Stop;
+                }
+            }
+        }
+        Go::On
+    }
+
+    /// A handshake header is complete: check the message against its cap.
+    fn start_message(&mut self, wants: Wants, stats: &mut FlowStats) -> Go {
+        let [t, a, b, c] = self.hdr;
+        let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
+        self.msg_left = len;
+        match t {
+            HT_SERVER_HELLO if self.side == Side::Server => {
+                if len > MAX_SERVER_HELLO_LEN {
+                    stats.tls_server_capped += 1;
+                    return Go::Stop;
+                }
+            }
+            HT_CERTIFICATE => {
+                if len > MAX_CERT_MSG {
+                    stats.tls_server_capped += 1;
+                    return Go::Stop;
+                }
+                let names = self.side == Side::Server;
+                let mut c = Box::<Certs>::default();
+                if wants.has(Token::CertSha1) {
+                    c.sha1 = Some(sha1::Sha1::new());
+                }
+                if wants.has(Token::CertSha256) {
+                    c.sha256 = Some(sha2::Sha256::new());
+                }
+                if names {
+                    c.leaf = Some(Vec::new());
+                }
+                self.certs = Some(c);
+            }
+            _ => {}
+        }
+        Go::On
+    }
+
+    /// The current message is complete.
+    fn end_message(&mut self, wants: Wants, out: &mut Vec<Observed>, stats: &mut FlowStats) -> Go {
+        self.hdr_len = 0;
+        match self.hdr[0] {
+            HT_SERVER_HELLO if self.side == Side::Server => {
+                let body = std::mem::take(&mut self.hello);
+                let Ok(h) = proto::parse_server_hello(&body) else {
+                    stats.tls_server_malformed += 1;
+                    return Go::Stop;
+                };
+                stats.tls_server_hellos += 1;
+                self.version = h.version;
+                let info = self.info();
+                if wants.has(Token::Ja3s) {
+                    out.push(token(
+                        Token::Ja3s,
+                        h.ja3s_md5().to_vec(),
+                        Where::TlsJa3s,
+                        info,
+                    ));
+                }
+                if wants.has(Token::Ja4s) {
+                    out.push(token(
+                        Token::Ja4s,
+                        h.ja4s.into_bytes(),
+                        Where::TlsJa4s,
+                        info,
+                    ));
+                }
+                if h.version == 0x0304 || h.version >> 8 == 0x7f {
+                    // TLS 1.3: EncryptedExtensions and the certificate follow encrypted.
+                    stats.tls13_certs_hidden += 1;
+                    return Go::Stop;
+                }
+                Go::On
+            }
+            HT_CERTIFICATE => {
+                let c = self.certs.take();
+                let whole =
+                    c.is_some_and(|c| c.list_started && c.der_left == 0 && c.prefix_len == 0);
+                if !whole {
+                    stats.tls_server_malformed += 1;
+                    return Go::Stop;
+                }
+                // The client's certificate ends what is read of its direction.
+                if self.side == Side::Client {
+                    return Go::Stop;
+                }
+                Go::On
+            }
+            HT_SERVER_HELLO_DONE if self.side == Side::Server => Go::Stop,
+            HT_CLIENT_KEY_EXCHANGE if self.side == Side::Client => Go::Stop,
+            _ => Go::On,
+        }
+    }
+
+    fn info(&self) -> Info {
+        Info::Tls {
+            version: self.version,
+        }
+    }
+}
+
+/// Body bytes `b` of a Certificate message, `msg_left` bytes of it after `b`:
+/// `certificate_list<0..2^24-1>` of `ASN.1Cert<1..2^24-1>` (RFC 5246 §7.4.2), each certificate
+/// hashed as it passes.
+fn cert_bytes(
+    c: &mut Certs,
+    msg_left: usize,
+    info: Info,
+    mut b: &[u8],
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+) -> Go {
+    while !b.is_empty() {
+        if c.der_left == 0 {
+            // a 3-byte length: the list's, then each certificate's
+            c.prefix[usize::from(c.prefix_len)] = b[0];
+            c.prefix_len += 1;
+            b = &b[1..];
+            if c.prefix_len < 3 {
+                continue;
+            }
+            c.prefix_len = 0;
+            let [x, y, z] = c.prefix;
+            let len = usize::from(x) << 16 | usize::from(y) << 8 | usize::from(z);
+            // bytes of the message after this prefix
+            let after = msg_left + b.len();
+            if !c.list_started {
+                c.list_started = true;
+                if len != after {
+                    stats.tls_server_malformed += 1;
+                    return Go::Stop;
+                }
+                continue;
+            }
+            if len == 0 || len > after {
+                // a certificate length past its message
+                stats.tls_server_malformed += 1;
+                return Go::Stop;
+            }
+            if c.index >= MAX_CERTS {
+                stats.tls_server_capped += 1;
+                return Go::Stop;
+            }
+            c.index += 1;
+            c.der_left = len;
+            if let Some(leaf) = c.leaf.as_mut() {
+                if c.index > 1 || len > MAX_LEAF_DER {
+                    if c.index == 1 {
+                        stats.tls_server_capped += 1;
+                    }
+                    c.leaf = None;
+                } else {
+                    leaf.reserve_exact(len);
+                }
+            }
+            continue;
+        }
+        let n = c.der_left.min(b.len());
+        let (now, later) = b.split_at(n);
+        b = later;
+        c.der_left -= n;
+        if let Some(h) = c.sha1.as_mut() {
+            h.update(now);
+        }
+        if let Some(h) = c.sha256.as_mut() {
+            h.update(now);
+        }
+        if c.index == 1 {
+            if let Some(leaf) = c.leaf.as_mut() {
+                leaf.extend_from_slice(now);
+            }
+        }
+        if c.der_left == 0 {
+            stats.tls_certificates += 1;
+            if let Some(h) = c.sha1.as_mut() {
+                let d = h.finalize_reset().to_vec();
+                out.push(token(Token::CertSha1, d, Where::TlsCertSha1, info));
+            }
+            if let Some(h) = c.sha256.as_mut() {
+                let d = h.finalize_reset().to_vec();
+                out.push(token(Token::CertSha256, d, Where::TlsCertSha256, info));
+            }
+            if c.index == 1 {
+                if let Some(leaf) = c.leaf.take() {
+                    match proto::cert_names(&leaf) {
+                        Ok(names) => out.extend(names.into_iter().map(|name| Observed::Domain {
+                            name,
+                            at: Where::TlsCertName,
+                            ech: false,
+                            info,
+                        })),
+                        Err(_) => stats.tls_cert_unparsed += 1,
+                    }
+                }
+            }
+        }
+    }
+    Go::On
+}
+
+fn token(kind: Token, key: Vec<u8>, at: Where, info: Info) -> Observed {
+    Observed::Token {
+        kind,
+        key,
+        at,
+        info,
+        file: None,
+    }
+}
