@@ -21,4 +21,5 @@ mod syslog;
 mod systemd;
 mod tables;
 mod tcp;
+mod tls_server;
 mod tunnels;
