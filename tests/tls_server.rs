@@ -48,7 +48,11 @@ fn host_name(raw: &str) -> Option<String> {
 
 /// Replay `pcap` against a CSV feed of `(value, type)` rows; the (where, value) of every event,
 /// and the replay's stderr (its summary).
-fn replay_feed(dir: &Path, pcap: &Path, rows: &[(String, &str)]) -> (BTreeSet<(String, String)>, String) {
+fn replay_feed(
+    dir: &Path,
+    pcap: &Path,
+    rows: &[(String, &str)],
+) -> (BTreeSet<(String, String)>, String) {
     let mut csv = String::from("value,type\n");
     for (v, t) in rows {
         csv.push_str(&format!("{v},{t}\n"));
@@ -81,7 +85,10 @@ fn check(file: &str, want: &[(String, &str, &str)], seen: &BTreeSet<(String, Str
         .iter()
         .filter(|(v, _, at)| !seen.contains(&(at.to_string(), v.clone())))
         .collect();
-    assert!(missed.is_empty(), "{file}: missed {missed:?}; seen {seen:?}");
+    assert!(
+        missed.is_empty(),
+        "{file}: missed {missed:?}; seen {seen:?}"
+    );
     let decoys: BTreeSet<String> = want.iter().map(|(v, t, _)| decoy(v, t)).collect();
     let hit: Vec<_> = seen.iter().filter(|(_, v)| decoys.contains(v)).collect();
     assert!(hit.is_empty(), "{file}: decoys matched {hit:?}");
@@ -152,7 +159,10 @@ fn content_corpus_certificates_and_server_fingerprints_recall_one() {
         check(file, &want, &seen);
         checked += 1;
     }
-    assert!(checked >= 6, "only {checked} captures with TLS server truth");
+    assert!(
+        checked >= 6,
+        "only {checked} captures with TLS server truth"
+    );
 }
 
 /// `pcaps/real/real-tls12-cert-chain.pcap`: OpenSSL 3.0 s_server with a chain of three (root,
@@ -165,9 +175,21 @@ fn real_openssl_chain_of_three_is_hashed_and_named() {
     let pcap = util::root().join("pcaps/real/real-tls12-cert-chain.pcap");
     let s = |v: &str| v.to_owned();
     let want: Vec<(String, &'static str, &str)> = vec![
-        (s("9201fa8582b259adcfb1bd27cc7525541f32847f"), "cert_sha1", "tls.cert_sha1"),
-        (s("9596054c7794e203fd01ec852571ddb92557a471"), "cert_sha1", "tls.cert_sha1"),
-        (s("f6722969950a4c8ccb66296a19668213c76ccc06"), "cert_sha1", "tls.cert_sha1"),
+        (
+            s("9201fa8582b259adcfb1bd27cc7525541f32847f"),
+            "cert_sha1",
+            "tls.cert_sha1",
+        ),
+        (
+            s("9596054c7794e203fd01ec852571ddb92557a471"),
+            "cert_sha1",
+            "tls.cert_sha1",
+        ),
+        (
+            s("f6722969950a4c8ccb66296a19668213c76ccc06"),
+            "cert_sha1",
+            "tls.cert_sha1",
+        ),
         (
             s("07acc284f4ee433031a7e1dc580878fcb614ca991593d462599be7865e1ba5d4"),
             "cert_sha256",
@@ -197,7 +219,9 @@ fn real_openssl_chain_of_three_is_hashed_and_named() {
     check("real-tls12-cert-chain.pcap", &want, &seen);
     // the CA certificates' names are not the server's
     assert!(
-        !seen.iter().any(|(at, v)| at == "tls.cert_name" && v.contains("ca")),
+        !seen
+            .iter()
+            .any(|(at, v)| at == "tls.cert_name" && v.contains("ca")),
         "{seen:?}"
     );
     // two TLS 1.2 handshakes of three certificates each; the TLS 1.3 one hides its chain

@@ -316,10 +316,20 @@ impl Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        if tls_server::may_be_server_hello(input.data) {
-            *self =
-                Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
-            return self.parse_as(input, true, out, stats);
+        match tls_server::probe_server_hello(input.data) {
+            Probe::Yes => {
+                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
+                    tls_server::Side::Server,
+                )));
+                return self.parse_as(input, true, out, stats);
+            }
+            Probe::NeedMore => {
+                return Step::More {
+                    used: 0,
+                    need: input.data.len() + 1,
+                }
+            }
+            Probe::No => {}
         }
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {

@@ -21,6 +21,7 @@
 use sha1::Digest as _;
 use sha2::Digest as _;
 
+use super::Probe;
 use crate::observe::{Info, Observed, Token, Wants, Where};
 use crate::proto::tls_server as proto;
 use crate::track::tcp::{FlowStats, Step, StreamInput};
@@ -69,13 +70,27 @@ pub fn reads_client(wants: Wants) -> bool {
     wants.has(Token::CertSha1) || wants.has(Token::CertSha256)
 }
 
-/// Whether a direction starting with `data` may be a server's: a handshake record (version
-/// major 3) whose first message is a ServerHello. Decided from the first six bytes; fewer
-/// that agree are not enough (the probe asks for no more: a server's first bytes arrive in
-/// one segment).
+/// Whether a direction starting with `data` is a server's: a handshake record (version major
+/// 3) whose first message is a ServerHello, decided from the first six bytes (fewer that agree
+/// so far need more).
 #[inline]
-pub fn may_be_server_hello(data: &[u8]) -> bool {
-    matches!(*data, [CT_HANDSHAKE, 3, _, _, _, HT_SERVER_HELLO, ..])
+pub fn probe_server_hello(data: &[u8]) -> Probe {
+    const HEAD: [Option<u8>; 6] = [
+        Some(CT_HANDSHAKE),
+        Some(3),
+        None,
+        None,
+        None,
+        Some(HT_SERVER_HELLO),
+    ];
+    for (i, want) in HEAD.iter().enumerate() {
+        match (data.get(i), want) {
+            (None, _) => return Probe::NeedMore,
+            (Some(b), Some(w)) if b != w => return Probe::No,
+            _ => {}
+        }
+    }
+    Probe::Yes
 }
 
 /// Whose handshake messages a [`Reader`] reads.
@@ -335,7 +350,7 @@ impl Reader {
                 if wants.has(Token::Ja4s) {
                     out.push(token(
                         Token::Ja4s,
-                        h.ja4s.into_bytes(),
+                        h.ja4s(false).into_bytes(),
                         Where::TlsJa4s,
                         info,
                     ));
@@ -480,5 +495,292 @@ fn token(kind: Token, key: Vec<u8>, at: Where, info: Info) -> Observed {
         at,
         info,
         file: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha1::Digest as _;
+
+    use super::*;
+    use crate::applayer::driver::{Driver, CLIENT, SERVER};
+    use crate::testkit::tls::{minimal_hello, records, records_of};
+
+    /// The leaf of `pcaps/real/real-tls12-cert-chain.pcap` (CN c2.cert-test.example; SANs
+    /// c2., *.wild., alt.cert-test.example and IP 10.77.9.1), from `pcaps/vectors/`.
+    fn leaf() -> Vec<u8> {
+        let hex: String = include_str!("../../pcaps/vectors/openssl-leaf-certificate.hex")
+            .split_whitespace()
+            .collect();
+        (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn msg(t: u8, body: &[u8]) -> Vec<u8> {
+        let l = (body.len() as u32).to_be_bytes();
+        let mut m = vec![t, l[1], l[2], l[3]];
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn u24(n: usize) -> [u8; 3] {
+        let l = (n as u32).to_be_bytes();
+        [l[1], l[2], l[3]]
+    }
+
+    /// A TLS 1.2 ServerHello (cipher c02f, extensions ff01, 000b, 0023: JA3S `771,49199,
+    /// 65281-11-35`, as in zk-smtp-starttls.pcap) and, unless `version13`, no
+    /// supported_versions.
+    fn server_hello(version13: bool) -> Vec<u8> {
+        let mut b = vec![3, 3];
+        b.extend([1; 32]);
+        b.push(0);
+        b.extend([0xc0, 0x2f, 0]);
+        let mut e = vec![0xff, 1, 0, 1, 0, 0, 0x0b, 0, 2, 1, 0, 0, 0x23, 0, 0];
+        if version13 {
+            e.extend([0, 43, 0, 2, 3, 4]);
+        }
+        b.extend((e.len() as u16).to_be_bytes());
+        b.extend(e);
+        msg(HT_SERVER_HELLO, &b)
+    }
+
+    fn certificate(certs: &[&[u8]]) -> Vec<u8> {
+        let list: usize = certs.iter().map(|c| 3 + c.len()).sum();
+        let mut b = u24(list).to_vec();
+        for c in certs {
+            b.extend(u24(c.len()));
+            b.extend_from_slice(c);
+        }
+        msg(HT_CERTIFICATE, &b)
+    }
+
+    /// The server's first flight: ServerHello, Certificate, ServerHelloDone.
+    fn flight(certs: &[&[u8]]) -> Vec<u8> {
+        let mut m = server_hello(false);
+        m.extend(certificate(certs));
+        m.extend(msg(HT_SERVER_HELLO_DONE, &[]));
+        m
+    }
+
+    fn hex(b: &[u8]) -> String {
+        Token::CertSha1.text(b)
+    }
+
+    /// A handshake over the seam: the client's hello, then the server's `bytes` in segments of
+    /// `seg` bytes; every observable of the server's direction, and the flow's counters.
+    fn run(bytes: &[u8], seg: usize) -> (Vec<Observed>, FlowStats) {
+        let mut d = Driver::new();
+        let hello = records_of(&minimal_hello("c2.example", 10), 1 << 14);
+        d.seg(CLIENT, SERVER, 100, "S", &[]);
+        d.seg(SERVER, CLIENT, 500, "S", &[]);
+        d.seg(CLIENT, SERVER, 101, "", &hello);
+        let mut out = Vec::new();
+        for (i, c) in bytes.chunks(seg).enumerate() {
+            out.extend(d.seg(SERVER, CLIENT, 501 + (i * seg) as u32, "", c));
+        }
+        // the client's ChangeCipherSpec ends its direction (read on for a client certificate)
+        let ccs = [20, 3, 3, 0, 1, 1];
+        out.extend(d.seg(CLIENT, SERVER, 101 + hello.len() as u32, "", &ccs));
+        (out, d.t.stats.clone())
+    }
+
+    fn tokens(out: &[Observed], kind: Token) -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Token { kind: k, key, .. } if *k == kind => Some(kind.text(key)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn names(out: &[Observed]) -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Domain {
+                    name,
+                    at: Where::TlsCertName,
+                    ..
+                } => Some(String::from_utf8_lossy(name).into_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_chain_split_one_byte_at_a_time_and_over_records_gives_every_hash_and_the_leaf_names() {
+        let leaf = leaf();
+        let ca = vec![0x30u8; 700];
+        let root = vec![0x31u8; 900];
+        let m = flight(&[&leaf, &ca, &root]);
+        let want_sha1: Vec<String> = [&leaf, &ca, &root]
+            .iter()
+            .map(|c| hex(&sha1::Sha1::digest(c)))
+            .collect();
+        assert_eq!(want_sha1[0], "f6722969950a4c8ccb66296a19668213c76ccc06");
+        // one record, 1-byte segments; 100-byte records in 7-byte segments; a cut at every
+        // certificate boundary
+        for (bytes, seg) in [
+            (records_of(&m, 1 << 14), 1),
+            (records_of(&m, 100), 7),
+            (records(&m, &[1, 5, 90, 91, 1000, 2000]), 1500),
+        ] {
+            let (out, stats) = run(&bytes, seg);
+            assert_eq!(tokens(&out, Token::CertSha1), want_sha1);
+            assert_eq!(tokens(&out, Token::CertSha256).len(), 3);
+            assert_eq!(
+                tokens(&out, Token::CertSha256)[0],
+                "019536769bbef0ec773c37c44b9b75996cb14234ce58e503bb05c0b7ef3acc0b"
+            );
+            assert_eq!(
+                tokens(&out, Token::Ja3s),
+                ["ccc514751b175866924439bdbb5bba34"]
+            );
+            assert_eq!(tokens(&out, Token::Ja4s), ["t120300_c02f_bec8bdbaef8a"]);
+            assert_eq!(
+                names(&out),
+                [
+                    "c2.cert-test.example",
+                    "wild.cert-test.example",
+                    "alt.cert-test.example"
+                ]
+            );
+            assert_eq!(stats.tls_certificates, 3);
+            assert_eq!(stats.tls_server_hellos, 1);
+            // ServerHelloDone ends the direction, the client's ChangeCipherSpec its: the flow
+            // is bypassed
+            assert_eq!(stats.bypassed, 1);
+            assert_eq!(stats.tls_server_malformed + stats.tls_server_capped, 0);
+        }
+    }
+
+    #[test]
+    fn tls13_is_counted_and_nothing_is_guessed() {
+        let mut m = records_of(&server_hello(true), 1 << 14);
+        m.extend([20, 3, 3, 0, 1, 1]);
+        m.extend([23, 3, 3, 0, 40]);
+        m.extend([0xee; 40]);
+        let (out, stats) = run(&m, 3);
+        assert_eq!(stats.tls13_certs_hidden, 1);
+        // sha256("ff01,000b,0023,002b") = 0da197e45f1d... (python3 hashlib)
+        assert_eq!(tokens(&out, Token::Ja4s), ["t130400_c02f_0da197e45f1d"]);
+        assert!(tokens(&out, Token::CertSha1).is_empty());
+        assert_eq!(stats.bypassed, 1);
+    }
+
+    #[test]
+    fn only_wanted_digests_are_computed() {
+        let leaf = leaf();
+        let m = records_of(&flight(&[&leaf]), 1 << 14);
+        let mut r = Reader::new(Side::Server);
+        let mut out = Vec::new();
+        let mut stats = FlowStats::default();
+        let input = StreamInput {
+            data: &m,
+            seen: 0,
+            consumed: 0,
+            wants: Wants::NONE.with(Token::CertSha256),
+        };
+        assert_eq!(
+            r.parse(input, &mut out, &mut stats),
+            Step::Done { client: false }
+        );
+        assert_eq!(tokens(&out, Token::CertSha256).len(), 1);
+        assert!(tokens(&out, Token::CertSha1).is_empty());
+        assert!(tokens(&out, Token::Ja3s).is_empty());
+        // names match domain indicators: read whatever the token kinds
+        assert_eq!(names(&out).len(), 3);
+    }
+
+    /// Feed `bytes` to a server reader at once; its counters.
+    fn read(bytes: &[u8]) -> (Step, FlowStats, Vec<Observed>) {
+        let mut r = Reader::new(Side::Server);
+        let mut out = Vec::new();
+        let mut stats = FlowStats::default();
+        let input = StreamInput {
+            data: bytes,
+            seen: 0,
+            consumed: 0,
+            wants: Wants::ALL,
+        };
+        let step = r.parse(input, &mut out, &mut stats);
+        (step, stats, out)
+    }
+
+    #[test]
+    fn caps_and_lengths_that_lie_are_counted() {
+        // a ServerHello with 10,000 extensions (40,000 bytes: over one record's worth)
+        let mut b = vec![3, 3];
+        b.extend([1; 32]);
+        b.extend([0, 0xc0, 0x2f, 0]);
+        b.extend([0xff, 0xff]);
+        for i in 0..10_000u16 {
+            b.extend((i + 100).to_be_bytes());
+            b.extend([0, 0]);
+        }
+        let (step, s, _) = read(&records_of(&msg(HT_SERVER_HELLO, &b), 1 << 14));
+        assert_eq!(
+            (step, s.tls_server_capped),
+            (Step::Done { client: false }, 1)
+        );
+        // 101 certificates
+        let one = [0x30u8; 10];
+        let many: Vec<&[u8]> = (0..101).map(|_| &one[..]).collect();
+        let (_, s, out) = read(&records_of(&flight(&many), 1 << 14));
+        assert_eq!((s.tls_server_capped, s.tls_certificates), (1, 100));
+        assert_eq!(tokens(&out, Token::CertSha1).len(), 100);
+        // a chain over 64 KiB
+        let big = vec![0x30u8; 40_000];
+        let (_, s, out) = read(&records_of(&flight(&[&big, &big]), 1 << 14));
+        assert_eq!((s.tls_server_capped, s.tls_certificates), (1, 0));
+        assert!(tokens(&out, Token::CertSha1).is_empty());
+        // a certificate length past its message
+        let mut m = server_hello(false);
+        m.extend(msg(HT_CERTIFICATE, &[0, 0, 8, 0, 0, 9, 1, 2, 3, 4, 5]));
+        let (_, s, _) = read(&records_of(&m, 1 << 14));
+        assert_eq!(s.tls_server_malformed, 1);
+        // a list length that is not the message's
+        let mut m = server_hello(false);
+        m.extend(msg(HT_CERTIFICATE, &[0, 0, 9, 0, 0, 1, 7]));
+        let (_, s, _) = read(&records_of(&m, 1 << 14));
+        assert_eq!(s.tls_server_malformed, 1);
+        // a zero-length handshake record
+        let (_, s, _) = read(&[22, 3, 3, 0, 0]);
+        assert_eq!(s.tls_server_malformed, 1);
+        // a Certificate cut by a ChangeCipherSpec
+        let mut m = records_of(&server_hello(false), 1 << 14);
+        let cert = certificate(&[&[0x30; 50]]);
+        m.extend(records(&cert[..20], &[]));
+        m.extend([20, 3, 3, 0, 1, 1]);
+        let (_, s, out) = read(&m);
+        assert_eq!((s.tls_server_malformed, s.tls_certificates), (1, 0));
+        assert!(tokens(&out, Token::CertSha1).is_empty());
+        // not TLS at all: nothing said, nothing counted
+        let (step, s, out) = read(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(step, Step::Done { client: false });
+        assert_eq!(s, FlowStats::default());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_client_certificate_is_hashed_in_the_client_direction() {
+        let mut d = Driver::new();
+        let mut c = records_of(&minimal_hello("c2.example", 10), 1 << 14);
+        d.seg(CLIENT, SERVER, 100, "S", &[]);
+        d.seg(SERVER, CLIENT, 500, "S", &[]);
+        let mut out = d.seg(CLIENT, SERVER, 101, "", &c);
+        let s = records_of(&flight(&[&[0x30; 64]]), 1 << 14);
+        out.extend(d.seg(SERVER, CLIENT, 501, "", &s));
+        let at = c.len();
+        let mut second = certificate(&[&[0x42; 80]]);
+        second.extend(msg(HT_CLIENT_KEY_EXCHANGE, &[0; 33]));
+        c = records_of(&second, 1 << 14);
+        out.extend(d.seg(CLIENT, SERVER, 101 + at as u32, "", &c));
+        let sha1 = tokens(&out, Token::CertSha1);
+        assert_eq!(sha1.len(), 2);
+        assert_eq!(sha1[1], hex(&sha1::Sha1::digest([0x42; 80])));
+        assert_eq!(d.t.stats.tls_certificates, 2);
+        assert_eq!(d.t.stats.bypassed, 1);
     }
 }

@@ -32,31 +32,18 @@ const EXT_SUPPORTED_VERSIONS: u16 = 43;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Malformed;
 
-/// What a ServerHello tells.
+/// What a ServerHello tells; the fingerprints are computed on demand ([`ServerHello::ja3s`],
+/// [`ServerHello::ja4s`]), only when an indicator of their kind is loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerHello {
+pub struct ServerHello<'a> {
     /// legacy_version (`0x0303` in every TLS 1.3 ServerHello).
     pub legacy_version: u16,
     /// The negotiated version: supported_versions' selected_version when present (TLS 1.3),
     /// else legacy_version.
     pub version: u16,
     pub cipher: u16,
-    /// The JA3S string (`771,49199,65281-11-35`).
-    pub ja3s: String,
-    /// The JA4S fingerprint for TLS over TCP (`t120300_c02f_bec8bdbaef8a`).
-    pub ja4s: String,
-}
-
-impl ServerHello {
-    /// MD5 of [`ServerHello::ja3s`]: the JA3S fingerprint.
-    pub fn ja3s_md5(&self) -> [u8; 16] {
-        Md5::digest(self.ja3s.as_bytes()).into()
-    }
-
-    /// The JA4S of the same hello carried in QUIC (`q` instead of `t`).
-    pub fn ja4s_quic(&self) -> String {
-        format!("q{}", &self.ja4s[1..])
-    }
+    /// The extensions block (checked: a whole number of extensions).
+    exts: &'a [u8],
 }
 
 /// GREASE values are `0x?a?a` with both bytes equal (RFC 8701 §2).
@@ -86,12 +73,21 @@ impl<'a> Cur<'a> {
     }
 }
 
+/// The (type, data) of each extension of a checked extensions block.
+fn extensions(block: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut c = Cur(block);
+    std::iter::from_fn(move || {
+        let t = c.u16().ok()?;
+        let l = usize::from(c.u16().ok()?);
+        Some((t, c.take(l).ok()?))
+    })
+}
+
 /// Parse a ServerHello body (after the 4-byte handshake header):
 /// `legacy_version, random[32], legacy_session_id<0..32>, cipher_suite, compression_method,
 /// extensions<0..2^16-1>` (the extensions block may be absent before TLS 1.2, RFC 5246
-/// §7.4.1.3). Work is linear in the body; nothing is kept per extension but the running
-/// fingerprint strings.
-pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, Malformed> {
+/// §7.4.1.3). One pass over the extensions, no allocation.
+pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello<'_>, Malformed> {
     let mut c = Cur(body);
     let legacy_version = c.u16()?;
     c.take(32)?;
@@ -100,72 +96,93 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, Malformed> {
     let cipher = c.u16()?;
     c.u8()?;
     let mut version = legacy_version;
-    let mut alpn: (Option<u8>, Option<u8>) = (None, None);
-    let mut ja3_exts = String::new();
-    let mut ja4_exts = String::new();
-    let mut count = 0usize;
+    let mut exts: &[u8] = &[];
     if !c.0.is_empty() {
         let len = usize::from(c.u16()?);
-        let mut exts = Cur(c.take(len)?);
+        exts = c.take(len)?;
         if !c.0.is_empty() {
             return Err(Malformed);
         }
-        while !exts.0.is_empty() {
-            let t = exts.u16()?;
-            let l = usize::from(exts.u16()?);
-            let data = exts.take(l)?;
-            count += 1;
-            if !ja4_exts.is_empty() {
-                ja4_exts.push(',');
-            }
-            ja4_exts.push_str(&format!("{t:04x}"));
-            if !is_grease(t) {
-                if !ja3_exts.is_empty() {
-                    ja3_exts.push('-');
+        let mut e = Cur(exts);
+        while !e.0.is_empty() {
+            let t = e.u16()?;
+            let l = usize::from(e.u16()?);
+            let data = e.take(l)?;
+            if t == EXT_SUPPORTED_VERSIONS && data.len() == 2 {
+                let v = u16::from_be_bytes([data[0], data[1]]);
+                if !is_grease(v) {
+                    version = v;
                 }
-                ja3_exts.push_str(&t.to_string());
-            }
-            match t {
-                EXT_SUPPORTED_VERSIONS if data.len() == 2 => {
-                    let v = u16::from_be_bytes([data[0], data[1]]);
-                    if !is_grease(v) {
-                        version = v;
-                    }
-                }
-                EXT_ALPN if alpn.0.is_none() => alpn = first_last_alpn(data),
-                _ => {}
             }
         }
     }
-    let ja3s = format!("{legacy_version},{cipher},{ja3_exts}");
-    let ver = match version {
-        0x0304 => "13",
-        0x0303 => "12",
-        0x0302 => "11",
-        0x0301 => "10",
-        0x0300 => "s3",
-        0x0002 => "s2",
-        _ => "00",
-    };
-    let ch = |c: Option<u8>| match c {
-        None => '0',
-        Some(b) if b.is_ascii() => char::from(b),
-        Some(_) => '9',
-    };
-    let ja4s = format!(
-        "t{ver}{:02}{}{}_{cipher:04x}_{}",
-        count.min(99),
-        ch(alpn.0),
-        ch(alpn.1),
-        hash12(&ja4_exts)
-    );
     Ok(ServerHello {
         legacy_version,
         version,
         cipher,
-        ja3s,
-        ja4s,
+        exts,
     })
+}
+
+impl ServerHello<'_> {
+    /// The JA3S string (`771,49199,65281-11-35`).
+    pub fn ja3s(&self) -> String {
+        let mut s = format!("{},{},", self.legacy_version, self.cipher);
+        let mut first = true;
+        for (t, _) in extensions(self.exts).filter(|(t, _)| !is_grease(*t)) {
+            if !first {
+                s.push('-');
+            }
+            first = false;
+            s.push_str(&t.to_string());
+        }
+        s
+    }
+
+    /// MD5 of [`ServerHello::ja3s`]: the JA3S fingerprint.
+    pub fn ja3s_md5(&self) -> [u8; 16] {
+        Md5::digest(self.ja3s().as_bytes()).into()
+    }
+
+    /// The JA4S fingerprint (`t120300_c02f_bec8bdbaef8a`); `quic`: carried in QUIC (`q`).
+    pub fn ja4s(&self, quic: bool) -> String {
+        let mut list = String::new();
+        let mut count = 0usize;
+        let mut alpn = (None, None);
+        for (t, data) in extensions(self.exts) {
+            if count > 0 {
+                list.push(',');
+            }
+            count += 1;
+            list.push_str(&format!("{t:04x}"));
+            if t == EXT_ALPN && alpn.0.is_none() {
+                alpn = first_last_alpn(data);
+            }
+        }
+        let ver = match self.version {
+            0x0304 => "13",
+            0x0303 => "12",
+            0x0302 => "11",
+            0x0301 => "10",
+            0x0300 => "s3",
+            0x0002 => "s2",
+            _ => "00",
+        };
+        let ch = |c: Option<u8>| match c {
+            None => '0',
+            Some(b) if b.is_ascii() => char::from(b),
+            Some(_) => '9',
+        };
+        format!(
+            "{}{ver}{:02}{}{}_{:04x}_{}",
+            if quic { 'q' } else { 't' },
+            count.min(99),
+            ch(alpn.0),
+            ch(alpn.1),
+            self.cipher,
+            hash12(&list)
+        )
+    }
 }
 
 /// The first and last byte of the first protocol of an ALPN extension's data
@@ -288,8 +305,8 @@ mod tests {
             Some(&[(5, b""), (0x17, b""), (0xff01, b"\0"), (0, b"")]),
         );
         let h = parse_server_hello(&b).unwrap();
-        assert_eq!(h.ja4s, "t120400_c030_4e8089b08790");
-        assert_eq!(h.ja3s, "771,49200,5-23-65281-0");
+        assert_eq!(h.ja4s(false), "t120400_c030_4e8089b08790");
+        assert_eq!(h.ja3s(), "771,49200,5-23-65281-0");
     }
 
     #[test]
@@ -304,34 +321,39 @@ mod tests {
         );
         let h = parse_server_hello(&b).unwrap();
         assert_eq!(h.version, 0x0304);
-        assert_eq!(h.ja3s, "771,4865,51-43");
+        assert_eq!(h.ja3s(), "771,4865,51-43");
         assert_eq!(
             Token::Ja3s.text(&h.ja3s_md5()),
             "eb1d94daa7e0344597e756a1fb6e7054"
         );
-        assert_eq!(h.ja4s, "t130200_1301_234ea6891581");
-        assert_eq!(h.ja4s_quic(), "q130200_1301_234ea6891581");
+        assert_eq!(h.ja4s(false), "t130200_1301_234ea6891581");
+        assert_eq!(h.ja4s(true), "q130200_1301_234ea6891581");
         let b = body(
             0x0303,
             0xc02f,
             Some(&[(16, b"\0\x03\x02h2"), (0x2a2a, b"")]),
         );
         let h = parse_server_hello(&b).unwrap();
-        assert!(h.ja4s.starts_with("t1202h2_c02f_"), "{}", h.ja4s);
+        assert!(
+            h.ja4s(false).starts_with("t1202h2_c02f_"),
+            "{}",
+            h.ja4s(false)
+        );
         // GREASE leaves JA3S, not JA4S
-        assert_eq!(h.ja3s, "771,49199,16");
+        assert_eq!(h.ja3s(), "771,49199,16");
     }
 
     #[test]
     fn no_extensions_block_and_broken_lengths() {
         // zk-tls-missing-intermediate.pcap: TLS 1.0, RC4-MD5 (4), no extensions: `769,4,`
-        let h = parse_server_hello(&body(0x0301, 4, None)).unwrap();
-        assert_eq!(h.ja3s, "769,4,");
+        let b = body(0x0301, 4, None);
+        let h = parse_server_hello(&b).unwrap();
+        assert_eq!(h.ja3s(), "769,4,");
         assert_eq!(
             Token::Ja3s.text(&h.ja3s_md5()),
             "53611273a714cb4789c8222932efd5a7"
         );
-        assert!(h.ja4s.ends_with("_0004_000000000000"));
+        assert!(h.ja4s(false).ends_with("_0004_000000000000"));
         let mut b = body(0x0303, 4, Some(&[(5, b"ab")]));
         b.truncate(b.len() - 1);
         assert_eq!(parse_server_hello(&b), Err(Malformed));
