@@ -220,6 +220,13 @@ impl Stream {
         stats: &mut FlowStats,
     ) -> Step {
         match self {
+            // a server's hello whose first segment was too short to tell it from a client's
+            Stream::Tls if tls_server::probe_server_hello(input.data) == Probe::Yes => {
+                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
+                    tls_server::Side::Server,
+                )));
+                self.parse_as(input, first, out, stats)
+            }
             Stream::Tls => {
                 let hellos = stats.tls_hellos;
                 let step = tls::parse_stream(input, first, out, stats);
@@ -278,9 +285,8 @@ impl Stream {
     }
 
     /// The ClientHello at the start of `input` was read and certificate hashes are wanted: read
-    /// on after it for the client's Certificate (sent when the server asks for one). No client
-    /// verdict yet: the server's direction recognises its ServerHello by content (see
-    /// [`Stream::probe`]).
+    /// on after it for the client's Certificate (sent when the server asks for one). The client
+    /// verdict is given all the same, through [`StreamParser::client_verdict`].
     fn client_rest(
         &mut self,
         input: StreamInput<'_>,
@@ -316,20 +322,10 @@ impl Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        match tls_server::probe_server_hello(input.data) {
-            Probe::Yes => {
-                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
-                    tls_server::Side::Server,
-                )));
-                return self.parse_as(input, true, out, stats);
-            }
-            Probe::NeedMore => {
-                return Step::More {
-                    used: 0,
-                    need: input.data.len() + 1,
-                }
-            }
-            Probe::No => {}
+        if tls_server::probe_server_hello(input.data) == Probe::Yes {
+            *self =
+                Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
+            return self.parse_as(input, true, out, stats);
         }
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {
@@ -381,6 +377,13 @@ impl StreamParser for Stream {
             }
             Stream::TlsHandshake(_) => false,
             _ => true,
+        }
+    }
+
+    fn client_verdict(&mut self) -> bool {
+        match self {
+            Stream::TlsHandshake(r) => r.take_verdict(),
+            _ => false,
         }
     }
 

@@ -137,6 +137,9 @@ pub struct Reader {
     version: u16,
     /// No record seen yet: a first record that is not a handshake is not TLS (said nothing).
     started: bool,
+    /// A client's direction read on after its hello: its verdict is still to be given (see
+    /// `StreamParser::client_verdict`).
+    verdict: bool,
 }
 
 impl PartialEq for Reader {
@@ -172,7 +175,13 @@ impl Reader {
             certs: None,
             version: 0,
             started: false,
+            verdict: side == Side::Client,
         }
+    }
+
+    /// The client's verdict, once (see `StreamParser::client_verdict`).
+    pub fn take_verdict(&mut self) -> bool {
+        std::mem::take(&mut self.verdict)
     }
 
     pub fn side(&self) -> Side {

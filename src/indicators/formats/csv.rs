@@ -308,8 +308,8 @@ fn row(
             Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
             Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
             Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
-            // a token type by its name (`cert_sha1`, `ja3s`, `ja4s`, ...)
-            Some(other) => match Token::ALL.into_iter().find(|k| k.as_str() == other) {
+            // a TLS token type by its name (`cert_sha1`, `ja3s`, `ja4s`, ...)
+            Some(other) => match TLS_TOKENS.into_iter().find(|k| k.as_str() == other) {
                 Some(k) => value::parse_token(k, v),
                 None => return out.skipped(at, &format!("csv type {}", what_name(other))),
             },
@@ -337,6 +337,16 @@ fn row(
         Err(reason) => out.bad(at, &reason, &text()),
     }
 }
+
+/// The token types a `type` column names (the TLS ones: certificate hashes and fingerprints).
+const TLS_TOKENS: [Token; 6] = [
+    Token::Ja3,
+    Token::Ja3s,
+    Token::Ja4,
+    Token::Ja4s,
+    Token::CertSha1,
+    Token::CertSha256,
+];
 
 /// The context columns of a row; the first that does not parse is the error.
 fn fields<'r>(

@@ -447,7 +447,10 @@ fn update<P: StreamParser>(
             // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
             // number.
             let seq = seg.seq.wrapping_add(u32::from(seg.syn));
-            if let Some(client) = feed(h, seq, seg.payload, seg.wants, out, stats, buffered) {
+            let decided = feed(h, seq, seg.payload, seg.wants, out, stats, buffered);
+            // a client that reads on after its hello gives its verdict without being done
+            let decided = decided.or_else(|| h.app.client_verdict().then_some(true));
+            if let Some(client) = decided {
                 if client && dirs[1 - dir].app.peer_is_client() {
                     give_up(&mut dirs[1 - dir], buffered);
                 }
@@ -548,6 +551,19 @@ mod tests {
             )
         }
 
+        /// The rest of a TLS 1.3 handshake after a hello of `len` bytes on connection `isn`:
+        /// the server's ServerHello and ChangeCipherSpec (what follows is encrypted), then
+        /// the client's ChangeCipherSpec. Both directions are then done.
+        fn finish(&mut self, isn: u32, len: usize) -> Vec<Observed> {
+            let mut s = vec![22, 3, 3, 0, 50, 2, 0, 0, 46, 3, 3];
+            s.extend([7; 32]);
+            s.extend([0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+            s.extend([20, 3, 3, 0, 1, 1]);
+            let mut out = self.seg(SERVER, CLIENT, 5556, "", &s);
+            out.extend(self.data(isn, len, &[20, 3, 3, 0, 1, 1]));
+            out
+        }
+
         fn syn(&mut self, isn: u32) {
             assert!(self.seg(CLIENT, SERVER, isn, "S", b"").is_empty());
             assert!(self.seg(SERVER, CLIENT, 5555, "S", b"").is_empty());
@@ -563,6 +579,7 @@ mod tests {
             vec![sni("one.example")]
         );
         assert_eq!(d.t.buffered(), 0);
+        d.finish(1000, hello("one.example").len());
         assert_eq!(d.t.stats.bypassed, 1);
         assert_eq!(d.t.stats.tls_split, 0);
     }
@@ -578,6 +595,7 @@ mod tests {
         assert_eq!(d.data(1000, 90, &h[90..]), vec![sni("three.example")]);
         assert_eq!(d.t.buffered(), 0);
         assert_eq!(d.t.stats.tls_split, 1);
+        d.finish(1000, h.len());
         assert_eq!(d.t.stats.bypassed, 1);
     }
 
@@ -864,6 +882,7 @@ mod tests {
             d.data(90_000, 0, &hello("new.example")),
             vec![sni("new.example")]
         );
+        d.finish(90_000, hello("new.example").len());
         // and any SYN after the flow was decided
         d.syn(90_000);
         assert_eq!(d.t.stats.created, 3);
