@@ -235,3 +235,38 @@ fn real_openssl_chain_of_three_is_hashed_and_named() {
         assert!(summary.contains(count), "{count}: {summary}");
     }
 }
+
+/// The project's earlier real captures (pcaps/real/capture.sh): curl with `--tls-max 1.2` to
+/// s_server (a self-signed certificate, CN ioc-test.example, no SAN), and curl through a
+/// tinyproxy `CONNECT` tunnel over TLS 1.3, whose ServerHello follows the proxy's `200`.
+/// Expected values from tshark 4.0.17 (`tls.handshake.ja3s`; `tls.handshake.certificate`
+/// through `xxd -r -p | sha1sum / sha256sum`).
+#[test]
+fn real_curl_tls12_and_connect_tunnel_server_sides() {
+    let s = |v: &str| v.to_owned();
+    let tls12: Vec<(String, &'static str, &str)> = vec![
+        (s("e54965894d6b45ecb4323c7ea3d6c115"), "ja3s", "tls.ja3s"),
+        (
+            s("5dbf1c0640fe8b95d52c2be479c89d5535d69fdf"),
+            "cert_sha1",
+            "tls.cert_sha1",
+        ),
+        (
+            s("1686717ee75802b21e65dca86a82e1b4b1a01a3d7b04657e0ce26fcece7cc593"),
+            "cert_sha256",
+            "tls.cert_sha256",
+        ),
+        (s("ioc-test.example"), "domain", "tls.cert_name"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = util::root().join("pcaps/real/real-curl-tls12-sni.pcap");
+    let (seen, _) = replay_feed(tmp.path(), &pcap, &rows(&tls12));
+    check("real-curl-tls12-sni.pcap", &tls12, &seen);
+
+    let tunnel: Vec<(String, &'static str, &str)> =
+        vec![(s("15af977ce25de452b96affa2addb1036"), "ja3s", "tls.ja3s")];
+    let pcap = util::root().join("pcaps/real/real-curl-connect-proxy-tls.pcap");
+    let (seen, summary) = replay_feed(tmp.path(), &pcap, &rows(&tunnel));
+    check("real-curl-connect-proxy-tls.pcap", &tunnel, &seen);
+    assert!(summary.contains("tls13_certs_hidden 1"), "{summary}");
+}

@@ -327,6 +327,23 @@ impl Stream {
                 Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
             return self.parse_as(input, true, out, stats);
         }
+        // a proxy's answer to CONNECT (no client verdict yet: the tunnelled hello comes after)
+        if !matches!(self, Stream::Tunnel) {
+            match tls_server::probe_proxy_answer(input.data) {
+                Probe::Yes => {
+                    *self =
+                        Stream::TlsHandshake(Box::new(tls_server::Reader::after_proxy_answer()));
+                    return self.parse_as(input, true, out, stats);
+                }
+                Probe::NeedMore if input.data.len() < 7 => {
+                    return Step::More {
+                        used: 0,
+                        need: input.data.len() + 1,
+                    }
+                }
+                _ => {}
+            }
+        }
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {
                 *self = Stream::of(r.proto);

@@ -93,6 +93,22 @@ pub fn probe_server_hello(data: &[u8]) -> Probe {
     Probe::Yes
 }
 
+/// Whether a direction starts like an HTTP/1.x response (`HTTP/1.`): on a flow whose client
+/// has given no verdict yet, a proxy's answer to `CONNECT`, the tunnelled server's TLS after
+/// it. Fewer bytes that agree need more.
+#[inline]
+pub fn probe_proxy_answer(data: &[u8]) -> Probe {
+    const HEAD: &[u8] = b"HTTP/1.";
+    let n = data.len().min(HEAD.len());
+    if data[..n] != HEAD[..n] {
+        Probe::No
+    } else if n < HEAD.len() {
+        Probe::NeedMore
+    } else {
+        Probe::Yes
+    }
+}
+
 /// Whose handshake messages a [`Reader`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -135,8 +151,9 @@ pub struct Reader {
     certs: Option<Box<Certs>>,
     /// The negotiated version, once the ServerHello is read (for the observables' `info`).
     version: u16,
-    /// No record seen yet: a first record that is not a handshake is not TLS (said nothing).
-    started: bool,
+    /// A proxy's answer to `CONNECT` comes first: skip one HTTP/1.x response head, read on
+    /// after a 2xx (the tunnel is open), stop after anything else.
+    proxy_answer: bool,
     /// A client's direction read on after its hello: its verdict is still to be given (see
     /// `StreamParser::client_verdict`).
     verdict: bool,
@@ -174,8 +191,17 @@ impl Reader {
             hello: Vec::new(),
             certs: None,
             version: 0,
-            started: false,
+            proxy_answer: false,
             verdict: side == Side::Client,
+        }
+    }
+
+    /// A server's direction that starts with an HTTP/1.x response head: a proxy's answer to a
+    /// `CONNECT`, the server's TLS after it (see [`probe_proxy_answer`]).
+    pub fn after_proxy_answer() -> Reader {
+        Reader {
+            proxy_answer: true,
+            ..Reader::new(Side::Server)
         }
     }
 
@@ -204,6 +230,24 @@ impl Reader {
             return done;
         }
         let mut pos = 0;
+        if self.proxy_answer {
+            let Some(end) = memchr::memmem::find(data, b"\r\n\r\n") else {
+                if data.len() >= crate::proto::http::MAX_HTTP_HEAD {
+                    stats.prefix_cap += 1;
+                    return done;
+                }
+                return Step::More {
+                    used: 0,
+                    need: data.len() + 1,
+                };
+            };
+            // `HTTP/1.1 200 Connection established`: any 2xx opens the tunnel (RFC 9110 §9.3.6)
+            if data.get(8..10) != Some(b" 2") {
+                return done;
+            }
+            self.proxy_answer = false;
+            pos = end + 4;
+        }
         loop {
             if self.rec_left == 0 {
                 let Some(h) = data.get(pos..pos + RECORD_HEADER_LEN) else {
@@ -223,7 +267,6 @@ impl Reader {
                     stats.tls_server_malformed += 1;
                     return done;
                 }
-                self.started = true;
                 self.rec_left = len;
                 pos += RECORD_HEADER_LEN;
             }
@@ -769,6 +812,50 @@ mod tests {
         let (step, s, out) = read(b"HTTP/1.1 200 OK\r\n\r\n");
         assert_eq!(step, Step::Done { client: false });
         assert_eq!(s, FlowStats::default());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_proxy_answer_is_skipped_before_the_tunnelled_server_hello() {
+        let ok = b"HTTP/1.1 200 Connection established\r\nVia: x\r\n\r\n";
+        let mut bytes = ok.to_vec();
+        bytes.extend(records_of(&flight(&[&[0x30; 64]]), 1 << 14));
+        assert_eq!(probe_proxy_answer(b"HTTP/1"), Probe::NeedMore);
+        assert_eq!(probe_proxy_answer(&bytes), Probe::Yes);
+        assert_eq!(probe_proxy_answer(b"GET / HTTP/1.1"), Probe::No);
+        // in one piece, and cut inside the head
+        for cut in [bytes.len(), 20] {
+            let mut r = Reader::after_proxy_answer();
+            let (mut out, mut stats) = (Vec::new(), FlowStats::default());
+            let input = |data| StreamInput {
+                data,
+                seen: 0,
+                consumed: 0,
+                wants: Wants::ALL,
+            };
+            let step = r.parse(input(&bytes[..cut]), &mut out, &mut stats);
+            if cut < bytes.len() {
+                assert_eq!(step, Step::More { used: 0, need: 21 });
+                r.parse(input(&bytes), &mut out, &mut stats);
+            }
+            assert_eq!(stats.tls_certificates, 1);
+            assert_eq!(tokens(&out, Token::Ja3s).len(), 1);
+        }
+        // a refused CONNECT: nothing after it is read
+        let mut r = Reader::after_proxy_answer();
+        let mut refused = b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n".to_vec();
+        refused.extend(records_of(&flight(&[&[0x30; 64]]), 1 << 14));
+        let (mut out, mut stats) = (Vec::new(), FlowStats::default());
+        let input = StreamInput {
+            data: &refused,
+            seen: 0,
+            consumed: 0,
+            wants: Wants::ALL,
+        };
+        assert_eq!(
+            r.parse(input, &mut out, &mut stats),
+            Step::Done { client: false }
+        );
         assert!(out.is_empty());
     }
 
