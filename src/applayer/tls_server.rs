@@ -349,17 +349,15 @@ impl Reader {
         let len = usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c);
         self.msg_left = len;
         match t {
-            HT_SERVER_HELLO if self.side == Side::Server => {
-                if len > MAX_SERVER_HELLO_LEN {
-                    stats.tls_server_capped += 1;
-                    return Go::Stop;
-                }
+            HT_SERVER_HELLO if self.side == Side::Server && len > MAX_SERVER_HELLO_LEN => {
+                stats.tls_server_capped += 1;
+                return Go::Stop;
+            }
+            HT_CERTIFICATE if len > MAX_CERT_MSG => {
+                stats.tls_server_capped += 1;
+                return Go::Stop;
             }
             HT_CERTIFICATE => {
-                if len > MAX_CERT_MSG {
-                    stats.tls_server_capped += 1;
-                    return Go::Stop;
-                }
                 let names = self.side == Side::Server;
                 let mut c = Box::<Certs>::default();
                 if wants.has(Token::CertSha1) {

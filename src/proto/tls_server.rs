@@ -2,7 +2,7 @@
 //! its fingerprints JA3S and JA4S, and the names in a certificate (RFC 5280 §4.1.2.6,
 //! §4.2.1.6). Pure functions over one complete handshake message body or one certificate's DER;
 //! the record and handshake framing over a stream is the adapter's
-//! (`crate::applayer::tls_server`).
+//! (`applayer::tls_server`).
 //!
 //! - **JA3S** is `SSLVersion,Cipher,Extensions` in decimal, extensions joined by `-` in the
 //!   order sent, GREASE values (RFC 8701) left out, and its MD5: as salesforce/ja3 (`ja3s.py`)
