@@ -42,8 +42,16 @@
 //! ```
 //!
 //! A ClientHello or a request comes from the client, so once one direction has given its
-//! verdict as a client (TLS or HTTP) the other direction is `Done` too; when both are `Done` the
-//! TCP table bypasses the flow.
+//! verdict as a client (TLS or HTTP) the other direction is the server's: it is read as a TLS
+//! server ([`tls_server`]: ServerHello, certificates) and is `Done` at its first bytes when they
+//! are not a TLS handshake record; when both are `Done` the TCP table bypasses the flow.
+//!
+//! ```text
+//!  Tls ──hello parsed, certificate hashes wanted──▶ TlsHandshake (client: its Certificate)
+//!  Probing ──client verdict of the peer / a ServerHello / `HTTP/1.x 2xx` (CONNECT answer)──▶
+//!      TlsHandshake (server) ──ChangeCipherSpec, encrypted record, TLS 1.3, ServerHelloDone,
+//!      cap──▶ Done
+//! ```
 
 pub mod dns;
 pub mod http;
