@@ -185,6 +185,10 @@ mod tests {
             // ChangeCipherSpec
             let ccs = [20, 3, 3, 0, 1, 1];
             d.seg(CLIENT, PROXY, at + hello.len() as u32, "", &ccs);
+            // and the proxy's direction is read as the tunnelled server's after its `200`,
+            // until a record that is not a handshake (here an alert)
+            let alert = [21, 3, 3, 0, 2, 2, 40];
+            d.seg(PROXY, CLIENT, 2 + ok.len() as u32, "", &alert);
             assert_eq!(d.t.stats.bypassed, 1, "{cut}");
         }
     }
