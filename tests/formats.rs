@@ -168,7 +168,7 @@ fn every_event_has_app_proto_and_tls_version_or_dns_rrtype_where_they_apply() {
         let at = e["observable"]["where"].as_str().unwrap();
         let obs = &e["observable"];
         let want = match at {
-            "tls.sni" => Some("tls"),
+            w if w.starts_with("tls.") => Some("tls"),
             "quic.sni" => Some("quic"),
             "http.host" => Some("http"),
             w if w.starts_with("dns.") => Some("dns"),
@@ -178,7 +178,9 @@ fn every_event_has_app_proto_and_tls_version_or_dns_rrtype_where_they_apply() {
             assert_eq!(proto, p, "{e}");
         }
         match at {
-            "tls.sni" | "quic.sni" => {
+            // the TLS handshake's observables carry the version the ServerHello chose
+            "tls.sni" | "quic.sni" | "tls.cert_name" | "tls.cert_sha1" | "tls.cert_sha256"
+            | "tls.ja3s" | "tls.ja4s" => {
                 let v = obs["tls_version"].as_str().expect("tls_version");
                 assert!(v.starts_with("TLS 1.") || v == "SSLv3", "{e}");
             }

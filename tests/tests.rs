@@ -21,5 +21,6 @@ mod syslog;
 mod systemd;
 mod tables;
 mod tcp;
+mod tls_server;
 mod token_feeds;
 mod tunnels;

@@ -40,6 +40,26 @@ pub fn corpus_dir() -> Option<PathBuf> {
     }
 }
 
+/// Where the public content corpus is (`../shared/pcaps/content/`: HTTP objects, SMTP, TLS
+/// certificates and fingerprints, with its `truth.jsonl`).
+pub fn content_path() -> PathBuf {
+    root().join("../shared/pcaps/content")
+}
+
+/// The public content corpus, or `None` after printing SKIP with the reason when it is absent.
+pub fn content_dir() -> Option<PathBuf> {
+    let dir = content_path();
+    if dir.join("truth.jsonl").is_file() {
+        Some(dir)
+    } else {
+        skip(&format!(
+            "the public content corpus is not at {} (no truth.jsonl there)",
+            dir.display()
+        ));
+        None
+    }
+}
+
 /// The bundled demo capture (`pcaps/demo.pcap`, made by `pcaps/real/demo.sh`).
 pub fn demo_pcap() -> String {
     root().join("pcaps/demo.pcap").display().to_string()

@@ -11,6 +11,9 @@ import subprocess
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The public captures are kept outside the project, next to it (pcaps/README.md).
 CORPUS = ROOT.parent / "shared" / "pcaps" / "corpus"
+# The content corpus (TLS certificates among others) and the chain of three made here.
+CONTENT = ROOT.parent / "shared" / "pcaps" / "content"
+SERVER_CAPTURES = [ROOT / "pcaps" / "real" / "real-tls12-cert-chain.pcap"]
 SEEDS = ROOT / "fuzz" / "seeds"
 MAX_SEED = 2048  # bytes; libFuzzer's -max_len follows the largest seed
 PER_FILE = 3
@@ -19,8 +22,8 @@ PER_FILE = 3
 LINK_INDEX = {1: 0, 0: 1, 108: 2, 101: 3, 12: 3, 14: 3, 228: 4, 229: 5, 113: 6, 276: 7}
 
 
-def save(target, data):
-    if not data or len(data) > MAX_SEED:
+def save(target, data, max_len=MAX_SEED):
+    if not data or len(data) > max_len:
         return
     d = SEEDS / target
     d.mkdir(parents=True, exist_ok=True)
@@ -86,9 +89,24 @@ def hand_made_dns():
     yield dns_message(0x0100, (2, 0, 0, 0), b"\xc0\x12\0\1\0\1" + name(b"later", b"example") + b"\0\1\0\1")
 
 
+def server_seeds():
+    """tls_server seeds: the server's segments carrying a ServerHello or a Certificate, and the
+    reassembled TCP data of a Certificate spread over segments, behind the target's one-byte
+    header (0: server side, whole chunks)."""
+    paths = SERVER_CAPTURES + (sorted(CONTENT.iterdir()) if CONTENT.is_dir() else [])
+    for path in paths:
+        if path.suffix not in (".pcap", ".pcapng"):
+            continue
+        flt = "tls.handshake.type == 2 || tls.handshake.type == 11"
+        for field in ("tcp.payload", "tcp.reassembled.data"):
+            for p in tshark_hex(path, flt, field)[:PER_FILE]:
+                save("tls_server", b"\0" + p, 16384)
+
+
 def main():
     for m in hand_made_dns():
         save("dns", m)
+    server_seeds()
     if not CORPUS.is_dir():
         raise SystemExit(f"the public capture corpus is not at {CORPUS}")
     for path in sorted(CORPUS.iterdir()):

@@ -110,6 +110,10 @@ mod tests {
                 }],
                 "{cut}"
             );
+            // the server's direction ends at its response's first bytes (not a TLS server)
+            assert!(d
+                .seg(web, CLIENT, 1, "", b"HTTP/1.1 200 OK\r\n\r\n")
+                .is_empty());
             assert_eq!(d.t.stats.bypassed, 1);
         }
     }
@@ -177,6 +181,14 @@ mod tests {
             let got = d.seg(CLIENT, PROXY, at + 100, "", &hello[100..]);
             assert_eq!(got, vec![sni("tunnelled.example")], "{cut}");
             assert_eq!(d.t.stats.http_tunnels, 1);
+            // certificate hashes are wanted: the client's direction reads on until its
+            // ChangeCipherSpec
+            let ccs = [20, 3, 3, 0, 1, 1];
+            d.seg(CLIENT, PROXY, at + hello.len() as u32, "", &ccs);
+            // and the proxy's direction is read as the tunnelled server's after its `200`,
+            // until a record that is not a handshake (here an alert)
+            let alert = [21, 3, 3, 0, 2, 2, 40];
+            d.seg(PROXY, CLIENT, 2 + ok.len() as u32, "", &alert);
             assert_eq!(d.t.stats.bypassed, 1, "{cut}");
         }
     }

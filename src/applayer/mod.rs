@@ -42,13 +42,22 @@
 //! ```
 //!
 //! A ClientHello or a request comes from the client, so once one direction has given its
-//! verdict as a client (TLS or HTTP) the other direction is `Done` too; when both are `Done` the
-//! TCP table bypasses the flow.
+//! verdict as a client (TLS or HTTP) the other direction is the server's: it is read as a TLS
+//! server ([`tls_server`]: ServerHello, certificates) and is `Done` at its first bytes when they
+//! are not a TLS handshake record; when both are `Done` the TCP table bypasses the flow.
+//!
+//! ```text
+//!  Tls ──hello parsed, certificate hashes wanted──▶ TlsHandshake (client: its Certificate)
+//!  Probing ──client verdict of the peer / a ServerHello / `HTTP/1.x 2xx` (CONNECT answer)──▶
+//!      TlsHandshake (server) ──ChangeCipherSpec, encrypted record, TLS 1.3, ServerHelloDone,
+//!      cap──▶ Done
+//! ```
 
 pub mod dns;
 pub mod http;
 pub mod quic;
 pub mod tls;
+pub mod tls_server;
 
 use std::net::SocketAddr;
 
@@ -191,6 +200,9 @@ pub enum Stream {
     Tunnel,
     /// DNS messages, each with its two-byte length.
     Dns,
+    /// The TLS handshake after the ClientHello ([`tls_server`]): the server's ServerHello and
+    /// certificates, or the client's certificate. Boxed: a few dozen bytes while it reads.
+    TlsHandshake(Box<tls_server::Reader>),
     /// Nothing more to read.
     Done,
 }
@@ -215,8 +227,23 @@ impl Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        match *self {
-            Stream::Tls => tls::parse_stream(input, first, out, stats),
+        match self {
+            // a server's hello whose first segment was too short to tell it from a client's
+            Stream::Tls if tls_server::probe_server_hello(input.data) == Probe::Yes => {
+                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
+                    tls_server::Side::Server,
+                )));
+                self.parse_as(input, first, out, stats)
+            }
+            Stream::Tls => {
+                let hellos = stats.tls_hellos;
+                let step = tls::parse_stream(input, first, out, stats);
+                if stats.tls_hellos > hellos && tls_server::reads_client(input.wants) {
+                    return self.client_rest(input, out, stats);
+                }
+                step
+            }
+            Stream::TlsHandshake(r) => r.parse(input, out, stats),
             Stream::Http => match http::parse_stream(input, first, out, stats) {
                 http::Parsed::Step(step) => step,
                 http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
@@ -265,14 +292,66 @@ impl Stream {
         }
     }
 
+    /// The ClientHello at the start of `input` was read and certificate hashes are wanted: read
+    /// on after it for the client's Certificate (sent when the server asks for one). The client
+    /// verdict is given all the same, through [`StreamParser::client_verdict`].
+    fn client_rest(
+        &mut self,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        let end = crate::proto::tls::client_hello_need(input.data).min(input.data.len());
+        let mut r = Box::new(tls_server::Reader::new(tls_server::Side::Client));
+        let rest = StreamInput {
+            data: &input.data[end..],
+            seen: 0,
+            consumed: input.consumed + end,
+            wants: input.wants,
+        };
+        let step = r.parse(rest, out, stats);
+        *self = Stream::TlsHandshake(r);
+        match step {
+            Step::More { used, need } => Step::More {
+                used: end + used,
+                need,
+            },
+            done => done,
+        }
+    }
+
     /// Probe the first bytes of a direction (or of a tunnel) and read them as the protocol
-    /// that claims them.
+    /// that claims them. A TLS ServerHello (a server's direction whose client did not give
+    /// its verdict yet, or a capture picked up after the ClientHello) is read by
+    /// [`tls_server`].
     fn probe(
         &mut self,
         input: StreamInput<'_>,
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
+        if tls_server::probe_server_hello(input.data) == Probe::Yes {
+            *self =
+                Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
+            return self.parse_as(input, true, out, stats);
+        }
+        // a proxy's answer to CONNECT (no client verdict yet: the tunnelled hello comes after)
+        if !matches!(self, Stream::Tunnel) {
+            match tls_server::probe_proxy_answer(input.data) {
+                Probe::Yes => {
+                    *self =
+                        Stream::TlsHandshake(Box::new(tls_server::Reader::after_proxy_answer()));
+                    return self.parse_as(input, true, out, stats);
+                }
+                Probe::NeedMore if input.data.len() < 7 => {
+                    return Step::More {
+                        used: 0,
+                        need: input.data.len() + 1,
+                    }
+                }
+                _ => {}
+            }
+        }
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {
                 *self = Stream::of(r.proto);
@@ -301,9 +380,36 @@ impl StreamParser for Stream {
     }
 
     fn stop(&mut self) -> bool {
-        let client = matches!(self, Stream::Tls | Stream::Http | Stream::Tunnel);
+        let client = match self {
+            Stream::Tls | Stream::Http | Stream::Tunnel => true,
+            Stream::TlsHandshake(r) => r.side() == tls_server::Side::Client,
+            _ => false,
+        };
         *self = Stream::Done;
         client
+    }
+
+    /// The server's direction of a flow whose client sent a hello or a request: a TLS
+    /// server's ServerHello and certificates are read ([`tls_server`]; anything else there
+    /// ends the direction at its first bytes).
+    fn peer_is_client(&mut self) -> bool {
+        match self {
+            Stream::Probing => {
+                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
+                    tls_server::Side::Server,
+                )));
+                false
+            }
+            Stream::TlsHandshake(_) => false,
+            _ => true,
+        }
+    }
+
+    fn client_verdict(&mut self) -> bool {
+        match self {
+            Stream::TlsHandshake(r) => r.take_verdict(),
+            _ => false,
+        }
     }
 
     fn parse(

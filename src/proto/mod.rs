@@ -7,3 +7,4 @@ pub mod dns;
 pub mod http;
 pub mod quic;
 pub mod tls;
+pub mod tls_server;

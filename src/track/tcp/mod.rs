@@ -128,6 +128,12 @@ pub trait StreamParser: Sized {
     fn peer_is_client(&mut self) -> bool {
         true
     }
+    /// Asked after a [`Step::More`]: true (once) when this direction has just read a client's
+    /// message and reads on (a TLS client's direction read on for its Certificate): the other
+    /// direction is told as after `Step::Done { client: true }`. Default: never.
+    fn client_verdict(&mut self) -> bool {
+        false
+    }
     /// Read `input`, pushing observables to `out` and counting in `stats`. After
     /// [`Step::Done`] the parser must report [`StreamParser::is_done`].
     fn parse(

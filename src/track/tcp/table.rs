@@ -95,6 +95,24 @@ crate::counters! {
         /// DNS-over-TCP directions bypassed after their depth limit (the application layer's
         /// `MAX_DNS_STREAM`).
         dns_capped: u64,
+        /// TLS ServerHellos read (the server's side of a TLS flow, `applayer::tls_server`).
+        tls_server_hellos: u64,
+        /// Certificates read from Certificate messages in clear (TLS 1.0-1.2, either
+        /// direction).
+        tls_certificates: u64,
+        /// TLS 1.3 handshakes (ServerHello selecting TLS 1.3): the certificates follow
+        /// encrypted and cannot be read.
+        tls13_certs_hidden: u64,
+        /// Server-side messages over a cap: a ServerHello over `MAX_SERVER_HELLO_LEN`, a
+        /// Certificate message over `MAX_CERT_MSG` or with more than `MAX_CERTS`
+        /// certificates, a leaf over `MAX_LEAF_DER` (hashed, names not read), a direction past
+        /// `MAX_HANDSHAKE_DEPTH`.
+        tls_server_capped: u64,
+        /// ServerHello or Certificate messages whose lengths contradict their message or
+        /// record, or a handshake record of length 0 or over 2^14.
+        tls_server_malformed: u64,
+        /// Leaf certificates whose DER x509-parser could not read (hashed; no names).
+        tls_cert_unparsed: u64,
     }
 }
 
@@ -429,7 +447,10 @@ fn update<P: StreamParser>(
             // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
             // number.
             let seq = seg.seq.wrapping_add(u32::from(seg.syn));
-            if let Some(client) = feed(h, seq, seg.payload, seg.wants, out, stats, buffered) {
+            let decided = feed(h, seq, seg.payload, seg.wants, out, stats, buffered);
+            // a client that reads on after its hello gives its verdict without being done
+            let decided = decided.or_else(|| h.app.client_verdict().then_some(true));
+            if let Some(client) = decided {
                 if client && dirs[1 - dir].app.peer_is_client() {
                     give_up(&mut dirs[1 - dir], buffered);
                 }
@@ -530,6 +551,19 @@ mod tests {
             )
         }
 
+        /// The rest of a TLS 1.3 handshake after a hello of `len` bytes on connection `isn`:
+        /// the server's ServerHello and ChangeCipherSpec (what follows is encrypted), then
+        /// the client's ChangeCipherSpec. Both directions are then done.
+        fn finish(&mut self, isn: u32, len: usize) -> Vec<Observed> {
+            let mut s = vec![22, 3, 3, 0, 50, 2, 0, 0, 46, 3, 3];
+            s.extend([7; 32]);
+            s.extend([0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+            s.extend([20, 3, 3, 0, 1, 1]);
+            let mut out = self.seg(SERVER, CLIENT, 5556, "", &s);
+            out.extend(self.data(isn, len, &[20, 3, 3, 0, 1, 1]));
+            out
+        }
+
         fn syn(&mut self, isn: u32) {
             assert!(self.seg(CLIENT, SERVER, isn, "S", b"").is_empty());
             assert!(self.seg(SERVER, CLIENT, 5555, "S", b"").is_empty());
@@ -545,6 +579,7 @@ mod tests {
             vec![sni("one.example")]
         );
         assert_eq!(d.t.buffered(), 0);
+        d.finish(1000, hello("one.example").len());
         assert_eq!(d.t.stats.bypassed, 1);
         assert_eq!(d.t.stats.tls_split, 0);
     }
@@ -560,6 +595,7 @@ mod tests {
         assert_eq!(d.data(1000, 90, &h[90..]), vec![sni("three.example")]);
         assert_eq!(d.t.buffered(), 0);
         assert_eq!(d.t.stats.tls_split, 1);
+        d.finish(1000, h.len());
         assert_eq!(d.t.stats.bypassed, 1);
     }
 
@@ -846,6 +882,7 @@ mod tests {
             d.data(90_000, 0, &hello("new.example")),
             vec![sni("new.example")]
         );
+        d.finish(90_000, hello("new.example").len());
         // and any SYN after the flow was decided
         d.syn(90_000);
         assert_eq!(d.t.stats.created, 3);
