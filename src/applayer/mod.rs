@@ -52,7 +52,7 @@ pub mod tls;
 
 use std::net::SocketAddr;
 
-use crate::observe::Observed;
+use crate::observe::{Observed, Wants};
 use crate::track::quic::QuicTracker;
 use crate::track::tcp::{FlowStats, FlowTable, Segment, Step, StreamInput, StreamParser};
 
@@ -356,13 +356,15 @@ pub enum Datagram {
 
 /// The seam's UDP entry point: choose the protocol of a datagram from `src` to `dst` by port
 /// hint, then by content, and read it; observables go to `out`. QUIC datagrams go to `quic`,
-/// the worker's connection tracker.
+/// the worker's connection tracker; `wants` (the token kinds of the loaded set) tells it which
+/// fingerprints to compute.
 pub fn udp(
     quic: &mut QuicTracker,
     src: SocketAddr,
     dst: SocketAddr,
     payload: &[u8],
     now_us: i64,
+    wants: Wants,
     out: &mut Vec<Observed>,
 ) -> Datagram {
     let record = match by_port((src.port(), dst.port()), |r| r.udp_ports) {
@@ -382,7 +384,7 @@ pub fn udp(
             }
         }
         AppProto::Quic => {
-            quic::datagram(quic, src, dst, payload, now_us, out);
+            quic::datagram(quic, (src, dst), payload, now_us, wants, out);
             Datagram::Read(AppProto::Quic)
         }
         AppProto::Tls | AppProto::Http => Datagram::Ignored,
@@ -395,7 +397,7 @@ pub(crate) mod driver {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::{tcp, TcpFlows};
-    use crate::observe::Observed;
+    use crate::observe::{Observed, Token, Wants};
     use crate::track::tcp::Segment;
 
     pub const CLIENT: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
@@ -405,6 +407,9 @@ pub(crate) mod driver {
     pub struct Driver {
         pub t: TcpFlows,
         now: i64,
+        /// What the segments say the set holds: every kind but the client fingerprints, whose
+        /// tokens `applayer::tls`'s tests check (`with_wants` to change it).
+        pub wants: Wants,
     }
 
     impl Driver {
@@ -412,7 +417,13 @@ pub(crate) mod driver {
             Driver {
                 t: TcpFlows::new(),
                 now: 1_000_000,
+                wants: Wants(Wants::ALL.0 & !(Token::Ja3.bit() | Token::Ja4.bit())),
             }
+        }
+
+        pub fn with_wants(mut self, wants: Wants) -> Self {
+            self.wants = wants;
+            self
         }
 
         /// One segment; `flags` holds `S`, `F`, `R` as set.
@@ -434,7 +445,7 @@ pub(crate) mod driver {
                 fin: flags.contains('F'),
                 rst: flags.contains('R'),
                 payload,
-                wants: crate::observe::Wants::ALL,
+                wants: self.wants,
             };
             tcp(&mut self.t, self.now, &seg, &mut out);
             out
@@ -510,18 +521,18 @@ mod tests {
         let dns_server: SocketAddr = "10.0.0.2:5353".parse().unwrap();
         let other: SocketAddr = "10.0.0.2:9999".parse().unwrap();
         assert_eq!(
-            udp(&mut q, c, dns_server, &[0; 4], 0, &mut out),
+            udp(&mut q, c, dns_server, &[0; 4], 0, Wants::ALL, &mut out),
             Datagram::Malformed(AppProto::Dns)
         );
         assert_eq!(
-            udp(&mut q, c, other, b"hello", 0, &mut out),
+            udp(&mut q, c, other, b"hello", 0, Wants::ALL, &mut out),
             Datagram::Ignored
         );
         // a QUIC v1 long header on any port is QUIC by content (this one is cut short: the
         // tracker counts it as malformed)
         let long = [0xc0, 0, 0, 0, 1, 0, 0];
         assert_eq!(
-            udp(&mut q, c, other, &long, 0, &mut out),
+            udp(&mut q, c, other, &long, 0, Wants::ALL, &mut out),
             Datagram::Read(AppProto::Quic)
         );
         assert!(out.is_empty());

@@ -223,6 +223,11 @@ pub fn document(e: &Ioa) -> Value {
         Where::SmtpHeader => set("email.sender.address", json!(o.value)),
         Where::IpSrc | Where::IpDst => {}
     }
+    // the client hello's fingerprints, on every event of a TLS or QUIC hello
+    if let Some((ja3, ja4)) = event::tls_fingerprints(&o.info) {
+        set("tls.client.ja3", json!(ja3));
+        set("tls.client.ja4", json!(ja4));
+    }
     // What ECS has no field for.
     set("iocd.observable", json!(o));
     set("iocd.indicator.match", json!(ind.match_kind));

@@ -204,8 +204,21 @@ fn colon_hex(hex: &str) -> String {
     out
 }
 
-/// The protocol object of the observable (`dns`, `tls`, `quic`, `http`), if it has one.
+/// The protocol object of the observable (`dns`, `tls`, `quic`, `http`), if it has one; a TLS
+/// or QUIC one carries the client hello's `ja3.hash` and `ja4` when they were computed.
 fn protocol(e: &Ioa) -> Option<(&'static str, Value)> {
+    let (name, mut obj) = protocol_object(e)?;
+    if let (Some((ja3, ja4)), "tls" | "quic", Value::Object(m)) =
+        (event::tls_fingerprints(&e.observable.info), name, &mut obj)
+    {
+        m.entry("ja3").or_insert(json!({ "hash": ja3 }));
+        m.entry("ja4").or_insert(json!(ja4));
+    }
+    Some((name, obj))
+}
+
+/// The protocol object of the observable itself.
+fn protocol_object(e: &Ioa) -> Option<(&'static str, Value)> {
     let o = &e.observable;
     let rrtype = event::dns_rrtype(o.info);
     Some(match o.location {

@@ -5,5 +5,6 @@
 
 pub mod dns;
 pub mod http;
+pub mod ja;
 pub mod quic;
 pub mod tls;

@@ -512,7 +512,7 @@ mod tests {
                     fin: flags.contains('F'),
                     rst: flags.contains('R'),
                     payload,
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -897,7 +897,7 @@ mod tests {
                     fin: flags == 1,
                     rst: flags == 2,
                     payload: &payload,
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -935,7 +935,7 @@ mod tests {
                     fin: false,
                     rst: false,
                     payload: b"",
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -960,7 +960,7 @@ mod tests {
             fin: false,
             rst: false,
             payload: b"",
-            wants: crate::observe::Wants::ALL,
+            wants: crate::observe::Wants::NONE,
         };
         for i in 0..MAX_FLOWS as u32 {
             t.segment(i64::from(i), &syn(i), &mut out);
@@ -985,7 +985,7 @@ mod tests {
             fin: false,
             rst: false,
             payload,
-            wants: crate::observe::Wants::ALL,
+            wants: crate::observe::Wants::NONE,
         }
     }
 
@@ -1095,7 +1095,7 @@ mod tests {
                         fin: false,
                         rst: false,
                         payload: c,
-                        wants: crate::observe::Wants::ALL,
+                        wants: crate::observe::Wants::NONE,
                     },
                     &mut out,
                 );
