@@ -226,7 +226,25 @@ impl Wants {
     pub fn with(self, t: Token) -> Wants {
         Wants(self.0 | t.bit())
     }
+
+    /// Not a token kind: keep the bytes of every ClientHello whose fingerprints were not
+    /// computed ([`Observed::Hello`]), so that an event about the hello can carry them. The
+    /// worker asks for it; [`Wants::ALL`] includes it.
+    pub const HELLO_BYTES: Wants = Wants(1 << 31);
+
+    #[inline]
+    pub fn keeps_hellos(self) -> bool {
+        self.0 & Self::HELLO_BYTES.0 != 0
+    }
+
+    #[inline]
+    pub fn keeping_hellos(self) -> Wants {
+        Wants(self.0 | Self::HELLO_BYTES.0)
+    }
 }
+
+// the HELLO_BYTES bit is no token kind's
+const _: () = assert!(Token::ALL.len() < 31);
 
 /// What the protocol said about an observed name besides the name: the offered TLS version of
 /// a ClientHello (with its JA3 and JA4 when they were computed), the record type of a DNS

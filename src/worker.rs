@@ -384,7 +384,7 @@ impl Worker {
                     fin,
                     rst,
                     payload,
-                    wants: set.wants(),
+                    wants: set.wants().keeping_hellos(),
                 };
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();
@@ -425,7 +425,7 @@ impl Worker {
             dst,
             payload,
             m.ts_us,
-            set.wants(),
+            set.wants().keeping_hellos(),
             &mut found,
         );
         if read == Datagram::Malformed(AppProto::Dns) {

@@ -40,6 +40,28 @@ pub fn corpus_dir() -> Option<PathBuf> {
     }
 }
 
+/// Where the public content captures are: `../shared/pcaps/content/` next to the crate, with
+/// their `truth.jsonl` (tshark's and the reference tools' oracle for URLs, file hashes,
+/// addresses, certificates, JA3 and JA4). The project keeps no copy of them.
+pub fn content_path() -> PathBuf {
+    root().join("../shared/pcaps/content")
+}
+
+/// The public content captures, or `None` after printing SKIP with the reason when they are
+/// absent.
+pub fn content_dir() -> Option<PathBuf> {
+    let dir = content_path();
+    if dir.join("truth.jsonl").is_file() {
+        Some(dir)
+    } else {
+        skip(&format!(
+            "the public content captures are not at {} (no truth.jsonl there)",
+            dir.display()
+        ));
+        None
+    }
+}
+
 /// The bundled demo capture (`pcaps/demo.pcap`, made by `pcaps/real/demo.sh`).
 pub fn demo_pcap() -> String {
     root().join("pcaps/demo.pcap").display().to_string()

@@ -177,6 +177,11 @@ mod tests {
             let got = d.seg(CLIENT, PROXY, at + 100, "", &hello[100..]);
             assert_eq!(got, vec![sni("tunnelled.example")], "{cut}");
             assert_eq!(d.t.stats.http_tunnels, 1);
+            // the client's next record (no second hello) ends its direction
+            let next = at + hello.len() as u32;
+            assert!(d
+                .seg(CLIENT, PROXY, next, "", &[0x17, 3, 3, 0, 1, 0])
+                .is_empty());
             assert_eq!(d.t.stats.bypassed, 1, "{cut}");
         }
     }

@@ -33,7 +33,9 @@
 //! Each direction is inspected independently, from its first payload byte:
 //!
 //! ```text
-//!  Probing ──TLS probe──▶ Tls  ──hello parsed / malformed / cap──────────▶ Done
+//!  Probing ──TLS probe──▶ Tls  ──malformed / cap─────────────────────────▶ Done
+//!     │                   └─hello parsed (client verdict)─▶ TlsRetry ──a second hello
+//!     │                     after a HelloRetryRequest, or any other record──▶ Done
 //!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
 //!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
@@ -193,6 +195,9 @@ pub enum Stream {
     Dns,
     /// Nothing more to read.
     Done,
+    /// The client's records after its ClientHello, for a second one after a
+    /// HelloRetryRequest (the client verdict was given with the first).
+    TlsRetry,
 }
 
 impl Stream {
@@ -216,7 +221,14 @@ impl Stream {
         stats: &mut FlowStats,
     ) -> Step {
         match *self {
-            Stream::Tls => tls::parse_stream(input, first, out, stats),
+            Stream::Tls => match tls::parse_stream(input, first, out, stats) {
+                step @ Step::Client { .. } => {
+                    *self = Stream::TlsRetry;
+                    step
+                }
+                step => step,
+            },
+            Stream::TlsRetry => tls::parse_retry(input, out, stats),
             Stream::Http => match http::parse_stream(input, first, out, stats) {
                 http::Parsed::Step(step) => step,
                 http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
@@ -258,6 +270,10 @@ impl Stream {
         };
         match self.parse_as(rest, true, out, stats) {
             Step::More { used, need } => Step::More {
+                used: head + used,
+                need,
+            },
+            Step::Client { used, need } => Step::Client {
                 used: head + used,
                 need,
             },
@@ -408,7 +424,7 @@ pub(crate) mod driver {
         pub t: TcpFlows,
         now: i64,
         /// What the segments say the set holds: every kind but the client fingerprints, whose
-        /// tokens `applayer::tls`'s tests check (`with_wants` to change it).
+        /// tokens and kept hellos `applayer::tls`'s tests check (`with_wants` to change it).
         pub wants: Wants,
     }
 
@@ -417,7 +433,9 @@ pub(crate) mod driver {
             Driver {
                 t: TcpFlows::new(),
                 now: 1_000_000,
-                wants: Wants(Wants::ALL.0 & !(Token::Ja3.bit() | Token::Ja4.bit())),
+                wants: Wants(
+                    Wants::ALL.0 & !(Token::Ja3.bit() | Token::Ja4.bit() | Wants::HELLO_BYTES.0),
+                ),
             }
         }
 

@@ -36,8 +36,9 @@ pub(super) fn datagram(
     out: &mut Vec<Observed>,
 ) {
     let want = super::tls::want(wants, true);
+    let keep = wants.keeps_hellos();
     tracker.on_udp(src, dst, payload, now_us, out, move |prefix, out| {
-        client_hello_with(prefix, want, out)
+        hello(prefix, want, keep, out)
     });
 }
 
@@ -50,6 +51,12 @@ pub fn client_hello(prefix: &[u8], out: &mut Vec<Observed>) -> Handshake {
 /// [`client_hello`], with the fingerprints `want` asks for as `quic.ja3` and `quic.ja4`
 /// tokens (and in every observable's info).
 pub fn client_hello_with(prefix: &[u8], want: ja::Want, out: &mut Vec<Observed>) -> Handshake {
+    hello(prefix, want, false, out)
+}
+
+/// [`client_hello_with`]; `keep`: push the hello's bytes when its fingerprints were not
+/// computed (see `Wants::HELLO_BYTES`).
+fn hello(prefix: &[u8], want: ja::Want, keep: bool, out: &mut Vec<Observed>) -> Handshake {
     match tls::parse_client_hello_message_with(prefix, want) {
         Ok(hello) => {
             // the message alone: 4-byte header and its 24-bit length (RFC 8446 §4)
@@ -59,7 +66,8 @@ pub fn client_hello_with(prefix: &[u8], want: ja::Want, out: &mut Vec<Observed>)
                 }
                 _ => prefix.len(),
             };
-            super::tls::push_hello(hello, (&prefix[..end.min(prefix.len())], true), out);
+            let raw = &prefix[..end.min(prefix.len())];
+            super::tls::push_hello(hello, (raw, true), keep, out);
             Handshake::Parsed
         }
         Err(tls::TlsError::Incomplete) => Handshake::Incomplete,

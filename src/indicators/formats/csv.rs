@@ -51,6 +51,7 @@ use url::{Host, Url};
 use super::{parse_confidence, plain, push_tags, what_name, FeedSink, Location};
 use crate::config::{CsvColumn, CsvColumns, FeedConfig};
 use crate::indicators::{parse_time, value, Action, Fields, MatchMode, Severity, Value};
+use crate::observe::Token;
 
 /// Column indexes (0-based) of the configured fields.
 #[derive(Debug, Default)]
@@ -307,6 +308,9 @@ fn row(
             Some("ip" | "ipv4" | "ipv6") => value::parse_ip(v),
             Some("ip-src" | "ip-dst" | "cidr" | "subnet") => value::parse_cidr(v),
             Some("domain" | "hostname" | "fqdn") => value::parse_domain(v),
+            // client fingerprints, by their iocd names
+            Some("ja3") => value::parse_token(Token::Ja3, v),
+            Some("ja4") => value::parse_token(Token::Ja4, v),
             Some(other) => return out.skipped(at, &format!("csv type {}", what_name(other))),
             None if v.contains("://") => {
                 from_url = true;
@@ -737,6 +741,32 @@ mod tests {
             ("9".into(), dom("dst_ip"), Fields::default()),
             "the header row is data (a single-label name)"
         );
+    }
+
+    #[test]
+    fn a_type_column_of_ja3_or_ja4_loads_client_fingerprints() {
+        let f = feed(CsvColumns {
+            value: name("value"),
+            kind: name("type"),
+            ..CsvColumns::default()
+        });
+        let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+        let text = format!(
+            "type,value\nJA3,ADA70206E40642A3E4461F35503241D5\nja4,{ja4}\nja3,nothex\njarm,x\n"
+        );
+        let c = run(&text, &f);
+        let md5: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&"ada70206e40642a3e4461f35503241d5"[2 * i..2 * i + 2], 16))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(c.entries[0].1, Value::Token(Token::Ja3, md5));
+        assert_eq!(
+            c.entries[1].1,
+            Value::Token(Token::Ja4, ja4.as_bytes().to_vec())
+        );
+        assert_eq!(c.entries.len(), 2);
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
     }
 
     #[test]

@@ -90,6 +90,11 @@ pub enum Step {
     /// after dropping them) are readable. A `need` over [`MAX_STREAM_PREFIX`] gives the
     /// direction up (counted as `prefix_cap`).
     More { used: usize, need: usize },
+    /// A client's message was read: the other direction is the server's and is told so now
+    /// (as after `Done { client: true }`), but this one goes on as after [`Step::More`] (a
+    /// ClientHello may be followed by a second one, after a HelloRetryRequest). Its later
+    /// `Done` should say `client: false`: the verdict was given.
+    Client { used: usize, need: usize },
 }
 
 /// A direction's readable stream bytes, as handed to its parser.

@@ -536,15 +536,20 @@ mod tests {
         }
     }
 
+    /// The client's record after its hello (a TLS 1.3 client's encrypted Finished): no
+    /// second hello, so the direction, and with it the flow, is done.
+    const NEXT_FLIGHT: [u8; 6] = [0x17, 3, 3, 0, 1, 0];
+
     #[test]
     fn hello_in_one_segment_is_read_without_buffering() {
         let mut d = Driver::new();
         d.syn(1000);
-        assert_eq!(
-            d.data(1000, 0, &hello("one.example")),
-            vec![sni("one.example")]
-        );
+        let h = hello("one.example");
+        assert_eq!(d.data(1000, 0, &h), vec![sni("one.example")]);
         assert_eq!(d.t.buffered(), 0);
+        // the client's direction reads on, for a hello after a HelloRetryRequest
+        assert_eq!(d.t.stats.bypassed, 0);
+        assert!(d.data(1000, h.len(), &NEXT_FLIGHT).is_empty());
         assert_eq!(d.t.stats.bypassed, 1);
         assert_eq!(d.t.stats.tls_split, 0);
     }
@@ -560,6 +565,7 @@ mod tests {
         assert_eq!(d.data(1000, 90, &h[90..]), vec![sni("three.example")]);
         assert_eq!(d.t.buffered(), 0);
         assert_eq!(d.t.stats.tls_split, 1);
+        assert!(d.data(1000, h.len(), &NEXT_FLIGHT).is_empty());
         assert_eq!(d.t.stats.bypassed, 1);
     }
 
@@ -842,10 +848,9 @@ mod tests {
         d.syn(90_000);
         assert_eq!(d.t.stats.created, 2);
         assert_eq!(d.t.stats.unfinished, 1);
-        assert_eq!(
-            d.data(90_000, 0, &hello("new.example")),
-            vec![sni("new.example")]
-        );
+        let h = hello("new.example");
+        assert_eq!(d.data(90_000, 0, &h), vec![sni("new.example")]);
+        assert!(d.data(90_000, h.len(), &NEXT_FLIGHT).is_empty());
         // and any SYN after the flow was decided
         d.syn(90_000);
         assert_eq!(d.t.stats.created, 3);
