@@ -140,7 +140,7 @@ pub enum Token {
     Sha256,
     /// An e-mail address: key is `local@domain`, lowercased, the domain in punycode.
     Email,
-    /// A URL, normalised (see `crate::indicators::value::parse_url` once URLs are matched).
+    /// A URL, normalised as `src/url.rs` does it (RFC 3986 §6.2.2).
     Url,
 }
 
@@ -259,7 +259,7 @@ pub enum Info {
     /// The DNS record type (the question's QTYPE, or the answer's TYPE: CNAME, DNAME).
     Dns { rrtype: u16 },
     /// A TLS or QUIC ClientHello's offered version (as [`Info::Tls`]) and its client
-    /// fingerprints: JA3 as its MD5, JA4 as its 36 ASCII bytes (see `crate::proto::ja`).
+    /// fingerprints: JA3 as its MD5, JA4 as its 36 ASCII bytes (computed by the TLS parser).
     TlsHello {
         version: u16,
         ja3: [u8; 16],
