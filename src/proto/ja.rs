@@ -146,16 +146,26 @@ impl<S: Sink> Writer<S> {
 
     #[inline]
     fn push(&mut self, b: u8) {
-        if self.len == self.buf.len() {
-            self.sink.take(&self.buf);
-            self.len = 0;
-        }
-        self.buf[self.len] = b;
-        self.len += 1;
+        self.extend(&[b]);
     }
 
-    fn decimal(&mut self, v: u16) {
-        let mut digits = [0u8; 5];
+    /// Append `bytes` (at most 8: one field and its separator): the buffer is flushed first
+    /// when they do not fit, so each field is one copy.
+    #[inline]
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.sink.take(&self.buf[..self.len]);
+            self.len = 0;
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// `v` in decimal, after `sep` when given.
+    fn decimal(&mut self, sep: Option<u8>, v: u16) {
+        let mut digits = [0u8; 6];
         let mut n = v;
         let mut i = digits.len();
         loop {
@@ -166,15 +176,18 @@ impl<S: Sink> Writer<S> {
                 break;
             }
         }
-        for &d in &digits[i..] {
-            self.push(d);
+        if let Some(sep) = sep {
+            i -= 1;
+            digits[i] = sep;
         }
+        self.extend(&digits[i..]);
     }
 
-    fn hex4(&mut self, v: u16) {
-        for shift in [12, 8, 4, 0] {
-            self.push(HEX[usize::from((v >> shift) & 0xf)]);
-        }
+    /// `v` as 4 lowercase hex digits, after `sep` when given.
+    fn hex4(&mut self, sep: Option<u8>, v: u16) {
+        let d = |shift: u16| HEX[usize::from((v >> shift) & 0xf)];
+        let field = [sep.unwrap_or(0), d(12), d(8), d(4), d(0)];
+        self.extend(&field[usize::from(sep.is_none())..]);
     }
 
     /// The sink with everything written.
@@ -189,16 +202,13 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Write `values` as decimal joined by `-`.
 fn ja3_list<S: Sink>(w: &mut Writer<S>, values: impl Iterator<Item = u16>) {
     for (i, v) in values.enumerate() {
-        if i > 0 {
-            w.push(b'-');
-        }
-        w.decimal(v);
+        w.decimal((i > 0).then_some(b'-'), v);
     }
 }
 
 /// Write the JA3 string of `p` into `w`.
 fn ja3_into<S: Sink>(w: &mut Writer<S>, p: &HelloParts<'_>) {
-    w.decimal(p.legacy_version);
+    w.decimal(None, p.legacy_version);
     w.push(b',');
     ja3_list(w, p.ciphers.iter().copied().filter(|&v| !is_grease(v)));
     w.push(b',');
@@ -302,10 +312,7 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
     ciphers.sort_unstable();
     let mut w = Writer::new(Sha256::new());
     for (i, &c) in ciphers.iter().enumerate() {
-        if i > 0 {
-            w.push(b',');
-        }
-        w.hex4(c);
+        w.hex4((i > 0).then_some(b','), c);
     }
     hash12(w.finish(), ciphers.is_empty(), &mut out[11..23]);
 
@@ -313,10 +320,7 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
     exts.sort_unstable();
     let mut w = Writer::new(Sha256::new());
     for (i, &e) in exts.iter().enumerate() {
-        if i > 0 {
-            w.push(b',');
-        }
-        w.hex4(e);
+        w.hex4((i > 0).then_some(b','), e);
     }
     let mut empty = exts.is_empty();
     let mut sigs = u16s(p.sig_algs).peekable();
@@ -324,10 +328,7 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
         empty = false;
         w.push(b'_');
         for (i, s) in sigs.enumerate() {
-            if i > 0 {
-                w.push(b',');
-            }
-            w.hex4(s);
+            w.hex4((i > 0).then_some(b','), s);
         }
     }
     hash12(w.finish(), empty, &mut out[24..36]);
