@@ -308,8 +308,9 @@ fn an_sni_event_carries_its_hellos_ja3_and_ja4_without_fingerprint_feeds() {
     let tls: Vec<&Value> = eve.iter().filter(|e| e.get("tls").is_some()).collect();
     assert_eq!(tls.len(), 1);
     assert_eq!(tls[0]["tls"]["ja3"]["hash"], ja3);
-    assert_eq!(tls[0]["tls"]["ja4"], ja4);
     assert_eq!(tls[0]["tls"]["sni"], "login.phish.test");
+    assert_eq!(tls[0]["alert"]["metadata"]["ja3"][0], ja3);
+    assert_eq!(tls[0]["alert"]["metadata"]["ja4"][0], ja4);
     let ecs = read("ecs");
     let tls: Vec<&Value> = ecs
         .iter()
@@ -317,5 +318,5 @@ fn an_sni_event_carries_its_hellos_ja3_and_ja4_without_fingerprint_feeds() {
         .collect();
     assert_eq!(tls.len(), 1, "{ecs:?}");
     assert_eq!(tls[0]["tls"]["client"]["ja3"], ja3);
-    assert_eq!(tls[0]["tls"]["client"]["ja4"], ja4);
+    assert_eq!(tls[0]["iocd"]["observable"]["ja4"], ja4);
 }
