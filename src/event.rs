@@ -147,7 +147,7 @@ pub struct Observable {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ech: bool,
     /// What the protocol said besides the value: `tls_version` (the highest version a TLS or
-    /// QUIC ClientHello offered) or `dns_rrtype` (a DNS question's QTYPE, a CNAME or DNAME
+    /// QUIC ClientHello offered) with the hello's `ja3` (MD5, hex) and `ja4`, or `dns_rrtype` (a DNS question's QTYPE, a CNAME or DNAME
     /// answer's type, A or AAAA for an answer address).
     #[serde(flatten, serialize_with = "ser_info")]
     pub info: Info,
@@ -166,6 +166,10 @@ fn ser_info<S: Serializer>(i: &Info, s: S) -> Result<S::Ok, S::Error> {
     if let Some(v) = tls_version(*i) {
         m.serialize_entry("tls_version", v)?;
     }
+    if let Some((ja3, ja4)) = tls_fingerprints(i) {
+        m.serialize_entry("ja3", &ja3)?;
+        m.serialize_entry("ja4", ja4)?;
+    }
     if let Some(t) = dns_rrtype(*i) {
         m.serialize_entry("dns_rrtype", &t)?;
     }
@@ -174,8 +178,17 @@ fn ser_info<S: Serializer>(i: &Info, s: S) -> Result<S::Ok, S::Error> {
 
 /// The TLS version of an observable, by name (`TLS 1.3`), when it has one.
 pub fn tls_version(i: Info) -> Option<&'static str> {
+    crate::proto::tls::version_name(i.tls_version()?)
+}
+
+/// The client fingerprints of a TLS or QUIC observable, when its hello's were computed: JA3 as
+/// lowercase hex, JA4 as its text.
+pub fn tls_fingerprints(i: &Info) -> Option<(String, &str)> {
     match i {
-        Info::Tls { version } => crate::proto::tls::version_name(version),
+        Info::TlsHello { ja3, ja4, .. } => Some((
+            crate::observe::Token::Ja3.text(ja3),
+            std::str::from_utf8(ja4).ok()?,
+        )),
         _ => None,
     }
 }

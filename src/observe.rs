@@ -226,11 +226,30 @@ impl Wants {
     pub fn with(self, t: Token) -> Wants {
         Wants(self.0 | t.bit())
     }
+
+    /// Not a token kind: keep the bytes of every ClientHello whose fingerprints were not
+    /// computed ([`Observed::Hello`]), so that an event about the hello can carry them. The
+    /// worker asks for it; [`Wants::ALL`] includes it.
+    pub const HELLO_BYTES: Wants = Wants(1 << 31);
+
+    #[inline]
+    pub fn keeps_hellos(self) -> bool {
+        self.0 & Self::HELLO_BYTES.0 != 0
+    }
+
+    #[inline]
+    pub fn keeping_hellos(self) -> Wants {
+        Wants(self.0 | Self::HELLO_BYTES.0)
+    }
 }
 
+// the HELLO_BYTES bit is no token kind's
+const _: () = assert!(Token::ALL.len() < 31);
+
 /// What the protocol said about an observed name besides the name: the offered TLS version of
-/// a ClientHello, the record type of a DNS question or answer. Copy, two bytes of payload: it
-/// rides along with every observable at no cost.
+/// a ClientHello (with its JA3 and JA4 when they were computed), the record type of a DNS
+/// question or answer. Copy, at most 54 bytes of payload: it rides along with every observable
+/// without allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Info {
     #[default]
@@ -239,6 +258,23 @@ pub enum Info {
     Tls { version: u16 },
     /// The DNS record type (the question's QTYPE, or the answer's TYPE: CNAME, DNAME).
     Dns { rrtype: u16 },
+    /// A TLS or QUIC ClientHello's offered version (as [`Info::Tls`]) and its client
+    /// fingerprints: JA3 as its MD5, JA4 as its 36 ASCII bytes (computed by the TLS parser).
+    TlsHello {
+        version: u16,
+        ja3: [u8; 16],
+        ja4: [u8; 36],
+    },
+}
+
+impl Info {
+    /// The offered TLS version, of either TLS form.
+    pub fn tls_version(self) -> Option<u16> {
+        match self {
+            Info::Tls { version } | Info::TlsHello { version, .. } => Some(version),
+            _ => None,
+        }
+    }
 }
 
 /// One observable from an application-layer parser.
@@ -265,6 +301,15 @@ pub enum Observed {
         info: Info,
         /// For a file's digest: what is known of the file.
         file: Option<Box<FileMeta>>,
+    },
+    /// A ClientHello whose fingerprints were not computed (the loaded set holds no `ja3` or
+    /// `ja4` indicator), pushed before the hello's other observables: the worker computes
+    /// JA3 and JA4 from it only when it writes an event for one of them, so that the event
+    /// still carries them. `msg`: the hello as the parser read it (TLS records over TCP, the
+    /// bare handshake message from QUIC CRYPTO frames when `quic`).
+    Hello {
+        msg: Box<[u8]>,
+        quic: bool,
     },
 }
 

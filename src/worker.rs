@@ -19,7 +19,7 @@ use crate::name;
 pub use crate::observe::Where;
 use crate::observe::{Info, Observed, Token};
 use crate::output::{Output, OutputTx};
-use crate::proto::dns;
+use crate::proto::{dns, ja, tls};
 use crate::stats::WorkerStats;
 use crate::track::defrag::Defrag;
 use crate::track::quic::QuicTracker;
@@ -111,6 +111,9 @@ pub struct Worker {
     defrag: Defrag,
     stats: WorkerStats,
     quic: QuicTracker,
+    /// The bytes of the ClientHello whose observables are being checked, when its
+    /// fingerprints are still to be computed for an event ([`Observed::Hello`]).
+    hello: Option<(Box<[u8]>, bool)>,
     /// Where [`Worker::publish_to`] puts periodic copies of the counters.
     slot: Option<Arc<std::sync::Mutex<WorkerStats>>>,
     /// See [`Worker::abandon_on`].
@@ -139,6 +142,7 @@ impl Worker {
             defrag: Defrag::new(),
             stats: WorkerStats::default(),
             quic: QuicTracker::with_cap(caps.quic_connections),
+            hello: None,
             slot: None,
             abandon: None,
             id: 0,
@@ -380,16 +384,19 @@ impl Worker {
                     fin,
                     rst,
                     payload,
-                    wants: set.wants(),
+                    wants: set.wants().keeping_hellos(),
                 };
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();
                 // Straight to the flow table, which hands each direction's bytes to its
                 // application-layer reader (`applayer::Stream`).
                 self.flows.segment(m.ts_us, &seg, &mut found);
-                for o in found.drain(..) {
-                    self.check_observed(set, m, &p, &flow, &o);
+                for mut o in found.drain(..) {
+                    if !self.keep_hello(&mut o) {
+                        self.check_observed(set, m, &p, &flow, &o);
+                    }
                 }
+                self.hello = None;
                 self.found = found;
             }
             _ => {}
@@ -412,14 +419,64 @@ impl Worker {
         let dst = SocketAddr::new(flow.ip.dst, dport);
         let mut found = std::mem::take(&mut self.found);
         found.clear();
-        let read = applayer::udp(&mut self.quic, src, dst, payload, m.ts_us, &mut found);
+        let read = applayer::udp(
+            &mut self.quic,
+            src,
+            dst,
+            payload,
+            m.ts_us,
+            set.wants().keeping_hellos(),
+            &mut found,
+        );
         if read == Datagram::Malformed(AppProto::Dns) {
             self.stats.errors_dns += 1;
         }
-        for o in &found {
-            self.check_observed(set, m, p, flow, o);
+        for o in found.iter_mut() {
+            if !self.keep_hello(o) {
+                self.check_observed(set, m, p, flow, o);
+            }
         }
+        self.hello = None;
         self.found = found;
+    }
+
+    /// Keep the bytes of a ClientHello whose fingerprints were not computed, for the events
+    /// of the observables after it ([`Observed::Hello`]); true when `o` was one.
+    #[inline]
+    fn keep_hello(&mut self, o: &mut Observed) -> bool {
+        match o {
+            Observed::Hello { msg, quic } => {
+                self.hello = Some((std::mem::take(msg), *quic));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An event's `info`, with the JA3 and JA4 of the kept hello added to a TLS one that lacks
+    /// them: computed here, only for an event (the parser computes them only when the set
+    /// holds fingerprint indicators: see BENCHMARKS.md).
+    fn with_fingerprints(&self, info: Info) -> Info {
+        let (Info::Tls { version }, Some((msg, quic))) = (info, &self.hello) else {
+            return info;
+        };
+        let want = ja::Want {
+            ja3: true,
+            ja4: true,
+            quic: *quic,
+        };
+        let hello = if *quic {
+            tls::parse_client_hello_message_with(msg, want)
+        } else {
+            tls::parse_client_hello_with(msg, want)
+        };
+        match hello.map(|h| h.fp) {
+            Ok(ja::Fingerprints {
+                ja3: Some(ja3),
+                ja4: Some(ja4),
+            }) => Info::TlsHello { version, ja3, ja4 },
+            _ => info,
+        }
     }
 
     /// Check one observable from an application-layer parser.
@@ -446,6 +503,8 @@ impl Worker {
                 info,
                 file,
             } => self.check_token(set, m, p, flow, (*kind, key), *at, (*info, file)),
+            // taken by `keep_hello` before
+            Observed::Hello { .. } => {}
         }
     }
 
@@ -471,7 +530,7 @@ impl Worker {
                 value: kind.text(key),
                 location: w,
                 ech: false,
-                info,
+                info: self.with_fingerprints(info),
                 file: file.clone(),
             };
             self.hit(set, m, p, flow, &hits, obs, w);
@@ -538,7 +597,7 @@ impl Worker {
                 value: name::escape(name),
                 location: w,
                 ech,
-                info,
+                info: self.with_fingerprints(info),
                 file: None,
             };
             self.hit(set, m, p, flow, &hits, obs, w);

@@ -7,6 +7,7 @@ mod cli;
 mod corpus;
 mod dns;
 mod feed_shapes;
+mod fingerprints;
 mod formats;
 mod indicators;
 mod input;

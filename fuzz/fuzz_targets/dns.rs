@@ -36,6 +36,7 @@ fuzz_target!(|msg: &[u8]| {
             }
             Observed::Ip { at, .. } => assert_eq!(*at, Where::DnsAnswerIp),
             Observed::Token { .. } => panic!("DNS yields no hash or fingerprint: {o:?}"),
+            Observed::Hello { .. } => panic!("DNS yields no ClientHello: {o:?}"),
         }
     }
     // observe reads the questions exactly as parse_questions does, before any answer

@@ -5,8 +5,9 @@
 
 use std::net::SocketAddr;
 
-use iocd::applayer::quic::client_hello;
-use iocd::proto::quic;
+use iocd::applayer::quic::client_hello_with;
+use iocd::observe::{Observed, Token};
+use iocd::proto::{ja, quic};
 use iocd::track::quic::QuicTracker;
 use libfuzzer_sys::fuzz_target;
 
@@ -24,11 +25,30 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     let mut rest = data;
     let mut ts = 0i64;
+    // fingerprints computed for every hello: a JA4 token always has JA4's shape
+    let want = ja::Want {
+        ja3: true,
+        ja4: true,
+        quic: true,
+    };
     while let Some((&len, tail)) = rest.split_first() {
         let n = (usize::from(len) * 8).min(tail.len());
         let (datagram, next) = tail.split_at(n);
-        tracker.on_udp(client, server, datagram, ts, &mut out, client_hello);
+        tracker.on_udp(client, server, datagram, ts, &mut out, |p, out| {
+            client_hello_with(p, want, out)
+        });
         ts += 1_000;
         rest = next;
+    }
+    for o in &out {
+        if let Observed::Token {
+            kind: Token::Ja4,
+            key,
+            ..
+        } = o
+        {
+            assert!(ja::is_ja4_shaped(key) && key[0] == b'q', "{key:?}");
+        }
+        assert!(!matches!(o, Observed::Hello { .. }), "fingerprints were computed");
     }
 });

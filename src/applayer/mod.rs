@@ -33,7 +33,9 @@
 //! Each direction is inspected independently, from its first payload byte:
 //!
 //! ```text
-//!  Probing ──TLS probe──▶ Tls  ──hello parsed / malformed / cap──────────▶ Done
+//!  Probing ──TLS probe──▶ Tls  ──malformed / cap─────────────────────────▶ Done
+//!     │                   └─hello parsed (client verdict)─▶ TlsRetry ──a second hello
+//!     │                     after a HelloRetryRequest, or any other record──▶ Done
 //!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
 //!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
@@ -61,7 +63,7 @@ pub mod tls_server;
 
 use std::net::SocketAddr;
 
-use crate::observe::Observed;
+use crate::observe::{Observed, Wants};
 use crate::track::quic::QuicTracker;
 use crate::track::tcp::{FlowStats, FlowTable, Segment, Step, StreamInput, StreamParser};
 
@@ -205,6 +207,9 @@ pub enum Stream {
     TlsHandshake(Box<tls_server::Reader>),
     /// Nothing more to read.
     Done,
+    /// The client's records after its ClientHello, for a second one after a
+    /// HelloRetryRequest (the client verdict was given with the first).
+    TlsRetry,
 }
 
 impl Stream {
@@ -235,14 +240,25 @@ impl Stream {
                 )));
                 self.parse_as(input, first, out, stats)
             }
-            Stream::Tls => {
-                let hellos = stats.tls_hellos;
-                let step = tls::parse_stream(input, first, out, stats);
-                if stats.tls_hellos > hellos && tls_server::reads_client(input.wants) {
-                    return self.client_rest(input, out, stats);
+            Stream::Tls => match tls::parse_stream(input, first, out, stats) {
+                // the hello was read: the client's direction reads on, for its Certificate
+                // when certificate hashes are wanted, else for a second hello after a
+                // HelloRetryRequest; the verdict is given now either way
+                Step::Client { .. } if tls_server::reads_client(input.wants) => {
+                    match self.client_rest(input, out, stats) {
+                        Step::More { used, need } | Step::Client { used, need } => {
+                            Step::Client { used, need }
+                        }
+                        Step::Done { .. } => Step::Done { client: true },
+                    }
                 }
-                step
-            }
+                step @ Step::Client { .. } => {
+                    *self = Stream::TlsRetry;
+                    step
+                }
+                step => step,
+            },
+            Stream::TlsRetry => tls::parse_retry(input, out, stats),
             Stream::TlsHandshake(r) => r.parse(input, out, stats),
             Stream::Http => match http::parse_stream(input, first, out, stats) {
                 http::Parsed::Step(step) => step,
@@ -288,13 +304,17 @@ impl Stream {
                 used: head + used,
                 need,
             },
+            Step::Client { used, need } => Step::Client {
+                used: head + used,
+                need,
+            },
             done => done,
         }
     }
 
     /// The ClientHello at the start of `input` was read and certificate hashes are wanted: read
     /// on after it for the client's Certificate (sent when the server asks for one). The client
-    /// verdict is given all the same, through [`StreamParser::client_verdict`].
+    /// verdict is given all the same: the caller answers [`Step::Client`].
     fn client_rest(
         &mut self,
         input: StreamInput<'_>,
@@ -405,13 +425,6 @@ impl StreamParser for Stream {
         }
     }
 
-    fn client_verdict(&mut self) -> bool {
-        match self {
-            Stream::TlsHandshake(r) => r.take_verdict(),
-            _ => false,
-        }
-    }
-
     fn parse(
         &mut self,
         input: StreamInput<'_>,
@@ -462,13 +475,15 @@ pub enum Datagram {
 
 /// The seam's UDP entry point: choose the protocol of a datagram from `src` to `dst` by port
 /// hint, then by content, and read it; observables go to `out`. QUIC datagrams go to `quic`,
-/// the worker's connection tracker.
+/// the worker's connection tracker; `wants` (the token kinds of the loaded set) tells it which
+/// fingerprints to compute.
 pub fn udp(
     quic: &mut QuicTracker,
     src: SocketAddr,
     dst: SocketAddr,
     payload: &[u8],
     now_us: i64,
+    wants: Wants,
     out: &mut Vec<Observed>,
 ) -> Datagram {
     let record = match by_port((src.port(), dst.port()), |r| r.udp_ports) {
@@ -488,7 +503,7 @@ pub fn udp(
             }
         }
         AppProto::Quic => {
-            quic::datagram(quic, src, dst, payload, now_us, out);
+            quic::datagram(quic, (src, dst), payload, now_us, wants, out);
             Datagram::Read(AppProto::Quic)
         }
         AppProto::Tls | AppProto::Http => Datagram::Ignored,
@@ -501,7 +516,7 @@ pub(crate) mod driver {
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::{tcp, TcpFlows};
-    use crate::observe::Observed;
+    use crate::observe::{Observed, Token, Wants};
     use crate::track::tcp::Segment;
 
     pub const CLIENT: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
@@ -511,6 +526,9 @@ pub(crate) mod driver {
     pub struct Driver {
         pub t: TcpFlows,
         now: i64,
+        /// What the segments say the set holds: every kind but the client fingerprints, whose
+        /// tokens and kept hellos `applayer::tls`'s tests check (`with_wants` to change it).
+        pub wants: Wants,
     }
 
     impl Driver {
@@ -518,7 +536,15 @@ pub(crate) mod driver {
             Driver {
                 t: TcpFlows::new(),
                 now: 1_000_000,
+                wants: Wants(
+                    Wants::ALL.0 & !(Token::Ja3.bit() | Token::Ja4.bit() | Wants::HELLO_BYTES.0),
+                ),
             }
+        }
+
+        pub fn with_wants(mut self, wants: Wants) -> Self {
+            self.wants = wants;
+            self
         }
 
         /// One segment; `flags` holds `S`, `F`, `R` as set.
@@ -540,7 +566,7 @@ pub(crate) mod driver {
                 fin: flags.contains('F'),
                 rst: flags.contains('R'),
                 payload,
-                wants: crate::observe::Wants::ALL,
+                wants: self.wants,
             };
             tcp(&mut self.t, self.now, &seg, &mut out);
             out
@@ -616,18 +642,18 @@ mod tests {
         let dns_server: SocketAddr = "10.0.0.2:5353".parse().unwrap();
         let other: SocketAddr = "10.0.0.2:9999".parse().unwrap();
         assert_eq!(
-            udp(&mut q, c, dns_server, &[0; 4], 0, &mut out),
+            udp(&mut q, c, dns_server, &[0; 4], 0, Wants::ALL, &mut out),
             Datagram::Malformed(AppProto::Dns)
         );
         assert_eq!(
-            udp(&mut q, c, other, b"hello", 0, &mut out),
+            udp(&mut q, c, other, b"hello", 0, Wants::ALL, &mut out),
             Datagram::Ignored
         );
         // a QUIC v1 long header on any port is QUIC by content (this one is cut short: the
         // tracker counts it as malformed)
         let long = [0xc0, 0, 0, 0, 1, 0, 0];
         assert_eq!(
-            udp(&mut q, c, other, &long, 0, &mut out),
+            udp(&mut q, c, other, &long, 0, Wants::ALL, &mut out),
             Datagram::Read(AppProto::Quic)
         );
         assert!(out.is_empty());

@@ -5,8 +5,8 @@
 
 use std::net::SocketAddr;
 
-use crate::observe::{Info, Observed, Where};
-use crate::proto::{quic, tls};
+use crate::observe::{Observed, Wants};
+use crate::proto::{ja, quic, tls};
 use crate::track::quic::{Handshake, QuicTracker, MAX_CRYPTO_BYTES};
 
 use super::{AppProto, Probe, Record};
@@ -25,33 +25,49 @@ fn probe(data: &[u8]) -> Probe {
     Probe::from(quic::is_long_header(data))
 }
 
-/// One QUIC datagram from `src` to `dst`, to the tracker.
+/// One QUIC datagram from `src` to `dst`, to the tracker; `wants`: the token kinds the loaded
+/// set holds (JA3/JA4 are computed only when it holds one).
 pub(super) fn datagram(
     tracker: &mut QuicTracker,
-    src: SocketAddr,
-    dst: SocketAddr,
+    (src, dst): (SocketAddr, SocketAddr),
     payload: &[u8],
     now_us: i64,
+    wants: Wants,
     out: &mut Vec<Observed>,
 ) {
-    tracker.on_udp(src, dst, payload, now_us, out, client_hello);
+    let want = super::tls::want(wants, true);
+    let keep = wants.keeps_hellos();
+    tracker.on_udp(src, dst, payload, now_us, out, move |prefix, out| {
+        hello(prefix, want, keep, out)
+    });
 }
 
 /// The ClientHello at the start of a client's reassembled CRYPTO stream (a bare handshake
-/// message, RFC 9001 §4.1.3): its server name as [`Where::QuicSni`].
+/// message, RFC 9001 §4.1.3): its server name as [`crate::observe::Where::QuicSni`].
 pub fn client_hello(prefix: &[u8], out: &mut Vec<Observed>) -> Handshake {
-    match tls::parse_client_hello_message(prefix) {
+    client_hello_with(prefix, ja::Want::NONE, out)
+}
+
+/// [`client_hello`], with the fingerprints `want` asks for as `quic.ja3` and `quic.ja4`
+/// tokens (and in every observable's info).
+pub fn client_hello_with(prefix: &[u8], want: ja::Want, out: &mut Vec<Observed>) -> Handshake {
+    hello(prefix, want, false, out)
+}
+
+/// [`client_hello_with`]; `keep`: push the hello's bytes when its fingerprints were not
+/// computed (see `Wants::HELLO_BYTES`).
+fn hello(prefix: &[u8], want: ja::Want, keep: bool, out: &mut Vec<Observed>) -> Handshake {
+    match tls::parse_client_hello_message_with(prefix, want) {
         Ok(hello) => {
-            if let Some(name) = hello.sni {
-                out.push(Observed::Domain {
-                    name,
-                    at: Where::QuicSni,
-                    ech: hello.ech,
-                    info: Info::Tls {
-                        version: hello.version,
-                    },
-                });
-            }
+            // the message alone: 4-byte header and its 24-bit length (RFC 8446 §4)
+            let end = match *prefix {
+                [_, a, b, c, ..] => {
+                    4 + (usize::from(a) << 16 | usize::from(b) << 8 | usize::from(c))
+                }
+                _ => prefix.len(),
+            };
+            let raw = &prefix[..end.min(prefix.len())];
+            super::tls::push_hello(hello, (raw, true), keep, out);
             Handshake::Parsed
         }
         Err(tls::TlsError::Incomplete) => Handshake::Incomplete,

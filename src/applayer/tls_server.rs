@@ -154,9 +154,6 @@ pub struct Reader {
     /// A proxy's answer to `CONNECT` comes first: skip one HTTP/1.x response head, read on
     /// after a 2xx (the tunnel is open), stop after anything else.
     proxy_answer: bool,
-    /// A client's direction read on after its hello: its verdict is still to be given (see
-    /// `StreamParser::client_verdict`).
-    verdict: bool,
 }
 
 impl PartialEq for Reader {
@@ -192,7 +189,6 @@ impl Reader {
             certs: None,
             version: 0,
             proxy_answer: false,
-            verdict: side == Side::Client,
         }
     }
 
@@ -203,11 +199,6 @@ impl Reader {
             proxy_answer: true,
             ..Reader::new(Side::Server)
         }
-    }
-
-    /// The client's verdict, once (see `StreamParser::client_verdict`).
-    pub fn take_verdict(&mut self) -> bool {
-        std::mem::take(&mut self.verdict)
     }
 
     pub fn side(&self) -> Side {

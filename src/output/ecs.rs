@@ -223,6 +223,11 @@ pub fn document(e: &Ioa) -> Value {
         Where::SmtpHeader => set("email.sender.address", json!(o.value)),
         Where::IpSrc | Where::IpDst => {}
     }
+    // the client hello's JA3, on every event of a TLS or QUIC hello (ECS has no JA4 field: it
+    // is in iocd.observable.ja4)
+    if let Some((ja3, _)) = event::tls_fingerprints(&o.info) {
+        set("tls.client.ja3", json!(ja3));
+    }
     // What ECS has no field for.
     set("iocd.observable", json!(o));
     set("iocd.indicator.match", json!(ind.match_kind));

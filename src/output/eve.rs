@@ -174,6 +174,10 @@ pub fn metadata(e: &Ioa) -> Vec<(&'static str, Vec<Cow<'_, str>>)> {
     if e.observable.ech {
         md.push(("ech", vec![Cow::Borrowed("true")]));
     }
+    if let Some((ja3, ja4)) = event::tls_fingerprints(&e.observable.info) {
+        md.push(("ja3", vec![Cow::Owned(ja3)]));
+        md.push(("ja4", vec![Cow::Borrowed(ja4)]));
+    }
     if !e.warninglist.is_empty() {
         md.push((
             "warninglist",
@@ -204,8 +208,22 @@ fn colon_hex(hex: &str) -> String {
     out
 }
 
-/// The protocol object of the observable (`dns`, `tls`, `quic`, `http`), if it has one.
+/// The protocol object of the observable (`dns`, `tls`, `quic`, `http`), if it has one; a TLS
+/// one carries the client hello's `ja3.hash` when it was computed (Suricata's schema of the
+/// version the tests pin has `tls.ja3` but no `tls.ja4`, and no fingerprint under `quic`: both
+/// fingerprints are in `alert.metadata` too).
 fn protocol(e: &Ioa) -> Option<(&'static str, Value)> {
+    let (name, mut obj) = protocol_object(e)?;
+    if let (Some((ja3, _)), "tls", Value::Object(m)) =
+        (event::tls_fingerprints(&e.observable.info), name, &mut obj)
+    {
+        m.entry("ja3").or_insert(json!({ "hash": ja3 }));
+    }
+    Some((name, obj))
+}
+
+/// The protocol object of the observable itself.
+fn protocol_object(e: &Ioa) -> Option<(&'static str, Value)> {
     let o = &e.observable;
     let rrtype = event::dns_rrtype(o.info);
     Some(match o.location {

@@ -5,6 +5,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod ja;
 pub mod quic;
 pub mod tls;
 pub mod tls_server;

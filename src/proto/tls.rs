@@ -26,6 +26,7 @@
 //! more than [`MAX_CLIENT_HELLO_LEN`] plus the small lists `tls-parser` builds from the hello
 //! (cipher suites, compression methods, server names).
 
+use super::ja::{self, Fingerprints, HelloParts, Want};
 use tls_parser::{
     parse_tls_extension_sni_content, parse_tls_extension_unknown, parse_tls_handshake_client_hello,
     parse_tls_record_header, TlsExtension, TlsExtensionType,
@@ -64,6 +65,14 @@ const EXT_SERVER_NAME: u16 = 0;
 const EXT_ENCRYPTED_CLIENT_HELLO: u16 = 0xfe0d;
 /// ExtensionType supported_versions (RFC 8446 §4.2.1).
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
+/// ExtensionType supported_groups (RFC 8422 §5.1.1, RFC 8446 §4.2.7): JA3's EllipticCurves.
+const EXT_SUPPORTED_GROUPS: u16 = 10;
+/// ExtensionType ec_point_formats (RFC 8422 §5.1.2): JA3's EllipticCurvePointFormats.
+const EXT_EC_POINT_FORMATS: u16 = 11;
+/// ExtensionType signature_algorithms (RFC 8446 §4.2.3): JA4_c's second part.
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+/// ExtensionType application_layer_protocol_negotiation (RFC 7301 §3.1): JA4's ALPN.
+const EXT_ALPN: u16 = 16;
 
 /// The highest non-GREASE version in a ClientHello's supported_versions data
 /// (`u8 length; u16 versions[]`); GREASE values are `0x?a?a` (RFC 8701). A TLS 1.3 draft
@@ -115,6 +124,8 @@ pub struct ClientHello {
     /// The highest protocol version offered: the largest non-GREASE entry of
     /// supported_versions (RFC 8446 §4.2.1), else legacy_version (`0x0303` is TLS 1.2).
     pub version: u16,
+    /// JA3 / JA4, those asked for ([`parse_client_hello_with`]).
+    pub fp: Fingerprints,
 }
 
 /// Parse a ClientHello at the start of `data` (a TCP payload: TLS records).
@@ -137,21 +148,32 @@ pub struct ClientHello {
 /// have no ECH config for the server, indistinguishable on the wire by design, so `ech` means
 /// "ECH offered or GREASEd": `sni` is the real name under GREASE, the public name under ECH.
 pub fn parse_client_hello(data: &[u8]) -> Result<ClientHello, TlsError> {
+    parse_client_hello_with(data, Want::NONE)
+}
+
+/// [`parse_client_hello`], computing the fingerprints `want` asks for into
+/// [`ClientHello::fp`] (see [`super::ja`]).
+pub fn parse_client_hello_with(data: &[u8], want: Want) -> Result<ClientHello, TlsError> {
     precheck(data)?;
     let mut joined = Vec::new();
     let msg = handshake_message(data, &mut joined)?;
-    parse_hello(msg)
+    parse_hello(msg, want)
 }
 
 /// Parse a ClientHello handshake message (handshake header first, no record layer), as carried
 /// in QUIC CRYPTO frames (RFC 9001 §4.1.3). `Incomplete` until the whole message is present.
 pub fn parse_client_hello_message(msg: &[u8]) -> Result<ClientHello, TlsError> {
+    parse_client_hello_message_with(msg, Want::NONE)
+}
+
+/// [`parse_client_hello_message`], computing the fingerprints `want` asks for.
+pub fn parse_client_hello_message_with(msg: &[u8], want: Want) -> Result<ClientHello, TlsError> {
     let total = message_len(msg)?.ok_or(if msg.is_empty() || msg[0] == HANDSHAKE_CLIENT_HELLO {
         TlsError::Incomplete
     } else {
         TlsError::NotClientHello
     })?;
-    parse_hello(msg.get(..total).ok_or(TlsError::Incomplete)?)
+    parse_hello(msg.get(..total).ok_or(TlsError::Incomplete)?, want)
 }
 
 /// Whether a stream starting with `data` may carry a ClientHello: false exactly when
@@ -332,8 +354,9 @@ fn append_fragment(joined: &mut Vec<u8>, mut fragment: &[u8]) -> Result<Option<u
     }
 }
 
-/// Parse a complete ClientHello handshake message (header included).
-fn parse_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
+/// Parse a complete ClientHello handshake message (header included); compute the fingerprints
+/// `want` asks for (the lists they need are collected only then).
+fn parse_hello(msg: &[u8], want: Want) -> Result<ClientHello, TlsError> {
     let body = msg.get(HANDSHAKE_HEADER_LEN..).ok_or(TlsError::Malformed)?;
     // The body is complete (its length came from the handshake header), so any error here,
     // Incomplete included, is a length inside the hello contradicting the handshake length.
@@ -350,14 +373,23 @@ fn parse_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
         ..ClientHello::default()
     };
     let mut seen_server_name = false;
+    let mut parts = want.any().then(|| HelloParts {
+        legacy_version: hello.version.0,
+        ciphers: hello.ciphers.iter().map(|c| c.0).collect(),
+        ..HelloParts::default()
+    });
     let mut exts = hello.ext.unwrap_or_default();
-    // Each round consumes at least the 4-byte extension header.
+    // Each round consumes at least the 4-byte extension header: at most
+    // MAX_CLIENT_HELLO_LEN / 4 extensions.
     while !exts.is_empty() {
         let (next, ext) = parse_tls_extension_unknown(exts).map_err(|_| TlsError::Malformed)?;
         exts = next;
         let TlsExtension::Unknown(TlsExtensionType(ext_type), ext_data) = ext else {
             return Err(TlsError::Malformed);
         };
+        if let Some(p) = parts.as_mut() {
+            fingerprint_part(p, ext_type, ext_data);
+        }
         match ext_type {
             // "There MUST NOT be more than one extension of the same type" (RFC 8446 §4.2): if
             // there is, the first one is the one we report.
@@ -374,7 +406,50 @@ fn parse_hello(msg: &[u8]) -> Result<ClientHello, TlsError> {
             _ => {}
         }
     }
+    if let Some(p) = parts {
+        out.fp = ja::fingerprints(&p, want);
+    }
     Ok(out)
+}
+
+/// Note what JA3 and JA4 need of one extension: its type, and the contents of the few they
+/// read. A list whose length prefix overruns the extension is read as far as the extension
+/// goes (the SNI walk above decides whether the hello is malformed); "MUST NOT be more than
+/// one extension of the same type" (RFC 8446 §4.2): of repeated ones, the first non-empty
+/// contents count (every repeat is still in the extension list).
+fn fingerprint_part<'a>(p: &mut HelloParts<'a>, ext_type: u16, data: &'a [u8]) {
+    p.extensions.push(ext_type);
+    // `u16 length; list` (groups, signature algorithms, ALPN) or `u8 length; list`.
+    let list16 = |d: &'a [u8]| -> &'a [u8] {
+        let n = d
+            .get(..2)
+            .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+        d.get(2..).map_or(&[][..], |r| &r[..n.min(r.len())])
+    };
+    let list8 = |d: &'a [u8]| -> &'a [u8] {
+        let n = d.first().map_or(0, |&l| usize::from(l));
+        d.get(1..).map_or(&[][..], |r| &r[..n.min(r.len())])
+    };
+    match ext_type {
+        EXT_SERVER_NAME => p.sni = true,
+        EXT_SUPPORTED_GROUPS if p.groups.is_empty() => p.groups = list16(data),
+        EXT_EC_POINT_FORMATS if p.point_formats.is_empty() => p.point_formats = list8(data),
+        EXT_SIGNATURE_ALGORITHMS if p.sig_algs.is_empty() => p.sig_algs = list16(data),
+        EXT_ALPN if p.alpn.is_none() => {
+            // ProtocolName protocol_name_list<2..2^16-1>, each `u8 length; bytes` (RFC 7301)
+            let names = list16(data);
+            let first = list8(names);
+            p.alpn = Some(first).filter(|f| !f.is_empty());
+        }
+        EXT_SUPPORTED_VERSIONS if p.supported_version.is_none() => {
+            p.supported_version = list8(data)
+                .chunks_exact(2)
+                .map(|v| u16::from_be_bytes([v[0], v[1]]))
+                .filter(|&v| !ja::is_grease(v))
+                .max();
+        }
+        _ => {}
+    }
 }
 
 /// The first host_name of a server_name extension's data, normalised; `None` if there is none
@@ -509,6 +584,7 @@ mod tests {
                 sni: Some(b"www.example.com".to_vec()),
                 ech: false,
                 version: 0x0303,
+                fp: Fingerprints::default(),
             })
         );
         let h = parse_client_hello(&client_hello(Style::Tls13, Some(b"www.example.org"), false));
@@ -600,6 +676,7 @@ mod tests {
                 sni: Some(b"public.example".to_vec()),
                 ech: true,
                 version: 0x0304,
+                fp: Fingerprints::default(),
             })
         );
         // ECH without any server_name
@@ -610,6 +687,7 @@ mod tests {
                 sni: None,
                 ech: true,
                 version: 0x0304,
+                fp: Fingerprints::default(),
             })
         );
     }
@@ -922,6 +1000,7 @@ mod tests {
                 sni: Some(b"login.phish.test".to_vec()),
                 ech: false,
                 version: 0x0304,
+                fp: Fingerprints::default(),
             })
         );
     }
@@ -935,6 +1014,7 @@ mod tests {
                 sni: Some(b"cloudflare-ech.com".to_vec()),
                 ech: true,
                 version: 0x0304,
+                fp: Fingerprints::default(),
             })
         );
     }

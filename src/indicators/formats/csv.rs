@@ -1023,6 +1023,32 @@ mod tests {
     }
 
     #[test]
+    fn a_type_column_of_ja3_or_ja4_loads_client_fingerprints() {
+        let f = feed(CsvColumns {
+            value: name("value"),
+            kind: name("type"),
+            ..CsvColumns::default()
+        });
+        let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+        let text = format!(
+            "type,value\nJA3,ADA70206E40642A3E4461F35503241D5\nja4,{ja4}\nja3,nothex\njarm,x\n"
+        );
+        let c = run(&text, &f);
+        let md5: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&"ada70206e40642a3e4461f35503241d5"[2 * i..2 * i + 2], 16))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(c.entries[0].1, Value::Token(Token::Ja3, md5));
+        assert_eq!(
+            c.entries[1].1,
+            Value::Token(Token::Ja4, ja4.as_bytes().to_vec())
+        );
+        assert_eq!(c.entries.len(), 2);
+        assert_eq!(c.bad.len(), 1, "{:?}", c.bad);
+        assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
+    }
+
+    #[test]
     fn short_rows_and_empty_values_are_bad_lines() {
         let f = feed(CsvColumns {
             value: name("ip"),

@@ -90,6 +90,11 @@ pub enum Step {
     /// after dropping them) are readable. A `need` over [`MAX_STREAM_PREFIX`] gives the
     /// direction up (counted as `prefix_cap`).
     More { used: usize, need: usize },
+    /// A client's message was read: the other direction is the server's and is told so now
+    /// (as after `Done { client: true }`), but this one goes on as after [`Step::More`] (a
+    /// ClientHello may be followed by a second one, after a HelloRetryRequest). Its later
+    /// `Done` should say `client: false`: the verdict was given.
+    Client { used: usize, need: usize },
 }
 
 /// A direction's readable stream bytes, as handed to its parser.
@@ -127,12 +132,6 @@ pub trait StreamParser: Sized {
     /// responses) switches to that reader and returns false.
     fn peer_is_client(&mut self) -> bool {
         true
-    }
-    /// Asked after a [`Step::More`]: true (once) when this direction has just read a client's
-    /// message and reads on (a TLS client's direction read on for its Certificate): the other
-    /// direction is told as after `Step::Done { client: true }`. Default: never.
-    fn client_verdict(&mut self) -> bool {
-        false
     }
     /// Read `input`, pushing observables to `out` and counting in `stats`. After
     /// [`Step::Done`] the parser must report [`StreamParser::is_done`].

@@ -231,7 +231,8 @@ pub(super) fn give_up<P: StreamParser>(h: &mut Half<P>, buffered: &mut usize) ->
 }
 
 /// Take one segment's payload (starting at stream sequence number `seq`) into a direction.
-/// `Some(client)` once the direction is decided (see [`Step::Done`]).
+/// `Some(client)` once the direction is decided (see [`Step::Done`]), `Some(true)` when it
+/// gave a client verdict and reads on ([`Step::Client`]).
 pub(super) fn feed<P: StreamParser>(
     h: &mut Half<P>,
     seq: u32,
@@ -265,9 +266,11 @@ pub(super) fn feed<P: StreamParser>(
                 consumed: h.consumed,
                 wants,
             };
-            return match h.app.parse(input, out, stats) {
+            let step = h.app.parse(input, out, stats);
+            let verdict = matches!(step, Step::Client { .. }).then_some(true);
+            return match step {
                 Step::Done { client } => Some(client),
-                Step::More { used, need } => {
+                Step::More { used, need } | Step::Client { used, need } => {
                     h.next = h.next.wrapping_add(used as u32);
                     h.consumed += used;
                     if need > MAX_STREAM_PREFIX {
@@ -283,7 +286,7 @@ pub(super) fn feed<P: StreamParser>(
                         *buffered += r.mem();
                         h.reasm = Some(r);
                     }
-                    None
+                    verdict
                 }
             };
         }
@@ -334,12 +337,14 @@ pub(super) fn feed<P: StreamParser>(
         consumed: h.consumed,
         wants,
     };
-    match h.app.parse(input, out, stats) {
+    let step = h.app.parse(input, out, stats);
+    let verdict = matches!(step, Step::Client { .. }).then_some(true);
+    match step {
         Step::Done { client } => {
             give_up(h, buffered);
             Some(client)
         }
-        Step::More { used, need } => {
+        Step::More { used, need } | Step::Client { used, need } => {
             let before = r.mem();
             r.consume(used);
             r.need = need;
@@ -355,7 +360,7 @@ pub(super) fn feed<P: StreamParser>(
                 *buffered -= r.mem();
                 h.reasm = None;
             }
-            None
+            verdict
         }
     }
 }

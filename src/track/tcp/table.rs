@@ -448,8 +448,6 @@ fn update<P: StreamParser>(
             // number.
             let seq = seg.seq.wrapping_add(u32::from(seg.syn));
             let decided = feed(h, seq, seg.payload, seg.wants, out, stats, buffered);
-            // a client that reads on after its hello gives its verdict without being done
-            let decided = decided.or_else(|| h.app.client_verdict().then_some(true));
             if let Some(client) = decided {
                 if client && dirs[1 - dir].app.peer_is_client() {
                     give_up(&mut dirs[1 - dir], buffered);
@@ -533,7 +531,7 @@ mod tests {
                     fin: flags.contains('F'),
                     rst: flags.contains('R'),
                     payload,
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -561,6 +559,8 @@ mod tests {
             s.extend([20, 3, 3, 0, 1, 1]);
             let mut out = self.seg(SERVER, CLIENT, 5556, "", &s);
             out.extend(self.data(isn, len, &[20, 3, 3, 0, 1, 1]));
+            // no second hello (after a HelloRetryRequest) follows: the client is done too
+            out.extend(self.data(isn, len + 6, &NEXT_FLIGHT));
             out
         }
 
@@ -570,14 +570,16 @@ mod tests {
         }
     }
 
+    /// The client's record after its hello (a TLS 1.3 client's encrypted Finished): no
+    /// second hello, so the direction, and with it the flow, is done.
+    const NEXT_FLIGHT: [u8; 6] = [0x17, 3, 3, 0, 1, 0];
+
     #[test]
     fn hello_in_one_segment_is_read_without_buffering() {
         let mut d = Driver::new();
         d.syn(1000);
-        assert_eq!(
-            d.data(1000, 0, &hello("one.example")),
-            vec![sni("one.example")]
-        );
+        let h = hello("one.example");
+        assert_eq!(d.data(1000, 0, &h), vec![sni("one.example")]);
         assert_eq!(d.t.buffered(), 0);
         d.finish(1000, hello("one.example").len());
         assert_eq!(d.t.stats.bypassed, 1);
@@ -934,7 +936,7 @@ mod tests {
                     fin: flags == 1,
                     rst: flags == 2,
                     payload: &payload,
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -972,7 +974,7 @@ mod tests {
                     fin: false,
                     rst: false,
                     payload: b"",
-                    wants: crate::observe::Wants::ALL,
+                    wants: crate::observe::Wants::NONE,
                 },
                 &mut out,
             );
@@ -997,7 +999,7 @@ mod tests {
             fin: false,
             rst: false,
             payload: b"",
-            wants: crate::observe::Wants::ALL,
+            wants: crate::observe::Wants::NONE,
         };
         for i in 0..MAX_FLOWS as u32 {
             t.segment(i64::from(i), &syn(i), &mut out);
@@ -1022,7 +1024,7 @@ mod tests {
             fin: false,
             rst: false,
             payload,
-            wants: crate::observe::Wants::ALL,
+            wants: crate::observe::Wants::NONE,
         }
     }
 
@@ -1132,7 +1134,7 @@ mod tests {
                         fin: false,
                         rst: false,
                         payload: c,
-                        wants: crate::observe::Wants::ALL,
+                        wants: crate::observe::Wants::NONE,
                     },
                     &mut out,
                 );

@@ -1,0 +1,482 @@
+//! JA3 and JA4 client fingerprints of a ClientHello.
+//!
+//! - **JA3** (salesforce/ja3, README "How it works"): the decimal fields
+//!   `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`, each list joined by
+//!   `-` in the order sent, GREASE values (RFC 8701, `0x?a?a`) left out of every list; the
+//!   fingerprint is the MD5 of that string. `SSLVersion` is the hello's legacy_version field
+//!   (`771` for a TLS 1.3 hello too), as the reference and tshark's `tls.handshake.ja3` write it.
+//!   JA3 is defined for TLS over TCP; for the hello in a QUIC Initial iocd computes it the same
+//!   way, as tshark does.
+//! - **JA4** (FoxIO-LLC/ja4, `technical_details/JA4.md`): `a_b_c` where `a` is the transport (`t`
+//!   TCP, `q` QUIC), the version (highest supported_versions entry without GREASE, else
+//!   legacy_version: `13` `12` `11` `10` `s3` `s2` `s1`, `00` for anything else), `d`/`i` (a
+//!   server_name extension is present or not), the cipher and extension counts (two digits,
+//!   GREASE excluded, capped at 99; SNI and ALPN counted) and the first and last character of
+//!   the first ALPN value (`00` without one; hex digits when either byte is not alphanumeric);
+//!   `b` is the first 12 hex digits of the SHA-256 of the sorted cipher suites (4 lowercase hex
+//!   digits each, comma separated); `c` the same over the sorted extensions without SNI (0x0000)
+//!   and ALPN (0x0010), then `_` and the signature algorithms in the order sent (no `_` when
+//!   there are none). An empty list hashes to `000000000000`.
+//!
+//! Both are written without allocation into a small buffer flushed into the hash; inputs are
+//! slices of a hello already bounded by [`super::tls::MAX_CLIENT_HELLO_LEN`], so every list here
+//! has at most 8,192 entries and the work is linear in the hello's length.
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+/// JA4's key length: `t13d1516h2_8daaf6152771_e5627efa2ab1` (10 + 1 + 12 + 1 + 12 bytes).
+pub const JA4_LEN: usize = 36;
+
+/// JA4 counts are two decimal digits: "if there are more than 99, write 99" (JA4.md).
+const MAX_JA4_COUNT: usize = 99;
+
+/// What a fingerprint is computed from, read from one ClientHello. Lists of 16-bit values are
+/// kept as their wire bytes (big-endian pairs); an odd trailing byte is ignored.
+#[derive(Debug, Clone, Default)]
+pub struct HelloParts<'a> {
+    /// legacy_version (RFC 8446 §4.1.2).
+    pub legacy_version: u16,
+    /// cipher_suites as sent, GREASE included.
+    pub ciphers: Vec<u16>,
+    /// Extension types as sent, GREASE included.
+    pub extensions: Vec<u16>,
+    /// supported_groups (10) named group list.
+    pub groups: &'a [u8],
+    /// ec_point_formats (11) list, one byte each.
+    pub point_formats: &'a [u8],
+    /// signature_algorithms (13) list.
+    pub sig_algs: &'a [u8],
+    /// The first protocol name of application_layer_protocol_negotiation (16).
+    pub alpn: Option<&'a [u8]>,
+    /// The highest non-GREASE entry of supported_versions (43), when the extension is there.
+    pub supported_version: Option<u16>,
+    /// A server_name extension (0) is present.
+    pub sni: bool,
+}
+
+/// Which fingerprints to compute, and over which transport (JA4's first character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Want {
+    pub ja3: bool,
+    pub ja4: bool,
+    /// The hello came in QUIC CRYPTO frames (`q`), not a TCP stream (`t`).
+    pub quic: bool,
+}
+
+impl Want {
+    pub const NONE: Want = Want {
+        ja3: false,
+        ja4: false,
+        quic: false,
+    };
+
+    #[inline]
+    pub fn any(self) -> bool {
+        self.ja3 || self.ja4
+    }
+}
+
+/// The fingerprints of one hello, those that were asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fingerprints {
+    /// MD5 of the JA3 string.
+    pub ja3: Option<[u8; 16]>,
+    /// The JA4 text, ASCII.
+    pub ja4: Option<[u8; JA4_LEN]>,
+}
+
+/// GREASE (RFC 8701 §2): `0x0A0A`, `0x1A1A`, ... `0xFAFA`.
+#[inline]
+pub fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
+}
+
+fn u16s(list: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    list.chunks_exact(2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+}
+
+/// Compute what `want` asks for.
+pub fn fingerprints(parts: &HelloParts<'_>, want: Want) -> Fingerprints {
+    Fingerprints {
+        ja3: want.ja3.then(|| ja3(parts)),
+        ja4: want.ja4.then(|| ja4(parts, want.quic)),
+    }
+}
+
+/// Where a [`Writer`] flushes: a hash, or (for [`ja3_string`]) a vector.
+trait Sink {
+    fn take(&mut self, data: &[u8]);
+}
+
+impl Sink for Md5 {
+    fn take(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
+}
+
+impl Sink for Sha256 {
+    fn take(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn take(&mut self, data: &[u8]) {
+        self.extend_from_slice(data);
+    }
+}
+
+/// Bytes written into a hash through a stack buffer: one `update` per 128 bytes, not per field.
+struct Writer<S: Sink> {
+    sink: S,
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl<S: Sink> Writer<S> {
+    fn new(sink: S) -> Self {
+        Writer {
+            sink,
+            buf: [0; 128],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.extend(&[b]);
+    }
+
+    /// Append `bytes` (at most 8: one field and its separator): the buffer is flushed first
+    /// when they do not fit, so each field is one copy.
+    #[inline]
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.sink.take(&self.buf[..self.len]);
+            self.len = 0;
+        }
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
+        }
+    }
+
+    /// `v` in decimal, after `sep` when given.
+    fn decimal(&mut self, sep: Option<u8>, v: u16) {
+        let mut digits = [0u8; 6];
+        let mut n = v;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if let Some(sep) = sep {
+            i -= 1;
+            digits[i] = sep;
+        }
+        self.extend(&digits[i..]);
+    }
+
+    /// `v` as 4 lowercase hex digits, after `sep` when given.
+    fn hex4(&mut self, sep: Option<u8>, v: u16) {
+        let d = |shift: u16| HEX[usize::from((v >> shift) & 0xf)];
+        let field = [sep.unwrap_or(0), d(12), d(8), d(4), d(0)];
+        self.extend(&field[usize::from(sep.is_none())..]);
+    }
+
+    /// The sink with everything written.
+    fn finish(mut self) -> S {
+        self.sink.take(&self.buf[..self.len]);
+        self.sink
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Write `values` as decimal joined by `-`.
+fn ja3_list<S: Sink>(w: &mut Writer<S>, values: impl Iterator<Item = u16>) {
+    for (i, v) in values.enumerate() {
+        w.decimal((i > 0).then_some(b'-'), v);
+    }
+}
+
+/// Write the JA3 string of `p` into `w`.
+fn ja3_into<S: Sink>(w: &mut Writer<S>, p: &HelloParts<'_>) {
+    w.decimal(None, p.legacy_version);
+    w.push(b',');
+    ja3_list(w, p.ciphers.iter().copied().filter(|&v| !is_grease(v)));
+    w.push(b',');
+    ja3_list(w, p.extensions.iter().copied().filter(|&v| !is_grease(v)));
+    w.push(b',');
+    ja3_list(w, u16s(p.groups).filter(|&v| !is_grease(v)));
+    w.push(b',');
+    ja3_list(w, p.point_formats.iter().map(|&b| u16::from(b)));
+}
+
+/// The MD5 of the JA3 string.
+pub fn ja3(p: &HelloParts<'_>) -> [u8; 16] {
+    let mut w = Writer::new(Md5::new());
+    ja3_into(&mut w, p);
+    let mut out = [0; 16];
+    out.copy_from_slice(&w.finish().finalize());
+    out
+}
+
+/// The JA3 string itself (for tests and tools; the hot path hashes it as it is written).
+pub fn ja3_string(p: &HelloParts<'_>) -> String {
+    let mut w = Writer::new(Vec::new());
+    ja3_into(&mut w, p);
+    String::from_utf8_lossy(&w.finish()).into_owned()
+}
+
+/// JA4's two version characters.
+fn ja4_version(v: u16) -> [u8; 2] {
+    match v {
+        0x0304 => *b"13",
+        0x0303 => *b"12",
+        0x0302 => *b"11",
+        0x0301 => *b"10",
+        0x0300 => *b"s3",
+        0x0200 => *b"s2",
+        0x0100 => *b"s1",
+        _ => *b"00",
+    }
+}
+
+/// JA4's ALPN characters: first and last of the first value; their hex form's first and last
+/// digit when either is not `[0-9A-Za-z]`; `00` when there is no value.
+fn ja4_alpn(alpn: Option<&[u8]>) -> [u8; 2] {
+    match alpn {
+        Some(&[first, ..]) => {
+            let last = *alpn.and_then(|a| a.last()).unwrap_or(&first);
+            if first.is_ascii_alphanumeric() && last.is_ascii_alphanumeric() {
+                [first, last]
+            } else {
+                [HEX[usize::from(first >> 4)], HEX[usize::from(last & 0xf)]]
+            }
+        }
+        _ => *b"00",
+    }
+}
+
+fn two_digits(n: usize) -> [u8; 2] {
+    let n = n.min(MAX_JA4_COUNT) as u8;
+    [b'0' + n / 10, b'0' + n % 10]
+}
+
+/// The first 12 hex digits of a SHA-256; `000000000000` when nothing was hashed.
+fn hash12(hash: Sha256, empty: bool, out: &mut [u8]) {
+    if empty {
+        out.fill(b'0');
+        return;
+    }
+    let d = hash.finalize();
+    for (i, b) in d.iter().take(6).enumerate() {
+        out[2 * i] = HEX[usize::from(b >> 4)];
+        out[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+}
+
+/// The JA4 text.
+pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
+    let mut ciphers: Vec<u16> = p
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|&v| !is_grease(v))
+        .collect();
+    let mut exts: Vec<u16> = p
+        .extensions
+        .iter()
+        .copied()
+        .filter(|&v| !is_grease(v))
+        .collect();
+    let mut out = [0u8; JA4_LEN];
+    out[0] = if quic { b'q' } else { b't' };
+    out[1..3].copy_from_slice(&ja4_version(
+        p.supported_version.unwrap_or(p.legacy_version),
+    ));
+    out[3] = if p.sni { b'd' } else { b'i' };
+    out[4..6].copy_from_slice(&two_digits(ciphers.len()));
+    out[6..8].copy_from_slice(&two_digits(exts.len()));
+    out[8..10].copy_from_slice(&ja4_alpn(p.alpn));
+    out[10] = b'_';
+    out[23] = b'_';
+
+    ciphers.sort_unstable();
+    let mut w = Writer::new(Sha256::new());
+    for (i, &c) in ciphers.iter().enumerate() {
+        w.hex4((i > 0).then_some(b','), c);
+    }
+    hash12(w.finish(), ciphers.is_empty(), &mut out[11..23]);
+
+    exts.retain(|&e| e != 0x0000 && e != 0x0010);
+    exts.sort_unstable();
+    let mut w = Writer::new(Sha256::new());
+    for (i, &e) in exts.iter().enumerate() {
+        w.hex4((i > 0).then_some(b','), e);
+    }
+    let mut empty = exts.is_empty();
+    let mut sigs = u16s(p.sig_algs).peekable();
+    if sigs.peek().is_some() {
+        empty = false;
+        w.push(b'_');
+        for (i, s) in sigs.enumerate() {
+            w.hex4((i > 0).then_some(b','), s);
+        }
+    }
+    hash12(w.finish(), empty, &mut out[24..36]);
+    out
+}
+
+/// Whether `key` has JA4's shape: `[tqd]`, two version characters, `[di]`, four digits, two
+/// ALPN characters, then `_` + 12 hex + `_` + 12 hex, all ASCII.
+pub fn is_ja4_shaped(key: &[u8]) -> bool {
+    key.len() == JA4_LEN
+        && matches!(key[0], b't' | b'q' | b'd')
+        && key[1..3].iter().all(u8::is_ascii_alphanumeric)
+        && matches!(key[3], b'd' | b'i')
+        && key[4..8].iter().all(u8::is_ascii_digit)
+        && key[8..10].iter().all(u8::is_ascii_alphanumeric)
+        && key[10] == b'_'
+        && key[23] == b'_'
+        && key[11..23]
+            .iter()
+            .chain(&key[24..36])
+            .all(|b| HEX.contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grease_values_are_the_sixteen_of_rfc_8701() {
+        let all: Vec<u16> = (0..=u16::MAX).filter(|&v| is_grease(v)).collect();
+        assert_eq!(all.len(), 16);
+        assert_eq!(all[0], 0x0a0a);
+        assert_eq!(all[15], 0xfafa);
+        assert!(!is_grease(0x0a1a));
+    }
+
+    #[test]
+    fn alpn_characters_follow_the_spec_examples() {
+        // JA4.md, "ALPN Extension Value": h2 → "h2", http/1.1 → "h1", none → "00",
+        // 0xAB 0xCD → "ad", 0x30 0xAB → "3b", 0x30 0x31 0xAB 0xCD → "3d",
+        // 0x30 0xAB 0xCD 0x31 → "01".
+        assert_eq!(&ja4_alpn(Some(b"h2")), b"h2");
+        assert_eq!(&ja4_alpn(Some(b"http/1.1")), b"h1");
+        assert_eq!(&ja4_alpn(None), b"00");
+        assert_eq!(&ja4_alpn(Some(&[])), b"00");
+        assert_eq!(&ja4_alpn(Some(&[0xab, 0xcd])), b"ad");
+        assert_eq!(&ja4_alpn(Some(&[0x30, 0xab])), b"3b");
+        assert_eq!(&ja4_alpn(Some(&[0x30, 0x31, 0xab, 0xcd])), b"3d");
+        assert_eq!(&ja4_alpn(Some(&[0x30, 0xab, 0xcd, 0x31])), b"01");
+        assert_eq!(&ja4_alpn(Some(b"h")), b"hh");
+    }
+
+    #[test]
+    fn counts_are_capped_at_99() {
+        assert_eq!(&two_digits(0), b"00");
+        assert_eq!(&two_digits(7), b"07");
+        assert_eq!(&two_digits(99), b"99");
+        assert_eq!(&two_digits(4096), b"99");
+    }
+
+    /// JA4.md's worked example (the "JA4 Fingerprint" section, a Chrome hello): 15 ciphers,
+    /// 16 extensions, ALPN h2, and the lists it prints, give
+    /// `t13d1516h2_8daaf6152771_e5627efa2ab1`; the same value is FoxIO's expected output for
+    /// its sample captures (and in ../shared/pcaps/content/truth.jsonl).
+    #[test]
+    fn ja4_of_the_spec_example() {
+        let ciphers = [
+            0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014,
+            0x009c, 0x009d, 0x002f, 0x0035,
+        ];
+        // Chrome's extensions (order randomised; JA4 sorts), GREASE first and last.
+        let extensions = [
+            0x2a2a, 0x001b, 0x0000, 0x0033, 0x0010, 0x4469, 0x0017, 0x002d, 0x000d, 0x0005, 0x0023,
+            0x0012, 0x002b, 0xff01, 0x000b, 0x000a, 0x0015, 0x3a3a,
+        ];
+        let sig_algs: Vec<u8> = [
+            0x0403u16, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+        ]
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+        let p = HelloParts {
+            legacy_version: 0x0303,
+            ciphers: [0xdada].iter().chain(&ciphers).copied().collect(),
+            extensions: extensions.to_vec(),
+            sig_algs: &sig_algs,
+            alpn: Some(b"h2"),
+            supported_version: Some(0x0304),
+            sni: true,
+            ..HelloParts::default()
+        };
+        assert_eq!(&ja4(&p, false), b"t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert!(is_ja4_shaped(&ja4(&p, true)));
+        assert_eq!(ja4(&p, true)[0], b'q');
+    }
+
+    /// An empty hello (no ciphers, no extensions): both hashes are zeros, no `_` suffix.
+    #[test]
+    fn ja4_of_empty_lists_is_zeros() {
+        let p = HelloParts {
+            legacy_version: 0x0301,
+            ..HelloParts::default()
+        };
+        assert_eq!(&ja4(&p, false), b"t10i000000_000000000000_000000000000");
+        // JA3 of the same: version and four empty fields.
+        assert_eq!(ja3_string(&p), "769,,,,");
+    }
+
+    /// salesforce/ja3's README example string
+    /// `769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0` and its MD5
+    /// `ada70206e40642a3e4461f35503241d5` (the README's "JA3 fingerprint").
+    #[test]
+    fn ja3_of_the_reference_readme_example() {
+        let p = HelloParts {
+            legacy_version: 769,
+            ciphers: vec![47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
+            extensions: vec![0x0a0a, 0, 10, 11],
+            groups: &[0xfa, 0xfa, 0, 23, 0, 24, 0, 25],
+            point_formats: &[0],
+            ..HelloParts::default()
+        };
+        assert_eq!(
+            ja3_string(&p),
+            "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
+        );
+        let hex: String = ja3(&p).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "ada70206e40642a3e4461f35503241d5");
+    }
+
+    #[test]
+    fn long_lists_go_through_the_buffer_intact() {
+        // 4096 ciphers: the string crosses the 128-byte buffer many times.
+        let ciphers: Vec<u16> = (0..4096).collect();
+        let p = HelloParts {
+            legacy_version: 771,
+            ciphers: ciphers.clone(),
+            ..HelloParts::default()
+        };
+        let s = ja3_string(&p);
+        // 0x0a0a (2570) is GREASE and is left out
+        let list: Vec<String> = ciphers
+            .iter()
+            .filter(|&&c| c != 0x0a0a)
+            .map(|c| c.to_string())
+            .collect();
+        assert!(s == format!("771,{},,,", list.join("-")), "{}", &s[..80]);
+        let j = ja4(&p, false);
+        assert_eq!(&j[..10], b"t12i990000");
+        assert!(is_ja4_shaped(&j));
+    }
+}
