@@ -46,6 +46,7 @@
 //! TCP table bypasses the flow.
 
 pub mod dns;
+pub mod file;
 pub mod http;
 pub mod quic;
 pub mod tls;
@@ -127,6 +128,7 @@ pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &
 // DNS reads many and enforces its depth message by message.
 const _: () = assert!(tls::RECORD.max_depth <= MAX_STREAM_PREFIX);
 const _: () = assert!(http::RECORD.max_depth <= MAX_STREAM_PREFIX);
+const _: () = assert!(crate::proto::http::MAX_RESPONSE_HEAD < MAX_STREAM_PREFIX);
 
 /// How far into a client's direction a `CONNECT` tunnel may start and still be read: two
 /// request heads of [`crate::proto::http::MAX_HTTP_HEAD`] (a refused `CONNECT` and its retry
@@ -183,8 +185,9 @@ pub enum Stream {
     Probing,
     /// A ClientHello that did not fit the first bytes seen.
     Tls,
-    /// An HTTP/1.x request head, read line by line.
-    Http,
+    /// HTTP/1.x messages, every one of the connection (see [`http`]): requests on the client's
+    /// side, responses on the server's, each direction's place in its messages boxed.
+    Http(Box<http::Dir>),
     /// The bytes after an HTTP `CONNECT` head: probed again, so a TLS ClientHello sent
     /// through the proxy is read as on any TLS flow (and a second request, a retry with
     /// credentials after a 407, as HTTP). Only within [`MAX_TUNNEL_OFFSET`].
@@ -200,27 +203,36 @@ impl Stream {
     fn of(proto: AppProto) -> Stream {
         match proto {
             AppProto::Tls => Stream::Tls,
-            AppProto::Http => Stream::Http,
+            AppProto::Http => Stream::Http(Box::default()),
             AppProto::Dns => Stream::Dns,
             // QUIC is not carried over TCP.
             AppProto::Quic => Stream::Done,
         }
     }
 
-    /// Read `input` as `proto`'s; `first`: the direction was probing until now.
+    /// Read `input` as `proto`'s; `first`: the direction was probing until now; `peer`: the
+    /// other direction's state.
     fn parse_as(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         first: bool,
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        match *self {
+        match self {
             Stream::Tls => tls::parse_stream(input, first, out, stats),
-            Stream::Http => match http::parse_stream(input, first, out, stats) {
-                http::Parsed::Step(step) => step,
-                http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
-            },
+            Stream::Http(dir) => {
+                let other = match peer {
+                    Stream::Http(p) => http::Peer::Http(p),
+                    Stream::Tunnel => http::Peer::Tunnel,
+                    _ => http::Peer::Other,
+                };
+                match http::parse_stream(dir, other, input, first, out, stats) {
+                    http::Parsed::Step(step) => step,
+                    http::Parsed::Tunnel { head } => self.tunnel(peer, input, head, out, stats),
+                }
+            }
             Stream::Dns => dns::parse_stream(input, out, stats),
             Stream::Probing | Stream::Tunnel | Stream::Done => Step::Done { client: false },
         }
@@ -231,6 +243,7 @@ impl Stream {
     /// not HTTP; another request there (no recursion) waits for the next segment.
     fn tunnel(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         head: usize,
         out: &mut Vec<Observed>,
@@ -256,7 +269,7 @@ impl Stream {
             consumed: input.consumed + head,
             wants: input.wants,
         };
-        match self.parse_as(rest, true, out, stats) {
+        match self.parse_as(peer, rest, true, out, stats) {
             Step::More { used, need } => Step::More {
                 used: head + used,
                 need,
@@ -269,6 +282,7 @@ impl Stream {
     /// that claims them.
     fn probe(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
@@ -276,7 +290,7 @@ impl Stream {
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {
                 *self = Stream::of(r.proto);
-                self.parse_as(input, true, out, stats)
+                self.parse_as(peer, input, true, out, stats)
             }
             Err(true) => Step::More {
                 used: 0,
@@ -297,11 +311,15 @@ impl StreamParser for Stream {
 
     #[inline]
     fn is_done(&self) -> bool {
-        *self == Stream::Done
+        matches!(self, Stream::Done)
     }
 
     fn stop(&mut self) -> bool {
-        let client = matches!(self, Stream::Tls | Stream::Http | Stream::Tunnel);
+        let client = match self {
+            Stream::Tls | Stream::Tunnel => true,
+            Stream::Http(d) => d.is_client(),
+            _ => false,
+        };
         *self = Stream::Done;
         client
     }
@@ -312,18 +330,48 @@ impl StreamParser for Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
+        self.parse_paired(&mut Stream::Done, input, out, stats)
+    }
+
+    fn gap(&mut self, skipped: u64, snap: bool, stats: &mut FlowStats) -> bool {
+        match self {
+            Stream::Http(d) => d.gap(skipped, snap, stats),
+            _ => false,
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<Observed>, stats: &mut FlowStats) {
+        if let Stream::Http(d) = self {
+            d.end(out, stats);
+        }
+    }
+
+    fn mem(&self) -> usize {
+        match self {
+            Stream::Http(d) => d.mem(),
+            _ => 0,
+        }
+    }
+
+    fn parse_paired(
+        &mut self,
+        peer: &mut Stream,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
         let step = match *self {
-            Stream::Probing => self.probe(input, out, stats),
+            Stream::Probing => self.probe(peer, input, out, stats),
             // what a client sends through a proxy is its own: done as a client whatever it is
             Stream::Tunnel if input.consumed > MAX_TUNNEL_OFFSET => {
                 stats.prefix_cap += 1;
                 Step::Done { client: true }
             }
-            Stream::Tunnel => match self.probe(input, out, stats) {
+            Stream::Tunnel => match self.probe(peer, input, out, stats) {
                 Step::Done { .. } => Step::Done { client: true },
                 step => step,
             },
-            _ => self.parse_as(input, false, out, stats),
+            _ => self.parse_as(peer, input, false, out, stats),
         };
         if let Step::Done { .. } = step {
             *self = Stream::Done;
@@ -488,7 +536,7 @@ mod tests {
         assert_eq!(stats.tls_split, 1);
         let mut s = Stream::Probing;
         s.parse(input(b"GET / HT"), &mut out, &mut stats);
-        assert_eq!(s, Stream::Http);
+        assert!(matches!(s, Stream::Http(_)));
         let mut s = Stream::Probing;
         assert_eq!(
             s.parse(
