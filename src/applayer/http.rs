@@ -1273,3 +1273,158 @@ mod stream_tests {
         assert_eq!(c.d.t.stats.http_file_too_big, 1);
     }
 }
+
+/// The public captures of `../shared/pcaps/content` against their `truth.jsonl` (tshark's
+/// `http.request.full_uri` and `--export-objects http` hashes): every URL and every file.
+#[cfg(test)]
+mod content_truth {
+    use std::collections::HashSet;
+    use std::path::PathBuf;
+
+    use crate::applayer::{tcp, TcpFlows};
+    use crate::capture::file::open_reader;
+    use crate::decode::{self, Link, L4};
+    use crate::observe::{Observed, Token, Wants};
+    use crate::track::tcp::Segment;
+
+    fn content_dir() -> Option<PathBuf> {
+        let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/content");
+        if d.join("truth.jsonl").exists() {
+            Some(d)
+        } else {
+            println!("SKIP: no {} (the public content captures)", d.display());
+            None
+        }
+    }
+
+    /// Every observable the TCP streams of a capture give (the worker's TCP path: decode,
+    /// flow table, application layer), and the table's counters.
+    pub(crate) fn observe(path: &std::path::Path) -> (Vec<Observed>, crate::track::tcp::FlowStats) {
+        let mut r = open_reader(path).unwrap();
+        let mut flows = TcpFlows::new();
+        let mut out = Vec::new();
+        while r.advance(&mut || {}).unwrap() {
+            let Some(pkt) = r.packet() else { break };
+            let p = decode::decode(Link::from_dlt(pkt.linktype), pkt.data);
+            let (
+                Some(ip),
+                L4::Tcp {
+                    sport,
+                    dport,
+                    seq,
+                    syn,
+                    fin,
+                    rst,
+                    payload,
+                },
+            ) = (p.ip, p.l4)
+            else {
+                continue;
+            };
+            let seg = Segment {
+                src: (ip.src, sport),
+                dst: (ip.dst, dport),
+                seq,
+                syn,
+                fin,
+                rst,
+                payload,
+                wants: Wants::ALL,
+            };
+            let lost = pkt.wire_len.saturating_sub(pkt.data.len() as u32);
+            if lost > 0 && !payload.is_empty() {
+                flows.segment_cut(pkt.ts_us, &seg, lost, &mut out);
+            } else {
+                tcp(&mut flows, pkt.ts_us, &seg, &mut out);
+            }
+        }
+        (out, flows.stats)
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn every_url_and_file_of_the_http_captures_is_observed_and_no_decoy() {
+        let Some(dir) = content_dir() else { return };
+        let truth = std::fs::read_to_string(dir.join("truth.jsonl")).unwrap();
+        let (mut urls, mut files) = (0, 0);
+        for line in truth.lines() {
+            let t: serde_json::Value = serde_json::from_str(line).unwrap();
+            let name = t["file"].as_str().unwrap();
+            let want_urls = t["urls"].as_array().unwrap();
+            let want_files = t["http_files"].as_array().unwrap();
+            if want_urls.is_empty() && want_files.is_empty() {
+                continue;
+            }
+            let (seen, stats) = observe(&dir.join(name));
+            let mut got: HashSet<(Token, String)> = HashSet::new();
+            for o in &seen {
+                if let Observed::Token { kind, key, .. } = o {
+                    let text = match kind {
+                        Token::Url => String::from_utf8(key.clone()).unwrap(),
+                        _ => hex(key),
+                    };
+                    got.insert((*kind, text));
+                }
+            }
+            for u in want_urls {
+                let key = crate::url::parse(u.as_str().unwrap()).unwrap().key;
+                let key = String::from_utf8(key).unwrap();
+                assert!(got.contains(&(Token::Url, key.clone())), "{name}: {key}");
+                // near misses are not what was seen
+                for decoy in [
+                    format!("{key}x"),
+                    format!("x{key}"),
+                    key[..key.len() - 1].into(),
+                ] {
+                    assert!(
+                        !got.contains(&(Token::Url, decoy.clone())),
+                        "{name}: {decoy}"
+                    );
+                }
+                urls += 1;
+            }
+            // tshark did not read the lower-case `http/1.1` response of
+            // zk-http-nonstandard-port.pcap as one (no `http_responses`), and exported the
+            // response's head (its chunked body never comes) as an object: no file was sent,
+            // and iocd counts the body as cut (`http_file_cut`).
+            let head_as_file = |f: &serde_json::Value| {
+                t["http_responses"].as_array().is_some_and(|r| r.is_empty())
+                    && t["http_files_crosscheck"]["tshark_only"]
+                        .as_array()
+                        .is_some_and(|o| o.contains(&f["sha256"]))
+            };
+            let want_files: Vec<_> = want_files.iter().filter(|f| !head_as_file(f)).collect();
+            if want_files.len() < t["http_files"].as_array().unwrap().len() {
+                assert_eq!(stats.http_file_cut, 1, "{name}");
+            }
+            for f in &want_files {
+                for (kind, field) in [
+                    (Token::Sha256, "sha256"),
+                    (Token::Sha1, "sha1"),
+                    (Token::Md5, "md5"),
+                ] {
+                    let h = f[field].as_str().unwrap().to_string();
+                    assert!(
+                        got.contains(&(kind, h.clone())),
+                        "{name}: {field} {h} {stats:?}"
+                    );
+                }
+                files += 1;
+            }
+            // nothing was reported that tshark did not export (206 parts included)
+            let want: HashSet<String> = want_files
+                .iter()
+                .map(|f| f["sha256"].as_str().unwrap().to_string())
+                .collect();
+            for (kind, h) in &got {
+                if *kind == Token::Sha256 {
+                    assert!(want.contains(h), "{name}: extra file {h}");
+                }
+            }
+        }
+        assert_eq!((urls, files), (18, 24));
+    }
+}

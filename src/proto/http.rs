@@ -292,12 +292,14 @@ pub const MAX_CHUNK_LINE: usize = 1024;
 pub const MAX_TRAILER_LINES: usize = 64;
 
 /// Whether a stream starting with `data` may carry a response: it starts with `HTTP/1.` (or
-/// with a prefix of it). The server direction's content probe.
+/// with a prefix of it). The server direction's content probe. In any case: the name is
+/// case-sensitive (RFC 9112 §2.3), but servers that send `http/1.1 200 OK` exist and clients
+/// (and tshark) read them.
 #[inline]
 pub fn may_be_response(data: &[u8]) -> bool {
     const V: &[u8] = b"HTTP/1.";
     let n = data.len().min(V.len());
-    data[..n] == V[..n]
+    data[..n].eq_ignore_ascii_case(&V[..n])
 }
 
 /// End of the message head at the start of `data`: the offset just past the empty line that
@@ -416,7 +418,10 @@ fn parse_decimal(v: &[u8]) -> Option<u64> {
 pub fn status_line(head: &[u8]) -> Option<(u16, &[u8])> {
     let nl = memchr::memchr(b'\n', head)?;
     let line = strip_cr(&head[..nl]);
-    let rest = line.strip_prefix(b"HTTP/1.")?;
+    if line.len() < 7 || !line[..7].eq_ignore_ascii_case(b"HTTP/1.") {
+        return None;
+    }
+    let rest = &line[7..];
     let (minor, rest) = rest.split_first()?;
     if !minor.is_ascii_digit() {
         return None;
