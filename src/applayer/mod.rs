@@ -34,16 +34,28 @@
 //!
 //! ```text
 //!  Probing ──TLS probe──▶ Tls  ──hello parsed / malformed / cap──────────▶ Done
-//!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
-//!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
+//!     │    ──HTTP probe─▶ Http ──every message to the end; framing error, a gap outside a
+//!     │      (request or   │     body, head over its cap──────────────────▶ Done
+//!     │       response)    └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
 //!  Dns (port hint: either port in dns::TCP_PORTS) ──every complete length-prefixed message
 //!      (RFC 1035 §4.2.2)──▶ Done at MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
 //! ```
 //!
-//! A ClientHello or a request comes from the client, so once one direction has given its
-//! verdict as a client (TLS or HTTP) the other direction is `Done` too; when both are `Done` the
-//! TCP table bypasses the flow.
+//! A ClientHello comes from the client, so once one direction has given its verdict as a
+//! client the other direction is `Done` too (unless its parser reads servers); when both are
+//! `Done` the TCP table bypasses the flow.
+//!
+//! # Both directions of one protocol (HTTP/1.x)
+//!
+//! HTTP is read to the connection's end: the client's direction ([`Stream::Http`] in the
+//! client role) reads every request, the server's (recognised by its own `HTTP/1.` start)
+//! every response. A response's framing depends on its request (no body after HEAD; a tunnel
+//! after a 2xx to CONNECT), so the client's state keeps a bounded queue of what its requests
+//! need ([`http::Pending`], at most [`http::MAX_PENDING`]) and the server's direction takes
+//! from it: the table hands each direction's parser the other's state
+//! ([`StreamParser::parse_paired`]), so the per-flow state shared by both is reached without a
+//! pointer or a lock. A direction whose peer is a [`Stream::Tunnel`] answers a CONNECT.
 
 pub mod dns;
 pub mod file;

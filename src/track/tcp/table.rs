@@ -104,7 +104,8 @@ crate::counters! {
         http_file_too_big: u64,
         /// a content coding iocd does not decode (br, zstd, stacked codings) or a corrupt one,
         http_file_undecoded: u64,
-        /// the connection ended (RST, FIN before the announced length, expiry) inside it.
+        /// the direction's FIN came before the body's announced end (a body cut by RST or idle
+        /// expiry is not counted: it was never complete).
         http_file_cut: u64,
         /// HTTP directions that stopped: a chunk-size line or Content-Length that cannot be
         /// read (a chunk of 2^64 bytes), a status line that is not HTTP/1.x, or a gap the
