@@ -179,13 +179,21 @@ impl FileHash {
         })
     }
 
-    /// Heap bytes held (for the flow table's budget).
+    /// Heap bytes held beyond this value itself (for the flow table's budget): a decoder, boxed
+    /// with the digests it feeds, and its inflate state.
     pub fn mem(&self) -> usize {
-        let digests = std::mem::size_of::<Digests>();
-        match self.decoder {
-            Decoder::Identity(_) | Decoder::Sniff(..) => digests,
-            Decoder::Gzip(_) | Decoder::Zlib(_) | Decoder::Raw(_) => digests + INFLATE_MEM,
-            Decoder::None => 0,
+        match &self.decoder {
+            Decoder::Identity(_) | Decoder::None => 0,
+            Decoder::Sniff(_, head) => head.capacity(),
+            Decoder::Gzip(_) => {
+                std::mem::size_of::<flate2::write::MultiGzDecoder<Digests>>() + INFLATE_MEM
+            }
+            Decoder::Zlib(_) => {
+                std::mem::size_of::<flate2::write::ZlibDecoder<Digests>>() + INFLATE_MEM
+            }
+            Decoder::Raw(_) => {
+                std::mem::size_of::<flate2::write::DeflateDecoder<Digests>>() + INFLATE_MEM
+            }
         }
     }
 
@@ -450,6 +458,7 @@ mod tests {
             f.update(c);
         }
         assert_eq!(f.spoiled(), Some(Spoiled::TooBig));
+        // the decoder's memory is freed at once
         assert_eq!(f.mem(), 0);
         assert_eq!(digests(f), Err(Spoiled::TooBig));
         // identity over the cap too
