@@ -8,6 +8,7 @@ mod corpus;
 mod dns;
 mod feed_shapes;
 mod formats;
+mod http;
 mod indicators;
 mod input;
 mod live;
