@@ -18,15 +18,16 @@ use serde::Deserialize;
 ///   attacker makes every entry hold) = ~6,990 connections. Partial hellos at once:
 ///   5,000/s × 0.3 s = 1,500, so 4.6× headroom even when every entry is maximal; finished
 ///   connections (a ~1 KB record until the 10 s idle timeout) fill the rest and go first.
-/// - TCP flow entries, a quarter: 64 MiB ÷ ~230 B per flow (`FlowTable::FLOW_COST`: a 64-byte
+/// - TCP flow entries, a quarter: 64 MiB ÷ ~260 B per flow (`FlowTable::FLOW_COST`: a 64-byte
 ///   slot with the hash table's slack, plus the undecided state of a SYN flood's flow) =
-///   ~294,000 flows. Undecided flows at once: 25,000/s × 0.3 s = 7,500 (39× headroom); the rest
+///   ~258,000 flows. Undecided flows at once: 25,000/s × 0.3 s = 7,500 (34× headroom); the rest
 ///   keeps about 10 s of decided flows, which go first and cost a six-byte recheck when their
 ///   next payload comes.
-/// - TCP reassembly buffers, a quarter: 64 MiB: 7,500 split hellos of ~2 KB (with the buffer's
+/// - TCP reassembly buffers and stream parsers' state (HTTP: ~220 bytes a connection, ~670
+///   while a body is hashed, ~46 KB while a compressed one is), a quarter: 64 MiB: 7,500 split hellos of ~2 KB (with the buffer's
 ///   doubling, ~4 KB) are 30 MB; or 4,000 flows holding a maximal 16 KiB window.
 ///
-/// So a flood must bring ~7,000 QUIC Initials or ~294,000 TCP flows before anything is
+/// So a flood must bring ~7,000 QUIC Initials or ~258,000 TCP flows before anything is
 /// evicted, and even then a partial hello that was there first is evicted only after its
 /// grace period (`track::evict`). Twice the old fixed caps' memory (1,024 QUIC connections,
 /// 65,536 flows and 32 MiB of buffers: ~60 MiB), four times the QUIC entries.

@@ -190,7 +190,7 @@ impl<P: StreamParser> FlowTable<P> {
     /// The most memory one flow's entry can hold, for deriving the cap from a budget: its slot
     /// (64 bytes and hashbrown's control byte, times 16/7: a table at its 7/8 load factor right
     /// after doubling is 7/16 full) and, while undecided (every flow of a SYN flood is), its
-    /// boxed per-direction state with the allocator's 16-byte header. About 230 bytes for the
+    /// boxed per-direction state with the allocator's 16-byte header. About 260 bytes for the
     /// worker's parser. Reassembly buffers are budgeted apart (`with_caps`' `buffered`).
     pub const FLOW_COST: usize = (std::mem::size_of::<(FlowKey, Flow<P>)>() + 1) * 16 / 7
         + std::mem::size_of::<[Half<P>; 2]>()
