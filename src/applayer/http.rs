@@ -42,7 +42,9 @@ pub const RECORD: Record = Record {
     udp_ports: &[],
     probe_tcp: Some(probe),
     probe_udp: None,
-    max_depth: http::MAX_HTTP_HEAD,
+    // read to the connection's end: each head is bounded instead (`http::MAX_HTTP_HEAD`,
+    // `http::MAX_RESPONSE_HEAD`), and bodies are consumed as they pass
+    max_depth: usize::MAX,
 };
 
 /// A request (any method token) or a response (`HTTP/1.`).

@@ -137,9 +137,10 @@ pub struct Record {
 pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &quic::RECORD];
 
 // A TCP protocol that reads one message per direction needs it inside the reassembly window;
-// DNS reads many and enforces its depth message by message.
+// DNS reads many and enforces its depth message by message; HTTP reads every message, each
+// head inside the window.
 const _: () = assert!(tls::RECORD.max_depth <= MAX_STREAM_PREFIX);
-const _: () = assert!(http::RECORD.max_depth <= MAX_STREAM_PREFIX);
+const _: () = assert!(crate::proto::http::MAX_HTTP_HEAD <= MAX_STREAM_PREFIX);
 const _: () = assert!(crate::proto::http::MAX_RESPONSE_HEAD < MAX_STREAM_PREFIX);
 
 /// How far into a client's direction a `CONNECT` tunnel may start and still be read: two
