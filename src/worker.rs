@@ -53,6 +53,8 @@ pub struct Context {
     /// The output stage puts events in packet order (replay): report progress after each
     /// batch ([`Output::Done`]) and leave the suppression clock to the stage.
     pub ordered: bool,
+    /// `[tables] max_file_size`: the largest file (HTTP body) hashed.
+    pub max_file_size: u64,
 }
 
 /// The caps of a worker's tables for a budget of `memory` bytes (`[tables] memory`).
@@ -127,6 +129,7 @@ pub struct Worker {
 impl Worker {
     pub fn new(ctx: Arc<Context>, store: Arc<IndicatorStore>, events: OutputTx) -> Self {
         let caps = ctx.tables;
+        applayer::file::set_max_file_size(ctx.max_file_size);
         Worker {
             ctx,
             store,
@@ -389,8 +392,14 @@ impl Worker {
                 let mut found = std::mem::take(&mut self.found);
                 found.clear();
                 // Straight to the flow table, which hands each direction's bytes to its
-                // application-layer reader (`applayer::Stream`).
-                self.flows.segment(m.ts_us, &seg, &mut found);
+                // application-layer reader (`applayer::Stream`). A frame the capture cut (its
+                // snap length) lost the end of its payload: the stream is told how much.
+                let lost = m.wire_len.saturating_sub(m.caplen);
+                if lost == 0 || payload.is_empty() {
+                    self.flows.segment(m.ts_us, &seg, &mut found);
+                } else {
+                    self.flows.segment_cut(m.ts_us, &seg, lost, &mut found);
+                }
                 for mut o in found.drain(..) {
                     if !self.keep_hello(&mut o) {
                         self.check_observed(set, m, &p, &flow, &o);

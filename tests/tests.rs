@@ -9,6 +9,7 @@ mod dns;
 mod feed_shapes;
 mod fingerprints;
 mod formats;
+mod http;
 mod indicators;
 mod input;
 mod live;

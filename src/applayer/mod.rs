@@ -36,8 +36,9 @@
 //!  Probing ──TLS probe──▶ Tls  ──malformed / cap─────────────────────────▶ Done
 //!     │                   └─hello parsed (client verdict)─▶ TlsRetry ──a second hello
 //!     │                     after a HelloRetryRequest, or any other record──▶ Done
-//!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
-//!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
+//!     │    ──HTTP probe─▶ Http ──every message to the end; framing error, a gap outside a
+//!     │      (request or   │     body, head over its cap──────────────────▶ Done
+//!     │       response)    └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
 //!  Dns (port hint: either port in dns::TCP_PORTS) ──every complete length-prefixed message
 //!      (RFC 1035 §4.2.2)──▶ Done at MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
@@ -54,8 +55,20 @@
 //!      TlsHandshake (server) ──ChangeCipherSpec, encrypted record, TLS 1.3, ServerHelloDone,
 //!      cap──▶ Done
 //! ```
+//!
+//! # Both directions of one protocol (HTTP/1.x)
+//!
+//! HTTP is read to the connection's end: the client's direction ([`Stream::Http`] in the
+//! client role) reads every request, the server's (recognised by its own `HTTP/1.` start)
+//! every response. A response's framing depends on its request (no body after HEAD; a tunnel
+//! after a 2xx to CONNECT), so the client's state keeps a bounded queue of what its requests
+//! need ([`http::Pending`], at most [`http::MAX_PENDING`]) and the server's direction takes
+//! from it: the table hands each direction's parser the other's state
+//! ([`StreamParser::parse_paired`]), so the per-flow state shared by both is reached without a
+//! pointer or a lock. A direction whose peer is a [`Stream::Tunnel`] answers a CONNECT.
 
 pub mod dns;
+pub mod file;
 pub mod http;
 pub mod quic;
 pub mod tls;
@@ -135,9 +148,11 @@ pub struct Record {
 pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &quic::RECORD];
 
 // A TCP protocol that reads one message per direction needs it inside the reassembly window;
-// DNS reads many and enforces its depth message by message.
+// DNS reads many and enforces its depth message by message; HTTP reads every message, each
+// head inside the window.
 const _: () = assert!(tls::RECORD.max_depth <= MAX_STREAM_PREFIX);
-const _: () = assert!(http::RECORD.max_depth <= MAX_STREAM_PREFIX);
+const _: () = assert!(crate::proto::http::MAX_HTTP_HEAD <= MAX_STREAM_PREFIX);
+const _: () = assert!(crate::proto::http::MAX_RESPONSE_HEAD < MAX_STREAM_PREFIX);
 
 /// How far into a client's direction a `CONNECT` tunnel may start and still be read: two
 /// request heads of [`crate::proto::http::MAX_HTTP_HEAD`] (a refused `CONNECT` and its retry
@@ -194,8 +209,9 @@ pub enum Stream {
     Probing,
     /// A ClientHello that did not fit the first bytes seen.
     Tls,
-    /// An HTTP/1.x request head, read line by line.
-    Http,
+    /// HTTP/1.x messages, every one of the connection (see [`http`]): requests on the client's
+    /// side, responses on the server's, each direction's place in its messages boxed.
+    Http(Box<http::Dir>),
     /// The bytes after an HTTP `CONNECT` head: probed again, so a TLS ClientHello sent
     /// through the proxy is read as on any TLS flow (and a second request, a retry with
     /// credentials after a 407, as HTTP). Only within [`MAX_TUNNEL_OFFSET`].
@@ -217,16 +233,18 @@ impl Stream {
     fn of(proto: AppProto) -> Stream {
         match proto {
             AppProto::Tls => Stream::Tls,
-            AppProto::Http => Stream::Http,
+            AppProto::Http => Stream::Http(Box::default()),
             AppProto::Dns => Stream::Dns,
             // QUIC is not carried over TCP.
             AppProto::Quic => Stream::Done,
         }
     }
 
-    /// Read `input` as `proto`'s; `first`: the direction was probing until now.
+    /// Read `input` as `proto`'s; `first`: the direction was probing until now; `peer`: the
+    /// other direction's state.
     fn parse_as(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         first: bool,
         out: &mut Vec<Observed>,
@@ -238,7 +256,7 @@ impl Stream {
                 *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
                     tls_server::Side::Server,
                 )));
-                self.parse_as(input, first, out, stats)
+                self.parse_as(peer, input, first, out, stats)
             }
             Stream::Tls => match tls::parse_stream(input, first, out, stats) {
                 // the hello was read: the client's direction reads on, for its Certificate
@@ -260,10 +278,17 @@ impl Stream {
             },
             Stream::TlsRetry => tls::parse_retry(input, out, stats),
             Stream::TlsHandshake(r) => r.parse(input, out, stats),
-            Stream::Http => match http::parse_stream(input, first, out, stats) {
-                http::Parsed::Step(step) => step,
-                http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
-            },
+            Stream::Http(dir) => {
+                let other = match peer {
+                    Stream::Http(p) => http::Peer::Http(p),
+                    Stream::Tunnel => http::Peer::Tunnel,
+                    _ => http::Peer::Other,
+                };
+                match http::parse_stream(dir, other, input, first, out, stats) {
+                    http::Parsed::Step(step) => step,
+                    http::Parsed::Tunnel { head } => self.tunnel(peer, input, head, out, stats),
+                }
+            }
             Stream::Dns => dns::parse_stream(input, out, stats),
             Stream::Probing | Stream::Tunnel | Stream::Done => Step::Done { client: false },
         }
@@ -274,6 +299,7 @@ impl Stream {
     /// not HTTP; another request there (no recursion) waits for the next segment.
     fn tunnel(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         head: usize,
         out: &mut Vec<Observed>,
@@ -299,7 +325,7 @@ impl Stream {
             consumed: input.consumed + head,
             wants: input.wants,
         };
-        match self.parse_as(rest, true, out, stats) {
+        match self.parse_as(peer, rest, true, out, stats) {
             Step::More { used, need } => Step::More {
                 used: head + used,
                 need,
@@ -346,6 +372,7 @@ impl Stream {
     /// [`tls_server`].
     fn probe(
         &mut self,
+        peer: &mut Stream,
         input: StreamInput<'_>,
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
@@ -353,15 +380,16 @@ impl Stream {
         if tls_server::probe_server_hello(input.data) == Probe::Yes {
             *self =
                 Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
-            return self.parse_as(input, true, out, stats);
+            return self.parse_as(peer, input, true, out, stats);
         }
-        // a proxy's answer to CONNECT (no client verdict yet: the tunnelled hello comes after)
-        if !matches!(self, Stream::Tunnel) {
+        // a proxy's answer to CONNECT (no client verdict yet: the tunnelled hello comes after);
+        // any other response is HTTP's
+        if matches!(peer, Stream::Tunnel) && !matches!(self, Stream::Tunnel) {
             match tls_server::probe_proxy_answer(input.data) {
                 Probe::Yes => {
                     *self =
                         Stream::TlsHandshake(Box::new(tls_server::Reader::after_proxy_answer()));
-                    return self.parse_as(input, true, out, stats);
+                    return self.parse_as(peer, input, true, out, stats);
                 }
                 Probe::NeedMore if input.data.len() < 7 => {
                     return Step::More {
@@ -375,7 +403,7 @@ impl Stream {
         match by_content(input.data, |r| r.probe_tcp) {
             Ok(r) => {
                 *self = Stream::of(r.proto);
-                self.parse_as(input, true, out, stats)
+                self.parse_as(peer, input, true, out, stats)
             }
             Err(true) => Step::More {
                 used: 0,
@@ -396,12 +424,13 @@ impl StreamParser for Stream {
 
     #[inline]
     fn is_done(&self) -> bool {
-        *self == Stream::Done
+        matches!(self, Stream::Done)
     }
 
     fn stop(&mut self) -> bool {
         let client = match self {
-            Stream::Tls | Stream::Http | Stream::Tunnel => true,
+            Stream::Tls | Stream::Tunnel => true,
+            Stream::Http(d) => d.is_client(),
             Stream::TlsHandshake(r) => r.side() == tls_server::Side::Client,
             _ => false,
         };
@@ -431,18 +460,48 @@ impl StreamParser for Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
+        self.parse_paired(&mut Stream::Done, input, out, stats)
+    }
+
+    fn gap(&mut self, skipped: u64, snap: bool, stats: &mut FlowStats) -> bool {
+        match self {
+            Stream::Http(d) => d.gap(skipped, snap, stats),
+            _ => false,
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<Observed>, stats: &mut FlowStats) {
+        if let Stream::Http(d) = self {
+            d.end(out, stats);
+        }
+    }
+
+    fn mem(&self) -> usize {
+        match self {
+            Stream::Http(d) => d.mem(),
+            _ => 0,
+        }
+    }
+
+    fn parse_paired(
+        &mut self,
+        peer: &mut Stream,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
         let step = match *self {
-            Stream::Probing => self.probe(input, out, stats),
+            Stream::Probing => self.probe(peer, input, out, stats),
             // what a client sends through a proxy is its own: done as a client whatever it is
             Stream::Tunnel if input.consumed > MAX_TUNNEL_OFFSET => {
                 stats.prefix_cap += 1;
                 Step::Done { client: true }
             }
-            Stream::Tunnel => match self.probe(input, out, stats) {
+            Stream::Tunnel => match self.probe(peer, input, out, stats) {
                 Step::Done { .. } => Step::Done { client: true },
                 step => step,
             },
-            _ => self.parse_as(input, false, out, stats),
+            _ => self.parse_as(peer, input, false, out, stats),
         };
         if let Step::Done { .. } = step {
             *self = Stream::Done;
@@ -620,7 +679,7 @@ mod tests {
         assert_eq!(stats.tls_split, 1);
         let mut s = Stream::Probing;
         s.parse(input(b"GET / HT"), &mut out, &mut stats);
-        assert_eq!(s, Stream::Http);
+        assert!(matches!(s, Stream::Http(_)));
         let mut s = Stream::Probing;
         assert_eq!(
             s.parse(

@@ -18,15 +18,16 @@ use serde::Deserialize;
 ///   attacker makes every entry hold) = ~6,990 connections. Partial hellos at once:
 ///   5,000/s × 0.3 s = 1,500, so 4.6× headroom even when every entry is maximal; finished
 ///   connections (a ~1 KB record until the 10 s idle timeout) fill the rest and go first.
-/// - TCP flow entries, a quarter: 64 MiB ÷ ~230 B per flow (`FlowTable::FLOW_COST`: a 64-byte
+/// - TCP flow entries, a quarter: 64 MiB ÷ ~260 B per flow (`FlowTable::FLOW_COST`: a 64-byte
 ///   slot with the hash table's slack, plus the undecided state of a SYN flood's flow) =
-///   ~294,000 flows. Undecided flows at once: 25,000/s × 0.3 s = 7,500 (39× headroom); the rest
+///   ~258,000 flows. Undecided flows at once: 25,000/s × 0.3 s = 7,500 (34× headroom); the rest
 ///   keeps about 10 s of decided flows, which go first and cost a six-byte recheck when their
 ///   next payload comes.
-/// - TCP reassembly buffers, a quarter: 64 MiB: 7,500 split hellos of ~2 KB (with the buffer's
+/// - TCP reassembly buffers and stream parsers' state (HTTP: ~220 bytes a connection, ~670
+///   while a body is hashed, ~46 KB while a compressed one is), a quarter: 64 MiB: 7,500 split hellos of ~2 KB (with the buffer's
 ///   doubling, ~4 KB) are 30 MB; or 4,000 flows holding a maximal 16 KiB window.
 ///
-/// So a flood must bring ~7,000 QUIC Initials or ~294,000 TCP flows before anything is
+/// So a flood must bring ~7,000 QUIC Initials or ~258,000 TCP flows before anything is
 /// evicted, and even then a partial hello that was there first is evicted only after its
 /// grace period (`track::evict`). Twice the old fixed caps' memory (1,024 QUIC connections,
 /// 65,536 flows and 32 MiB of buffers: ~60 MiB), four times the QUIC entries.
@@ -48,7 +49,19 @@ pub struct TablesConfig {
     /// a number of bytes). Default: [`DEFAULT_TABLE_MEMORY`].
     #[serde(default, deserialize_with = "de_opt_size")]
     pub memory: Option<u64>,
+    /// Largest file hashed (an HTTP body, as sent and once decoded), e.g. "64MiB". Longer ones
+    /// are not hashed (counted). Default: [`DEFAULT_MAX_FILE_SIZE`].
+    #[serde(default, deserialize_with = "de_opt_size")]
+    pub max_file_size: Option<u64>,
 }
+
+/// Default of `max_file_size`: 64 MiB. Larger downloads are rarely what a file-hash feed lists
+/// (MalwareBazaar takes samples up to 100 MB; most are under 10 MB), and hashing one costs
+/// ~0.3 s of a core (SHA-256 at ~250 MB/s).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// Largest `max_file_size`: 4 GiB, beyond any download a feed lists.
+pub const MAX_MAX_FILE_SIZE: u64 = 4 << 30;
 
 impl TablesConfig {
     /// The budget per worker, in bytes.
@@ -56,9 +69,14 @@ impl TablesConfig {
         self.memory.unwrap_or(DEFAULT_TABLE_MEMORY)
     }
 
+    /// The largest file hashed, in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE)
+    }
+
     /// Problems with the values (the types are checked by serde).
     pub fn problems(&self) -> Vec<String> {
-        match self.memory {
+        let mut p = match self.memory {
             Some(m) if !(MIN_TABLE_MEMORY..=MAX_TABLE_MEMORY).contains(&m) => {
                 vec![format!(
                     "tables.memory must be between {}MiB and {}GiB",
@@ -67,7 +85,14 @@ impl TablesConfig {
                 )]
             }
             _ => Vec::new(),
+        };
+        if self.max_file_size.is_some_and(|m| m > MAX_MAX_FILE_SIZE) {
+            p.push(format!(
+                "tables.max_file_size must be at most {}GiB",
+                MAX_MAX_FILE_SIZE >> 30
+            ));
         }
+        p
     }
 }
 
@@ -123,7 +148,10 @@ mod tests {
 
     #[test]
     fn memory_out_of_bounds_is_reported_and_the_default_is_in_them() {
-        let c = |m| TablesConfig { memory: Some(m) };
+        let c = |m| TablesConfig {
+            memory: Some(m),
+            ..Default::default()
+        };
         assert_eq!(c(MIN_TABLE_MEMORY - 1).problems().len(), 1);
         assert_eq!(c(MAX_TABLE_MEMORY + 1).problems().len(), 1);
         assert!(c(MIN_TABLE_MEMORY).problems().is_empty());
@@ -140,5 +168,18 @@ mod tests {
         let err = toml::from_str::<TablesConfig>("memory = \"8 MB\"").unwrap_err();
         assert!(err.to_string().contains("unknown unit"), "{err}");
         assert_eq!(TablesConfig::default().memory(), DEFAULT_TABLE_MEMORY);
+    }
+
+    #[test]
+    fn max_file_size_is_a_size_with_a_default_and_a_ceiling() {
+        let t: TablesConfig = toml::from_str("max_file_size = \"1MiB\"").unwrap();
+        assert_eq!(t.max_file_size(), 1 << 20);
+        assert!(t.problems().is_empty());
+        assert_eq!(
+            TablesConfig::default().max_file_size(),
+            DEFAULT_MAX_FILE_SIZE
+        );
+        let t: TablesConfig = toml::from_str("max_file_size = \"5GiB\"").unwrap();
+        assert_eq!(t.problems().len(), 1);
     }
 }

@@ -80,6 +80,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
             home_net: settings.config.home_net.clone(),
             // Byte-identical output whatever the number of workers.
             ordered: true,
+            max_file_size: settings.config.tables.max_file_size(),
         },
         store,
         sinks: replay_sinks(&settings.config, args.output.clone()),

@@ -109,6 +109,7 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             // Live events go out as they come: waiting for the slowest worker would only
             // delay them.
             ordered: false,
+            max_file_size: settings.config.tables.max_file_size(),
         },
         store: store.clone(),
         sinks: config.sinks.clone(),

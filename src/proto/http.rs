@@ -277,6 +277,265 @@ pub fn host_observable(host: &[u8]) -> Option<Observed> {
     })
 }
 
+/// Longest response head read: twice a request's ([`MAX_HTTP_HEAD`]), for the servers that
+/// send many or long `Set-Cookie` and `Content-Security-Policy` lines; still within the stream
+/// window (`MAX_STREAM_PREFIX`, ~17 KiB). A longer head stops the direction (counted).
+pub const MAX_RESPONSE_HEAD: usize = 2 * MAX_HTTP_HEAD;
+
+/// Longest chunk-size line (RFC 9112 §7.1: `chunk-size [ chunk-ext ] CRLF`) read: 16 hex
+/// digits hold any 64-bit size, and chunk extensions are unused in practice; 1 KiB leaves
+/// them room. Also bounds each trailer line.
+pub const MAX_CHUNK_LINE: usize = 1024;
+
+/// Most trailer lines after the last chunk (RFC 9112 §7.1.2) before the direction stops: real
+/// trailers are one or two fields (a checksum, `Server-Timing`).
+pub const MAX_TRAILER_LINES: usize = 64;
+
+/// Whether a stream starting with `data` may carry a response: it starts with `HTTP/1.` (or
+/// with a prefix of it). The server direction's content probe. In any case: the name is
+/// case-sensitive (RFC 9112 §2.3), but servers that send `http/1.1 200 OK` exist and clients
+/// (and tshark) read them.
+#[inline]
+pub fn may_be_response(data: &[u8]) -> bool {
+    const V: &[u8] = b"HTTP/1.";
+    let n = data.len().min(V.len());
+    data[..n].eq_ignore_ascii_case(&V[..n])
+}
+
+/// End of the message head at the start of `data`: the offset just past the empty line that
+/// ends it (RFC 9112 §2.1; CRLF or bare LF), searching from about `from` (bytes before it were
+/// searched already). The first line is never the empty line: empty lines before a request
+/// are skipped by the caller ([`leading_empty_lines`]).
+pub fn head_end(data: &[u8], from: usize) -> Option<usize> {
+    let mut at = from.saturating_sub(2);
+    while let Some(nl) = memchr::memchr(b'\n', &data[at..]) {
+        let i = at + nl;
+        match data.get(i + 1..) {
+            Some([b'\n', ..]) => return Some(i + 2),
+            Some([b'\r', b'\n', ..]) => return Some(i + 3),
+            _ => {}
+        }
+        at = i + 1;
+    }
+    None
+}
+
+/// Empty lines at the start of `data` (RFC 9112 §2.2: a server ignores at least one empty line
+/// before a request; clients send a stray CRLF after a POST body): how many bytes they take.
+pub fn leading_empty_lines(data: &[u8]) -> usize {
+    let mut n = 0;
+    loop {
+        match &data[n..] {
+            [b'\n', ..] => n += 1,
+            [b'\r', b'\n', ..] => n += 2,
+            _ => return n,
+        }
+    }
+}
+
+/// What a message head says about its body and its file (RFC 9112 §6, RFC 9110 §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fields<'a> {
+    /// Content-Length, when every Content-Length field agrees (RFC 9112 §6.3 ¶5).
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding is present.
+    pub transfer_encoding: bool,
+    /// Its final coding is `chunked` (RFC 9112 §6.3 ¶4).
+    pub chunked: bool,
+    /// Content-Encoding's value (trimmed), when present.
+    pub content_encoding: Option<&'a [u8]>,
+    /// Content-Type's value (trimmed), when present.
+    pub content_type: Option<&'a [u8]>,
+    /// Content-Disposition's value (trimmed), when present.
+    pub content_disposition: Option<&'a [u8]>,
+    /// The first Host field, trimmed.
+    pub host: Option<&'a [u8]>,
+}
+
+/// Why a complete head cannot be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldError {
+    /// A field line without a colon (RFC 9112 §5.1).
+    NoColon,
+    /// A Content-Length that is not a number, overflows 64 bits, or disagrees with another
+    /// (RFC 9112 §6.3 ¶5: unrecoverable).
+    BadLength,
+}
+
+/// Read the field lines of a complete head (`lines`: after the start line, through the empty
+/// line). Bounded by the head's length, which the caller caps.
+pub fn fields(lines: &[u8]) -> Result<Fields<'_>, FieldError> {
+    let mut f = Fields::default();
+    for line in lines.split(|&b| b == b'\n') {
+        let line = strip_cr(line);
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            // obsolete line folding: a continuation of the previous field, ignored
+            continue;
+        }
+        let colon = memchr::memchr(b':', line).ok_or(FieldError::NoColon)?;
+        let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
+        if name.eq_ignore_ascii_case(b"content-length") {
+            // a list of equal values ("42, 42") is one value (RFC 9110 §8.6)
+            for v in value.split(|&b| b == b',') {
+                let n = parse_decimal(trim(v)).ok_or(FieldError::BadLength)?;
+                if f.content_length.is_some_and(|m| m != n) {
+                    return Err(FieldError::BadLength);
+                }
+                f.content_length = Some(n);
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            f.transfer_encoding = true;
+            let last = value.rsplit(|&b| b == b',').next().map(trim);
+            f.chunked = last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            f.content_encoding = Some(value);
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            f.content_type = Some(value);
+        } else if name.eq_ignore_ascii_case(b"content-disposition") {
+            f.content_disposition = Some(value);
+        } else if name.eq_ignore_ascii_case(b"host") && f.host.is_none() {
+            f.host = Some(value);
+        }
+    }
+    Ok(f)
+}
+
+/// A decimal number of at most 19 digits (fits 64 bits), nothing else.
+fn parse_decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// The status line of a response head (RFC 9112 §4): `HTTP/1.x SP 3DIGIT SP [reason]`; the
+/// status code, and the bytes after the line. `None` when the line is not one.
+pub fn status_line(head: &[u8]) -> Option<(u16, &[u8])> {
+    let nl = memchr::memchr(b'\n', head)?;
+    let line = strip_cr(&head[..nl]);
+    if line.len() < 7 || !line[..7].eq_ignore_ascii_case(b"HTTP/1.") {
+        return None;
+    }
+    let rest = &line[7..];
+    let (minor, rest) = rest.split_first()?;
+    if !minor.is_ascii_digit() {
+        return None;
+    }
+    let rest = rest.strip_prefix(b" ")?;
+    let code = rest.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) || !matches!(rest.get(3), None | Some(b' ')) {
+        return None;
+    }
+    let code = code.iter().fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    Some((code, &head[nl + 1..]))
+}
+
+/// The size of a chunk from its chunk-size line (without the line end): hex digits, then
+/// optional whitespace and chunk extensions (`;name=value`). `None` when it does not start
+/// with a hex digit or its size does not fit 64 bits (a chunk "of 2^64 bytes").
+pub fn chunk_size(line: &[u8]) -> Option<u64> {
+    let line = strip_cr(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 16 {
+        return None;
+    }
+    if !matches!(line.get(digits), None | Some(b';' | b' ' | b'\t')) {
+        return None;
+    }
+    let mut n = 0u64;
+    for &d in &line[..digits] {
+        n = (n << 4) | u64::from((d as char).to_digit(16)?);
+    }
+    Some(n)
+}
+
+/// The file name a Content-Disposition value gives (RFC 6266 §4.1, RFC 8187): `filename*`
+/// (`UTF-8''percent-encoded`) over `filename` (a token or a quoted string). Only the last path
+/// segment is kept (a name is not a path).
+pub fn disposition_filename(value: &[u8]) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for param in value.split(|&b| b == b';').skip(1) {
+        let Some(eq) = memchr::memchr(b'=', param) else {
+            continue;
+        };
+        let name = trim(&param[..eq]);
+        let v = trim(&param[eq + 1..]);
+        if name.eq_ignore_ascii_case(b"filename*") {
+            // charset'language'value-chars
+            let mut parts = v.splitn(3, |&b| b == b'\'');
+            let (Some(_), Some(_), Some(enc)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            extended = Some(percent_decode(enc));
+        } else if name.eq_ignore_ascii_case(b"filename") {
+            let v = v
+                .strip_prefix(b"\"")
+                .map_or(v, |q| q.strip_suffix(b"\"").unwrap_or(q));
+            plain = Some(v.to_vec());
+        }
+    }
+    let name = extended.or(plain)?;
+    let base = name
+        .rsplit(|&b| b == b'/' || b == b'\\')
+        .next()
+        .unwrap_or(&name);
+    file_name(base)
+}
+
+/// The last segment of a request target's path, percent-decoded: the name a browser saves a
+/// download under when no Content-Disposition names it.
+pub fn target_filename(target: &[u8]) -> Option<String> {
+    let end = target
+        .iter()
+        .position(|&b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    let path = &target[..end];
+    let seg = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    file_name(&percent_decode(seg))
+}
+
+/// Longest file name kept, in bytes: the usual file-system limit (ext4, NTFS: 255).
+pub const MAX_FILE_NAME: usize = 255;
+
+fn file_name(name: &[u8]) -> Option<String> {
+    if name.is_empty() {
+        return None;
+    }
+    let name = &name[..name.len().min(MAX_FILE_NAME)];
+    let s = String::from_utf8_lossy(name);
+    let s: String = s.chars().filter(|c| !c.is_control()).collect();
+    (!s.is_empty()).then_some(s)
+}
+
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            v[i],
+            v.get(i + 1).copied().and_then(hex),
+            v.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Parse the request head at the start of `data` and push its Host observable, if any (the
 /// stream adapter in `applayer/http.rs` does the same in steps, for CONNECT tunnels).
 #[cfg(test)]

@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn the_default_budget_gives_the_caps_its_doc_computes() {
         let c = caps(DEFAULT_TABLE_MEMORY);
-        // config/tables.rs: ~6,990 QUIC connections, ~294,000 flows, 64 MiB of buffers.
+        // config/tables.rs: ~6,990 QUIC connections, ~258,000 flows, 64 MiB of buffers.
         assert!((6_500..7_500).contains(&c.quic_connections), "{c:?}");
         assert!((250_000..330_000).contains(&c.tcp_flows), "{c:?}");
         assert_eq!(c.tcp_buffered_bytes, 64 << 20);

@@ -141,4 +141,36 @@ pub trait StreamParser: Sized {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step;
+    /// [`StreamParser::parse`] with the other direction's state at hand (`peer`): what the
+    /// table calls. A protocol whose two directions share per-flow state (HTTP: the queue of
+    /// requests whose responses are due) reads or updates it there; the default ignores it.
+    fn parse_paired(
+        &mut self,
+        peer: &mut Self,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        let _ = peer;
+        self.parse(input, out, stats)
+    }
+    /// Stream bytes of this direction are lost: the `skipped` bytes after the ones consumed so
+    /// far (those the parser was shown without consuming them, and a hole after them that the
+    /// window could not wait for, or the tail of a segment the capture cut at its snap length:
+    /// `snap`). Return true to go on reading from the first byte after them (a parser inside a
+    /// message body of known length can); false (the default) stops the direction, as before.
+    fn gap(&mut self, skipped: u64, snap: bool, stats: &mut FlowStats) -> bool {
+        let _ = (skipped, snap, stats);
+        false
+    }
+    /// The direction ended (its FIN) right after the last byte read, with nothing missing:
+    /// a message delimited by the close (an HTTP response without a length) ends here.
+    fn end(&mut self, out: &mut Vec<Observed>, stats: &mut FlowStats) {
+        let _ = (out, stats);
+    }
+    /// Heap bytes this state holds beyond the flow entry (digests, decoders, queues): counted
+    /// in the table's buffer budget with the reassembly buffers.
+    fn mem(&self) -> usize {
+        0
+    }
 }

@@ -52,8 +52,14 @@ impl<P: StreamParser> Half<P> {
         }
     }
 
+    /// Heap bytes of this direction: its window and its parser's state.
     pub(super) fn mem(&self) -> usize {
-        self.reasm.as_ref().map_or(0, |r| r.mem())
+        self.reasm.as_ref().map_or(0, |r| r.mem()) + self.app.mem()
+    }
+
+    /// Nothing is buffered: every byte received was handed to the parser.
+    pub(super) fn drained(&self) -> bool {
+        self.reasm.is_none()
     }
 }
 
@@ -210,6 +216,31 @@ impl Reasm {
         }
     }
 
+    /// Drop the first `n` bytes of the window, readable or not (a hole being skipped): the
+    /// held range starting at `n` (if any) becomes readable.
+    fn skip(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        self.buf.drain(..n);
+        self.ready = 0;
+        let mut kept = 0;
+        for i in 0..self.n_ranges {
+            let (s, e) = self.ranges[i];
+            if e <= n {
+                continue;
+            }
+            self.ranges[kept] = (s.saturating_sub(n), e - n);
+            kept += 1;
+        }
+        self.n_ranges = kept;
+        if kept > 0 && self.ranges[0].0 == 0 {
+            self.ready = self.ranges[0].1;
+            self.ranges.copy_within(1..kept, 0);
+            self.n_ranges -= 1;
+        }
+        self.need = 0;
+        self.seen = 0;
+    }
+
     /// Drop `n` readable bytes from the front.
     fn consume(&mut self, n: usize) {
         let n = n.min(self.ready);
@@ -223,24 +254,99 @@ impl Reasm {
 }
 
 /// Stop inspecting a direction, freeing its buffer; `Some(client)` as [`feed`] returns.
-pub(super) fn give_up<P: StreamParser>(h: &mut Half<P>, buffered: &mut usize) -> Option<bool> {
+pub(super) fn give_up<P: StreamParser>(h: &mut Half<P>) -> Option<bool> {
     let client = h.app.stop();
-    *buffered -= h.mem();
     h.reasm = None;
     Some(client)
 }
 
-/// Take one segment's payload (starting at stream sequence number `seq`) into a direction.
-/// `Some(client)` once the direction is decided (see [`Step::Done`]), `Some(true)` when it
-/// gave a client verdict and reads on ([`Step::Client`]).
-pub(super) fn feed<P: StreamParser>(
+/// The parser's answer for `data` (at stream sequence number `h.next`): `Some(client)` once the
+/// direction is decided; otherwise its window is left as the answer says (what was not used
+/// stays buffered). `lost`: bytes the capture cut from the end of `data` (snap length).
+fn parse_in_order<P: StreamParser>(
     h: &mut Half<P>,
-    seq: u32,
-    payload: &[u8],
+    peer: &mut P,
+    data: &[u8],
+    lost: u32,
     wants: Wants,
     out: &mut Vec<Observed>,
     stats: &mut FlowStats,
-    buffered: &mut usize,
+) -> Option<bool> {
+    let input = StreamInput {
+        data,
+        seen: 0,
+        consumed: h.consumed,
+        wants,
+    };
+    let step = h.app.parse_paired(peer, input, out, stats);
+    let verdict = matches!(step, Step::Client { .. }).then_some(true);
+    match step {
+        Step::Done { client } => Some(client),
+        Step::More { used, need } | Step::Client { used, need } => {
+            h.next = h.next.wrapping_add(used as u32);
+            h.consumed += used;
+            if need > MAX_STREAM_PREFIX {
+                stats.prefix_cap += 1;
+                return give_up(h).map(|c| c || verdict.is_some());
+            }
+            let rest = &data[used..];
+            if !rest.is_empty() {
+                let mut r = Reasm::new();
+                r.insert(0, rest);
+                r.need = need;
+                r.seen = r.ready;
+                h.reasm = Some(r);
+            } else if lost > 0 {
+                // The segment's tail the capture did not keep: skipped exactly, when the
+                // parser can read on past it.
+                h.next = h.next.wrapping_add(lost);
+                h.consumed += lost as usize;
+                if !h.app.gap(u64::from(lost), true, stats) {
+                    return give_up(h).map(|c| c || verdict.is_some());
+                }
+            }
+            verdict
+        }
+    }
+}
+
+/// A segment starting `off` bytes past the window's start cannot be held (the window is full
+/// of what waits for a hole to fill, or it starts past the window): skip the hole when the
+/// parser can read on past it (see [`StreamParser::gap`]), so that the stream goes on from the
+/// first bytes held after it (or from this segment). True when skipped.
+fn skip_hole<P: StreamParser>(h: &mut Half<P>, off: i64, stats: &mut FlowStats) -> bool {
+    let to = match h.reasm.as_deref() {
+        Some(r) if r.n_ranges > 0 => r.ranges[0].0,
+        _ => usize::try_from(off).unwrap_or(0),
+    };
+    if to == 0 || !h.app.gap(to as u64, false, stats) {
+        return false;
+    }
+    stats.gaps_skipped += 1;
+    h.next = h.next.wrapping_add(to as u32);
+    h.consumed += to;
+    if let Some(r) = h.reasm.as_mut() {
+        r.skip(to);
+        if r.is_empty() {
+            h.reasm = None;
+        }
+    }
+    true
+}
+
+/// Take one segment's payload (starting at stream sequence number `seq`) into a direction;
+/// `peer` is the other direction's parser state, `lost` the bytes the capture cut from the
+/// segment's end. `Some(client)` once the direction is decided (see [`Step::Done`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn feed<P: StreamParser>(
+    h: &mut Half<P>,
+    peer: &mut P,
+    seq: u32,
+    payload: &[u8],
+    lost: u32,
+    wants: Wants,
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
 ) -> Option<bool> {
     if h.app.is_done() {
         return None;
@@ -260,57 +366,35 @@ pub(super) fn feed<P: StreamParser>(
                 stats.retransmitted += 1;
                 return None;
             };
-            let input = StreamInput {
-                data,
-                seen: 0,
-                consumed: h.consumed,
-                wants,
-            };
-            let step = h.app.parse(input, out, stats);
-            let verdict = matches!(step, Step::Client { .. }).then_some(true);
-            return match step {
-                Step::Done { client } => Some(client),
-                Step::More { used, need } | Step::Client { used, need } => {
-                    h.next = h.next.wrapping_add(used as u32);
-                    h.consumed += used;
-                    if need > MAX_STREAM_PREFIX {
-                        stats.prefix_cap += 1;
-                        return give_up(h, buffered);
-                    }
-                    let rest = &data[used..];
-                    if !rest.is_empty() {
-                        let mut r = Reasm::new();
-                        r.insert(0, rest);
-                        r.need = need;
-                        r.seen = r.ready;
-                        *buffered += r.mem();
-                        h.reasm = Some(r);
-                    }
-                    verdict
-                }
-            };
+            return parse_in_order(h, peer, data, lost, wants, out, stats);
         }
         // Ahead of a gap: hold it.
         let mut r = Reasm::new();
         return match r.insert(off, payload) {
             Insert::Held => {
                 stats.ooo_held += 1;
-                *buffered += r.mem();
                 h.reasm = Some(r);
                 None
             }
+            _ if skip_hole(h, off, stats) => feed(h, peer, seq, payload, lost, wants, out, stats),
             _ => {
                 // Past the window: the message we wait for cannot fit.
                 stats.ooo_dropped += 1;
                 stats.prefix_cap += 1;
-                give_up(h, buffered)
+                give_up(h)
             }
         };
     };
-    let before = r.mem();
-    let result = r.insert(off, payload);
-    *buffered += r.mem() - before;
-    match result {
+    // A segment past a hole that would not fit the window whole (its tail would be cut off
+    // and lost) is treated as one past the window: the hole is skipped first, if it can be.
+    let past_hole = usize::try_from(off)
+        .is_ok_and(|o| o > r.ready && o.saturating_add(payload.len()) > MAX_STREAM_PREFIX);
+    let inserted = if past_hole {
+        Insert::Beyond
+    } else {
+        r.insert(off, payload)
+    };
+    match inserted {
         Insert::Old => {
             stats.retransmitted += 1;
             return None;
@@ -324,40 +408,62 @@ pub(super) fn feed<P: StreamParser>(
             return None;
         }
         Insert::Beyond => {
+            if skip_hole(h, off, stats) {
+                return match h.reasm.as_ref() {
+                    // what was held after the hole is read first, then this segment
+                    Some(r) if r.ready > 0 => {
+                        let step = read_window(h, peer, wants, out, stats);
+                        if step.is_some() {
+                            return step;
+                        }
+                        feed(h, peer, seq, payload, lost, wants, out, stats)
+                    }
+                    _ => feed(h, peer, seq, payload, lost, wants, out, stats),
+                };
+            }
             stats.ooo_dropped += 1;
             stats.prefix_cap += 1;
-            return give_up(h, buffered);
+            return give_up(h);
         }
         Insert::Grew if r.ready < r.need => return None,
         Insert::Grew => {}
     }
+    read_window(h, peer, wants, out, stats)
+}
+
+/// Hand the window's readable bytes to the parser and keep what it did not use.
+fn read_window<P: StreamParser>(
+    h: &mut Half<P>,
+    peer: &mut P,
+    wants: Wants,
+    out: &mut Vec<Observed>,
+    stats: &mut FlowStats,
+) -> Option<bool> {
+    let r = h.reasm.as_mut()?;
     let input = StreamInput {
         data: &r.buf[..r.ready],
         seen: r.seen,
         consumed: h.consumed,
         wants,
     };
-    let step = h.app.parse(input, out, stats);
+    let step = h.app.parse_paired(peer, input, out, stats);
     let verdict = matches!(step, Step::Client { .. }).then_some(true);
     match step {
         Step::Done { client } => {
-            give_up(h, buffered);
+            give_up(h);
             Some(client)
         }
         Step::More { used, need } | Step::Client { used, need } => {
-            let before = r.mem();
             r.consume(used);
             r.need = need;
             r.seen = r.ready;
-            *buffered -= before - r.mem();
             h.next = h.next.wrapping_add(used as u32);
             h.consumed += used;
             if need > MAX_STREAM_PREFIX {
                 stats.prefix_cap += 1;
-                return give_up(h, buffered);
+                return give_up(h).map(|c| c || verdict.is_some());
             }
             if r.is_empty() {
-                *buffered -= r.mem();
                 h.reasm = None;
             }
             verdict

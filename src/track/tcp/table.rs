@@ -77,6 +77,9 @@ crate::counters! {
         ooo_dropped: u64,
         /// Segments whose every byte had already been received (retransmissions).
         retransmitted: u64,
+        /// Holes in a stream skipped because its parser could read on past them (inside an HTTP
+        /// body of known length): the window could not wait for the lost bytes any longer.
+        gaps_skipped: u64,
         /// ClientHellos parsed.
         tls_hellos: u64,
         /// ClientHellos that did not fit the segment they start in (reassembly needed).
@@ -89,6 +92,29 @@ crate::counters! {
         /// HTTP `CONNECT` request heads whose tunnel (the bytes after the head) was read as a
         /// new stream, a TLS ClientHello in the usual case.
         http_tunnels: u64,
+        /// HTTP/1.x response heads read (the server's direction).
+        http_responses: u64,
+        /// HTTP message bodies hashed (their digests handed to the matcher).
+        http_files: u64,
+        /// HTTP bodies not hashed, by reason: a lost segment inside (a gap),
+        http_file_gap: u64,
+        /// a segment cut by the capture's snap length,
+        http_file_snap: u64,
+        /// longer than `max_file_size` (as sent, or once decoded: a decompression bomb),
+        http_file_too_big: u64,
+        /// a content coding iocd does not decode (br, zstd, stacked codings) or a corrupt one,
+        http_file_undecoded: u64,
+        /// the direction's FIN came before the body's announced end (a body cut by RST or idle
+        /// expiry is not counted: it was never complete).
+        http_file_cut: u64,
+        /// HTTP directions that stopped: a chunk-size line or Content-Length that cannot be
+        /// read (a chunk of 2^64 bytes), a status line that is not HTTP/1.x, or a gap the
+        /// framing could not be resynchronised after.
+        http_framing_errors: u64,
+        /// Requests whose method the server's direction could not learn: more than
+        /// `MAX_PENDING` requests waiting for their responses (a response is then framed as
+        /// a GET's).
+        http_pending_full: u64,
         /// DNS-over-TCP messages read, and those that could not be.
         dns_messages: u64,
         dns_errors: u64,
@@ -182,7 +208,7 @@ impl<P: StreamParser> FlowTable<P> {
     /// The most memory one flow's entry can hold, for deriving the cap from a budget: its slot
     /// (64 bytes and hashbrown's control byte, times 16/7: a table at its 7/8 load factor right
     /// after doubling is 7/16 full) and, while undecided (every flow of a SYN flood is), its
-    /// boxed per-direction state with the allocator's 16-byte header. About 230 bytes for the
+    /// boxed per-direction state with the allocator's 16-byte header. About 260 bytes for the
     /// worker's parser. Reassembly buffers are budgeted apart (`with_caps`' `buffered`).
     pub const FLOW_COST: usize = (std::mem::size_of::<(FlowKey, Flow<P>)>() + 1) * 16 / 7
         + std::mem::size_of::<[Half<P>; 2]>()
@@ -234,6 +260,19 @@ impl<P: StreamParser> FlowTable<P> {
     /// tracked here but the idle clock, so it is not even looked up: a flow that only ACKs for
     /// [`IDLE_TIMEOUT_US`] is forgotten, and learnt again from its next payload.
     pub fn segment(&mut self, now_us: i64, seg: &Segment<'_>, out: &mut Vec<Observed>) {
+        self.segment_cut(now_us, seg, 0, out);
+    }
+
+    /// [`FlowTable::segment`] for a segment whose payload the capture cut: `lost` bytes of it
+    /// past `seg.payload` were on the wire but not captured (the snap length). The stream skips
+    /// them, and the parser is told (see [`StreamParser::gap`]).
+    pub fn segment_cut(
+        &mut self,
+        now_us: i64,
+        seg: &Segment<'_>,
+        lost: u32,
+        out: &mut Vec<Observed>,
+    ) {
         if seg.payload.is_empty() && !(seg.syn || seg.fin || seg.rst) {
             return;
         }
@@ -266,7 +305,7 @@ impl<P: StreamParser> FlowTable<P> {
                     flow,
                     dir,
                     now_us,
-                    seg,
+                    (seg, lost),
                     out,
                     &mut self.stats,
                     &mut self.buffered,
@@ -289,7 +328,7 @@ impl<P: StreamParser> FlowTable<P> {
                     flow,
                     dir,
                     now_us,
-                    seg,
+                    (seg, lost),
                     out,
                     &mut self.stats,
                     &mut self.buffered,
@@ -381,10 +420,12 @@ impl<P: StreamParser> FlowTable<P> {
     fn shed_buffers(&mut self, now_us: i64) {
         let target = self.buffered - self.buffered_cap * 3 / 4;
         self.scratch.clear();
+        // Any flow holding memory: a window waiting for bytes, or a parser's state (a body's
+        // digests and decoder).
         self.scratch.extend(
             self.flows
                 .values()
-                .filter(|f| f.waiting())
+                .filter(|f| f.mem() > 0)
                 .map(|f| (Rank::of(true, f.last_us, now_us), f.mem())),
         );
         self.scratch.sort_unstable();
@@ -403,12 +444,14 @@ impl<P: StreamParser> FlowTable<P> {
             return;
         };
         for f in self.flows.values_mut() {
-            if !f.waiting() {
+            if f.mem() == 0 {
                 continue;
             }
             if victims.take(Rank::of(true, f.last_us, now_us)) {
                 self.stats.evicted_bytes += 1;
-                self.stats.hellos_lost += 1;
+                if f.waiting() {
+                    self.stats.hellos_lost += 1;
+                }
                 self.stats.bypassed += 1;
                 self.buffered -= f.mem();
                 f.dirs = None;
@@ -417,12 +460,13 @@ impl<P: StreamParser> FlowTable<P> {
     }
 }
 
-/// One segment of a known flow; true when the flow is over (RST, or FIN both ways).
+/// One segment of a known flow; true when the flow is over (RST, or FIN both ways). `lost`:
+/// bytes the capture cut from the end of the segment's payload (snap length).
 fn update<P: StreamParser>(
     flow: &mut Flow<P>,
     dir: usize,
     now_us: i64,
-    seg: &Segment<'_>,
+    (seg, lost): (&Segment<'_>, u32),
     out: &mut Vec<Observed>,
     stats: &mut FlowStats,
     buffered: &mut usize,
@@ -434,8 +478,11 @@ fn update<P: StreamParser>(
     if seg.fin {
         flow.fin[dir] = true;
     }
+    // Buffers and parser state may grow or shrink below: accounted once, as a difference.
+    let before = flow.mem();
     if let Some(dirs) = flow.dirs.as_mut() {
-        let h = &mut dirs[dir];
+        let [a, b] = &mut **dirs;
+        let (h, peer) = if dir == 0 { (a, b) } else { (b, a) };
         if seg.syn && h.isn.is_none() {
             h.isn = Some(seg.seq);
             if !h.anchored {
@@ -443,23 +490,34 @@ fn update<P: StreamParser>(
                 h.next = seg.seq.wrapping_add(1);
             }
         }
+        // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence number.
+        let seq = seg.seq.wrapping_add(u32::from(seg.syn));
+        let mut decided = None;
         if !seg.payload.is_empty() {
-            // A SYN's payload (TCP Fast Open, RFC 7413) starts after the SYN's own sequence
-            // number.
-            let seq = seg.seq.wrapping_add(u32::from(seg.syn));
-            let decided = feed(h, seq, seg.payload, seg.wants, out, stats, buffered);
-            if let Some(client) = decided {
-                if client && dirs[1 - dir].app.peer_is_client() {
-                    give_up(&mut dirs[1 - dir], buffered);
-                }
-                if dirs.iter().all(|h| h.app.is_done()) {
-                    // Every buffer was freed as its direction finished.
-                    flow.dirs = None;
-                    stats.bypassed += 1;
-                }
+            let (wants, payload) = (seg.wants, seg.payload);
+            decided = feed(h, &mut peer.app, seq, payload, lost, wants, out, stats);
+        }
+        // The FIN right after the last byte read, nothing missing before it: the end of a
+        // message delimited by the close.
+        let fin_at = seq.wrapping_add(seg.payload.len() as u32);
+        if seg.fin && decided.is_none() && !h.app.is_done() && h.drained() && fin_at == h.next {
+            h.app.end(out, stats);
+            if h.app.is_done() {
+                decided = Some(false);
+            }
+        }
+        if let Some(client) = decided {
+            if client && peer.app.peer_is_client() {
+                give_up(peer);
+            }
+            if dirs.iter().all(|h| h.app.is_done()) {
+                // Every buffer was freed as its direction finished.
+                flow.dirs = None;
+                stats.bypassed += 1;
             }
         }
     }
+    *buffered = *buffered + flow.mem() - before;
     flow.fin[0] && flow.fin[1]
 }
 
