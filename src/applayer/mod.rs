@@ -48,6 +48,7 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod smtp;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -65,6 +66,7 @@ pub enum AppProto {
     Http,
     Dns,
     Quic,
+    Smtp,
 }
 
 impl AppProto {
@@ -74,6 +76,7 @@ impl AppProto {
             AppProto::Http => "http",
             AppProto::Dns => "dns",
             AppProto::Quic => "quic",
+            AppProto::Smtp => "smtp",
         }
     }
 }
@@ -121,7 +124,13 @@ pub struct Record {
 
 /// Every protocol, in probe order: for TCP, TLS is asked before HTTP (both read the client's
 /// first bytes; a TLS record never starts with a method token).
-pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &quic::RECORD];
+pub static RECORDS: [&Record; 5] = [
+    &tls::RECORD,
+    &http::RECORD,
+    &dns::RECORD,
+    &quic::RECORD,
+    &smtp::RECORD,
+];
 
 // A TCP protocol that reads one message per direction needs it inside the reassembly window;
 // DNS reads many and enforces its depth message by message.
@@ -191,6 +200,9 @@ pub enum Stream {
     Tunnel,
     /// DNS messages, each with its two-byte length.
     Dns,
+    /// A plaintext SMTP client direction, read to its end (or its `STARTTLS`, after which it
+    /// is a [`Stream::Tunnel`]).
+    Smtp(Box<smtp::State>),
     /// Nothing more to read.
     Done,
 }
@@ -202,6 +214,7 @@ impl Stream {
             AppProto::Tls => Stream::Tls,
             AppProto::Http => Stream::Http,
             AppProto::Dns => Stream::Dns,
+            AppProto::Smtp => Stream::Smtp(smtp::State::new()),
             // QUIC is not carried over TCP.
             AppProto::Quic => Stream::Done,
         }
@@ -215,13 +228,17 @@ impl Stream {
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        match *self {
+        match self {
             Stream::Tls => tls::parse_stream(input, first, out, stats),
             Stream::Http => match http::parse_stream(input, first, out, stats) {
                 http::Parsed::Step(step) => step,
                 http::Parsed::Tunnel { head } => self.tunnel(input, head, out, stats),
             },
             Stream::Dns => dns::parse_stream(input, out, stats),
+            Stream::Smtp(state) => match smtp::parse_stream(state, input, first, out, stats) {
+                smtp::Parsed::Step(step) => step,
+                smtp::Parsed::StartTls { used } => self.tunnel(input, used, out, stats),
+            },
             Stream::Probing | Stream::Tunnel | Stream::Done => Step::Done { client: false },
         }
     }
@@ -301,7 +318,10 @@ impl StreamParser for Stream {
     }
 
     fn stop(&mut self) -> bool {
-        let client = matches!(self, Stream::Tls | Stream::Http | Stream::Tunnel);
+        let client = matches!(
+            self,
+            Stream::Tls | Stream::Http | Stream::Tunnel | Stream::Smtp(_)
+        );
         *self = Stream::Done;
         client
     }
@@ -385,7 +405,7 @@ pub fn udp(
             quic::datagram(quic, src, dst, payload, now_us, out);
             Datagram::Read(AppProto::Quic)
         }
-        AppProto::Tls | AppProto::Http => Datagram::Ignored,
+        AppProto::Tls | AppProto::Http | AppProto::Smtp => Datagram::Ignored,
     }
 }
 

@@ -5,5 +5,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod mime;
 pub mod quic;
+pub mod smtp;
 pub mod tls;
