@@ -173,10 +173,20 @@ fn by_content(
     data: &[u8],
     probe: impl Fn(&Record) -> Option<fn(&[u8]) -> Probe>,
 ) -> Result<&'static Record, bool> {
+    by_content_from(0, data, probe).map(|(_, r)| r)
+}
+
+/// [`by_content`] over the records from index `from` on; the record's index with it.
+#[inline]
+fn by_content_from(
+    from: usize,
+    data: &[u8],
+    probe: impl Fn(&Record) -> Option<fn(&[u8]) -> Probe>,
+) -> Result<(usize, &'static Record), bool> {
     let mut need_more = false;
-    for r in RECORDS {
+    for (i, r) in RECORDS.iter().enumerate().skip(from) {
         match probe(r).map(|p| p(data)) {
-            Some(Probe::Yes) => return Ok(r),
+            Some(Probe::Yes) => return Ok((i, r)),
             Some(Probe::NeedMore) => need_more = true,
             Some(Probe::No) | None => {}
         }
@@ -283,23 +293,35 @@ impl Stream {
     }
 
     /// Probe the first bytes of a direction (or of a tunnel) and read them as the protocol
-    /// that claims them.
+    /// that claims them. A parser that refutes its probe on its first look (HTTP's probe
+    /// takes any token and a space for a method: `EHLO mx` is no request line) hands the
+    /// bytes to the probes after it.
     fn probe(
         &mut self,
         input: StreamInput<'_>,
         out: &mut Vec<Observed>,
         stats: &mut FlowStats,
     ) -> Step {
-        match by_content(input.data, |r| r.probe_tcp) {
-            Ok(r) => {
-                *self = Stream::of(r.proto);
-                self.parse_as(input, true, out, stats)
-            }
-            Err(true) => Step::More {
-                used: 0,
-                need: input.data.len() + 1,
-            },
-            Err(false) => Step::Done { client: false },
+        let mut from = 0;
+        loop {
+            return match by_content_from(from, input.data, |r| r.probe_tcp) {
+                Ok((i, r)) => {
+                    *self = Stream::of(r.proto);
+                    match self.parse_as(input, true, out, stats) {
+                        Step::Done { client: false } if i + 1 < RECORDS.len() => {
+                            *self = Stream::Probing;
+                            from = i + 1;
+                            continue;
+                        }
+                        step => step,
+                    }
+                }
+                Err(true) => Step::More {
+                    used: 0,
+                    need: input.data.len() + 1,
+                },
+                Err(false) => Step::Done { client: false },
+            };
         }
     }
 }

@@ -148,3 +148,274 @@ fn address(text: &str, at: Where, token: bool, out: &mut Vec<Observed>) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    use serde_json::Value as Json;
+
+    use super::*;
+    use crate::applayer::driver::{Driver, CLIENT, SERVER};
+    use crate::applayer::TcpFlows;
+    use crate::decode::{self, Link, L4};
+    use crate::observe::Wants;
+    use crate::track::tcp::Segment;
+
+    /// The public content captures (`../shared/pcaps/content/`, README there), or `None`
+    /// after printing SKIP when they are absent.
+    fn content_dir() -> Option<PathBuf> {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/content");
+        if dir.join("truth.jsonl").is_file() {
+            Some(dir)
+        } else {
+            println!("SKIP: no content captures at {}", dir.display());
+            None
+        }
+    }
+
+    /// Every observable the TCP table and this seam give for a capture (all tokens wanted).
+    fn observe_pcap(path: &std::path::Path) -> (Vec<Observed>, FlowStats) {
+        let mut r = crate::capture::file::open_reader(path).expect("capture opens");
+        let mut flows = TcpFlows::new();
+        let mut out = Vec::new();
+        while r.advance(&mut || {}).expect("capture reads") {
+            let pk = r.packet().expect("a packet");
+            let p = decode::decode(Link::from_dlt(pk.linktype), pk.data);
+            if let (
+                Some(ip),
+                L4::Tcp {
+                    sport,
+                    dport,
+                    seq,
+                    syn,
+                    fin,
+                    rst,
+                    payload,
+                },
+            ) = (p.ip, p.l4)
+            {
+                let seg = Segment {
+                    src: (ip.src, sport),
+                    dst: (ip.dst, dport),
+                    seq,
+                    syn,
+                    fin,
+                    rst,
+                    payload,
+                    wants: Wants::ALL,
+                };
+                flows.segment(pk.ts_us, &seg, &mut out);
+            }
+        }
+        (out, flows.stats)
+    }
+
+    fn tokens(out: &[Observed], kind: Token, at: Where) -> BTreeSet<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Token {
+                    kind: k,
+                    key,
+                    at: w,
+                    ..
+                } if *k == kind && *w == at => Some(kind.text(key)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn domains(out: &[Observed], at: Where) -> BTreeSet<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Domain { name, at: w, .. } if *w == at => {
+                    Some(String::from_utf8_lossy(name).into_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn strings(v: &Json) -> BTreeSet<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// sv-smtp-bug3616.pcap has an out-of-order segment and retransmissions; tshark's IMF
+    /// export of its message (15156 bytes, longer than the whole client stream of 14705) holds
+    /// bytes twice, so its `smtp_attachments` are not the attachment sent. The message as
+    /// `tshark -z follow,tcp,raw,0` reassembles it, parsed by Python's `email` (compat32,
+    /// `get_payload(decode=True)`) as the README describes, has one attachment, NEWS.txt, of
+    /// 10807 bytes and this SHA-256; that is the oracle for this file.
+    const BUG3616_NEWS_TXT: &str =
+        "ac04c5d2cd8fa9a2670c959806f5181a56b3e9bb1cc7da150af98ba074c86b55";
+
+    #[test]
+    fn content_captures_give_every_address_and_attachment_of_the_truth_and_nothing_else() {
+        let Some(dir) = content_dir() else { return };
+        let truth = std::fs::read_to_string(dir.join("truth.jsonl")).unwrap();
+        let mut files = 0;
+        for line in truth.lines() {
+            let t: Json = serde_json::from_str(line).unwrap();
+            let name = t["file"].as_str().unwrap();
+            if t["smtp_commands"].as_array().is_none_or(|c| c.is_empty()) {
+                continue;
+            }
+            files += 1;
+            let (out, stats) = observe_pcap(&dir.join(name));
+            assert!(stats.smtp_sessions >= 1, "{name} {stats:?}");
+            let a = &t["smtp_addresses"];
+            let mut headers = BTreeSet::new();
+            for k in ["hdr_from", "hdr_to", "hdr_cc", "hdr_reply_to", "hdr_sender"] {
+                headers.extend(strings(&a[k]));
+            }
+            for (want, at) in [
+                (strings(&a["mail_from"]), Where::SmtpMailFrom),
+                (strings(&a["rcpt_to"]), Where::SmtpRcptTo),
+                (headers, Where::SmtpHeader),
+            ] {
+                // recall and precision: exactly the truth's addresses, each with its domain
+                assert_eq!(tokens(&out, Token::Email, at), want, "{name} {at:?}");
+                let want_domains: BTreeSet<String> = want
+                    .iter()
+                    .map(|a| a.rsplit_once('@').unwrap().1.to_owned())
+                    .collect();
+                assert_eq!(domains(&out, at), want_domains, "{name} {at:?}");
+            }
+            let mut sha256 = strings(
+                &t["smtp_attachments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["sha256"].clone())
+                    .collect::<Json>(),
+            );
+            let mut md5 = strings(
+                &t["smtp_attachments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["md5"].clone())
+                    .collect::<Json>(),
+            );
+            if name == "sv-smtp-bug3616.pcap" {
+                sha256 = BTreeSet::from([BUG3616_NEWS_TXT.to_owned()]);
+                md5 = tokens(&out, Token::Md5, Where::SmtpAttachment);
+                assert_eq!(md5.len(), 1);
+            }
+            assert_eq!(
+                tokens(&out, Token::Sha256, Where::SmtpAttachment),
+                sha256,
+                "{name}"
+            );
+            assert_eq!(
+                tokens(&out, Token::Md5, Where::SmtpAttachment),
+                md5,
+                "{name}"
+            );
+            // each attachment's name and size come with its digests
+            for f in t["smtp_attachments"].as_array().unwrap() {
+                let hit = out.iter().find_map(|o| match o {
+                    Observed::Token {
+                        kind: Token::Sha256,
+                        key,
+                        file: Some(meta),
+                        ..
+                    } if Token::Sha256.text(key) == f["sha256"].as_str().unwrap() => Some(meta),
+                    _ => None,
+                });
+                if name != "sv-smtp-bug3616.pcap" {
+                    let meta = hit.expect("attachment found");
+                    assert_eq!(meta.size, f["size"].as_u64().unwrap(), "{name}");
+                    assert_eq!(meta.name.as_deref(), f["filename"].as_str(), "{name}");
+                    assert_eq!(meta.mime_type.as_deref(), f["content_type"].as_str());
+                }
+            }
+            if name == "zk-smtp-starttls.pcap" {
+                // the ClientHello after STARTTLS is read as on any TLS flow (it has no SNI)
+                assert_eq!(stats.smtp_starttls, 1);
+                assert_eq!(stats.tls_hellos, 1);
+            }
+        }
+        assert_eq!(files, 5);
+    }
+
+    #[test]
+    fn no_email_token_unless_the_set_wants_one_but_domains_always() {
+        let mut out = Vec::new();
+        address("Bob@Example.COM", Where::SmtpRcptTo, false, &mut out);
+        assert_eq!(
+            out,
+            vec![Observed::Domain {
+                name: b"example.com".to_vec(),
+                at: Where::SmtpRcptTo,
+                ech: false,
+                info: Info::None,
+            }]
+        );
+        out.clear();
+        address("Bob@Bücher.example", Where::SmtpHeader, true, &mut out);
+        assert_eq!(
+            out[1],
+            Observed::Token {
+                kind: Token::Email,
+                key: b"bob@xn--bcher-kva.example".to_vec(),
+                at: Where::SmtpHeader,
+                info: Info::None,
+                file: None,
+            }
+        );
+        out.clear();
+        address("postmaster", Where::SmtpRcptTo, true, &mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn smtp_on_any_port_then_starttls_gives_the_sni() {
+        use crate::testkit::tls::{client_hello, Style};
+        let hello = client_hello(Style::Tls13, Some(b"mx.example"), false);
+        let plain = b"EHLO me.example\r\nSTARTTLS\r\n";
+        let mx = (SERVER.0, 2525);
+        let mut d = Driver::new();
+        d.seg(CLIENT, mx, 1, "S", b"");
+        d.seg(mx, CLIENT, 1, "S", b"");
+        assert!(d
+            .seg(mx, CLIENT, 2, "", b"220 mx.example ESMTP\r\n")
+            .is_empty());
+        assert!(d.seg(CLIENT, mx, 2, "", plain).is_empty());
+        let got = d.seg(CLIENT, mx, 2 + plain.len() as u32, "", &hello);
+        assert!(matches!(
+            &got[..],
+            [Observed::Domain { name, at: Where::TlsSni, .. }] if name == b"mx.example"
+        ));
+        assert_eq!(d.t.stats.smtp_sessions, 1);
+        assert_eq!(d.t.stats.smtp_starttls, 1);
+        assert_eq!(d.t.stats.bypassed, 1);
+    }
+
+    #[test]
+    fn a_session_without_data_end_keeps_its_memory_bounded() {
+        let mut d = Driver::new();
+        let mx = (SERVER.0, 25);
+        d.seg(CLIENT, mx, 1, "S", b"");
+        let head = b"EHLO a\r\nMAIL FROM:<a@a.example>\r\nRCPT TO:<b@b.example>\r\nDATA\r\n\
+Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Disposition: attachment; filename=f\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n";
+        let mut seq = 2u32;
+        d.seg(CLIENT, mx, seq, "", head);
+        seq += head.len() as u32;
+        let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+        let seg: Vec<u8> = line.iter().copied().cycle().take(1400).collect();
+        for _ in 0..2000 {
+            d.seg(CLIENT, mx, seq, "", &seg);
+            seq = seq.wrapping_add(seg.len() as u32);
+            assert!(d.t.buffered() < 2 * smtp::MAX_PIECE);
+        }
+        assert_eq!(d.t.stats.smtp_messages, 0);
+        assert_eq!(d.t.stats.bypassed, 0);
+    }
+}

@@ -543,14 +543,18 @@ impl Message {
                     .any(|k| key.eq_ignore_ascii_case(k))
             {
                 if let Ok(list) = mailparse::addrparse_header(h) {
+                    // mailparse 0.18 keeps the `,` after a group's `;` (`G: a@b;, c@d`) at the
+                    // start of the next address: no address starts with one
+                    let addr = |s: &mailparse::SingleInfo| {
+                        let a = s
+                            .addr
+                            .trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+                        Found::Address(a.trim_end().to_owned())
+                    };
                     for a in list.iter() {
                         match a {
-                            mailparse::MailAddr::Single(s) => {
-                                out.push(Found::Address(s.addr.clone()))
-                            }
-                            mailparse::MailAddr::Group(g) => {
-                                out.extend(g.addrs.iter().map(|s| Found::Address(s.addr.clone())))
-                            }
+                            mailparse::MailAddr::Single(s) => out.push(addr(s)),
+                            mailparse::MailAddr::Group(g) => out.extend(g.addrs.iter().map(addr)),
                         }
                     }
                 }
@@ -672,7 +676,7 @@ mod tests {
     }
 
     const MIXED: &[u8] = b"From: \"Doe, J.\" <J.Doe@Example.org> (work)\r\n\
-To: a@x.example, Friends: b@y.example, \"c d\" <c@z.example>;\r\n\
+To: a@x.example, Friends: b@y.example, \"c d\" <c@z.example>;, e@v.example\r\n\
 Cc: =?utf-8?q?M=C3=BCller?= <mu@w.example>\r\n\
 Subject: hi\r\n\
 Content-Type: multipart/mixed; boundary=\"==b1\"\r\n\
@@ -715,6 +719,7 @@ epilogue\r\n";
                 "a@x.example",
                 "b@y.example",
                 "c@z.example",
+                "e@v.example",
                 "mu@w.example"
             ]
         );
