@@ -149,23 +149,22 @@ fn address(text: &str, at: Where, token: bool, out: &mut Vec<Observed>) {
     }
 }
 
+/// Reading captures through the flow table, for the tests below.
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use std::collections::BTreeSet;
     use std::path::PathBuf;
 
     use serde_json::Value as Json;
 
-    use super::*;
-    use crate::applayer::driver::{Driver, CLIENT, SERVER};
     use crate::applayer::TcpFlows;
     use crate::decode::{self, Link, L4};
-    use crate::observe::Wants;
-    use crate::track::tcp::Segment;
+    use crate::observe::{Observed, Token, Wants, Where};
+    use crate::track::tcp::{FlowStats, Segment};
 
     /// The public content captures (`../shared/pcaps/content/`, README there), or `None`
     /// after printing SKIP when they are absent.
-    fn content_dir() -> Option<PathBuf> {
+    pub fn content_dir() -> Option<PathBuf> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/content");
         if dir.join("truth.jsonl").is_file() {
             Some(dir)
@@ -176,7 +175,7 @@ mod tests {
     }
 
     /// Every observable the TCP table and this seam give for a capture (all tokens wanted).
-    fn observe_pcap(path: &std::path::Path) -> (Vec<Observed>, FlowStats) {
+    pub fn observe_pcap(path: &std::path::Path) -> (Vec<Observed>, FlowStats) {
         let mut r = crate::capture::file::open_reader(path).expect("capture opens");
         let mut flows = TcpFlows::new();
         let mut out = Vec::new();
@@ -212,7 +211,7 @@ mod tests {
         (out, flows.stats)
     }
 
-    fn tokens(out: &[Observed], kind: Token, at: Where) -> BTreeSet<String> {
+    pub fn tokens(out: &[Observed], kind: Token, at: Where) -> BTreeSet<String> {
         out.iter()
             .filter_map(|o| match o {
                 Observed::Token {
@@ -226,7 +225,7 @@ mod tests {
             .collect()
     }
 
-    fn domains(out: &[Observed], at: Where) -> BTreeSet<String> {
+    pub fn domains(out: &[Observed], at: Where) -> BTreeSet<String> {
         out.iter()
             .filter_map(|o| match o {
                 Observed::Domain { name, at: w, .. } if *w == at => {
@@ -237,13 +236,24 @@ mod tests {
             .collect()
     }
 
-    fn strings(v: &Json) -> BTreeSet<String> {
+    pub fn strings(v: &Json) -> BTreeSet<String> {
         v.as_array()
             .into_iter()
             .flatten()
             .filter_map(|s| s.as_str().map(str::to_owned))
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value as Json;
+
+    use super::tests_support::*;
+    use super::*;
+    use crate::applayer::driver::{Driver, CLIENT, SERVER};
 
     /// sv-smtp-bug3616.pcap has an out-of-order segment and retransmissions; tshark's IMF
     /// export of its message (15156 bytes, longer than the whole client stream of 14705) holds
@@ -417,5 +427,63 @@ Content-Transfer-Encoding: base64\r\n\r\n";
         }
         assert_eq!(d.t.stats.smtp_messages, 0);
         assert_eq!(d.t.stats.bypassed, 0);
+    }
+}
+
+#[cfg(test)]
+mod real {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value as Json;
+
+    use super::tests_support::*;
+    use crate::observe::{Token, Where};
+
+    /// swaks sending to a local server (pcaps/real/smtp.sh): a base64 attachment on port 25,
+    /// a pipelined quoted-printable message on port 2525, STARTTLS on 587. The truth beside
+    /// it comes from tshark and Python's `email`.
+    #[test]
+    fn swaks_capture_gives_its_truth() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps/real");
+        let truth: Json = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("real-swaks-smtp.json")).unwrap(),
+        )
+        .unwrap();
+        let (out, stats) = observe_pcap(&dir.join("real-swaks-smtp.pcap"));
+        let set = |k: &str| -> BTreeSet<String> {
+            truth[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            tokens(&out, Token::Email, Where::SmtpMailFrom),
+            set("mail_from")
+        );
+        assert_eq!(
+            tokens(&out, Token::Email, Where::SmtpRcptTo),
+            set("rcpt_to")
+        );
+        assert_eq!(tokens(&out, Token::Email, Where::SmtpHeader), set("header"));
+        for (kind, k) in [
+            (Token::Sha256, "sha256"),
+            (Token::Sha1, "sha1"),
+            (Token::Md5, "md5"),
+        ] {
+            let want: BTreeSet<String> = truth["attachments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a[k].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(tokens(&out, kind, Where::SmtpAttachment), want, "{k}");
+        }
+        assert_eq!(domains(&out, Where::TlsSni), set("tls_sni"));
+        assert_eq!(stats.smtp_sessions, 3);
+        assert_eq!(stats.smtp_starttls, 1);
+        assert_eq!(stats.smtp_messages, 2);
+        assert_eq!(stats.mime_attachments, 2);
     }
 }
