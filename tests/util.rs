@@ -40,6 +40,21 @@ pub fn corpus_dir() -> Option<PathBuf> {
     }
 }
 
+/// The public content captures (HTTP objects, SMTP, certificates): `../shared/pcaps/content/`
+/// with its `truth.jsonl`, or `None` after printing SKIP with the reason when it is absent.
+pub fn content_dir() -> Option<PathBuf> {
+    let dir = root().join("../shared/pcaps/content");
+    if dir.join("truth.jsonl").is_file() {
+        Some(dir)
+    } else {
+        skip(&format!(
+            "the public content captures are not at {} (no truth.jsonl there)",
+            dir.display()
+        ));
+        None
+    }
+}
+
 /// The bundled demo capture (`pcaps/demo.pcap`, made by `pcaps/real/demo.sh`).
 pub fn demo_pcap() -> String {
     root().join("pcaps/demo.pcap").display().to_string()
