@@ -140,7 +140,7 @@ pub enum Token {
     Sha256,
     /// An e-mail address: key is `local@domain`, lowercased, the domain in punycode.
     Email,
-    /// A URL, normalised (see `crate::indicators::value::parse_url` once URLs are matched).
+    /// A URL, normalised (see the `url` module: RFC 3986 §6.2.2, shared by feeds and requests).
     Url,
 }
 

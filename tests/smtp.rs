@@ -19,7 +19,10 @@ fn replay_names(dir: &Path, tag: &str, pcap: &Path, names: &BTreeSet<String>) ->
     for n in names {
         // a child, an extension and a label-boundary miss of each: none is in the traffic
         for d in [format!("zz.{n}"), format!("{n}.example"), n[1..].to_owned()] {
-            if !names.iter().any(|m| m == &d || m.ends_with(&format!(".{d}"))) {
+            if !names
+                .iter()
+                .any(|m| m == &d || m.ends_with(&format!(".{d}")))
+            {
                 text.push_str(&format!("{d}\n"));
             }
         }
@@ -97,20 +100,27 @@ fn content_captures_report_every_address_domain_where_it_was_seen_and_no_decoy()
         assert!(util::summary_number(&r.stderr(), "smtp_sessions") >= 1);
         checked += 1;
     }
-    assert_eq!(checked, 4, "SMTP captures with addresses in the content set");
+    assert_eq!(
+        checked, 4,
+        "SMTP captures with addresses in the content set"
+    );
 }
 
 #[test]
 fn swaks_sessions_on_any_port_and_starttls_report_their_truth() {
     let real = util::root().join("pcaps/real");
-    let truth: Value = serde_json::from_str(
-        &std::fs::read_to_string(real.join("real-swaks-smtp.json")).unwrap(),
-    )
-    .unwrap();
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(real.join("real-swaks-smtp.json")).unwrap())
+            .unwrap();
     let mut names = domains(&truth, &["mail_from", "rcpt_to", "header"]);
     names.extend(util::strings(&truth, "tls_sni"));
     let dir = tempfile::tempdir().unwrap();
-    let r = replay_names(dir.path(), "swaks", &real.join("real-swaks-smtp.pcap"), &names);
+    let r = replay_names(
+        dir.path(),
+        "swaks",
+        &real.join("real-swaks-smtp.pcap"),
+        &names,
+    );
     let got = by_where(&r);
     assert_eq!(got["smtp.mail_from"], domains(&truth, &["mail_from"]));
     assert_eq!(got["smtp.rcpt_to"], domains(&truth, &["rcpt_to"]));
@@ -121,5 +131,9 @@ fn swaks_sessions_on_any_port_and_starttls_report_their_truth() {
     let err = r.stderr();
     assert_eq!(util::summary_number(&err, "smtp_sessions"), 3, "{err}");
     assert_eq!(util::summary_number(&err, "smtp_starttls"), 1);
-    assert_eq!(util::summary_number(&err, "mime_attachments"), 0, "no digest wanted");
+    assert_eq!(
+        util::summary_number(&err, "mime_attachments"),
+        0,
+        "no digest wanted"
+    );
 }

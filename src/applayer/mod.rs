@@ -3,7 +3,7 @@
 //!
 //! # How a protocol plugs in
 //!
-//! Each protocol has one adapter file here (`tls.rs`, `http.rs`, `dns.rs`, `quic.rs`) over a
+//! Each protocol has one adapter file here (`tls.rs`, `http.rs`, `dns.rs`, `quic.rs`, `smtp.rs`) over a
 //! pure parser in [`crate::proto`], and declares itself with one [`Record`] (after Suricata's
 //! per-protocol registration): its default ports ([`Record::tcp_ports`],
 //! [`Record::udp_ports`]), its content probes ([`Record::probe_tcp`], [`Record::probe_udp`]),
@@ -36,6 +36,8 @@
 //!  Probing ──TLS probe──▶ Tls  ──hello parsed / malformed / cap──────────▶ Done
 //!     │    ──HTTP probe─▶ Http ──Host line or head end / cap──────────────▶ Done
 //!     │                   └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
+//!     │    ──SMTP probe─▶ Smtp ──the whole client direction, message by message; a cap──▶ Done
+//!     │                   └─STARTTLS─▶ Tunnel (the ClientHello)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
 //!  Dns (port hint: either port in dns::TCP_PORTS) ──every complete length-prefixed message
 //!      (RFC 1035 §4.2.2)──▶ Done at MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX

@@ -553,16 +553,13 @@ mod tests {
         let mut out = Vec::new();
         for c in stream.chunks(seg) {
             buf.extend_from_slice(c);
-            loop {
-                match s.feed(&buf, &mut out) {
-                    Feed::More { used, need } => {
-                        buf.drain(..used);
-                        assert!(need <= MAX_COMMAND_LINE.max(MAX_PIECE) + 1);
-                        break;
-                    }
-                    Feed::StartTls { used } => return (out, Some(used)),
-                    Feed::Done => return (out, None),
+            match s.feed(&buf, &mut out) {
+                Feed::More { used, need } => {
+                    buf.drain(..used);
+                    assert!(need <= MAX_COMMAND_LINE.max(MAX_PIECE) + 1);
                 }
+                Feed::StartTls { used } => return (out, Some(used)),
+                Feed::Done => return (out, None),
             }
         }
         (out, None)
