@@ -487,3 +487,19 @@ mod real {
         assert_eq!(stats.mime_attachments, 2);
     }
 }
+
+#[cfg(test)]
+mod sizes {
+    /// What an SMTP direction costs a flow: the seam's per-direction value stays one word and
+    /// a tag; the session is boxed (allocated only for SMTP directions).
+    #[test]
+    fn per_direction_state_is_small() {
+        let stream = std::mem::size_of::<crate::applayer::Stream>();
+        let state = std::mem::size_of::<super::State>();
+        let msg = std::mem::size_of::<crate::proto::mime::Message>();
+        println!("Stream {stream} B, smtp::State {state} B, mime::Message {msg} B");
+        assert!(stream <= 16);
+        assert!(state <= 256);
+        assert!(msg <= 256);
+    }
+}
