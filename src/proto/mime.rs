@@ -277,7 +277,7 @@ impl File {
                         if n < 2 {
                             self.broken = true;
                         }
-                        pad += 1;
+                        pad = pad.saturating_add(1);
                         continue;
                     }
                     if v == B64_BAD || pad > 0 {
@@ -900,5 +900,24 @@ Content-Transfer-Encoding: base64\r\n\r\n"
             assert_eq!(files(&found)[0].1.size, 1000, "{piece:?}");
             assert_eq!(stats.base64_broken, 0);
         }
+    }
+
+    /// Found by the `mime` fuzz target: a line of 300 `=` overflowed the padding count.
+    #[test]
+    fn endless_padding_is_broken_base64_not_a_panic() {
+        let mut msg = b"Content-Type: application/x; name=b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nQQ"
+            .to_vec();
+        msg.extend_from_slice(&[b'='; 300]);
+        msg.extend_from_slice(b"\r\n");
+        let (found, stats) = read(&msg, None);
+        // excess padding ends the data, as Python's lenient decoding reads it: `A`
+        assert_eq!(files(&found)[0].0, sha256(b"A"));
+        assert_eq!(stats.base64_broken, 0);
+        // data after the padding is broken
+        msg.extend_from_slice(b"QUFB\r\n");
+        let (found, stats) = read(&msg, None);
+        assert!(files(&found).is_empty());
+        assert_eq!(stats.base64_broken, 1);
     }
 }
