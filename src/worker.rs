@@ -751,9 +751,8 @@ fn app_proto(w: Where, ip_proto: u8, ports: Option<(u16, u16)>) -> Option<AppPro
             AppProto::Quic
         }
         Where::HttpUrl | Where::HttpFile => AppProto::Http,
-        // no SMTP reader yet: its observables come with it
         Where::SmtpMailFrom | Where::SmtpRcptTo | Where::SmtpHeader | Where::SmtpAttachment => {
-            return None
+            AppProto::Smtp
         }
         Where::HttpHost => AppProto::Http,
     })

@@ -18,6 +18,7 @@ mod real;
 mod reload;
 mod robustness;
 mod sinks;
+mod smtp;
 mod suppress;
 mod syslog;
 mod systemd;

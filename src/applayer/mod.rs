@@ -3,7 +3,7 @@
 //!
 //! # How a protocol plugs in
 //!
-//! Each protocol has one adapter file here (`tls.rs`, `http.rs`, `dns.rs`, `quic.rs`) over a
+//! Each protocol has one adapter file here (`tls.rs`, `http.rs`, `dns.rs`, `quic.rs`, `smtp.rs`) over a
 //! pure parser in [`crate::proto`], and declares itself with one [`Record`] (after Suricata's
 //! per-protocol registration): its default ports ([`Record::tcp_ports`],
 //! [`Record::udp_ports`]), its content probes ([`Record::probe_tcp`], [`Record::probe_udp`]),
@@ -39,6 +39,8 @@
 //!     │    ──HTTP probe─▶ Http ──every message to the end; framing error, a gap outside a
 //!     │      (request or   │     body, head over its cap──────────────────▶ Done
 //!     │       response)    └─CONNECT head ended─▶ Tunnel (probed again, TLS or HTTP)
+//!     │    ──SMTP probe─▶ Smtp ──the whole client direction, message by message; a cap──▶ Done
+//!     │                   └─STARTTLS─▶ Tunnel (the ClientHello)
 //!     └────no probe matches──────────────────────────────────────────────▶ Done
 //!  Dns (port hint: either port in dns::TCP_PORTS) ──every complete length-prefixed message
 //!      (RFC 1035 §4.2.2)──▶ Done at MAX_DNS_STREAM bytes or a message over MAX_STREAM_PREFIX
@@ -71,6 +73,7 @@ pub mod dns;
 pub mod file;
 pub mod http;
 pub mod quic;
+pub mod smtp;
 pub mod tls;
 pub mod tls_server;
 
@@ -89,6 +92,7 @@ pub enum AppProto {
     Http,
     Dns,
     Quic,
+    Smtp,
 }
 
 impl AppProto {
@@ -98,6 +102,7 @@ impl AppProto {
             AppProto::Http => "http",
             AppProto::Dns => "dns",
             AppProto::Quic => "quic",
+            AppProto::Smtp => "smtp",
         }
     }
 }
@@ -145,7 +150,13 @@ pub struct Record {
 
 /// Every protocol, in probe order: for TCP, TLS is asked before HTTP (both read the client's
 /// first bytes; a TLS record never starts with a method token).
-pub static RECORDS: [&Record; 4] = [&tls::RECORD, &http::RECORD, &dns::RECORD, &quic::RECORD];
+pub static RECORDS: [&Record; 5] = [
+    &tls::RECORD,
+    &http::RECORD,
+    &dns::RECORD,
+    &quic::RECORD,
+    &smtp::RECORD,
+];
 
 // A TCP protocol that reads one message per direction needs it inside the reassembly window;
 // DNS reads many and enforces its depth message by message; HTTP reads every message, each
@@ -190,10 +201,20 @@ fn by_content(
     data: &[u8],
     probe: impl Fn(&Record) -> Option<fn(&[u8]) -> Probe>,
 ) -> Result<&'static Record, bool> {
+    by_content_from(0, data, probe).map(|(_, r)| r)
+}
+
+/// [`by_content`] over the records from index `from` on; the record's index with it.
+#[inline]
+fn by_content_from(
+    from: usize,
+    data: &[u8],
+    probe: impl Fn(&Record) -> Option<fn(&[u8]) -> Probe>,
+) -> Result<(usize, &'static Record), bool> {
     let mut need_more = false;
-    for r in RECORDS {
+    for (i, r) in RECORDS.iter().enumerate().skip(from) {
         match probe(r).map(|p| p(data)) {
-            Some(Probe::Yes) => return Ok(r),
+            Some(Probe::Yes) => return Ok((i, r)),
             Some(Probe::NeedMore) => need_more = true,
             Some(Probe::No) | None => {}
         }
@@ -221,6 +242,9 @@ pub enum Stream {
     /// The TLS handshake after the ClientHello ([`tls_server`]): the server's ServerHello and
     /// certificates, or the client's certificate. Boxed: a few dozen bytes while it reads.
     TlsHandshake(Box<tls_server::Reader>),
+    /// A plaintext SMTP client direction, read to its end (or its `STARTTLS`, after which it
+    /// is a [`Stream::Tunnel`]).
+    Smtp(Box<smtp::State>),
     /// Nothing more to read.
     Done,
     /// The client's records after its ClientHello, for a second one after a
@@ -235,6 +259,7 @@ impl Stream {
             AppProto::Tls => Stream::Tls,
             AppProto::Http => Stream::Http(Box::default()),
             AppProto::Dns => Stream::Dns,
+            AppProto::Smtp => Stream::Smtp(smtp::State::new()),
             // QUIC is not carried over TCP.
             AppProto::Quic => Stream::Done,
         }
@@ -290,6 +315,10 @@ impl Stream {
                 }
             }
             Stream::Dns => dns::parse_stream(input, out, stats),
+            Stream::Smtp(state) => match smtp::parse_stream(state, input, first, out, stats) {
+                smtp::Parsed::Step(step) => step,
+                smtp::Parsed::StartTls { used } => self.tunnel(peer, input, used, out, stats),
+            },
             Stream::Probing | Stream::Tunnel | Stream::Done => Step::Done { client: false },
         }
     }
@@ -400,16 +429,26 @@ impl Stream {
                 _ => {}
             }
         }
-        match by_content(input.data, |r| r.probe_tcp) {
-            Ok(r) => {
-                *self = Stream::of(r.proto);
-                self.parse_as(peer, input, true, out, stats)
-            }
-            Err(true) => Step::More {
-                used: 0,
-                need: input.data.len() + 1,
-            },
-            Err(false) => Step::Done { client: false },
+        let mut from = 0;
+        loop {
+            return match by_content_from(from, input.data, |r| r.probe_tcp) {
+                Ok((i, r)) => {
+                    *self = Stream::of(r.proto);
+                    match self.parse_as(peer, input, true, out, stats) {
+                        Step::Done { client: false } if i + 1 < RECORDS.len() => {
+                            *self = Stream::Probing;
+                            from = i + 1;
+                            continue;
+                        }
+                        step => step,
+                    }
+                }
+                Err(true) => Step::More {
+                    used: 0,
+                    need: input.data.len() + 1,
+                },
+                Err(false) => Step::Done { client: false },
+            };
         }
     }
 }
@@ -429,7 +468,7 @@ impl StreamParser for Stream {
 
     fn stop(&mut self) -> bool {
         let client = match self {
-            Stream::Tls | Stream::Tunnel => true,
+            Stream::Tls | Stream::Tunnel | Stream::Smtp(_) => true,
             Stream::Http(d) => d.is_client(),
             Stream::TlsHandshake(r) => r.side() == tls_server::Side::Client,
             _ => false,
@@ -565,7 +604,7 @@ pub fn udp(
             quic::datagram(quic, (src, dst), payload, now_us, wants, out);
             Datagram::Read(AppProto::Quic)
         }
-        AppProto::Tls | AppProto::Http => Datagram::Ignored,
+        AppProto::Tls | AppProto::Http | AppProto::Smtp => Datagram::Ignored,
     }
 }
 

@@ -6,6 +6,8 @@
 pub mod dns;
 pub mod http;
 pub mod ja;
+pub mod mime;
 pub mod quic;
+pub mod smtp;
 pub mod tls;
 pub mod tls_server;

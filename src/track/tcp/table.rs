@@ -139,6 +139,33 @@ crate::counters! {
         tls_server_malformed: u64,
         /// Leaf certificates whose DER x509-parser could not read (hashed; no names).
         tls_cert_unparsed: u64,
+        /// SMTP client directions read (from `EHLO`/`HELO`, on any port).
+        smtp_sessions: u64,
+        /// SMTP messages read to their end (`CRLF.CRLF` after `DATA`, or `BDAT ... LAST`).
+        smtp_messages: u64,
+        /// SMTP `DATA` taken as refused by the server: commands followed it.
+        smtp_data_refused: u64,
+        /// SMTP `STARTTLS` commands: the direction is read as TLS after them.
+        smtp_starttls: u64,
+        /// SMTP directions given up at a command line over `smtp::MAX_COMMAND_LINE` (a line
+        /// with no end).
+        smtp_line_cap: u64,
+        /// SMTP directions given up at a message over `smtp::MAX_MESSAGE_SIZE` (a `DATA` with
+        /// no end, a huge `BDAT`).
+        smtp_data_cap: u64,
+        /// `RCPT TO` addresses past `smtp::MAX_RECIPIENTS` in one message, not read.
+        smtp_rcpt_cap: u64,
+        /// MIME attachments of SMTP messages hashed.
+        mime_attachments: u64,
+        /// MIME header blocks cut at `mime::MAX_HEAD_BYTES` (the rest of the block skipped).
+        mime_head_cap: u64,
+        /// MIME multiparts nested past `mime::MAX_MIME_DEPTH` (or with an overlong boundary),
+        /// not split: their attachments are not hashed.
+        mime_depth_cap: u64,
+        /// MIME attachments whose base64 does not decode: not hashed.
+        mime_base64_broken: u64,
+        /// MIME attachments over `mime::MAX_FILE_SIZE`: not hashed.
+        mime_file_cap: u64,
     }
 }
 
