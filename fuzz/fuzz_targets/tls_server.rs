@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         };
         match r.parse(input, &mut out, &mut stats) {
             Step::Done { .. } => break,
-            Step::More { used, .. } => {
+            Step::More { used, .. } | Step::Client { used, .. } => {
                 assert!(used <= pending.len());
                 pending.drain(..used);
                 consumed += used;
