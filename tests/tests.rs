@@ -4,6 +4,7 @@ mod util;
 
 mod allowlists;
 mod cli;
+mod content;
 mod corpus;
 mod dns;
 mod feed_shapes;

@@ -105,10 +105,7 @@ fn rows(want: &[(String, &'static str, &str)]) -> Vec<(String, &'static str)> {
 }
 
 /// Captures whose TLS iocd does not reach, with the reason.
-const NOT_READ: &[(&str, &str)] = &[(
-    "zk-smtp-starttls.pcap",
-    "TLS after SMTP STARTTLS: the SMTP reader does not hand the upgraded stream to TLS yet",
-)];
+const NOT_READ: &[(&str, &str)] = &[];
 
 #[test]
 fn content_corpus_certificates_and_server_fingerprints_recall_one() {

@@ -245,6 +245,10 @@ pub enum Stream {
     /// A plaintext SMTP client direction, read to its end (or its `STARTTLS`, after which it
     /// is a [`Stream::Tunnel`]).
     Smtp(Box<smtp::State>),
+    /// An SMTP server's replies (its direction began with a `220` greeting): skipped line by
+    /// line, so that after `STARTTLS` its TLS ServerHello and certificates are read as on any
+    /// TLS flow. Only within [`MAX_TUNNEL_OFFSET`] (RFC 3207 has STARTTLS right after EHLO).
+    SmtpServer,
     /// Nothing more to read.
     Done,
     /// The client's records after its ClientHello, for a second one after a
@@ -315,6 +319,7 @@ impl Stream {
                 }
             }
             Stream::Dns => dns::parse_stream(input, out, stats),
+            Stream::SmtpServer => self.smtp_server(peer, input, out, stats),
             Stream::Smtp(state) => match smtp::parse_stream(state, input, first, out, stats) {
                 smtp::Parsed::Step(step) => step,
                 smtp::Parsed::StartTls { used } => self.tunnel(peer, input, used, out, stats),
@@ -447,8 +452,63 @@ impl Stream {
                     used: 0,
                     need: input.data.len() + 1,
                 },
+                Err(false) if smtp_greeting(input.data) => {
+                    *self = Stream::SmtpServer;
+                    self.smtp_server(peer, input, out, stats)
+                }
                 Err(false) => Step::Done { client: false },
             };
+        }
+    }
+
+    /// An SMTP server's direction: reply lines are skipped; a TLS record (after `STARTTLS`)
+    /// is read by the TLS server reader.
+    fn smtp_server(
+        &mut self,
+        peer: &mut Stream,
+        input: StreamInput<'_>,
+        out: &mut Vec<Observed>,
+        stats: &mut FlowStats,
+    ) -> Step {
+        let data = input.data;
+        let mut used = 0;
+        loop {
+            if input.consumed + used > MAX_TUNNEL_OFFSET {
+                stats.prefix_cap += 1;
+                return Step::Done { client: false };
+            }
+            let rest = &data[used..];
+            if rest.first() == Some(&0x16) {
+                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
+                    tls_server::Side::Server,
+                )));
+                let tls = StreamInput {
+                    data: rest,
+                    seen: 0,
+                    consumed: input.consumed + used,
+                    wants: input.wants,
+                };
+                return match self.parse_as(peer, tls, true, out, stats) {
+                    Step::More { used: u, need } | Step::Client { used: u, need } => Step::More {
+                        used: used + u,
+                        need,
+                    },
+                    done => done,
+                };
+            }
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => used += i + 1,
+                None if rest.len() >= smtp::MAX_REPLY_LINE => {
+                    stats.prefix_cap += 1;
+                    return Step::Done { client: false };
+                }
+                None => {
+                    return Step::More {
+                        used,
+                        need: rest.len() + 1,
+                    }
+                }
+            }
         }
     }
 }
@@ -488,7 +548,8 @@ impl StreamParser for Stream {
                 )));
                 false
             }
-            Stream::TlsHandshake(_) => false,
+            // its TLS after STARTTLS comes: read it
+            Stream::TlsHandshake(_) | Stream::SmtpServer => false,
             _ => true,
         }
     }
@@ -547,6 +608,11 @@ impl StreamParser for Stream {
         }
         step
     }
+}
+
+/// An SMTP server's first reply line: `220` and a space or a hyphen (RFC 5321 §4.2).
+fn smtp_greeting(data: &[u8]) -> bool {
+    data.len() >= 4 && data.starts_with(b"220") && matches!(data[3], b' ' | b'-')
 }
 
 /// The TCP flow table as the worker runs it: reassembly in [`crate::track::tcp`], each

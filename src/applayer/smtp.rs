@@ -29,6 +29,11 @@ pub const RECORD: Record = Record {
     max_depth: usize::MAX,
 };
 
+/// Longest server reply line skipped while waiting for a server's TLS after `STARTTLS`: RFC
+/// 5321 §4.5.3.1.5 sets 512 octets; servers' EHLO lines are far shorter. Twice that, for
+/// servers that exceed it.
+pub const MAX_REPLY_LINE: usize = 1024;
+
 // What the session waits for must fit the reassembly window.
 const _: () = assert!(smtp::MAX_COMMAND_LINE < MAX_STREAM_PREFIX);
 const _: () = assert!(smtp::MAX_PIECE < MAX_STREAM_PREFIX);
