@@ -413,6 +413,28 @@ mod tests {
         // until its next record
         let at = 2 + (plain.len() + hello.len()) as u32;
         assert!(d.seg(CLIENT, mx, at, "", &[23, 3, 3, 0, 1, 0]).is_empty());
+        // the server's replies are skipped, and its TLS after them read: a TLS 1.3
+        // ServerHello, then ChangeCipherSpec (what follows is encrypted)
+        let mut tls = b"220 2.0.0 Ready to start TLS\r\n".to_vec();
+        tls.extend([22, 3, 3, 0, 50, 2, 0, 0, 46, 3, 3]);
+        tls.extend([7; 32]);
+        tls.extend([0, 0x13, 0x01, 0, 0, 6, 0, 43, 0, 2, 3, 4]);
+        tls.extend([20, 3, 3, 0, 1, 1]);
+        assert_eq!(d.t.stats.bypassed, 0);
+        // (the driver wants every token: the ServerHello's JA3S and JA4S)
+        let server = d.seg(mx, CLIENT, 24, "", &tls);
+        assert!(
+            server.iter().all(|o| matches!(
+                o,
+                Observed::Token {
+                    at: Where::TlsJa3s | Where::TlsJa4s,
+                    ..
+                }
+            )) && server.len() == 2,
+            "{server:?}"
+        );
+        assert_eq!(d.t.stats.tls_server_hellos, 1);
+        assert_eq!(d.t.stats.tls13_certs_hidden, 1);
         assert_eq!(d.t.stats.bypassed, 1);
     }
 
