@@ -1291,11 +1291,8 @@ mod content_truth {
     use std::collections::HashSet;
     use std::path::PathBuf;
 
-    use crate::applayer::{tcp, TcpFlows};
-    use crate::capture::file::open_reader;
-    use crate::decode::{self, Link, L4};
-    use crate::observe::{Observed, Token, Wants};
-    use crate::track::tcp::Segment;
+    use crate::applayer::driver::observe_pcap as observe;
+    use crate::observe::{Observed, Token};
 
     fn content_dir() -> Option<PathBuf> {
         let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps/content");
@@ -1305,50 +1302,6 @@ mod content_truth {
             println!("SKIP: no {} (the public content captures)", d.display());
             None
         }
-    }
-
-    /// Every observable the TCP streams of a capture give (the worker's TCP path: decode,
-    /// flow table, application layer), and the table's counters.
-    pub(crate) fn observe(path: &std::path::Path) -> (Vec<Observed>, crate::track::tcp::FlowStats) {
-        let mut r = open_reader(path).unwrap();
-        let mut flows = TcpFlows::new();
-        let mut out = Vec::new();
-        while r.advance(&mut || {}).unwrap() {
-            let Some(pkt) = r.packet() else { break };
-            let p = decode::decode(Link::from_dlt(pkt.linktype), pkt.data);
-            let (
-                Some(ip),
-                L4::Tcp {
-                    sport,
-                    dport,
-                    seq,
-                    syn,
-                    fin,
-                    rst,
-                    payload,
-                },
-            ) = (p.ip, p.l4)
-            else {
-                continue;
-            };
-            let seg = Segment {
-                src: (ip.src, sport),
-                dst: (ip.dst, dport),
-                seq,
-                syn,
-                fin,
-                rst,
-                payload,
-                wants: Wants::ALL,
-            };
-            let lost = pkt.wire_len.saturating_sub(pkt.data.len() as u32);
-            if lost > 0 && !payload.is_empty() {
-                flows.segment_cut(pkt.ts_us, &seg, lost, &mut out);
-            } else {
-                tcp(&mut flows, pkt.ts_us, &seg, &mut out);
-            }
-        }
-        (out, flows.stats)
     }
 
     fn hex(b: &[u8]) -> String {

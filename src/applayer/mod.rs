@@ -686,6 +686,51 @@ pub(crate) mod driver {
     pub const CLIENT: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
     pub const SERVER: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 443);
 
+    /// Every observable the TCP streams of a capture give (the worker's TCP path: decode,
+    /// flow table, application layer; every token wanted, a snap-cut segment told so), and
+    /// the table's counters: for the protocols' tests over real captures.
+    pub fn observe_pcap(path: &std::path::Path) -> (Vec<Observed>, crate::track::tcp::FlowStats) {
+        let mut r = crate::capture::file::open_reader(path).unwrap();
+        let mut flows = TcpFlows::new();
+        let mut out = Vec::new();
+        while r.advance(&mut || {}).unwrap() {
+            let Some(pkt) = r.packet() else { break };
+            let p = crate::decode::decode(crate::decode::Link::from_dlt(pkt.linktype), pkt.data);
+            let (
+                Some(ip),
+                crate::decode::L4::Tcp {
+                    sport,
+                    dport,
+                    seq,
+                    syn,
+                    fin,
+                    rst,
+                    payload,
+                },
+            ) = (p.ip, p.l4)
+            else {
+                continue;
+            };
+            let seg = Segment {
+                src: (ip.src, sport),
+                dst: (ip.dst, dport),
+                seq,
+                syn,
+                fin,
+                rst,
+                payload,
+                wants: crate::observe::Wants::ALL,
+            };
+            let lost = pkt.wire_len.saturating_sub(pkt.data.len() as u32);
+            if lost > 0 && !payload.is_empty() {
+                flows.segment_cut(pkt.ts_us, &seg, lost, &mut out);
+            } else {
+                tcp(&mut flows, pkt.ts_us, &seg, &mut out);
+            }
+        }
+        (out, flows.stats)
+    }
+
     /// Each call returns the observables its segment produced.
     pub struct Driver {
         pub t: TcpFlows,

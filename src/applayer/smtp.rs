@@ -162,10 +162,7 @@ mod tests_support {
 
     use serde_json::Value as Json;
 
-    use crate::applayer::TcpFlows;
-    use crate::decode::{self, Link, L4};
-    use crate::observe::{Observed, Token, Wants, Where};
-    use crate::track::tcp::{FlowStats, Segment};
+    use crate::observe::{Observed, Token, Where};
 
     /// The public content captures (`../shared/pcaps/content/`, README there), or `None`
     /// after printing SKIP when they are absent.
@@ -179,42 +176,7 @@ mod tests_support {
         }
     }
 
-    /// Every observable the TCP table and this seam give for a capture (all tokens wanted).
-    pub fn observe_pcap(path: &std::path::Path) -> (Vec<Observed>, FlowStats) {
-        let mut r = crate::capture::file::open_reader(path).expect("capture opens");
-        let mut flows = TcpFlows::new();
-        let mut out = Vec::new();
-        while r.advance(&mut || {}).expect("capture reads") {
-            let pk = r.packet().expect("a packet");
-            let p = decode::decode(Link::from_dlt(pk.linktype), pk.data);
-            if let (
-                Some(ip),
-                L4::Tcp {
-                    sport,
-                    dport,
-                    seq,
-                    syn,
-                    fin,
-                    rst,
-                    payload,
-                },
-            ) = (p.ip, p.l4)
-            {
-                let seg = Segment {
-                    src: (ip.src, sport),
-                    dst: (ip.dst, dport),
-                    seq,
-                    syn,
-                    fin,
-                    rst,
-                    payload,
-                    wants: Wants::ALL,
-                };
-                flows.segment(pk.ts_us, &seg, &mut out);
-            }
-        }
-        (out, flows.stats)
-    }
+    pub use crate::applayer::driver::observe_pcap;
 
     pub fn tokens(out: &[Observed], kind: Token, at: Where) -> BTreeSet<String> {
         out.iter()
