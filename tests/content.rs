@@ -139,3 +139,120 @@ fn every_url_file_address_and_attachment_of_the_content_captures_matches_and_no_
         "{captures} captures, {values} values"
     );
 }
+
+/// The same content IoCs written in every feed format iocd reads — plain (by shape), CSV,
+/// Zeek intel, STIX 2.1, MISP JSON and MISP CSV — each replayed alone against a download
+/// (a gzip body) and an SMTP message with an attachment: each format's URL, file hash and
+/// address give their events.
+#[test]
+fn every_feed_format_loads_urls_hashes_and_addresses_that_match_on_the_wire() {
+    let Some(dir) = util::content_dir() else {
+        return;
+    };
+    let truth: Vec<Value> = util::truth(&dir);
+    let of = |name: &str| truth.iter().find(|t| t["file"] == name).unwrap().clone();
+    let http = of("zk-http-get-gzip.pcap");
+    let smtp = of("ak-smtp-zip-attachment.pcap");
+    let url = util::strings(&http, "urls")[0].clone();
+    let file = http["http_files"][0]["sha256"].as_str().unwrap().to_owned();
+    let attachment = smtp["smtp_attachments"][0]["md5"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let address = util::strings(&smtp, "smtp_addresses_all")[0].clone();
+    // Zeek lists URLs without their scheme
+    let bare = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let attr = |t: &str, v: &str| serde_json::json!({"type": t, "value": v, "to_ids": true});
+    let formats: Vec<(&str, &str, String)> = vec![
+        (
+            "plain",
+            "plain.txt",
+            format!("{url}\n{file}\n{attachment}\n{address}\n"),
+        ),
+        (
+            "csv",
+            "feed.csv",
+            format!("type,value\nurl,{url}\nsha256,{file}\nmd5,{attachment}\nemail,{address}\n"),
+        ),
+        (
+            "zeek",
+            "intel.dat",
+            format!(
+                "#fields\tindicator\tindicator_type\tmeta.source\n{bare}\tIntel::URL\tt\n\
+                 {file}\tIntel::FILE_HASH\tt\n{attachment}\tIntel::FILE_HASH\tt\n\
+                 {address}\tIntel::EMAIL\tt\n"
+            ),
+        ),
+        (
+            "stix",
+            "bundle.json",
+            serde_json::json!({"type": "bundle", "id": "bundle--1", "objects": [{
+                "type": "indicator", "id": "indicator--1", "pattern_type": "stix",
+                "valid_from": "2000-01-01T00:00:00Z",
+                "pattern": format!("[url:value = '{url}'] OR [file:hashes.'SHA-256' = '{file}'] \
+                                    OR [file:hashes.MD5 = '{attachment}'] \
+                                    OR [email-addr:value = '{address}']")
+            }]})
+            .to_string(),
+        ),
+        (
+            "misp",
+            "event.json",
+            serde_json::json!({"Event": {"info": "t", "Attribute": [
+                attr("url", &url), attr("filename|sha256", &format!("f.bin|{file}")),
+                attr("md5", &attachment), attr("email-dst", &address)
+            ]}})
+            .to_string(),
+        ),
+        (
+            "misp_csv",
+            "misp.csv",
+            format!(
+                "uuid,event_id,category,type,value,comment,to_ids\n\
+                 \"u1\",\"1\",\"Network activity\",\"url\",\"{url}\",\"\",\"1\"\n\
+                 \"u2\",\"1\",\"Payload delivery\",\"sha256\",\"{file}\",\"\",\"1\"\n\
+                 \"u3\",\"1\",\"Payload delivery\",\"md5\",\"{attachment}\",\"\",\"1\"\n\
+                 \"u4\",\"1\",\"Payload delivery\",\"email-src\",\"{address}\",\"\",\"1\"\n"
+            ),
+        ),
+    ];
+    for (format, name, text) in formats {
+        let tmp = tempfile::tempdir().unwrap();
+        util::write_file(&tmp.path().join(name), &text);
+        let columns = if format == "csv" {
+            "[feeds.csv.columns]\nvalue = \"value\"\ntype = \"type\"\n"
+        } else {
+            ""
+        };
+        let cfg = util::feeds_config(
+            tmp.path(),
+            &format!(
+                "[[feeds]]\nname = \"f\"\npath = \"{}\"\nformat = \"{format}\"\n{columns}",
+                tmp.path().join(name).display()
+            ),
+        );
+        let mut got = BTreeSet::new();
+        for pcap in [&http, &smtp] {
+            let path = dir.join(pcap["file"].as_str().unwrap());
+            let r = util::replay(&["--config", cfg.to_str().unwrap(), path.to_str().unwrap()]);
+            assert_eq!(r.code(), Some(0), "{format}: {}", r.stderr());
+            for e in &r.events {
+                got.insert((
+                    e["observable"]["kind"].as_str().unwrap().to_owned(),
+                    e["observable"]["value"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        for (kind, v) in [
+            ("url", &url),
+            ("sha256", &file),
+            ("md5", &attachment),
+            ("email", &address),
+        ] {
+            assert!(
+                got.contains(&(kind.to_owned(), shown(kind, v))),
+                "{format}: the {kind} {v} gave no event: {got:?}"
+            );
+        }
+    }
+}
