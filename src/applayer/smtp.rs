@@ -89,7 +89,7 @@ pub(super) fn parse_stream(
 ) -> Parsed {
     if first {
         stats.smtp_sessions += 1;
-        state.session = Session::new(input.wants);
+        state.session = Session::new(input.wants).with_max_file(super::file::max_file_size());
     }
     let feed = state.session.feed(input.data, &mut state.events);
     let s = std::mem::take(&mut state.session.stats);

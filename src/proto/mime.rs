@@ -43,9 +43,10 @@ pub const MAX_MIME_DEPTH: usize = 16;
 /// generators while bounding the per-line comparison.
 pub const MAX_BOUNDARY_LEN: usize = 200;
 
-/// Largest attachment hashed, decoded bytes: 64 MiB, the default `max_file_size` the issue sets
-/// for file digests (the config key arrives with HTTP bodies; this is its default). Larger
-/// files are not hashed (counted as `mime_file_cap`): a digest of a prefix would never match.
+/// Largest attachment hashed by default, decoded bytes: 64 MiB, the default of `[tables]
+/// max_file_size` (the SMTP adapter passes the configured one: [`Message::with_max_file`]).
+/// Larger files are not hashed (counted as `mime_file_cap`): a digest of a prefix would never
+/// match.
 pub const MAX_FILE_SIZE: u64 = 64 << 20;
 
 /// Characters of a MIME filename or type kept for an event.
@@ -169,6 +170,8 @@ enum Qp {
 
 /// The attachment being read.
 struct File {
+    /// The cap it is hashed under (the message's `max_file`).
+    max: u64,
     dec: Decoder,
     hashes: Hashes,
     size: u64,
@@ -190,7 +193,7 @@ impl File {
             return;
         }
         self.size += b.len() as u64;
-        if self.size > MAX_FILE_SIZE {
+        if self.size > self.max {
             self.too_big = true;
             self.buf = Vec::new();
             return;
@@ -384,6 +387,8 @@ static B64: [u8; 256] = {
 /// One message, read as it streams by.
 pub struct Message {
     wants: Wants,
+    /// Largest attachment hashed (decoded bytes); [`MAX_FILE_SIZE`] unless the caller says.
+    max_file: u64,
     state: State,
     /// The header block of the current entity (empty outside [`State::Head`]).
     head: Vec<u8>,
@@ -443,10 +448,18 @@ fn split_eol(line: &[u8]) -> (&[u8], &'static [u8]) {
 }
 
 impl Message {
+    /// A message whose attachments over `bytes` (decoded) are not hashed: the configured
+    /// `[tables] max_file_size`.
+    pub fn with_max_file(mut self, bytes: u64) -> Message {
+        self.max_file = bytes;
+        self
+    }
+
     /// A new message; `wants`: the digests to compute (none: attachments are not decoded).
     pub fn new(wants: Wants) -> Message {
         Message {
             wants,
+            max_file: MAX_FILE_SIZE,
             state: State::Head,
             head: Vec::new(),
             head_cut: false,
@@ -648,6 +661,7 @@ impl Message {
         };
         let cut = |s: &str| s.chars().take(MAX_NAME_LEN).collect::<String>();
         self.file = Some(Box::new(File {
+            max: self.max_file,
             dec,
             hashes: Hashes::new(self.wants),
             size: 0,
@@ -782,6 +796,21 @@ epilogue\r\n";
             assert_eq!(got[1].1.name.as_deref(), Some("naïve.txt"));
             assert_eq!(stats.attachments, 2);
         }
+    }
+
+    #[test]
+    fn the_configured_max_file_size_caps_attachments() {
+        // 11 bytes ("hello world") fit a cap of 11, the 21-byte second attachment does not
+        let mut m = Message::new(Wants::ALL).with_max_file(11);
+        let mut out = Vec::new();
+        for line in MIXED.split_inclusive(|&b| b == b'\n') {
+            m.line(line, true, &mut out);
+        }
+        let stats = m.finish(&mut out);
+        let got = files(&out);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, sha256(b"hello world"));
+        assert_eq!(stats.file_cap, 1);
     }
 
     #[test]

@@ -126,6 +126,8 @@ enum Mode {
 pub struct Session {
     mode: Mode,
     wants: Wants,
+    /// Largest attachment hashed (see [`Message::with_max_file`]).
+    max_file: u64,
     /// Content bytes of the current message.
     size: u64,
     rcpts: usize,
@@ -230,10 +232,17 @@ fn is_command(line: &[u8]) -> bool {
 }
 
 impl Session {
+    /// A session whose attachments over `bytes` (decoded) are not hashed.
+    pub fn with_max_file(mut self, bytes: u64) -> Session {
+        self.max_file = bytes;
+        self
+    }
+
     pub fn new(wants: Wants) -> Session {
         Session {
             mode: Mode::Command,
             wants,
+            max_file: super::mime::MAX_FILE_SIZE,
             size: 0,
             rcpts: 0,
             stats: SmtpStats::default(),
@@ -337,7 +346,7 @@ impl Session {
         } else if line.eq_ignore_ascii_case(b"DATA") {
             self.size = 0;
             self.mode = Mode::Data {
-                msg: Box::new(Message::new(self.wants)),
+                msg: Box::new(Message::new(self.wants).with_max_file(self.max_file)),
                 start: true,
                 first: true,
             };
@@ -346,7 +355,11 @@ impl Session {
                 Some(p) => p,
                 None => {
                     self.size = 0;
-                    (Box::new(Message::new(self.wants)), true, false)
+                    (
+                        Box::new(Message::new(self.wants).with_max_file(self.max_file)),
+                        true,
+                        false,
+                    )
                 }
             };
             self.mode = Mode::Bdat {
