@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+pub use crate::config::feeds::Token;
+
 /// Where in the traffic an observable was seen; the `observable.where` of an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Where {
@@ -111,100 +113,6 @@ impl Where {
             Where::SmtpHeader => "smtp.header",
             Where::SmtpAttachment => "smtp.attachment",
         }
-    }
-}
-
-/// The indicator types matched by exact key, beyond addresses and names: hashes, fingerprints,
-/// e-mail addresses and URLs. An observable of one of these kinds is an [`Observed::Token`];
-/// an indicator is a `Value::Token` of the same kind, and the two match when their keys are
-/// equal (see [`Token`]'s key forms).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Token {
-    /// JA3 of a ClientHello: key is the 16 MD5 bytes.
-    Ja3,
-    /// JA3S of a ServerHello: key is the 16 MD5 bytes.
-    Ja3s,
-    /// JA4 of a ClientHello: key is the 36 ASCII bytes (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
-    Ja4,
-    /// JA4S of a ServerHello: key is the 25 ASCII bytes (`t130200_1301_234ea6891581`).
-    Ja4s,
-    /// SHA-1 of a certificate's DER: key is the 20 digest bytes.
-    CertSha1,
-    /// SHA-256 of a certificate's DER: key is the 32 digest bytes.
-    CertSha256,
-    /// MD5 of a file: 16 bytes.
-    Md5,
-    /// SHA-1 of a file: 20 bytes.
-    Sha1,
-    /// SHA-256 of a file: 32 bytes.
-    Sha256,
-    /// An e-mail address: key is `local@domain`, lowercased, the domain in punycode.
-    Email,
-    /// A URL, normalised: `host[:port]/path[?query]` (see `crate::url`).
-    Url,
-}
-
-impl Token {
-    pub const ALL: [Token; 11] = [
-        Token::Ja3,
-        Token::Ja3s,
-        Token::Ja4,
-        Token::Ja4s,
-        Token::CertSha1,
-        Token::CertSha256,
-        Token::Md5,
-        Token::Sha1,
-        Token::Sha256,
-        Token::Email,
-        Token::Url,
-    ];
-
-    /// The indicator type's name, in configs (`type = "ja3"`), events and `check`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Token::Ja3 => "ja3",
-            Token::Ja3s => "ja3s",
-            Token::Ja4 => "ja4",
-            Token::Ja4s => "ja4s",
-            Token::CertSha1 => "cert_sha1",
-            Token::CertSha256 => "cert_sha256",
-            Token::Md5 => "md5",
-            Token::Sha1 => "sha1",
-            Token::Sha256 => "sha256",
-            Token::Email => "email",
-            Token::Url => "url",
-        }
-    }
-
-    /// Digest length in bytes for the kinds whose key is a binary digest (shown as lowercase
-    /// hex); `None` for the text kinds.
-    pub fn digest_len(self) -> Option<usize> {
-        match self {
-            Token::Ja3 | Token::Ja3s | Token::Md5 => Some(16),
-            Token::CertSha1 | Token::Sha1 => Some(20),
-            Token::CertSha256 | Token::Sha256 => Some(32),
-            Token::Ja4 | Token::Ja4s | Token::Email | Token::Url => None,
-        }
-    }
-
-    /// The key in presentation form: lowercase hex for digests, the text itself otherwise.
-    pub fn text(self, key: &[u8]) -> String {
-        if self.digest_len().is_some() {
-            use std::fmt::Write as _;
-            let mut s = String::with_capacity(key.len() * 2);
-            for b in key {
-                let _ = write!(s, "{b:02x}");
-            }
-            s
-        } else {
-            String::from_utf8_lossy(key).into_owned()
-        }
-    }
-
-    /// Bit of this kind in a [`Wants`] mask.
-    #[inline]
-    pub const fn bit(self) -> u32 {
-        1 << self as u32
     }
 }
 

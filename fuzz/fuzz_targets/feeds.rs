@@ -6,7 +6,7 @@
 #![no_main]
 
 use iocd::config::{
-    CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat, FeedType, MatchMode, UrlHttps,
+    CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat, MatchMode, UrlHttps,
 };
 use iocd::indicators::formats::{self, FeedSink, Location};
 use iocd::indicators::{Fields, SetBuilder, Value};
@@ -22,19 +22,19 @@ struct Sink {
 }
 
 /// The feed `type` a byte picks (or none).
-const TYPES: [Option<FeedType>; 12] = [
+const TYPES: [Option<Token>; 12] = [
     None,
-    Some(FeedType::Ja3),
-    Some(FeedType::Ja3s),
-    Some(FeedType::Ja4),
-    Some(FeedType::Ja4s),
-    Some(FeedType::CertSha1),
-    Some(FeedType::CertSha256),
-    Some(FeedType::Md5),
-    Some(FeedType::Sha1),
-    Some(FeedType::Sha256),
-    Some(FeedType::Email),
-    Some(FeedType::Url),
+    Some(Token::Ja3),
+    Some(Token::Ja3s),
+    Some(Token::Ja4),
+    Some(Token::Ja4s),
+    Some(Token::CertSha1),
+    Some(Token::CertSha256),
+    Some(Token::Md5),
+    Some(Token::Sha1),
+    Some(Token::Sha256),
+    Some(Token::Email),
+    Some(Token::Url),
 ];
 
 impl FeedSink for Sink {
@@ -99,7 +99,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = match pick % 8 {
         0 | 7 => {
             let opts = formats::plain::Opts {
-                kind: kind.map(formats::declared),
+                kind,
                 url_https: feed.url_https,
             };
             formats::plain::parse(&text, 1, opts, &mut sink);

@@ -84,7 +84,7 @@ pub struct FeedConfig {
     /// `type = "cert_sha1"`. Every value must then be of that type (else it is a bad entry).
     /// Unset: read from each value's shape (and a format's own type field).
     #[serde(default, rename = "type")]
-    pub kind: Option<FeedType>,
+    pub kind: Option<Token>,
     /// What an `https://` URL entry loads as: `url` (default; seen in clear only through a
     /// proxy) or `host` (its host, as an exact domain or address indicator, matched by SNI, DNS
     /// and Host).
@@ -92,38 +92,98 @@ pub struct FeedConfig {
     pub url_https: UrlHttps,
 }
 
-/// `type = ...` of a feed: the indicator type of its bare values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+/// The indicator types matched by exact key, beyond addresses and names: hashes, fingerprints,
+/// e-mail addresses and URLs; also a feed's `type = ...` (the type of its bare values). An observable of one of these kinds is an `observe::Observed::Token`;
+/// an indicator is a `Value::Token` of the same kind, and the two match when their keys are
+/// equal (see [`Token`]'s key forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FeedType {
+pub enum Token {
+    /// JA3 of a ClientHello: key is the 16 MD5 bytes.
     Ja3,
+    /// JA3S of a ServerHello: key is the 16 MD5 bytes.
     Ja3s,
+    /// JA4 of a ClientHello: key is the 36 ASCII bytes (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
     Ja4,
+    /// JA4S of a ServerHello: key is the 25 ASCII bytes (`t130200_1301_234ea6891581`).
     Ja4s,
+    /// SHA-1 of a certificate's DER: key is the 20 digest bytes.
     CertSha1,
+    /// SHA-256 of a certificate's DER: key is the 32 digest bytes.
     CertSha256,
+    /// MD5 of a file: 16 bytes.
     Md5,
+    /// SHA-1 of a file: 20 bytes.
     Sha1,
+    /// SHA-256 of a file: 32 bytes.
     Sha256,
+    /// An e-mail address: key is `local@domain`, lowercased, the domain in punycode.
     Email,
+    /// A URL, normalised: `host[:port]/path[?query]` (see `crate::url`).
     Url,
 }
 
-impl FeedType {
+impl Token {
+    pub const ALL: [Token; 11] = [
+        Token::Ja3,
+        Token::Ja3s,
+        Token::Ja4,
+        Token::Ja4s,
+        Token::CertSha1,
+        Token::CertSha256,
+        Token::Md5,
+        Token::Sha1,
+        Token::Sha256,
+        Token::Email,
+        Token::Url,
+    ];
+
+    /// The indicator type's name, in configs (`type = "ja3"`), events and `check`.
     pub fn as_str(self) -> &'static str {
         match self {
-            FeedType::Ja3 => "ja3",
-            FeedType::Ja3s => "ja3s",
-            FeedType::Ja4 => "ja4",
-            FeedType::Ja4s => "ja4s",
-            FeedType::CertSha1 => "cert_sha1",
-            FeedType::CertSha256 => "cert_sha256",
-            FeedType::Md5 => "md5",
-            FeedType::Sha1 => "sha1",
-            FeedType::Sha256 => "sha256",
-            FeedType::Email => "email",
-            FeedType::Url => "url",
+            Token::Ja3 => "ja3",
+            Token::Ja3s => "ja3s",
+            Token::Ja4 => "ja4",
+            Token::Ja4s => "ja4s",
+            Token::CertSha1 => "cert_sha1",
+            Token::CertSha256 => "cert_sha256",
+            Token::Md5 => "md5",
+            Token::Sha1 => "sha1",
+            Token::Sha256 => "sha256",
+            Token::Email => "email",
+            Token::Url => "url",
         }
+    }
+
+    /// Digest length in bytes for the kinds whose key is a binary digest (shown as lowercase
+    /// hex); `None` for the text kinds.
+    pub fn digest_len(self) -> Option<usize> {
+        match self {
+            Token::Ja3 | Token::Ja3s | Token::Md5 => Some(16),
+            Token::CertSha1 | Token::Sha1 => Some(20),
+            Token::CertSha256 | Token::Sha256 => Some(32),
+            Token::Ja4 | Token::Ja4s | Token::Email | Token::Url => None,
+        }
+    }
+
+    /// The key in presentation form: lowercase hex for digests, the text itself otherwise.
+    pub fn text(self, key: &[u8]) -> String {
+        if self.digest_len().is_some() {
+            use std::fmt::Write as _;
+            let mut s = String::with_capacity(key.len() * 2);
+            for b in key {
+                let _ = write!(s, "{b:02x}");
+            }
+            s
+        } else {
+            String::from_utf8_lossy(key).into_owned()
+        }
+    }
+
+    /// Bit of this kind in a `observe::Wants` mask.
+    #[inline]
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
     }
 }
 
@@ -287,11 +347,10 @@ impl FeedConfig {
                 ));
             }
         }
-        if self.match_mode == MatchMode::Prefix && !matches!(self.kind, None | Some(FeedType::Url))
-        {
+        if self.match_mode == MatchMode::Prefix && !matches!(self.kind, None | Some(Token::Url)) {
             out.push(format!(
                 "{prefix}: match = \"prefix\" is for URLs, not type = {:?}",
-                self.kind.map_or("", FeedType::as_str)
+                self.kind.map_or("", Token::as_str)
             ));
         }
         if self.applies_to.as_ref().is_some_and(|a| a.is_empty()) {
@@ -544,10 +603,10 @@ mod tests {
         let mut out = Vec::new();
         f.problems("feeds[0]", &mut out);
         assert!(out.is_empty(), "an undeclared feed may hold URLs: {out:?}");
-        f.kind = Some(FeedType::Url);
+        f.kind = Some(Token::Url);
         f.problems("feeds[0]", &mut out);
         assert!(out.is_empty(), "{out:?}");
-        f.kind = Some(FeedType::Ja3);
+        f.kind = Some(Token::Ja3);
         f.problems("feeds[0]", &mut out);
         assert_eq!(
             out,

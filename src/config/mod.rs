@@ -20,7 +20,7 @@ pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
     parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
-    FeedType, MatchMode, Severity, UrlHttps,
+    MatchMode, Severity, Token, UrlHttps,
 };
 pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;

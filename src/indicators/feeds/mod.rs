@@ -284,7 +284,7 @@ fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Resul
     match feed.format {
         FeedFormat::Plain => {
             let opts = formats::plain::Opts {
-                kind: feed.kind.map(formats::declared),
+                kind: feed.kind,
                 url_https: feed.url_https,
             };
             parse_plain(text, opts, out);

@@ -91,7 +91,7 @@ pub fn parse(text: &str, feed: &FeedConfig, out: &mut dyn FeedSink) -> Result<()
     let text = &*super::blank_long_lines(text, 1, out);
     let text = &*join_spaced_quotes(text, delimiter, comment);
     let opts = Opts {
-        declared: feed.kind.map(super::declared),
+        declared: feed.kind,
         hint: match &cfg.columns.value {
             Some(CsvColumn::Name(n)) => column_hint(n),
             _ => None,
@@ -722,7 +722,7 @@ mod tests {
             description: name("Listingreason"),
             ..CsvColumns::default()
         });
-        f.kind = Some(crate::config::FeedType::CertSha1);
+        f.kind = Some(crate::config::Token::CertSha1);
         let c = run(include_str!("../../../tests/feeds/sslbl-certs.csv"), &f);
         assert_eq!(
             typed(&c),

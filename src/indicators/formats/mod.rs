@@ -23,7 +23,7 @@ pub mod stix;
 pub mod zeek;
 
 use super::{value, Fields, MatchMode, Value};
-use crate::config::{FeedType, UrlHttps};
+use crate::config::UrlHttps;
 use crate::observe::Token;
 
 /// Longest feed-supplied name (a type, a pattern type) kept in a skip reason, in characters: skip
@@ -116,23 +116,6 @@ pub trait FeedSink {
     /// The entry just given (by [`entry`](Self::entry)) was an `https://` URL: `check` says how
     /// many a feed has, as only a proxy shows such URLs in clear.
     fn https_url(&mut self) {}
-}
-
-/// The token kind of a feed's declared `type`.
-pub fn declared(t: FeedType) -> Token {
-    match t {
-        FeedType::Ja3 => Token::Ja3,
-        FeedType::Ja3s => Token::Ja3s,
-        FeedType::Ja4 => Token::Ja4,
-        FeedType::Ja4s => Token::Ja4s,
-        FeedType::CertSha1 => Token::CertSha1,
-        FeedType::CertSha256 => Token::CertSha256,
-        FeedType::Md5 => Token::Md5,
-        FeedType::Sha1 => Token::Sha1,
-        FeedType::Sha256 => Token::Sha256,
-        FeedType::Email => Token::Email,
-        FeedType::Url => Token::Url,
-    }
 }
 
 /// The token kind a feed's type name stands for, in the vocabularies feeds use: iocd's own
