@@ -7,7 +7,6 @@
 //! show what matches. Issue 12.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -29,26 +28,6 @@ fn feeds_of(names: &[&str], extra: &str) -> String {
         .collect()
 }
 
-fn iocd(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut c = util::iocd();
-    c.args(args);
-    let out = util::run_with_timeout(c, Duration::from_secs(60));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The `check` line of feed `name`.
-fn feed_line<'a>(stdout: &'a str, name: &str) -> &'a str {
-    let prefix = format!("feed \"{name}\" ");
-    stdout
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
-}
-
 #[test]
 fn check_loads_each_list_shape_as_the_right_kind() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +41,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
         "abused-roots.txt",
     ];
     let cfg = config(dir.path(), &feeds_of(&all, ""));
-    let (code, out, err) = iocd(&["check", "--config", cfg.to_str().unwrap()]);
+    let (code, out, err) = util::run_iocd(&["check", "--config", cfg.to_str().unwrap()]);
     // warnings (public suffixes, home_net) and refusals do not make a feed unusable
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("7 of 7 feeds usable"), "{out}");
@@ -70,7 +49,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     // address:port loads as the address, a host/path line as a URL, bare paths (no host to
     // match them with) are counted as skipped
     assert!(
-        feed_line(&out, "maltrail-trail").ends_with(
+        util::check_line(&out, "maltrail-trail").ends_with(
             "7 indicators: ipv4 3, ipv6 1, cidr 0, domain 2, url 1; 0 duplicates, 0 bad, 0 too broad, 2 skipped, 0 already expired"
         ),
         "{out}"
@@ -83,7 +62,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     // hagezi: four wildcards and a name; `*.malware.example` and `malware.example` are one
     // indicator, `*.duckdns.org` is refused as too broad
     assert!(
-        feed_line(&out, "hagezi-wildcard").contains(
+        util::check_line(&out, "hagezi-wildcard").contains(
             "3 indicators: ipv4 0, ipv6 0, cidr 0, domain 3; 1 duplicates, 0 bad, 1 too broad"
         ),
         "{out}"
@@ -97,7 +76,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     // RPZ: 5 policy lines (one exact + wildcard pair merged), SOA/NS/$TTL, passthru and rpz-ip
     // skipped by name
     assert!(
-        feed_line(&out, "rpz").contains("4 indicators: ipv4 0, ipv6 0, cidr 0, domain 4; 1 duplicates, 0 bad, 0 too broad, 5 skipped"),
+        util::check_line(&out, "rpz").contains("4 indicators: ipv4 0, ipv6 0, cidr 0, domain 4; 1 duplicates, 0 bad, 0 too broad, 5 skipped"),
         "{out}"
     );
     assert!(
@@ -114,7 +93,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     );
     // hosts: the 14 own names of the preamble are skipped, never indicators
     assert!(
-        feed_line(&out, "hosts").contains("3 indicators: ipv4 0, ipv6 0, cidr 0, domain 3; 0 duplicates, 0 bad, 0 too broad, 14 skipped"),
+        util::check_line(&out, "hosts").contains("3 indicators: ipv4 0, ipv6 0, cidr 0, domain 3; 0 duplicates, 0 bad, 0 too broad, 14 skipped"),
         "{out}"
     );
     assert!(
@@ -125,11 +104,11 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     );
     // adblock: `||x^` and `$important` load; `@@` and other modifiers are skipped by name
     assert!(
-        feed_line(&out, "adblock").contains("3 indicators: ipv4 0, ipv6 0, cidr 0, domain 3; 0 duplicates, 0 bad, 0 too broad, 2 skipped"),
+        util::check_line(&out, "adblock").contains("3 indicators: ipv4 0, ipv6 0, cidr 0, domain 3; 0 duplicates, 0 bad, 0 too broad, 2 skipped"),
         "{out}"
     );
     // firehol: every network that overlaps home_net is named; 224.0.0.0/3 is too broad
-    let firehol = feed_line(&out, "firehol-fullbogons");
+    let firehol = util::check_line(&out, "firehol-fullbogons");
     assert!(
         firehol.contains(
             "10 indicators: ipv4 0, ipv6 0, cidr 10, domain 0; 0 duplicates, 0 bad, 1 too broad"
@@ -144,7 +123,7 @@ fn check_loads_each_list_shape_as_the_right_kind() {
     }
     // public suffixes listed alone: loaded as exact matches, one warning line each
     assert!(
-        feed_line(&out, "abused-roots").ends_with("5 indicators: ipv4 0, ipv6 0, cidr 0, domain 5; 0 duplicates, 0 bad, 0 too broad, 0 skipped, 0 already expired, 4 public suffixes as exact"),
+        util::check_line(&out, "abused-roots").ends_with("5 indicators: ipv4 0, ipv6 0, cidr 0, domain 5; 0 duplicates, 0 bad, 0 too broad, 0 skipped, 0 already expired, 4 public suffixes as exact"),
         "{out}"
     );
     let warned = out
@@ -171,7 +150,7 @@ fn lookup_shows_what_wildcards_dots_adblock_rpz_and_roots_cover() {
         ),
     );
     let look = |v: &str| {
-        let (_, out, err) = iocd(&["lookup", "--config", cfg.to_str().unwrap(), v]);
+        let (_, out, err) = util::run_iocd(&["lookup", "--config", cfg.to_str().unwrap(), v]);
         assert!(!out.is_empty(), "{err}");
         out
     };
@@ -391,7 +370,7 @@ fn a_netset_overlapping_home_net_is_named_at_load_and_refused_on_request() {
         &cfg,
         &format!("sensor = \"t\"\nhome_net = [\"198.51.100.0/24\"]\n{firehol}"),
     );
-    let (code, out, _) = iocd(&["check", "--config", cfg.to_str().unwrap()]);
+    let (code, out, _) = util::run_iocd(&["check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("overlap"), "{out}");
 }
@@ -404,7 +383,7 @@ fn a_binary_file_is_not_a_text_feed_in_one_line() {
     let mut bytes = vec![0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3];
     bytes.extend((0..4000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     std::fs::write(&gz, &bytes).unwrap();
-    let (code, out, _) = iocd(&["check", "--feed", gz.to_str().unwrap()]);
+    let (code, out, _) = util::run_iocd(&["check", "--feed", gz.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("UNUSABLE: not a text feed: gzip-compressed: decompress it first (gunzip)"),
@@ -432,7 +411,7 @@ fn a_feed_mostly_bad_is_unusable_for_check_and_replay_runs_on_the_others() {
             list("maltrail-trail.txt")
         ),
     );
-    let (code, out, _) = iocd(&["check", "--config", cfg.to_str().unwrap()]);
+    let (code, out, _) = util::run_iocd(&["check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("rules.txt): UNUSABLE: 50 of 51 entries bad (98.0%), over max_bad_ratio 0.1"),

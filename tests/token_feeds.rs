@@ -5,7 +5,6 @@
 //! (tests beside them); here loading and lookup are proven end to end.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -23,26 +22,6 @@ fn decoy(value: &str) -> String {
     let last = s.pop().unwrap();
     s.push(if last == '0' { '1' } else { '0' });
     s
-}
-
-fn iocd(args: &[&str]) -> (Option<i32>, String, String) {
-    let mut c = util::iocd();
-    c.args(args);
-    let out = util::run_with_timeout(c, Duration::from_secs(60));
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// The `check` line of feed `name`.
-fn feed_line<'a>(stdout: &'a str, name: &str) -> &'a str {
-    let prefix = format!("feed \"{name}\" ");
-    stdout
-        .lines()
-        .find(|l| l.starts_with(&prefix))
-        .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
 }
 
 /// One feed file of each format, every one holding new-type entries, and the config naming them.
@@ -123,11 +102,11 @@ fn every_format(dir: &Path) -> std::path::PathBuf {
 fn check_counts_the_new_types_of_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = every_format(dir.path());
-    let (code, out, err) = iocd(&["check", "--config", cfg.to_str().unwrap()]);
+    let (code, out, err) = util::run_iocd(&["check", "--config", cfg.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("8 of 8 feeds usable"), "{out}");
     let has = |feed: &str, part: &str| {
-        let line = feed_line(&out, feed);
+        let line = util::check_line(&out, feed);
         assert!(line.contains(part), "{feed}: {part:?} not in {line}");
     };
     has(
@@ -170,18 +149,18 @@ fn url_https_host_loads_https_urls_as_their_hosts() {
         "[[feeds]]\nname = \"urls\"\npath = \"urls.txt\"\nurl_https = \"host\"\n",
     );
     let c = cfg.to_str().unwrap();
-    let (code, out, _) = iocd(&["check", "--config", c]);
+    let (code, out, _) = util::run_iocd(&["check", "--config", c]);
     assert_eq!(code, Some(0), "{out}");
-    let line = feed_line(&out, "urls");
+    let line = util::check_line(&out, "urls");
     assert!(
         line.contains("domain 1, url 1;") && line.contains("1 https URLs (loaded as their hosts"),
         "{line}"
     );
     // the host is exact: its subdomains do not match, the host itself does (as an SNI would)
-    let (code, out, _) = iocd(&["lookup", "--config", c, "cdn.evil.example"]);
+    let (code, out, _) = util::run_iocd(&["lookup", "--config", c, "cdn.evil.example"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("domain cdn.evil.example (exact)"), "{out}");
-    let (code, out, _) = iocd(&["lookup", "--config", c, "a.cdn.evil.example"]);
+    let (code, out, _) = util::run_iocd(&["lookup", "--config", c, "a.cdn.evil.example"]);
     assert_eq!(
         (code, out.trim()),
         (Some(1), "a.cdn.evil.example: no match")
@@ -191,7 +170,7 @@ fn url_https_host_loads_https_urls_as_their_hosts() {
         &cfg,
         "sensor = \"t\"\n[[feeds]]\npath = \"urls.txt\"\nurl_https = \"sni\"\n",
     );
-    let (code, _, err) = iocd(&["check", "--config", c]);
+    let (code, _, err) = util::run_iocd(&["check", "--config", c]);
     assert_eq!(code, Some(78), "{err}");
     assert!(err.contains("url_https") && err.contains("host"), "{err}");
 }
@@ -203,7 +182,7 @@ type Match = (String, String, String);
 fn lookups(cfg: &Path, values: &[&str]) -> Vec<(String, Vec<Match>)> {
     let mut args = vec!["lookup", "--json", "--config", cfg.to_str().unwrap()];
     args.extend_from_slice(values);
-    let (_, out, err) = iocd(&args);
+    let (_, out, err) = util::run_iocd(&args);
     let answers: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}\n{err}")))
@@ -392,19 +371,19 @@ fn the_shipped_sslbl_example_loads_certificate_and_ja3_lists() {
     let cfg = dir.path().join("sslbl.toml");
     write_file(&cfg, &example);
     let c = cfg.to_str().unwrap();
-    let (code, out, err) = iocd(&["check", "--config", c]);
+    let (code, out, err) = util::run_iocd(&["check", "--config", c]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(
-        feed_line(&out, "sslbl-certs")
+        util::check_line(&out, "sslbl-certs")
             .contains("2 indicators: ipv4 0, ipv6 0, cidr 0, domain 0, cert_sha1 2;"),
         "{out}"
     );
     assert!(
-        feed_line(&out, "sslbl-ja3")
+        util::check_line(&out, "sslbl-ja3")
             .contains("1 indicators: ipv4 0, ipv6 0, cidr 0, domain 0, ja3 1;"),
         "{out}"
     );
-    let (code, out, _) = iocd(&["lookup", "--config", c, SHA1]);
+    let (code, out, _) = util::run_iocd(&["lookup", "--config", c, SHA1]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains(&format!("cert_sha1 {SHA1} (exact) feed=sslbl-certs"))

@@ -430,3 +430,24 @@ pub fn run_measured(args: &[&str], limit: Duration) -> Measured {
         peak_rss_kib,
     }
 }
+
+/// Run `iocd args` (60 s at most): exit code, stdout, stderr.
+pub fn run_iocd(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut c = iocd();
+    c.args(args);
+    let out = run_with_timeout(c, Duration::from_secs(60));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `iocd check` line of feed `name`.
+pub fn check_line<'a>(stdout: &'a str, name: &str) -> &'a str {
+    let prefix = format!("feed \"{name}\" ");
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+}
