@@ -257,6 +257,11 @@ pub enum Stream {
 }
 
 impl Stream {
+    /// A TLS server's direction: its ServerHello and certificates are read next.
+    fn tls_server() -> Stream {
+        Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)))
+    }
+
     /// The state of a direction that is `proto`'s from now on.
     fn of(proto: AppProto) -> Stream {
         match proto {
@@ -282,9 +287,7 @@ impl Stream {
         match self {
             // a server's hello whose first segment was too short to tell it from a client's
             Stream::Tls if tls_server::probe_server_hello(input.data) == Probe::Yes => {
-                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
-                    tls_server::Side::Server,
-                )));
+                *self = Stream::tls_server();
                 self.parse_as(peer, input, first, out, stats)
             }
             Stream::Tls => match tls::parse_stream(input, first, out, stats) {
@@ -412,8 +415,7 @@ impl Stream {
         stats: &mut FlowStats,
     ) -> Step {
         if tls_server::probe_server_hello(input.data) == Probe::Yes {
-            *self =
-                Stream::TlsHandshake(Box::new(tls_server::Reader::new(tls_server::Side::Server)));
+            *self = Stream::tls_server();
             return self.parse_as(peer, input, true, out, stats);
         }
         // a proxy's answer to CONNECT (no client verdict yet: the tunnelled hello comes after);
@@ -479,9 +481,7 @@ impl Stream {
             }
             let rest = &data[used..];
             if rest.first() == Some(&0x16) {
-                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
-                    tls_server::Side::Server,
-                )));
+                *self = Stream::tls_server();
                 let tls = StreamInput {
                     data: rest,
                     seen: 0,
@@ -543,9 +543,7 @@ impl StreamParser for Stream {
     fn peer_is_client(&mut self) -> bool {
         match self {
             Stream::Probing => {
-                *self = Stream::TlsHandshake(Box::new(tls_server::Reader::new(
-                    tls_server::Side::Server,
-                )));
+                *self = Stream::tls_server();
                 false
             }
             // its TLS after STARTTLS comes: read it
