@@ -157,6 +157,9 @@ counters! {
         received: u64,
         kernel_drops: u64,
         interface_drops: u64,
+        /// Times the kernel froze the TPACKET_V3 ring because every block was full and owned
+        /// by the capture thread (`tp_freeze_q_cnt`; `method = "af_packet"` only).
+        kernel_freezes: u64,
     }
 }
 
@@ -218,6 +221,9 @@ pub struct StatsRecord {
     pub indicators: usize,
     pub reloads: Reloads,
     pub suppression: Option<SuppressStats>,
+    /// Each capture thread's counters (one entry for libpcap, `threads` for af_packet), by
+    /// thread number.
+    pub capture: Vec<LiveStats>,
 }
 
 /// The replay summary's lines for `c`: the plain counts of the top level on one line, a line

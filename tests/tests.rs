@@ -7,6 +7,7 @@ mod cli;
 mod content;
 mod corpus;
 mod dns;
+mod fanout;
 mod feed_shapes;
 mod fingerprints;
 mod formats;
