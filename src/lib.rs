@@ -61,6 +61,7 @@ pub mod control;
 pub mod decode;
 pub mod event;
 pub mod indicators;
+pub mod metrics;
 pub mod mode;
 pub mod name;
 pub mod observe;

@@ -143,6 +143,8 @@ pub struct Pipeline<C> {
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
     stop_wait: Duration,
+    /// The metrics endpoint's thread, once [`Pipeline::serve_metrics`] has started it.
+    metrics: Option<JoinHandle<()>>,
 }
 
 /// The control channel and the signal thread feeding it. Made first, before the feeds load,
@@ -310,6 +312,7 @@ impl<C: Send + 'static> Pipeline<C> {
             reload: None,
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
+            metrics: None,
         };
         for (i, q) in queues.into_iter().enumerate() {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
@@ -359,6 +362,22 @@ impl<C: Send + 'static> Pipeline<C> {
             }
         }
         Ok(p)
+    }
+
+    /// Serve the metrics `page` on `listener` ([`crate::metrics::serve`]) on a thread of its
+    /// own until the pipeline stops; the control loop keeps the page current.
+    pub fn serve_metrics(
+        &mut self,
+        listener: std::net::TcpListener,
+        page: Arc<crate::metrics::Page>,
+    ) -> anyhow::Result<()> {
+        let stop = self.core.stop.clone();
+        let h = std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || crate::metrics::serve(listener, &page, &stop))
+            .context("cannot start the metrics thread")?;
+        self.metrics = Some(h);
+        Ok(())
     }
 
     /// Is every capture thread still running?
@@ -474,6 +493,7 @@ impl<C: Send + 'static> Pipeline<C> {
         }
         join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
         self.stop_signals();
+        self.stop_metrics();
         Finished {
             capture,
             workers,
@@ -499,6 +519,16 @@ impl<C: Send + 'static> Pipeline<C> {
         }
     }
 
+    /// The metrics thread sees the stop flag within its poll interval; a scrape in progress
+    /// ends within [`crate::metrics::IO_TIMEOUT`].
+    fn stop_metrics(&mut self) {
+        if let Some(h) = self.metrics.take() {
+            if h.join().is_err() {
+                tracing::error!("the metrics thread panicked");
+            }
+        }
+    }
+
     /// A failed start: stop what was started.
     fn abort(&mut self) {
         self.core.stop.store(true, Relaxed);
@@ -511,5 +541,6 @@ impl<C: Send + 'static> Pipeline<C> {
         }
         join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
         self.stop_signals();
+        self.stop_metrics();
     }
 }

@@ -15,6 +15,7 @@ mod http;
 mod indicators;
 mod input;
 mod live;
+mod metrics;
 mod quic;
 mod real;
 mod reload;

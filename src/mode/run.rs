@@ -27,6 +27,7 @@ use crate::config::suppress::DEFAULT_WINDOW;
 use crate::config::DaemonConfig;
 use crate::event::{Record, SCHEMA_VERSION};
 use crate::indicators::IndicatorStore;
+use crate::metrics;
 use crate::output::suppress::Suppressor;
 use crate::output::Output;
 use crate::pipeline::{CaptureFn, Core, Ended, Pipeline, Policy, Spec};
@@ -94,6 +95,22 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     } else {
         vec![live::open_capture(&interface, &config.capture).map_err(AppError::Other)?]
     };
+    // Bound before the privilege drop (a port below 1024 needs root); refused as a config
+    // error the operator can act on.
+    let metrics = match config.metrics.addr() {
+        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+            AppError::Config(
+                crate::config::ConfigError::Invalid {
+                    path: config_path.clone(),
+                    problems: vec![format!(
+                        "metrics.listen = \"{addr}\": cannot listen there: {e}; choose a free port or address"
+                    )],
+                }
+                .into(),
+            )
+        })?),
+        None => None,
+    };
     let window = config.suppress.window.unwrap_or(DEFAULT_WINDOW);
     let suppress = (!window.is_zero()).then(|| Suppressor::new(window, config.home_net()));
     let files: Vec<std::path::PathBuf> = config
@@ -147,6 +164,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         })
         .collect();
     let mut p = Pipeline::start_many(spec, stop, captures).map_err(AppError::Other)?;
+    let page = Arc::new(metrics::Page::default());
+    if let Some(listener) = metrics {
+        let addr = listener.local_addr().ok();
+        p.serve_metrics(listener, page.clone())
+            .map_err(AppError::Other)?;
+        tracing::info!(addr = ?addr, "metrics endpoint: GET /metrics");
+    }
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
     let reloader = Reloader::new(
         Some(config_path.clone()),
@@ -169,6 +193,15 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         last_watchdog: Instant::now(),
         last_stats: Instant::now(),
         last_status: (Instant::now(), 0),
+        metrics: config.metrics.listen.is_some().then(|| Metrics {
+            page,
+            feeds: settings
+                .feeds
+                .iter()
+                .map(|f| (f.display_name(), f.path.clone()))
+                .collect(),
+            last: None,
+        }),
     };
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -218,10 +251,48 @@ struct Live {
     last_watchdog: Instant,
     last_stats: Instant,
     last_status: (Instant, u64),
+    /// The metrics endpoint's page, when `[metrics] listen` is set.
+    metrics: Option<Metrics>,
+}
+
+/// How often the control loop renders the metrics page: as often as the capture threads and
+/// workers publish their counters.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the control loop keeps for the metrics page.
+struct Metrics {
+    page: Arc<metrics::Page>,
+    /// The feeds of the config: name and file.
+    feeds: Vec<(String, std::path::PathBuf)>,
+    last: Option<Instant>,
+}
+
+impl Metrics {
+    fn render(&mut self, view: &StatsView, p: &Core) {
+        if self.last.is_some_and(|t| t.elapsed() < METRICS_INTERVAL) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let rec = view.record(p, p.workers(), false);
+        let set = p.store.load();
+        let feeds: Vec<metrics::FeedGauge> = self
+            .feeds
+            .iter()
+            .map(|(name, path)| metrics::FeedGauge {
+                name: name.clone(),
+                path: Some(path.clone()),
+                indicators: set.feed_len(name),
+            })
+            .collect();
+        self.page.store(metrics::render(&rec, &feeds));
+    }
 }
 
 impl Policy for Live {
     fn tick(&mut self, p: &Core) {
+        if let Some(m) = &mut self.metrics {
+            m.render(&self.view, p);
+        }
         if self.suppress {
             // An idle link sends no packets to close windows: wall time does it (live packet
             // times are wall times). The stage never waits on a dropping sink.
