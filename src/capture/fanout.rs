@@ -10,12 +10,13 @@
 //! PACKET_FANOUT_FLAG_DEFRAG) << 16)` on `pcap_fileno()` ([`super::sockopt`]). This is what
 //! Maltrail's sensor does. The alternative, our own TPACKET_V3 ring (socket, `PACKET_RX_RING`,
 //! `mmap`, walking block descriptors shared with the kernel), is a few hundred lines of
-//! `unsafe` over memory the kernel writes concurrently; the crates that wrap it were not a fit
-//! when we looked (`afpacket`: TPACKET_V3 ring reading without releases since 2021;
-//! `pnet_datalink`: TPACKET_V2-less `recvfrom` per packet, no fanout option). With libpcap
-//! owning the ring, the unsafe code is two `setsockopt`/`getsockopt` calls, and the read path
-//! is exactly the one `method = "libpcap"` uses, so the fanout costs no instruction per packet
-//! more than one libpcap thread (BENCHMARKS.md, "AF_PACKET fanout").
+//! `unsafe` over memory the kernel writes concurrently. The crates we looked at do not give a
+//! ring: `afpacket` 0.2.3 reads one `recv()` per packet and has no fanout option;
+//! `pnet_datalink` 0.35 can join a fanout group but also reads one `recvfrom()` per packet
+//! (a system call per packet, where a ring hands over a block of them), with no kernel BPF
+//! filter and no drop counters. With libpcap owning the ring, the unsafe code is two
+//! `setsockopt`/`getsockopt` calls, and each thread's read loop is the one `method =
+//! "libpcap"` uses (BENCHMARKS.md, "AF_PACKET fanout", compares their CPU per packet).
 //!
 //! What libpcap decides for us: the ring of each socket is `buffer_size` bytes; its block size
 //! is libpcap's (the page size, doubled until one frame of `snaplen` fits) and its block
@@ -33,9 +34,12 @@
 //! datagram to the same socket. Each capture thread still hands its packets to the shared
 //! workers through its own [`super::Dispatcher`] handle ([`super::Dispatcher::split`]), which
 //! picks the worker by the same symmetric flow hash as with one capture thread, so a flow
-//! always meets its state in one worker whichever thread read it. Capture threads owning their
-//! own workers would save nothing measurable (the dispatch is one hash and a copy into a
-//! batch; the channel is crossed once per 256 packets) and would tie `workers` to `threads`.
+//! always meets its state in one worker whichever thread read it. We did not build the
+//! alternative (capture threads owning their own workers) to compare: what it would save is
+//! the dispatch, one hash and a copy into a batch per packet plus a channel send per 256
+//! packets, which is inside the capture-thread CPU per packet that BENCHMARKS.md ("AF_PACKET
+//! fanout") reports; and it would tie `workers` to `threads` and leave a busy thread's workers
+//! unable to help a quiet one's.
 //!
 //! Counters: each thread reads its socket's `PACKET_STATISTICS` (`tp_packets`, `tp_drops`,
 //! `tp_freeze_q_cnt`) instead of `pcap_stats` (both reset the kernel's counts, so only one may
