@@ -142,9 +142,15 @@ fn stats_records(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Run the daemon with `threads` fanout threads, send `files` at `pps`, stop it; the events
-/// and the final stats record.
-fn run_fanout(threads: usize, files: &[PathBuf], pps: u32) -> (BTreeSet<Key>, Value, u64) {
+/// Run the daemon with `threads` fanout threads (with `method = "libpcap"` instead when
+/// `threads` is 0) and `extra` in `[capture]`, send `files` at `pps`, stop it; the events and
+/// the final stats record.
+fn run_fanout(
+    threads: usize,
+    files: &[PathBuf],
+    pps: u32,
+    extra: &str,
+) -> (BTreeSet<Key>, Value, u64) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let net = FoNet::new();
@@ -156,9 +162,9 @@ fn run_fanout(threads: usize, files: &[PathBuf], pps: u32) -> (BTreeSet<Key>, Va
             r#"sensor = "fanout-test"
 workers = 2
 [capture]
-method = "af_packet"
-threads = {threads}
+{method}
 buffer_size = 4194304
+{extra}
 [daemon]
 user = "root"
 [stats]
@@ -172,7 +178,12 @@ path = "{}"
 path = "broad.txt"
 allow_broad = true
 "#,
-            events.display()
+            events.display(),
+            method = if threads == 0 {
+                "method = \"libpcap\"".to_owned()
+            } else {
+                format!("method = \"af_packet\"\nthreads = {threads}")
+            },
         ),
     );
     let child = Command::new("ip")
@@ -194,11 +205,13 @@ allow_broad = true
         "{}",
         stderr()
     );
-    assert!(
-        stderr().contains(&format!("threads={threads}")),
-        "{}",
-        stderr()
-    );
+    if threads > 0 {
+        assert!(
+            stderr().contains(&format!("threads={threads}")),
+            "{}",
+            stderr()
+        );
+    }
     let out = finish(
         Command::new("tcpreplay")
             .args(["-q", "-i", &net.host_if, "--pps", &pps.to_string()])
@@ -304,7 +317,7 @@ fn fanout_capture_with_1_2_4_threads_matches_replay() {
         "no server certificate event"
     );
     for threads in [1, 2, 4] {
-        let (live, last, n_sent) = run_fanout(threads, &files, 1000);
+        let (live, last, n_sent) = run_fanout(threads, &files, 1000, "");
         println!(
             "fanout {threads}: {n_sent} sent, {} distinct live, {} replayed; capture {}",
             live.len(),
@@ -351,4 +364,40 @@ fn fanout_capture_with_1_2_4_threads_matches_replay() {
             assert!(busy >= 2, "the group spread nothing: {last}");
         }
     }
+}
+
+/// The BPF filter is attached to every socket of the group once all have joined (each holds a
+/// reject-all filter until then): with `bpf = "udp"`, 2 fanout threads see what one libpcap
+/// handle with the same filter sees (both filters run in the kernel, on frames as the kernel
+/// holds them, so the reference is a live capture, not a replay's user-space filter).
+#[test]
+fn fanout_capture_applies_the_bpf_filter_on_every_thread() {
+    if !prereqs() {
+        return;
+    }
+    let Some(files) = wire_files() else {
+        return;
+    };
+    let filter = "bpf = \"udp\"";
+    let (one, one_last, n_sent) = run_fanout(0, &files, 1000, filter);
+    let (two, two_last, _) = run_fanout(2, &files, 1000, filter);
+    assert!(one.iter().any(|k| k.0 == "dns.query"), "{one:?}");
+    assert!(!one.iter().any(|k| k.0.starts_with("tls.")), "{one:?}");
+    let missing: Vec<_> = one.difference(&two).collect();
+    let extra: Vec<_> = two.difference(&one).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "fanout lacks {missing:#?}\nhas more {extra:#?}"
+    );
+    let packets = two_last["packets"].as_u64().unwrap();
+    assert!(
+        packets > 0 && packets < n_sent / 2,
+        "{n_sent} sent: {two_last}"
+    );
+    // The same UDP packets, fragments of UDP datagrams aside (reassembled for the group).
+    let one_packets = one_last["packets"].as_u64().unwrap();
+    assert!(
+        packets <= one_packets && packets + 20 >= one_packets,
+        "{one_last}\n{two_last}"
+    );
 }
