@@ -4,6 +4,7 @@
 //! Needs root, iproute2 and tcpreplay (prints SKIP otherwise). Names start with `fo`.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -153,6 +154,8 @@ fn run_fanout(
 ) -> (BTreeSet<Key>, Value, u64) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The daemon drops to nobody once the sockets are open: it must reach its files.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
     let net = FoNet::new();
     util::write_file(&d.join("broad.txt"), BROAD_FEED);
     let events = d.join("events.json");
@@ -166,7 +169,7 @@ workers = 2
 buffer_size = 4194304
 {extra}
 [daemon]
-user = "root"
+user = "nobody"
 [stats]
 interval = "1s"
 [suppress]
@@ -205,6 +208,10 @@ allow_broad = true
         "{}",
         stderr()
     );
+    // The sockets were opened as root; the capture and its counters (PACKET_STATISTICS on
+    // each socket) work as nobody, with no capability left.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
     if threads > 0 {
         assert!(
             stderr().contains(&format!("threads={threads}")),
