@@ -121,9 +121,16 @@ type SinkFamily = (
 /// Samples of one family: `(labels, value)`.
 type Samples = Vec<(String, u64)>;
 
+/// One metric family made from a counters struct: its name, the field's doc comment, samples.
+struct Family {
+    name: String,
+    help: Option<String>,
+    samples: Samples,
+}
+
 /// Every count of `c` as families named `iocd_{prefix}_{path}` (`_total` unless a gauge),
 /// with `label` (e.g. `thread="1"`) on each sample; a tally's keys become a `kind` label.
-fn each_family(c: &impl Counters, prefix: &str, label: &str, into: &mut Vec<(String, Samples)>) {
+fn each_family<C: Counters>(c: &C, prefix: &str, label: &str, into: &mut Vec<Family>) {
     c.each(&mut Vec::new(), &mut |path, v, tallied| {
         let (names, key) = if tallied {
             (&path[..path.len() - 1], path.last().copied())
@@ -152,26 +159,38 @@ fn each_family(c: &impl Counters, prefix: &str, label: &str, into: &mut Vec<(Str
         } else {
             format!("{{{}}}", labels.join(","))
         };
-        match into.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, s)) => s.push((labels, v)),
-            None => into.push((name, vec![(labels, v)])),
+        match into.iter_mut().find(|f| f.name == name) {
+            Some(f) => f.samples.push((labels, v)),
+            None => into.push(Family {
+                help: C::doc(names),
+                name,
+                samples: vec![(labels, v)],
+            }),
         }
     });
 }
 
-fn write_families(out: &mut String, fams: &[(String, Samples)], help: &str) {
-    for (name, samples) in fams {
+/// Write `fams`, each with its field's doc comment as HELP (else `what` and the name).
+fn write_families(out: &mut String, fams: &[Family], what: &str) {
+    for f in fams {
+        let name = &f.name;
         let kind = if name.ends_with("_total") {
             "counter"
         } else {
             "gauge"
         };
-        let path = name
-            .trim_start_matches("iocd_")
-            .trim_end_matches("_total")
-            .replace('_', " ");
-        family(out, name, kind, &format!("{help}: {path}."));
-        for (labels, v) in samples {
+        let help = match &f.help {
+            // HELP is one line; a backslash is escaped (the format's only other escape).
+            Some(d) => format!("{what}: {}", d.replace('\\', "\\\\")),
+            None => format!(
+                "{what}: {}.",
+                name.trim_start_matches("iocd_")
+                    .trim_end_matches("_total")
+                    .replace('_', " ")
+            ),
+        };
+        family(out, name, kind, &help);
+        for (labels, v) in &f.samples {
             let _ = writeln!(out, "{name}{labels} {v}");
         }
     }
@@ -537,6 +556,7 @@ mod tests {
             "iocd_info{sensor=\"s\\\"1\",interface=\"eth1\",version=\"",
             "# TYPE iocd_suppression_entries gauge",
             "# TYPE iocd_worker_flows_created_total counter",
+            "# HELP iocd_worker_flows_created_total Worker counter, summed over the workers: Entries created (a SYN, or the first payload of an unknown flow).",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
