@@ -47,7 +47,9 @@
 //! ranks the rest, and the event carries the first as `indicator` and the others as
 //! `also_matched`. `iocd check` and `iocd lookup` ([`mode::analyst`]) show the same from the
 //! shell.
-#![forbid(unsafe_code)]
+// Denied, not forbidden, so that the one module that sets packet-socket options
+// (`capture::sockopt`: PACKET_FANOUT, PACKET_STATISTICS) can allow it; nothing else may.
+#![deny(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod applayer;
@@ -59,6 +61,7 @@ pub mod control;
 pub mod decode;
 pub mod event;
 pub mod indicators;
+pub mod metrics;
 pub mod mode;
 pub mod name;
 pub mod observe;

@@ -58,6 +58,9 @@ pub struct Spec {
     pub capture_stop_wait: Duration,
 }
 
+/// What a capture thread runs: read a source into its dispatcher until the stop flag.
+pub type CaptureFn<C> = Box<dyn FnOnce(Dispatcher) -> C + Send + 'static>;
+
 /// A mode's hooks on the control loop.
 pub trait Policy {
     /// Every turn of the loop (about every [`TICK`]).
@@ -114,7 +117,8 @@ pub enum Ended {
 
 /// What a finished pipeline reports.
 pub struct Finished<C> {
-    /// What the capture returned; `None` if its thread panicked or was left blocked.
+    /// What the capture returned (with several capture threads: the first's); `None` if a
+    /// capture thread panicked or was left blocked.
     pub capture: Option<C>,
     pub workers: WorkerStats,
     /// A worker thread panicked (its counters are missing).
@@ -128,7 +132,8 @@ pub struct Finished<C> {
 /// Every thread of a run.
 pub struct Pipeline<C> {
     pub core: Core,
-    capture: Option<JoinHandle<C>>,
+    /// The capture threads: one, or `[capture] threads` of a fanout.
+    captures: Vec<JoinHandle<C>>,
     workers: Vec<JoinHandle<WorkerStats>>,
     stage: Option<JoinHandle<()>>,
     sinks: Option<JoinHandle<std::io::Result<()>>>,
@@ -138,6 +143,8 @@ pub struct Pipeline<C> {
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
     stop_wait: Duration,
+    /// The metrics endpoint's thread, once [`Pipeline::serve_metrics`] has started it.
+    metrics: Option<JoinHandle<()>>,
 }
 
 /// The control channel and the signal thread feeding it. Made first, before the feeds load,
@@ -256,6 +263,21 @@ impl<C: Send + 'static> Pipeline<C> {
         stop: Arc<AtomicBool>,
         capture: impl FnOnce(Dispatcher) -> C + Send + 'static,
     ) -> anyhow::Result<Pipeline<C>> {
+        Pipeline::start_many(spec, stop, vec![Box::new(capture)])
+    }
+
+    /// [`Pipeline::start`] with one capture thread per closure (a fanout capture), each
+    /// with its own handle on the same workers ([`Dispatcher::split`]). The control loop
+    /// ends when any of them ends.
+    pub fn start_many(
+        spec: Spec,
+        stop: Arc<AtomicBool>,
+        captures: Vec<CaptureFn<C>>,
+    ) -> anyhow::Result<Pipeline<C>> {
+        anyhow::ensure!(
+            !(spec.context.ordered && captures.len() > 1),
+            "an ordered capture has one reader"
+        );
         let opts = Options {
             suppress: spec.suppress,
             sensor: Some(spec.context.sensor.to_string()),
@@ -282,7 +304,7 @@ impl<C: Send + 'static> Pipeline<C> {
                 depth,
                 stop,
             },
-            capture: None,
+            captures: Vec::new(),
             workers: Vec::new(),
             stage,
             sinks,
@@ -290,6 +312,7 @@ impl<C: Send + 'static> Pipeline<C> {
             reload: None,
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
+            metrics: None,
         };
         for (i, q) in queues.into_iter().enumerate() {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
@@ -313,28 +336,53 @@ impl<C: Send + 'static> Pipeline<C> {
             }
         }
         drop(events);
-        let ended = p.control.tx.clone();
-        let h = std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || {
-                let r = capture(dispatcher);
-                let _ = ended.send(Control::CaptureEnded);
-                r
-            })
-            .context("cannot start the capture thread");
-        match h {
-            Ok(h) => p.capture = Some(h),
-            Err(e) => {
-                p.abort();
-                return Err(e);
+        let n = captures.len();
+        for (i, (capture, dispatcher)) in captures.into_iter().zip(dispatcher.split(n)).enumerate()
+        {
+            let ended = p.control.tx.clone();
+            let name = if n == 1 {
+                "capture".to_owned()
+            } else {
+                format!("capture-{i}")
+            };
+            let h = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    let r = capture(dispatcher);
+                    let _ = ended.send(Control::CaptureEnded);
+                    r
+                })
+                .context("cannot start a capture thread");
+            match h {
+                Ok(h) => p.captures.push(h),
+                Err(e) => {
+                    p.abort();
+                    return Err(e);
+                }
             }
         }
         Ok(p)
     }
 
-    /// Is the capture thread still running?
+    /// Serve the metrics `page` on `listener` ([`crate::metrics::serve`]) on a thread of its
+    /// own until the pipeline stops; the control loop keeps the page current.
+    pub fn serve_metrics(
+        &mut self,
+        listener: std::net::TcpListener,
+        page: Arc<crate::metrics::Page>,
+    ) -> anyhow::Result<()> {
+        let stop = self.core.stop.clone();
+        let h = std::thread::Builder::new()
+            .name("metrics".into())
+            .spawn(move || crate::metrics::serve(listener, &page, &stop))
+            .context("cannot start the metrics thread")?;
+        self.metrics = Some(h);
+        Ok(())
+    }
+
+    /// Is every capture thread still running?
     pub fn capturing(&self) -> bool {
-        self.capture.as_ref().is_some_and(|h| !h.is_finished())
+        !self.captures.is_empty() && self.captures.iter().all(|h| !h.is_finished())
     }
 
     /// The control loop: return on [`Control::Shutdown`] or when the capture ends; on
@@ -393,26 +441,38 @@ impl<C: Send + 'static> Pipeline<C> {
         last: impl FnOnce(&Core, &WorkerStats) -> Option<Record>,
     ) -> Finished<C> {
         self.core.stop.store(true, Relaxed);
-        let capture = self.capture.take().and_then(|h| {
-            let waited = Instant::now();
-            while !h.is_finished() && waited.elapsed() < self.stop_wait {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        let waited = Instant::now();
+        while !self.captures.iter().all(JoinHandle::is_finished)
+            && waited.elapsed() < self.stop_wait
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut capture = None;
+        let mut lost = self.captures.is_empty();
+        for h in self.captures.drain(..) {
             if !h.is_finished() {
-                tracing::warn!(
-                    "the capture is blocked reading its input; draining what was read without it"
-                );
+                if !lost {
+                    tracing::warn!(
+                        "the capture is blocked reading its input; draining what was read without it"
+                    );
+                }
                 self.abandon.store(true, Relaxed);
-                return None;
+                lost = true;
+                continue;
             }
             match h.join() {
-                Ok(c) => Some(c),
+                Ok(c) => {
+                    if capture.is_none() {
+                        capture = Some(c);
+                    }
+                }
                 Err(_) => {
                     tracing::error!("the capture thread panicked");
-                    None
+                    lost = true;
                 }
             }
-        });
+        }
+        let capture = if lost { None } else { capture };
         let mut workers = WorkerStats::default();
         let mut worker_panicked = false;
         for h in self.workers.drain(..) {
@@ -433,6 +493,7 @@ impl<C: Send + 'static> Pipeline<C> {
         }
         join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
         self.stop_signals();
+        self.stop_metrics();
         Finished {
             capture,
             workers,
@@ -458,11 +519,21 @@ impl<C: Send + 'static> Pipeline<C> {
         }
     }
 
+    /// The metrics thread sees the stop flag within its poll interval; a scrape in progress
+    /// ends within [`crate::metrics::IO_TIMEOUT`].
+    fn stop_metrics(&mut self) {
+        if let Some(h) = self.metrics.take() {
+            if h.join().is_err() {
+                tracing::error!("the metrics thread panicked");
+            }
+        }
+    }
+
     /// A failed start: stop what was started.
     fn abort(&mut self) {
         self.core.stop.store(true, Relaxed);
         self.core.events = None;
-        if let Some(h) = self.capture.take() {
+        for h in self.captures.drain(..) {
             let _ = h.join();
         }
         for h in self.workers.drain(..) {
@@ -470,5 +541,6 @@ impl<C: Send + 'static> Pipeline<C> {
         }
         join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
         self.stop_signals();
+        self.stop_metrics();
     }
 }

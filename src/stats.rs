@@ -25,6 +25,34 @@ pub trait Counters {
     /// sections (`["flows", "created"]`), `tallied` when the last name is a [`Tally`]'s key
     /// rather than a declared field.
     fn each(&self, path: &mut Vec<&'static str>, f: &mut Visit<'_>);
+    /// The doc comment of the declared field at `path` (through nested sections), one line;
+    /// `None` for an undocumented field or a tally's key. The metrics' HELP lines.
+    fn doc(_path: &[&str]) -> Option<String>
+    where
+        Self: Sized,
+    {
+        None
+    }
+}
+
+/// The text of a field's doc attributes as [`counters!`](crate::counters) stringifies them
+/// (`doc = r" Entries created."`), joined into one line; `None` if there is none.
+pub fn doc_text(attrs: &[&str]) -> Option<String> {
+    let mut out = String::new();
+    for a in attrs {
+        let Some(rest) = a.trim_start().strip_prefix("doc") else {
+            continue;
+        };
+        if let (Some(i), Some(j)) = (rest.find('"'), rest.rfind('"')) {
+            if j > i {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(rest[i + 1..j].trim());
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 impl Counters for u64 {
@@ -75,6 +103,19 @@ macro_rules! counters {
                     $crate::stats::Counters::each(&self.$f, path, f);
                     path.pop();
                 )*
+            }
+            fn doc(path: &[&str]) -> Option<String> {
+                let (first, rest) = path.split_first()?;
+                $(
+                    if *first == stringify!($f) {
+                        return if rest.is_empty() {
+                            $crate::stats::doc_text(&[$(stringify!($fm)),*])
+                        } else {
+                            <$t as $crate::stats::Counters>::doc(rest)
+                        };
+                    }
+                )*
+                None
             }
         }
     };
@@ -157,6 +198,9 @@ counters! {
         received: u64,
         kernel_drops: u64,
         interface_drops: u64,
+        /// Times the kernel froze the TPACKET_V3 ring because every block was full and owned
+        /// by the capture thread (`tp_freeze_q_cnt`; `method = "af_packet"` only).
+        kernel_freezes: u64,
     }
 }
 
@@ -218,6 +262,9 @@ pub struct StatsRecord {
     pub indicators: usize,
     pub reloads: Reloads,
     pub suppression: Option<SuppressStats>,
+    /// Each capture thread's counters (one entry for libpcap, `threads` for af_packet), by
+    /// thread number.
+    pub capture: Vec<LiveStats>,
 }
 
 /// The replay summary's lines for `c`: the plain counts of the top level on one line, a line
@@ -276,6 +323,23 @@ mod tests {
         assert_eq!(a.quic.timeouts, 4);
         assert_eq!(a.observables.0["tls.sni"], 6);
         assert_eq!(a.observables.0["dns.query"], 1);
+    }
+
+    #[test]
+    fn a_counters_doc_comment_is_found_by_its_path() {
+        assert_eq!(
+            WorkerStats::doc(&["flows", "created"]).as_deref(),
+            Some("Entries created (a SYN, or the first payload of an unknown flow).")
+        );
+        assert_eq!(
+            LiveStats::doc(&["kernel_freezes"])
+                .as_deref()
+                .map(|d| d.starts_with("Times the kernel froze")),
+            Some(true)
+        );
+        assert_eq!(WorkerStats::doc(&["tls_malformed"]), None, "undocumented");
+        assert_eq!(WorkerStats::doc(&["observables", "tls.sni"]), None);
+        assert_eq!(WorkerStats::doc(&["no_such"]), None);
     }
 
     #[test]

@@ -82,8 +82,8 @@ impl Drop for Netns {
 }
 
 /// The daemon; killed on drop if still running.
-struct Daemon {
-    child: Option<Child>,
+pub(crate) struct Daemon {
+    pub(crate) child: Option<Child>,
 }
 
 impl Drop for Daemon {
@@ -95,7 +95,7 @@ impl Drop for Daemon {
     }
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(crate) fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &pid.to_string()])
         .status()
@@ -106,7 +106,7 @@ fn signal(pid: u32, sig: &str) {
 
 /// Classic-pcap Ethernet captures whose frames are all whole and fit the veth MTU: what
 /// tcpreplay can put on the wire unchanged.
-fn wire_safe(path: &Path) -> bool {
+pub(crate) fn wire_safe(path: &Path) -> bool {
     let Ok(b) = std::fs::read(path) else {
         return false;
     };
@@ -131,7 +131,7 @@ fn wire_safe(path: &Path) -> bool {
 
 /// Broad indicators so that most observables of the corpus match: every address, and the
 /// top-level domains the corpus uses.
-const BROAD_FEED: &str = "0.0.0.0/0\n::/0\ncom\nnet\norg\nio\ninfo\nde\nru\ncn\nuk\ntest\nexample\ninvalid\nlocal\narpa\ndev\napp\ncloud\nxyz\ngoogle\n";
+pub(crate) const BROAD_FEED: &str = "0.0.0.0/0\n::/0\ncom\nnet\norg\nio\ninfo\nde\nru\ncn\nuk\ntest\nexample\ninvalid\nlocal\narpa\ndev\napp\ncloud\nxyz\ngoogle\n";
 
 fn key(e: &Value) -> (String, String, String) {
     (
@@ -141,7 +141,7 @@ fn key(e: &Value) -> (String, String, String) {
     )
 }
 
-fn lines(path: &Path) -> Vec<Value> {
+pub(crate) fn lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
@@ -149,7 +149,7 @@ fn lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn last_stats(path: &Path) -> Option<Value> {
+pub(crate) fn last_stats(path: &Path) -> Option<Value> {
     lines(path)
         .into_iter()
         .rev()
@@ -167,7 +167,7 @@ fn tcpreplay(iface: &str, pps: u32, files: &[PathBuf], extra: &[&str]) -> Child 
         .expect("tcpreplay")
 }
 
-fn finish(c: Child) -> String {
+pub(crate) fn finish(c: Child) -> String {
     let out = c.wait_with_output().unwrap();
     let text = format!(
         "{}{}",
@@ -180,7 +180,7 @@ fn finish(c: Child) -> String {
 }
 
 /// "Actual: 1101 packets ..." → 1101.
-fn sent(tcpreplay_out: &str) -> u64 {
+pub(crate) fn sent(tcpreplay_out: &str) -> u64 {
     tcpreplay_out
         .lines()
         .find_map(|l| l.trim().strip_prefix("Actual: "))

@@ -5,8 +5,10 @@
 //! ([`Dispatcher::push`]). Live capture never waits: [`Dispatcher::try_push`] drops the batch
 //! of a worker whose queue is full and counts its packets in [`Dispatcher::queue_full`].
 
+pub mod fanout;
 pub mod file;
 pub mod live;
+pub mod sockopt;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -177,6 +179,32 @@ impl Dispatcher {
             },
             queues,
         )
+    }
+
+    /// Split into `n` handles feeding the same workers, one per capture thread (fanout): each
+    /// has its own pending batches and the same flow hash, so a flow goes to the same worker
+    /// whichever handle pushes it. Live capture only: the order kept by [`Dispatcher::ordered`]
+    /// needs one reader, so an ordered dispatcher is not split (returned whole, alone).
+    pub fn split(self, n: usize) -> Vec<Dispatcher> {
+        if self.ordered || n <= 1 {
+            return vec![self];
+        }
+        let workers = self.senders.len();
+        let mut out = Vec::with_capacity(n);
+        for _ in 1..n {
+            out.push(Dispatcher {
+                senders: self.senders.clone(),
+                recycle: self.recycle.clone(),
+                pending: (0..workers).map(|_| Batch::default()).collect(),
+                queue_full: 0,
+                stop: self.stop.clone(),
+                seq: 0,
+                ordered: false,
+                sent_upto: vec![0; workers],
+            });
+        }
+        out.insert(0, self);
+        out
     }
 
     /// Keep every worker's announced progress ([`Batch::upto`]) within [`MAX_ORDER_LAG`]
@@ -598,5 +626,43 @@ mod tests {
         }
         assert_eq!(queues[0].batches.len(), QUEUE_BATCHES);
         assert_eq!(d.queue_full, BATCH_PACKETS as u64 + 1);
+    }
+
+    #[test]
+    fn split_handles_send_a_flow_to_the_same_worker_and_end_the_workers_together() {
+        let (d, queues) = Dispatcher::new(4);
+        let mut handles = d.split(3);
+        assert_eq!(handles.len(), 3);
+        // Both directions of each host pair, pushed through different handles.
+        for a in 1..=40u8 {
+            let h = usize::from(a) % 3;
+            assert!(handles[h].push(&frame(a, 200), meta()));
+            assert!(handles[(h + 1) % 3].push(&frame(200, a), meta()));
+        }
+        for h in &mut handles {
+            assert!(h.flush());
+        }
+        drop(handles);
+        let mut seen = std::collections::HashMap::new();
+        for (w, q) in queues.iter().enumerate() {
+            // Every handle is gone: the queue ends once drained, as with one dispatcher.
+            for b in q.batches.iter() {
+                for m in &b.meta {
+                    let f = b.packet(m);
+                    let pair = (f[29].min(f[33]), f[29].max(f[33]));
+                    assert_eq!(*seen.entry(pair).or_insert(w), w, "{pair:?}");
+                }
+            }
+        }
+        assert_eq!(seen.len(), 40);
+        assert!(
+            seen.values()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 1
+        );
+        // An ordered dispatcher has one reader: not split.
+        let (d, _q) = Dispatcher::new(2);
+        assert_eq!(d.ordered().split(3).len(), 1);
     }
 }

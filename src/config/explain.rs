@@ -80,6 +80,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("feeds.csv.columns.action", r#"action = "action""#),
     ("feeds.csv.columns.match", r#"match = "match""#),
     ("feeds.csv.columns.id", r#"id = "id""#),
+    ("capture.method", r#"method = "af_packet""#),
+    ("capture.threads", "threads = 4"),
+    ("capture.fanout_group", "fanout_group = 4242"),
+    ("metrics.listen", r#"listen = "127.0.0.1:9310""#),
 ];
 
 /// The line to copy for `path` (`sinks[1].type` → `type = "json"`).

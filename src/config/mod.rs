@@ -11,6 +11,7 @@ pub mod capture;
 pub mod daemon;
 pub mod explain;
 pub mod feeds;
+pub mod metrics;
 pub mod sinks;
 pub mod stats;
 pub mod suppress;
@@ -22,6 +23,7 @@ pub use feeds::{
     parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
     MatchMode, Severity, Token, UrlHttps,
 };
+pub use metrics::MetricsConfig;
 pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
 pub use suppress::SuppressConfig;
@@ -63,6 +65,9 @@ pub struct Config {
     /// `[tables]`: memory budget of each worker's connection tables.
     #[serde(default)]
     pub tables: TablesConfig,
+    /// `[metrics]`: the Prometheus endpoint (`iocd run`).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// `home_net` when the config has none: RFC 1918 and RFC 6598 (CGNAT) IPv4, RFC 4193 unique
@@ -174,6 +179,7 @@ impl Config {
         check("[daemon]", self.daemon == new.daemon);
         check("[stats]", self.stats == new.stats);
         check("[tables]", self.tables == new.tables);
+        check("[metrics]", self.metrics == new.metrics);
         out
     }
 
@@ -249,6 +255,7 @@ impl Config {
         out.extend(self.stats.problems());
         out.extend(self.suppress.problems());
         out.extend(self.tables.problems());
+        out.extend(self.metrics.problems());
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             out.extend(s.problems(&format!("sinks[{i}]")));

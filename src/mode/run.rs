@@ -19,17 +19,18 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context as _;
 
 use super::{load_set, AppError, EXIT_FAILURE};
-use crate::capture::live::{self, Shared};
+use crate::capture::live::{self, Counting, Shared};
 use crate::cli::RunArgs;
-use crate::config::capture::DEFAULT_TIMEOUT;
+use crate::config::capture::{CaptureMethod, DEFAULT_TIMEOUT};
 use crate::config::stats::DEFAULT_STATS_INTERVAL;
 use crate::config::suppress::DEFAULT_WINDOW;
 use crate::config::DaemonConfig;
 use crate::event::{Record, SCHEMA_VERSION};
 use crate::indicators::IndicatorStore;
+use crate::metrics;
 use crate::output::suppress::Suppressor;
 use crate::output::Output;
-use crate::pipeline::{Core, Ended, Pipeline, Policy, Spec};
+use crate::pipeline::{CaptureFn, Core, Ended, Pipeline, Policy, Spec};
 use crate::reload::{ReloadStats, Reloader};
 use crate::settings::Settings;
 use crate::stats::{Drops, Reloads, StatsRecord, WorkerStats};
@@ -88,7 +89,28 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
     let (set, report) = load_set(&settings.feeds, &config.home_net())?;
     let store = Arc::new(IndicatorStore::new(set));
 
-    let cap = live::open_capture(&interface, &config.capture).map_err(AppError::Other)?;
+    let fanout = config.capture.method == CaptureMethod::AfPacket;
+    let caps = if fanout {
+        live::open_fanout(&interface, &config.capture).map_err(AppError::Other)?
+    } else {
+        vec![live::open_capture(&interface, &config.capture).map_err(AppError::Other)?]
+    };
+    // Bound before the privilege drop (a port below 1024 needs root); refused as a config
+    // error the operator can act on.
+    let metrics = match config.metrics.addr() {
+        Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+            AppError::Config(
+                crate::config::ConfigError::Invalid {
+                    path: config_path.clone(),
+                    problems: vec![format!(
+                        "metrics.listen = \"{addr}\": cannot listen there: {e}; choose a free port or address"
+                    )],
+                }
+                .into(),
+            )
+        })?),
+        None => None,
+    };
     let window = config.suppress.window.unwrap_or(DEFAULT_WINDOW);
     let suppress = (!window.is_zero()).then(|| Suppressor::new(window, config.home_net()));
     let files: Vec<std::path::PathBuf> = config
@@ -122,13 +144,33 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         control,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let shared = Arc::new(Shared::new(stop.clone()));
+    let shared = Arc::new(Shared::with_threads(stop.clone(), caps.len()));
     let timeout = config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let capture_shared = shared.clone();
-    let mut p = Pipeline::start(spec, stop, move |d| {
-        live::capture_live(cap, d, &capture_shared, timeout)
-    })
-    .map_err(AppError::Other)?;
+    let captures: Vec<CaptureFn<()>> = caps
+        .into_iter()
+        .enumerate()
+        .map(|(i, cap)| {
+            let shared = shared.clone();
+            let counting = if fanout {
+                Counting::Fanout {
+                    interface_drops: (i == 0).then(|| interface.clone()),
+                }
+            } else {
+                Counting::Pcap
+            };
+            let f: CaptureFn<()> =
+                Box::new(move |d| live::capture_live(cap, d, &shared, timeout, i, counting));
+            f
+        })
+        .collect();
+    let mut p = Pipeline::start_many(spec, stop, captures).map_err(AppError::Other)?;
+    let page = Arc::new(metrics::Page::default());
+    if let Some(listener) = metrics {
+        let addr = listener.local_addr().ok();
+        p.serve_metrics(listener, page.clone())
+            .map_err(AppError::Other)?;
+        tracing::info!(addr = ?addr, "metrics endpoint: GET /metrics");
+    }
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
     let reloader = Reloader::new(
         Some(config_path.clone()),
@@ -151,6 +193,15 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         last_watchdog: Instant::now(),
         last_stats: Instant::now(),
         last_status: (Instant::now(), 0),
+        metrics: config.metrics.listen.is_some().then(|| Metrics {
+            page,
+            feeds: settings
+                .feeds
+                .iter()
+                .map(|f| (f.display_name(), f.path.clone()))
+                .collect(),
+            last: None,
+        }),
     };
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -200,10 +251,48 @@ struct Live {
     last_watchdog: Instant,
     last_stats: Instant,
     last_status: (Instant, u64),
+    /// The metrics endpoint's page, when `[metrics] listen` is set.
+    metrics: Option<Metrics>,
+}
+
+/// How often the control loop renders the metrics page: as often as the capture threads and
+/// workers publish their counters.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the control loop keeps for the metrics page.
+struct Metrics {
+    page: Arc<metrics::Page>,
+    /// The feeds of the config: name and file.
+    feeds: Vec<(String, std::path::PathBuf)>,
+    last: Option<Instant>,
+}
+
+impl Metrics {
+    fn render(&mut self, view: &StatsView, p: &Core) {
+        if self.last.is_some_and(|t| t.elapsed() < METRICS_INTERVAL) {
+            return;
+        }
+        self.last = Some(Instant::now());
+        let rec = view.record(p, p.workers(), false);
+        let set = p.store.load();
+        let feeds: Vec<metrics::FeedGauge> = self
+            .feeds
+            .iter()
+            .map(|(name, path)| metrics::FeedGauge {
+                name: name.clone(),
+                path: Some(path.clone()),
+                indicators: set.feed_len(name),
+            })
+            .collect();
+        self.page.store(metrics::render(&rec, &feeds));
+    }
 }
 
 impl Policy for Live {
     fn tick(&mut self, p: &Core) {
+        if let Some(m) = &mut self.metrics {
+            m.render(&self.view, p);
+        }
         if self.suppress {
             // An idle link sends no packets to close windows: wall time does it (live packet
             // times are wall times). The stage never waits on a dropping sink.
@@ -212,7 +301,7 @@ impl Policy for Live {
         if let Some(half) = self.watchdog {
             // Ping only while the capture thread turns: a wedged capture gets restarted.
             let shared = &self.view.shared;
-            let beat_age = shared.now_ms() - shared.beat_ms.load(Relaxed);
+            let beat_age = shared.now_ms() - shared.oldest_beat_ms();
             if self.last_watchdog.elapsed() >= half
                 && beat_age < i64::try_from(half.as_millis()).unwrap_or(i64::MAX)
             {
@@ -387,6 +476,7 @@ impl StatsView {
                 last: (last_unix > 0).then(|| crate::event::format_time(last_unix * 1_000_000)),
             },
             suppression: p.outputs.suppress_stats(),
+            capture: self.shared.per_thread(),
         }
     }
 }
@@ -398,4 +488,12 @@ fn log_stats(r: &StatsRecord) {
         r.packets, r.bytes, d.kernel, d.interface, d.queue_full, d.sink,
         r.workers.matches, r.workers.events, r.indicators, r.reloads.ok, r.reloads.failed
     );
+    if r.capture.len() > 1 {
+        for (i, c) in r.capture.iter().enumerate() {
+            tracing::info!(
+                "stats: capture thread {i}: packets {} received {} kernel drops {} freezes {} queue_full {}",
+                c.packets, c.received, c.kernel_drops, c.kernel_freezes, c.queue_full
+            );
+        }
+    }
 }
