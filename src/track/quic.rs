@@ -1148,6 +1148,201 @@ mod tests {
         assert_eq!(t.len(), 1);
     }
 
+    /// The RFC 9001 §A.3 ServerHello's shape: TLS_AES_128_GCM_SHA256, key_share (X25519)
+    /// then supported_versions (TLS 1.3); `pad`: a padding extension of that many bytes
+    /// after them (to split it over packets).
+    fn server_hello_msg(pad: usize) -> Vec<u8> {
+        use crate::testkit::tls::{ext, server_hello_message};
+        let mut ks = vec![0x00, 0x1d, 0x00, 0x20];
+        ks.extend([0x9d; 32]);
+        let mut exts = vec![ext(0x0033, &ks), ext(0x002b, &[0x03, 0x04])];
+        if pad > 0 {
+            exts.push(ext(0x0015, &vec![0; pad]));
+        }
+        server_hello_message(0x1301, &exts)
+    }
+
+    /// The JA3S and JA4S of [`server_hello_msg`] without padding: the truth's values for the
+    /// Cloudflare capture's ServerHello of the same shape (tshark's `771,4865,51-43`; JA4S_r
+    /// `0033,002b`), in QUIC's `q` form.
+    const JA3S: &str = "eb1d94daa7e0344597e756a1fb6e7054";
+    const JA4S: &str = "q130200_1301_234ea6891581";
+
+    const CLIENT_SCID: &[u8] = b"cli-scid";
+    const SERVER_SCID: &[u8] = b"srv-scid";
+
+    fn server_wants() -> crate::observe::Wants {
+        use crate::observe::{Token, Wants};
+        Wants::NONE.with(Token::Ja3s).with(Token::Ja4s)
+    }
+
+    /// One datagram through the tracker with the server side read.
+    fn both(t: &mut QuicTracker, from: SocketAddr, to: SocketAddr, d: &[u8]) -> Vec<Observed> {
+        let mut out = Vec::new();
+        let wants = server_wants();
+        t.on_udp_with(
+            from,
+            to,
+            d,
+            1_000_000,
+            &mut out,
+            client_hello,
+            Some(move |p: &[u8], o: &mut Vec<Observed>| {
+                crate::applayer::quic::server_hello(p, wants, o)
+            }),
+        );
+        out
+    }
+
+    /// The client's first Initial (DCID [`DCID`], SCID [`CLIENT_SCID`]) in `version`.
+    fn client_first(version: u32) -> Vec<u8> {
+        let keys = build::InitialKeys::new(version, DCID, true);
+        let h = minimal_hello("srv.example", 0);
+        let mut d = Vec::new();
+        build::initial_into(
+            &mut d,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            0,
+            &build::crypto(0, &h),
+            1162,
+        );
+        d
+    }
+
+    /// A server Initial of `version` to the client's SCID carrying `frames`.
+    fn server_initial(version: u32, pn: u32, frames: &[u8]) -> Vec<u8> {
+        let keys = build::InitialKeys::new(version, DCID, false);
+        let mut d = Vec::new();
+        build::initial_into(&mut d, &keys, CLIENT_SCID, SERVER_SCID, pn, frames, 0);
+        d
+    }
+
+    fn fingerprints(out: &[Observed]) -> Vec<(Where, String)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Token { kind, key, at, .. } => Some((*at, kind.text(key))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn server_initial_gives_quic_ja3s_and_ja4s() {
+        for version in [V1, V2, 0xff00_001d] {
+            let mut t = QuicTracker::new();
+            assert_eq!(
+                both(&mut t, client(), server(), &client_first(version)),
+                [sni("srv.example")]
+            );
+            // the server's ACK-only Initial, then its ServerHello in a datagram with an
+            // opaque Handshake packet after it
+            let ack = server_initial(version, 0, &[0x02, 0x00, 0x00, 0x00, 0x00]);
+            assert!(both(&mut t, server(), client(), &ack).is_empty());
+            let mut d = server_initial(version, 1, &build::crypto(0, &server_hello_msg(0)));
+            build::opaque_long_into(
+                &mut d,
+                build::Type::Handshake,
+                CLIENT_SCID,
+                SERVER_SCID,
+                &[7; 60],
+            );
+            let out = both(&mut t, server(), client(), &d);
+            assert_eq!(
+                fingerprints(&out),
+                [
+                    (Where::QuicJa3s, JA3S.to_owned()),
+                    (Where::QuicJa4s, JA4S.to_owned())
+                ],
+                "{version:#x}"
+            );
+            let s = t.stats();
+            assert_eq!(
+                (
+                    s.server_initials_decrypted,
+                    s.server_hellos_parsed,
+                    s.server_decrypt_failures
+                ),
+                (2, 1, 0),
+                "{version:#x}"
+            );
+            // a retransmission is neither decrypted nor reported again
+            assert!(both(&mut t, server(), client(), &d).is_empty());
+            assert_eq!(t.stats().server_initials_decrypted, 2);
+            assert_eq!((t.stats().decrypt_failures, t.len()), (0, 1));
+        }
+    }
+
+    #[test]
+    fn server_hello_split_out_of_order_over_initials() {
+        let m = server_hello_msg(1500);
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        // second half first, then the first half as two out-of-order frames in one packet
+        let late = server_initial(V1, 1, &build::crypto(1000, &m[1000..]));
+        assert!(both(&mut t, server(), client(), &late).is_empty());
+        let mut frames = build::crypto(400, &m[400..1000]);
+        frames.extend(build::crypto(0, &m[..400]));
+        let out = both(&mut t, server(), client(), &server_initial(V1, 0, &frames));
+        assert_eq!(fingerprints(&out).len(), 2);
+        assert_eq!(out.len(), 2);
+        assert_eq!(t.stats().server_hellos_parsed, 1);
+    }
+
+    #[test]
+    fn server_side_failures_are_counted_and_never_reported() {
+        // damaged: the tag fails
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        let mut d = server_initial(V1, 1, &build::crypto(0, &server_hello_msg(0)));
+        let n = d.len();
+        d[n - 1] ^= 1;
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_decrypt_failures, 1);
+        // not a ServerHello (a ClientHello's type)
+        let mut m = server_hello_msg(0);
+        m[0] = 1;
+        let d = server_initial(V1, 2, &build::crypto(0, &m));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_hello_errors, 1);
+        // a ServerHello longer than the buffer: an error, at most the cap buffered
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        let big = server_hello_msg(MAX_SERVER_CRYPTO_BYTES);
+        let d = server_initial(V1, 1, &build::crypto(0, &big[..1100]));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_hello_errors, 1);
+        // a server Initial whose client was never seen: no keys, a decrypt failure, no state
+        let mut t = QuicTracker::new();
+        let d = server_initial(V1, 1, &build::crypto(0, &server_hello_msg(0)));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!((t.stats().decrypt_failures, t.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_partial_server_hello_that_idles_out_is_counted() {
+        let m = server_hello_msg(1500);
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        both(
+            &mut t,
+            server(),
+            client(),
+            &server_initial(V1, 0, &build::crypto(0, &m[..500])),
+        );
+        let mut out = Vec::new();
+        t.on_udp(
+            client(),
+            server(),
+            &[0x40],
+            1_000_000 + QUIC_IDLE_TIMEOUT_US + 1,
+            &mut out,
+            client_hello,
+        );
+        assert_eq!((t.stats().server_timeouts, t.len()), (1, 0));
+    }
+
     fn port(i: usize) -> SocketAddr {
         SocketAddr::new("10.0.0.1".parse().unwrap(), 1000 + i as u16)
     }
