@@ -20,10 +20,25 @@
 //!
 //! Both are written without allocation into a small buffer flushed into the hash; inputs are
 //! slices of a hello already bounded by [`super::tls::MAX_CLIENT_HELLO_LEN`], so every list here
-//! has at most 8,192 entries and the work is linear in the hello's length.
+//! has at most 8,192 entries and the work is linear in the hello's length. The lists are kept
+//! on the stack ([`SmallVec`]) up to the sizes real clients send.
+//!
+//! **Memo.** The hashes are most of the cost (JA4's two SHA-256s alone are about two thirds of
+//! it, in software), and their inputs repeat: every client of one build sends the same cipher
+//! list, the same sorted extensions and signature algorithms (JA4's `b` and `c`), and, where it
+//! does not shuffle its extensions, the same JA3 string. So each of the three hash inputs, when
+//! at most [`MAX_MEMO_INPUT`] bytes, is looked up in a small direct-mapped table per thread
+//! ([`MEMO_SLOTS`] slots per hash, about 53 KB per worker, allocated on the first fingerprint)
+//! holding the whole input next to its digest: a hit is an exact match of the input bytes, so
+//! the fingerprint is the one the hash gives; a miss (or a longer input) hashes as before and
+//! replaces the slot. Nothing grows: a flood of distinct hellos only turns hits into misses.
+
+use std::cell::RefCell;
+use std::hash::BuildHasher;
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 /// JA4's key length: `t13d1516h2_8daaf6152771_e5627efa2ab1` (10 + 1 + 12 + 1 + 12 bytes).
 pub const JA4_LEN: usize = 36;
@@ -38,9 +53,9 @@ pub struct HelloParts<'a> {
     /// legacy_version (RFC 8446 §4.1.2).
     pub legacy_version: u16,
     /// cipher_suites as sent, GREASE included.
-    pub ciphers: Vec<u16>,
+    pub ciphers: Ciphers,
     /// Extension types as sent, GREASE included.
-    pub extensions: Vec<u16>,
+    pub extensions: Extensions,
     /// supported_groups (10) named group list.
     pub groups: &'a [u8],
     /// ec_point_formats (11) list, one byte each.
@@ -54,6 +69,13 @@ pub struct HelloParts<'a> {
     /// A server_name extension (0) is present.
     pub sni: bool,
 }
+
+/// A hello's cipher suites, on the stack up to 64: browsers offer 15-20, curl with OpenSSL 3
+/// 31; a longer list spills to the heap.
+pub type Ciphers = SmallVec<[u16; 64]>;
+
+/// A hello's extension types, on the stack up to 32: browsers send 16-20.
+pub type Extensions = SmallVec<[u16; 32]>;
 
 /// Which fingerprints to compute, and over which transport (JA4's first character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,26 +127,132 @@ pub fn fingerprints(parts: &HelloParts<'_>, want: Want) -> Fingerprints {
     }
 }
 
-/// Where a [`Writer`] flushes: a hash, or (for [`ja3_string`]) a vector.
+/// Where a [`Writer`] flushes: a hash input ([`Memoised`]), or (for [`ja3_string`]) a vector.
 trait Sink {
     fn take(&mut self, data: &[u8]);
-}
-
-impl Sink for Md5 {
-    fn take(&mut self, data: &[u8]) {
-        Digest::update(self, data);
-    }
-}
-
-impl Sink for Sha256 {
-    fn take(&mut self, data: &[u8]) {
-        Digest::update(self, data);
-    }
 }
 
 impl Sink for Vec<u8> {
     fn take(&mut self, data: &[u8]) {
         self.extend_from_slice(data);
+    }
+}
+
+/// Longest hash input looked up in the memo: a Chrome hello's JA3 string is about 150 bytes,
+/// its JA4 extension-and-signature list about 130, its cipher list 74; curl's 31 ciphers make
+/// a JA3 string of about 250. Longer inputs are hashed every time.
+pub const MAX_MEMO_INPUT: usize = 256;
+
+/// Slots of each of the three memos (JA3, JA4 ciphers, JA4 extensions): a sensor sees tens of
+/// client builds at a time, not thousands; 3 × 64 × ~275 bytes ≈ 53 KB per thread.
+pub const MEMO_SLOTS: usize = 64;
+
+/// Which memo an input belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Ja3 = 0,
+    Ja4Ciphers = 1,
+    Ja4Extensions = 2,
+}
+
+/// One memoised hash: its whole input (`len` 0: empty slot; inputs hashed are never empty) and
+/// the first 16 bytes of its digest.
+struct Slot {
+    len: u16,
+    input: [u8; MAX_MEMO_INPUT],
+    digest: [u8; 16],
+}
+
+struct Memo {
+    hasher: hashbrown::DefaultHashBuilder,
+    slots: Box<[Slot]>,
+}
+
+thread_local! {
+    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+}
+
+/// The memoised digest of `input` in `table`, or `hash(input)` stored in its slot.
+fn memoised(table: Table, input: &[u8], hash: fn(&[u8]) -> [u8; 16]) -> [u8; 16] {
+    let lookup = |m: &RefCell<Option<Memo>>| {
+        let Ok(mut m) = m.try_borrow_mut() else {
+            return hash(input);
+        };
+        let m = m.get_or_insert_with(|| Memo {
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            slots: (0..3 * MEMO_SLOTS)
+                .map(|_| Slot {
+                    len: 0,
+                    input: [0; MAX_MEMO_INPUT],
+                    digest: [0; 16],
+                })
+                .collect(),
+        });
+        let i = table as usize * MEMO_SLOTS + (m.hasher.hash_one(input) as usize) % MEMO_SLOTS;
+        let slot = &mut m.slots[i];
+        if usize::from(slot.len) == input.len() && slot.input[..input.len()] == *input {
+            return slot.digest;
+        }
+        let digest = hash(input);
+        slot.len = input.len() as u16;
+        slot.input[..input.len()].copy_from_slice(input);
+        slot.digest = digest;
+        digest
+    };
+    // no memo while the thread is being torn down: hash
+    MEMO.try_with(lookup).unwrap_or_else(|_| hash(input))
+}
+
+/// The first 16 bytes of a digest (all of MD5's; JA4 uses 6 of SHA-256's).
+fn first16(d: &[u8]) -> [u8; 16] {
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+/// A hash input kept on the stack while it fits [`MAX_MEMO_INPUT`], then looked up in the
+/// memo; a longer one spills into the hash as it is written.
+struct Memoised<D> {
+    table: Table,
+    input: [u8; MAX_MEMO_INPUT],
+    len: usize,
+    spill: Option<D>,
+}
+
+impl<D: Digest> Memoised<D> {
+    fn new(table: Table) -> Self {
+        Memoised {
+            table,
+            input: [0; MAX_MEMO_INPUT],
+            len: 0,
+            spill: None,
+        }
+    }
+
+    /// The first 16 bytes of the digest of everything written.
+    fn digest(self) -> [u8; 16] {
+        match self.spill {
+            Some(d) => first16(&d.finalize()),
+            None => memoised(self.table, &self.input[..self.len], |i| {
+                first16(&D::digest(i))
+            }),
+        }
+    }
+}
+
+impl<D: Digest> Sink for Memoised<D> {
+    fn take(&mut self, data: &[u8]) {
+        if let Some(d) = self.spill.as_mut() {
+            d.update(data);
+        } else if let Some(dst) = self.input.get_mut(self.len..self.len + data.len()) {
+            dst.copy_from_slice(data);
+            self.len += data.len();
+        } else {
+            let mut d = D::new();
+            d.update(&self.input[..self.len]);
+            d.update(data);
+            self.spill = Some(d);
+        }
     }
 }
 
@@ -221,11 +349,9 @@ fn ja3_into<S: Sink>(w: &mut Writer<S>, p: &HelloParts<'_>) {
 
 /// The MD5 of the JA3 string.
 pub fn ja3(p: &HelloParts<'_>) -> [u8; 16] {
-    let mut w = Writer::new(Md5::new());
+    let mut w = Writer::new(Memoised::<Md5>::new(Table::Ja3));
     ja3_into(&mut w, p);
-    let mut out = [0; 16];
-    out.copy_from_slice(&w.finish().finalize());
-    out
+    w.finish().digest()
 }
 
 /// The JA3 string itself (for tests and tools; the hot path hashes it as it is written).
@@ -271,12 +397,12 @@ fn two_digits(n: usize) -> [u8; 2] {
 }
 
 /// The first 12 hex digits of a SHA-256; `000000000000` when nothing was hashed.
-fn hash12(hash: Sha256, empty: bool, out: &mut [u8]) {
+fn hash12(hash: Memoised<Sha256>, empty: bool, out: &mut [u8]) {
     if empty {
         out.fill(b'0');
         return;
     }
-    let d = hash.finalize();
+    let d = hash.digest();
     for (i, b) in d.iter().take(6).enumerate() {
         out[2 * i] = HEX[usize::from(b >> 4)];
         out[2 * i + 1] = HEX[usize::from(b & 0xf)];
@@ -285,13 +411,13 @@ fn hash12(hash: Sha256, empty: bool, out: &mut [u8]) {
 
 /// The JA4 text.
 pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
-    let mut ciphers: Vec<u16> = p
+    let mut ciphers: Ciphers = p
         .ciphers
         .iter()
         .copied()
         .filter(|&v| !is_grease(v))
         .collect();
-    let mut exts: Vec<u16> = p
+    let mut exts: Extensions = p
         .extensions
         .iter()
         .copied()
@@ -310,15 +436,15 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
     out[23] = b'_';
 
     ciphers.sort_unstable();
-    let mut w = Writer::new(Sha256::new());
+    let mut w = Writer::new(Memoised::<Sha256>::new(Table::Ja4Ciphers));
     for (i, &c) in ciphers.iter().enumerate() {
         w.hex4((i > 0).then_some(b','), c);
     }
     hash12(w.finish(), ciphers.is_empty(), &mut out[11..23]);
 
-    exts.retain(|&e| e != 0x0000 && e != 0x0010);
+    exts.retain(|e| *e != 0x0000 && *e != 0x0010);
     exts.sort_unstable();
-    let mut w = Writer::new(Sha256::new());
+    let mut w = Writer::new(Memoised::<Sha256>::new(Table::Ja4Extensions));
     for (i, &e) in exts.iter().enumerate() {
         w.hex4((i > 0).then_some(b','), e);
     }
@@ -355,6 +481,72 @@ pub fn is_ja4_shaped(key: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo never changes a fingerprint: thousands of distinct hellos (each slot taken by
+    /// many, so hits, misses and replaced slots all occur; some inputs over
+    /// [`MAX_MEMO_INPUT`], so not memoised) computed in two passes give, every time, the MD5
+    /// of the JA3 string and JA4 hashes computed here from the lists as text.
+    #[test]
+    fn memoised_hashes_equal_the_hashes_of_the_inputs() {
+        fn reference_hash12(text: &str) -> String {
+            let d = Sha256::digest(text.as_bytes());
+            d[..6].iter().map(|b| format!("{b:02x}")).collect()
+        }
+        let hex_list = |v: &[u16]| {
+            v.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let sig_algs = [4u8, 3, 8, 4];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut hellos = Vec::new();
+        for i in 0..3000usize {
+            // a few shapes repeat (hits), most are new (misses), and every 7th is long
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = if i % 7 == 0 {
+                90
+            } else {
+                3 + (x % 20) as usize
+            };
+            let seed = if i % 3 == 0 { x % 5 } else { x };
+            let ciphers: Ciphers = (0..n as u64)
+                .map(|k| (seed.wrapping_mul(k + 1) % 0xfff0) as u16 + 1)
+                .collect();
+            let extensions: Extensions = (0..(n % 25) as u64)
+                .map(|k| (seed.wrapping_add(k * 977) % 0xfff0) as u16 + 1)
+                .collect();
+            hellos.push((ciphers, extensions));
+        }
+        for pass in 0..2 {
+            for (ciphers, extensions) in &hellos {
+                let p = HelloParts {
+                    legacy_version: 0x0303,
+                    ciphers: ciphers.clone(),
+                    extensions: extensions.clone(),
+                    sig_algs: &sig_algs,
+                    ..HelloParts::default()
+                };
+                let want: [u8; 16] = md5::Md5::digest(ja3_string(&p).as_bytes()).into();
+                assert_eq!(ja3(&p), want, "pass {pass}");
+                let mut c: Vec<u16> = ciphers.iter().copied().filter(|&v| !is_grease(v)).collect();
+                c.sort_unstable();
+                let mut e: Vec<u16> = extensions
+                    .iter()
+                    .copied()
+                    .filter(|&v| !is_grease(v) && v != 0 && v != 0x10)
+                    .collect();
+                e.sort_unstable();
+                let j = ja4(&p, false);
+                let j = std::str::from_utf8(&j).unwrap();
+                assert_eq!(&j[11..23], reference_hash12(&hex_list(&c)), "pass {pass}");
+                let tail = format!("{}_0403,0804", hex_list(&e));
+                assert_eq!(&j[24..36], reference_hash12(&tail), "pass {pass}");
+            }
+        }
+    }
 
     #[test]
     fn grease_values_are_the_sixteen_of_rfc_8701() {
@@ -413,7 +605,7 @@ mod tests {
         let p = HelloParts {
             legacy_version: 0x0303,
             ciphers: [0xdada].iter().chain(&ciphers).copied().collect(),
-            extensions: extensions.to_vec(),
+            extensions: extensions.iter().copied().collect(),
             sig_algs: &sig_algs,
             alpn: Some(b"h2"),
             supported_version: Some(0x0304),
@@ -444,8 +636,10 @@ mod tests {
     fn ja3_of_the_reference_readme_example() {
         let p = HelloParts {
             legacy_version: 769,
-            ciphers: vec![47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
-            extensions: vec![0x0a0a, 0, 10, 11],
+            ciphers: [47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4]
+                .into_iter()
+                .collect(),
+            extensions: [0x0a0a, 0, 10, 11].into_iter().collect(),
             groups: &[0xfa, 0xfa, 0, 23, 0, 24, 0, 25],
             point_formats: &[0],
             ..HelloParts::default()
@@ -464,7 +658,7 @@ mod tests {
         let ciphers: Vec<u16> = (0..4096).collect();
         let p = HelloParts {
             legacy_version: 771,
-            ciphers: ciphers.clone(),
+            ciphers: ciphers.iter().copied().collect(),
             ..HelloParts::default()
         };
         let s = ja3_string(&p);
