@@ -61,12 +61,18 @@ pub const CONN_COST: usize = (std::mem::size_of::<(Path, Conn)>() + 1) * 16 / 7
     + MAX_CRYPTO_RANGES * std::mem::size_of::<(usize, usize)>()
     + SERVER_SIDE_COST;
 
-/// The most a connection's server side adds ([`ServerSide`]: keys, state, its CRYPTO buffer
-/// at [`MAX_SERVER_CRYPTO_BYTES`] and its ranges), counted in [`CONN_COST`] whether or not the
-/// server side is read, since the caps are derived once at start and a reload may ask for it.
-pub const SERVER_SIDE_COST: usize = std::mem::size_of::<ServerSide>()
-    + MAX_SERVER_CRYPTO_BYTES
-    + MAX_CRYPTO_RANGES * std::mem::size_of::<(usize, usize)>();
+/// What a connection's server side adds at most: its boxed [`ServerSide`] (keys and state),
+/// counted in [`CONN_COST`] whether or not the server side is read, since the caps are derived
+/// once at start and a reload may ask for it. Its CRYPTO buffer (at most
+/// [`MAX_SERVER_CRYPTO_BYTES`] and [`MAX_CRYPTO_RANGES`] ranges, 4.5 KB) needs no more: server
+/// Initials are read only once the client's hello is done and its buffer (up to
+/// [`MAX_CRYPTO_BYTES`]) freed, so the two buffers never exist at once.
+pub const SERVER_SIDE_COST: usize = std::mem::size_of::<ServerSide>();
+
+const _: () = assert!(
+    MAX_SERVER_CRYPTO_BYTES + MAX_CRYPTO_RANGES * 16 <= MAX_CRYPTO_BYTES,
+    "the server's buffer must fit in the client's allowance"
+);
 
 /// CRYPTO stream bytes buffered for a server's Initials: they carry only its ServerHello
 /// (RFC 9001 §4.1.3; EncryptedExtensions and the certificate are at the Handshake level). A
@@ -140,6 +146,9 @@ crate::counters! {
         /// Server Initial packets decrypted (read only when a `ja3s`/`ja4s` indicator is
         /// loaded), on the reversed path of a tracked connection.
         server_initials_decrypted: u64,
+        /// Server Initials skipped because the client's hello was not complete yet (an
+        /// ACK of its first part; a ServerHello then means the capture missed a client packet).
+        server_initials_early: u64,
         /// Server Initials on a tracked path whose AEAD tag did not verify with the server keys
         /// of the connection's original DCID (damaged, or not that connection's). A server
         /// Initial on a path not tracked (its client's Initial not seen) has no keys: it is a
@@ -578,6 +587,13 @@ impl QuicTracker {
         conn.last_seen_us = ts_us;
         if conn.server.as_ref().is_some_and(|s| s.done) {
             // A retransmission, or an ACK after the ServerHello: nothing to read.
+            return;
+        }
+        if !conn.done {
+            // A server answers with its ServerHello only after the whole ClientHello; before
+            // that it only acknowledges. Not read, so that the server's buffer never exists
+            // beside the client's (see [`SERVER_SIDE_COST`]).
+            self.stats.server_initials_early += 1;
             return;
         }
         let odcid = &conn.odcid.bytes[..usize::from(conn.odcid.len)];
@@ -1272,6 +1288,52 @@ mod tests {
             assert_eq!(t.stats().server_initials_decrypted, 2);
             assert_eq!((t.stats().decrypt_failures, t.len()), (0, 1));
         }
+    }
+
+    #[test]
+    fn server_initials_before_the_whole_client_hello_are_skipped() {
+        let keys = build::InitialKeys::new(V1, DCID, true);
+        let h = minimal_hello("split.example", 1500);
+        let (mut p1, mut p2) = (Vec::new(), Vec::new());
+        build::initial_into(
+            &mut p1,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            0,
+            &build::crypto(0, &h[..900]),
+            1162,
+        );
+        build::initial_into(
+            &mut p2,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            1,
+            &build::crypto(900, &h[900..]),
+            1162,
+        );
+        let sh = server_initial(V1, 0, &build::crypto(0, &server_hello_msg(0)));
+        let mut t = QuicTracker::new();
+        assert!(both(&mut t, client(), server(), &p1).is_empty());
+        assert!(both(&mut t, server(), client(), &sh).is_empty());
+        assert_eq!(
+            (
+                t.stats().server_initials_early,
+                t.stats().server_initials_decrypted
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            both(&mut t, client(), server(), &p2),
+            [sni("split.example")]
+        );
+        // the server's retransmission after the whole hello: read
+        assert_eq!(
+            fingerprints(&both(&mut t, server(), client(), &sh)).len(),
+            2
+        );
+        assert_eq!(t.stats().server_hellos_parsed, 1);
     }
 
     #[test]
