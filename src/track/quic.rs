@@ -1290,6 +1290,13 @@ mod tests {
         }
     }
 
+    /// The server side costs a connection its boxed keys only (the buffers never coexist).
+    #[test]
+    fn the_server_side_adds_only_its_keys_to_a_connection() {
+        assert!(SERVER_SIDE_COST < 2048, "{SERVER_SIDE_COST}");
+        assert!(CONN_COST < MAX_CRYPTO_BYTES + 5 * 1024, "{CONN_COST}");
+    }
+
     #[test]
     fn server_initials_before_the_whole_client_hello_are_skipped() {
         let keys = build::InitialKeys::new(V1, DCID, true);
