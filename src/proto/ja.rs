@@ -26,15 +26,16 @@
 //! **Memo.** The hashes are most of the cost (JA4's two SHA-256s alone are about two thirds of
 //! it, in software), and their inputs repeat: every client of one build sends the same cipher
 //! list, the same sorted extensions and signature algorithms (JA4's `b` and `c`), and, where it
-//! does not shuffle its extensions, the same JA3 string. So each of the three hash inputs, when
-//! at most [`MAX_MEMO_INPUT`] bytes, is looked up in a small direct-mapped table per thread
-//! ([`MEMO_SLOTS`] slots per hash, about 53 KB per worker, allocated on the first fingerprint)
-//! holding the whole input next to its digest: a hit is an exact match of the input bytes, so
-//! the fingerprint is the one the hash gives; a miss (or a longer input) hashes as before and
-//! replaces the slot. Nothing grows: a flood of distinct hellos only turns hits into misses.
+//! does not shuffle its extensions, the same JA3 string. So each of the three hashes is looked
+//! up, before its text is even written, by a key of what the text is made from (the values in
+//! binary, each list after its count; at most [`MAX_MEMO_KEY`] bytes) in a small
+//! direct-mapped table per thread ([`MEMO_SLOTS`] slots per hash, about 40 KB per worker,
+//! allocated on the first fingerprint) holding the whole key next to its digest: a hit is an
+//! exact match of the key, which determines the text, so the fingerprint is the one the hash
+//! gives; a miss (or a longer key) writes and hashes the text as before and replaces the slot.
+//! Nothing grows: a flood of distinct hellos only turns hits into misses.
 
 use std::cell::RefCell;
-use std::hash::BuildHasher;
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -114,7 +115,7 @@ pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
-fn u16s(list: &[u8]) -> impl Iterator<Item = u16> + '_ {
+fn u16s(list: &[u8]) -> impl Iterator<Item = u16> + Clone + '_ {
     list.chunks_exact(2)
         .map(|p| u16::from_be_bytes([p[0], p[1]]))
 }
@@ -127,9 +128,21 @@ pub fn fingerprints(parts: &HelloParts<'_>, want: Want) -> Fingerprints {
     }
 }
 
-/// Where a [`Writer`] flushes: a hash input ([`Memoised`]), or (for [`ja3_string`]) a vector.
+/// Where a [`Writer`] flushes: a hash, or (for [`ja3_string`]) a vector.
 trait Sink {
     fn take(&mut self, data: &[u8]);
+}
+
+impl Sink for Md5 {
+    fn take(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
+}
+
+impl Sink for Sha256 {
+    fn take(&mut self, data: &[u8]) {
+        Digest::update(self, data);
+    }
 }
 
 impl Sink for Vec<u8> {
@@ -138,16 +151,17 @@ impl Sink for Vec<u8> {
     }
 }
 
-/// Longest hash input looked up in the memo: a Chrome hello's JA3 string is about 150 bytes,
-/// its JA4 extension-and-signature list about 130, its cipher list 74; curl's 31 ciphers make
-/// a JA3 string of about 250. Longer inputs are hashed every time.
-pub const MAX_MEMO_INPUT: usize = 256;
+/// Longest memo key: what a hash's text is made from, in binary (2 bytes a value, a 2-byte
+/// count before each list). A Chrome hello's JA3 key is about 60 bytes, its JA4 extensions and
+/// signature algorithms about 50; a hello with 31 ciphers and 20 extensions about 120. A hello
+/// whose key is longer is hashed every time.
+pub const MAX_MEMO_KEY: usize = 192;
 
 /// Slots of each of the three memos (JA3, JA4 ciphers, JA4 extensions): a sensor sees tens of
-/// client builds at a time, not thousands; 3 × 64 × ~275 bytes ≈ 53 KB per thread.
+/// client builds at a time, not thousands; 3 × 64 × 210 bytes ≈ 40 KB per thread.
 pub const MEMO_SLOTS: usize = 64;
 
-/// Which memo an input belongs to.
+/// Which memo a key belongs to.
 #[derive(Debug, Clone, Copy)]
 enum Table {
     Ja3 = 0,
@@ -155,52 +169,102 @@ enum Table {
     Ja4Extensions = 2,
 }
 
-/// One memoised hash: its whole input (`len` 0: empty slot; inputs hashed are never empty) and
-/// the first 16 bytes of its digest.
+/// One memoised hash: its whole key (`len` 0: an empty slot; keys are never empty) and the
+/// first 16 bytes of its digest.
 struct Slot {
     len: u16,
-    input: [u8; MAX_MEMO_INPUT],
+    key: [u8; MAX_MEMO_KEY],
     digest: [u8; 16],
 }
 
-struct Memo {
-    hasher: hashbrown::DefaultHashBuilder,
-    slots: Box<[Slot]>,
-}
-
 thread_local! {
-    static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+    static MEMO: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The memoised digest of `input` in `table`, or `hash(input)` stored in its slot.
-fn memoised(table: Table, input: &[u8], hash: fn(&[u8]) -> [u8; 16]) -> [u8; 16] {
-    let lookup = |m: &RefCell<Option<Memo>>| {
-        let Ok(mut m) = m.try_borrow_mut() else {
-            return hash(input);
-        };
-        let m = m.get_or_insert_with(|| Memo {
-            hasher: hashbrown::DefaultHashBuilder::default(),
-            slots: (0..3 * MEMO_SLOTS)
-                .map(|_| Slot {
-                    len: 0,
-                    input: [0; MAX_MEMO_INPUT],
-                    digest: [0; 16],
-                })
-                .collect(),
-        });
-        let i = table as usize * MEMO_SLOTS + (m.hasher.hash_one(input) as usize) % MEMO_SLOTS;
-        let slot = &mut m.slots[i];
-        if usize::from(slot.len) == input.len() && slot.input[..input.len()] == *input {
-            return slot.digest;
+/// A memo key being built on the stack; `None` once it outgrew [`MAX_MEMO_KEY`].
+struct Key {
+    buf: [u8; MAX_MEMO_KEY],
+    len: Option<usize>,
+}
+
+impl Key {
+    fn new() -> Self {
+        Key {
+            buf: [0; MAX_MEMO_KEY],
+            len: Some(0),
         }
-        let digest = hash(input);
-        slot.len = input.len() as u16;
-        slot.input[..input.len()].copy_from_slice(input);
-        slot.digest = digest;
-        digest
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.len = self.len.and_then(|n| {
+            let dst = self.buf.get_mut(n..n + 2)?;
+            dst.copy_from_slice(&v.to_be_bytes());
+            Some(n + 2)
+        });
+    }
+
+    /// A list: its count, then its values.
+    fn list(&mut self, values: impl ExactSizeIterator<Item = u16>) {
+        self.u16(values.len().min(usize::from(u16::MAX)) as u16);
+        for v in values {
+            self.u16(v);
+        }
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        self.len.map(|n| &self.buf[..n])
+    }
+}
+
+/// Where `key` lives in its table: FxHash's multiply-rotate over 8-byte words. Written here,
+/// not taken from `hashbrown`'s hasher: through `BuildHasher::hash_one` that cost about 1,000
+/// instructions per lookup in callgrind, a third of a hit's cost. Its spread only decides
+/// which keys share a slot; a lookup compares the whole key.
+fn slot_of(table: Table, key: &[u8]) -> usize {
+    let mut h: u64 = key.len() as u64;
+    for w in key.chunks(8) {
+        let mut b = [0u8; 8];
+        b[..w.len()].copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    table as usize * MEMO_SLOTS + (h >> 32) as usize % MEMO_SLOTS
+}
+
+/// The digest memoised for `key` in `table`, or `compute()`'s, then stored in its slot. A
+/// `key` of `None` (too long) is not memoised.
+fn memoised(table: Table, key: &Key, compute: impl FnOnce() -> [u8; 16]) -> [u8; 16] {
+    let Some(key) = key.bytes() else {
+        return compute();
     };
-    // no memo while the thread is being torn down: hash
-    MEMO.try_with(lookup).unwrap_or_else(|_| hash(input))
+    let i = slot_of(table, key);
+    let hit = MEMO.try_with(|m| {
+        let m = m.try_borrow().ok()?;
+        let s = m.get(i)?;
+        (usize::from(s.len) == key.len() && s.key[..key.len()] == *key).then_some(s.digest)
+    });
+    if let Ok(Some(digest)) = hit {
+        return digest;
+    }
+    let digest = compute();
+    // no memo while the thread is torn down, or re-entered: only not stored
+    let _ = MEMO.try_with(|m| {
+        let Ok(mut m) = m.try_borrow_mut() else {
+            return;
+        };
+        if m.is_empty() {
+            m.extend((0..3 * MEMO_SLOTS).map(|_| Slot {
+                len: 0,
+                key: [0; MAX_MEMO_KEY],
+                digest: [0; 16],
+            }));
+        }
+        if let Some(s) = m.get_mut(i) {
+            s.len = key.len() as u16;
+            s.key[..key.len()].copy_from_slice(key);
+            s.digest = digest;
+        }
+    });
+    digest
 }
 
 /// The first 16 bytes of a digest (all of MD5's; JA4 uses 6 of SHA-256's).
@@ -208,52 +272,6 @@ fn first16(d: &[u8]) -> [u8; 16] {
     let mut out = [0; 16];
     out.copy_from_slice(&d[..16]);
     out
-}
-
-/// A hash input kept on the stack while it fits [`MAX_MEMO_INPUT`], then looked up in the
-/// memo; a longer one spills into the hash as it is written.
-struct Memoised<D> {
-    table: Table,
-    input: [u8; MAX_MEMO_INPUT],
-    len: usize,
-    spill: Option<D>,
-}
-
-impl<D: Digest> Memoised<D> {
-    fn new(table: Table) -> Self {
-        Memoised {
-            table,
-            input: [0; MAX_MEMO_INPUT],
-            len: 0,
-            spill: None,
-        }
-    }
-
-    /// The first 16 bytes of the digest of everything written.
-    fn digest(self) -> [u8; 16] {
-        match self.spill {
-            Some(d) => first16(&d.finalize()),
-            None => memoised(self.table, &self.input[..self.len], |i| {
-                first16(&D::digest(i))
-            }),
-        }
-    }
-}
-
-impl<D: Digest> Sink for Memoised<D> {
-    fn take(&mut self, data: &[u8]) {
-        if let Some(d) = self.spill.as_mut() {
-            d.update(data);
-        } else if let Some(dst) = self.input.get_mut(self.len..self.len + data.len()) {
-            dst.copy_from_slice(data);
-            self.len += data.len();
-        } else {
-            let mut d = D::new();
-            d.update(&self.input[..self.len]);
-            d.update(data);
-            self.spill = Some(d);
-        }
-    }
 }
 
 /// Bytes written into a hash through a stack buffer: one `update` per 128 bytes, not per field.
@@ -347,12 +365,56 @@ fn ja3_into<S: Sink>(w: &mut Writer<S>, p: &HelloParts<'_>) {
     ja3_list(w, p.point_formats.iter().map(|&b| u16::from(b)));
 }
 
-/// The MD5 of the JA3 string.
+/// The MD5 of the JA3 string; memoised by what the string is made of (its key: the version
+/// and the four lists, GREASE left out).
 pub fn ja3(p: &HelloParts<'_>) -> [u8; 16] {
-    let mut w = Writer::new(Memoised::<Md5>::new(Table::Ja3));
-    ja3_into(&mut w, p);
-    w.finish().digest()
+    let mut key = Key::new();
+    key.u16(p.legacy_version);
+    let not_grease = |v: &u16| !is_grease(*v);
+    key.list(ExactCount::new(
+        p.ciphers.iter().copied().filter(not_grease),
+    ));
+    key.list(ExactCount::new(
+        p.extensions.iter().copied().filter(not_grease),
+    ));
+    key.list(ExactCount::new(u16s(p.groups).filter(not_grease)));
+    key.list(p.point_formats.iter().map(|&b| u16::from(b)));
+    memoised(Table::Ja3, &key, || {
+        let mut w = Writer::new(Md5::new());
+        ja3_into(&mut w, p);
+        first16(&w.finish().finalize())
+    })
 }
+
+/// A filtered iterator with its count taken first (a second pass over a few dozen values), so
+/// that a key can write the count before the values.
+struct ExactCount<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator<Item = u16> + Clone> ExactCount<I> {
+    fn new(inner: I) -> Self {
+        ExactCount {
+            left: inner.clone().count(),
+            inner,
+        }
+    }
+}
+
+impl<I: Iterator<Item = u16>> Iterator for ExactCount<I> {
+    type Item = u16;
+    fn next(&mut self) -> Option<u16> {
+        let v = self.inner.next()?;
+        self.left = self.left.saturating_sub(1);
+        Some(v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator<Item = u16>> ExactSizeIterator for ExactCount<I> {}
 
 /// The JA3 string itself (for tests and tools; the hot path hashes it as it is written).
 pub fn ja3_string(p: &HelloParts<'_>) -> String {
@@ -396,13 +458,13 @@ fn two_digits(n: usize) -> [u8; 2] {
     [b'0' + n / 10, b'0' + n % 10]
 }
 
-/// The first 12 hex digits of a SHA-256; `000000000000` when nothing was hashed.
-fn hash12(hash: Memoised<Sha256>, empty: bool, out: &mut [u8]) {
-    if empty {
+/// The first 12 hex digits of a SHA-256 (`d`, its first bytes); `000000000000` when nothing
+/// was hashed (`None`).
+fn hash12(d: Option<[u8; 16]>, out: &mut [u8]) {
+    let Some(d) = d else {
         out.fill(b'0');
         return;
-    }
-    let d = hash.digest();
+    };
     for (i, b) in d.iter().take(6).enumerate() {
         out[2 * i] = HEX[usize::from(b >> 4)];
         out[2 * i + 1] = HEX[usize::from(b & 0xf)];
@@ -436,28 +498,42 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
     out[23] = b'_';
 
     ciphers.sort_unstable();
-    let mut w = Writer::new(Memoised::<Sha256>::new(Table::Ja4Ciphers));
-    for (i, &c) in ciphers.iter().enumerate() {
-        w.hex4((i > 0).then_some(b','), c);
-    }
-    hash12(w.finish(), ciphers.is_empty(), &mut out[11..23]);
+    let mut key = Key::new();
+    key.list(ciphers.iter().copied());
+    let b = (!ciphers.is_empty()).then(|| {
+        memoised(Table::Ja4Ciphers, &key, || {
+            let mut w = Writer::new(Sha256::new());
+            for (i, &c) in ciphers.iter().enumerate() {
+                w.hex4((i > 0).then_some(b','), c);
+            }
+            first16(&w.finish().finalize())
+        })
+    });
+    hash12(b, &mut out[11..23]);
 
     exts.retain(|e| *e != 0x0000 && *e != 0x0010);
     exts.sort_unstable();
-    let mut w = Writer::new(Memoised::<Sha256>::new(Table::Ja4Extensions));
-    for (i, &e) in exts.iter().enumerate() {
-        w.hex4((i > 0).then_some(b','), e);
-    }
-    let mut empty = exts.is_empty();
-    let mut sigs = u16s(p.sig_algs).peekable();
-    if sigs.peek().is_some() {
-        empty = false;
-        w.push(b'_');
-        for (i, s) in sigs.enumerate() {
-            w.hex4((i > 0).then_some(b','), s);
-        }
-    }
-    hash12(w.finish(), empty, &mut out[24..36]);
+    let mut key = Key::new();
+    key.list(exts.iter().copied());
+    key.list(ExactCount::new(u16s(p.sig_algs)));
+    // an odd trailing byte of the signature algorithms is no value: as without any
+    let c = (!exts.is_empty() || u16s(p.sig_algs).next().is_some()).then(|| {
+        memoised(Table::Ja4Extensions, &key, || {
+            let mut w = Writer::new(Sha256::new());
+            for (i, &e) in exts.iter().enumerate() {
+                w.hex4((i > 0).then_some(b','), e);
+            }
+            let mut sigs = u16s(p.sig_algs).peekable();
+            if sigs.peek().is_some() {
+                w.push(b'_');
+                for (i, s) in sigs.enumerate() {
+                    w.hex4((i > 0).then_some(b','), s);
+                }
+            }
+            first16(&w.finish().finalize())
+        })
+    });
+    hash12(c, &mut out[24..36]);
     out
 }
 
@@ -484,7 +560,7 @@ mod tests {
 
     /// The memo never changes a fingerprint: thousands of distinct hellos (each slot taken by
     /// many, so hits, misses and replaced slots all occur; some inputs over
-    /// [`MAX_MEMO_INPUT`], so not memoised) computed in two passes give, every time, the MD5
+    /// [`MAX_MEMO_KEY`], so not memoised) computed in two passes give, every time, the MD5
     /// of the JA3 string and JA4 hashes computed here from the lists as text.
     #[test]
     fn memoised_hashes_equal_the_hashes_of_the_inputs() {
