@@ -624,6 +624,36 @@ mod tests {
         }
     }
 
+    /// A memo key decides the text: an odd trailing byte of the signature algorithms is no
+    /// value, with or without the memo (`c` of nothing is `000000000000`), and hellos whose
+    /// lists differ only by where one list ends and the next begins get different JA3s.
+    #[test]
+    fn memo_keys_tell_apart_what_the_texts_tell_apart() {
+        let p = HelloParts {
+            ciphers: [0x1301].into_iter().collect(),
+            sig_algs: &[4],
+            ..HelloParts::default()
+        };
+        for _ in 0..2 {
+            assert_eq!(&ja4(&p, false)[24..], b"000000000000");
+        }
+        let a = HelloParts {
+            ciphers: [1, 2].into_iter().collect(),
+            extensions: [3].into_iter().collect(),
+            ..HelloParts::default()
+        };
+        let b = HelloParts {
+            ciphers: [1].into_iter().collect(),
+            extensions: [2, 3].into_iter().collect(),
+            ..HelloParts::default()
+        };
+        for _ in 0..2 {
+            assert_ne!(ja3(&a), ja3(&b));
+            let want: [u8; 16] = md5::Md5::digest(b"0,1-2,3,,").into();
+            assert_eq!(ja3(&a), want);
+        }
+    }
+
     #[test]
     fn grease_values_are_the_sixteen_of_rfc_8701() {
         let all: Vec<u16> = (0..=u16::MAX).filter(|&v| is_grease(v)).collect();
