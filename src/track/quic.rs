@@ -73,6 +73,9 @@ const _: () = assert!(
     MAX_SERVER_CRYPTO_BYTES + MAX_CRYPTO_RANGES * 16 <= MAX_CRYPTO_BYTES,
     "the server's buffer must fit in the client's allowance"
 );
+// the server side costs a connection its boxed keys only (~0.9 KB; `config::tables` counts on
+// ~20.2 KB a connection)
+const _: () = assert!(SERVER_SIDE_COST < 2048 && CONN_COST < MAX_CRYPTO_BYTES + 5 * 1024);
 
 /// CRYPTO stream bytes buffered for a server's Initials: they carry only its ServerHello
 /// (RFC 9001 §4.1.3; EncryptedExtensions and the certificate are at the Handshake level). A
@@ -1288,13 +1291,6 @@ mod tests {
             assert_eq!(t.stats().server_initials_decrypted, 2);
             assert_eq!((t.stats().decrypt_failures, t.len()), (0, 1));
         }
-    }
-
-    /// The server side costs a connection its boxed keys only (the buffers never coexist).
-    #[test]
-    fn the_server_side_adds_only_its_keys_to_a_connection() {
-        assert!(SERVER_SIDE_COST < 2048, "{SERVER_SIDE_COST}");
-        assert!(CONN_COST < MAX_CRYPTO_BYTES + 5 * 1024, "{CONN_COST}");
     }
 
     #[test]
