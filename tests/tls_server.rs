@@ -300,3 +300,31 @@ fn real_curl_tls12_and_connect_tunnel_server_sides() {
     check("real-curl-connect-proxy-tls.pcap", &tunnel, &seen);
     assert!(summary.contains("tls13_certs_hidden 1"), "{summary}");
 }
+
+/// `pcaps/real/real-aioquic-v1-v2-handshakes.pcap`: two whole QUIC handshakes between aioquic
+/// 1.7.2 client and server (`pcaps/real/capture.sh`, `quic-handshake.py`), one in QUIC v1 and
+/// one in v2. Expected values from tshark 4.0.17, which decrypts both server Initials (frames 10
+/// and 21): `tls.handshake.ja3s` `15af977ce25de452b96affa2addb1036`, `tls.handshake.ja3s_full`
+/// `771,4866,43-51`; the JA4S derived from that string as for the content corpus.
+#[test]
+fn real_aioquic_v1_and_v2_server_initials() {
+    let pcap = util::root().join("pcaps/real/real-aioquic-v1-v2-handshakes.pcap");
+    let ja4s = quic_ja4s("771,4866,43-51");
+    assert_eq!(ja4s, "q130200_1302_a56c5b993250");
+    let want: Vec<(String, &'static str, &str)> = vec![
+        (
+            "15af977ce25de452b96affa2addb1036".to_owned(),
+            "ja3s",
+            "quic.ja3s",
+        ),
+        (ja4s, "ja4s", "quic.ja4s"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let (seen, stderr) = replay_feed(tmp.path(), &pcap, &rows(&want));
+    check("real-aioquic-v1-v2-handshakes.pcap", &want, &seen);
+    // both handshakes' ServerHellos, v1 and v2, none left unread
+    assert!(
+        stderr.contains("server_hellos_parsed 2 ") && stderr.contains("server_decrypt_failures 0 "),
+        "{stderr}"
+    );
+}
