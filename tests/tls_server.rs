@@ -1,4 +1,5 @@
-//! The TLS server side (ServerHello JA3S/JA4S, certificate hashes, certificate names) against
+//! The TLS server side (ServerHello JA3S/JA4S over TCP and in QUIC server Initials, certificate
+//! hashes, certificate names) against
 //! independent oracles: the content corpus's `truth.jsonl` (tshark 4.0's
 //! `tls.handshake.certificate` hashed, its `tls.handshake.ja3s`, FoxIO's Python `ja4s`, Python
 //! `cryptography`'s names) and a capture made here with OpenSSL (`pcaps/real/tls-certs.sh`,
@@ -104,6 +105,33 @@ fn rows(want: &[(String, &'static str, &str)]) -> Vec<(String, &'static str)> {
     r
 }
 
+/// The JA4S of a QUIC ServerHello (FoxIO `technical_details/JA4S.md`) from tshark's JA3S
+/// string of it (`771,4865,51-43`: legacy version, cipher, extensions in order): `q`, `13`
+/// (QUIC carries TLS 1.3 only, RFC 9001 §4.2), the extension count, `00` (a TLS 1.3
+/// ServerHello has no ALPN: it is in EncryptedExtensions), the cipher in hex, and the first
+/// 12 hex digits of the SHA-256 of the extensions in hex, comma-joined.
+fn quic_ja4s(ja3s: &str) -> String {
+    use sha2::Digest as _;
+    let f: Vec<&str> = ja3s.split(',').collect();
+    let cipher: u16 = f[1].parse().unwrap();
+    let exts: Vec<String> = f[2]
+        .split('-')
+        .filter(|e| !e.is_empty())
+        .map(|e| format!("{:04x}", e.parse::<u16>().unwrap()))
+        .collect();
+    assert!(
+        !exts.contains(&"0010".to_owned()),
+        "ALPN in a TLS 1.3 ServerHello: {ja3s}"
+    );
+    let hash = if exts.is_empty() {
+        "000000000000".to_owned()
+    } else {
+        let d = sha2::Sha256::digest(exts.join(",").as_bytes());
+        d[..6].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    format!("q13{:02}00_{cipher:04x}_{hash}", exts.len())
+}
+
 /// Captures whose TLS iocd does not reach, with the reason.
 const NOT_READ: &[(&str, &str)] = &[];
 
@@ -125,9 +153,14 @@ fn content_corpus_certificates_and_server_fingerprints_recall_one() {
             want.push((v, "cert_sha256", "tls.cert_sha256"));
         }
         for j in t["ja3s"].as_array().unwrap() {
-            // JA3S of QUIC ServerHellos: the QUIC server side is not read (see README)
+            let md5 = j["md5"].as_str().unwrap().to_owned();
             if j["transport"] == "tcp" {
-                want.push((j["md5"].as_str().unwrap().to_owned(), "ja3s", "tls.ja3s"));
+                want.push((md5, "ja3s", "tls.ja3s"));
+            } else {
+                // a QUIC server's Initial: its JA3S, and its JA4S derived from tshark's JA3S
+                // string (the truth has no QUIC JA4S)
+                want.push((quic_ja4s(j["full"].as_str().unwrap()), "ja4s", "quic.ja4s"));
+                want.push((md5, "ja3s", "quic.ja3s"));
             }
         }
         for v in util::strings(&t, "ja4s") {
@@ -266,4 +299,32 @@ fn real_curl_tls12_and_connect_tunnel_server_sides() {
     let (seen, summary) = replay_feed(tmp.path(), &pcap, &rows(&tunnel));
     check("real-curl-connect-proxy-tls.pcap", &tunnel, &seen);
     assert!(summary.contains("tls13_certs_hidden 1"), "{summary}");
+}
+
+/// `pcaps/real/real-aioquic-v1-v2-handshakes.pcap`: two whole QUIC handshakes between aioquic
+/// 1.7.2 client and server (`pcaps/real/capture.sh`, `quic-handshake.py`), one in QUIC v1 and
+/// one in v2. Expected values from tshark 4.0.17, which decrypts both server Initials (frames 10
+/// and 21): `tls.handshake.ja3s` `15af977ce25de452b96affa2addb1036`, `tls.handshake.ja3s_full`
+/// `771,4866,43-51`; the JA4S derived from that string as for the content corpus.
+#[test]
+fn real_aioquic_v1_and_v2_server_initials() {
+    let pcap = util::root().join("pcaps/real/real-aioquic-v1-v2-handshakes.pcap");
+    let ja4s = quic_ja4s("771,4866,43-51");
+    assert_eq!(ja4s, "q130200_1302_a56c5b993250");
+    let want: Vec<(String, &'static str, &str)> = vec![
+        (
+            "15af977ce25de452b96affa2addb1036".to_owned(),
+            "ja3s",
+            "quic.ja3s",
+        ),
+        (ja4s, "ja4s", "quic.ja4s"),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let (seen, stderr) = replay_feed(tmp.path(), &pcap, &rows(&want));
+    check("real-aioquic-v1-v2-handshakes.pcap", &want, &seen);
+    // both handshakes' ServerHellos, v1 and v2, none left unread
+    assert!(
+        stderr.contains("server_hellos_parsed 2 ") && stderr.contains("server_decrypt_failures 0 "),
+        "{stderr}"
+    );
 }

@@ -1,12 +1,14 @@
 //! QUIC: the long-header parser and the frame walker on raw bytes, and the per-worker tracker on
-//! a sequence of datagrams cut from the input (a length byte before each). Random bytes almost
-//! never pass AEAD decryption, so the frame walker is also fed directly.
+//! a sequence of datagrams cut from the input (a length byte before each; its low bit sends the
+//! datagram from the server, so that the server side's lookup and keys are reached). Random
+//! bytes almost never pass AEAD decryption, so the frame walker and the ServerHello reader
+//! (what the server's reassembled CRYPTO prefix goes to) are also fed directly.
 #![no_main]
 
 use std::net::SocketAddr;
 
-use iocd::applayer::quic::client_hello_with;
-use iocd::observe::{Observed, Token};
+use iocd::applayer::quic::{client_hello_with, server_hello};
+use iocd::observe::{Observed, Token, Wants};
 use iocd::proto::{ja, quic};
 use iocd::track::quic::QuicTracker;
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +20,10 @@ fuzz_target!(|data: &[u8]| {
     for f in &frags {
         assert!(f.data.len() <= data.len());
     }
+
+    let mut direct = Vec::new();
+    let _ = server_hello(data, Wants::ALL, &mut direct);
+    assert!(direct.len() <= 2);
 
     let mut tracker = QuicTracker::new();
     let client: SocketAddr = ([10, 0, 0, 1], 50000).into();
@@ -34,9 +40,20 @@ fuzz_target!(|data: &[u8]| {
     while let Some((&len, tail)) = rest.split_first() {
         let n = (usize::from(len) * 8).min(tail.len());
         let (datagram, next) = tail.split_at(n);
-        tracker.on_udp(client, server, datagram, ts, &mut out, |p, out| {
-            client_hello_with(p, want, out)
-        });
+        let (from, to) = if len & 1 == 1 {
+            (server, client)
+        } else {
+            (client, server)
+        };
+        tracker.on_udp_with(
+            from,
+            to,
+            datagram,
+            ts,
+            &mut out,
+            |p: &[u8], out: &mut Vec<Observed>| client_hello_with(p, want, out),
+            Some(|p: &[u8], out: &mut Vec<Observed>| server_hello(p, Wants::ALL, out)),
+        );
         ts += 1_000;
         rest = next;
     }

@@ -57,6 +57,9 @@ setup() {
     ip netns exec iocd-s openssl s_server -quiet -6 -accept '[::]:4434' -cert "$tmp/cert.pem" \
         -key "$tmp/key.pem" -www >/dev/null 2>&1 &
     ip netns exec iocd-s python3 -m http.server 8080 --bind 10.77.0.1 >/dev/null 2>&1 &
+    # a QUIC server (aioquic, v1 and v2) on UDP 4444
+    ip netns exec iocd-s python3 "$here/quic-handshake.py" server 10.77.0.1 4444 "$tmp/cert.pem" \
+        "$tmp/key.pem" >/dev/null 2>&1 &
     # an HTTP proxy (tinyproxy) that opens CONNECT tunnels to the s_server; it resolves the
     # tunnel's name from the namespace's own hosts file (`ip netns exec` mounts
     # /etc/netns/iocd-s/hosts over /etc/hosts)
@@ -123,6 +126,10 @@ fi
 # a QUIC client Initial under the greased version 0x1a2a3a4a (aioquic, keys of v1), to a UDP
 # port where nothing answers: the client retransmits it
 record real-aioquic-greased-version-initial.pcap python3 "$here/quic-grease-client.py" 10.77.0.1 4443 grease.ioc-test.example 1a2a3a4a
+# two whole QUIC handshakes (aioquic client and server), one in v1 and one in v2: the
+# server's Initials carry its ServerHello
+# (the server, started by setup, needs a moment to import aioquic)
+record real-aioquic-v1-v2-handshakes.pcap sh -c "sleep 2; python3 '$here/quic-handshake.py' client 10.77.0.1 4444 quic.ioc-test.example 1 6b3343cf"
 # raw IP: a point-to-point link of two TUN devices (iocd-tun in each namespace), joined by a
 # small Python forwarder, MTU 400 (the hello takes 2 segments); tcpdump on a TUN device writes
 # LINKTYPE_RAW (101) records, bare IPv4 packets

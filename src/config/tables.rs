@@ -13,10 +13,11 @@ use serde::Deserialize;
 /// intercontinental paths), the only entries that must not be lost.
 ///
 /// The split (the worker's `track::TableCaps`) and what each part holds at the default:
-/// - QUIC, half: 128 MiB ÷ ~19.2 KB per connection (`track::quic::CONN_COST`: a ~1 KB slot of
+/// - QUIC, half: 128 MiB ÷ ~20.2 KB per connection (`track::quic::CONN_COST`: a ~1 KB slot of
 ///   keys and state with the hash table's slack, plus a CRYPTO buffer at its 16 KiB cap, what an
-///   attacker makes every entry hold) = ~6,990 connections. Partial hellos at once:
-///   5,000/s × 0.3 s = 1,500, so 4.6× headroom even when every entry is maximal; finished
+///   attacker makes every entry hold, plus ~0.9 KB of server keys when the server's Initials
+///   are read) = ~6,650 connections. Partial hellos at once:
+///   5,000/s × 0.3 s = 1,500, so 4.4× headroom even when every entry is maximal; finished
 ///   connections (a ~1 KB record until the 10 s idle timeout) fill the rest and go first.
 /// - TCP flow entries, a quarter: 64 MiB ÷ ~260 B per flow (`FlowTable::FLOW_COST`: a 64-byte
 ///   slot with the hash table's slack, plus the undecided state of a SYN flood's flow) =
@@ -27,7 +28,7 @@ use serde::Deserialize;
 ///   while a body is hashed, ~46 KB while a compressed one is), a quarter: 64 MiB: 7,500 split hellos of ~2 KB (with the buffer's
 ///   doubling, ~4 KB) are 30 MB; or 4,000 flows holding a maximal 16 KiB window.
 ///
-/// So a flood must bring ~7,000 QUIC Initials or ~258,000 TCP flows before anything is
+/// So a flood must bring ~6,650 QUIC Initials or ~258,000 TCP flows before anything is
 /// evicted, and even then a partial hello that was there first is evicted only after its
 /// grace period (`track::evict`). Twice the old fixed caps' memory (1,024 QUIC connections,
 /// 65,536 flows and 32 MiB of buffers: ~60 MiB), four times the QUIC entries.

@@ -20,10 +20,26 @@
 //!
 //! Both are written without allocation into a small buffer flushed into the hash; inputs are
 //! slices of a hello already bounded by [`super::tls::MAX_CLIENT_HELLO_LEN`], so every list here
-//! has at most 8,192 entries and the work is linear in the hello's length.
+//! has at most 8,192 entries and the work is linear in the hello's length. The lists are kept
+//! on the stack ([`SmallVec`]) up to the sizes real clients send.
+//!
+//! **Memo.** The hashes are most of the cost (JA4's two SHA-256s alone are about two thirds of
+//! it, in software), and their inputs repeat: every client of one build sends the same cipher
+//! list, the same sorted extensions and signature algorithms (JA4's `b` and `c`), and, where it
+//! does not shuffle its extensions, the same JA3 string. So each of the three hashes is looked
+//! up, before its text is even written, by a key of what the text is made from (the values in
+//! binary, each list after its count; at most [`MAX_MEMO_KEY`] bytes) in a small
+//! direct-mapped table per thread ([`MEMO_SLOTS`] slots per hash, about 40 KB per worker,
+//! allocated on the first fingerprint) holding the whole key next to its digest: a hit is an
+//! exact match of the key, which determines the text, so the fingerprint is the one the hash
+//! gives; a miss (or a longer key) writes and hashes the text as before and replaces the slot.
+//! Nothing grows: a flood of distinct hellos only turns hits into misses.
+
+use std::cell::RefCell;
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 
 /// JA4's key length: `t13d1516h2_8daaf6152771_e5627efa2ab1` (10 + 1 + 12 + 1 + 12 bytes).
 pub const JA4_LEN: usize = 36;
@@ -38,9 +54,9 @@ pub struct HelloParts<'a> {
     /// legacy_version (RFC 8446 §4.1.2).
     pub legacy_version: u16,
     /// cipher_suites as sent, GREASE included.
-    pub ciphers: Vec<u16>,
+    pub ciphers: Ciphers,
     /// Extension types as sent, GREASE included.
-    pub extensions: Vec<u16>,
+    pub extensions: Extensions,
     /// supported_groups (10) named group list.
     pub groups: &'a [u8],
     /// ec_point_formats (11) list, one byte each.
@@ -54,6 +70,13 @@ pub struct HelloParts<'a> {
     /// A server_name extension (0) is present.
     pub sni: bool,
 }
+
+/// A hello's cipher suites, on the stack up to 64: browsers offer 15-20, curl with OpenSSL 3
+/// 31; a longer list spills to the heap.
+pub type Ciphers = SmallVec<[u16; 64]>;
+
+/// A hello's extension types, on the stack up to 32: browsers send 16-20.
+pub type Extensions = SmallVec<[u16; 32]>;
 
 /// Which fingerprints to compute, and over which transport (JA4's first character).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -92,7 +115,7 @@ pub fn is_grease(v: u16) -> bool {
     v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff
 }
 
-fn u16s(list: &[u8]) -> impl Iterator<Item = u16> + '_ {
+fn u16s(list: &[u8]) -> impl Iterator<Item = u16> + Clone + '_ {
     list.chunks_exact(2)
         .map(|p| u16::from_be_bytes([p[0], p[1]]))
 }
@@ -126,6 +149,129 @@ impl Sink for Vec<u8> {
     fn take(&mut self, data: &[u8]) {
         self.extend_from_slice(data);
     }
+}
+
+/// Longest memo key: what a hash's text is made from, in binary (2 bytes a value, a 2-byte
+/// count before each list). A Chrome hello's JA3 key is about 60 bytes, its JA4 extensions and
+/// signature algorithms about 50; a hello with 31 ciphers and 20 extensions about 120. A hello
+/// whose key is longer is hashed every time.
+pub const MAX_MEMO_KEY: usize = 192;
+
+/// Slots of each of the three memos (JA3, JA4 ciphers, JA4 extensions): a sensor sees tens of
+/// client builds at a time, not thousands; 3 × 64 × 210 bytes ≈ 40 KB per thread.
+pub const MEMO_SLOTS: usize = 64;
+
+/// Which memo a key belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Table {
+    Ja3 = 0,
+    Ja4Ciphers = 1,
+    Ja4Extensions = 2,
+}
+
+/// One memoised hash: its whole key (`len` 0: an empty slot; keys are never empty) and the
+/// first 16 bytes of its digest.
+struct Slot {
+    len: u16,
+    key: [u8; MAX_MEMO_KEY],
+    digest: [u8; 16],
+}
+
+thread_local! {
+    static MEMO: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A memo key being built on the stack; `None` once it outgrew [`MAX_MEMO_KEY`].
+struct Key {
+    buf: [u8; MAX_MEMO_KEY],
+    len: Option<usize>,
+}
+
+impl Key {
+    fn new() -> Self {
+        Key {
+            buf: [0; MAX_MEMO_KEY],
+            len: Some(0),
+        }
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.len = self.len.and_then(|n| {
+            let dst = self.buf.get_mut(n..n + 2)?;
+            dst.copy_from_slice(&v.to_be_bytes());
+            Some(n + 2)
+        });
+    }
+
+    /// A list: its count, then its values.
+    fn list(&mut self, values: impl ExactSizeIterator<Item = u16>) {
+        self.u16(values.len().min(usize::from(u16::MAX)) as u16);
+        for v in values {
+            self.u16(v);
+        }
+    }
+
+    fn bytes(&self) -> Option<&[u8]> {
+        self.len.map(|n| &self.buf[..n])
+    }
+}
+
+/// Where `key` lives in its table: FxHash's multiply-rotate over 8-byte words. Written here,
+/// not taken from `hashbrown`'s hasher: through `BuildHasher::hash_one` that cost about 1,000
+/// instructions per lookup in callgrind, a third of a hit's cost. Its spread only decides
+/// which keys share a slot; a lookup compares the whole key.
+fn slot_of(table: Table, key: &[u8]) -> usize {
+    let mut h: u64 = key.len() as u64;
+    for w in key.chunks(8) {
+        let mut b = [0u8; 8];
+        b[..w.len()].copy_from_slice(w);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    table as usize * MEMO_SLOTS + (h >> 32) as usize % MEMO_SLOTS
+}
+
+/// The digest memoised for `key` in `table`, or `compute()`'s, then stored in its slot. A
+/// `key` of `None` (too long) is not memoised.
+fn memoised(table: Table, key: &Key, compute: impl FnOnce() -> [u8; 16]) -> [u8; 16] {
+    let Some(key) = key.bytes() else {
+        return compute();
+    };
+    let i = slot_of(table, key);
+    let hit = MEMO.try_with(|m| {
+        let m = m.try_borrow().ok()?;
+        let s = m.get(i)?;
+        (usize::from(s.len) == key.len() && s.key[..key.len()] == *key).then_some(s.digest)
+    });
+    if let Ok(Some(digest)) = hit {
+        return digest;
+    }
+    let digest = compute();
+    // no memo while the thread is torn down, or re-entered: only not stored
+    let _ = MEMO.try_with(|m| {
+        let Ok(mut m) = m.try_borrow_mut() else {
+            return;
+        };
+        if m.is_empty() {
+            m.extend((0..3 * MEMO_SLOTS).map(|_| Slot {
+                len: 0,
+                key: [0; MAX_MEMO_KEY],
+                digest: [0; 16],
+            }));
+        }
+        if let Some(s) = m.get_mut(i) {
+            s.len = key.len() as u16;
+            s.key[..key.len()].copy_from_slice(key);
+            s.digest = digest;
+        }
+    });
+    digest
+}
+
+/// The first 16 bytes of a digest (all of MD5's; JA4 uses 6 of SHA-256's).
+fn first16(d: &[u8]) -> [u8; 16] {
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
 }
 
 /// Bytes written into a hash through a stack buffer: one `update` per 128 bytes, not per field.
@@ -219,14 +365,56 @@ fn ja3_into<S: Sink>(w: &mut Writer<S>, p: &HelloParts<'_>) {
     ja3_list(w, p.point_formats.iter().map(|&b| u16::from(b)));
 }
 
-/// The MD5 of the JA3 string.
+/// The MD5 of the JA3 string; memoised by what the string is made of (its key: the version
+/// and the four lists, GREASE left out).
 pub fn ja3(p: &HelloParts<'_>) -> [u8; 16] {
-    let mut w = Writer::new(Md5::new());
-    ja3_into(&mut w, p);
-    let mut out = [0; 16];
-    out.copy_from_slice(&w.finish().finalize());
-    out
+    let mut key = Key::new();
+    key.u16(p.legacy_version);
+    let not_grease = |v: &u16| !is_grease(*v);
+    key.list(ExactCount::new(
+        p.ciphers.iter().copied().filter(not_grease),
+    ));
+    key.list(ExactCount::new(
+        p.extensions.iter().copied().filter(not_grease),
+    ));
+    key.list(ExactCount::new(u16s(p.groups).filter(not_grease)));
+    key.list(p.point_formats.iter().map(|&b| u16::from(b)));
+    memoised(Table::Ja3, &key, || {
+        let mut w = Writer::new(Md5::new());
+        ja3_into(&mut w, p);
+        first16(&w.finish().finalize())
+    })
 }
+
+/// A filtered iterator with its count taken first (a second pass over a few dozen values), so
+/// that a key can write the count before the values.
+struct ExactCount<I> {
+    inner: I,
+    left: usize,
+}
+
+impl<I: Iterator<Item = u16> + Clone> ExactCount<I> {
+    fn new(inner: I) -> Self {
+        ExactCount {
+            left: inner.clone().count(),
+            inner,
+        }
+    }
+}
+
+impl<I: Iterator<Item = u16>> Iterator for ExactCount<I> {
+    type Item = u16;
+    fn next(&mut self) -> Option<u16> {
+        let v = self.inner.next()?;
+        self.left = self.left.saturating_sub(1);
+        Some(v)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: Iterator<Item = u16>> ExactSizeIterator for ExactCount<I> {}
 
 /// The JA3 string itself (for tests and tools; the hot path hashes it as it is written).
 pub fn ja3_string(p: &HelloParts<'_>) -> String {
@@ -270,13 +458,13 @@ fn two_digits(n: usize) -> [u8; 2] {
     [b'0' + n / 10, b'0' + n % 10]
 }
 
-/// The first 12 hex digits of a SHA-256; `000000000000` when nothing was hashed.
-fn hash12(hash: Sha256, empty: bool, out: &mut [u8]) {
-    if empty {
+/// The first 12 hex digits of a SHA-256 (`d`, its first bytes); `000000000000` when nothing
+/// was hashed (`None`).
+fn hash12(d: Option<[u8; 16]>, out: &mut [u8]) {
+    let Some(d) = d else {
         out.fill(b'0');
         return;
-    }
-    let d = hash.finalize();
+    };
     for (i, b) in d.iter().take(6).enumerate() {
         out[2 * i] = HEX[usize::from(b >> 4)];
         out[2 * i + 1] = HEX[usize::from(b & 0xf)];
@@ -285,13 +473,13 @@ fn hash12(hash: Sha256, empty: bool, out: &mut [u8]) {
 
 /// The JA4 text.
 pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
-    let mut ciphers: Vec<u16> = p
+    let mut ciphers: Ciphers = p
         .ciphers
         .iter()
         .copied()
         .filter(|&v| !is_grease(v))
         .collect();
-    let mut exts: Vec<u16> = p
+    let mut exts: Extensions = p
         .extensions
         .iter()
         .copied()
@@ -310,28 +498,42 @@ pub fn ja4(p: &HelloParts<'_>, quic: bool) -> [u8; JA4_LEN] {
     out[23] = b'_';
 
     ciphers.sort_unstable();
-    let mut w = Writer::new(Sha256::new());
-    for (i, &c) in ciphers.iter().enumerate() {
-        w.hex4((i > 0).then_some(b','), c);
-    }
-    hash12(w.finish(), ciphers.is_empty(), &mut out[11..23]);
+    let mut key = Key::new();
+    key.list(ciphers.iter().copied());
+    let b = (!ciphers.is_empty()).then(|| {
+        memoised(Table::Ja4Ciphers, &key, || {
+            let mut w = Writer::new(Sha256::new());
+            for (i, &c) in ciphers.iter().enumerate() {
+                w.hex4((i > 0).then_some(b','), c);
+            }
+            first16(&w.finish().finalize())
+        })
+    });
+    hash12(b, &mut out[11..23]);
 
-    exts.retain(|&e| e != 0x0000 && e != 0x0010);
+    exts.retain(|e| *e != 0x0000 && *e != 0x0010);
     exts.sort_unstable();
-    let mut w = Writer::new(Sha256::new());
-    for (i, &e) in exts.iter().enumerate() {
-        w.hex4((i > 0).then_some(b','), e);
-    }
-    let mut empty = exts.is_empty();
-    let mut sigs = u16s(p.sig_algs).peekable();
-    if sigs.peek().is_some() {
-        empty = false;
-        w.push(b'_');
-        for (i, s) in sigs.enumerate() {
-            w.hex4((i > 0).then_some(b','), s);
-        }
-    }
-    hash12(w.finish(), empty, &mut out[24..36]);
+    let mut key = Key::new();
+    key.list(exts.iter().copied());
+    key.list(ExactCount::new(u16s(p.sig_algs)));
+    // an odd trailing byte of the signature algorithms is no value: as without any
+    let c = (!exts.is_empty() || u16s(p.sig_algs).next().is_some()).then(|| {
+        memoised(Table::Ja4Extensions, &key, || {
+            let mut w = Writer::new(Sha256::new());
+            for (i, &e) in exts.iter().enumerate() {
+                w.hex4((i > 0).then_some(b','), e);
+            }
+            let mut sigs = u16s(p.sig_algs).peekable();
+            if sigs.peek().is_some() {
+                w.push(b'_');
+                for (i, s) in sigs.enumerate() {
+                    w.hex4((i > 0).then_some(b','), s);
+                }
+            }
+            first16(&w.finish().finalize())
+        })
+    });
+    hash12(c, &mut out[24..36]);
     out
 }
 
@@ -355,6 +557,102 @@ pub fn is_ja4_shaped(key: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The memo never changes a fingerprint: thousands of distinct hellos (each slot taken by
+    /// many, so hits, misses and replaced slots all occur; some inputs over
+    /// [`MAX_MEMO_KEY`], so not memoised) computed in two passes give, every time, the MD5
+    /// of the JA3 string and JA4 hashes computed here from the lists as text.
+    #[test]
+    fn memoised_hashes_equal_the_hashes_of_the_inputs() {
+        fn reference_hash12(text: &str) -> String {
+            let d = Sha256::digest(text.as_bytes());
+            d[..6].iter().map(|b| format!("{b:02x}")).collect()
+        }
+        let hex_list = |v: &[u16]| {
+            v.iter()
+                .map(|x| format!("{x:04x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let sig_algs = [4u8, 3, 8, 4];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut hellos = Vec::new();
+        for i in 0..3000usize {
+            // a few shapes repeat (hits), most are new (misses), and every 7th is long
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = if i % 7 == 0 {
+                90
+            } else {
+                3 + (x % 20) as usize
+            };
+            let seed = if i % 3 == 0 { x % 5 } else { x };
+            let ciphers: Ciphers = (0..n as u64)
+                .map(|k| (seed.wrapping_mul(k + 1) % 0xfff0) as u16 + 1)
+                .collect();
+            let extensions: Extensions = (0..(n % 25) as u64)
+                .map(|k| (seed.wrapping_add(k * 977) % 0xfff0) as u16 + 1)
+                .collect();
+            hellos.push((ciphers, extensions));
+        }
+        for pass in 0..2 {
+            for (ciphers, extensions) in &hellos {
+                let p = HelloParts {
+                    legacy_version: 0x0303,
+                    ciphers: ciphers.clone(),
+                    extensions: extensions.clone(),
+                    sig_algs: &sig_algs,
+                    ..HelloParts::default()
+                };
+                let want: [u8; 16] = md5::Md5::digest(ja3_string(&p).as_bytes()).into();
+                assert_eq!(ja3(&p), want, "pass {pass}");
+                let mut c: Vec<u16> = ciphers.iter().copied().filter(|&v| !is_grease(v)).collect();
+                c.sort_unstable();
+                let mut e: Vec<u16> = extensions
+                    .iter()
+                    .copied()
+                    .filter(|&v| !is_grease(v) && v != 0 && v != 0x10)
+                    .collect();
+                e.sort_unstable();
+                let j = ja4(&p, false);
+                let j = std::str::from_utf8(&j).unwrap();
+                assert_eq!(&j[11..23], reference_hash12(&hex_list(&c)), "pass {pass}");
+                let tail = format!("{}_0403,0804", hex_list(&e));
+                assert_eq!(&j[24..36], reference_hash12(&tail), "pass {pass}");
+            }
+        }
+    }
+
+    /// A memo key decides the text: an odd trailing byte of the signature algorithms is no
+    /// value, with or without the memo (`c` of nothing is `000000000000`), and hellos whose
+    /// lists differ only by where one list ends and the next begins get different JA3s.
+    #[test]
+    fn memo_keys_tell_apart_what_the_texts_tell_apart() {
+        let p = HelloParts {
+            ciphers: [0x1301].into_iter().collect(),
+            sig_algs: &[4],
+            ..HelloParts::default()
+        };
+        for _ in 0..2 {
+            assert_eq!(&ja4(&p, false)[24..], b"000000000000");
+        }
+        let a = HelloParts {
+            ciphers: [1, 2].into_iter().collect(),
+            extensions: [3].into_iter().collect(),
+            ..HelloParts::default()
+        };
+        let b = HelloParts {
+            ciphers: [1].into_iter().collect(),
+            extensions: [2, 3].into_iter().collect(),
+            ..HelloParts::default()
+        };
+        for _ in 0..2 {
+            assert_ne!(ja3(&a), ja3(&b));
+            let want: [u8; 16] = md5::Md5::digest(b"0,1-2,3,,").into();
+            assert_eq!(ja3(&a), want);
+        }
+    }
 
     #[test]
     fn grease_values_are_the_sixteen_of_rfc_8701() {
@@ -413,7 +711,7 @@ mod tests {
         let p = HelloParts {
             legacy_version: 0x0303,
             ciphers: [0xdada].iter().chain(&ciphers).copied().collect(),
-            extensions: extensions.to_vec(),
+            extensions: extensions.iter().copied().collect(),
             sig_algs: &sig_algs,
             alpn: Some(b"h2"),
             supported_version: Some(0x0304),
@@ -444,8 +742,10 @@ mod tests {
     fn ja3_of_the_reference_readme_example() {
         let p = HelloParts {
             legacy_version: 769,
-            ciphers: vec![47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4],
-            extensions: vec![0x0a0a, 0, 10, 11],
+            ciphers: [47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4]
+                .into_iter()
+                .collect(),
+            extensions: [0x0a0a, 0, 10, 11].into_iter().collect(),
             groups: &[0xfa, 0xfa, 0, 23, 0, 24, 0, 25],
             point_formats: &[0],
             ..HelloParts::default()
@@ -464,7 +764,7 @@ mod tests {
         let ciphers: Vec<u16> = (0..4096).collect();
         let p = HelloParts {
             legacy_version: 771,
-            ciphers: ciphers.clone(),
+            ciphers: ciphers.iter().copied().collect(),
             ..HelloParts::default()
         };
         let s = ja3_string(&p);

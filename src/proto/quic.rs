@@ -1,11 +1,13 @@
-//! QUIC client Initial packets: the ClientHello a client sends in its first flight
-//! (RFC 9000 §17.2.2, RFC 9001 §5, RFC 9369 §3).
+//! QUIC Initial packets: the ClientHello a client sends in its first flight and the ServerHello
+//! of the server's answer (RFC 9000 §17.2.2, RFC 9001 §5, RFC 9369 §3).
 //!
 //! Initial packets are encrypted, but with keys derived from nothing secret: a fixed per-version
 //! salt and the Destination Connection ID the client chose for its first Initial
 //! (RFC 9001 §5.2). So an observer can derive the client's keys, remove header protection
 //! (§5.4), decrypt the payload with AES-128-GCM (§5.3), walk the frames (RFC 9000 §19) and
-//! collect the CRYPTO frames that carry the TLS ClientHello (RFC 9001 §4.1.3). This module
+//! collect the CRYPTO frames that carry the TLS ClientHello (RFC 9001 §4.1.3). The server's
+//! Initials are protected with keys from the same DCID and the label "server in"
+//! ([`InitialKeys::server`]); their CRYPTO frames carry its ServerHello. This module
 //! does exactly that, one packet at a time, as pure functions; reassembling CRYPTO data across
 //! packets is the connection tracker's job (`track::quic`), which this module knows nothing of.
 //!
@@ -333,7 +335,7 @@ fn parse_long_header_with(
     })
 }
 
-/// The raw client Initial secrets for a version and Destination Connection ID.
+/// The raw Initial secrets of one side for a version and Destination Connection ID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyMaterial {
     pub key: [u8; 16],
@@ -356,16 +358,27 @@ fn expand_label<const N: usize>(hk: &Hkdf<Sha256>, label: &[u8]) -> [u8; N] {
 /// The client's Initial key, IV and header-protection key (RFC 9001 §5.2, Appendix A.1;
 /// RFC 9369 §3.3).
 pub fn client_key_material(version: Version, dcid: &[u8]) -> KeyMaterial {
+    key_material(version, dcid, b"client in")
+}
+
+/// The server's Initial key, IV and header-protection key: derived from the same Destination
+/// Connection ID of the client's first Initial, with the label "server in" (RFC 9001 §5.2,
+/// Appendix A.1; RFC 9369 §3.3 keeps the label and changes the salt and the key labels).
+pub fn server_key_material(version: Version, dcid: &[u8]) -> KeyMaterial {
+    key_material(version, dcid, b"server in")
+}
+
+fn key_material(version: Version, dcid: &[u8], side: &[u8]) -> KeyMaterial {
     let initial = Hkdf::<Sha256>::new(Some(version.salt()), dcid);
-    let client_secret: [u8; 32] = expand_label(&initial, b"client in");
+    let secret: [u8; 32] = expand_label(&initial, side);
     // A 32-byte PRK is exactly SHA-256's output length, which from_prk accepts.
-    let client = Hkdf::<Sha256>::from_prk(&client_secret)
-        .unwrap_or_else(|_| Hkdf::<Sha256>::new(None, &client_secret));
+    let hk =
+        Hkdf::<Sha256>::from_prk(&secret).unwrap_or_else(|_| Hkdf::<Sha256>::new(None, &secret));
     let [key, iv, hp] = version.labels();
     KeyMaterial {
-        key: expand_label(&client, key),
-        iv: expand_label(&client, iv),
-        hp: expand_label(&client, hp),
+        key: expand_label(&hk, key),
+        iv: expand_label(&hk, iv),
+        hp: expand_label(&hk, hp),
     }
 }
 
@@ -386,6 +399,11 @@ impl std::fmt::Debug for InitialKeys {
 impl InitialKeys {
     pub fn client(version: Version, dcid: &[u8]) -> Self {
         Self::from_material(&client_key_material(version, dcid))
+    }
+
+    /// The server's Initial keys for the client's original Destination Connection ID.
+    pub fn server(version: Version, dcid: &[u8]) -> Self {
+        Self::from_material(&server_key_material(version, dcid))
     }
 
     pub fn from_material(m: &KeyMaterial) -> Self {
@@ -652,6 +670,87 @@ mod tests {
         assert_eq!(m.key.to_vec(), hex("8b1a0bc121284290a29e0971b5cd045d"));
         assert_eq!(m.iv.to_vec(), hex("91f73e2351d8fa91660e909f"));
         assert_eq!(m.hp.to_vec(), hex("45b95e15235d6f45a6b19cbcb0294ba9"));
+    }
+
+    /// RFC 9001 §A.3 / RFC 9369 §A.3: the server's Initial payload, an ACK frame and a CRYPTO
+    /// frame (offset 0, 90 bytes) holding a ServerHello (TLS_AES_128_GCM_SHA256, key_share
+    /// and supported_versions), no PADDING.
+    const RFC_SERVER_PLAINTEXT: &str = "
+        02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739
+        88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94
+        0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00
+        020304";
+
+    /// RFC 9001 §A.3: the protected server Initial (135 bytes, packet number 1 in 2 bytes,
+    /// empty DCID, SCID f067a5502a4262b5).
+    const RFC9001_SERVER_INITIAL: &str = "
+        cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+        5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
+        dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
+        022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+        2158407dd074ee";
+
+    /// RFC 9369 §A.3: the same server Initial protected for QUIC v2.
+    const RFC9369_SERVER_INITIAL: &str = "
+        dc6b3343cf0008f067a5502a4262b5004075d92faaf16f05d8a4398c47089698
+        baeea26b91eb761d9b89237bbf87263017915358230035f7fd3945d88965cf17
+        f9af6e16886c61bfc703106fbaf3cb4cfa52382dd16a393e42757507698075b2
+        c984c707f0a0812d8cd5a6881eaf21ceda98f4bd23f6fe1a3e2c43edd9ce7ca8
+        4bed8521e2e140";
+
+    #[test]
+    fn rfc9001_server_initial_keys() {
+        // RFC 9001 §A.1, "server in".
+        let m = server_key_material(Version::V1, &RFC_DCID);
+        assert_eq!(m.key.to_vec(), hex("cf3a5331653c364c88f0f379b6067e37"));
+        assert_eq!(m.iv.to_vec(), hex("0ac1493ca1905853b0bba03e"));
+        assert_eq!(m.hp.to_vec(), hex("c206b8d9b9f0f37644430b490eeaa314"));
+    }
+
+    /// The RFCs' server Initial opens with the server keys of the client's DCID (not with the
+    /// client's), and its CRYPTO frame is a ServerHello that `proto::tls_server` reads: JA3S
+    /// `771,4865,51-43`, JA4S `q130200_1301_234ea6891581` (the extension hash is that of
+    /// `0033,002b`, the same list tshark's JA4S_r shows for the Cloudflare capture's TLS 1.3
+    /// ServerHello in `pcaps/content/truth.jsonl`: `t130200_1301_234ea6891581`).
+    #[test]
+    fn rfc_server_initials_decrypt_and_hold_a_server_hello() {
+        use crate::proto::tls_server::parse_server_hello;
+        for (hexpkt, protection) in [
+            (RFC9001_SERVER_INITIAL, Version::V1),
+            (RFC9369_SERVER_INITIAL, Version::V2),
+        ] {
+            let pkt = hex(hexpkt);
+            assert_eq!(pkt.len(), 135);
+            let h = parse_long_header(&pkt).unwrap();
+            assert_eq!(
+                (h.protection, h.packet_type),
+                (protection, PacketType::Initial)
+            );
+            assert!(h.dcid.is_empty());
+            assert_eq!(h.scid, hex("f067a5502a4262b5"));
+            let mut p = pkt.clone();
+            let client = InitialKeys::client(protection, &RFC_DCID);
+            assert_eq!(
+                decrypt(&mut p, h.pn_offset, &client),
+                Err(QuicError::Decrypt)
+            );
+            let mut p = pkt.clone();
+            let keys = InitialKeys::server(protection, &RFC_DCID);
+            let d = decrypt(&mut p, h.pn_offset, &keys).unwrap();
+            assert_eq!(d.packet_number, 1);
+            let plain = &p[d.payload.0..d.payload.1];
+            assert_eq!(plain, hex(RFC_SERVER_PLAINTEXT));
+            let mut frags = Vec::new();
+            crypto_frames(plain, &mut frags).unwrap();
+            assert_eq!(frags.len(), 1);
+            assert_eq!((frags[0].offset, frags[0].data.len()), (0, 90));
+            let msg = frags[0].data;
+            assert_eq!(msg[..4], [2, 0, 0, 86]);
+            let sh = parse_server_hello(&msg[4..]).unwrap();
+            assert_eq!((sh.version, sh.cipher), (0x0304, 0x1301));
+            assert_eq!(sh.ja3s(), "771,4865,51-43");
+            assert_eq!(sh.ja4s(true), "q130200_1301_234ea6891581");
+        }
     }
 
     #[test]

@@ -393,6 +393,24 @@ pub fn server_hello_into(out: &mut Vec<u8>, r: &HelloRandom) {
     change_cipher_spec_into(out);
 }
 
+/// A TLS 1.3 ServerHello handshake message as a QUIC server's Initial carries it (RFC 9001
+/// §4.1.3: no record layer, empty legacy_session_id_echo): type server_hello, 24-bit length,
+/// legacy_version 0x0303, a fixed random, `cipher`, no compression, `exts` in that order.
+pub fn server_hello_message(cipher: u16, exts: &[Vec<u8>]) -> Vec<u8> {
+    let mut b = vec![0x03, 0x03];
+    b.extend_from_slice(&[0x5a; 32]);
+    b.push(0);
+    put_u16(&mut b, cipher);
+    b.push(0);
+    let all: Vec<u8> = exts.concat();
+    put_u16(&mut b, all.len() as u16);
+    b.extend(all);
+    let len = (b.len() as u32).to_be_bytes();
+    let mut m = vec![HANDSHAKE_SERVER_HELLO, len[1], len[2], len[3]];
+    m.extend(b);
+    m
+}
+
 /// Append the one-byte ChangeCipherSpec record both sides send in compatibility mode.
 pub fn change_cipher_spec_into(out: &mut Vec<u8>) {
     out.extend_from_slice(&[

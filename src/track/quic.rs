@@ -21,6 +21,14 @@
 //! "done" record stays until it idles out, so retransmitted Initials and the server's replies
 //! on the path cost a table lookup, not a key derivation and a failed decryption.
 //!
+//! The server's side, only when the caller asks for it (a `ja3s`/`ja4s` indicator is loaded):
+//! the server's Initials come back on the reversed path, addressed to the client's Source
+//! Connection ID, sealed with the server keys of the connection's original DCID (RFC 9001
+//! §5.2, "server in", derived on the first one and kept in a boxed [`ServerSide`]). Their CRYPTO
+//! stream (the ServerHello, RFC 9001 §4.1.3; everything after it is at the Handshake level) is
+//! reassembled the same way, in at most [`MAX_SERVER_CRYPTO_BYTES`], and handed to the
+//! caller's server parser; then that side is done too.
+//!
 //! Both directions of a path reach the same worker (the capture side hashes addresses
 //! symmetrically), so the tracker needs no lock. Everything is bounded: connections by the cap
 //! the worker derives from its `[tables] memory` budget ([`super::TableCaps`], at most
@@ -50,7 +58,31 @@ pub const MAX_QUIC_CONNECTIONS: usize = 1024;
 /// hello is about 2 KB and is freed once read.
 pub const CONN_COST: usize = (std::mem::size_of::<(Path, Conn)>() + 1) * 16 / 7
     + MAX_CRYPTO_BYTES
-    + MAX_CRYPTO_RANGES * std::mem::size_of::<(usize, usize)>();
+    + MAX_CRYPTO_RANGES * std::mem::size_of::<(usize, usize)>()
+    + SERVER_SIDE_COST;
+
+/// What a connection's server side adds at most: its boxed [`ServerSide`] (keys and state),
+/// counted in [`CONN_COST`] whether or not the server side is read, since the caps are derived
+/// once at start and a reload may ask for it. Its CRYPTO buffer (at most
+/// [`MAX_SERVER_CRYPTO_BYTES`] and [`MAX_CRYPTO_RANGES`] ranges, 4.5 KB) needs no more: server
+/// Initials are read only once the client's hello is done and its buffer (up to
+/// [`MAX_CRYPTO_BYTES`]) freed, so the two buffers never exist at once.
+pub const SERVER_SIDE_COST: usize = std::mem::size_of::<ServerSide>();
+
+const _: () = assert!(
+    MAX_SERVER_CRYPTO_BYTES + MAX_CRYPTO_RANGES * 16 <= MAX_CRYPTO_BYTES,
+    "the server's buffer must fit in the client's allowance"
+);
+// the server side costs a connection its boxed keys only (~0.9 KB; `config::tables` counts on
+// ~20.2 KB a connection)
+const _: () = assert!(SERVER_SIDE_COST < 2048 && CONN_COST < MAX_CRYPTO_BYTES + 5 * 1024);
+
+/// CRYPTO stream bytes buffered for a server's Initials: they carry only its ServerHello
+/// (RFC 9001 §4.1.3; EncryptedExtensions and the certificate are at the Handshake level). A
+/// ServerHello is about 100 bytes, 1.2 KB with ML-KEM-768's 1,088-byte key share and 1.7 KB with
+/// ML-KEM-1024's 1,568 bytes (FIPS 203 Table 3) in a hybrid share; 4 KiB holds twice the largest.
+/// A longer stream is not a ServerHello anyone sends: counted as `server_hello_errors`.
+pub const MAX_SERVER_CRYPTO_BYTES: usize = 4096;
 
 /// CRYPTO stream bytes buffered per connection: the longest ClientHello the TLS parser accepts
 /// ([`tls::MAX_CLIENT_HELLO_LEN`], one full 2^14-byte record plus the handshake header). A
@@ -114,6 +146,24 @@ crate::counters! {
         grease_trials: u64,
         /// Greased Initials that one of the tried protections opened.
         greased_decrypted: u64,
+        /// Server Initial packets decrypted (read only when a `ja3s`/`ja4s` indicator is
+        /// loaded), on the reversed path of a tracked connection.
+        server_initials_decrypted: u64,
+        /// Server Initials skipped because the client's hello was not complete yet (an
+        /// ACK of its first part; a ServerHello then means the capture missed a client packet).
+        server_initials_early: u64,
+        /// Server Initials on a tracked path whose AEAD tag did not verify with the server keys
+        /// of the connection's original DCID (damaged, or not that connection's). A server
+        /// Initial on a path not tracked (its client's Initial not seen) has no keys: it is a
+        /// `decrypt_failures`.
+        server_decrypt_failures: u64,
+        /// ServerHellos parsed from a server's reassembled CRYPTO data (JA3S/JA4S computed).
+        server_hellos_parsed: u64,
+        /// A server's reassembled CRYPTO data that was not a valid ServerHello, or longer than
+        /// [`MAX_SERVER_CRYPTO_BYTES`].
+        server_hello_errors: u64,
+        /// Connections that idled out (or were evicted) with part of a ServerHello.
+        server_timeouts: u64,
     }
 }
 
@@ -157,14 +207,15 @@ struct Reassembly {
 }
 
 impl Reassembly {
-    fn insert(&mut self, offset: u64, data: &[u8]) -> Insert {
+    /// Add `data` at `offset`, keeping at most `cap` bytes of stream.
+    fn insert(&mut self, offset: u64, data: &[u8], cap: usize) -> Insert {
         let Ok(start) = usize::try_from(offset) else {
             return Insert::Capped;
         };
-        if start >= MAX_CRYPTO_BYTES {
+        if start >= cap {
             return Insert::Capped;
         }
-        let end = start.saturating_add(data.len()).min(MAX_CRYPTO_BYTES);
+        let end = start.saturating_add(data.len()).min(cap);
         let capped = end - start < data.len();
         if end == start {
             return Insert::Stored;
@@ -177,7 +228,7 @@ impl Reassembly {
         if self.buf.len() < end {
             if self.buf.capacity() < end {
                 // Double as usual, but never past the cap: [`CONN_COST`] counts on it.
-                let want = end.max((2 * self.buf.capacity()).min(MAX_CRYPTO_BYTES));
+                let want = end.max((2 * self.buf.capacity()).min(cap));
                 self.buf.reserve_exact(want - self.buf.len());
             }
             self.buf.resize(end, 0);
@@ -238,10 +289,32 @@ struct Conn {
     last_seen_us: i64,
     /// The hello was parsed (or found malformed): ignore the rest.
     done: bool,
+    /// The server's side, from its first Initial, when the caller reads it.
+    server: Option<Box<ServerSide>>,
 }
 
 impl Conn {
-    /// Holds part of a hello: not done, and some CRYPTO data buffered.
+    /// Holds part of a hello (the client's or the server's): not done, and some CRYPTO data
+    /// buffered.
+    fn partial(&self) -> bool {
+        (!self.done && !self.crypto.ranges.is_empty())
+            || self.server.as_ref().is_some_and(|s| s.partial())
+    }
+}
+
+/// The server's Initials of one connection: the keys of its original DCID and the server's
+/// CRYPTO stream.
+struct ServerSide {
+    keys: InitialKeys,
+    /// The protection of the server's Initials the keys are for: a server may answer in another
+    /// compatible version than the client's first Initial (RFC 9368), keys from the same DCID.
+    protection: quic::Version,
+    crypto: Reassembly,
+    /// The ServerHello was parsed (or found malformed): ignore the rest.
+    done: bool,
+}
+
+impl ServerSide {
     fn partial(&self) -> bool {
         !self.done && !self.crypto.ranges.is_empty()
     }
@@ -322,6 +395,26 @@ impl QuicTracker {
     ) where
         H: Fn(&[u8], &mut Vec<Observed>) -> Handshake + Copy,
     {
+        self.on_udp_with(src, dst, payload, ts_us, out, hello, None::<H>);
+    }
+
+    /// [`QuicTracker::on_udp`], and when `server` is given, the server's Initials of tracked
+    /// connections are decrypted too and their reassembled CRYPTO prefix handed to `server`
+    /// (the application layer's ServerHello parser) whenever it grows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_udp_with<H, S>(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        ts_us: i64,
+        out: &mut Vec<Observed>,
+        hello: H,
+        server: Option<S>,
+    ) where
+        H: Fn(&[u8], &mut Vec<Observed>) -> Handshake + Copy,
+        S: Fn(&[u8], &mut Vec<Observed>) -> Handshake + Copy,
+    {
         self.sweep(ts_us);
         let mut rest = payload;
         for _ in 0..quic::MAX_COALESCED_PACKETS {
@@ -348,7 +441,7 @@ impl QuicTracker {
             let (packet, next) = rest.split_at(header.packet_len.min(rest.len()));
             rest = next;
             if header.packet_type == PacketType::Initial {
-                self.initial(src, dst, &header, packet, ts_us, out, hello);
+                self.initial(src, dst, &header, packet, ts_us, out, hello, server);
             }
         }
     }
@@ -393,7 +486,7 @@ impl QuicTracker {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn initial<H>(
+    fn initial<H, S>(
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
@@ -402,12 +495,17 @@ impl QuicTracker {
         ts_us: i64,
         out: &mut Vec<Observed>,
         hello: H,
+        server: Option<S>,
     ) where
         H: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
+        S: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
     {
         let path = (src, dst);
         if !self.conns.contains_key(&path) && self.conns.contains_key(&(dst, src)) {
-            // The server's Initial on a tracked path: sealed with server keys we do not need.
+            // The server's Initial on a tracked path: read only when the caller wants it.
+            if let Some(server) = server {
+                self.server_initial((dst, src), header, packet, ts_us, out, server);
+            }
             return;
         }
         let dcid = Cid::new(header.dcid);
@@ -471,6 +569,78 @@ impl QuicTracker {
         self.scratch = scratch;
     }
 
+    /// A server's Initial on the tracked `path` (client, server): opened with the server keys
+    /// of the connection's original DCID, its CRYPTO frames added to the server's stream and
+    /// `parse` tried on the contiguous prefix when it grows.
+    #[allow(clippy::too_many_arguments)]
+    fn server_initial<S>(
+        &mut self,
+        path: Path,
+        header: &LongHeader<'_>,
+        packet: &[u8],
+        ts_us: i64,
+        out: &mut Vec<Observed>,
+        parse: S,
+    ) where
+        S: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
+    {
+        let Some(conn) = self.conns.get_mut(&path) else {
+            return;
+        };
+        conn.last_seen_us = ts_us;
+        if conn.server.as_ref().is_some_and(|s| s.done) {
+            // A retransmission, or an ACK after the ServerHello: nothing to read.
+            return;
+        }
+        if !conn.done {
+            // A server answers with its ServerHello only after the whole ClientHello; before
+            // that it only acknowledges. Not read, so that the server's buffer never exists
+            // beside the client's (see [`SERVER_SIDE_COST`]).
+            self.stats.server_initials_early += 1;
+            return;
+        }
+        let odcid = &conn.odcid.bytes[..usize::from(conn.odcid.len)];
+        let side = conn.server.get_or_insert_with(|| {
+            Box::new(ServerSide {
+                keys: InitialKeys::server(header.protection, odcid),
+                protection: header.protection,
+                crypto: Reassembly::default(),
+                done: false,
+            })
+        });
+        if side.protection != header.protection {
+            // Compatible version negotiation (RFC 9368): same DCID, the new version's salt.
+            side.keys = InitialKeys::server(header.protection, odcid);
+            side.protection = header.protection;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        match open(&mut scratch, packet, header, &side.keys) {
+            None => self.stats.server_decrypt_failures += 1,
+            Some((start, end)) => {
+                self.stats.server_initials_decrypted += 1;
+                let stats = &mut self.stats;
+                let fed = feed_stream(
+                    &mut side.crypto,
+                    MAX_SERVER_CRYPTO_BYTES,
+                    &scratch[start..end],
+                    stats,
+                    out,
+                    parse,
+                );
+                match fed {
+                    Some(true) => stats.server_hellos_parsed += 1,
+                    Some(false) => stats.server_hello_errors += 1,
+                    None => {}
+                }
+                if fed.is_some() {
+                    side.done = true;
+                    side.crypto = Reassembly::default();
+                }
+            }
+        }
+        self.scratch = scratch;
+    }
+
     /// Track a new connection on `path`, replacing any previous one there and making room if
     /// the table is full.
     fn start(
@@ -496,6 +666,7 @@ impl QuicTracker {
                 crypto: Reassembly::default(),
                 last_seen_us: ts_us,
                 done: false,
+                server: None,
             },
         );
     }
@@ -531,6 +702,9 @@ impl QuicTracker {
                 if rank.is_partial() {
                     stats.hellos_lost += 1;
                 }
+                if c.server.as_ref().is_some_and(|s| s.partial()) {
+                    stats.server_timeouts += 1;
+                }
             }
             !victim
         });
@@ -543,6 +717,9 @@ impl QuicTracker {
             let keep = ts_us.saturating_sub(c.last_seen_us) < QUIC_IDLE_TIMEOUT_US;
             if !keep && !c.done {
                 stats.timeouts += 1;
+            }
+            if !keep && c.server.as_ref().is_some_and(|s| s.partial()) {
+                stats.server_timeouts += 1;
             }
             keep
         });
@@ -583,30 +760,58 @@ fn feed<H>(
     if conn.done {
         return;
     }
+    match feed_stream(
+        &mut conn.crypto,
+        MAX_CRYPTO_BYTES,
+        plaintext,
+        stats,
+        out,
+        hello,
+    ) {
+        Some(true) => {
+            stats.hellos_parsed += 1;
+            finish(conn);
+        }
+        Some(false) => {
+            stats.hello_errors += 1;
+            finish(conn);
+        }
+        None => {}
+    }
+}
+
+/// Add a decrypted Initial's CRYPTO frames to one side's stream (at most `cap` bytes) and try
+/// `parse` if the contiguous prefix grew: `Some(true)` when it read the hello, `Some(false)`
+/// when it is not one (or cannot be within `cap`), `None` while more is needed.
+fn feed_stream<H>(
+    crypto: &mut Reassembly,
+    cap: usize,
+    plaintext: &[u8],
+    stats: &mut QuicStats,
+    out: &mut Vec<Observed>,
+    parse: H,
+) -> Option<bool>
+where
+    H: Fn(&[u8], &mut Vec<Observed>) -> Handshake,
+{
     let mut frags = Vec::new();
     if quic::crypto_frames(plaintext, &mut frags).is_err() {
         stats.bad_frames += 1;
     }
-    let before = conn.crypto.prefix().len();
+    let before = crypto.prefix().len();
     for f in &frags {
-        if conn.crypto.insert(f.offset, f.data) == Insert::Capped {
+        if crypto.insert(f.offset, f.data, cap) == Insert::Capped {
             stats.buffer_caps_hit += 1;
         }
     }
-    let prefix = conn.crypto.prefix();
+    let prefix = crypto.prefix();
     if prefix.len() == before {
-        return;
+        return None;
     }
-    match hello(prefix, out) {
-        Handshake::Parsed => {
-            stats.hellos_parsed += 1;
-            finish(conn);
-        }
-        Handshake::Incomplete if prefix.len() < MAX_CRYPTO_BYTES => {}
-        Handshake::Incomplete | Handshake::Malformed => {
-            stats.hello_errors += 1;
-            finish(conn);
-        }
+    match parse(prefix, out) {
+        Handshake::Parsed => Some(true),
+        Handshake::Incomplete if prefix.len() < cap => None,
+        Handshake::Incomplete | Handshake::Malformed => Some(false),
     }
 }
 
@@ -807,12 +1012,12 @@ mod tests {
     #[test]
     fn overlap_keeps_the_first_copy() {
         let mut r = Reassembly::default();
-        assert_eq!(r.insert(0, b"hello"), Insert::Stored);
-        assert_eq!(r.insert(3, b"XYZ!"), Insert::Stored);
+        assert_eq!(r.insert(0, b"hello", MAX_CRYPTO_BYTES), Insert::Stored);
+        assert_eq!(r.insert(3, b"XYZ!", MAX_CRYPTO_BYTES), Insert::Stored);
         assert_eq!(r.prefix(), b"helloZ!");
-        assert_eq!(r.insert(10, b"later"), Insert::Stored);
+        assert_eq!(r.insert(10, b"later", MAX_CRYPTO_BYTES), Insert::Stored);
         assert_eq!(r.prefix(), b"helloZ!");
-        assert_eq!(r.insert(5, b"_____"), Insert::Stored);
+        assert_eq!(r.insert(5, b"_____", MAX_CRYPTO_BYTES), Insert::Stored);
         assert_eq!(r.prefix(), b"helloZ!___later");
         assert_eq!(r.ranges, [(0, 15)]);
     }
@@ -820,10 +1025,13 @@ mod tests {
     #[test]
     fn reassembly_over_the_byte_cap_is_cut() {
         let mut r = Reassembly::default();
-        assert_eq!(r.insert(MAX_CRYPTO_BYTES as u64, b"x"), Insert::Capped);
-        assert_eq!(r.insert(u64::MAX, b"x"), Insert::Capped);
+        assert_eq!(
+            r.insert(MAX_CRYPTO_BYTES as u64, b"x", MAX_CRYPTO_BYTES),
+            Insert::Capped
+        );
+        assert_eq!(r.insert(u64::MAX, b"x", MAX_CRYPTO_BYTES), Insert::Capped);
         let big = vec![7u8; MAX_CRYPTO_BYTES + 100];
-        assert_eq!(r.insert(0, &big), Insert::Capped);
+        assert_eq!(r.insert(0, &big, MAX_CRYPTO_BYTES), Insert::Capped);
         assert_eq!(r.prefix().len(), MAX_CRYPTO_BYTES);
         assert!(r.buf.len() <= MAX_CRYPTO_BYTES);
     }
@@ -832,11 +1040,11 @@ mod tests {
     fn reassembly_holes_are_capped() {
         let mut r = Reassembly::default();
         for i in 0..MAX_CRYPTO_RANGES as u64 {
-            assert_eq!(r.insert(1 + i * 3, b"a"), Insert::Stored);
+            assert_eq!(r.insert(1 + i * 3, b"a", MAX_CRYPTO_BYTES), Insert::Stored);
         }
-        assert_eq!(r.insert(1000, b"b"), Insert::Capped);
+        assert_eq!(r.insert(1000, b"b", MAX_CRYPTO_BYTES), Insert::Capped);
         // A fragment that joins an existing range is still taken.
-        assert_eq!(r.insert(2, b"c"), Insert::Stored);
+        assert_eq!(r.insert(2, b"c", MAX_CRYPTO_BYTES), Insert::Stored);
         assert!(r.ranges.len() <= MAX_CRYPTO_RANGES);
     }
 
@@ -957,6 +1165,247 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(t.stats().decrypt_failures, 0);
         assert_eq!(t.len(), 1);
+    }
+
+    /// The RFC 9001 §A.3 ServerHello's shape: TLS_AES_128_GCM_SHA256, key_share (X25519)
+    /// then supported_versions (TLS 1.3); `pad`: a padding extension of that many bytes
+    /// after them (to split it over packets).
+    fn server_hello_msg(pad: usize) -> Vec<u8> {
+        use crate::testkit::tls::{ext, server_hello_message};
+        let mut ks = vec![0x00, 0x1d, 0x00, 0x20];
+        ks.extend([0x9d; 32]);
+        let mut exts = vec![ext(0x0033, &ks), ext(0x002b, &[0x03, 0x04])];
+        if pad > 0 {
+            exts.push(ext(0x0015, &vec![0; pad]));
+        }
+        server_hello_message(0x1301, &exts)
+    }
+
+    /// The JA3S and JA4S of [`server_hello_msg`] without padding: the truth's values for the
+    /// Cloudflare capture's ServerHello of the same shape (tshark's `771,4865,51-43`; JA4S_r
+    /// `0033,002b`), in QUIC's `q` form.
+    const JA3S: &str = "eb1d94daa7e0344597e756a1fb6e7054";
+    const JA4S: &str = "q130200_1301_234ea6891581";
+
+    const CLIENT_SCID: &[u8] = b"cli-scid";
+    const SERVER_SCID: &[u8] = b"srv-scid";
+
+    fn server_wants() -> crate::observe::Wants {
+        use crate::observe::{Token, Wants};
+        Wants::NONE.with(Token::Ja3s).with(Token::Ja4s)
+    }
+
+    /// One datagram through the tracker with the server side read.
+    fn both(t: &mut QuicTracker, from: SocketAddr, to: SocketAddr, d: &[u8]) -> Vec<Observed> {
+        let mut out = Vec::new();
+        let wants = server_wants();
+        t.on_udp_with(
+            from,
+            to,
+            d,
+            1_000_000,
+            &mut out,
+            client_hello,
+            Some(move |p: &[u8], o: &mut Vec<Observed>| {
+                crate::applayer::quic::server_hello(p, wants, o)
+            }),
+        );
+        out
+    }
+
+    /// The client's first Initial (DCID [`DCID`], SCID [`CLIENT_SCID`]) in `version`.
+    fn client_first(version: u32) -> Vec<u8> {
+        let keys = build::InitialKeys::new(version, DCID, true);
+        let h = minimal_hello("srv.example", 0);
+        let mut d = Vec::new();
+        build::initial_into(
+            &mut d,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            0,
+            &build::crypto(0, &h),
+            1162,
+        );
+        d
+    }
+
+    /// A server Initial of `version` to the client's SCID carrying `frames`.
+    fn server_initial(version: u32, pn: u32, frames: &[u8]) -> Vec<u8> {
+        let keys = build::InitialKeys::new(version, DCID, false);
+        let mut d = Vec::new();
+        build::initial_into(&mut d, &keys, CLIENT_SCID, SERVER_SCID, pn, frames, 0);
+        d
+    }
+
+    fn fingerprints(out: &[Observed]) -> Vec<(Where, String)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Observed::Token { kind, key, at, .. } => Some((*at, kind.text(key))),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn server_initial_gives_quic_ja3s_and_ja4s() {
+        for version in [V1, V2, 0xff00_001d] {
+            let mut t = QuicTracker::new();
+            assert_eq!(
+                both(&mut t, client(), server(), &client_first(version)),
+                [sni("srv.example")]
+            );
+            // the server's ACK-only Initial, then its ServerHello in a datagram with an
+            // opaque Handshake packet after it
+            let ack = server_initial(version, 0, &[0x02, 0x00, 0x00, 0x00, 0x00]);
+            assert!(both(&mut t, server(), client(), &ack).is_empty());
+            let mut d = server_initial(version, 1, &build::crypto(0, &server_hello_msg(0)));
+            build::opaque_long_into(
+                &mut d,
+                build::Type::Handshake,
+                CLIENT_SCID,
+                SERVER_SCID,
+                &[7; 60],
+            );
+            let out = both(&mut t, server(), client(), &d);
+            assert_eq!(
+                fingerprints(&out),
+                [
+                    (Where::QuicJa3s, JA3S.to_owned()),
+                    (Where::QuicJa4s, JA4S.to_owned())
+                ],
+                "{version:#x}"
+            );
+            let s = t.stats();
+            assert_eq!(
+                (
+                    s.server_initials_decrypted,
+                    s.server_hellos_parsed,
+                    s.server_decrypt_failures
+                ),
+                (2, 1, 0),
+                "{version:#x}"
+            );
+            // a retransmission is neither decrypted nor reported again
+            assert!(both(&mut t, server(), client(), &d).is_empty());
+            assert_eq!(t.stats().server_initials_decrypted, 2);
+            assert_eq!((t.stats().decrypt_failures, t.len()), (0, 1));
+        }
+    }
+
+    #[test]
+    fn server_initials_before_the_whole_client_hello_are_skipped() {
+        let keys = build::InitialKeys::new(V1, DCID, true);
+        let h = minimal_hello("split.example", 1500);
+        let (mut p1, mut p2) = (Vec::new(), Vec::new());
+        build::initial_into(
+            &mut p1,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            0,
+            &build::crypto(0, &h[..900]),
+            1162,
+        );
+        build::initial_into(
+            &mut p2,
+            &keys,
+            DCID,
+            CLIENT_SCID,
+            1,
+            &build::crypto(900, &h[900..]),
+            1162,
+        );
+        let sh = server_initial(V1, 0, &build::crypto(0, &server_hello_msg(0)));
+        let mut t = QuicTracker::new();
+        assert!(both(&mut t, client(), server(), &p1).is_empty());
+        assert!(both(&mut t, server(), client(), &sh).is_empty());
+        assert_eq!(
+            (
+                t.stats().server_initials_early,
+                t.stats().server_initials_decrypted
+            ),
+            (1, 0)
+        );
+        assert_eq!(
+            both(&mut t, client(), server(), &p2),
+            [sni("split.example")]
+        );
+        // the server's retransmission after the whole hello: read
+        assert_eq!(
+            fingerprints(&both(&mut t, server(), client(), &sh)).len(),
+            2
+        );
+        assert_eq!(t.stats().server_hellos_parsed, 1);
+    }
+
+    #[test]
+    fn server_hello_split_out_of_order_over_initials() {
+        let m = server_hello_msg(1500);
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        // second half first, then the first half as two out-of-order frames in one packet
+        let late = server_initial(V1, 1, &build::crypto(1000, &m[1000..]));
+        assert!(both(&mut t, server(), client(), &late).is_empty());
+        let mut frames = build::crypto(400, &m[400..1000]);
+        frames.extend(build::crypto(0, &m[..400]));
+        let out = both(&mut t, server(), client(), &server_initial(V1, 0, &frames));
+        assert_eq!(fingerprints(&out).len(), 2);
+        assert_eq!(out.len(), 2);
+        assert_eq!(t.stats().server_hellos_parsed, 1);
+    }
+
+    #[test]
+    fn server_side_failures_are_counted_and_never_reported() {
+        // damaged: the tag fails
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        let mut d = server_initial(V1, 1, &build::crypto(0, &server_hello_msg(0)));
+        let n = d.len();
+        d[n - 1] ^= 1;
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_decrypt_failures, 1);
+        // not a ServerHello (a ClientHello's type)
+        let mut m = server_hello_msg(0);
+        m[0] = 1;
+        let d = server_initial(V1, 2, &build::crypto(0, &m));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_hello_errors, 1);
+        // a ServerHello longer than the buffer: an error, at most the cap buffered
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        let big = server_hello_msg(MAX_SERVER_CRYPTO_BYTES);
+        let d = server_initial(V1, 1, &build::crypto(0, &big[..1100]));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!(t.stats().server_hello_errors, 1);
+        // a server Initial whose client was never seen: no keys, a decrypt failure, no state
+        let mut t = QuicTracker::new();
+        let d = server_initial(V1, 1, &build::crypto(0, &server_hello_msg(0)));
+        assert!(both(&mut t, server(), client(), &d).is_empty());
+        assert_eq!((t.stats().decrypt_failures, t.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_partial_server_hello_that_idles_out_is_counted() {
+        let m = server_hello_msg(1500);
+        let mut t = QuicTracker::new();
+        both(&mut t, client(), server(), &client_first(V1));
+        both(
+            &mut t,
+            server(),
+            client(),
+            &server_initial(V1, 0, &build::crypto(0, &m[..500])),
+        );
+        let mut out = Vec::new();
+        t.on_udp(
+            client(),
+            server(),
+            &[0x40],
+            1_000_000 + QUIC_IDLE_TIMEOUT_US + 1,
+            &mut out,
+            client_hello,
+        );
+        assert_eq!((t.stats().server_timeouts, t.len()), (1, 0));
     }
 
     fn port(i: usize) -> SocketAddr {
@@ -1095,9 +1544,9 @@ mod tests {
     fn crypto_buffer_never_grows_past_the_cap() {
         let mut r = Reassembly::default();
         for end in (1000..MAX_CRYPTO_BYTES).step_by(700) {
-            r.insert(end as u64, b"x");
+            r.insert(end as u64, b"x", MAX_CRYPTO_BYTES);
         }
-        r.insert(MAX_CRYPTO_BYTES as u64 - 1, b"x");
+        r.insert(MAX_CRYPTO_BYTES as u64 - 1, b"x", MAX_CRYPTO_BYTES);
         assert!(r.buf.capacity() <= MAX_CRYPTO_BYTES);
         assert!(r.ranges.capacity() <= MAX_CRYPTO_RANGES);
         const { assert!(CONN_COST > MAX_CRYPTO_BYTES && CONN_COST < 2 * MAX_CRYPTO_BYTES) };
