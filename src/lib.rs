@@ -58,6 +58,7 @@ pub mod config;
 pub mod control;
 pub mod decode;
 pub mod event;
+pub mod fetch;
 pub mod indicators;
 pub mod mode;
 pub mod name;

@@ -8,6 +8,7 @@ mod content;
 mod corpus;
 mod dns;
 mod feed_shapes;
+mod fetch;
 mod fingerprints;
 mod formats;
 mod http;

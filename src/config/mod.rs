@@ -19,8 +19,8 @@ pub mod tables;
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
-    parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
-    MatchMode, Severity, Token, UrlHttps,
+    parse_time, Action, AllowOverride, AuthConfig, CsvColumn, CsvColumns, CsvConfig, FeedConfig,
+    FeedFormat, MatchMode, Severity, Token, UrlHttps,
 };
 pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
@@ -133,13 +133,19 @@ impl Config {
             problem,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for feed in &mut config.feeds {
+        // a remote feed's path is its local copy in the state directory
+        let mut placed = Vec::new();
+        let state_dir = base.join(config.daemon.state_dir());
+        for (i, feed) in config.feeds.iter_mut().enumerate() {
+            let prefix = format!("feeds[{i}] ({})", feed.display_name());
+            feed.place_remote(&state_dir, &prefix, &mut placed);
             if feed.path.is_relative() {
                 feed.path = base.join(&feed.path);
             }
         }
         config.resolve_paths(base);
-        let problems = config.problems();
+        let mut problems = placed;
+        problems.extend(config.problems());
         if problems.is_empty() {
             Ok(config)
         } else {

@@ -82,6 +82,20 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         ));
     }
     let interface = interface.unwrap_or_default();
+    // A remote feed with a local copy starts from it at once (the fetcher refreshes it once
+    // capturing); one with no copy yet is fetched now, before the set is built.
+    let fetch_counters = Arc::new(crate::fetch::FetchCounters::default());
+    for f in settings
+        .feeds
+        .iter()
+        .filter(|f| f.is_remote() && !f.path.exists())
+    {
+        tracing::info!(
+            "feed {:?}: no local copy yet: fetching it before start",
+            f.display_name()
+        );
+        crate::fetch::fetch_feed(f, &fetch_counters);
+    }
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
     // keeps the set without rebuilding it.
     let ids = crate::reload::file_ids(&settings.feeds);
@@ -129,6 +143,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         live::capture_live(cap, d, &capture_shared, timeout)
     })
     .map_err(AppError::Other)?;
+    if settings.feeds.iter().any(|f| f.is_remote()) {
+        p.start_fetcher(
+            settings.feeds.clone(),
+            settings.sensor.to_string(),
+            fetch_counters.clone(),
+        );
+    }
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
     let reloader = Reloader::new(
         Some(config_path.clone()),
@@ -144,6 +165,11 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             interface: interface.clone(),
             shared,
             reloads: reloader.stats.clone(),
+            fetches: settings
+                .feeds
+                .iter()
+                .any(|f| f.is_remote())
+                .then(|| fetch_counters.clone()),
         },
         suppress: config.suppress.window.unwrap_or(DEFAULT_WINDOW) > Duration::ZERO,
         interval: config.stats.interval.unwrap_or(DEFAULT_STATS_INTERVAL),
@@ -343,6 +369,8 @@ struct StatsView {
     interface: String,
     shared: Arc<Shared>,
     reloads: Arc<ReloadStats>,
+    /// The fetcher's counters, when some feed is remote.
+    fetches: Option<Arc<crate::fetch::FetchCounters>>,
 }
 
 impl StatsView {
@@ -387,6 +415,7 @@ impl StatsView {
                 last: (last_unix > 0).then(|| crate::event::format_time(last_unix * 1_000_000)),
             },
             suppression: p.outputs.suppress_stats(),
+            fetches: self.fetches.as_ref().map(|f| f.snapshot()),
         }
     }
 }

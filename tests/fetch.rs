@@ -1,0 +1,465 @@
+//! Feeds fetched by iocd itself (`url = ...`): `iocd feeds update` and the daemon's background
+//! refresh against real servers on loopback started here: Python's http.server behind TLS with
+//! a CA made by the test (tests/data/fetch_server.py), OASIS's TAXII 2.1 reference server
+//! `medallion`, and a MISP feed directory served over HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::util::{self, write_file};
+
+/// A server process; killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    /// Where fetch_server.py logs each request's path.
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Server {
+    /// fetch_server.py serving `dir` (its request log beside it), over TLS when `tls` names the
+    /// certificate and key; `wrap` runs it inside a command (`ip netns exec NS`).
+    fn files(dir: &Path, tls: Option<&Tls>, wrap: &[&str]) -> Server {
+        let script = util::root().join("tests/data/fetch_server.py");
+        let mut c = if wrap.is_empty() {
+            Command::new("python3")
+        } else {
+            let mut c = Command::new(wrap[0]);
+            c.args(&wrap[1..]).arg("python3");
+            c
+        };
+        c.arg(script).arg(dir);
+        if let Some(t) = tls {
+            c.arg("--cert").arg(&t.cert).arg("--key").arg(&t.key);
+        }
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start fetch_server.py");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port from fetch_server.py: {line:?}"));
+        Server {
+            child,
+            port,
+            log: dir.parent().unwrap().join("requests.log"),
+        }
+    }
+
+    /// Requests whose path was `path`.
+    fn requests(&self, path: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| *l == path)
+            .count()
+    }
+}
+
+/// A test CA and a server certificate it signed for 127.0.0.1 and localhost (openssl CLI).
+struct Tls {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_tls(dir: &Path) -> Tls {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=iocd test CA",
+    ]);
+    openssl(dir, &a);
+    let mut a = vec!["req"];
+    a.extend(ec);
+    a.extend([
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(dir, &a);
+    write_file(
+        &dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    Tls {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("srv.pem"),
+        key: dir.join("srv.key"),
+    }
+}
+
+fn prereqs(tools: &[&str]) -> bool {
+    for t in tools {
+        if !util::have(t) {
+            util::skip(&format!("{t} not installed (scripts/setup --system-tests)"));
+            return false;
+        }
+    }
+    true
+}
+
+/// `iocd feeds update --config cfg`: exit code and stdout (stderr appended on failure).
+fn update(cfg: &Path) -> (Option<i32>, String) {
+    let (code, out, err) = util::run_iocd(&["feeds", "update", "--config", cfg.to_str().unwrap()]);
+    (code, format!("{out}\n--- stderr:\n{err}"))
+}
+
+/// The line `iocd feeds update` printed for feed `name`.
+fn outcome<'a>(out: &'a str, name: &str) -> &'a str {
+    let p = format!("{name}: ");
+    out.lines()
+        .find_map(|l| l.strip_prefix(&p))
+        .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+}
+
+/// The config in `d` with state in `d/state` and `feeds` (TOML).
+fn config(d: &Path, feeds: &str) -> PathBuf {
+    util::feeds_config(
+        d,
+        &format!(
+            "[daemon]\nstate_dir = \"{}\"\n{feeds}",
+            d.join("state").display()
+        ),
+    )
+}
+
+#[test]
+fn an_https_feed_is_fetched_conditionally_and_a_change_reaches_matching() {
+    if !prereqs(&["python3", "openssl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tls = make_tls(d);
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    write_file(&www.join("bad.txt"), "a.test\nb.test\n");
+    let srv = Server::files(&www, Some(&tls), &[]);
+    let cfg = config(
+        d,
+        &format!(
+            "[[feeds]]\nname = \"bad\"\nurl = \"https://127.0.0.1:{}/bad.txt\"\nca_file = \"{}\"\n",
+            srv.port,
+            tls.ca.display()
+        ),
+    );
+    let copy = d.join("state/feeds/bad");
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "bad"), "updated (2 entries)", "{out}");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), "a.test\nb.test\n");
+    let ino = std::fs::metadata(&copy).unwrap().ino();
+
+    // unchanged: one conditional request, answered 304; the copy is not rewritten
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "bad"), "unchanged", "{out}");
+    assert_eq!(srv.requests("/bad.txt"), 2);
+    assert_eq!(std::fs::metadata(&copy).unwrap().ino(), ino);
+
+    // `iocd check` reads the copy and says where it came from and how the last fetch went
+    let (code, out, err) = util::run_iocd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let i = out.find("feed \"bad\"").unwrap();
+    let remote = out[i..].lines().nth(1).unwrap();
+    assert!(
+        remote.starts_with(&format!(
+            "  remote https://127.0.0.1:{}/bad.txt: last fetch 20",
+            srv.port
+        )) && remote.contains(": unchanged; copy in use written 20"),
+        "{out}"
+    );
+
+    // the demo capture asks for c2.malware.example: no match until the feed lists it
+    let r = util::replay_demo(&cfg);
+    assert!(r.events.is_empty(), "{:?}", r.events);
+    write_file(&www.join("bad.txt"), "a.test\nb.test\nc2.malware.example\n");
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "bad"), "updated (3 entries)", "{out}");
+    assert_eq!(srv.requests("/bad.txt"), 3);
+    let r = util::replay_demo(&cfg);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| e["indicator"]["feed"] == "bad"
+                && e["observable"]["value"] == "c2.malware.example"),
+        "{:?}",
+        r.events
+    );
+}
+
+#[test]
+fn a_failed_truncated_oversized_slow_shrunk_or_garbage_download_keeps_the_last_good_copy() {
+    if !prereqs(&["python3", "openssl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tls = make_tls(d);
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    let good = "a.test\nb.test\nc.test\nd.test\ne.test\nf.test\n";
+    write_file(&www.join("f.txt"), good);
+    let srv = Server::files(&www, Some(&tls), &[]);
+    let feed = |path: &str, extra: &str| {
+        config(
+            d,
+            &format!(
+                "[[feeds]]\nname = \"f\"\nurl = \"https://127.0.0.1:{}{path}\"\nca_file = \"{}\"\n{extra}",
+                srv.port,
+                tls.ca.display()
+            ),
+        )
+    };
+    let copy = d.join("state/feeds/f");
+    let (code, out) = update(&feed("/f.txt", ""));
+    assert_eq!(code, Some(0), "{out}");
+    let grown = format!("{good}g.test\n");
+    let cases: [(&str, &str, &str, Option<&str>); 5] = [
+        ("/500/f.txt", "", "HTTP 500", None),
+        ("/truncate/f.txt", "", "download cut", None),
+        (
+            "/f.txt",
+            "max_bytes = 20\n",
+            "over max_bytes 20",
+            Some(&grown),
+        ),
+        ("/slow/f.txt", "timeout = \"1s\"\n", "timeout", None),
+        (
+            "/f.txt",
+            "",
+            "shrank from 6 to 1 entries",
+            Some("only.test\n"),
+        ),
+    ];
+    for (path, extra, why, serve) in cases {
+        if let Some(s) = serve {
+            write_file(&www.join("f.txt"), s);
+        }
+        let started = Instant::now();
+        let (code, out) = update(&feed(path, extra));
+        assert_eq!(code, Some(1), "{path}: {out}");
+        let o = outcome(&out, "f");
+        assert!(
+            o.starts_with("failed: ") && o.contains(why),
+            "{path}: {o}\n{out}"
+        );
+        assert!(out.contains("the last good copy stays"), "{out}");
+        assert_eq!(std::fs::read_to_string(&copy).unwrap(), good, "{path}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+        write_file(&www.join("f.txt"), good);
+    }
+    // garbage where the feed was: over max_bad_ratio, refused
+    write_file(
+        &www.join("f.txt"),
+        "<html>\n<body>not a feed</body>\n</html>\n!!\n",
+    );
+    let (code, out) = update(&feed("/f.txt", ""));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(outcome(&out, "f").starts_with("failed: "), "{out}");
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), good);
+    // the check names the failure and the copy still loads
+    let (code, out, _) =
+        util::run_iocd(&["check", "--config", feed("/f.txt", "").to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        util::check_line(&out, "f").contains("6 indicators"),
+        "{out}"
+    );
+    assert!(out.contains(": failed: "), "{out}");
+}
+
+#[test]
+fn zip_and_gzip_payloads_are_unpacked_and_a_private_ca_needs_ca_file() {
+    if !prereqs(&["python3", "openssl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tls = make_tls(d);
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    // abuse.ch ships its CSVs zipped: the Feodo sample inside a zip, beside a README
+    let csv = std::fs::read(util::root().join("tests/feeds/feodo-ipblocklist.csv")).unwrap();
+    {
+        let f = std::fs::File::create(www.join("feodo.zip")).unwrap();
+        let mut z = zip::ZipWriter::new(f);
+        let o = zip::write::SimpleFileOptions::default();
+        z.start_file("ipblocklist.csv", o).unwrap();
+        std::io::Write::write_all(&mut z, &csv).unwrap();
+        z.start_file("README.txt", o).unwrap();
+        std::io::Write::write_all(&mut z, b"not a feed").unwrap();
+        z.finish().unwrap();
+    }
+    // a .gz payload, and a plain file sent with Content-Encoding: gzip
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"gz1.test\ngz2.test\n").unwrap();
+    std::fs::write(www.join("list.txt.gz"), gz.finish().unwrap()).unwrap();
+    write_file(&www.join("enc.txt"), "enc1.test\nenc2.test\nenc3.test\n");
+    let srv = Server::files(&www, Some(&tls), &[]);
+    let base = format!("https://127.0.0.1:{}", srv.port);
+    let ca = tls.ca.display();
+    let cfg = config(
+        d,
+        &format!(
+            r#"[[feeds]]
+name = "feodo"
+url = "{base}/feodo.zip"
+ca_file = "{ca}"
+format = "csv"
+max_bad_ratio = 0.5
+[feeds.csv]
+columns = {{ value = "dst_ip", port = "dst_port", tags = "malware" }}
+[[feeds]]
+name = "feodo-readme"
+url = "{base}/feodo.zip"
+ca_file = "{ca}"
+zip_member = "nothere.csv"
+[[feeds]]
+name = "gz"
+url = "{base}/list.txt.gz"
+ca_file = "{ca}"
+[[feeds]]
+name = "enc"
+url = "{base}/gzip/enc.txt"
+ca_file = "{ca}"
+[[feeds]]
+name = "noca"
+url = "{base}/enc.txt"
+"#
+        ),
+    );
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(1), "{out}");
+    let feodo_rows = String::from_utf8_lossy(&csv)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("\"first_seen"))
+        .count();
+    // the sample's line 14 is a bad row on purpose (see tests/indicators.rs)
+    assert_eq!(
+        outcome(&out, "feodo"),
+        format!("updated ({} entries)", feodo_rows - 1),
+        "{out}"
+    );
+    assert!(
+        outcome(&out, "feodo-readme").contains("no member \"nothere.csv\""),
+        "{out}"
+    );
+    assert_eq!(outcome(&out, "gz"), "updated (2 entries)", "{out}");
+    assert_eq!(outcome(&out, "enc"), "updated (3 entries)", "{out}");
+    let noca = outcome(&out, "noca");
+    assert!(
+        noca.starts_with("failed: ") && noca.to_lowercase().contains("cert"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("state/feeds/gz")).unwrap(),
+        "gz1.test\ngz2.test\n"
+    );
+    assert_eq!(std::fs::read(d.join("state/feeds/feodo")).unwrap(), csv);
+    assert!(!d.join("state/feeds/noca").exists());
+}
+
+#[test]
+fn a_secret_in_the_config_text_and_url_with_path_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (feeds, want) in [
+        (
+            "[[feeds]]\nname = \"x\"\nurl = \"https://e.test/x\"\nauth = { basic_user = \"u\", password = \"hunter2\" }\n",
+            "auth.password: a secret never goes in the config text",
+        ),
+        (
+            "[[feeds]]\nname = \"x\"\nurl = \"https://e.test/x\"\npath = \"x.txt\"\n",
+            "feeds[0] (x): give url (a feed iocd fetches) or path (a local file), not both",
+        ),
+        ("[[feeds]]\nname = \"x\"\n", "feeds[0] (x): needs path (a local file) or url"),
+        (
+            "[[feeds]]\nname = \"x\"\npath = \"x.txt\"\nformat = \"taxii\"\n",
+            "format \"taxii\" needs url",
+        ),
+        (
+            "[[feeds]]\nname = \"x\"\nurl = \"https://e.test/x\"\nrefresh = \"soon\"\n",
+            "refresh",
+        ),
+    ] {
+        let cfg = config(d, feeds);
+        let (code, out, err) = util::run_iocd(&["feeds", "update", "--config", cfg.to_str().unwrap()]);
+        assert_eq!(code, Some(78), "{feeds}: {out}{err}");
+        assert!(err.contains(want), "{feeds}: {err}");
+    }
+}
