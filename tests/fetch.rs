@@ -463,3 +463,155 @@ fn a_secret_in_the_config_text_and_url_with_path_are_config_errors() {
         assert!(err.contains(want), "{feeds}: {err}");
     }
 }
+
+/// A port of this suite's range (24000–24999) free now.
+fn port_in_range() -> u16 {
+    let start = 24000 + (std::process::id() % 500) as u16 * 2;
+    (0..1000)
+        .map(|i| 24000 + (start - 24000 + i) % 1000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 24000-24999")
+}
+
+/// A STIX 2.1 domain indicator.
+fn indicator(n: u32, name: &str, modified: &str) -> Value {
+    json!({
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "created": "2024-01-01T00:00:00.000Z",
+        "modified": modified,
+        "name": name,
+        "pattern": format!("[domain-name:value = '{name}']"),
+        "pattern_type": "stix",
+        "valid_from": "2024-01-01T00:00:00Z",
+    })
+}
+
+const COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
+const TAXII: &str = "application/taxii+json;version=2.1";
+
+/// medallion (the OASIS TAXII 2.1 reference server) with the memory backend on `port`,
+/// serving `objects` in one collection, pages of 2 objects; its log (one line per request)
+/// in `dir/medallion.log`.
+fn medallion(dir: &Path, port: u16, objects: &[Value]) -> Server {
+    let manifest: Vec<Value> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            json!({"id": o["id"], "date_added": format!("2024-01-01T00:00:0{i}.000000Z"),
+                   "version": o["modified"], "media_type": "application/stix+json;version=2.1"})
+        })
+        .collect();
+    let data = json!({
+        "/discovery": {"title": "iocd test", "api_roots": [format!("http://127.0.0.1:{port}/api1/")]},
+        "api1": {
+            "information": {"title": "api1", "versions": [TAXII], "max_content_length": 10_000_000},
+            "status": [],
+            "collections": [{
+                "id": COLLECTION, "title": "indicators", "can_read": true, "can_write": true,
+                "media_types": ["application/stix+json;version=2.1"],
+                "objects": objects, "manifest": manifest,
+            }],
+        },
+    });
+    std::fs::write(dir.join("data.json"), data.to_string()).unwrap();
+    let conf = json!({
+        "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
+                     "filename": dir.join("data.json")},
+        "users": {"iocd": "s3cret"},
+        "taxii": {"max_page_size": 2},
+    });
+    std::fs::write(dir.join("medallion.json"), conf.to_string()).unwrap();
+    let log = dir.join("medallion.log");
+    let child = Command::new("medallion")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "INFO"])
+        .arg(dir.join("medallion.json"))
+        .stdout(std::fs::File::create(dir.join("medallion.out")).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start medallion");
+    let up = util::wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "medallion did not listen: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    Server { child, port, log }
+}
+
+/// The objects requests medallion logged (werkzeug's request lines).
+fn taxii_gets(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("GET /api1/collections/"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_taxii_collection_is_polled_for_what_is_new_with_revocations_and_pages_across_restarts() {
+    if !prereqs(&["medallion"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t0 = "2024-01-01T00:00:00.000Z";
+    let objects = [
+        indicator(1, "x1.test", t0),
+        indicator(2, "x2.test", t0),
+        indicator(3, "c2.malware.example", t0),
+    ];
+    let port = port_in_range();
+    let srv = medallion(d, port, &objects);
+    write_file(&d.join("pw"), "s3cret\n");
+    let cfg = config(
+        d,
+        &format!(
+            "[[feeds]]\nname = \"cti\"\nformat = \"taxii\"\nurl = \"http://127.0.0.1:{port}/api1/collections/{COLLECTION}/\"\nauth = {{ basic_user = \"iocd\", password_file = \"{}\" }}\n",
+            d.join("pw").display()
+        ),
+    );
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "cti"), "updated (3 entries)", "{out}");
+    // 3 objects in pages of 2: the second page asked for with `next`
+    let gets = taxii_gets(&srv.log);
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert!(gets[1].contains("next="), "{gets:?}");
+    let lookup = |v: &str| util::run_iocd(&["lookup", "--config", cfg.to_str().unwrap(), v]).0;
+    assert_eq!(lookup("x1.test"), Some(0));
+
+    // between the polls: a new indicator, and x1 revoked (a new version of it)
+    let mut revoked = indicator(1, "x1.test", "2024-02-01T00:00:00.000Z");
+    revoked["revoked"] = json!(true);
+    let added = ureq::post(&format!(
+        "http://127.0.0.1:{port}/api1/collections/{COLLECTION}/objects/"
+    ))
+    .header("Accept", TAXII)
+    .header("Content-Type", TAXII)
+    .header("Authorization", "Basic aW9jZDpzM2NyZXQ=")
+    .send(json!({"objects": [indicator(4, "x4.test", t0), revoked]}).to_string())
+    .unwrap();
+    assert!(added.status().is_success(), "{:?}", added.status());
+
+    // a new process: the state (added_after, the objects) came through the restart
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "cti"), "updated (3 entries)", "{out}");
+    let gets = taxii_gets(&srv.log);
+    assert!(gets[2].contains("added_after=2024-01-01T00:00:02"), "{gets:?}");
+    assert_eq!(lookup("x1.test"), Some(1), "revoked: gone");
+    assert_eq!(lookup("x4.test"), Some(0), "added: there");
+    assert_eq!(lookup("x2.test"), Some(0), "kept from the first poll");
+    // nothing new: unchanged, nothing rewritten
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "cti"), "unchanged", "{out}");
+    // the stored bundle is what the stix format reads, and a replay matches from it
+    let r = util::replay_demo(&cfg);
+    assert!(
+        r.events.iter().any(|e| e["indicator"]["feed"] == "cti"),
+        "{:?}",
+        r.events
+    );
+}
