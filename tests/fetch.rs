@@ -615,3 +615,65 @@ fn a_taxii_collection_is_polled_for_what_is_new_with_revocations_and_pages_acros
         r.events
     );
 }
+
+#[test]
+fn a_misp_feed_over_http_fetches_only_the_events_that_changed() {
+    if !prereqs(&["python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let www = d.join("www");
+    let feed = www.join("misp");
+    std::fs::create_dir_all(&feed).unwrap();
+    let sample = util::root().join("tests/feeds/misp");
+    for f in ["manifest.json", "5f1e3c2a-8b4d-4e6f-9a0b-1c2d3e4f5a6b.json", "6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c.json"] {
+        std::fs::copy(sample.join(f), feed.join(f)).unwrap();
+    }
+    let srv = Server::files(&www, None, &[]);
+    let cfg = config(
+        d,
+        &format!(
+            "[[feeds]]\nname = \"misp\"\nformat = \"misp\"\nurl = \"http://127.0.0.1:{}/misp/\"\n",
+            srv.port
+        ),
+    );
+    let (a, b) = (
+        "/misp/5f1e3c2a-8b4d-4e6f-9a0b-1c2d3e4f5a6b.json",
+        "/misp/6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c.json",
+    );
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(outcome(&out, "misp").starts_with("updated ("), "{out}");
+    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (1, 1, 1));
+    let lookup = |v: &str| util::run_iocd(&["lookup", "--config", cfg.to_str().unwrap(), v]).0;
+    assert_eq!(lookup("c2.malware.example"), Some(1));
+
+    // event b gains an attribute and a new timestamp, in the event and the manifest
+    let bp = feed.join("6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c.json");
+    let mut ev: Value = serde_json::from_str(&std::fs::read_to_string(&bp).unwrap()).unwrap();
+    let mut attr = ev["Event"]["Attribute"][0].clone();
+    attr["uuid"] = json!("9e0f1a2b-3c4d-4e5f-8a6b-7c8d9e0f1a2b");
+    attr["type"] = json!("domain");
+    attr["category"] = json!("Network activity");
+    attr["value"] = json!("c2.malware.example");
+    attr["to_ids"] = json!(true);
+    ev["Event"]["Attribute"].as_array_mut().unwrap().push(attr);
+    ev["Event"]["timestamp"] = json!("1714500000");
+    std::fs::write(&bp, ev.to_string()).unwrap();
+    let mp = feed.join("manifest.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&mp).unwrap()).unwrap();
+    m["6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c"]["timestamp"] = json!(1714500000);
+    std::fs::write(&mp, m.to_string()).unwrap();
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(outcome(&out, "misp").starts_with("updated ("), "{out}");
+    assert!(out.contains("1 events fetched, 0 removed"), "{out}");
+    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (2, 1, 2));
+    assert_eq!(lookup("c2.malware.example"), Some(0));
+    // nothing changed: the manifest answers 304, no event is asked for
+    let (code, out) = update(&cfg);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "misp"), "unchanged", "{out}");
+    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (3, 1, 2));
+}
