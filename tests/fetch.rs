@@ -525,7 +525,14 @@ fn medallion(dir: &Path, port: u16, objects: &[Value]) -> Server {
     std::fs::write(dir.join("medallion.json"), conf.to_string()).unwrap();
     let log = dir.join("medallion.log");
     let child = Command::new("medallion")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-level", "INFO"])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--log-level",
+            "INFO",
+        ])
         .arg(dir.join("medallion.json"))
         .stdout(std::fs::File::create(dir.join("medallion.out")).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -534,7 +541,11 @@ fn medallion(dir: &Path, port: u16, objects: &[Value]) -> Server {
     let up = util::wait_until(Duration::from_secs(20), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    assert!(up, "medallion did not listen: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        up,
+        "medallion did not listen: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     Server { child, port, log }
 }
 
@@ -599,7 +610,10 @@ fn a_taxii_collection_is_polled_for_what_is_new_with_revocations_and_pages_acros
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(outcome(&out, "cti"), "updated (3 entries)", "{out}");
     let gets = taxii_gets(&srv.log);
-    assert!(gets[2].contains("added_after=2024-01-01T00:00:02"), "{gets:?}");
+    assert!(
+        gets[2].contains("added_after=2024-01-01T00:00:02"),
+        "{gets:?}"
+    );
     assert_eq!(lookup("x1.test"), Some(1), "revoked: gone");
     assert_eq!(lookup("x4.test"), Some(0), "added: there");
     assert_eq!(lookup("x2.test"), Some(0), "kept from the first poll");
@@ -627,7 +641,11 @@ fn a_misp_feed_over_http_fetches_only_the_events_that_changed() {
     let feed = www.join("misp");
     std::fs::create_dir_all(&feed).unwrap();
     let sample = util::root().join("tests/feeds/misp");
-    for f in ["manifest.json", "5f1e3c2a-8b4d-4e6f-9a0b-1c2d3e4f5a6b.json", "6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c.json"] {
+    for f in [
+        "manifest.json",
+        "5f1e3c2a-8b4d-4e6f-9a0b-1c2d3e4f5a6b.json",
+        "6a2f4d3b-9c5e-4f70-8b1c-2d3e4f5a6b7c.json",
+    ] {
         std::fs::copy(sample.join(f), feed.join(f)).unwrap();
     }
     let srv = Server::files(&www, None, &[]);
@@ -645,7 +663,14 @@ fn a_misp_feed_over_http_fetches_only_the_events_that_changed() {
     let (code, out) = update(&cfg);
     assert_eq!(code, Some(0), "{out}");
     assert!(outcome(&out, "misp").starts_with("updated ("), "{out}");
-    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (1, 1, 1));
+    assert_eq!(
+        (
+            srv.requests("/misp/manifest.json"),
+            srv.requests(a),
+            srv.requests(b)
+        ),
+        (1, 1, 1)
+    );
     let lookup = |v: &str| util::run_iocd(&["lookup", "--config", cfg.to_str().unwrap(), v]).0;
     assert_eq!(lookup("c2.malware.example"), Some(1));
 
@@ -669,11 +694,168 @@ fn a_misp_feed_over_http_fetches_only_the_events_that_changed() {
     assert_eq!(code, Some(0), "{out}");
     assert!(outcome(&out, "misp").starts_with("updated ("), "{out}");
     assert!(out.contains("1 events fetched, 0 removed"), "{out}");
-    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (2, 1, 2));
+    assert_eq!(
+        (
+            srv.requests("/misp/manifest.json"),
+            srv.requests(a),
+            srv.requests(b)
+        ),
+        (2, 1, 2)
+    );
     assert_eq!(lookup("c2.malware.example"), Some(0));
     // nothing changed: the manifest answers 304, no event is asked for
     let (code, out) = update(&cfg);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(outcome(&out, "misp"), "unchanged", "{out}");
-    assert_eq!((srv.requests("/misp/manifest.json"), srv.requests(a), srv.requests(b)), (3, 1, 2));
+    assert_eq!(
+        (
+            srv.requests("/misp/manifest.json"),
+            srv.requests(a),
+            srv.requests(b)
+        ),
+        (3, 1, 2)
+    );
+}
+
+/// A network namespace with only its loopback up; deleted on drop.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+    }
+}
+
+#[test]
+fn the_daemon_refreshes_a_remote_feed_in_the_background_and_the_new_indicator_matches() {
+    if !util::is_root() {
+        util::skip("iocd run in a network namespace needs root");
+        return;
+    }
+    if !prereqs(&["python3", "openssl", "ip"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ns = Netns(format!("fe-fetch-{}", std::process::id()));
+    let ok = Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .unwrap()
+        .success()
+        && Command::new("ip")
+            .args(["-n", &ns.0, "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success();
+    assert!(ok, "netns {}", ns.0);
+    let tls = make_tls(d);
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    write_file(&www.join("bad.txt"), "a.test\n");
+    let srv = Server::files(&www, Some(&tls), &["ip", "netns", "exec", &ns.0]);
+    let events = d.join("events.json");
+    let cfg = config(
+        d,
+        &format!(
+            "[[sinks]]\ntype = \"json\"\npath = \"{}\"\n[stats]\ninterval = \"1s\"\n[[feeds]]\nname = \"bad\"\nurl = \"https://127.0.0.1:{}/bad.txt\"\nca_file = \"{}\"\nrefresh = \"1s\"\n",
+            events.display(),
+            srv.port,
+            tls.ca.display()
+        ),
+    );
+    // [daemon] user: keep root (the test box may have no iocd user)
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[daemon]\n", "[daemon]\nuser = \"root\"\n");
+    write_file(&cfg, &text);
+    let err_path = d.join("stderr.txt");
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_iocd"),
+            "run",
+            "--interface",
+            "lo",
+            "--config",
+        ])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(&err_path).unwrap_or_default();
+    let ready = util::wait_until(Duration::from_secs(20), || stderr().contains("READY"));
+    let kill = |c: &mut Child| {
+        c.kill().ok();
+        c.wait().ok();
+    };
+    if !ready {
+        kill(&mut child);
+        panic!("{}", stderr());
+    }
+    // no copy at start: fetched before the set was built
+    assert!(
+        stderr().contains("feed \"bad\": fetch updated (1 entries)"),
+        "{}",
+        stderr()
+    );
+    // unchanged rounds: one request each, no reload
+    let polled = util::wait_until(Duration::from_secs(15), || srv.requests("/bad.txt") >= 4);
+    assert!(polled, "{}", stderr());
+    assert!(!stderr().contains("reload done"), "{}", stderr());
+    write_file(&www.join("bad.txt"), "a.test\nc2.malware.example\n");
+    let reloaded = util::wait_until(Duration::from_secs(15), || stderr().contains("reload done"));
+    assert!(reloaded, "{}", stderr());
+    assert!(
+        stderr().contains("feed \"bad\": fetch updated (2 entries)"),
+        "{}",
+        stderr()
+    );
+    // a DNS query for the new indicator, on the namespace's loopback
+    let q = "import socket,struct\nq=struct.pack('>HHHHHH',0x1234,0x0100,1,0,0,0)+b''.join(bytes([len(p)])+p.encode() for p in 'c2.malware.example'.split('.'))+b'\\x00'+struct.pack('>HH',1,1)\nsocket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(q,('127.0.0.1',53))\n";
+    let matched = util::wait_until(Duration::from_secs(15), || {
+        Command::new("ip")
+            .args(["netns", "exec", &ns.0, "python3", "-c", q])
+            .status()
+            .ok();
+        std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                serde_json::from_str::<Value>(l).is_ok_and(|e| {
+                    e["indicator"]["feed"] == "bad"
+                        && e["observable"]["value"] == "c2.malware.example"
+                })
+            })
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = util::wait_until(Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !exited {
+        kill(&mut child);
+    }
+    assert!(matched, "{}", stderr());
+    assert_eq!(stderr().matches("reload done").count(), 1, "{}", stderr());
+    // the final stats record counts the fetches
+    let last = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event_type"] == "stats")
+        .last()
+        .expect("a stats record");
+    let f = &last["fetches"];
+    assert!(
+        f["updated"].as_u64() >= Some(2) && f["unchanged"].as_u64() >= Some(3),
+        "{last}"
+    );
+    assert_eq!(f["failed"], 0, "{last}");
+    assert!(last["reloads"]["ok"].as_u64() >= Some(1), "{last}");
 }
