@@ -435,6 +435,66 @@ action = "flag"
     }
 
     #[test]
+    fn a_remote_feed_reads_its_copy_in_the_state_dir_and_its_auth_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[daemon]\nstate_dir = \"st\"\n[[feeds]]\nname = \"feodo\"\nurl = \"https://e.test/f.csv\"\nrefresh = \"15m\"\nauth = { header = \"X-API-Key\", value_env = \"FEED_KEY\" }\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.feeds[0].path, dir.path().join("st/feeds/feodo"));
+        assert_eq!(c.feeds[0].refresh(), std::time::Duration::from_secs(900));
+        assert!(c.feeds[0].is_remote());
+        for (auth, want) in [
+            (
+                "{ header = \"X-API-Key\" }",
+                "header goes with one of value_file or value_env",
+            ),
+            (
+                "{ bearer_env = \"MY TOKEN\" }",
+                "is not an environment variable name",
+            ),
+            (
+                "{ basic_user = \"u\", password_file = \"a\", bearer_file = \"b\" }",
+                "auth needs one of",
+            ),
+            (
+                "{ token = \"abc\" }",
+                "auth.token: a secret never goes in the config text",
+            ),
+        ] {
+            std::fs::write(
+                &p,
+                format!("[[feeds]]\nname = \"x\"\nurl = \"https://e.test/x\"\nauth = {auth}\n"),
+            )
+            .unwrap();
+            let e = Config::load(&p).unwrap_err().to_string();
+            assert!(e.contains(want), "{auth}: {e}");
+        }
+        std::fs::write(
+            &p,
+            "[[feeds]]\nurl = \"ftp://e.test/x\"\nrefresh = \"0s\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("a feed with url needs a name"), "{e}");
+        std::fs::write(
+            &p,
+            "[[feeds]]\nname = \"../x\"\nurl = \"ftp://e.test/x\"\nrefresh = \"0s\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("names the local copy")
+                && e.contains("must start with https://")
+                && e.contains("refresh must be at least 1s"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn relative_feed_paths_resolve_against_the_config_dir() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
