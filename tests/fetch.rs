@@ -848,8 +848,7 @@ fn the_daemon_refreshes_a_remote_feed_in_the_background_and_the_new_indicator_ma
         .unwrap()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["event_type"] == "stats")
-        .last()
+        .rfind(|e| e["event_type"] == "stats")
         .expect("a stats record");
     let f = &last["fetches"];
     assert!(
