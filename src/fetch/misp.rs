@@ -65,7 +65,7 @@ pub fn fetch(
     st: &mut FetchState,
 ) -> Result<Option<usize>, String> {
     let dir = &feed.path;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    super::ensure_dir(dir)?;
     let base = url.trim_end_matches('/');
     let manifest_path = dir.join("manifest.json");
     let new_manifest = with_suffix(&manifest_path, ".new");

@@ -136,6 +136,31 @@ pub fn install(tmp: &Path, dst: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Create `dir` (and its parents) if missing. Run as root (`iocd feeds update` from a root
+/// shell, the first fetch of `iocd run` before it drops privileges), a directory it creates is
+/// given to the owner of its parent (the state directory's owner, `iocd`), so the daemon can
+/// replace the copies in it after the drop (a rename needs only the directory's write bit).
+pub fn ensure_dir(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        ensure_dir(parent)?;
+    }
+    std::fs::create_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if nix::unistd::geteuid().is_root() {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Some(m) = dir.parent().and_then(|p| std::fs::metadata(p).ok()) {
+            let _ = nix::unistd::chown(
+                dir,
+                Some(nix::unistd::Uid::from_raw(m.uid())),
+                Some(nix::unistd::Gid::from_raw(m.gid())),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Read `candidate` (a file, or a directory for MISP) as `feed` would be read: the entries it
 /// gives, or why it is unusable, including a shrink of more than `max_shrink` from `prev`.
 pub fn check_candidate(
@@ -220,9 +245,7 @@ pub fn fetch_feed(feed: &FeedConfig, counters: &FetchCounters) -> Outcome {
     let result = feed
         .path
         .parent()
-        .map_or(Ok(()), |d| {
-            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))
-        })
+        .map_or(Ok(()), ensure_dir)
         .and_then(|()| Client::new(feed))
         .and_then(|client| match feed.format {
             FeedFormat::Taxii => taxii::fetch(feed, &client, url, &mut st),
@@ -389,6 +412,25 @@ mod tests {
         assert!(e.contains("shrank from 9 to 4"), "{e}");
         std::fs::write(&c, "\u{1}\u{2} garbage\nmore garbage !!\n").unwrap();
         assert!(check_candidate(&feed, &c, None).is_err());
+    }
+
+    #[test]
+    fn a_created_directory_takes_its_parents_owner() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("feeds/misp");
+        ensure_dir(&d).unwrap();
+        assert!(d.is_dir());
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+            let e = dir.path().join("e/f");
+            ensure_dir(&e).unwrap();
+            assert_eq!(std::fs::metadata(&e).unwrap().uid(), 65534);
+            assert_eq!(
+                std::fs::metadata(dir.path().join("e")).unwrap().uid(),
+                65534
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,89 @@
+#!/bin/sh
+# A fetch round for 20 remote feeds totalling 2 M entries where one changed (BENCHMARKS.md,
+# "Feeds iocd fetches itself"). Run as root from the repository, with a release build:
+#
+#   benches/fetch/round.sh [path/to/iocd]
+#
+# 1. `iocd feeds update` three times against tests/data/fetch_server.py on loopback (plain
+#    HTTP: the figure is iocd's work, not TLS): all 20 new, all unchanged (304), one changed.
+#    Wall, user and system time and peak RSS from /usr/bin/time.
+# 2. `iocd run` on the loopback of a network namespace (fe-bench) with refresh = "5s": the
+#    reload after one feed changed (only that one re-read) against a SIGHUP after every copy was
+#    touched (all 20 re-read), from the daemon's "reload done in" lines; and, if tcpreplay and
+#    the benchmark capture are there, the packets the workers handled while a fetch round and
+#    its reload ran against a quiet run (stats record `packets`, `drops`).
+set -e
+bin=$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/iocd}")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+w=${IOCD_FETCH_BENCH_DIR:-/tmp/iocd-fetch-bench}
+rm -rf "$w"
+mkdir -p "$w/www" "$w/state"
+python3 - "$w/www" <<'PY'
+import sys
+d = sys.argv[1]
+for f in range(20):
+    with open(f"{d}/f{f:02}.txt", "w") as out:
+        out.write("".join(f"h{i}.f{f:02}.bench.test\n" for i in range(100_000)))
+PY
+ns=fe-bench
+ip netns del $ns 2>/dev/null || true
+ip netns add $ns
+ip -n $ns link set lo up
+cleanup() {
+    [ -n "$daemon" ] && kill "$daemon" 2>/dev/null || true
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    ip netns del $ns 2>/dev/null || true
+}
+trap cleanup EXIT
+ip netns exec $ns python3 "$root/tests/data/fetch_server.py" "$w/www" > "$w/port" &
+server=$!
+while [ ! -s "$w/port" ]; do sleep 0.1; done
+port=$(head -1 "$w/port")
+{
+    printf '[daemon]\nuser = "root"\nstate_dir = "%s"\n' "$w/state"
+    printf '[stats]\ninterval = "1s"\n[[sinks]]\ntype = "json"\npath = "%s"\n' "$w/events.json"
+    for f in $(seq -w 0 19); do
+        printf '[[feeds]]\nname = "f%s"\nurl = "http://127.0.0.1:%s/f%s.txt"\nrefresh = "5s"\n' "$f" "$port" "$f"
+    done
+} > "$w/iocd.toml"
+t() { /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"; }
+echo "## iocd feeds update: 20 feeds, 2 000 000 entries (load $(cut -d' ' -f1-3 /proc/loadavg))"
+round() {
+    t ip netns exec $ns "$bin" feeds update --config "$w/iocd.toml" > "$w/$1.out" 2> "$w/$1.err"
+    tail -1 "$w/$1.out" | sed "s/^/$1: /"
+    tail -1 "$w/$1.err" | sed "s/^/$1: /"
+}
+round first
+round second
+echo "h-new.f07.bench.test" >> "$w/www/f07.txt"
+round third
+
+echo "## iocd run: reload after one feed changed vs every copy touched"
+ip netns exec $ns "$bin" run --interface lo --config "$w/iocd.toml" 2> "$w/run.err" &
+daemon=$!
+until grep -q READY "$w/run.err"; do sleep 0.2; done
+sleep 6
+echo "h-new2.f07.bench.test" >> "$w/www/f07.txt"
+until grep -q "reload done" "$w/run.err"; do sleep 0.2; done
+grep -c "unchanged since the last load" "$w/run.err" | sed 's/^/feeds copied, not re-read: /'
+grep "reload done" "$w/run.err" | tail -1 | sed 's/^/one changed: /'
+touch "$w"/state/feeds/f??
+kill -HUP $daemon
+until [ "$(grep -c 'reload done' "$w/run.err")" -ge 2 ]; do sleep 0.2; done
+grep "reload done" "$w/run.err" | tail -1 | sed 's/^/all 20 touched (SIGHUP): /'
+pcap=$(ls "$root"/bench-data/capture-*.pcap 2>/dev/null | head -1)
+if [ -n "$pcap" ] && command -v tcpreplay >/dev/null; then
+    echo "## packets handled while fetching (tcpreplay --topspeed of $(basename "$pcap") on lo)"
+    for run in quiet fetching; do
+        before=$(grep -c '"event_type":"stats"' "$w/events.json" || true)
+        writer=""
+        if [ $run = fetching ]; then
+            ( for i in 1 2 3 4; do echo "h-x$i.f03.bench.test" >> "$w/www/f03.txt"; sleep 2; done ) &
+            writer=$!
+        fi
+        ip netns exec $ns tcpreplay -q --topspeed -i lo "$pcap" 2>&1 | grep -E "Actual|Rated" | head -2 | sed "s/^/$run: /"
+        sleep 2
+        tail -1 "$w/events.json" | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); print('$run: stats packets', r['packets'], 'drops', r['drops'], 'fetches', r.get('fetches'), 'reloads', r['reloads']['ok'])"
+        [ -n "$writer" ] && wait "$writer"
+    done
+fi
