@@ -18,12 +18,14 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 w=${IOCD_FETCH_BENCH_DIR:-/tmp/iocd-fetch-bench}
 rm -rf "$w"
 mkdir -p "$w/www" "$w/state"
-python3 - "$w/www" <<'PY'
+# entries per feed (IOCD_FETCH_BENCH_PER_FEED, default 100 000: 2 M in all)
+per=${IOCD_FETCH_BENCH_PER_FEED:-100000}
+python3 - "$w/www" "$per" <<'PY'
 import sys
-d = sys.argv[1]
+d, per = sys.argv[1], int(sys.argv[2])
 for f in range(20):
     with open(f"{d}/f{f:02}.txt", "w") as out:
-        out.write("".join(f"h{i}.f{f:02}.bench.test\n" for i in range(100_000)))
+        out.write("".join(f"h{i}.f{f:02}.bench.test\n" for i in range(per)))
 PY
 ns=fe-bench
 ip netns del $ns 2>/dev/null || true
@@ -47,7 +49,7 @@ port=$(head -1 "$w/port")
     done
 } > "$w/iocd.toml"
 t() { /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"; }
-echo "## iocd feeds update: 20 feeds, 2 000 000 entries (load $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "## iocd feeds update: 20 feeds of $per entries (load $(cut -d' ' -f1-3 /proc/loadavg))"
 round() {
     t ip netns exec $ns "$bin" feeds update --config "$w/iocd.toml" > "$w/$1.out" 2> "$w/$1.err"
     tail -1 "$w/$1.out" | sed "s/^/$1: /"

@@ -23,6 +23,20 @@ pub const MAX_VALIDATOR_BYTES: usize = 1024;
 /// wrong path.
 pub const MAX_SECRET_BYTES: u64 = 16 * 1024;
 
+/// The system's trusted roots, read once per process (a read and parse of the whole
+/// certificate store costs about as much as a request to a local server).
+fn system_roots() -> &'static Vec<ureq::tls::Certificate<'static>> {
+    static ROOTS: std::sync::OnceLock<Vec<ureq::tls::Certificate<'static>>> =
+        std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        rustls_native_certs::load_native_certs()
+            .certs
+            .iter()
+            .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+            .collect()
+    })
+}
+
 /// What the server answered.
 #[derive(Debug)]
 pub enum Got {
@@ -52,11 +66,7 @@ impl Client {
     /// file, an unset environment variable).
     pub fn new(feed: &FeedConfig) -> Result<Client, String> {
         use ureq::tls::{RootCerts, TlsConfig};
-        let mut roots = Vec::new();
-        let native = rustls_native_certs::load_native_certs();
-        for c in native.certs {
-            roots.push(ureq::tls::Certificate::from_der(c.as_ref()).to_owned());
-        }
+        let mut roots = system_roots().clone();
         if let Some(ca) = &feed.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| format!("ca_file {}: cannot read: {e}", ca.display()))?;
