@@ -73,19 +73,48 @@ touch "$w"/state/feeds/f??
 kill -HUP $daemon
 until [ "$(grep -c 'reload done' "$w/run.err")" -ge 2 ]; do sleep 0.2; done
 grep "reload done" "$w/run.err" | tail -1 | sed 's/^/all 20 touched (SIGHUP): /'
-pcap=$(ls "$root"/bench-data/capture-*.pcap 2>/dev/null | head -1)
-if [ -n "$pcap" ] && command -v tcpreplay >/dev/null; then
-    echo "## packets handled while fetching (tcpreplay --topspeed of $(basename "$pcap") on lo)"
-    for run in quiet fetching; do
-        before=$(grep -c '"event_type":"stats"' "$w/events.json" || true)
-        writer=""
-        if [ $run = fetching ]; then
-            ( for i in 1 2 3 4; do echo "h-x$i.f03.bench.test" >> "$w/www/f03.txt"; sleep 2; done ) &
-            writer=$!
-        fi
-        ip netns exec $ns tcpreplay -q --topspeed -i lo "$pcap" 2>&1 | grep -E "Actual|Rated" | head -2 | sed "s/^/$run: /"
-        sleep 2
-        tail -1 "$w/events.json" | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); print('$run: stats packets', r['packets'], 'drops', r['drops'], 'fetches', r.get('fetches'), 'reloads', r['reloads']['ok'])"
-        [ -n "$writer" ] && wait "$writer"
-    done
-fi
+# 100 000 DNS queries (Ethernet/IPv4/UDP), one name each, every tenth listed in feed f05
+python3 - "$w/dns.pcap" <<'PY'
+import struct, sys
+out = open(sys.argv[1], "wb")
+out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+for i in range(100_000):
+    name = f"h{i}.f05.bench.test" if i % 10 == 0 else f"q{i}.other.bench.test"
+    q = struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    sport = 10000 + i % 50000
+    udp = struct.pack(">HHHH", sport, 53, 8 + len(q), 0) + q
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
+                     bytes([10, 0, 0, 5]), bytes([10, 0, 0, 53])) + udp
+    frame = b"\0" * 12 + b"\x08\x00" + ip
+    out.write(struct.pack("<IIII", 1_700_000_000 + i // 10000, (i % 10000) * 100, len(frame), len(frame)))
+    out.write(frame)
+PY
+pps=${IOCD_FETCH_BENCH_PPS:-20000}
+echo "## packets handled by the workers while fetching (tcpreplay --pps $pps of 100 000 DNS queries on lo)"
+for run in quiet fetching; do
+    writer=""
+    if [ $run = fetching ]; then
+        # f05 changes every 2 s: each round fetches it, checks it and the daemon reloads
+        ( for i in 1 2 3; do echo "h-x$i.f05.bench.test" >> "$w/www/f05.txt"; sleep 2; done ) &
+        writer=$!
+    fi
+    r0=$(grep -c "reload done" "$w/run.err" || true)
+    tail -1 "$w/events.json" > "$w/before.$run"
+    ip netns exec $ns tcpreplay -q --pps "$pps" -i lo "$w/dns.pcap" > "$w/tcpreplay.$run" 2>&1
+    [ -n "$writer" ] && wait "$writer"
+    sleep 6
+    r1=$(grep -c "reload done" "$w/run.err" || true)
+    grep -o "Actual: [0-9]* packets" "$w/tcpreplay.$run" | sed "s/^/$run: tcpreplay /"
+    tail -1 "$w/events.json" > "$w/after.$run"
+    python3 - "$w/before.$run" "$w/after.$run" "$run" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+d = lambda k: b[k] - a[k]
+drops = {k: b["drops"][k] - a["drops"][k] for k in b["drops"]}
+m = b["workers"]["matches"] - a["workers"]["matches"]
+f = {k: b["fetches"][k] - a["fetches"][k] for k in b["fetches"]}
+print(f"{sys.argv[3]}: workers handled {d('packets')} packets, drops {drops}, matches {m}, fetches {f}")
+PY
+    echo "$run: reloads during the run: $((r1 - r0))"
+done
