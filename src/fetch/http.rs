@@ -103,8 +103,9 @@ impl Client {
         })
     }
 
-    /// GET `url` into `dst` (written, not renamed: the caller decides), conditional on `have`.
-    /// `accept` is sent as the Accept header when given; `extra` headers too.
+    /// GET `url` into `dst` (written, not renamed: the caller decides), conditional on `have`;
+    /// `accept` is sent as the Accept header when given. A body cut short of its
+    /// Content-Length (or a gzip stream cut short) is an error, as is one over `max_bytes`.
     pub fn get(
         &self,
         url: &str,
@@ -153,11 +154,9 @@ impl Client {
         let raw = with_suffix(dst, ".download");
         let result = (|| {
             let mut reader = resp.into_body().into_reader();
-            let n = copy_capped(&mut reader, &raw, self.max_bytes)
-                .map_err(|e| format!("{url}: {e}"))?;
-            // ureq reports a body shorter than its Content-Length as an error above; a
-            // gzip-encoded one is checked by its own trailer
-            let _ = n;
+            // ureq reports a body shorter than its Content-Length as a read error, and a
+            // gzip-encoded one cut short fails its trailer check
+            copy_capped(&mut reader, &raw, self.max_bytes).map_err(|e| format!("{url}: {e}"))?;
             unpack(&raw, dst, self.max_bytes, self.zip_member.as_deref())
                 .map_err(|e| format!("{url}: {e}"))
         })();
