@@ -393,6 +393,27 @@ action = "flag"
     }
 
     #[test]
+    fn commented_remote_feed_examples_in_the_documented_config_parse() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
+                .unwrap();
+        let start = text.find("## Feeds iocd fetches itself").unwrap();
+        let example: String = text[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, &example).unwrap();
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        let names: Vec<String> = c.feeds.iter().map(FeedConfig::display_name).collect();
+        assert_eq!(names, ["feodo-remote", "cti", "misp-osint"]);
+        assert!(c.feeds.iter().all(FeedConfig::is_remote));
+        assert_eq!(c.feeds[1].format, FeedFormat::Taxii);
+    }
+
+    #[test]
     fn commented_warninglist_example_in_the_documented_config_parses() {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
