@@ -203,21 +203,7 @@ impl Reloader {
             .running
             .as_ref()
             .map_or_else(crate::config::default_home_net, Config::home_net);
-        // a feed whose config and file are those its entries were read from is copied from
-        // the set in force, not read again: a fetch that updated one feed re-reads that one
-        let unchanged: Vec<bool> = self
-            .feeds
-            .iter()
-            .zip(&ids)
-            .map(|(f, id)| {
-                id.is_some()
-                    && self
-                        .loaded
-                        .iter()
-                        .any(|(lf, lid)| lf == f && lid.is_some() && lid == id)
-            })
-            .collect();
-        let (set, report) = feeds::rebuild_changed(&self.feeds, &home_net, &current, &unchanged);
+        let (set, report) = feeds::rebuild(&self.feeds, &home_net, &current);
         drop(current);
         log_report(&report);
         ok &= report.failed_feeds() == 0;

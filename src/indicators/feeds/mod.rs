@@ -89,7 +89,7 @@ pub fn build_set(
     if feeds.is_empty() {
         return Err(BuildError::NoFeeds);
     }
-    let (set, report) = build(feeds, home_net, None, &[]);
+    let (set, report) = build(feeds, home_net, None);
     if report.failed_feeds() == report.feeds.len() {
         return Err(BuildError::NoneReadable { report });
     }
@@ -106,34 +106,20 @@ pub fn rebuild(
     home_net: &[IpNet],
     previous: &IndicatorSet,
 ) -> (IndicatorSet, LoadReport) {
-    build(feeds, home_net, Some(previous), &[])
-}
-
-/// [`rebuild`], where `unchanged[i]` says feed `i`'s file is the one its entries in `previous`
-/// were read from (the same config, the same file identity): those entries are copied from
-/// `previous` and the file is not read again. Only the changed feeds are parsed (a fetch
-/// round that updated one feed of twenty re-reads that one).
-pub fn rebuild_changed(
-    feeds: &[FeedConfig],
-    home_net: &[IpNet],
-    previous: &IndicatorSet,
-    unchanged: &[bool],
-) -> (IndicatorSet, LoadReport) {
-    build(feeds, home_net, Some(previous), unchanged)
+    build(feeds, home_net, Some(previous))
 }
 
 fn build(
     feeds: &[FeedConfig],
     home_net: &[IpNet],
     previous: Option<&IndicatorSet>,
-    unchanged: &[bool],
 ) -> (IndicatorSet, LoadReport) {
     // A feed found over its max_bad_ratio only after its entries were added (no counting pass
     // ran: nothing to keep from a previous set) is left out and the set built again without it.
     // Rare, and it converges: each pass leaves out at least one more feed.
     let mut left_out: Vec<Option<FeedReport>> = vec![None; feeds.len()];
     loop {
-        let (set, report, found) = build_once(feeds, home_net, previous, &left_out, unchanged);
+        let (set, report, found) = build_once(feeds, home_net, previous, &left_out);
         if found.is_empty() {
             return (set, report);
         }
@@ -150,7 +136,6 @@ fn build_once(
     home_net: &[IpNet],
     previous: Option<&IndicatorSet>,
     left_out: &[Option<FeedReport>],
-    unchanged: &[bool],
 ) -> (IndicatorSet, LoadReport, Vec<(usize, FeedReport)>) {
     let started = Instant::now();
     let now_us = now_us();
@@ -162,19 +147,6 @@ fn build_once(
         let mut r = FeedReport::new(feed);
         builder.allow_rule(&r.name, allow_rule(feed));
         let prev = previous.map_or(0, |p| p.feed_len(&r.name));
-        if let (Some(p), true, true) = (previous, unchanged.get(i) == Some(&true), prev > 0) {
-            let mut kept = 0;
-            p.for_each_of_feed(&r.name, |value, ctx, mode| {
-                let c = builder.context(ctx.clone());
-                if builder.add(value, c, mode) == Added::Yes {
-                    kept += 1;
-                }
-            });
-            r.unchanged = Some(kept);
-            r.duration = t.elapsed();
-            report.feeds.push(r);
-            continue;
-        }
         let outcome = match left_out.get(i).and_then(Option::as_ref) {
             Some(known) => {
                 r = known.clone();
@@ -387,29 +359,6 @@ mod tests {
             ),
             "{shown}"
         );
-    }
-
-    #[test]
-    fn a_rebuild_reads_only_the_changed_feeds_and_copies_the_others() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = write_feed(dir.path(), "a.txt", b"a1.test\na2.test\n");
-        let b = write_feed(dir.path(), "b.txt", b"b1.test\nb2.test\nb3.test\n");
-        let feeds = [a, b];
-        let (set, _) = build_set_t(&feeds).unwrap();
-        // b's file now says something else, but b is marked unchanged: not read, copied
-        std::fs::write(dir.path().join("b.txt"), "other.test\n").unwrap();
-        std::fs::write(dir.path().join("a.txt"), "a1.test\na3.test\n").unwrap();
-        let (new, report) = rebuild_changed(&feeds, &[], &set, &[false, true]);
-        assert_eq!(report.feeds[0].unchanged, None);
-        assert_eq!(report.feeds[1].unchanged, Some(3));
-        assert!(report.feeds[1]
-            .summary()
-            .contains("unchanged since the last load: 3 entries"));
-        assert_eq!(feed_of(&new, b"a3.test"), Some("a"));
-        assert_eq!(feed_of(&new, b"a2.test"), None);
-        assert_eq!(feed_of(&new, b"b2.test"), Some("b"));
-        assert_eq!(feed_of(&new, b"other.test"), None);
-        assert_eq!(new.len(), 5);
     }
 
     #[test]

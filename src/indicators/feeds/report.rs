@@ -73,9 +73,6 @@ pub struct FeedReport {
     pub unusable: bool,
     /// On reload, entries kept from the previous set because of `failure`.
     pub kept_last_good: Option<usize>,
-    /// On reload, entries copied from the previous set because the feed's file is the one
-    /// they were read from (not read again).
-    pub unchanged: Option<usize>,
     pub duration: Duration,
 }
 
@@ -103,7 +100,6 @@ impl FeedReport {
             failure: None,
             unusable: false,
             kept_last_good: None,
-            unchanged: None,
             duration: Duration::ZERO,
         }
     }
@@ -113,7 +109,6 @@ impl FeedReport {
         self.by_type.iter().sum::<usize>()
             + self.by_token.iter().sum::<usize>()
             + self.kept_last_good.unwrap_or(0)
-            + self.unchanged.unwrap_or(0)
     }
 
     /// Usable: read and parsed, or kept from the last good load.
@@ -141,12 +136,6 @@ impl FeedReport {
                 s += &format!("{failed} ({why}); kept {kept} last good entries");
             }
             (Some(why), None) => s += &format!("{failed} ({why}); no entries"),
-            (None, _) if self.unchanged.is_some() => {
-                s += &format!(
-                    "unchanged since the last load: {} entries kept as they were (not read again)",
-                    self.unchanged.unwrap_or(0)
-                );
-            }
             (None, _) => {
                 let [v4, v6, cidr, dom] = self.by_type;
                 let mut tokens = String::new();
