@@ -858,3 +858,73 @@ fn the_daemon_refreshes_a_remote_feed_in_the_background_and_the_new_indicator_ma
     assert_eq!(f["failed"], 0, "{last}");
     assert!(last["reloads"]["ok"].as_u64() >= Some(1), "{last}");
 }
+
+#[test]
+fn proxies_come_from_the_environment_and_no_proxy_bypasses_them() {
+    if !prereqs(&["python3", "openssl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tls = make_tls(d);
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    write_file(&www.join("p.txt"), "p1.test\np2.test\n");
+    let srv = Server::files(&www, Some(&tls), &[]);
+    let proxy_log = d.join("proxy.log");
+    let mut proxy = Command::new("python3")
+        .arg(util::root().join("tests/data/connect_proxy.py"))
+        .arg(&proxy_log)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let proxy_port: u16 = line.trim().parse().unwrap();
+    let proxy = Server {
+        child: proxy,
+        port: proxy_port,
+        log: proxy_log.clone(),
+    };
+    let cfg = config(
+        d,
+        &format!(
+            "[[feeds]]\nname = \"p\"\nurl = \"https://127.0.0.1:{}/p.txt\"\nca_file = \"{}\"\n",
+            srv.port,
+            tls.ca.display()
+        ),
+    );
+    let run = |no_proxy: Option<&str>| {
+        let mut c = util::iocd();
+        c.args(["feeds", "update", "--config", cfg.to_str().unwrap()])
+            .env("HTTPS_PROXY", format!("http://127.0.0.1:{}", proxy.port))
+            .env_remove("https_proxy")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY");
+        if let Some(n) = no_proxy {
+            c.env("NO_PROXY", n);
+        }
+        let out = util::run_with_timeout(c, Duration::from_secs(60));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(None);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "p"), "updated (2 entries)", "{out}");
+    let target = format!("127.0.0.1:{}", srv.port);
+    assert_eq!(proxy.requests(&target), 1, "through the proxy");
+    write_file(&www.join("p.txt"), "p1.test\np2.test\np3.test\n");
+    let (code, out) = run(Some("127.0.0.1"));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(outcome(&out, "p"), "updated (3 entries)", "{out}");
+    assert_eq!(
+        proxy.requests(&target),
+        1,
+        "NO_PROXY: not through the proxy"
+    );
+    assert_eq!(srv.requests("/p.txt"), 2);
+}
