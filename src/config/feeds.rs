@@ -532,6 +532,13 @@ impl FeedConfig {
             out.push(format!(
                 "{prefix}: url {url:?} must start with https:// (or http://)"
             ));
+        } else if url::Url::parse(url)
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            // the URL itself is not repeated: it holds the secret
+            out.push(format!(
+                "{prefix}: url: credentials in the URL are a secret in the config text; put them in a file or an environment variable and name it in auth (basic_user with password_file or password_env)"
+            ));
         }
         if r.refresh.is_some_and(|d| d < MIN_REFRESH) {
             out.push(format!("{prefix}: refresh must be at least 1s"));

@@ -496,6 +496,16 @@ action = "flag"
         }
         std::fs::write(
             &p,
+            "[[feeds]]\nname = \"x\"\nurl = \"https://u:hunter2@e.test/x\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("credentials in the URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
             "[[feeds]]\nurl = \"ftp://e.test/x\"\nrefresh = \"0s\"\n",
         )
         .unwrap();
