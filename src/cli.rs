@@ -65,6 +65,33 @@ pub enum Command {
     /// second one exits at once). Exit status: 0 ok; 1 capture or output failure; 78 bad
     /// configuration or no usable feed.
     Run(RunArgs),
+    /// Feeds iocd fetches itself (`url = ...` in `[[feeds]]`).
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+}
+
+/// `iocd feeds ...`
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Fetch every remote feed once into the state directory and print per feed what happened
+    /// (unchanged, updated, failed and why; a failed feed keeps its last good copy). For
+    /// `iocd replay` and `iocd check`, which read the local copies and fetch nothing.
+    ///
+    /// Exit status: 0 every feed fetched (or unchanged); 1 some feed failed; 78 bad
+    /// configuration.
+    Update(UpdateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// TOML configuration file.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "/etc/iocd/iocd.toml"
+    )]
+    pub config: PathBuf,
 }
 
 /// Where the indicators come from, for `check` and `lookup`.

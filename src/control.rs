@@ -16,6 +16,9 @@ pub enum Control {
     /// The capture thread returned (end of the inputs, or a failed live capture): the loop ends
     /// at once rather than at its next tick.
     CaptureEnded,
+    /// The feed fetcher put a new copy of some remote feed in place: reload the feeds (sinks
+    /// are not reopened).
+    Fetched,
 }
 
 /// The control loop's grain: signals are handled at once, timers (watchdog, stats, the

@@ -60,6 +60,7 @@ pub mod config;
 pub mod control;
 pub mod decode;
 pub mod event;
+pub mod fetch;
 pub mod indicators;
 pub mod metrics;
 pub mod mode;

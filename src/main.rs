@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iocd::cli::{Cli, Command};
-use iocd::mode::{analyst, replay, run};
+use iocd::mode::{analyst, feeds, replay, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Check(args) => analyst::check(args),
         Command::Lookup(args) => analyst::lookup(args),
         Command::Run(args) => run::run(args),
+        Command::Feeds(iocd::cli::FeedsCommand::Update(args)) => feeds::update(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -142,6 +142,8 @@ pub struct Pipeline<C> {
     reload: Option<(Sender<()>, JoinHandle<()>, Arc<AtomicBool>)>,
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
+    /// The feed fetcher thread and its stop flag, once [`Pipeline::start_fetcher`] started it.
+    fetcher: Option<(JoinHandle<()>, Arc<AtomicBool>)>,
     stop_wait: Duration,
     /// The metrics endpoint's thread, once [`Pipeline::serve_metrics`] has started it.
     metrics: Option<JoinHandle<()>>,
@@ -310,6 +312,7 @@ impl<C: Send + 'static> Pipeline<C> {
             sinks,
             control: spec.control,
             reload: None,
+            fetcher: None,
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
             metrics: None,
@@ -421,6 +424,14 @@ impl<C: Send + 'static> Pipeline<C> {
                         let _ = tx.try_send(());
                     }
                 }
+                Ok(Control::Fetched) => {
+                    // a feed's copy changed on disk: the reload rebuilds (only the files that
+                    // changed are new to it); sinks are not reopened
+                    policy.reloading();
+                    if let Some((tx, _, _)) = &self.reload {
+                        let _ = tx.try_send(());
+                    }
+                }
                 Ok(Control::Reloaded(ok)) => policy.reloaded(&self.core, ok),
                 Ok(Control::CaptureEnded) => return Ended::CaptureDone,
                 Ok(Control::Shutdown) => return Ended::Shutdown,
@@ -504,7 +515,41 @@ impl<C: Send + 'static> Pipeline<C> {
         }
     }
 
+    /// Fetch the remote feeds of `feeds` in the background, each on its `refresh` schedule
+    /// ([`crate::fetch::run`], on its own thread: never a packet thread); a fetch that put a new
+    /// copy in place asks this loop for a reload ([`Control::Fetched`]).
+    pub fn start_fetcher(
+        &mut self,
+        feeds: Vec<crate::config::FeedConfig>,
+        sensor: String,
+        counters: Arc<crate::fetch::FetchCounters>,
+    ) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let tx = self.control.tx.clone();
+        match std::thread::Builder::new()
+            .name("fetch".into())
+            .spawn(move || {
+                crate::fetch::run(&feeds, &sensor, &counters, &flag, &|| {
+                    let _ = tx.send(Control::Fetched);
+                });
+            }) {
+            Ok(h) => self.fetcher = Some((h, stop)),
+            Err(e) => tracing::error!(
+                "cannot start the fetch thread: {e}; remote feeds are not refreshed"
+            ),
+        }
+    }
+
     fn stop_signals(&mut self) {
+        // A fetch in flight is not waited for (it may wait up to its timeout): its copy is
+        // written atomically, so abandoning it leaves the last good one.
+        if let Some((h, stop)) = self.fetcher.take() {
+            stop.store(true, Relaxed);
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
         self.control.close();
         // A reload still running is not waited for: the set it builds would serve nothing.
         if let Some((tx, h, busy)) = self.reload.take() {

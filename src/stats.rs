@@ -265,6 +265,24 @@ pub struct StatsRecord {
     /// Each capture thread's counters (one entry for libpcap, `threads` for af_packet), by
     /// thread number.
     pub capture: Vec<LiveStats>,
+    /// Fetches of the feeds iocd fetches itself (`url`); absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetches: Option<FetchStats>,
+}
+
+counters! {
+    /// `"fetches"` of the stats record: the remote feeds' fetches since start.
+    pub struct FetchStats {
+        /// Rounds in which some feed was due.
+        rounds: u64,
+        /// Fetches that found the copy current (304, nothing new in a TAXII collection).
+        unchanged: u64,
+        /// Fetches that put a new copy in place.
+        updated: u64,
+        /// Fetches that failed (network, HTTP status, truncated, oversized, unparsable,
+        /// shrunk): the last good copy stayed.
+        failed: u64,
+    }
 }
 
 /// The replay summary's lines for `c`: the plain counts of the top level on one line, a line

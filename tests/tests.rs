@@ -9,6 +9,7 @@ mod corpus;
 mod dns;
 mod fanout;
 mod feed_shapes;
+mod fetch;
 mod fingerprints;
 mod formats;
 mod http;

@@ -84,6 +84,29 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("capture.threads", "threads = 4"),
     ("capture.fanout_group", "fanout_group = 4242"),
     ("metrics.listen", r#"listen = "127.0.0.1:9310""#),
+    (
+        "feeds.url",
+        r#"url = "https://feodotracker.abuse.ch/downloads/ipblocklist.csv""#,
+    ),
+    ("feeds.refresh", r#"refresh = "1h""#),
+    ("feeds.timeout", r#"timeout = "60s""#),
+    ("feeds.max_bytes", "max_bytes = 268435456"),
+    ("feeds.ca_file", r#"ca_file = "/etc/iocd/feed-ca.pem""#),
+    ("feeds.zip_member", r#"zip_member = "full.csv""#),
+    (
+        "feeds.auth.bearer_file",
+        r#"bearer_file = "/etc/iocd/secrets/feed.token""#,
+    ),
+    ("feeds.auth.basic_user", r#"basic_user = "iocd""#),
+    (
+        "feeds.auth.password_file",
+        r#"password_file = "/etc/iocd/secrets/feed.password""#,
+    ),
+    ("feeds.auth.header", r#"header = "Authorization""#),
+    (
+        "feeds.auth.value_file",
+        r#"value_file = "/etc/iocd/secrets/misp.key""#,
+    ),
 ];
 
 /// The line to copy for `path` (`sinks[1].type` → `type = "json"`).
@@ -265,10 +288,10 @@ mod tests {
 
     #[test]
     fn a_missing_key_and_bad_syntax_are_one_line_each() {
-        let p = problem("[[feeds]]\nname = \"a\"\n");
+        let p = problem("[[sinks]]\npath = \"-\"\n");
         assert_eq!(
             p.message,
-            "feeds[0].path: required key missing, e.g. path = \"/var/lib/iocd/feeds/ipblocklist.csv\""
+            "sinks[0].type: required key missing, e.g. type = \"json\""
         );
         let p = problem("[stats\ninterval = \"60s\"\n");
         assert_eq!(p.line, Some(1));

@@ -15,7 +15,9 @@ pub struct FeedConfig {
     /// Name carried in events as `indicator.feed`; the file stem when unset.
     pub name: Option<String>,
     /// Path of the feed file (a directory for `misp`); relative paths are relative to the config
-    /// file's directory.
+    /// file's directory. Empty for a remote feed (`url`), whose local copy the config loader
+    /// places in `<state_dir>/feeds/` ([`FeedConfig::place_remote`]).
+    #[serde(default)]
     pub path: PathBuf,
     /// Format of the file.
     #[serde(default)]
@@ -90,6 +92,81 @@ pub struct FeedConfig {
     /// and Host).
     #[serde(default)]
     pub url_https: UrlHttps,
+    /// `https://` (or `http://`) URL of a feed iocd fetches itself, instead of `path`: the feed
+    /// file; for `format = "taxii"` the collection (or its `objects/` endpoint); for
+    /// `format = "misp"` the feed directory (its `manifest.json` is read from there).
+    pub url: Option<String>,
+    /// How often the daemon fetches a `url` feed again (humantime: "1h", "15m"); default 1h.
+    #[serde(default, deserialize_with = "super::de_opt_duration")]
+    pub refresh: Option<std::time::Duration>,
+    /// Give up on a request after this long (connect, headers and body); default 60s.
+    #[serde(default, deserialize_with = "super::de_opt_duration")]
+    pub timeout: Option<std::time::Duration>,
+    /// Refuse a download larger than this many bytes (after decompression); default
+    /// [`DEFAULT_MAX_DOWNLOAD_BYTES`].
+    pub max_bytes: Option<u64>,
+    /// PEM file of CA certificates trusted for this feed's server, besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// For a zip payload: the member to read; default the first file in the archive.
+    pub zip_member: Option<String>,
+    /// Credentials, read from a file or the environment (never written in the config).
+    pub auth: Option<AuthConfig>,
+}
+
+/// `auth = { ... }`: where a remote feed's credentials come from. One of `bearer_file`,
+/// `basic_user` + `password_file`/`password_env`, or `header` + `value_file`/`value_env`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Keys that would hold a secret in the config text: refused (exit 78) with a message
+    /// saying to use a file or an environment variable.
+    pub password: Option<serde::de::IgnoredAny>,
+    pub token: Option<serde::de::IgnoredAny>,
+    pub bearer: Option<serde::de::IgnoredAny>,
+    pub value: Option<serde::de::IgnoredAny>,
+    pub api_key: Option<serde::de::IgnoredAny>,
+    pub key: Option<serde::de::IgnoredAny>,
+    /// File holding a token sent as `Authorization: Bearer <token>`.
+    pub bearer_file: Option<PathBuf>,
+    /// Environment variable holding such a token.
+    pub bearer_env: Option<String>,
+    /// User name for HTTP basic authentication (not a secret).
+    pub basic_user: Option<String>,
+    /// File holding the basic-auth password.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the basic-auth password.
+    pub password_env: Option<String>,
+    /// A header to send (`Authorization` for MISP, `X-API-Key`, ...), its value from
+    /// `value_file` or `value_env`.
+    pub header: Option<String>,
+    pub value_file: Option<PathBuf>,
+    pub value_env: Option<String>,
+}
+
+/// Largest download accepted by default (after decompression): 256 MiB, a quarter of
+/// `MAX_FEED_BYTES` (1 GiB, the largest feed file read): the biggest public feeds (URLhaus full,
+/// Tranco top 1M) are under 100 MB; set `max_bytes` for more.
+pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Default `refresh` of a remote feed.
+pub const DEFAULT_REFRESH: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Shortest `refresh` accepted: one second (tests); feed servers ask for minutes.
+pub const MIN_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Default request timeout of a remote feed.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl FeedConfig {
+    pub fn refresh(&self) -> std::time::Duration {
+        self.refresh.unwrap_or(DEFAULT_REFRESH)
+    }
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
+    }
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes.unwrap_or(DEFAULT_MAX_DOWNLOAD_BYTES)
+    }
 }
 
 /// The indicator types matched by exact key, beyond addresses and names: hashes, fingerprints,
@@ -282,6 +359,50 @@ impl FeedConfig {
             csv: None,
             kind: None,
             url_https: UrlHttps::Url,
+            url: None,
+            refresh: None,
+            timeout: None,
+            max_bytes: None,
+            ca_file: None,
+            zip_member: None,
+            auth: None,
+        }
+    }
+
+    /// Whether iocd fetches this feed itself (`url` set).
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some()
+    }
+
+    /// Give a remote feed its local copy in `<state_dir>/feeds/`: `<name>` (a directory for
+    /// MISP, a STIX bundle for TAXII). A feed with both `url` and `path`, or neither, is a
+    /// problem named here (the path is then left as written).
+    pub fn place_remote(
+        &mut self,
+        state_dir: &std::path::Path,
+        prefix: &str,
+        out: &mut Vec<String>,
+    ) {
+        let has_path = !self.path.as_os_str().is_empty();
+        match (&self.url, has_path) {
+            (Some(_), true) => out.push(format!(
+                "{prefix}: give url (a feed iocd fetches) or path (a local file), not both"
+            )),
+            (None, false) => out.push(format!(
+                "{prefix}: needs path (a local file) or url (a feed iocd fetches)"
+            )),
+            (None, true) => {}
+            (Some(_), false) => match &self.name {
+                Some(n) if safe_file_name(n) => {
+                    self.path = state_dir.join("feeds").join(n);
+                }
+                Some(n) => out.push(format!(
+                    "{prefix}: name {n:?} names the local copy of a remote feed: use letters, digits, '.', '-', '_'"
+                )),
+                None => out.push(format!(
+                    "{prefix}: a feed with url needs a name (it names the local copy in <state_dir>/feeds/)"
+                )),
+            },
         }
     }
 
@@ -358,6 +479,7 @@ impl FeedConfig {
                 "{prefix}: applies_to is empty: the allowlist would suppress nothing (leave it out to apply to every feed)"
             ));
         }
+        self.remote_problems(prefix, out);
         match (&self.format, &self.csv) {
             (FeedFormat::Csv, None) => out.push(format!(
                 "{prefix}: format \"csv\" needs a [feeds.csv] table with columns.value"
@@ -370,6 +492,137 @@ impl FeedConfig {
                 "{prefix}: [feeds.csv] is only for format = \"csv\""
             )),
             (_, None) => {}
+        }
+    }
+}
+
+/// A name usable as a file name in the state directory.
+fn safe_file_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 100
+        && !n.starts_with('.')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl FeedConfig {
+    fn remote_problems(&self, prefix: &str, out: &mut Vec<String>) {
+        let r = self;
+        let Some(url) = &r.url else {
+            if self.format == FeedFormat::Taxii {
+                out.push(format!(
+                    "{prefix}: format \"taxii\" needs url (the collection)"
+                ));
+            }
+            for (key, set) in [
+                ("refresh", r.refresh.is_some()),
+                ("timeout", r.timeout.is_some()),
+                ("max_bytes", r.max_bytes.is_some()),
+                ("ca_file", r.ca_file.is_some()),
+                ("zip_member", r.zip_member.is_some()),
+                ("auth", r.auth.is_some()),
+            ] {
+                if set {
+                    out.push(format!("{prefix}: {key} is for a feed with url"));
+                }
+            }
+            return;
+        };
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            out.push(format!(
+                "{prefix}: url {url:?} must start with https:// (or http://)"
+            ));
+        } else if url::Url::parse(url)
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            // the URL itself is not repeated: it holds the secret
+            out.push(format!(
+                "{prefix}: url: credentials in the URL are a secret in the config text; put them in a file or an environment variable and name it in auth (basic_user with password_file or password_env)"
+            ));
+        }
+        if r.refresh.is_some_and(|d| d < MIN_REFRESH) {
+            out.push(format!("{prefix}: refresh must be at least 1s"));
+        }
+        if r.timeout.is_some_and(|d| d.is_zero()) {
+            out.push(format!("{prefix}: timeout must be more than 0s"));
+        }
+        if r.max_bytes == Some(0) {
+            out.push(format!("{prefix}: max_bytes must be more than 0"));
+        }
+        if matches!(self.format, FeedFormat::MispWarninglist) {
+            out.push(format!(
+                "{prefix}: format \"misp_warninglist\" is read from a path"
+            ));
+        }
+        if let Some(a) = &r.auth {
+            a.problems(prefix, out);
+        }
+    }
+}
+
+impl AuthConfig {
+    fn problems(&self, prefix: &str, out: &mut Vec<String>) {
+        for (key, v) in [
+            ("password", &self.password),
+            ("token", &self.token),
+            ("bearer", &self.bearer),
+            ("value", &self.value),
+            ("api_key", &self.api_key),
+            ("key", &self.key),
+        ] {
+            if v.is_some() {
+                out.push(format!(
+                    "{prefix}: auth.{key}: a secret never goes in the config text; put it in a file readable only by iocd (bearer_file, password_file, value_file) or an environment variable (bearer_env, password_env, value_env) and name that"
+                ));
+                return;
+            }
+        }
+        let bearer = self.bearer_file.is_some() || self.bearer_env.is_some();
+        let basic = self.basic_user.is_some();
+        let header = self.header.is_some();
+        let kinds = usize::from(bearer) + usize::from(basic) + usize::from(header);
+        if kinds != 1 {
+            out.push(format!(
+                "{prefix}: auth needs one of bearer_file/bearer_env, basic_user (with password_file or password_env), or header (with value_file or value_env)"
+            ));
+        }
+        let one = |a: bool, b: bool| usize::from(a) + usize::from(b) == 1;
+        if bearer && !one(self.bearer_file.is_some(), self.bearer_env.is_some()) {
+            out.push(format!(
+                "{prefix}: auth: give bearer_file or bearer_env, not both"
+            ));
+        }
+        if basic != (self.password_file.is_some() || self.password_env.is_some())
+            || (basic && !one(self.password_file.is_some(), self.password_env.is_some()))
+        {
+            out.push(format!(
+                "{prefix}: auth: basic_user goes with one of password_file or password_env"
+            ));
+        }
+        if header != (self.value_file.is_some() || self.value_env.is_some())
+            || (header && !one(self.value_file.is_some(), self.value_env.is_some()))
+        {
+            out.push(format!(
+                "{prefix}: auth: header goes with one of value_file or value_env"
+            ));
+        }
+        if let Some(h) = &self.header {
+            if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                out.push(format!("{prefix}: auth: header {h:?} is not a header name"));
+            }
+        }
+        for (key, v) in [
+            ("bearer_env", &self.bearer_env),
+            ("password_env", &self.password_env),
+            ("value_env", &self.value_env),
+        ] {
+            if let Some(v) = v {
+                if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || v.is_empty() {
+                    out.push(format!(
+                        "{prefix}: auth: {key} {v:?} is not an environment variable name; a secret never goes in the config: put it in a file (bearer_file, password_file, value_file) or an environment variable and name that"
+                    ));
+                }
+            }
         }
     }
 }
@@ -394,6 +647,9 @@ pub enum FeedFormat {
     /// A MISP warninglist `list.json` (`{"name", "type", "list": [...]}`), types `cidr`,
     /// `hostname` and `string`; with `action = "allow"` or `"flag"`.
     MispWarninglist,
+    /// A TAXII 2.1 collection polled by iocd (`url`); its objects are kept as a STIX bundle in
+    /// the state directory and read as `stix`.
+    Taxii,
 }
 
 /// What a domain indicator covers: the name only, the name and every name below it, or only

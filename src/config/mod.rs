@@ -20,8 +20,8 @@ pub mod tables;
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
-    parse_time, Action, AllowOverride, CsvColumn, CsvColumns, CsvConfig, FeedConfig, FeedFormat,
-    MatchMode, Severity, Token, UrlHttps,
+    parse_time, Action, AllowOverride, AuthConfig, CsvColumn, CsvColumns, CsvConfig, FeedConfig,
+    FeedFormat, MatchMode, Severity, Token, UrlHttps,
 };
 pub use metrics::MetricsConfig;
 pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
@@ -138,13 +138,19 @@ impl Config {
             problem,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for feed in &mut config.feeds {
+        // a remote feed's path is its local copy in the state directory
+        let mut placed = Vec::new();
+        let state_dir = base.join(config.daemon.state_dir());
+        for (i, feed) in config.feeds.iter_mut().enumerate() {
+            let prefix = format!("feeds[{i}] ({})", feed.display_name());
+            feed.place_remote(&state_dir, &prefix, &mut placed);
             if feed.path.is_relative() {
                 feed.path = base.join(&feed.path);
             }
         }
         config.resolve_paths(base);
-        let problems = config.problems();
+        let mut problems = placed;
+        problems.extend(config.problems());
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -394,6 +400,27 @@ action = "flag"
     }
 
     #[test]
+    fn commented_remote_feed_examples_in_the_documented_config_parse() {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
+                .unwrap();
+        let start = text.find("## Feeds iocd fetches itself").unwrap();
+        let example: String = text[start..]
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, &example).unwrap();
+        let c = Config::load(&p).unwrap_or_else(|e| panic!("{e}\n{example}"));
+        let names: Vec<String> = c.feeds.iter().map(FeedConfig::display_name).collect();
+        assert_eq!(names, ["feodo-remote", "cti", "misp-osint"]);
+        assert!(c.feeds.iter().all(FeedConfig::is_remote));
+        assert_eq!(c.feeds[1].format, FeedFormat::Taxii);
+    }
+
+    #[test]
     fn commented_warninglist_example_in_the_documented_config_parses() {
         let text =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/iocd.toml"))
@@ -433,6 +460,76 @@ action = "flag"
             ["workers", "[[sinks]]", "[capture]", "[tables]"]
         );
         assert!(old.restart_needed(&old).is_empty());
+    }
+
+    #[test]
+    fn a_remote_feed_reads_its_copy_in_the_state_dir_and_its_auth_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[daemon]\nstate_dir = \"st\"\n[[feeds]]\nname = \"feodo\"\nurl = \"https://e.test/f.csv\"\nrefresh = \"15m\"\nauth = { header = \"X-API-Key\", value_env = \"FEED_KEY\" }\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.feeds[0].path, dir.path().join("st/feeds/feodo"));
+        assert_eq!(c.feeds[0].refresh(), std::time::Duration::from_secs(900));
+        assert!(c.feeds[0].is_remote());
+        for (auth, want) in [
+            (
+                "{ header = \"X-API-Key\" }",
+                "header goes with one of value_file or value_env",
+            ),
+            (
+                "{ bearer_env = \"MY TOKEN\" }",
+                "is not an environment variable name",
+            ),
+            (
+                "{ basic_user = \"u\", password_file = \"a\", bearer_file = \"b\" }",
+                "auth needs one of",
+            ),
+            (
+                "{ token = \"abc\" }",
+                "auth.token: a secret never goes in the config text",
+            ),
+        ] {
+            std::fs::write(
+                &p,
+                format!("[[feeds]]\nname = \"x\"\nurl = \"https://e.test/x\"\nauth = {auth}\n"),
+            )
+            .unwrap();
+            let e = Config::load(&p).unwrap_err().to_string();
+            assert!(e.contains(want), "{auth}: {e}");
+        }
+        std::fs::write(
+            &p,
+            "[[feeds]]\nname = \"x\"\nurl = \"https://u:hunter2@e.test/x\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("credentials in the URL") && !e.contains("hunter2"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "[[feeds]]\nurl = \"ftp://e.test/x\"\nrefresh = \"0s\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(e.contains("a feed with url needs a name"), "{e}");
+        std::fs::write(
+            &p,
+            "[[feeds]]\nname = \"../x\"\nurl = \"ftp://e.test/x\"\nrefresh = \"0s\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("names the local copy")
+                && e.contains("must start with https://")
+                && e.contains("refresh must be at least 1s"),
+            "{e}"
+        );
     }
 
     #[test]

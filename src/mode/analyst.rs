@@ -25,6 +25,37 @@ fn feed_list(args: &FeedArgs) -> Result<(Vec<FeedConfig>, Vec<ipnet::IpNet>), Ap
         .map_err(AppError::Config)
 }
 
+/// A remote feed's line in `iocd check`: where it comes from, its last fetch and outcome, and
+/// the age of the copy in use (from its sidecar, see [`crate::fetch::FetchState`]).
+fn remote_line(feed: &crate::config::FeedConfig) -> String {
+    let st = crate::fetch::load_state(feed);
+    let now = crate::fetch::now_unix();
+    let when = |t: i64| {
+        if t <= 0 {
+            "never".to_owned()
+        } else {
+            format!(
+                "{} ({} ago)",
+                crate::event::format_time(t * 1_000_000),
+                humantime::format_duration(std::time::Duration::from_secs(
+                    u64::try_from(now - t).unwrap_or(0)
+                ))
+            )
+        }
+    };
+    format!(
+        "  remote {}: last fetch {}: {}; copy in use written {}\n",
+        feed.url.as_deref().unwrap_or(""),
+        when(st.last_fetch),
+        if st.last_outcome.is_empty() {
+            "-"
+        } else {
+            &st.last_outcome
+        },
+        when(st.updated),
+    )
+}
+
 /// `iocd check`.
 pub fn check(args: FeedArgs) -> Result<u8, AppError> {
     let (list, home_net) = feed_list(&args)?;
@@ -37,12 +68,18 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
     };
     let mut out = String::new();
     let mut unusable = 0;
-    for f in &report.feeds {
+    for (i, f) in report.feeds.iter().enumerate() {
         let [v4, v6, cidr, dom] = f.by_type;
         let _ = write!(out, "feed {:?} ({}): ", f.name, f.path.display());
+        let remote = list
+            .get(i)
+            .filter(|c| c.is_remote())
+            .map(remote_line)
+            .unwrap_or_default();
         if let Some(why) = &f.failure {
             unusable += 1;
             let _ = writeln!(out, "UNUSABLE: {why}");
+            out.push_str(&remote);
             // too many bad entries: show them (escaped, cut), they say what is wrong
             if f.unusable {
                 print_problems(&mut out, f);
@@ -89,6 +126,7 @@ pub fn check(args: FeedArgs) -> Result<u8, AppError> {
             );
         }
         let _ = writeln!(out);
+        out.push_str(&remote);
         if f.stored() == 0 {
             unusable += 1;
             let _ = writeln!(out, "  UNUSABLE: no indicator in this feed (wrong format?)");

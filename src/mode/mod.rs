@@ -8,6 +8,7 @@
 //! - [`analyst`]: `check` and `lookup`, the indicator set from the shell (no pipeline).
 
 pub mod analyst;
+pub mod feeds;
 pub mod replay;
 pub mod run;
 

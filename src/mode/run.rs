@@ -83,6 +83,20 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         ));
     }
     let interface = interface.unwrap_or_default();
+    // A remote feed with a local copy starts from it at once (the fetcher refreshes it once
+    // capturing); one with no copy yet is fetched now, before the set is built.
+    let fetch_counters = Arc::new(crate::fetch::FetchCounters::default());
+    for f in settings
+        .feeds
+        .iter()
+        .filter(|f| f.is_remote() && !f.path.exists())
+    {
+        tracing::info!(
+            "feed {:?}: no local copy yet: fetching it before start",
+            f.display_name()
+        );
+        crate::fetch::fetch_feed(f, &fetch_counters);
+    }
     // The files' identities before they are read: a reload that finds them unchanged (or gone)
     // keeps the set without rebuilding it.
     let ids = crate::reload::file_ids(&settings.feeds);
@@ -171,6 +185,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             .map_err(AppError::Other)?;
         tracing::info!(addr = ?addr, "metrics endpoint: GET /metrics");
     }
+    if settings.feeds.iter().any(|f| f.is_remote()) {
+        p.start_fetcher(
+            settings.feeds.clone(),
+            settings.sensor.to_string(),
+            fetch_counters.clone(),
+        );
+    }
     // Re-reads the config's feed list at each reload; a broken feed keeps its last good entries.
     let reloader = Reloader::new(
         Some(config_path.clone()),
@@ -186,6 +207,11 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             interface: interface.clone(),
             shared,
             reloads: reloader.stats.clone(),
+            fetches: settings
+                .feeds
+                .iter()
+                .any(|f| f.is_remote())
+                .then(|| fetch_counters.clone()),
         },
         suppress: config.suppress.window.unwrap_or(DEFAULT_WINDOW) > Duration::ZERO,
         interval: config.stats.interval.unwrap_or(DEFAULT_STATS_INTERVAL),
@@ -432,6 +458,8 @@ struct StatsView {
     interface: String,
     shared: Arc<Shared>,
     reloads: Arc<ReloadStats>,
+    /// The fetcher's counters, when some feed is remote.
+    fetches: Option<Arc<crate::fetch::FetchCounters>>,
 }
 
 impl StatsView {
@@ -477,6 +505,7 @@ impl StatsView {
             },
             suppression: p.outputs.suppress_stats(),
             capture: self.shared.per_thread(),
+            fetches: self.fetches.as_ref().map(|f| f.snapshot()),
         }
     }
 }

@@ -292,7 +292,8 @@ fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Resul
         }
         FeedFormat::Csv => formats::csv::parse(text, feed, out),
         FeedFormat::Zeek => formats::zeek::parse(text, feed, out),
-        FeedFormat::Stix => formats::stix::parse(text, feed, out),
+        // a TAXII collection's objects are kept as a STIX bundle (`fetch::taxii`)
+        FeedFormat::Stix | FeedFormat::Taxii => formats::stix::parse(text, feed, out),
         FeedFormat::Misp => formats::misp::parse(text, feed, out),
         FeedFormat::MispCsv => formats::misp_csv::parse(text, feed, out),
         FeedFormat::MispWarninglist => formats::misp_warninglist::parse(text, feed, out),

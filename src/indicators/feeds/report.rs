@@ -197,6 +197,7 @@ fn format_name(f: FeedFormat) -> &'static str {
         FeedFormat::Misp => "misp",
         FeedFormat::MispCsv => "misp_csv",
         FeedFormat::MispWarninglist => "misp_warninglist",
+        FeedFormat::Taxii => "taxii",
     }
 }
 
