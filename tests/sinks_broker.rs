@@ -98,9 +98,7 @@ impl Drop for Redis {
 /// with status 3) with a feed listing every address: a few hundred events from real traffic
 /// of many protocols. None (SKIP printed) without the corpus.
 fn corpus_with_every_address(dir: &Path) -> Option<(PathBuf, Vec<String>)> {
-    let Some(corpus) = util::corpus_dir() else {
-        return None;
-    };
+    let corpus = util::corpus_dir()?;
     let feed = dir.join("every-address.txt");
     util::write_file(&feed, "0.0.0.0/1\n128.0.0.0/1\n::/1\n8000::/1\n");
     let mut pcaps: Vec<String> = std::fs::read_dir(&corpus)
@@ -161,7 +159,9 @@ fn parse_all(docs: &[Vec<u8>]) -> Vec<Value> {
 
 /// The entries of stream `key`, oldest first: their `event` field.
 fn xrange(c: &mut redis::Connection, key: &str) -> Vec<Vec<u8>> {
-    let reply: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+    // Each entry: its id and its field/value pairs.
+    type Entry = (String, Vec<(String, Vec<u8>)>);
+    let reply: Vec<Entry> = redis::cmd("XRANGE")
         .arg(key)
         .arg("-")
         .arg("+")
