@@ -432,6 +432,18 @@ fn redis_killed_and_restarted_mid_replay_every_event_delivered_or_counted() {
     }));
     drop(c);
     server.kill();
+    // What the stream held when the server died (the AOF has it all: fsync on every write);
+    // iocd may get a batch in while the server is up for this look: the check below is then
+    // only stricter.
+    let before_kill = {
+        server.spawn();
+        let n: u64 = redis::cmd("XLEN")
+            .arg("ioa")
+            .query(&mut server.conn())
+            .unwrap();
+        server.kill();
+        n
+    };
     std::thread::sleep(Duration::from_secs(1));
     server.spawn();
     let output = child.wait_with_output().unwrap();
@@ -444,6 +456,7 @@ fn redis_killed_and_restarted_mid_replay_every_event_delivered_or_counted() {
         .collect();
     assert_eq!(events.len() as u64, EVENTS, "{stderr}");
     let (sent, dropped, errors) = util::sink_summary(&stderr, "r").expect(&stderr);
+    println!("redis killed and restarted: sent {sent} dropped {dropped} errors {errors} (stream held {before_kill} at the kill)");
     assert_eq!(sent + dropped, EVENTS, "{stderr}");
     assert!(errors > 0, "the outage was seen: {stderr}");
     assert!(sent > 200, "{stderr}");
@@ -453,6 +466,11 @@ fn redis_killed_and_restarted_mid_replay_every_event_delivered_or_counted() {
     let mut c = server.conn();
     let stream = parse_all(&xrange(&mut c, "ioa"));
     assert!(stream.len() as u64 >= sent, "{} < {sent}", stream.len());
+    assert!(
+        stream.len() as u64 > before_kill,
+        "events were delivered after the restart: {before_kill} before, {} after",
+        stream.len()
+    );
     let mut want: HashMap<String, i64> = HashMap::new();
     for e in &events {
         *want.entry(e.to_string()).or_default() += 1;
@@ -599,5 +617,78 @@ mod kafka {
         assert_eq!(code, Some(1), "the output is incomplete: {stderr}");
         assert!(stderr.contains("delivery failed"), "{stderr}");
         assert!(started.elapsed() < Duration::from_secs(30));
+    }
+}
+
+/// The figures of BENCHMARKS.md ("Redis and Kafka sinks"), not a test: run by hand with
+/// `IOCD_BROKER_BENCH=CAPTURE:FEED IOCD_BIN=target/release/iocd cargo test --test tests
+/// broker_sinks_throughput -- --ignored --nocapture`. Three interleaved rounds of the same
+/// replay with a JSON file sink only, plus a Redis stream sink, plus a Kafka sink (mock
+/// cluster), each broker sink lossless (`on_full = "block"`) so that its cost shows in the
+/// replay's wall time; every event must arrive.
+#[cfg(feature = "kafka")]
+#[test]
+#[ignore]
+fn broker_sinks_throughput() {
+    let Ok(spec) = std::env::var("IOCD_BROKER_BENCH") else {
+        util::skip("IOCD_BROKER_BENCH=CAPTURE:FEED not set");
+        return;
+    };
+    let (pcap, feed) = spec.split_once(':').expect("CAPTURE:FEED");
+    let bin = std::env::var("IOCD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_iocd").into());
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = Redis::start(22110, dir.path(), &[]) else {
+        return;
+    };
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    cluster.create_topic("ioa", 3, 1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+    let runs = [
+        ("json", String::new()),
+        (
+            "redis",
+            format!(
+                "[[sinks]]\nname = \"b\"\ntype = \"redis\"\nport = {}\nkey = \"ioa\"\nmaxlen = 1000000\non_full = \"block\"\n",
+                server.port
+            ),
+        ),
+        (
+            "kafka",
+            format!(
+                "[[sinks]]\nname = \"b\"\ntype = \"kafka\"\nbrokers = [\"{bootstrap}\"]\ntopic = \"ioa\"\non_full = \"block\"\n"
+            ),
+        ),
+    ];
+    for round in 0..3 {
+        for (what, sinks) in &runs {
+            let conf = dir.path().join("b.toml");
+            util::write_file(
+                &conf,
+                &format!("sensor = \"b\"\n[[feeds]]\nname = \"heavy\"\npath = \"{feed}\"\n{sinks}"),
+            );
+            let out = dir.path().join("out.json");
+            let mut c = Command::new(&bin);
+            c.args(["replay", "--workers", "1", "--config"])
+                .arg(&conf)
+                .arg("-o")
+                .arg(&out)
+                .arg(pcap);
+            let t = Instant::now();
+            let o = util::run_with_timeout(c, Duration::from_secs(600));
+            let wall = t.elapsed().as_secs_f64();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            let (events, _, _) = util::sink_summary(&stderr, "output").expect("summary");
+            let line = match util::sink_summary(&stderr, "b") {
+                Some((sent, dropped, errors)) => {
+                    assert_eq!((sent, dropped), (events, 0), "{stderr}");
+                    format!("sent {sent} errors {errors}")
+                }
+                None => String::new(),
+            };
+            println!(
+                "round {round} {what:5} wall {wall:.2} s events {events} ({:.0} events/s) {line}",
+                events as f64 / wall
+            );
+        }
     }
 }
