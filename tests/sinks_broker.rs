@@ -692,3 +692,54 @@ fn broker_sinks_throughput() {
         }
     }
 }
+
+#[test]
+fn broker_sink_config_errors_exit_78_naming_the_sink_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("type = \"redis\"\nmode = \"hash\"", "hash"),
+        (
+            "type = \"redis\"\nmaxlen = 0",
+            "sinks[0]: maxlen must be at least 1",
+        ),
+        (
+            "type = \"redis\"\npassword_file = \"/nonexistent/redis.pw\"",
+            "sinks[0]: password_file /nonexistent/redis.pw",
+        ),
+        (
+            "type = \"redis\"\nurl = \"redis://u:hunter2@h/0\"",
+            "sinks[0]: url",
+        ),
+        (
+            "type = \"kafka\"\nbrokers = []\ntopic = \"t\"",
+            "sinks[0]: brokers must list",
+        ),
+        (
+            "type = \"kafka\"\nbrokers = [\"k:9092\"]\ntopic = \"t\"\nkey = \"dst_ip\"",
+            "sinks[0]: key \"dst_ip\"",
+        ),
+        (
+            "type = \"kafka\"\nbrokers = [\"k:9092\"]\ntopic = \"t\"\ncompression = \"snappy\"",
+            "snappy",
+        ),
+    ];
+    for (i, (table, want)) in cases.iter().enumerate() {
+        let conf = dir.path().join(format!("c{i}.toml"));
+        util::write_file(&conf, &format!("[[sinks]]\n{table}\n"));
+        let (code, _, stderr) = util::run_iocd(&[
+            "replay",
+            "--config",
+            conf.to_str().unwrap(),
+            &util::demo_pcap(),
+        ]);
+        assert_eq!(code, Some(78), "{table}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{table}: wanted {want:?} in {stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is not echoed: {stderr}"
+        );
+    }
+}

@@ -512,7 +512,7 @@ impl SinkConfig {
                 }
                 if let Some(u) = &self.url {
                     if let Err(e) = redis_url_problem(u) {
-                        out.push(format!("{at}: url {u:?}: {e}"));
+                        out.push(format!("{at}: url {:?}: {e}", redacted(u)));
                     }
                 }
                 if self.db.is_some_and(|d| d < 0) {
@@ -637,6 +637,20 @@ impl SinkConfig {
             };
         }
         Ok(None)
+    }
+}
+
+/// `u` with the password of its user part (if any) written as `***`, to name it in a message.
+fn redacted(u: &str) -> String {
+    let (scheme, rest) = u.split_once("://").unwrap_or(("", u));
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}{user}:***@{host}{}", &rest[end..])
+        }
+        None => u.to_owned(),
     }
 }
 
