@@ -743,3 +743,129 @@ fn broker_sink_config_errors_exit_78_naming_the_sink_and_key() {
         );
     }
 }
+
+#[test]
+fn redis_over_tls_verified_with_the_ca_file() {
+    const PORT_TLS: u16 = 22105;
+    if !util::have("openssl") {
+        return util::skip("openssl (the command) is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA and a server certificate for 127.0.0.1 signed by it.
+    let ssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=iocd test CA",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    util::write_file(&d.join("san.ext"), "subjectAltName = IP:127.0.0.1\n");
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    let port = PORT_TLS.to_string();
+    let Some(server) = Redis::start(
+        PORT_TLS,
+        d,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+            "--tls-ca-cert-file",
+            "ca.pem",
+            "--tls-auth-clients",
+            "no",
+        ],
+    ) else {
+        return;
+    };
+    let Some((feed, pcaps)) = corpus_with_every_address(d) else {
+        return;
+    };
+    // One sink trusts the test CA; one trusts only the system's CAs, which never signed the
+    // server's certificate: it must not deliver a thing.
+    let sinks = format!(
+        "[[sinks]]\nname = \"tls\"\ntype = \"redis\"\nport = {p}\ntls = true\nca_file = \"{}\"\nkey = \"ioa\"\n[[sinks]]\nname = \"untrusted\"\ntype = \"redis\"\nurl = \"rediss://127.0.0.1:{p}/0\"\nkey = \"ioa-untrusted\"\n",
+        d.join("ca.pem").display(),
+        p = server.port
+    );
+    let (code, stderr, events) = replay_with(d, &sinks, &feed, &pcaps, &[]);
+    let n = events.len() as u64;
+    assert_eq!(
+        util::sink_summary(&stderr, "tls"),
+        Some((n, 0, 0)),
+        "{stderr}"
+    );
+    let (sent, dropped, errors) = util::sink_summary(&stderr, "untrusted").unwrap();
+    assert_eq!((sent, dropped), (0, n), "{stderr}");
+    assert!(errors > 0);
+    assert_eq!(code, Some(1));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = redis::Client::build_with_tls(
+        format!("rediss://127.0.0.1:{}/0", server.port),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(d.join("ca.pem")).unwrap()),
+        },
+    )
+    .unwrap();
+    let mut c = client.get_connection().unwrap();
+    assert_eq!(parse_all(&xrange(&mut c, "ioa")), events);
+    let untrusted: u64 = redis::cmd("XLEN")
+        .arg("ioa-untrusted")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(untrusted, 0);
+}

@@ -81,13 +81,16 @@ pub struct SinkConfig {
     pub acks: Option<String>,
     /// kafka: `plaintext` (default), `ssl`, `sasl_plaintext`, `sasl_ssl`.
     pub security_protocol: Option<SecurityProtocol>,
-    /// kafka: CA certificates (PEM) to verify the brokers with (TLS).
+    /// kafka: CA certificates (PEM) to verify the brokers with (TLS). redis: the same for the
+    /// server (with `tls = true`); the system's CA store when unset.
     pub ca_file: Option<PathBuf>,
     /// kafka: `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512` (with username and a password).
     pub sasl_mechanism: Option<String>,
     /// kafka: how long a message may wait for delivery before it is counted as dropped
     /// (librdkafka's `message.timeout.ms`; default [`DEFAULT_MESSAGE_TIMEOUT_MS`]).
     pub message_timeout_ms: Option<u64>,
+    /// redis: connect with TLS (as a `rediss://` url does).
+    pub tls: Option<bool>,
 }
 
 /// Stream entries kept by `MAXLEN ~` unless `maxlen` says otherwise: a few hours of a busy
@@ -336,6 +339,7 @@ impl SinkConfig {
             ca_file: None,
             sasl_mechanism: None,
             message_timeout_ms: None,
+            tls: None,
         }
     }
 
@@ -454,7 +458,7 @@ impl SinkConfig {
     fn broker_problems(&self, at: &str) -> Vec<String> {
         use SinkKind::{Kafka, Redis};
         let mut out = Vec::new();
-        let keys: [(&str, bool, &[SinkKind]); 19] = [
+        let keys: [(&str, bool, &[SinkKind]); 20] = [
             ("url", self.url.is_some(), &[Redis]),
             ("server", self.server.is_some(), &[Redis]),
             ("port", self.port.is_some(), &[Redis]),
@@ -479,13 +483,14 @@ impl SinkConfig {
                 self.security_protocol.is_some(),
                 &[Kafka],
             ),
-            ("ca_file", self.ca_file.is_some(), &[Kafka]),
+            ("ca_file", self.ca_file.is_some(), &[Redis, Kafka]),
             ("sasl_mechanism", self.sasl_mechanism.is_some(), &[Kafka]),
             (
                 "message_timeout_ms",
                 self.message_timeout_ms.is_some(),
                 &[Kafka],
             ),
+            ("tls", self.tls.is_some(), &[Redis]),
         ];
         for (key, set, kinds) in keys {
             if set && !kinds.contains(&self.kind) {
@@ -528,6 +533,11 @@ impl SinkConfig {
                 }
                 if self.batch.is_some_and(|b| b == 0 || b > MAX_BATCH) {
                     out.push(format!("{at}: batch must be 1..={MAX_BATCH}"));
+                }
+                if self.ca_file.is_some() && !self.redis_tls() {
+                    out.push(format!(
+                        "{at}: ca_file needs tls = true (or a rediss:// url)"
+                    ));
                 }
                 if self.key.as_deref().is_some_and(|k| k.is_empty()) {
                     out.push(format!("{at}: key must not be empty"));
@@ -582,15 +592,24 @@ impl SinkConfig {
                 if self.message_timeout_ms == Some(0) {
                     out.push(format!("{at}: message_timeout_ms must be at least 1"));
                 }
-                if let Some(ca) = &self.ca_file {
-                    if let Err(e) = std::fs::metadata(ca) {
-                        out.push(format!("{at}: ca_file {}: {e}", ca.display()));
-                    }
-                }
             }
             _ => {}
         }
+        if let Some(ca) = &self.ca_file {
+            if let Err(e) = std::fs::File::open(ca) {
+                out.push(format!("{at}: ca_file {}: {e}", ca.display()));
+            }
+        }
         out
+    }
+
+    /// A redis sink connects with TLS: `tls = true` or a `rediss://` url.
+    pub fn redis_tls(&self) -> bool {
+        self.tls == Some(true)
+            || self
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("rediss://"))
     }
 
     /// A redis sink's mode; `stream` when unset.
@@ -658,7 +677,8 @@ fn redacted(u: &str) -> String {
 fn redis_url_problem(u: &str) -> Result<(), String> {
     let rest = u
         .strip_prefix("redis://")
-        .ok_or("write redis://host:port/db (TLS is not built in; see the README)")?;
+        .or_else(|| u.strip_prefix("rediss://"))
+        .ok_or("write redis://host:port/db (rediss:// for TLS)")?;
     let authority = rest.split('/').next().unwrap_or_default();
     if let Some((userinfo, _)) = authority.rsplit_once('@') {
         if userinfo.contains(':') {

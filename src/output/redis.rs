@@ -67,6 +67,10 @@ fn connection_url(s: &SinkConfig, name: &str) -> io::Result<url::Url> {
                 .map_err(|e| bad(format!("server {host:?}: {e}")))?
         }
     };
+    if s.redis_tls() && u.scheme() == "redis" {
+        u.set_scheme("rediss")
+            .map_err(|()| bad("cannot use TLS with this url".into()))?;
+    }
     if let Some(user) = &s.username {
         u.set_username(user)
             .map_err(|()| bad("username cannot be set".into()))?;
@@ -93,8 +97,30 @@ pub(super) fn task(
     abort: watch::Receiver<bool>,
 ) -> io::Result<RedisTask> {
     let url = connection_url(s, name)?;
-    let client = redis::Client::open(url.as_str())
-        .map_err(|e| io::Error::other(format!("sink {name}: {e}")))?;
+    let client = if s.redis_tls() {
+        // The one crypto provider built in (ring; see Cargo.toml); a second call is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let root_cert = match &s.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("sink {name}: ca_file {}: {e}", p.display()),
+                )
+            })?),
+            // The system's CA store (rustls-native-certs).
+            None => None,
+        };
+        redis::Client::build_with_tls(
+            url.as_str(),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert,
+            },
+        )
+    } else {
+        redis::Client::open(url.as_str())
+    }
+    .map_err(|e| io::Error::other(format!("sink {name}: {e}")))?;
     Ok(RedisTask {
         name: name.to_owned(),
         client,
