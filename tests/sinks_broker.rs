@@ -620,6 +620,15 @@ mod kafka {
     }
 }
 
+/// User + system CPU seconds of this process's reaped children.
+#[cfg(feature = "kafka")]
+fn children_cpu() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let ru = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    s(ru.user_time()) + s(ru.system_time())
+}
+
 /// The figures of BENCHMARKS.md ("Redis and Kafka sinks"), not a test: run by hand with
 /// `IOCD_BROKER_BENCH=CAPTURE:FEED IOCD_BIN=target/release/iocd cargo test --test tests
 /// broker_sinks_throughput -- --ignored --nocapture`. Three interleaved rounds of the same
@@ -674,8 +683,12 @@ fn broker_sinks_throughput() {
                 .arg(&out)
                 .arg(pcap);
             let t = Instant::now();
+            let cpu0 = children_cpu();
             let o = util::run_with_timeout(c, Duration::from_secs(600));
             let wall = t.elapsed().as_secs_f64();
+            // iocd's own CPU time (the only child reaped meanwhile), steadier than wall time
+            // on a shared machine.
+            let cpu = children_cpu() - cpu0;
             let stderr = String::from_utf8_lossy(&o.stderr);
             let (events, _, _) = util::sink_summary(&stderr, "output").expect("summary");
             let line = match util::sink_summary(&stderr, "b") {
@@ -686,7 +699,7 @@ fn broker_sinks_throughput() {
                 None => String::new(),
             };
             println!(
-                "round {round} {what:5} wall {wall:.2} s events {events} ({:.0} events/s) {line}",
+                "round {round} {what:5} wall {wall:.2} s cpu {cpu:.2} s events {events} ({:.0} events/s) {line}",
                 events as f64 / wall
             );
         }
