@@ -222,8 +222,9 @@ fn sysusers_and_tmpfiles_create_the_user_and_directories() {
 // only `lo` exists), and driven with systemctl through nsenter.
 
 /// Packages of the test root beyond debootstrap's minbase: systemd as init, D-Bus for
-/// systemctl, libpcap for iocd, procps for the units' /bin/kill.
-const ROOT_PACKAGES: &str = "systemd,systemd-sysv,dbus,libpcap0.8,procps";
+/// systemctl, libpcap for iocd, procps for the units' /bin/kill, librdkafka for iocd's Kafka
+/// sink (the `kafka` feature links it).
+const ROOT_PACKAGES: &str = "systemd,systemd-sysv,dbus,libpcap0.8,procps,librdkafka1";
 /// The Debian release of the test root: 12, systemd 252.
 const ROOT_SUITE: &str = "bookworm";
 /// Where the root is kept between runs (debootstrap takes a minute or more); the name changes

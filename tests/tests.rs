@@ -22,6 +22,7 @@ mod real;
 mod reload;
 mod robustness;
 mod sinks;
+mod sinks_broker;
 mod smtp;
 mod suppress;
 mod syslog;

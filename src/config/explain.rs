@@ -264,7 +264,7 @@ mod tests {
         assert_eq!(p.line, Some(5));
         assert_eq!(
             p.message,
-            "sinks[1].type = \"jsn\": not one of \"json\" or \"syslog\"; write it as type = \"json\""
+            "sinks[1].type = \"jsn\": not one of \"json\", \"syslog\", \"redis\", \"kafka\"; write it as type = \"json\""
         );
         let p = problem("workers = \"two\"\n");
         assert_eq!(

@@ -246,7 +246,15 @@ impl Config {
     /// Relative sink paths (not `-`) resolve against the config file's directory, like feeds.
     fn resolve_paths(&mut self, base: &Path) {
         for s in &mut self.sinks {
-            for p in [&mut s.path, &mut s.socket].into_iter().flatten() {
+            for p in [
+                &mut s.path,
+                &mut s.socket,
+                &mut s.password_file,
+                &mut s.ca_file,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 if p.is_relative() && p.as_os_str() != "-" {
                     *p = base.join(&*p);
                 }

@@ -21,7 +21,10 @@
 pub mod ecs;
 pub mod encode;
 pub mod eve;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod order;
+pub mod redis;
 pub mod sink;
 pub mod suppress;
 
@@ -110,9 +113,12 @@ pub struct Stage {
     released: Vec<Box<Ioa>>,
 }
 
+/// One sink's task, not yet started.
+type SinkFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// The sink tasks, to run on a tokio runtime of their own.
 pub struct SinkRuntime {
-    tasks: Vec<SinkTask>,
+    tasks: Vec<SinkFuture>,
     abort: watch::Sender<bool>,
     finishing: tokio::sync::oneshot::Receiver<()>,
 }
@@ -157,7 +163,6 @@ impl Outputs {
         let mut txs = Vec::new();
         for (i, s) in sinks.iter().enumerate() {
             let name = s.display_name(i);
-            let (endpoint, encoder, initial) = sink::endpoint(s, &name, sensor.as_deref())?;
             let (q_tx, q_rx) = mpsc::channel(s.queue.clamp(1, config::MAX_QUEUE));
             let counters = Arc::new(Counters::default());
             let reopen = Arc::new(Notify::new());
@@ -166,17 +171,39 @@ impl Outputs {
                 on_full: s.on_full,
                 counters: counters.clone(),
             });
-            tasks.push(SinkTask {
-                name: name.clone(),
-                endpoint,
-                encoder,
-                rx: q_rx,
-                counters: counters.clone(),
-                reopen: reopen.clone(),
-                abort: abort_rx.clone(),
-                initial,
-                batch: Default::default(),
-            });
+            let task: SinkFuture = match s.kind {
+                config::SinkKind::Redis => {
+                    Box::pin(redis::task(s, &name, q_rx, counters.clone(), abort_rx.clone())?.run())
+                }
+                #[cfg(feature = "kafka")]
+                config::SinkKind::Kafka => {
+                    Box::pin(kafka::task(s, &name, q_rx, counters.clone(), abort_rx.clone())?.run())
+                }
+                #[cfg(not(feature = "kafka"))]
+                config::SinkKind::Kafka => {
+                    return Err(io::Error::other(format!(
+                        "sink {name}: this iocd was built without the kafka feature"
+                    )))
+                }
+                config::SinkKind::Json | config::SinkKind::Syslog => {
+                    let (endpoint, encoder, initial) = sink::endpoint(s, &name, sensor.as_deref())?;
+                    Box::pin(
+                        SinkTask {
+                            name: name.clone(),
+                            endpoint,
+                            encoder,
+                            rx: q_rx,
+                            counters: counters.clone(),
+                            reopen: reopen.clone(),
+                            abort: abort_rx.clone(),
+                            initial,
+                            batch: Default::default(),
+                        }
+                        .run(),
+                    )
+                }
+            };
+            tasks.push(task);
             outputs.names.push(name);
             outputs.counters.push(counters);
             outputs.reopen.push(reopen);
@@ -364,7 +391,7 @@ impl SinkRuntime {
             finishing,
         } = self;
         rt.block_on(async move {
-            let handles: Vec<_> = tasks.into_iter().map(|t| tokio::spawn(t.run())).collect();
+            let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
             // The drain deadline starts when finishing is signalled.
             tokio::spawn(async move {
                 if finishing.await.is_ok() {

@@ -322,6 +322,11 @@ pub(super) fn endpoint(
             };
             (ep, Encoder::JsonLine(s.payload()), initial)
         }
+        SinkKind::Redis | SinkKind::Kafka => {
+            return Err(io::Error::other(format!(
+                "sink {name}: a broker sink has its own task (output::redis, output::kafka)"
+            )))
+        }
         SinkKind::Syslog => {
             let transport = s.transport.unwrap_or_default();
             let addr = s.address.clone();
