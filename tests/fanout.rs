@@ -12,70 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::live::{finish, lines, sent, signal, wire_safe, Daemon, BROAD_FEED};
-use crate::util;
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `fo-ns<id>` holding `fo<id>n`, peer of `fo<id>h` on the host; deleted on drop.
-pub(crate) struct FoNet {
-    pub(crate) name: String,
-    pub(crate) host_if: String,
-    pub(crate) ns_if: String,
-}
-
-impl FoNet {
-    pub(crate) fn new() -> FoNet {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let id = (std::process::id() % 10_000) * 10
-            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
-        let n = FoNet {
-            name: format!("fo-ns{id}"),
-            host_if: format!("fo{id}h"),
-            ns_if: format!("fo{id}n"),
-        };
-        ip(&["netns", "add", &n.name]);
-        ip(&[
-            "link", "add", &n.host_if, "type", "veth", "peer", "name", &n.ns_if,
-        ]);
-        ip(&["link", "set", &n.ns_if, "netns", &n.name]);
-        // No IPv6 of its own on the pair: every captured packet is one the test sent.
-        std::fs::write(
-            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", n.host_if),
-            "1",
-        )
-        .expect("disable IPv6 on the host end");
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &n.name, "sh", "-c"])
-            .arg(format!(
-                "echo 1 > /proc/sys/net/ipv6/conf/{}/disable_ipv6",
-                n.ns_if
-            ))
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "disable IPv6 in the namespace");
-        ip(&["link", "set", &n.host_if, "mtu", "9000", "up"]);
-        ip(&["-n", &n.name, "link", "set", &n.ns_if, "mtu", "9000", "up"]);
-        n
-    }
-}
-
-impl Drop for FoNet {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
-    }
-}
+use crate::util::{self, Veth};
 
 pub(crate) fn prereqs() -> bool {
     if !util::is_root() {
@@ -156,7 +93,7 @@ fn run_fanout(
     let d = dir.path();
     // The daemon drops to nobody once the sockets are open: it must reach its files.
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let net = FoNet::new();
+    let net = Veth::new("fo");
     util::write_file(&d.join("broad.txt"), BROAD_FEED);
     let events = d.join("events.json");
     util::write_file(

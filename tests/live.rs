@@ -13,73 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::util::testkit::wire::write_pcap;
-use crate::util::{self, dns_query_frames};
-
-/// A namespace holding one end of a veth pair; deleted on drop.
-struct Netns {
-    name: String,
-    host_if: String,
-    ns_if: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Netns {
-    fn new() -> Netns {
-        // Unique per test in this process (tests run in parallel) and across processes.
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let id = (std::process::id() % 10_000) * 10
-            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
-        let n = Netns {
-            name: format!("iocd-test-{id}"),
-            host_if: format!("iocd{id}h"),
-            ns_if: format!("iocd{id}n"),
-        };
-        ip(&["netns", "add", &n.name]);
-        ip(&[
-            "link", "add", &n.host_if, "type", "veth", "peer", "name", &n.ns_if,
-        ]);
-        ip(&["link", "set", &n.ns_if, "netns", &n.name]);
-        // No IPv6 on the pair: no router/neighbour solicitations or MLD reports of its own, so
-        // every captured packet is one the test sent.
-        std::fs::write(
-            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", n.host_if),
-            "1",
-        )
-        .expect("disable IPv6 on the host end");
-        let ok = Command::new("ip")
-            .args(["netns", "exec", &n.name, "sh", "-c"])
-            .arg(format!(
-                "echo 1 > /proc/sys/net/ipv6/conf/{}/disable_ipv6",
-                n.ns_if
-            ))
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "disable IPv6 in the namespace");
-        // Room for VLAN/QinQ-tagged full-size frames.
-        ip(&["link", "set", &n.host_if, "mtu", "9000", "up"]);
-        ip(&["-n", &n.name, "link", "set", &n.ns_if, "mtu", "9000", "up"]);
-        n
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .output();
-    }
-}
+use crate::util::{self, dns_query_frames, Veth};
 
 /// The daemon; killed on drop if still running.
 pub(crate) struct Daemon {
@@ -210,7 +144,7 @@ fn live_capture_matches_replay_reloads_under_traffic_and_drains_on_sigterm() {
     // The daemon drops to nobody: it must reach its files and the notify socket.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let d = dir.path();
-    let net = Netns::new();
+    let net = Veth::new("iocd");
 
     let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
         .unwrap()
@@ -501,7 +435,7 @@ fn promiscuity(ns: &str, ifname: &str) -> u32 {
 
 /// Start `iocd run` in `net` with `conf` (behind `wrapper`, e.g. setpriv), stderr to
 /// `dir/stderr.txt`; wait for READY.
-fn start_daemon(net: &Netns, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemon, u32) {
+fn start_daemon(net: &Veth, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemon, u32) {
     let child = Command::new("ip")
         .args(["netns", "exec", &net.name])
         .args(wrapper)
@@ -544,7 +478,7 @@ fn promiscuous_mode_needs_only_cap_net_raw() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let conf = small_config(dir.path(), "");
-    let net = Netns::new();
+    let net = Veth::new("iocd");
     assert_eq!(promiscuity(&net.name, &net.ns_if), 0);
     let wrapper = [
         "setpriv",
@@ -583,7 +517,7 @@ fn a_second_sigterm_exits_at_once() {
             dir.path().join("nobody-listens.sock").display()
         ),
     );
-    let net = Netns::new();
+    let net = Veth::new("iocd");
     let (mut daemon, pid) = start_daemon(&net, &conf, &[], dir.path());
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.txt")).unwrap_or_default();
     signal(pid, "TERM");

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::fanout::{prereqs, wire_files, FoNet};
+use crate::fanout::{prereqs, wire_files};
 use crate::live::{finish, lines, sent, signal, Daemon, BROAD_FEED};
 use crate::util;
+use crate::util::Veth;
 
 const METRICS_PORT: u16 = 23310;
 const PROMETHEUS_PORT: u16 = 23390;
@@ -60,7 +61,7 @@ fn metrics_endpoint_matches_the_stats_record_and_prometheus_scrapes_it() {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let net = FoNet::new();
+    let net = Veth::new("fo");
     util::write_file(&d.join("broad.txt"), BROAD_FEED);
     let events = d.join("events.json");
     util::write_file(

@@ -451,3 +451,71 @@ pub fn check_line<'a>(stdout: &'a str, name: &str) -> &'a str {
         .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
 }
+
+/// Run `ip` with `args`; panics with its stderr when it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace `<prefix>-ns<id>` holding `<prefix><id>n`, the peer of `<prefix><id>h`
+/// on the host: a veth pair with no IPv6 of its own (no router/neighbour solicitations or MLD
+/// reports, so every captured packet is one the test sent) and an MTU of 9000 (room for
+/// VLAN/QinQ-tagged full-size frames). Removed on drop, also when the test fails. The id is
+/// unique per test in this process (tests run in parallel) and across processes; a prefix per
+/// test file keeps names apart from other suites on the machine.
+pub struct Veth {
+    pub name: String,
+    pub host_if: String,
+    pub ns_if: String,
+}
+
+impl Veth {
+    pub fn new(prefix: &str) -> Veth {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let id = (std::process::id() % 10_000) * 10
+            + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+        let n = Veth {
+            name: format!("{prefix}-ns{id}"),
+            host_if: format!("{prefix}{id}h"),
+            ns_if: format!("{prefix}{id}n"),
+        };
+        ip(&["netns", "add", &n.name]);
+        ip(&[
+            "link", "add", &n.host_if, "type", "veth", "peer", "name", &n.ns_if,
+        ]);
+        ip(&["link", "set", &n.ns_if, "netns", &n.name]);
+        std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", n.host_if),
+            "1",
+        )
+        .expect("disable IPv6 on the host end");
+        let ok = Command::new("ip")
+            .args(["netns", "exec", &n.name, "sh", "-c"])
+            .arg(format!(
+                "echo 1 > /proc/sys/net/ipv6/conf/{}/disable_ipv6",
+                n.ns_if
+            ))
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "disable IPv6 in the namespace");
+        ip(&["link", "set", &n.host_if, "mtu", "9000", "up"]);
+        ip(&["-n", &n.name, "link", "set", &n.ns_if, "mtu", "9000", "up"]);
+        n
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .output();
+    }
+}
