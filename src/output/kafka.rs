@@ -24,6 +24,7 @@ use rdkafka::producer::{PurgeConfig, ThreadedProducer};
 use rdkafka::ClientContext;
 use tokio::sync::{mpsc, watch};
 
+use super::aborted;
 use super::sink::Counters;
 use crate::config::sinks::{KafkaKey, Payload, SinkConfig, DEFAULT_MESSAGE_TIMEOUT_MS};
 use crate::event::Record;
@@ -169,11 +170,6 @@ pub fn message_key(key: KafkaKey, rec: &Record) -> Option<String> {
         KafkaKey::SrcIp => Some(e.flow.src_ip.to_string()),
         KafkaKey::None => None,
     }
-}
-
-/// Resolves once shutdown's drain deadline has passed (or the outputs are gone).
-async fn aborted(abort: &mut watch::Receiver<bool>) {
-    let _ = abort.wait_for(|a| *a).await;
 }
 
 impl KafkaTask {

@@ -52,6 +52,24 @@ pub const MAX_FINISH_WAIT: Duration = Duration::from_secs(5);
 pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between reconnect attempts: a restarted collector is picked up within 5 s.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Resolves once shutdown's drain deadline has passed (or the outputs are gone): what every
+/// sink task (file, socket, Redis, Kafka) races its waits against.
+async fn aborted(abort: &mut watch::Receiver<bool>) {
+    let _ = abort.wait_for(|a| *a).await;
+}
+
+/// Wait `backoff` (then double it, up to [`MAX_BACKOFF`]); false if shutdown's deadline came
+/// first. A sink's reconnect loop.
+async fn backoff(abort: &mut watch::Receiver<bool>, backoff: &mut Duration) -> bool {
+    let d = *backoff;
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    tokio::select! {
+        biased;
+        _ = aborted(abort) => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
 /// Writes of one event to a file or datagram socket before it is dropped: retrying a full disk
 /// or an oversized datagram for ever would stall the sink; 3 rides out a transient error.
 pub const MAX_SEND_ATTEMPTS: u32 = 3;

@@ -19,7 +19,7 @@ use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, watch};
 
 use super::sink::Counters;
-use super::{MAX_BACKOFF, MIN_BACKOFF};
+use super::{aborted, MIN_BACKOFF};
 use crate::config::sinks::{Payload, RedisMode, SinkConfig, DEFAULT_BATCH, DEFAULT_MAXLEN};
 use crate::event::Record;
 
@@ -135,11 +135,6 @@ pub(super) fn task(
     })
 }
 
-/// Resolves once shutdown's drain deadline has passed (or the outputs are gone).
-async fn aborted(abort: &mut watch::Receiver<bool>) {
-    let _ = abort.wait_for(|a| *a).await;
-}
-
 impl RedisTask {
     /// The pipeline writing `batch`.
     fn pipeline(&self, batch: &[Vec<u8>]) -> redis::Pipeline {
@@ -181,15 +176,8 @@ impl RedisTask {
         }
     }
 
-    /// Sleep `backoff` (doubling it) unless the drain deadline passes first: false then.
     async fn sleep(&mut self, backoff: &mut Duration) -> bool {
-        let d = *backoff;
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
-        tokio::select! {
-            biased;
-            _ = aborted(&mut self.abort) => false,
-            _ = tokio::time::sleep(d) => true,
-        }
+        super::backoff(&mut self.abort, backoff).await
     }
 
     pub async fn run(mut self) {

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{mpsc, watch, Notify};
 
 use super::encode::Encoder;
-use super::{DEV_LOG, MAX_BACKOFF, MAX_SEND_ATTEMPTS, MIN_BACKOFF, SYSLOG_PORT};
+use super::{aborted, DEV_LOG, MAX_SEND_ATTEMPTS, MIN_BACKOFF, SYSLOG_PORT};
 use crate::config::sinks::{SinkConfig, SinkKind, Transport};
 use crate::event::Record;
 use crate::stats::SinkStats;
@@ -369,11 +369,6 @@ pub(super) struct SinkTask {
     pub batch: Batch,
 }
 
-/// Resolves once shutdown's drain deadline has passed (or the outputs are gone).
-async fn aborted(abort: &mut watch::Receiver<bool>) {
-    let _ = abort.wait_for(|a| *a).await;
-}
-
 impl SinkTask {
     pub async fn run(mut self) {
         let mut conn: Option<Conn> = self.initial.take();
@@ -564,15 +559,8 @@ impl SinkTask {
         }
     }
 
-    /// Wait `backoff` (then double it); false if shutdown's deadline came first.
     async fn sleep(&mut self, backoff: &mut Duration) -> bool {
-        let d = *backoff;
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
-        tokio::select! {
-            biased;
-            _ = aborted(&mut self.abort) => false,
-            _ = tokio::time::sleep(d) => true,
-        }
+        super::backoff(&mut self.abort, backoff).await
     }
 }
 
