@@ -22,6 +22,7 @@ pub mod ecs;
 pub mod encode;
 pub mod eve;
 pub mod order;
+pub mod sighting;
 pub mod sink;
 pub mod suppress;
 
