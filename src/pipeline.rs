@@ -56,6 +56,9 @@ pub struct Spec {
     /// it leaves the thread behind ([`CAPTURE_STOP_WAIT`] for files; live capture: its read
     /// timeout and more).
     pub capture_stop_wait: Duration,
+    /// The retro-hunt memory, when on: workers remember into it, a reload that swaps a set
+    /// hunts it, the end hunts its end set and writes it ([`crate::retro`]).
+    pub retro: Option<crate::retro::Hunter>,
 }
 
 /// A mode's hooks on the control loop.
@@ -138,6 +141,11 @@ pub struct Pipeline<C> {
     /// Set when the capture thread is left behind: workers end once their queue is empty.
     abandon: Arc<AtomicBool>,
     stop_wait: Duration,
+    /// See [`Spec::retro`].
+    hunter: Option<Arc<crate::retro::Hunter>>,
+    /// The reload thread's way into the output stage for retro events; emptied before the
+    /// outputs are joined, so that a reload left running never holds the stage open.
+    retro_tx: Arc<Mutex<Option<OutputTx>>>,
 }
 
 /// The control channel and the signal thread feeding it. Made first, before the feeds load,
@@ -175,6 +183,25 @@ pub fn install_signals() -> anyhow::Result<ControlChannel> {
         rx,
         signals: Some((handle, thread)),
     })
+}
+
+/// After a reload: hunt the retro memory when the set was swapped (`old` → `new`), sending
+/// the retro events into the output stage while it still takes them.
+fn retro_hunt(
+    hunter: &crate::retro::Hunter,
+    old: &crate::indicators::IndicatorSet,
+    new: &crate::indicators::IndicatorSet,
+    tx: &Mutex<Option<OutputTx>>,
+) {
+    if old.generation() == new.generation() {
+        return;
+    }
+    let Some(tx) = tx.lock().ok().and_then(|g| g.clone()) else {
+        return;
+    };
+    hunter.hunt(new, Some(old), &mut |r| {
+        let _ = tx.send(Output::Record(r));
+    });
 }
 
 /// Start the output stage and the sink runtime on their threads; what
@@ -290,14 +317,19 @@ impl<C: Send + 'static> Pipeline<C> {
             reload: None,
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
+            retro_tx: Arc::new(Mutex::new(spec.retro.is_some().then(|| events.clone()))),
+            hunter: spec.retro.map(Arc::new),
         };
         for (i, q) in queues.into_iter().enumerate() {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
             p.core.slots.push(slot.clone());
-            let w = Worker::new(context.clone(), spec.store.clone(), events.clone())
+            let mut w = Worker::new(context.clone(), spec.store.clone(), events.clone())
                 .numbered(i)
                 .publish_to(slot)
                 .abandon_on(p.abandon.clone());
+            if let Some(h) = &p.hunter {
+                w = w.remember_in(h.shard(i));
+            }
             let h = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || w.run(q))
@@ -347,12 +379,20 @@ impl<C: Send + 'static> Pipeline<C> {
         let done = self.control.tx.clone();
         let busy = Arc::new(AtomicBool::new(false));
         let busy_flag = busy.clone();
+        let retro = self
+            .hunter
+            .clone()
+            .map(|h| (h, self.core.store.clone(), self.retro_tx.clone()));
         match std::thread::Builder::new()
             .name("reload".into())
             .spawn(move || {
                 for () in req_rx {
                     busy_flag.store(true, Relaxed);
+                    let before = retro.as_ref().map(|(_, store, _)| store.load());
                     let ok = reloader.reload();
+                    if let (Some((hunter, store, tx)), Some(old)) = (&retro, before) {
+                        retro_hunt(hunter, &old, &store.load(), tx);
+                    }
                     busy_flag.store(false, Relaxed);
                     if done.send(Control::Reloaded(ok)).is_err() {
                         break;
@@ -424,7 +464,16 @@ impl<C: Send + 'static> Pipeline<C> {
                 }
             }
         }
+        if let Ok(mut g) = self.retro_tx.lock() {
+            *g = None;
+        }
         if let Some(tx) = self.core.events.take() {
+            if let Some(h) = &self.hunter {
+                // Workers are done: every memory is back in its shard.
+                h.finish(&mut |r| {
+                    let _ = tx.send(Output::Record(r));
+                });
+            }
             // Open suppression windows close before the last record, which must stay last.
             let _ = tx.send(Output::Flush);
             if let Some(rec) = last(&self.core, &workers) {

@@ -36,6 +36,7 @@ use crate::config::Token;
 use crate::event::{self, IndicatorRef, Record, RetroHit};
 use crate::indicators::{Decision, Hit, IndicatorSet};
 use crate::observe::{Info, Where};
+pub use crate::stats::RetroStats;
 
 /// Slots of a shard's "already reported by this flow" cache: 16 Ki × 8 bytes = 128 KiB per
 /// worker, the size of a core's L2 share on the bench machine; a flow evicted from it by a
@@ -132,32 +133,6 @@ impl Entry {
     }
 }
 
-crate::counters! {
-    /// The retro-hunt memory and its hunts.
-    pub struct RetroStats {
-        /// Observables remembered for the first time.
-        remembered: u64,
-        /// Updates of a remembered observable (a new flow).
-        updated: u64,
-        /// Entries evicted, least recently seen first, because the count or byte cap was reached.
-        evicted: u64,
-        /// Entries dropped because they were last seen longer than the window ago.
-        expired: u64,
-        /// Values longer than `retro::MAX_VALUE_LEN`, not remembered.
-        too_long: u64,
-        /// Entries held now (a gauge; adding sums the shards).
-        entries: u64,
-        /// Bytes held now (a gauge).
-        bytes: u64,
-        /// Hunts run (one per reload that swapped a set, per shard).
-        hunts: u64,
-        /// Retro events emitted.
-        retro_events: u64,
-        /// Entries read back at start from the state directory.
-        restored: u64,
-    }
-}
-
 /// One worker's memory.
 pub struct Memory {
     table: HashTable<u32>,
@@ -232,6 +207,12 @@ impl Memory {
 
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// A hash of `t` with this memory's hasher (a flow key, for [`Memory::see`]).
+    #[inline]
+    pub fn hash_of<T: std::hash::Hash>(&self, t: &T) -> u64 {
+        self.hasher.hash_one(t)
     }
 
     fn hash_value(&self, kind: Kind, value: &[u8]) -> u64 {
@@ -420,7 +401,6 @@ impl Memory {
         }
         // Restored oldest first: the list ends in last-seen order.
         self.insert(h, e);
-        self.stats.restored += 1;
     }
 
     /// The counters, with the gauges filled in.
@@ -490,9 +470,18 @@ fn alerts(set: &IndicatorSet, e: &Entry, hits: &mut Vec<Hit>) -> bool {
     !hits.is_empty() && set.decide(hits, e.last_us) == Decision::Alert
 }
 
+/// One worker's memory as the hunter shares it: the worker takes it out for a batch and puts
+/// it back after (two uncontended locks a batch, none per packet); the hunt and the end take
+/// it while it is in (see [`Hunter::each`]).
+pub type Shard = Arc<Mutex<Option<Box<Memory>>>>;
+
+/// How long the hunt waits for a worker to put its memory back (a worker is inside one batch:
+/// milliseconds; one that panicked never puts it back, and is passed over after this).
+pub const MAX_SHARD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The memory of every worker, and what to do with it at a reload and at the end.
 pub struct Hunter {
-    pub shards: Vec<Arc<Mutex<Memory>>>,
+    pub shards: Vec<Shard>,
     sensor: Arc<str>,
     /// `home_net` when the configuration sets it (the events' direction).
     home_net: Option<Vec<ipnet::IpNet>>,
@@ -511,13 +500,31 @@ impl Hunter {
     ) -> Self {
         Hunter {
             shards: (0..shards.max(1))
-                .map(|_| Arc::new(Mutex::new(Memory::new(limits))))
+                .map(|_| Arc::new(Mutex::new(Some(Box::new(Memory::new(limits))))))
                 .collect(),
             sensor,
             home_net,
             end_set: None,
             state_file: None,
         }
+    }
+
+    /// The hunter `[retro]` asks for over `workers` shards (`window`: a command line's,
+    /// overriding the config's).
+    pub fn from_config(
+        cfg: &crate::config::RetroConfig,
+        window: Option<std::time::Duration>,
+        workers: usize,
+        sensor: Arc<str>,
+        home_net: Option<Vec<ipnet::IpNet>>,
+    ) -> Self {
+        let limits = Limits::split(
+            cfg.max_observables(),
+            cfg.memory(),
+            window.unwrap_or_else(|| cfg.window()),
+            workers,
+        );
+        Hunter::new(workers, limits, sensor, home_net)
     }
 
     /// Hunt `set` at the end, every indicator counting as added.
@@ -536,20 +543,21 @@ impl Hunter {
                 let n = self.shards.len();
                 let mut kept = 0usize;
                 for (k, e) in entries.into_iter().enumerate() {
-                    if let Ok(mut m) = self.shards[k % n].lock() {
-                        m.clock_us = m.clock_us.max(now_us.unwrap_or(saved_clock));
-                        m.restore(e);
-                        kept += 1;
+                    if let Ok(mut g) = self.shards[k % n].lock() {
+                        if let Some(m) = g.as_mut() {
+                            m.clock_us = m.clock_us.max(now_us.unwrap_or(saved_clock));
+                            m.restore(e);
+                            kept += 1;
+                        }
                     }
                 }
                 let mut expired = 0;
-                for s in &self.shards {
-                    if let Ok(mut m) = s.lock() {
-                        let before = m.len();
-                        m.expire();
-                        expired += before - m.len();
-                    }
-                }
+                self.each(|m| {
+                    let before = m.len();
+                    m.expire();
+                    m.stats.restored = m.len() as u64;
+                    expired += before - m.len();
+                });
                 tracing::info!(
                     "retro: read {kept} remembered observables from {} ({expired} past the window dropped)",
                     file.display()
@@ -563,8 +571,29 @@ impl Hunter {
     }
 
     /// The shard of worker `i`.
-    pub fn shard(&self, i: usize) -> Arc<Mutex<Memory>> {
+    pub fn shard(&self, i: usize) -> Shard {
         Arc::clone(&self.shards[i % self.shards.len()])
+    }
+
+    /// Run `f` on every shard's memory, waiting for a worker inside a batch to put its own back
+    /// (at most [`MAX_SHARD_WAIT`] for each).
+    pub fn each(&self, mut f: impl FnMut(&mut Memory)) {
+        for s in &self.shards {
+            let started = std::time::Instant::now();
+            loop {
+                let Ok(mut g) = s.lock() else { break };
+                if let Some(m) = g.as_mut() {
+                    f(m);
+                    break;
+                }
+                drop(g);
+                if started.elapsed() > MAX_SHARD_WAIT {
+                    tracing::warn!("retro: a worker did not hand its memory back; passed over");
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
     }
 
     /// After a swap from `old` to `new`: hunt the memory, one retro event per remembered
@@ -580,8 +609,7 @@ impl Hunter {
         let mut hits = Vec::new();
         let mut clock = i64::MIN;
         let mut scanned = 0usize;
-        for s in &self.shards {
-            let Ok(mut m) = s.lock() else { continue };
+        self.each(|m| {
             m.expire();
             m.stats.hunts += 1;
             clock = clock.max(m.clock_us);
@@ -600,7 +628,7 @@ impl Hunter {
                     }
                 }
             }
-        }
+        });
         let mut list: Vec<Entry> = found.into_values().collect();
         list.sort_by(|a, b| (a.first_us, &a.value).cmp(&(b.first_us, &b.value)));
         let n = list.len();
@@ -610,11 +638,13 @@ impl Hunter {
             }
             send(Record::Retro(Box::new(self.event(new, e, &hits, clock))));
         }
-        if let Some(s) = self.shards.first() {
-            if let Ok(mut m) = s.lock() {
+        let mut counted = false;
+        self.each(|m| {
+            if !counted {
                 m.stats.retro_events += n as u64;
+                counted = true;
             }
-        }
+        });
         tracing::info!(
             "retro: hunted {scanned} remembered observables in {:.3}s: {n} retro events",
             started.elapsed().as_secs_f64()
@@ -675,9 +705,9 @@ impl Hunter {
             self.hunt(set, None, send);
         }
         if let Some(file) = &self.state_file {
-            let shards: Vec<MutexGuard<'_, Memory>> =
+            let shards: Vec<MutexGuard<'_, Option<Box<Memory>>>> =
                 self.shards.iter().filter_map(|s| s.lock().ok()).collect();
-            let refs: Vec<&Memory> = shards.iter().map(|g| &**g).collect();
+            let refs: Vec<&Memory> = shards.iter().filter_map(|g| g.as_deref()).collect();
             match write(file, &refs) {
                 Ok(n) => tracing::info!(
                     "retro: wrote {n} remembered observables to {}",
@@ -692,11 +722,7 @@ impl Hunter {
     pub fn stats(&self) -> RetroStats {
         use crate::stats::Counters as _;
         let mut total = RetroStats::default();
-        for s in &self.shards {
-            if let Ok(m) = s.lock() {
-                total.add(&m.snapshot());
-            }
-        }
+        self.each(|m| total.add(&m.snapshot()));
         total
     }
 }
@@ -989,6 +1015,7 @@ mod tests {
         let n = ip_bytes(&ip, &mut buf);
         {
             let mut a = h.shards[0].lock().unwrap();
+            let a = a.as_mut().unwrap();
             a.see(
                 100,
                 Kind::Domain,
@@ -1000,6 +1027,7 @@ mod tests {
             a.see(150, Kind::Ip, &buf[..n], Where::IpDst, &flow(1), 1);
             a.see(160, Kind::Domain, b"old.test", Where::DnsQuery, &flow(1), 1);
             let mut b = h.shards[1].lock().unwrap();
+            let b = b.as_mut().unwrap();
             b.see(
                 50,
                 Kind::Domain,
@@ -1039,6 +1067,7 @@ mod tests {
         let h = Hunter::new(2, limits(100, 1 << 20), Arc::from("s"), None);
         {
             let mut a = h.shards[0].lock().unwrap();
+            let a = a.as_mut().unwrap();
             a.see(
                 1_000,
                 Kind::Domain,
@@ -1056,6 +1085,7 @@ mod tests {
                 2,
             );
             let mut b = h.shards[1].lock().unwrap();
+            let b = b.as_mut().unwrap();
             b.see(
                 3_700_000_000,
                 Kind::Domain,
@@ -1072,9 +1102,7 @@ mod tests {
         let back =
             Hunter::new(3, limits(100, 1 << 20), Arc::from("s"), None).persist_in(dir.path(), None);
         let mut all: Vec<Entry> = Vec::new();
-        for s in &back.shards {
-            all.extend(s.lock().unwrap().entries().cloned());
-        }
+        back.each(|m| all.extend(m.entries().cloned()));
         all.sort_by_key(|e| e.last_us);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].kind, Kind::Token(Token::Sha256));
@@ -1085,7 +1113,7 @@ mod tests {
         // an hour's window from a clock a day later: nothing is left
         let later = Hunter::new(1, limits(100, 1 << 20), Arc::from("s"), None)
             .persist_in(dir.path(), Some(4_000_000_000 + 86_400_000_000));
-        assert!(later.shards[0].lock().unwrap().is_empty());
+        assert!(later.shards[0].lock().unwrap().as_ref().unwrap().is_empty());
     }
 
     #[test]

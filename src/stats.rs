@@ -127,6 +127,34 @@ counters! {
         quic: QuicStats,
         /// The TCP flow table: entries, evictions, reassembly, application messages.
         flows: FlowStats,
+        /// The retro-hunt memory (`[retro]`, `--retro-window`): zero when off.
+        retro: RetroStats,
+    }
+}
+
+counters! {
+    /// The retro-hunt memory and its hunts.
+    pub struct RetroStats {
+        /// Observables remembered for the first time.
+        remembered: u64,
+        /// Updates of a remembered observable (a new flow).
+        updated: u64,
+        /// Entries evicted, least recently seen first, because the count or byte cap was reached.
+        evicted: u64,
+        /// Entries dropped because they were last seen longer than the window ago.
+        expired: u64,
+        /// Values longer than `retro::MAX_VALUE_LEN`, not remembered.
+        too_long: u64,
+        /// Entries held now (a gauge; adding sums the shards).
+        entries: u64,
+        /// Bytes held now (a gauge).
+        bytes: u64,
+        /// Hunts run (one per reload that swapped a set, per shard).
+        hunts: u64,
+        /// Retro events emitted.
+        retro_events: u64,
+        /// Entries read back at start from the state directory.
+        restored: u64,
     }
 }
 
