@@ -59,6 +59,8 @@ pub struct Spec {
     /// The retro-hunt memory, when on: workers remember into it, a reload that swaps a set
     /// hunts it, the end hunts its end set and writes it ([`crate::retro`]).
     pub retro: Option<crate::retro::Hunter>,
+    /// Aggregates per (indicator, internal host), when on (`[aggregate]`).
+    pub aggregate: Option<crate::output::aggregate::Aggregator>,
 }
 
 /// A mode's hooks on the control loop.
@@ -126,6 +128,8 @@ pub struct Finished<C> {
     pub suppress: Option<SuppressStats>,
     /// What putting the events in packet order did (replay).
     pub order: Option<crate::output::order::OrderStats>,
+    /// What the aggregates did, when on.
+    pub aggregate: Option<crate::stats::AggregateStats>,
 }
 
 /// Every thread of a run.
@@ -287,6 +291,7 @@ impl<C: Send + 'static> Pipeline<C> {
             suppress: spec.suppress,
             sensor: Some(spec.context.sensor.to_string()),
             ordered: spec.context.ordered.then_some(spec.workers),
+            aggregate: spec.aggregate,
         };
         let (outputs, events, stage, runtime) =
             Outputs::new(&spec.sinks, opts).context("cannot start the outputs")?;
@@ -489,6 +494,7 @@ impl<C: Send + 'static> Pipeline<C> {
             sinks: self.core.outputs.stats(),
             suppress: self.core.outputs.suppress_stats(),
             order: self.core.outputs.order_stats(),
+            aggregate: self.core.outputs.aggregate_stats(),
         }
     }
 

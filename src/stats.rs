@@ -159,6 +159,17 @@ counters! {
 }
 
 counters! {
+    /// Aggregates (`[aggregate]`) in the output stage.
+    pub struct AggregateStats {
+        /// Aggregate records emitted.
+        records: u64,
+        /// Alerts not aggregated because the table held `output::aggregate::MAX_AGGREGATES`
+        /// pairs (the alerts themselves went out).
+        dropped: u64,
+    }
+}
+
+counters! {
     /// Alert suppression in the output stage.
     pub struct SuppressStats {
         /// Events held back inside a window.

@@ -90,6 +90,13 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         capture_stop_wait: crate::pipeline::CAPTURE_STOP_WAIT,
         control,
         retro,
+        aggregate: settings.config.aggregate.interval().map(|i| {
+            crate::output::aggregate::Aggregator::new(
+                i,
+                settings.config.home_net(),
+                settings.sensor.clone(),
+            )
+        }),
     };
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,6 +121,9 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         &file_errors,
     );
     print_sink_summary(&done.sinks, done.suppress.as_ref());
+    if let Some(a) = &done.aggregate {
+        eprintln!("  aggregate: records {} dropped {}", a.records, a.dropped);
+    }
     if let Some(o) = done.order.filter(|_| settings.workers > 1) {
         // Put in packet order: how many events waited at most, and how many could not.
         eprintln!(

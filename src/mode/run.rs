@@ -135,6 +135,13 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
             )
             .persist_in(&config.daemon.state_dir().join("retro"), Some(now_us))
         }),
+        aggregate: settings.config.aggregate.interval().map(|i| {
+            crate::output::aggregate::Aggregator::new(
+                i,
+                settings.config.home_net(),
+                settings.sensor.clone(),
+            )
+        }),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared::new(stop.clone()));
