@@ -17,6 +17,7 @@ mod live;
 mod quic;
 mod real;
 mod reload;
+mod retro;
 mod robustness;
 mod sinks;
 mod smtp;
