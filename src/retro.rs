@@ -1128,4 +1128,87 @@ mod tests {
         std::fs::write(&f, "x".repeat(MAX_LINE + 10)).unwrap();
         assert!(read(&f).is_err());
     }
+
+    /// The figure of BENCHMARKS.md ("Retro-hunt"): the hunt of 100,000 added indicators
+    /// (50,000 names and 25,000 addresses remembered, 25,000 addresses not) against 10 M
+    /// remembered observables (half names, half addresses) in two shards. Run with
+    /// `cargo test --release --lib retro::tests::hunt_timing -- --ignored --nocapture`
+    /// (`IOCD_RETRO_N` changes the 10 M).
+    #[test]
+    #[ignore = "a timing, with ~1.5 GB of memory: run it by name with --ignored"]
+    fn hunt_timing() {
+        let n: u64 = std::env::var("IOCD_RETRO_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000_000);
+        let shards = 2;
+        let h = Hunter::new(
+            shards,
+            Limits::split(n, 64 << 30, std::time::Duration::from_secs(86_400), shards),
+            Arc::from("s"),
+            None,
+        );
+        let name = |i: u64| format!("h{i}.example{}.test", i % 1000);
+        let addr = |i: u64| IpAddr::V4(Ipv4Addr::from(0x0b00_0000u32 + i as u32));
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        for i in 0..n {
+            let mut g = h.shards[(i % shards as u64) as usize].lock().unwrap();
+            let m = g.as_mut().unwrap();
+            if i % 2 == 0 {
+                m.see(
+                    i as i64,
+                    Kind::Domain,
+                    name(i).as_bytes(),
+                    Where::DnsQuery,
+                    &flow(1),
+                    i,
+                );
+            } else {
+                let k = ip_bytes(&addr(i), &mut buf);
+                m.see(i as i64, Kind::Ip, &buf[..k], Where::IpDst, &flow(1), i);
+            }
+        }
+        let filled = started.elapsed();
+        let stats = h.stats();
+        let dir = tempfile::tempdir().unwrap();
+        let step = (n / 50_000).max(2) & !1;
+        let mut feed = String::new();
+        let mut expect = 0;
+        for k in 0..50_000u64 {
+            if k * step < n {
+                feed.push_str(&name(k * step));
+                feed.push('\n');
+                expect += 1;
+            }
+        }
+        for k in 0..25_000u64 {
+            let i = (2 * k * step + 1) % n;
+            feed.push_str(&format!(
+                "{}\n{}\n",
+                addr(i | 1),
+                IpAddr::V4(Ipv4Addr::from(0x0c00_0000u32 + k as u32))
+            ));
+            expect += 1;
+        }
+        let new = set_of(dir.path(), &feed);
+        let old = set_of(dir.path(), "old.test\n");
+        let started = std::time::Instant::now();
+        let mut events = 0usize;
+        let found = h.hunt(&new, Some(&old), &mut |_| events += 1);
+        let hunted = started.elapsed();
+        println!(
+            "retro hunt: {} indicators against {} remembered observables ({} bytes, {} shards): {found} hits in {:.3} s ({:.0} ns per entry); filling took {:.3} s",
+            new.len(),
+            stats.entries,
+            stats.bytes,
+            shards,
+            hunted.as_secs_f64(),
+            hunted.as_nanos() as f64 / stats.entries as f64,
+            filled.as_secs_f64()
+        );
+        assert_eq!(stats.entries, n);
+        assert_eq!(found, expect);
+        assert_eq!(events, expect);
+    }
 }
