@@ -256,7 +256,7 @@ impl Memory {
                 e.first_us = ts_us;
             }
             self.stats.updated += 1;
-            self.to_front(i);
+            self.move_to_front(i);
             return;
         }
         if value.len() > MAX_VALUE_LEN {
@@ -363,7 +363,7 @@ impl Memory {
         self.head = i;
     }
 
-    fn to_front(&mut self, i: u32) {
+    fn move_to_front(&mut self, i: u32) {
         if self.head != i {
             self.unlink(i);
             self.link_front(i);
