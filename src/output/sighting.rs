@@ -204,4 +204,58 @@ mod tests {
         assert_eq!(m["type"], "0");
         assert!(stix(&Record::Stats(Box::default())).is_none());
     }
+
+    fn retro_hit() -> crate::event::RetroHit {
+        let e = crate::event::tests::sample_ioa(Severity::High);
+        crate::event::RetroHit {
+            ts_us: e.ts_us + 3_600_000_000,
+            sensor: e.sensor.clone(),
+            flow: e.flow.clone(),
+            observable: e.observable.clone(),
+            indicator: e.indicator.clone(),
+            also_matched: Vec::new(),
+            first_seen_us: e.ts_us,
+            last_seen_us: e.ts_us + 60_000_000,
+            count: 7,
+        }
+    }
+
+    #[test]
+    fn a_retro_event_is_its_flows_alert_with_the_retro_fields_in_every_payload() {
+        use crate::config::Payload;
+        let rec = Record::Retro(Box::new(retro_hit()));
+        let doc = |p| {
+            let mut out = Vec::new();
+            crate::output::encode::document(p, &rec, &mut out);
+            serde_json::from_slice::<Value>(&out).unwrap()
+        };
+        let iocd = doc(Payload::Iocd);
+        assert_eq!(iocd["event_type"], "retro");
+        assert_eq!(iocd["count"], 7);
+        assert_eq!(iocd["first_seen"], "2019-08-07T21:08:34.709050Z");
+        assert_eq!(iocd["last_seen"], "2019-08-07T21:09:34.709050Z");
+        assert_eq!(iocd["timestamp"], "2019-08-07T22:08:34.709050Z");
+        let eve = doc(Payload::Eve);
+        assert_eq!(eve["event_type"], "retro");
+        assert_eq!(eve["retro"]["count"], 7);
+        assert_eq!(eve["alert"]["metadata"]["indicator"][0], "tls13.com");
+        let ecs = doc(Payload::Ecs);
+        assert_eq!(ecs["event"]["kind"], "alert");
+        assert_eq!(ecs["event"]["start"], "2019-08-07T21:08:34.709050Z");
+        assert_eq!(ecs["iocd"]["retro"]["count"], 7);
+        let stix = doc(Payload::StixSighting);
+        assert_eq!(
+            (stix["count"].clone(), stix["first_seen"].clone()),
+            (json!(7), iocd["first_seen"].clone())
+        );
+        assert_eq!(doc(Payload::MispSighting)["timestamp"], "1565212174");
+        // a stats record sights nothing
+        let mut out = Vec::new();
+        crate::output::encode::document(
+            Payload::MispSighting,
+            &Record::Stats(Box::default()),
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
 }
