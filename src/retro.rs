@@ -17,7 +17,7 @@
 //!   the memory against the set (rather than each added indicator against the memory) keeps one
 //!   definition of a match (subdomains, CIDRs, ports) and costs one lookup per entry (see
 //!   BENCHMARKS.md for 10 M entries).
-//! - **Persistence**: JSON lines in `<state_dir>/retro/memory.jsonl` (a header line with the
+//! - **Persistence**: JSON lines in `<state_dir>/retro/memory-SENSOR.jsonl` (a header line with the
 //!   format version and the memory's clock, then one entry a line, values in hex), written
 //!   atomically (temporary file, fsync, rename) at shutdown, read at start with a bound on the
 //!   file's size and each line's.
@@ -536,8 +536,23 @@ impl Hunter {
     /// Keep the memory in `dir` (`<state_dir>/retro`): read it now, write it at the end.
     /// Entries last seen longer than the window before `now_us` (the wall clock for `iocd run`;
     /// `None`: the clock saved with them, for a replay) are dropped.
+    ///
+    /// The file is named after the sensor (`memory-SENSOR.jsonl`, characters other than
+    /// letters, digits, `.`, `-` and `_` as `_`): two instances (`iocd@eth1`, `iocd@eth2`)
+    /// sharing a state directory keep a memory each.
     pub fn persist_in(mut self, dir: &Path, now_us: Option<i64>) -> Self {
-        let file = dir.join("memory.jsonl");
+        let name: String = self
+            .sensor
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let file = dir.join(format!("memory-{name}.jsonl"));
         match read(&file) {
             Ok(Some((saved_clock, entries))) => {
                 let n = self.shards.len();
@@ -1097,7 +1112,7 @@ mod tests {
         }
         let h = h.persist_in(dir.path(), None);
         h.finish(&mut |_| {});
-        let text = std::fs::read_to_string(dir.path().join("memory.jsonl")).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("memory-s.jsonl")).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
         let back =
             Hunter::new(3, limits(100, 1 << 20), Arc::from("s"), None).persist_in(dir.path(), None);

@@ -292,7 +292,7 @@ fn the_memory_survives_a_restart_through_the_state_dir_and_an_expired_window_giv
     // First run: the first part, nothing about the name yet.
     let (events, _) = replay_ok(&["-c", cfg, "-w", "2", a.to_str().unwrap()]);
     assert!(retro_for(&events, NAME).is_empty());
-    let saved = dir.path().join("state/retro/memory.jsonl");
+    let saved = dir.path().join("state/retro/memory-t.jsonl");
     assert!(saved.is_file(), "the memory was not written at the end");
 
     // Second run, a restart: the second part without its DNS (the name is not seen again),
