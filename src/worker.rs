@@ -177,6 +177,22 @@ impl Worker {
         }
     }
 
+    /// Are a packet's addresses to be remembered: the memory is on and the pair cache has not
+    /// just seen this flow direction ([`crate::retro::Memory::fresh_pair`])?
+    #[inline]
+    fn fresh_pair(&mut self, flow: &FlowInfo) -> bool {
+        let Some(m) = self.mem.as_deref_mut() else {
+            return false;
+        };
+        m.fresh_pair(&crate::retro::FlowTuple {
+            src: flow.ip.src,
+            dst: flow.ip.dst,
+            cid_ports: flow.cid_ports,
+            has_ports: flow.ports.is_some(),
+            proto: flow.ip.proto,
+        })
+    }
+
     /// Remember an observable of `flow` (the retro-hunt memory, when on). With `home_net` set,
     /// addresses inside it are not remembered: an indicator names an outside address, and the
     /// inside ends of every flow would double the memory's addresses.
@@ -386,8 +402,9 @@ impl Worker {
                 proto: f.proto,
             };
             let flow = FlowInfo::new(ip, &L4::None);
-            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
-            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+            let fresh = self.fresh_pair(&flow);
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc, fresh);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst, fresh);
         }
         if let Some(r) = self.defrag.push(&f, m.ts_us) {
             let q = decode::resume(&p, r.proto, &r.payload);
@@ -418,8 +435,9 @@ impl Worker {
         };
         let flow = FlowInfo::new(ip, &p.l4);
         if addresses {
-            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
-            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+            let fresh = self.fresh_pair(&flow);
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc, fresh);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst, fresh);
         }
         match p.l4 {
             L4::Udp {
@@ -561,7 +579,7 @@ impl Worker {
                 ech,
                 info,
             } => self.check_name(set, m, p, flow, name, *at, (*ech, *info)),
-            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
+            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at, true),
             Observed::Token {
                 kind,
                 key,
@@ -605,6 +623,7 @@ impl Worker {
         self.hits = hits;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_ip(
         &mut self,
         set: &IndicatorSet,
@@ -613,9 +632,10 @@ impl Worker {
         flow: &FlowInfo,
         ip: IpAddr,
         w: Where,
+        remember: bool,
     ) {
         self.observed[w as usize] += 1;
-        if self.mem.is_some() && !self.at_home(ip) {
+        if remember && self.mem.is_some() && !self.at_home(ip) {
             let mut buf = [0u8; 16];
             let n = crate::retro::ip_bytes(&ip, &mut buf);
             self.remember(m.ts_us, crate::retro::Kind::Ip, &buf[..n], w, flow);
