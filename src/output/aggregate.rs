@@ -166,7 +166,7 @@ mod tests {
             Arc::from("s"),
         );
         let mut out = Vec::new();
-        let t0 = 1_700_000_040_000_000; // 40 s into a minute
+        let t0 = 1_700_000_020_000_000; // 40 s into a minute
         a.add(&alert(t0, "192.168.1.2"), &mut out);
         a.add(&alert(t0 + 5_000_000, "192.168.1.2"), &mut out);
         a.add(&alert(t0 + 6_000_000, "192.168.1.3"), &mut out);
@@ -182,7 +182,7 @@ mod tests {
             (r.first_seen_us, r.last_seen_us, r.count),
             (t0, t0 + 5_000_000, 2)
         );
-        assert_eq!(r.ts_us, 1_700_000_060_000_000);
+        assert_eq!(r.ts_us, 1_700_000_040_000_000);
         out.clear();
         a.flush(&mut out);
         assert_eq!(out.len(), 1);
