@@ -478,6 +478,8 @@ impl<C: Send + 'static> Pipeline<C> {
                 h.finish(&mut |r| {
                     let _ = tx.send(Output::Record(r));
                 });
+                // With the end's hunt counted (the workers' last copies predate it).
+                workers.retro = h.stats();
             }
             // Open suppression windows close before the last record, which must stay last.
             let _ = tx.send(Output::Flush);

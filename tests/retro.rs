@@ -311,6 +311,9 @@ fn the_memory_survives_a_restart_through_the_state_dir_and_an_expired_window_giv
     let r = retro_for(&events, NAME);
     assert_eq!(r.len(), 1, "{err}");
     assert_eq!(retro_seen(r[0]), seen(&expected[NAME], cut, false));
+    // the summary counts what was read back and the end's hunt
+    assert!(util::summary_number(&err, "restored") > 0, "{err}");
+    assert_eq!(util::summary_number(&err, "retro_events"), 1, "{err}");
 
     // Third run with a 10 s window: the capture's clock (saved with the memory) is past the
     // name's last sighting by more than that: forgotten, no retro event.
