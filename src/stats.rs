@@ -257,6 +257,9 @@ pub struct StatsRecord {
     pub indicators: usize,
     pub reloads: Reloads,
     pub suppression: Option<SuppressStats>,
+    /// `[aggregate]`, when on (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateStats>,
 }
 
 /// The replay summary's lines for `c`: the plain counts of the top level on one line, a line

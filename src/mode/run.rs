@@ -409,6 +409,7 @@ impl StatsView {
                 last: (last_unix > 0).then(|| crate::event::format_time(last_unix * 1_000_000)),
             },
             suppression: p.outputs.suppress_stats(),
+            aggregate: p.outputs.aggregate_stats(),
         }
     }
 }

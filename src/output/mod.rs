@@ -348,10 +348,9 @@ impl Stage {
         if let Some(a) = &mut self.aggregate {
             let mut out = Vec::new();
             a.add(&ev, &mut out);
-            if !out.is_empty() {
-                if let Ok(mut g) = self.aggregate_stats.lock() {
-                    *g = a.stats.clone();
-                }
+            // Once per alert (not per packet): an uncontended lock.
+            if let Ok(mut g) = self.aggregate_stats.lock() {
+                *g = a.stats.clone();
             }
             for r in out {
                 self.offer(r);
