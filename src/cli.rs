@@ -174,6 +174,24 @@ pub struct ReplayArgs {
     /// after scaling is shortened to 1 s). Default: as fast as possible.
     #[arg(long, value_name = "X", value_parser = parse_speed)]
     pub speed: Option<f64>,
+    /// Retro-hunt: remember the observables seen for DURATION ("24h") of packet time; a SIGHUP
+    /// that adds indicators reports the remembered ones they cover (`"event_type": "retro"`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_retro_window)]
+    pub retro_window: Option<std::time::Duration>,
+    /// Retro-hunt at the end of the replay: every indicator of FILE (a plain list) counts as
+    /// added, and the observables remembered are hunted against it; repeatable. Turns the
+    /// memory on (window 24h unless --retro-window).
+    #[arg(long = "retro-feed", value_name = "FILE")]
+    pub retro_feeds: Vec<PathBuf>,
+}
+
+/// A retro-hunt window: more than 0 and at most `[retro]`'s largest.
+fn parse_retro_window(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() && d <= crate::config::retro::MAX_WINDOW => Ok(d),
+        Ok(_) => Err(format!("{s:?}: more than 0s and at most 7 days")),
+        Err(e) => Err(format!("{s:?}: {e} (e.g. \"24h\")")),
+    }
 }
 
 /// A pacing factor: a positive, finite number.

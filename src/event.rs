@@ -24,6 +24,10 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Record {
     Ioa(Box<Ioa>),
     Stats(Box<StatsRecord>),
+    /// A remembered observable that an indicator added by a reload covers (issue 16).
+    Retro(Box<RetroHit>),
+    /// A summary of the alerts of one (indicator, internal host) over an interval.
+    Aggregate(Box<Aggregate>),
 }
 
 impl Serialize for Record {
@@ -31,6 +35,8 @@ impl Serialize for Record {
         match self {
             Record::Ioa(e) => e.serialize(s),
             Record::Stats(r) => r.serialize(s),
+            Record::Retro(r) => r.serialize(s),
+            Record::Aggregate(a) => a.serialize(s),
         }
     }
 }
@@ -307,6 +313,126 @@ impl Serialize for Ioa {
             pcap: self.pcap.as_ref(),
             suppressed: self.suppressed,
             warninglist: &self.warninglist,
+        }
+        .serialize(s)
+    }
+}
+
+/// `"event_type": "retro"`: an observable seen before an indicator covering it arrived. The
+/// same flow, observable and indicator fields as an IoA (the flow is the first one it was seen
+/// in), and when and how often it was seen.
+#[derive(Debug, Clone)]
+pub struct RetroHit {
+    /// When the hunt ran: the memory's clock (packet time), µs.
+    pub ts_us: i64,
+    pub sensor: Arc<str>,
+    pub flow: Flow,
+    pub observable: Observable,
+    pub indicator: IndicatorRef,
+    pub also_matched: Vec<IndicatorRef>,
+    /// Packet time of the first flow it was seen in, µs.
+    pub first_seen_us: i64,
+    /// Packet time of the last flow it was seen in, µs.
+    pub last_seen_us: i64,
+    /// Flows it was seen in (each (flow, where) once).
+    pub count: u64,
+}
+
+impl RetroHit {
+    /// The IoA of its example flow, for the encoders that write alerts (EVE, ECS, sightings).
+    pub fn as_ioa(&self) -> Ioa {
+        Ioa {
+            ts_us: self.first_seen_us,
+            sensor: Arc::clone(&self.sensor),
+            flow: self.flow.clone(),
+            observable: self.observable.clone(),
+            indicator: self.indicator.clone(),
+            also_matched: self.also_matched.clone(),
+            pcap: None,
+            suppressed: None,
+            warninglist: Vec::new(),
+            in_iface: None,
+            seq: 0,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RetroJson<'a> {
+    schema_version: u32,
+    timestamp: String,
+    event_type: &'static str,
+    sensor: &'a str,
+    flow: &'a Flow,
+    observable: &'a Observable,
+    indicator: &'a IndicatorRef,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    also_matched: &'a [IndicatorRef],
+    first_seen: String,
+    last_seen: String,
+    count: u64,
+}
+
+impl Serialize for RetroHit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RetroJson {
+            schema_version: SCHEMA_VERSION,
+            timestamp: format_ts(self.ts_us),
+            event_type: "retro",
+            sensor: &self.sensor,
+            flow: &self.flow,
+            observable: &self.observable,
+            indicator: &self.indicator,
+            also_matched: &self.also_matched,
+            first_seen: format_ts(self.first_seen_us),
+            last_seen: format_ts(self.last_seen_us),
+            count: self.count,
+        }
+        .serialize(s)
+    }
+}
+
+/// `"event_type": "aggregate"`: the alerts of one indicator for one internal host over an
+/// interval (`[aggregate]`), counted before suppression.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    /// End of the interval (packet time), µs.
+    pub ts_us: i64,
+    pub sensor: Arc<str>,
+    /// The internal host: the flow end inside `home_net` (the source when both or neither are).
+    pub host: IpAddr,
+    pub indicator: IndicatorRef,
+    pub first_seen_us: i64,
+    pub last_seen_us: i64,
+    /// Alert events of this (indicator, host) in the interval.
+    pub count: u64,
+}
+
+#[derive(serde::Serialize)]
+struct AggregateJson<'a> {
+    schema_version: u32,
+    timestamp: String,
+    event_type: &'static str,
+    sensor: &'a str,
+    host: IpAddr,
+    indicator: &'a IndicatorRef,
+    first_seen: String,
+    last_seen: String,
+    count: u64,
+}
+
+impl Serialize for Aggregate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        AggregateJson {
+            schema_version: SCHEMA_VERSION,
+            timestamp: format_ts(self.ts_us),
+            event_type: "aggregate",
+            sensor: &self.sensor,
+            host: self.host,
+            indicator: &self.indicator,
+            first_seen: format_ts(self.first_seen_us),
+            last_seen: format_ts(self.last_seen_us),
+            count: self.count,
         }
         .serialize(s)
     }

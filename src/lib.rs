@@ -70,6 +70,7 @@ pub mod output;
 pub mod pipeline;
 pub mod proto;
 pub mod reload;
+pub mod retro;
 pub mod settings;
 pub mod stats;
 /// Dev-only packet builders for the unit tests (also compiled into tests/ and benches/ by path).

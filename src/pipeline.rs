@@ -56,6 +56,11 @@ pub struct Spec {
     /// it leaves the thread behind ([`CAPTURE_STOP_WAIT`] for files; live capture: its read
     /// timeout and more).
     pub capture_stop_wait: Duration,
+    /// The retro-hunt memory, when on: workers remember into it, a reload that swaps a set
+    /// hunts it, the end hunts its end set and writes it ([`crate::retro`]).
+    pub retro: Option<crate::retro::Hunter>,
+    /// Aggregates per (indicator, internal host), when on (`[aggregate]`).
+    pub aggregate: Option<crate::output::aggregate::Aggregator>,
 }
 
 /// What a capture thread runs: read a source into its dispatcher until the stop flag.
@@ -127,6 +132,8 @@ pub struct Finished<C> {
     pub suppress: Option<SuppressStats>,
     /// What putting the events in packet order did (replay).
     pub order: Option<crate::output::order::OrderStats>,
+    /// What the aggregates did, when on.
+    pub aggregate: Option<crate::stats::AggregateStats>,
 }
 
 /// Every thread of a run.
@@ -147,6 +154,11 @@ pub struct Pipeline<C> {
     stop_wait: Duration,
     /// The metrics endpoint's thread, once [`Pipeline::serve_metrics`] has started it.
     metrics: Option<JoinHandle<()>>,
+    /// See [`Spec::retro`].
+    hunter: Option<Arc<crate::retro::Hunter>>,
+    /// The reload thread's way into the output stage for retro events; emptied before the
+    /// outputs are joined, so that a reload left running never holds the stage open.
+    retro_tx: Arc<Mutex<Option<OutputTx>>>,
 }
 
 /// The control channel and the signal thread feeding it. Made first, before the feeds load,
@@ -184,6 +196,25 @@ pub fn install_signals() -> anyhow::Result<ControlChannel> {
         rx,
         signals: Some((handle, thread)),
     })
+}
+
+/// After a reload: hunt the retro memory when the set was swapped (`old` → `new`), sending
+/// the retro events into the output stage while it still takes them.
+fn retro_hunt(
+    hunter: &crate::retro::Hunter,
+    old: &crate::indicators::IndicatorSet,
+    new: &crate::indicators::IndicatorSet,
+    tx: &Mutex<Option<OutputTx>>,
+) {
+    if old.generation() == new.generation() {
+        return;
+    }
+    let Some(tx) = tx.lock().ok().and_then(|g| g.clone()) else {
+        return;
+    };
+    hunter.hunt(new, Some(old), &mut |r| {
+        let _ = tx.send(Output::Record(r));
+    });
 }
 
 /// Start the output stage and the sink runtime on their threads; what
@@ -284,6 +315,7 @@ impl<C: Send + 'static> Pipeline<C> {
             suppress: spec.suppress,
             sensor: Some(spec.context.sensor.to_string()),
             ordered: spec.context.ordered.then_some(spec.workers),
+            aggregate: spec.aggregate,
         };
         let (outputs, events, stage, runtime) =
             Outputs::new(&spec.sinks, opts).context("cannot start the outputs")?;
@@ -316,14 +348,19 @@ impl<C: Send + 'static> Pipeline<C> {
             abandon: Arc::new(AtomicBool::new(false)),
             stop_wait: spec.capture_stop_wait,
             metrics: None,
+            retro_tx: Arc::new(Mutex::new(spec.retro.is_some().then(|| events.clone()))),
+            hunter: spec.retro.map(Arc::new),
         };
         for (i, q) in queues.into_iter().enumerate() {
             let slot = Arc::new(Mutex::new(WorkerStats::default()));
             p.core.slots.push(slot.clone());
-            let w = Worker::new(context.clone(), spec.store.clone(), events.clone())
+            let mut w = Worker::new(context.clone(), spec.store.clone(), events.clone())
                 .numbered(i)
                 .publish_to(slot)
                 .abandon_on(p.abandon.clone());
+            if let Some(h) = &p.hunter {
+                w = w.remember_in(h.shard(i));
+            }
             let h = std::thread::Builder::new()
                 .name(format!("worker-{i}"))
                 .spawn(move || w.run(q))
@@ -398,12 +435,20 @@ impl<C: Send + 'static> Pipeline<C> {
         let done = self.control.tx.clone();
         let busy = Arc::new(AtomicBool::new(false));
         let busy_flag = busy.clone();
+        let retro = self
+            .hunter
+            .clone()
+            .map(|h| (h, self.core.store.clone(), self.retro_tx.clone()));
         match std::thread::Builder::new()
             .name("reload".into())
             .spawn(move || {
                 for () in req_rx {
                     busy_flag.store(true, Relaxed);
+                    let before = retro.as_ref().map(|(_, store, _)| store.load());
                     let ok = reloader.reload();
+                    if let (Some((hunter, store, tx)), Some(old)) = (&retro, before) {
+                        retro_hunt(hunter, &old, &store.load(), tx);
+                    }
                     busy_flag.store(false, Relaxed);
                     if done.send(Control::Reloaded(ok)).is_err() {
                         break;
@@ -425,8 +470,9 @@ impl<C: Send + 'static> Pipeline<C> {
                     }
                 }
                 Ok(Control::Fetched) => {
-                    // a feed's copy changed on disk: the reload rebuilds (only the files that
-                    // changed are new to it); sinks are not reopened
+                    // a feed's copy changed on disk: the reload rebuilds the set from every
+                    // feed's file (a round with nothing new sends nothing); sinks are not
+                    // reopened
                     policy.reloading();
                     if let Some((tx, _, _)) = &self.reload {
                         let _ = tx.try_send(());
@@ -495,7 +541,18 @@ impl<C: Send + 'static> Pipeline<C> {
                 }
             }
         }
+        if let Ok(mut g) = self.retro_tx.lock() {
+            *g = None;
+        }
         if let Some(tx) = self.core.events.take() {
+            if let Some(h) = &self.hunter {
+                // Workers are done: every memory is back in its shard.
+                h.finish(&mut |r| {
+                    let _ = tx.send(Output::Record(r));
+                });
+                // With the end's hunt counted (the workers' last copies predate it).
+                workers.retro = h.stats();
+            }
             // Open suppression windows close before the last record, which must stay last.
             let _ = tx.send(Output::Flush);
             if let Some(rec) = last(&self.core, &workers) {
@@ -512,6 +569,7 @@ impl<C: Send + 'static> Pipeline<C> {
             sinks: self.core.outputs.stats(),
             suppress: self.core.outputs.suppress_stats(),
             order: self.core.outputs.order_stats(),
+            aggregate: self.core.outputs.aggregate_stats(),
         }
     }
 

@@ -168,6 +168,45 @@ counters! {
         quic: QuicStats,
         /// The TCP flow table: entries, evictions, reassembly, application messages.
         flows: FlowStats,
+        /// The retro-hunt memory (`[retro]`, `--retro-window`): zero when off.
+        retro: RetroStats,
+    }
+}
+
+counters! {
+    /// The retro-hunt memory and its hunts.
+    pub struct RetroStats {
+        /// Observables remembered for the first time.
+        remembered: u64,
+        /// Updates of a remembered observable (a new flow).
+        updated: u64,
+        /// Entries evicted, least recently seen first, because the count or byte cap was reached.
+        evicted: u64,
+        /// Entries dropped because they were last seen longer than the window ago.
+        expired: u64,
+        /// Values longer than `retro::MAX_VALUE_LEN`, not remembered.
+        too_long: u64,
+        /// Entries held now (a gauge; adding sums the shards).
+        entries: u64,
+        /// Bytes held now (a gauge).
+        bytes: u64,
+        /// Hunts run (one per reload that swapped a set, per shard).
+        hunts: u64,
+        /// Retro events emitted.
+        retro_events: u64,
+        /// Entries read back at start from the state directory.
+        restored: u64,
+    }
+}
+
+counters! {
+    /// Aggregates (`[aggregate]`) in the output stage.
+    pub struct AggregateStats {
+        /// Aggregate records emitted.
+        records: u64,
+        /// Alerts not aggregated because the table held `output::aggregate::MAX_AGGREGATES`
+        /// pairs (the alerts themselves went out).
+        dropped: u64,
     }
 }
 
@@ -268,6 +307,9 @@ pub struct StatsRecord {
     /// Fetches of the feeds iocd fetches itself (`url`); absent when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fetches: Option<FetchStats>,
+    /// `[aggregate]`, when on (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateStats>,
 }
 
 counters! {

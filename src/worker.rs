@@ -122,6 +122,10 @@ pub struct Worker {
     abandon: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// This worker's index, in [`Output::Done`].
     id: usize,
+    /// The retro-hunt memory's shard of this worker ([`crate::retro`]), and the memory itself
+    /// while a batch is processed (taken out of the shard for the batch).
+    retro: Option<crate::retro::Shard>,
+    mem: Option<Box<crate::retro::Memory>>,
     /// The interface name of the packet being inspected.
     iface: Option<Arc<str>>,
 }
@@ -150,7 +154,69 @@ impl Worker {
             abandon: None,
             id: 0,
             iface: None,
+            retro: None,
+            mem: None,
         }
+    }
+
+    /// Remember every observable in `shard` (the retro-hunt memory, [`crate::retro`]).
+    pub fn remember_in(mut self, shard: crate::retro::Shard) -> Self {
+        self.retro = Some(shard);
+        self
+    }
+
+    /// Take the memory out of its shard for a batch (`take`), or put it back after.
+    fn hold_memory(&mut self, take: bool) {
+        let Some(shard) = &self.retro else { return };
+        if let Ok(mut g) = shard.lock() {
+            if take {
+                self.mem = g.take();
+            } else if let Some(m) = self.mem.take() {
+                *g = Some(m);
+            }
+        }
+    }
+
+    /// Are a packet's addresses to be remembered: the memory is on and the pair cache has not
+    /// just seen this flow direction ([`crate::retro::Memory::fresh_pair`])?
+    #[inline]
+    fn fresh_pair(&mut self, flow: &FlowInfo) -> bool {
+        let Some(m) = self.mem.as_deref_mut() else {
+            return false;
+        };
+        m.fresh_pair(&crate::retro::FlowTuple {
+            src: flow.ip.src,
+            dst: flow.ip.dst,
+            cid_ports: flow.cid_ports,
+            has_ports: flow.ports.is_some(),
+            proto: flow.ip.proto,
+        })
+    }
+
+    /// Remember an observable of `flow` (the retro-hunt memory, when on). With `home_net` set,
+    /// addresses inside it are not remembered: an indicator names an outside address, and the
+    /// inside ends of every flow would double the memory's addresses.
+    #[inline]
+    fn remember(
+        &mut self,
+        ts_us: i64,
+        kind: crate::retro::Kind,
+        value: &[u8],
+        w: Where,
+        flow: &FlowInfo,
+    ) {
+        let Some(m) = self.mem.as_deref_mut() else {
+            return;
+        };
+        let t = crate::retro::FlowTuple {
+            src: flow.ip.src,
+            dst: flow.ip.dst,
+            cid_ports: flow.cid_ports,
+            has_ports: flow.ports.is_some(),
+            proto: flow.ip.proto,
+        };
+        let fh = m.hash_of(&flow.key());
+        m.see(ts_us, kind, value, w, &t, fh);
     }
 
     /// This worker is number `id` of the pipeline (for the ordered output stage).
@@ -208,10 +274,12 @@ impl Worker {
                     }
                     self.set_generation = generation;
                 }
+                self.hold_memory(true);
                 for m in &batch.meta {
                     self.set_iface(batch.iface(m));
                     self.packet(&set, m, batch.packet(m));
                 }
+                self.hold_memory(false);
                 if self.ctx.ordered {
                     let _ = self.events.send(Output::Done {
                         worker: self.id,
@@ -283,6 +351,11 @@ impl Worker {
             }
         }
         s.defrag = self.defrag.stats.clone();
+        if let Some(shard) = &self.retro {
+            if let Some(m) = shard.lock().ok().as_ref().and_then(|g| g.as_deref()) {
+                s.retro = m.snapshot();
+            }
+        }
         s
     }
 
@@ -329,8 +402,9 @@ impl Worker {
                 proto: f.proto,
             };
             let flow = FlowInfo::new(ip, &L4::None);
-            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
-            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+            let fresh = self.fresh_pair(&flow);
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc, fresh);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst, fresh);
         }
         if let Some(r) = self.defrag.push(&f, m.ts_us) {
             let q = decode::resume(&p, r.proto, &r.payload);
@@ -361,8 +435,9 @@ impl Worker {
         };
         let flow = FlowInfo::new(ip, &p.l4);
         if addresses {
-            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc);
-            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst);
+            let fresh = self.fresh_pair(&flow);
+            self.check_ip(set, m, &p, &flow, ip.src, Where::IpSrc, fresh);
+            self.check_ip(set, m, &p, &flow, ip.dst, Where::IpDst, fresh);
         }
         match p.l4 {
             L4::Udp {
@@ -504,7 +579,7 @@ impl Worker {
                 ech,
                 info,
             } => self.check_name(set, m, p, flow, name, *at, (*ech, *info)),
-            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at),
+            Observed::Ip { ip, at } => self.check_ip(set, m, p, flow, *ip, *at, true),
             Observed::Token {
                 kind,
                 key,
@@ -530,6 +605,7 @@ impl Worker {
         (info, file): (Info, &Option<Box<crate::observe::FileMeta>>),
     ) {
         self.observed[w as usize] += 1;
+        self.remember(m.ts_us, crate::retro::Kind::Token(kind), key, w, flow);
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_token(kind, key, &mut hits);
@@ -547,6 +623,7 @@ impl Worker {
         self.hits = hits;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_ip(
         &mut self,
         set: &IndicatorSet,
@@ -555,8 +632,14 @@ impl Worker {
         flow: &FlowInfo,
         ip: IpAddr,
         w: Where,
+        remember: bool,
     ) {
         self.observed[w as usize] += 1;
+        if remember && self.mem.is_some() && !self.at_home(ip) {
+            let mut buf = [0u8; 16];
+            let n = crate::retro::ip_bytes(&ip, &mut buf);
+            self.remember(m.ts_us, crate::retro::Kind::Ip, &buf[..n], w, flow);
+        }
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_ip(ip, &mut hits);
@@ -597,6 +680,7 @@ impl Worker {
         (ech, info): (bool, Info),
     ) {
         self.observed[w as usize] += 1;
+        self.remember(m.ts_us, crate::retro::Kind::Domain, name, w, flow);
         let mut hits = std::mem::take(&mut self.hits);
         hits.clear();
         set.lookup_domain(name, &mut hits);
@@ -612,6 +696,14 @@ impl Worker {
             self.hit(set, m, p, flow, &hits, obs, w);
         }
         self.hits = hits;
+    }
+
+    /// Is `ip` inside the configured `home_net` (false when none is configured)?
+    fn at_home(&self, ip: IpAddr) -> bool {
+        self.ctx
+            .home_net
+            .as_ref()
+            .is_some_and(|h| h.iter().any(|n| n.contains(&ip)))
     }
 
     /// Validity at the packet's time and allowlists; true when an event is due (the hits are

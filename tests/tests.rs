@@ -20,6 +20,7 @@ mod metrics;
 mod quic;
 mod real;
 mod reload;
+mod retro;
 mod robustness;
 mod sinks;
 mod sinks_broker;

@@ -7,16 +7,19 @@
 //! other module may read it, and it imports none of them (the vocabulary feeds and the config
 //! share — severity, action, match mode, times — is defined here, in [`feeds`]).
 
+pub mod aggregate;
 pub mod capture;
 pub mod daemon;
 pub mod explain;
 pub mod feeds;
 pub mod metrics;
+pub mod retro;
 pub mod sinks;
 pub mod stats;
 pub mod suppress;
 pub mod tables;
 
+pub use aggregate::AggregateConfig;
 pub use capture::CaptureConfig;
 pub use daemon::DaemonConfig;
 pub use feeds::{
@@ -24,6 +27,7 @@ pub use feeds::{
     FeedFormat, MatchMode, Severity, Token, UrlHttps,
 };
 pub use metrics::MetricsConfig;
+pub use retro::RetroConfig;
 pub use sinks::{OnFull, Payload, SinkConfig, SinkKind, SyslogFormat, Transport};
 pub use stats::StatsConfig;
 pub use suppress::SuppressConfig;
@@ -68,6 +72,12 @@ pub struct Config {
     /// `[metrics]`: the Prometheus endpoint (`iocd run`).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[retro]`: the retro-hunt memory.
+    #[serde(default)]
+    pub retro: RetroConfig,
+    /// `[aggregate]`: periodic summaries per (indicator, internal host).
+    #[serde(default)]
+    pub aggregate: AggregateConfig,
 }
 
 /// `home_net` when the config has none: RFC 1918 and RFC 6598 (CGNAT) IPv4, RFC 4193 unique
@@ -186,6 +196,8 @@ impl Config {
         check("[stats]", self.stats == new.stats);
         check("[tables]", self.tables == new.tables);
         check("[metrics]", self.metrics == new.metrics);
+        check("[retro]", self.retro == new.retro);
+        check("[aggregate]", self.aggregate == new.aggregate);
         out
     }
 
@@ -270,6 +282,8 @@ impl Config {
         out.extend(self.suppress.problems());
         out.extend(self.tables.problems());
         out.extend(self.metrics.problems());
+        out.extend(self.retro.problems());
+        out.extend(self.aggregate.problems());
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sinks.iter().enumerate() {
             out.extend(s.problems(&format!("sinks[{i}]")));

@@ -218,6 +218,12 @@ pub enum Payload {
     Iocd,
     Eve,
     Ecs,
+    /// A STIX 2.1 `sighting` object per hit (issue 16), after the sensor's identity.
+    #[serde(rename = "stix-sighting")]
+    StixSighting,
+    /// A MISP `/sightings/add` record per hit (issue 16).
+    #[serde(rename = "misp-sighting")]
+    MispSighting,
 }
 
 impl Payload {
@@ -226,6 +232,8 @@ impl Payload {
             Payload::Iocd => "iocd",
             Payload::Eve => "eve",
             Payload::Ecs => "ecs",
+            Payload::StixSighting => "stix-sighting",
+            Payload::MispSighting => "misp-sighting",
         }
     }
 }
@@ -240,6 +248,10 @@ pub enum FormatKey {
     Iocd,
     Eve,
     Ecs,
+    #[serde(rename = "stix-sighting")]
+    StixSighting,
+    #[serde(rename = "misp-sighting")]
+    MispSighting,
 }
 
 impl FormatKey {
@@ -256,6 +268,8 @@ impl FormatKey {
             FormatKey::Iocd => Some(Payload::Iocd),
             FormatKey::Eve => Some(Payload::Eve),
             FormatKey::Ecs => Some(Payload::Ecs),
+            FormatKey::StixSighting => Some(Payload::StixSighting),
+            FormatKey::MispSighting => Some(Payload::MispSighting),
             _ => None,
         }
     }

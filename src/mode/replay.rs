@@ -65,6 +65,7 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         .window
         .filter(|w| !w.is_zero())
         .map(|w| Suppressor::new(w, settings.config.home_net()));
+    let retro = replay_retro(&args, &settings)?;
     let spec = Spec {
         workers: settings.workers,
         context: worker::Context {
@@ -88,6 +89,14 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         before_threads: None,
         capture_stop_wait: crate::pipeline::CAPTURE_STOP_WAIT,
         control,
+        retro,
+        aggregate: settings.config.aggregate.interval().map(|i| {
+            crate::output::aggregate::Aggregator::new(
+                i,
+                settings.config.home_net(),
+                settings.sensor.clone(),
+            )
+        }),
     };
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
@@ -112,6 +121,9 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         &file_errors,
     );
     print_sink_summary(&done.sinks, done.suppress.as_ref());
+    if let Some(a) = &done.aggregate {
+        eprintln!("  aggregate: records {} dropped {}", a.records, a.dropped);
+    }
     if let Some(o) = done.order.filter(|_| settings.workers > 1) {
         // Put in packet order: how many events waited at most, and how many could not.
         eprintln!(
@@ -148,6 +160,41 @@ pub fn replay(args: ReplayArgs) -> Result<u8, AppError> {
         code = EXIT_FAILURE;
     }
     Ok(code)
+}
+
+/// The retro-hunt of a replay: on with `--retro-window`, `--retro-feed` or `[retro] enabled`.
+/// The memory is kept in the state directory only when the config enables `[retro]` (a
+/// replay's `--retro-window` alone is a hunt of its own, forgotten after). Entries read back
+/// expire by the clock saved with them (packet time), not the wall clock.
+fn replay_retro(
+    args: &ReplayArgs,
+    settings: &Settings,
+) -> Result<Option<crate::retro::Hunter>, AppError> {
+    let cfg = &settings.config.retro;
+    if args.retro_window.is_none() && args.retro_feeds.is_empty() && !cfg.enabled {
+        return Ok(None);
+    }
+    let mut h = crate::retro::Hunter::from_config(
+        cfg,
+        args.retro_window,
+        settings.workers,
+        settings.sensor.clone(),
+        settings.config.home_net.clone(),
+    );
+    if !args.retro_feeds.is_empty() {
+        let feeds: Vec<_> = args
+            .retro_feeds
+            .iter()
+            .cloned()
+            .map(crate::config::FeedConfig::from_path)
+            .collect();
+        let (set, _) = load_set(&feeds, &settings.config.home_net())?;
+        h = h.hunt_at_end(set);
+    }
+    if cfg.enabled {
+        h = h.persist_in(&settings.config.daemon.state_dir().join("retro"), None);
+    }
+    Ok(Some(h))
 }
 
 /// Expand the input arguments (directories, `-R`) and check the replay options that clap

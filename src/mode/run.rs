@@ -156,6 +156,28 @@ pub fn run(args: RunArgs) -> Result<u8, AppError> {
         capture_stop_wait: config.capture.timeout.unwrap_or(DEFAULT_TIMEOUT)
             + Duration::from_secs(5),
         control,
+        // The retro-hunt memory, read back from the state directory (entries past the window
+        // by the wall clock dropped) and written there at shutdown.
+        retro: config.retro.enabled.then(|| {
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+            crate::retro::Hunter::from_config(
+                &config.retro,
+                None,
+                settings.workers,
+                settings.sensor.clone(),
+                settings.config.home_net.clone(),
+            )
+            .persist_in(&config.daemon.state_dir().join("retro"), Some(now_us))
+        }),
+        aggregate: settings.config.aggregate.interval().map(|i| {
+            crate::output::aggregate::Aggregator::new(
+                i,
+                settings.config.home_net(),
+                settings.sensor.clone(),
+            )
+        }),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(Shared::with_threads(stop.clone(), caps.len()));
@@ -506,6 +528,7 @@ impl StatsView {
             suppression: p.outputs.suppress_stats(),
             capture: self.shared.per_thread(),
             fetches: self.fetches.as_ref().map(|f| f.snapshot()),
+            aggregate: p.outputs.aggregate_stats(),
         }
     }
 }

@@ -19,17 +19,91 @@ pub enum Encoder {
         tcp: bool,
         payload: Payload,
     },
+    /// STIX sightings on a line each, after the sensor's identity object (written before the
+    /// first sighting).
+    StixLines {
+        sensor: String,
+        identity_sent: std::sync::atomic::AtomicBool,
+    },
 }
 
 /// The JSON document of `rec` as `payload` says, appended to `out`. Stats records are iocd's
-/// own JSON whatever the payload.
+/// own JSON whatever the payload (and nothing for a sighting payload: a stats record sights
+/// nothing). Retro events in EVE and ECS are their flow's alert with the retro fields added
+/// (EVE: `event_type: "retro"` and a `retro` object; ECS: `event.start`/`event.end` and
+/// `iocd.retro`); aggregates are iocd's JSON in EVE, and in ECS an `event.kind: "event"`
+/// document (see [`retro_ecs`], [`aggregate_ecs`]).
 pub fn document(payload: Payload, rec: &Record, out: &mut Vec<u8>) {
     // Serialising plain structs into memory cannot fail.
     let _ = match (payload, rec) {
         (Payload::Eve, Record::Ioa(e)) => serde_json::to_writer(out, &super::eve::Alert(e)),
         (Payload::Ecs, Record::Ioa(e)) => serde_json::to_writer(out, &super::ecs::Document(e)),
+        (Payload::Eve, Record::Retro(r)) => serde_json::to_writer(out, &retro_eve(r)),
+        (Payload::Ecs, Record::Retro(r)) => serde_json::to_writer(out, &retro_ecs(r)),
+        (Payload::Ecs, Record::Aggregate(a)) => serde_json::to_writer(out, &aggregate_ecs(a)),
+        (Payload::StixSighting, r) => match super::sighting::stix(r) {
+            Some(v) => serde_json::to_writer(out, &v),
+            None => Ok(()),
+        },
+        (Payload::MispSighting, r) => match super::sighting::misp(r) {
+            Some(v) => serde_json::to_writer(out, &v),
+            None => Ok(()),
+        },
         _ => serde_json::to_writer(out, rec),
     };
+}
+
+/// The retro fields, as the encoders add them.
+fn retro_fields(r: &crate::event::RetroHit) -> serde_json::Value {
+    serde_json::json!({
+        "hunted": crate::event::format_ts(r.ts_us),
+        "first_seen": crate::event::format_ts(r.first_seen_us),
+        "last_seen": crate::event::format_ts(r.last_seen_us),
+        "count": r.count,
+    })
+}
+
+/// A retro event as EVE: the alert of its first flow, `event_type: "retro"`, and `retro`.
+pub fn retro_eve(r: &crate::event::RetroHit) -> serde_json::Value {
+    let ioa = r.as_ioa();
+    let mut v = serde_json::to_value(super::eve::Alert(&ioa)).unwrap_or_default();
+    v["event_type"] = "retro".into();
+    v["retro"] = retro_fields(r);
+    v
+}
+
+/// A retro event as ECS: the alert document of its first flow, with `event.start`/`event.end`
+/// (first and last seen) and `iocd.retro`.
+pub fn retro_ecs(r: &crate::event::RetroHit) -> serde_json::Value {
+    let mut v = super::ecs::document(&r.as_ioa());
+    v["@timestamp"] = crate::event::format_ts(r.ts_us).into();
+    v["event"]["start"] = crate::event::format_ts(r.first_seen_us).into();
+    v["event"]["end"] = crate::event::format_ts(r.last_seen_us).into();
+    v["iocd"]["event_type"] = "retro".into();
+    v["iocd"]["retro"] = retro_fields(r);
+    v
+}
+
+/// An aggregate as ECS: `event.kind: "event"`, the host, the indicator under `threat`.
+pub fn aggregate_ecs(a: &crate::event::Aggregate) -> serde_json::Value {
+    let c = &a.indicator.context;
+    serde_json::json!({
+        "@timestamp": crate::event::format_ts(a.ts_us),
+        "ecs": {"version": super::ecs::ECS_VERSION},
+        "event": {
+            "kind": "event",
+            "category": ["threat"],
+            "type": ["indicator"],
+            "dataset": "iocd.aggregate",
+            "start": crate::event::format_ts(a.first_seen_us),
+            "end": crate::event::format_ts(a.last_seen_us),
+            "severity": super::ecs::severity(c.severity),
+        },
+        "host": {"ip": [a.host.to_string()]},
+        "observer": {"name": &*a.sensor},
+        "threat": {"indicator": {"name": a.indicator.value, "provider": &*c.feed}},
+        "iocd": {"event_type": "aggregate", "count": a.count},
+    })
 }
 
 impl Encoder {
@@ -37,12 +111,31 @@ impl Encoder {
         let mut line = Vec::with_capacity(768);
         let payload = match self {
             Encoder::JsonLine(p) | Encoder::Syslog { payload: p, .. } => *p,
+            Encoder::StixLines { .. } => Payload::StixSighting,
         };
         document(payload, rec, &mut line);
+        if line.is_empty() {
+            // A record this payload does not write (stats as a sighting).
+            return line;
+        }
         match self {
             Encoder::JsonLine(_) => {
                 line.push(b'\n');
                 line
+            }
+            Encoder::StixLines {
+                sensor,
+                identity_sent,
+            } => {
+                line.push(b'\n');
+                if identity_sent.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    return line;
+                }
+                let mut out = Vec::with_capacity(line.len() + 256);
+                let _ = serde_json::to_writer(&mut out, &super::sighting::identity(sensor));
+                out.push(b'\n');
+                out.extend_from_slice(&line);
+                out
             }
             Encoder::Syslog { header, tcp, .. } => {
                 let body = String::from_utf8_lossy(&line);
@@ -120,15 +213,18 @@ fn sanitize_hostname(h: &str) -> String {
 
 /// The severity of a record: from the indicator's severity for an IoA, info for stats.
 pub fn severity_of(rec: &Record) -> u8 {
-    match rec {
-        Record::Stats(_) => severity::INFO,
-        Record::Ioa(e) => match e.indicator.context.severity {
-            Severity::Critical => severity::CRIT,
-            Severity::High => severity::ERR,
-            Severity::Medium => severity::WARNING,
-            Severity::Low => severity::NOTICE,
-            Severity::Info => severity::INFO,
-        },
+    let indicator = match rec {
+        Record::Stats(_) => return severity::INFO,
+        Record::Ioa(e) => &e.indicator,
+        Record::Retro(r) => &r.indicator,
+        Record::Aggregate(a) => &a.indicator,
+    };
+    match indicator.context.severity {
+        Severity::Critical => severity::CRIT,
+        Severity::High => severity::ERR,
+        Severity::Medium => severity::WARNING,
+        Severity::Low => severity::NOTICE,
+        Severity::Info => severity::INFO,
     }
 }
 
@@ -137,6 +233,8 @@ pub fn msgid_of(rec: &Record) -> &'static str {
     match rec {
         Record::Stats(_) => "stats",
         Record::Ioa(_) => "ioa",
+        Record::Retro(_) => "retro",
+        Record::Aggregate(_) => "aggregate",
     }
 }
 

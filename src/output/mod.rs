@@ -18,6 +18,7 @@
 //! datagram and file sinks retry a failed write [`MAX_SEND_ATTEMPTS`] times and then count it
 //! as dropped. Every record offered to a sink ends up in exactly one of `sent` and `dropped`.
 
+pub mod aggregate;
 pub mod ecs;
 pub mod encode;
 pub mod eve;
@@ -25,6 +26,7 @@ pub mod eve;
 pub mod kafka;
 pub mod order;
 pub mod redis;
+pub mod sighting;
 pub mod sink;
 pub mod suppress;
 
@@ -105,6 +107,8 @@ pub struct Options {
     /// then runs the suppression clock from the events' own times, so a replay's output is
     /// the same whatever the number of workers.
     pub ordered: Option<usize>,
+    /// Aggregates per (indicator, internal host), when on (`[aggregate]`).
+    pub aggregate: Option<aggregate::Aggregator>,
 }
 
 /// The sending end of the stage, for workers and the control loop.
@@ -129,6 +133,8 @@ pub struct Stage {
     /// output::suppress).
     #[allow(clippy::vec_box)]
     released: Vec<Box<Ioa>>,
+    aggregate: Option<aggregate::Aggregator>,
+    aggregate_stats: Arc<Mutex<crate::stats::AggregateStats>>,
 }
 
 /// One sink's task, not yet started.
@@ -149,6 +155,7 @@ pub struct Outputs {
     suppress_stats: Option<Arc<Mutex<SuppressStats>>>,
     order_stats: Option<Arc<Mutex<OrderStats>>>,
     finishing: Option<tokio::sync::oneshot::Sender<()>>,
+    aggregate_stats: Option<Arc<Mutex<crate::stats::AggregateStats>>>,
 }
 
 impl Outputs {
@@ -163,12 +170,14 @@ impl Outputs {
             suppress,
             sensor,
             ordered,
+            aggregate,
         } = opts;
         let (tx, rx) = crossbeam_channel::bounded::<Output>(STAGE_QUEUE);
         let (abort_tx, abort_rx) = watch::channel(false);
         let (finishing_tx, finishing_rx) = tokio::sync::oneshot::channel::<()>();
         let suppress_stats = Arc::new(Mutex::new(SuppressStats::default()));
         let order_stats = Arc::new(Mutex::new(OrderStats::default()));
+        let aggregate_stats = Arc::new(Mutex::new(crate::stats::AggregateStats::default()));
         let mut outputs = Outputs {
             names: Vec::new(),
             counters: Vec::new(),
@@ -176,6 +185,7 @@ impl Outputs {
             suppress_stats: suppress.is_some().then(|| suppress_stats.clone()),
             order_stats: ordered.is_some().then(|| order_stats.clone()),
             finishing: Some(finishing_tx),
+            aggregate_stats: aggregate.is_some().then(|| aggregate_stats.clone()),
         };
         let mut tasks = Vec::new();
         let mut txs = Vec::new();
@@ -234,6 +244,8 @@ impl Outputs {
             order: ordered.map(Reorder::new),
             order_stats,
             released: Vec::new(),
+            aggregate,
+            aggregate_stats,
         };
         let runtime = SinkRuntime {
             tasks,
@@ -271,6 +283,13 @@ impl Outputs {
         s.lock().ok().map(|g| *g)
     }
 
+    /// The aggregates' counters, when they are on (read after the stage has ended).
+    pub fn aggregate_stats(&self) -> Option<crate::stats::AggregateStats> {
+        self.aggregate_stats
+            .as_ref()
+            .and_then(|s| s.lock().ok().map(|g| g.clone()))
+    }
+
     /// Start the drain deadline: from now the sinks have [`MAX_FINISH_WAIT`] to write what is
     /// queued; what is left then is counted as dropped. Call after every sender is dropped;
     /// the pipeline then joins the stage and sink threads.
@@ -306,6 +325,7 @@ impl Stage {
                         follow = s.tick(now);
                     }
                     self.followups(&mut follow);
+                    self.aggregates(Some(now));
                 }
                 Output::Flush => {
                     self.drain_order();
@@ -313,6 +333,7 @@ impl Stage {
                         follow = s.flush();
                     }
                     self.followups(&mut follow);
+                    self.aggregates(None);
                 }
             }
         }
@@ -321,6 +342,23 @@ impl Stage {
             follow = s.flush();
         }
         self.followups(&mut follow);
+        self.aggregates(None);
+    }
+
+    /// Close the aggregates' interval if `now` has passed it (`None`: the end, close it).
+    fn aggregates(&mut self, now: Option<i64>) {
+        let Some(a) = &mut self.aggregate else { return };
+        let mut out = Vec::new();
+        match now {
+            Some(t) => a.tick(t, &mut out),
+            None => a.flush(&mut out),
+        }
+        if let Ok(mut g) = self.aggregate_stats.lock() {
+            *g = a.stats.clone();
+        }
+        for r in out {
+            self.offer(r);
+        }
     }
 
     /// Release everything the reorder buffer holds, and publish its counters (read once the
@@ -352,6 +390,17 @@ impl Stage {
     }
 
     fn ioa(&mut self, ev: Box<Ioa>) {
+        if let Some(a) = &mut self.aggregate {
+            let mut out = Vec::new();
+            a.add(&ev, &mut out);
+            // Once per alert (not per packet): an uncontended lock.
+            if let Ok(mut g) = self.aggregate_stats.lock() {
+                *g = a.stats.clone();
+            }
+            for r in out {
+                self.offer(r);
+            }
+        }
         let Some(s) = &mut self.suppress else {
             return self.offer(Record::Ioa(ev));
         };

@@ -320,7 +320,17 @@ pub(super) fn endpoint(
                     )))
                 }
             };
-            (ep, Encoder::JsonLine(s.payload()), initial)
+            let encoder = match s.payload() {
+                crate::config::Payload::StixSighting => Encoder::StixLines {
+                    sensor: host.map_or_else(
+                        || gethostname::gethostname().to_string_lossy().into_owned(),
+                        str::to_owned,
+                    ),
+                    identity_sent: std::sync::atomic::AtomicBool::new(false),
+                },
+                p => Encoder::JsonLine(p),
+            };
+            (ep, encoder, initial)
         }
         SinkKind::Redis | SinkKind::Kafka => {
             return Err(io::Error::other(format!(
