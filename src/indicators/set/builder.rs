@@ -22,6 +22,9 @@ use crate::indicators::filter::Filter;
 use crate::indicators::{Action, Context, MatchMode, Value};
 use crate::observe::Token;
 
+/// The hasher of a set's name table (see [`SetBuilder::name_hasher`]).
+pub type NameHasher = hashbrown::DefaultHashBuilder;
+
 /// Whether [`SetBuilder::add`] stored the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -176,7 +179,20 @@ impl SetBuilder {
     /// after the other, which is most of the cost of building a large set.
     #[inline]
     pub fn warm_name(&self, name: &[u8]) -> bool {
-        let hash = self.set.hasher.hash_one(name);
+        self.warm_name_hashed(name, self.set.hasher.hash_one(name))
+    }
+
+    /// The hasher of the name table: [`warm_name_hashed`](Self::warm_name_hashed) and
+    /// [`add_name_hashed`](Self::add_name_hashed) take a name's hash under it, so that the
+    /// threads parsing a large feed hash the names and the thread adding them does not.
+    pub fn name_hasher(&self) -> NameHasher {
+        self.set.hasher.clone()
+    }
+
+    /// [`warm_name`](Self::warm_name) of a name whose hash under
+    /// [`name_hasher`](Self::name_hasher) is `hash`.
+    #[inline]
+    pub fn warm_name_hashed(&self, name: &[u8], hash: u64) -> bool {
         self.set
             .names
             .find(hash, |s| slot_bytes(&self.set.arena, s) == name)
@@ -194,6 +210,20 @@ impl SetBuilder {
 
     /// Add a name indicator: [`add`](Self::add) of a [`Value::Domain`] without the `Vec`.
     pub fn add_name(&mut self, name: &[u8], ctx: ContextId, mode: MatchMode) -> Added {
+        let hash = self.set.hasher.hash_one(name);
+        self.add_name_hashed(name, hash, ctx, mode)
+    }
+
+    /// [`add_name`](Self::add_name) of a name whose hash under
+    /// [`name_hasher`](Self::name_hasher) is `hash` (a wrong hash makes a second slot for the
+    /// name that lookups never find: callers hash with `name_hasher`, see feeds' parallel parse).
+    pub fn add_name_hashed(
+        &mut self,
+        name: &[u8],
+        hash: u64,
+        ctx: ContextId,
+        mode: MatchMode,
+    ) -> Added {
         let Some(id) = u32::try_from(self.set.recs.len())
             .ok()
             .filter(|&id| id != NO_REC && (ctx as usize) < self.set.contexts.len())
@@ -202,7 +232,6 @@ impl SetBuilder {
             return Added::Refused;
         };
         let set = &mut self.set;
-        let hash = set.hasher.hash_one(name);
         let (arena, hasher) = (&set.arena, &set.hasher);
         let entry = set.names.entry(
             hash,
