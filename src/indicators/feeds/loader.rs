@@ -12,7 +12,7 @@ use super::policy::{is_public_suffix, resolve, too_broad};
 use super::report::{FeedError, FeedReport, MAX_KEPT_ERRORS_PER_FEED};
 use crate::config::FeedConfig;
 use crate::indicators::formats::{FeedSink, Location};
-use crate::indicators::set::{canonical_net, Added, ContextId, SetBuilder};
+use crate::indicators::set::{canonical_net, Added, ContextId, PreparedName, SetBuilder};
 use crate::indicators::{value, Context, Fields, IndicatorType, MatchMode, Value};
 use crate::observe::Token;
 
@@ -147,13 +147,13 @@ impl Loader<'_> {
         }
     }
 
-    /// A name entry; `hash` (under [`Loader::name_hasher`]) and `public_suffix` (whether the
+    /// A name entry; `prep` (under [`Loader::name_hasher`]) and `public_suffix` (whether the
     /// name is one, see [`is_public_suffix`]) when a parser thread computed them already.
     pub(super) fn name(
         &mut self,
         at: Location<'_>,
         name: &[u8],
-        hash: Option<u64>,
+        prep: Option<PreparedName>,
         public_suffix: Option<bool>,
     ) {
         let mode = match self.feed.match_mode {
@@ -174,8 +174,8 @@ impl Loader<'_> {
         let ctx = *self
             .base_id
             .get_or_insert_with(|| builder.context(self.base.clone()));
-        let added = match hash {
-            Some(h) => builder.add_name_hashed(name, h, ctx, mode),
+        let added = match prep {
+            Some(p) => builder.add_name_prepared(name, p, ctx, mode),
             None => builder.add_name(name, ctx, mode),
         };
         match added {

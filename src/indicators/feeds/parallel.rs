@@ -1,17 +1,16 @@
 //! The parallel parse of a large plain feed: the text is cut into chunks at line boundaries,
 //! other threads parse them into [`Collected`] buffers, and the calling thread hands the entries
 //! to the loader in file order, warming the builder's tables a few names ahead. The parser
-//! threads also hash each name with the set's hasher and answer whether it is a public suffix,
-//! so that the one thread adding names only probes the table (issue 13; see BENCHMARKS.md). Contract: the sink
-//! sees exactly what a single-threaded parse would give it, in the same order, with the line
-//! numbers of the whole file; feeds under 1 MiB are parsed on the calling thread.
-
-use std::hash::BuildHasher;
+//! threads also hash each name with the set's hasher, count its labels and answer whether it
+//! is a public suffix, so that the one thread adding names only probes the table (issue 13;
+//! see BENCHMARKS.md). Contract: the sink sees exactly what a single-threaded parse would give
+//! it, in the same order, with the line numbers of the whole file; feeds under 1 MiB are parsed
+//! on the calling thread.
 
 use super::loader::Loader;
 use super::policy::is_public_suffix;
 use crate::indicators::formats::{self, FeedSink, Location};
-use crate::indicators::set::NameHasher;
+use crate::indicators::set::{NameHasher, PreparedName};
 use crate::indicators::{value, Fields, Value};
 
 /// Feeds smaller than this are parsed on the calling thread; larger ones are cut into chunks at
@@ -92,7 +91,7 @@ pub(super) fn parse_plain(text: &str, opts: formats::plain::Opts, out: &mut Load
                         match *ahead {
                             Item::Name(ref n) if hasher.is_some() => out.warm_name_hashed(
                                 c.names.get(n.off..n.off + n.len).unwrap_or_default(),
-                                n.hash,
+                                n.prep.hash,
                             ),
                             Item::Entry(_, Value::Ip(ip)) => out.warm_ip(ip),
                             _ => {}
@@ -109,9 +108,9 @@ pub(super) fn parse_plain(text: &str, opts: formats::plain::Opts, out: &mut Load
                     Item::Skip(line, what) => out.skipped(Location::Line(*line), what),
                     Item::Name(n) => {
                         let name = c.names.get(n.off..n.off + n.len).unwrap_or_default();
-                        let hash = hasher.is_some().then_some(n.hash);
+                        let prep = hasher.is_some().then_some(n.prep);
                         let ps = check_ps.then_some(n.public_suffix);
-                        out.name(Location::Line(n.line), name, hash, ps);
+                        out.name(Location::Line(n.line), name, prep, ps);
                     }
                     Item::Bad(line, reason, text) => out.bad(Location::Line(*line), reason, text),
                     Item::HttpsUrl => out.https_url(),
@@ -142,8 +141,8 @@ struct Name {
     line: usize,
     off: usize,
     len: usize,
-    /// Its hash under `Collected::hasher` (0 without one).
-    hash: u64,
+    /// Its hash and label count under `Collected::hasher` (default without one).
+    prep: PreparedName,
     /// Whether it is a public suffix (false when `Collected::check_ps` is not set).
     public_suffix: bool,
 }
@@ -161,13 +160,16 @@ struct Collected {
 
 impl Collected {
     fn push_name(&mut self, line: usize, name: &[u8]) {
-        let hash = self.hasher.as_ref().map_or(0, |h| h.hash_one(name));
+        let prep = self
+            .hasher
+            .as_ref()
+            .map_or_else(PreparedName::default, |h| PreparedName::new(h, name));
         let public_suffix = self.check_ps && is_public_suffix(name);
         self.items.push(Item::Name(Name {
             line,
             off: self.names.len(),
             len: name.len(),
-            hash,
+            prep,
             public_suffix,
         }));
         self.names.extend_from_slice(name);
