@@ -442,6 +442,7 @@ impl<C: Send + 'static> Pipeline<C> {
         match std::thread::Builder::new()
             .name("reload".into())
             .spawn(move || {
+                lower_thread_priority(RELOAD_NICE);
                 for () in req_rx {
                     busy_flag.store(true, Relaxed);
                     let before = retro.as_ref().map(|(_, store, _)| store.load());
@@ -645,5 +646,51 @@ impl<C: Send + 'static> Pipeline<C> {
         join_outputs(&mut self.core.outputs, self.stage.take(), self.sinks.take());
         self.stop_signals();
         self.stop_metrics();
+    }
+}
+
+/// Nice value of the reload thread: a rebuild of millions of indicators (and the parser threads
+/// it starts, which inherit the value) yields the cores to the capture and worker threads of a
+/// live sensor, which stay at the service's own priority (issue 13). 10 is `nice`'s default.
+const RELOAD_NICE: i32 = 10;
+
+/// Lower the calling thread's priority to nice `nice` (Linux: `setpriority` on a thread id
+/// sets that thread alone). Raising nice needs no privilege; a failure is logged, not fatal.
+fn lower_thread_priority(nice: i32) {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), nice) {
+        tracing::debug!("cannot lower the reload thread's priority: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The nice value of the calling thread, from /proc (field 19 of its stat line).
+    fn thread_nice() -> i32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        // the command name (field 2) may hold spaces: count fields after its ')'
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn the_reload_priority_applies_to_the_calling_thread_and_what_it_starts() {
+        let before = thread_nice();
+        let (own, child) = std::thread::spawn(|| {
+            super::lower_thread_priority(super::RELOAD_NICE);
+            (
+                thread_nice(),
+                std::thread::spawn(thread_nice).join().unwrap(),
+            )
+        })
+        .join()
+        .unwrap();
+        assert_eq!(own, super::RELOAD_NICE);
+        assert_eq!(child, super::RELOAD_NICE, "threads it starts inherit it");
+        assert_eq!(
+            thread_nice(),
+            before,
+            "the rest of the process keeps its priority"
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::policy::{is_public_suffix, resolve, too_broad};
 use super::report::{FeedError, FeedReport, MAX_KEPT_ERRORS_PER_FEED};
 use crate::config::FeedConfig;
 use crate::indicators::formats::{FeedSink, Location};
-use crate::indicators::set::{canonical_net, Added, ContextId, SetBuilder};
+use crate::indicators::set::{canonical_net, Added, ContextId, PreparedName, SetBuilder};
 use crate::indicators::{value, Context, Fields, IndicatorType, MatchMode, Value};
 use crate::observe::Token;
 
@@ -128,6 +128,65 @@ impl Loader<'_> {
             });
         }
     }
+
+    /// The hasher names must be hashed with for [`Loader::name`], when entries are added.
+    pub(super) fn name_hasher(&self) -> Option<crate::indicators::set::NameHasher> {
+        self.builder.as_deref().map(SetBuilder::name_hasher)
+    }
+
+    /// Whether [`Loader::name`] asks if a name is a public suffix (a parser thread answers
+    /// it ahead only then).
+    pub(super) fn checks_public_suffix(&self) -> bool {
+        !self.feed.allow_broad && self.feed.match_mode != MatchMode::Exact
+    }
+
+    /// [`FeedSink::warm_name`] with the name's hash under [`Loader::name_hasher`].
+    pub(super) fn warm_name_hashed(&self, name: &[u8], hash: u64) {
+        if let Some(b) = self.builder.as_deref() {
+            std::hint::black_box(b.warm_name_hashed(name, hash));
+        }
+    }
+
+    /// A name entry; `prep` (under [`Loader::name_hasher`]) and `public_suffix` (whether the
+    /// name is one, see [`is_public_suffix`]) when a parser thread computed them already.
+    pub(super) fn name(
+        &mut self,
+        at: Location<'_>,
+        name: &[u8],
+        prep: Option<PreparedName>,
+        public_suffix: Option<bool>,
+    ) {
+        let mode = match self.feed.match_mode {
+            // a URL feed's mode; its names take the default
+            MatchMode::Prefix => MatchMode::Subdomain,
+            m => m,
+        };
+        if !self.feed.allow_broad
+            && mode != MatchMode::Exact
+            && public_suffix.unwrap_or_else(|| is_public_suffix(name))
+        {
+            return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
+        }
+        self.report.entries += 1;
+        let Some(builder) = self.builder.as_deref_mut() else {
+            return;
+        };
+        let ctx = *self
+            .base_id
+            .get_or_insert_with(|| builder.context(self.base.clone()));
+        let added = match prep {
+            Some(p) => builder.add_name_prepared(name, p, ctx, mode),
+            None => builder.add_name(name, ctx, mode),
+        };
+        match added {
+            Added::Yes => self.report.by_type[3] += 1,
+            Added::Duplicate => self.report.duplicates += 1,
+            Added::Refused => self.report.refused += 1,
+        }
+        if self.base.valid_until.is_some_and(|u| u <= self.now_us) {
+            self.report.expired_now += 1;
+        }
+    }
 }
 
 impl FeedSink for Loader<'_> {
@@ -144,29 +203,7 @@ impl FeedSink for Loader<'_> {
     }
 
     fn entry_name(&mut self, at: Location<'_>, name: &[u8]) {
-        let mode = match self.feed.match_mode {
-            // a URL feed's mode; its names take the default
-            MatchMode::Prefix => MatchMode::Subdomain,
-            m => m,
-        };
-        if !self.feed.allow_broad && mode != MatchMode::Exact && is_public_suffix(name) {
-            return self.entry(at, Value::Domain(name.to_vec()), Fields::default());
-        }
-        self.report.entries += 1;
-        let Some(builder) = self.builder.as_deref_mut() else {
-            return;
-        };
-        let ctx = *self
-            .base_id
-            .get_or_insert_with(|| builder.context(self.base.clone()));
-        match builder.add_name(name, ctx, mode) {
-            Added::Yes => self.report.by_type[3] += 1,
-            Added::Duplicate => self.report.duplicates += 1,
-            Added::Refused => self.report.refused += 1,
-        }
-        if self.base.valid_until.is_some_and(|u| u <= self.now_us) {
-            self.report.expired_now += 1;
-        }
+        self.name(at, name, None, None);
     }
 
     fn entry(&mut self, at: Location<'_>, value: Value, mut fields: Fields) {

@@ -39,7 +39,7 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
-use super::formats::{self, FeedSink};
+use super::formats;
 use super::set::{Added, IndicatorSet, SetBuilder};
 use crate::config::{FeedConfig, FeedFormat};
 use loader::Loader;
@@ -277,7 +277,7 @@ fn load_feed(
     parse(feed, text.as_deref(), &mut loader).map_err(Unusable::Failed)
 }
 
-fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut dyn FeedSink) -> Result<(), String> {
+fn parse(feed: &FeedConfig, text: Option<&str>, out: &mut Loader<'_>) -> Result<(), String> {
     let Some(text) = text else {
         return formats::misp::parse_dir(&feed.path, feed, out);
     };

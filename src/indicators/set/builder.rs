@@ -22,6 +22,29 @@ use crate::indicators::filter::Filter;
 use crate::indicators::{Action, Context, MatchMode, Value};
 use crate::observe::Token;
 
+/// The hasher of a set's name table (see [`SetBuilder::name_hasher`]).
+pub type NameHasher = hashbrown::DefaultHashBuilder;
+
+/// What [`SetBuilder::add_name_prepared`] needs of a name besides its bytes, computed ahead
+/// (on a parser thread) by [`PreparedName::new`] with the builder's
+/// [`name_hasher`](SetBuilder::name_hasher).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreparedName {
+    /// The name's hash under the builder's name hasher.
+    pub hash: u64,
+    /// Its label count (see the domain module's `label_count`).
+    labels: usize,
+}
+
+impl PreparedName {
+    pub fn new(hasher: &NameHasher, name: &[u8]) -> Self {
+        PreparedName {
+            hash: hasher.hash_one(name),
+            labels: label_count(name),
+        }
+    }
+}
+
 /// Whether [`SetBuilder::add`] stored the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -176,7 +199,20 @@ impl SetBuilder {
     /// after the other, which is most of the cost of building a large set.
     #[inline]
     pub fn warm_name(&self, name: &[u8]) -> bool {
-        let hash = self.set.hasher.hash_one(name);
+        self.warm_name_hashed(name, self.set.hasher.hash_one(name))
+    }
+
+    /// The hasher of the name table: [`warm_name_hashed`](Self::warm_name_hashed) and
+    /// [`add_name_prepared`](Self::add_name_prepared) take a name's hash under it, so that the
+    /// threads parsing a large feed hash the names and the thread adding them does not.
+    pub fn name_hasher(&self) -> NameHasher {
+        self.set.hasher.clone()
+    }
+
+    /// [`warm_name`](Self::warm_name) of a name whose hash under
+    /// [`name_hasher`](Self::name_hasher) is `hash`.
+    #[inline]
+    pub fn warm_name_hashed(&self, name: &[u8], hash: u64) -> bool {
         self.set
             .names
             .find(hash, |s| slot_bytes(&self.set.arena, s) == name)
@@ -194,6 +230,21 @@ impl SetBuilder {
 
     /// Add a name indicator: [`add`](Self::add) of a [`Value::Domain`] without the `Vec`.
     pub fn add_name(&mut self, name: &[u8], ctx: ContextId, mode: MatchMode) -> Added {
+        let prep = PreparedName::new(&self.set.hasher, name);
+        self.add_name_prepared(name, prep, ctx, mode)
+    }
+
+    /// [`add_name`](Self::add_name) of a name prepared with [`PreparedName::new`] under
+    /// [`name_hasher`](Self::name_hasher) (a wrong hash makes a second slot for the name that
+    /// lookups never find: see feeds' parallel parse, which prepares names on its threads).
+    pub fn add_name_prepared(
+        &mut self,
+        name: &[u8],
+        prep: PreparedName,
+        ctx: ContextId,
+        mode: MatchMode,
+    ) -> Added {
+        let hash = prep.hash;
         let Some(id) = u32::try_from(self.set.recs.len())
             .ok()
             .filter(|&id| id != NO_REC && (ctx as usize) < self.set.contexts.len())
@@ -202,7 +253,6 @@ impl SetBuilder {
             return Added::Refused;
         };
         let set = &mut self.set;
-        let hash = set.hasher.hash_one(name);
         let (arena, hasher) = (&set.arena, &set.hasher);
         let entry = set.names.entry(
             hash,
@@ -224,7 +274,7 @@ impl SetBuilder {
                 };
                 set.arena.extend_from_slice(name);
                 self.name_lens.push(len8);
-                let labels = label_count(name);
+                let labels = prep.labels;
                 set.label_mask |= label_bit(labels);
                 set.max_labels = set.max_labels.max(labels);
                 &mut v

@@ -65,7 +65,7 @@ use super::{Action, Context, IndicatorType, MatchKind, MatchMode, Value};
 use crate::name;
 use crate::observe::Token;
 
-pub use builder::{Added, SetBuilder};
+pub use builder::{Added, NameHasher, PreparedName, SetBuilder};
 pub use domain::MAX_DOMAIN_ARENA_BYTES;
 use domain::{slot_bytes, NameSlot};
 pub(crate) use ip::canonical_net;
