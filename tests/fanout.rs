@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::live::{finish, lines, sent, signal, wire_safe, Daemon, BROAD_FEED};
+use crate::live::{finish, lines, sent, signal, start_daemon, wire_safe, BROAD_FEED};
 use crate::util::{self, Veth};
 
 pub(crate) fn prereqs() -> bool {
@@ -126,25 +126,8 @@ allow_broad = true
             },
         ),
     );
-    let child = Command::new("ip")
-        .args(["netns", "exec", &net.name])
-        .arg(env!("CARGO_BIN_EXE_iocd"))
-        .args(["run", "--config"])
-        .arg(d.join("c.toml"))
-        .args(["--interface", &net.ns_if])
-        .env_remove("IOCD_LOG")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(d.join("stderr.txt")).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut daemon = Daemon { child: Some(child) };
+    let (mut daemon, pid) = start_daemon(&net, &d.join("c.toml"), &[], d);
     let stderr = || std::fs::read_to_string(d.join("stderr.txt")).unwrap_or_default();
-    assert!(
-        util::wait_until(Duration::from_secs(20), || stderr().contains("READY")),
-        "{}",
-        stderr()
-    );
     // The sockets were opened as root; the capture and its counters (PACKET_STATISTICS on
     // each socket) work as nobody, with no capability left.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

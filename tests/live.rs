@@ -435,7 +435,9 @@ fn promiscuity(ns: &str, ifname: &str) -> u32 {
 
 /// Start `iocd run` in `net` with `conf` (behind `wrapper`, e.g. setpriv), stderr to
 /// `dir/stderr.txt`; wait for READY.
-fn start_daemon(net: &Veth, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemon, u32) {
+/// `iocd run --config conf` on the namespace end of `net` (behind `wrapper`, e.g. a `setpriv`
+/// line), its stderr in `dir/stderr.txt`; returns once it says READY, with its pid.
+pub(crate) fn start_daemon(net: &Veth, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemon, u32) {
     let child = Command::new("ip")
         .args(["netns", "exec", &net.name])
         .args(wrapper)
@@ -443,6 +445,7 @@ fn start_daemon(net: &Veth, conf: &Path, wrapper: &[&str], dir: &Path) -> (Daemo
         .args(["run", "--config"])
         .arg(conf)
         .args(["--interface", &net.ns_if])
+        .env_remove("IOCD_LOG")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
         .spawn()
