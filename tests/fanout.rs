@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::live::{finish, lines, sent, signal, start_daemon, wire_safe, BROAD_FEED};
+use crate::live::{finish, lines, sent, signal, start_daemon, wait_exit, wire_safe, BROAD_FEED};
 use crate::util::{self, Veth};
 
 pub(crate) fn prereqs() -> bool {
@@ -165,17 +165,12 @@ allow_broad = true
         stderr()
     );
     signal(pid, "TERM");
-    let mut c = daemon.child.take().unwrap();
-    assert!(
-        util::wait_until(Duration::from_secs(30), || c
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
-        "no exit after SIGTERM: {}",
+    assert_eq!(
+        wait_exit(&mut daemon, Duration::from_secs(30)),
+        Some(0),
+        "no clean exit after SIGTERM: {}",
         stderr()
     );
-    assert_eq!(c.wait().unwrap().code(), Some(0), "{}", stderr());
     let all = lines(&events);
     let last = all.last().unwrap().clone();
     assert_eq!(last["final"], true, "{last}");

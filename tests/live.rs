@@ -462,7 +462,7 @@ pub(crate) fn start_daemon(net: &Veth, conf: &Path, wrapper: &[&str], dir: &Path
 }
 
 /// Wait at most `limit` for the daemon to exit; its status code.
-fn wait_exit(d: &mut Daemon, limit: Duration) -> Option<i32> {
+pub(crate) fn wait_exit(d: &mut Daemon, limit: Duration) -> Option<i32> {
     let mut c = d.child.take()?;
     if !util::wait_until(limit, || c.try_wait().ok().flatten().is_some()) {
         d.child = Some(c);

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::fanout::{prereqs, wire_files};
-use crate::live::{finish, lines, sent, signal, Daemon, BROAD_FEED};
+use crate::live::{finish, lines, sent, signal, wait_exit, Daemon, BROAD_FEED};
 use crate::util;
 use crate::util::Veth;
 
@@ -303,17 +303,12 @@ allow_broad = true
     }
 
     signal(pid, "TERM");
-    let mut c = daemon.child.take().unwrap();
-    assert!(
-        util::wait_until(Duration::from_secs(30), || c
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
-        "no exit after SIGTERM: {}",
+    assert_eq!(
+        wait_exit(&mut daemon, Duration::from_secs(30)),
+        Some(0),
+        "no clean exit after SIGTERM: {}",
         stderr()
     );
-    assert_eq!(c.wait().unwrap().code(), Some(0), "{}", stderr());
     // The endpoint went with it.
     assert!(get(METRICS_PORT, "/metrics").is_none());
     drop(net);
